@@ -1,0 +1,373 @@
+"""config.toml -> frozen, typed Settings.
+
+Inputs: a TOML file (``--config``, ``MONITOR_CONFIG`` or ``./config.toml``). Output: ``Settings``.
+Durations ("30s", "15m", "1h", "1d") become float seconds, sizes ("5MB", "5MiB") int bytes, relative paths
+become absolute against the config file's folder, and ``${ENV}`` in any string is expanded. Every problem is
+one ``ConfigError`` line naming the file, line and dotted key. No other module reads the file or ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from monitor.errors import ConfigError
+
+__all__ = [
+    "ChannelSettings",
+    "DEFAULT_CONFIG_PATH",
+    "DEFAULT_DATABASE_URL",
+    "DEFAULT_USER_AGENT",
+    "DatabaseSettings",
+    "FeedSettings",
+    "FetchSettings",
+    "NotifySettings",
+    "RouteSettings",
+    "RulesSettings",
+    "SEVERITIES",
+    "SchedulerSettings",
+    "Settings",
+    "WebSettings",
+    "load_settings",
+    "parse_duration",
+    "parse_size",
+]
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+DEFAULT_DATABASE_URL = "sqlite:///data/monitor.db"
+DEFAULT_USER_AGENT = "monitor/0.1 (media-monitoring alert pipeline; +https://example.org/monitor)"
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?", re.IGNORECASE)
+_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def parse_duration(value: object) -> float:
+    """``"1h30m"`` -> 5400.0; a bare number is seconds. Raises ValueError on anything else."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '30s', '15m', '1h' or '1d'")
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip().lower().replace(" ", "")
+    if not text or _DURATION_PART.sub("", text):
+        raise ValueError(f"invalid duration {value!r}: use e.g. '30s', '15m', '1h' or '1d'")
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
+
+
+def parse_size(value: object) -> int:
+    """``"5MB"`` -> 5_000_000, ``"5MiB"`` -> 5_242_880; a bare number is bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = _SIZE.fullmatch(str(value).strip())
+    if not match:
+        raise ValueError(f"invalid size {value!r}: use e.g. '500KB', '5MB' or '5MiB'")
+    return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = DEFAULT_DATABASE_URL
+
+
+class SchedulerSettings(_Section):
+    poll_interval: Duration = 900.0
+    tick: Duration = 30.0
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class FetchSettings(_Section):
+    timeout: Duration = 20.0
+    connect_timeout: Duration = 10.0
+    max_bytes: Size = 5_000_000
+    concurrency: int = Field(16, ge=1)
+    per_host: int = Field(2, ge=1)
+    per_host_delay: Duration = 0.0
+    user_agent: str = DEFAULT_USER_AGENT
+    allow_private: bool = False
+    full_text: bool = True
+    max_redirects: int = Field(5, ge=0, le=20)
+    allow_https_downgrade: bool = False
+    max_backoff: Duration = 6 * 3600.0
+    extract_timeout: Duration = 30.0
+    extract_processes: int | None = Field(None, ge=1)
+
+
+class RulesSettings(_Section):
+    paths: tuple[Path, ...] = (Path("rules"),)
+
+
+class FeedSettings(_Section):
+    url: str
+    name: str = ""
+    tags: tuple[str, ...] = ()
+    interval: Duration | None = None
+    full_text: bool | None = None
+    enabled: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"(?i)https?://[^/\s]+", value):
+            raise ValueError(f"feed url must start with http:// or https://, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _default_name(self) -> FeedSettings:
+        if not self.name:
+            host = re.sub(r"(?i)^https?://(www\.)?", "", self.url).split("/")[0]
+            object.__setattr__(self, "name", host)
+        return self
+
+
+class ChannelSettings(_Section):
+    urls: tuple[str, ...] = Field(min_length=1)
+    format: Literal["text", "markdown", "html"] = "text"
+
+
+class RouteSettings(_Section):
+    channels: tuple[str, ...] = Field(min_length=1)
+    severity: Literal["info", "low", "medium", "high", "critical"] | None = None
+    tags: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    mode: Literal["immediate", "digest"] = "immediate"
+    digest: str | None = None
+
+    @model_validator(mode="after")
+    def _digest_schedule(self) -> RouteSettings:
+        if self.mode == "digest" and not self.digest:
+            raise ValueError("a route with mode = 'digest' needs digest = '<cron>', e.g. '0 8 * * *'")
+        if self.digest:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(self.digest)
+            except ValueError as e:
+                raise ValueError(f"invalid cron expression {self.digest!r}: {e}") from None
+        return self
+
+
+class NotifySettings(_Section):
+    max_age: Duration = 3 * 86400.0
+    max_per_hour: int = Field(20, ge=1)
+    templates: Path | None = None
+    timeout: Duration = 30.0
+    digest_max_items: int = Field(200, ge=1)
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class Settings(_Section):
+    """The whole configuration. ``path`` is the file it came from (None: built-in defaults)."""
+
+    path: Path | None = None
+    database: DatabaseSettings = DatabaseSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    fetch: FetchSettings = FetchSettings()
+    rules: RulesSettings = RulesSettings()
+    feeds: tuple[FeedSettings, ...] = ()
+    channels: dict[str, ChannelSettings] = {}
+    routes: tuple[RouteSettings, ...] = ()
+    notify: NotifySettings = NotifySettings()
+    web: WebSettings = WebSettings()
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        names = [feed.name for feed in self.feeds]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f"feeds[{index}].name: duplicate feed name {name!r}")
+        for index, route in enumerate(self.routes):
+            for channel in route.channels:
+                if channel not in self.channels:
+                    raise ValueError(
+                        f"routes[{index}].channels: unknown channel {channel!r}{_suggest(channel, self.channels)}"
+                    )
+        return self
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate the configuration.
+
+    Args:
+        path: the config file; ``None`` means ``$MONITOR_CONFIG``, else ``./config.toml`` (built-in defaults when
+            that default file does not exist).
+        environ: the variables for ``${ENV}`` expansion (default ``os.environ``).
+
+    Raises:
+        ConfigError: one line, ``file:line: key: problem``.
+    """
+    env = os.environ if environ is None else environ
+    explicit = path is not None or bool(env.get("MONITOR_CONFIG"))
+    path = Path(path or env.get("MONITOR_CONFIG") or DEFAULT_CONFIG_PATH)
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"{path}: config file not found")
+        return _resolve_paths(Settings(), Path.cwd())
+    try:
+        source = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}:{_toml_error_position(e)}: invalid TOML: {str(e).split(' (at ')[0]}") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config file: {e}") from e
+    lines = _key_lines(source)
+    data = _expand_env(raw, env, path, lines, ())
+    try:
+        settings = Settings.model_validate({**data, "path": path.resolve()})
+    except ValidationError as e:
+        raise ConfigError(_describe(e, path, lines)) from e
+    except ValueError as e:  # raised by our own validators outside pydantic's wrapping
+        raise ConfigError(f"{path}: {e}") from e
+    return _resolve_paths(settings, path.resolve().parent)
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    """Relative paths (rules, templates, the SQLite file) are relative to the config file's folder."""
+    url = settings.database.url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and ":memory:" not in url:
+        url = "sqlite:///" + str(base / url.removeprefix("sqlite:///"))
+    templates = settings.notify.templates
+    return settings.model_copy(
+        update={
+            "database": settings.database.model_copy(update={"url": url}),
+            "rules": RulesSettings(paths=tuple(base / p for p in settings.rules.paths)),
+            "notify": settings.notify.model_copy(update={"templates": base / templates if templates else None}),
+        }
+    )
+
+
+def _expand_env(value: Any, env: Mapping[str, str], path: Path, lines: dict[str, int], key: tuple[Any, ...]) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand_env(v, env, path, lines, (*key, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, env, path, lines, (*key, i)) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name = match.group(1)
+        if name not in env:
+            dotted = _dotted(key)
+            raise ConfigError(f"{path}:{_line_of(dotted, lines)}: {dotted}: environment variable ${{{name}}} is not set")
+        return env[name]
+
+    return _ENV.sub(substitute, value)
+
+
+def _describe(error: ValidationError, path: Path, lines: dict[str, int]) -> str:
+    first = error.errors()[0]
+    loc = tuple(first["loc"])
+    dotted = _dotted(loc)
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        parent = _model_fields_at(loc[:-1])
+        message = f"unknown key {loc[-1]!r}{_suggest(str(loc[-1]), parent)}"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    where = dotted or message.split(":")[0]
+    if not dotted and ": " in message:
+        where, message = message.split(": ", 1)
+    return f"{path}:{_line_of(where, lines)}: {where}: {message}" if where else f"{path}: {message}"
+
+
+def _model_fields_at(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        candidates = [annotation, *args]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_of(dotted: str, lines: dict[str, int]) -> int:
+    """The line of the longest recorded prefix of ``dotted`` (a table header or key assignment); 1 if none."""
+    while dotted:
+        if dotted in lines:
+            return lines[dotted]
+        dotted = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", dotted) if re.search(r"(\.[^.\[]+|\[\d+\])$", dotted) else ""
+    return 1
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?")
+_ASSIGN = re.compile(r"^\s*([A-Za-z0-9_\"'-]+)\s*=")
+
+
+def _key_lines(source: str) -> dict[str, int]:
+    """Map dotted keys (``feeds[2].interval``, ``fetch.timeout``) to the line that writes them.
+
+    tomllib keeps no positions; this scan of headers and ``key =`` lines is enough for error messages."""
+    lines: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    table = ""
+    for number, text in enumerate(source.splitlines(), start=1):
+        header = _HEADER.match(text)
+        if header:
+            name = ".".join(p.strip().strip("\"'") for p in header.group(2).split("."))
+            if header.group(1) == "[[":
+                counts[name] = counts.get(name, -1) + 1
+                name = f"{name}[{counts[name]}]"
+            table = name
+            lines.setdefault(table, number)
+            continue
+        assign = _ASSIGN.match(text)
+        if assign:
+            key = assign.group(1).strip("\"'")
+            lines.setdefault(f"{table}.{key}" if table else key, number)
+    return lines
+
+
+def _toml_error_position(error: tomllib.TOMLDecodeError) -> str:
+    found = re.search(r"at line (\d+), column (\d+)", str(error))
+    return f"{found.group(1)}:{found.group(2)}" if found else "1"
