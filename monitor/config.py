@@ -50,7 +50,7 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?", re.IGNORECASE)
-_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def parse_duration(value: object) -> float:
@@ -147,8 +147,15 @@ class FeedSettings(_Section):
 
 
 class ChannelSettings(_Section):
-    urls: tuple[str, ...] = Field(min_length=1)
+    """A channel's apprise URLs (empty ones, e.g. from an unset ``${VAR:-}``, are dropped) and its format."""
+
+    urls: tuple[str, ...] = ()
     format: Literal["text", "markdown", "html"] = "text"
+
+    @field_validator("urls")
+    @classmethod
+    def _drop_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(url.strip() for url in value if url.strip())
 
 
 class RouteSettings(_Section):
@@ -190,6 +197,7 @@ class Settings(_Section):
     """The whole configuration. ``path`` is the file it came from (None: built-in defaults)."""
 
     path: Path | None = None
+    warnings: tuple[str, ...] = ()
     database: DatabaseSettings = DatabaseSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     fetch: FetchSettings = FetchSettings()
@@ -212,6 +220,23 @@ class Settings(_Section):
                     raise ValueError(
                         f"routes[{index}].channels: unknown channel {channel!r}{_suggest(channel, self.channels)}"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _switch_off_empty_channels(self) -> Settings:
+        """A channel with no URL (its ``${VAR:-}`` unset) is off: routes skip it, and a warning says so."""
+        off = sorted(name for name, channel in self.channels.items() if not channel.urls)
+        if not off:
+            return self
+        channels = {n: c for n, c in self.channels.items() if c.urls}
+        routes = tuple(
+            r.model_copy(update={"channels": tuple(c for c in r.channels if c in channels)})
+            for r in self.routes
+            if any(c in channels for c in r.channels)
+        )
+        notes = tuple(f"channel {name!r} has no URL and is off (set its environment variable)" for name in off)
+        for key, value in (("channels", channels), ("routes", routes), ("warnings", self.warnings + notes)):
+            object.__setattr__(self, key, value)
         return self
 
 
@@ -277,7 +302,9 @@ def _expand_env(value: Any, env: Mapping[str, str], path: Path, lines: dict[str,
     def substitute(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
-        name = match.group(1)
+        name, default = match.group(1), match.group(2)
+        if name not in env and default is not None:
+            return default
         if name not in env:
             dotted = _dotted(key)
             raise ConfigError(f"{path}:{_line_of(dotted, lines)}: {dotted}: environment variable ${{{name}}} is not set")

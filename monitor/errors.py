@@ -3,6 +3,7 @@
     MonitorError
     ├── ConfigError (ValueError)        config.toml: key, file:line
     ├── StoreError                      database failures (locked, closed, unreachable)
+    │   └── FeedExistsError (ValueError)    `feeds add` with a name already taken
     ├── FetchError                      carries the URL
     │   ├── FetchTimeout
     │   ├── BlockedAddressError (ValueError)   SSRF guard, bad scheme
@@ -27,6 +28,7 @@ __all__ = [
     "BlockedAddressError",
     "ConfigError",
     "ExtractError",
+    "FeedExistsError",
     "FeedParseError",
     "FetchError",
     "FetchStatusError",
@@ -58,6 +60,14 @@ class ConfigError(MonitorError, ValueError):
 
 class StoreError(MonitorError):
     """The database failed (locked, closed, unreachable, schema mismatch)."""
+
+
+class FeedExistsError(StoreError, ValueError):
+    """A feed with this name is already stored; ``name`` is the name."""
+
+    def __init__(self, message: str, *, name: str = "") -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class FetchError(MonitorError):

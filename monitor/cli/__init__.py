@@ -1,0 +1,99 @@
+"""The command line: the root typer app, global options and one-line errors.
+
+Each command group lives in its own module (``rules``, ``feeds``, ``run``, ``notify``, ``extract``); this module
+wires them together. A ``MonitorError`` becomes ``monitor: error: <message>`` on stderr with exit status 2;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from monitor.errors import MonitorError
+
+__all__ = ["app", "main"]
+
+
+class _Group(TyperGroup):
+    """Turns user-caused errors into one line and exit status 2, for every subcommand."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MonitorError as e:
+            from monitor.notify import redact
+
+            typer.echo(f"monitor: error: {redact(str(e))}", err=True)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Media monitoring: poll news feeds, match boolean rules, alert by email or chat.",
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Path = typer.Option(
+        None, "--config", "-c", envvar="MONITOR_CONFIG", help="config.toml to use (default ./config.toml)."
+    ),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-vv for debug)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors in the log."),
+) -> None:
+    ctx.obj = {"config": config}
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    _setup_logging(level)
+
+
+class _RedactingFormatter(logging.Formatter):
+    """Secrets (apprise URLs, passwords) never reach a log line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from monitor.notify import redact
+
+        return redact(super().format(record))
+
+
+def _setup_logging(level: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("monitor")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _register() -> None:
+    from monitor.cli import extract, feeds, notify, rules, run
+
+    app.command("run")(run.run)
+    app.command("poll")(run.poll)
+    app.command("demo")(run.demo)
+    app.add_typer(rules.rules_app, name="rules")
+    app.command("match")(rules.match)
+    app.command("extract")(extract.extract)
+    app.add_typer(feeds.feeds_app, name="feeds")
+    app.command("matches")(feeds.matches)
+    app.command("deliveries")(notify.deliveries)
+    app.add_typer(notify.notify_app, name="notify")
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="monitor")

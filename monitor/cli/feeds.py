@@ -1,0 +1,182 @@
+"""``monitor feeds list|add|remove`` and ``monitor matches``: what the store holds, as tables, JSON Lines or CSV."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import datetime, timedelta
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from monitor.cli.common import Format, console, open_store, print_jsonl, settings_from
+from monitor.config import FeedSettings, parse_duration
+from monitor.store import FeedRecord, MatchRecord
+
+__all__ = ["feed_line", "feeds_app", "match_line", "matches"]
+
+feeds_app = typer.Typer(no_args_is_help=True, help="List, add and remove feeds.")
+
+
+def feed_line(feed: FeedRecord) -> dict[str, Any]:
+    """A feed as DESIGN.md's ``feeds list --format json`` line."""
+    return {
+        "name": feed.name, "url": feed.url, "tags": list(feed.tags), "enabled": feed.enabled,
+        "last_polled": feed.last_polled, "last_success": feed.last_success, "last_status": feed.last_status,
+        "last_error": feed.last_error, "consecutive_failures": feed.consecutive_failures,
+        "next_poll": feed.next_poll, "articles": feed.articles,
+    }
+
+
+@feeds_app.command("list")
+def list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "--format", "-f")) -> None:
+    """Feeds with their health: last success, last error, consecutive failures, next poll."""
+    settings = settings_from(ctx)
+    store = open_store(settings)
+    try:
+        store.sync_feeds(settings.feeds)
+        feeds = store.list_feeds()
+    finally:
+        store.close()
+    if format is Format.json:
+        print_jsonl(feed_line(f) for f in feeds)
+        return
+    if format is Format.csv:
+        _write_csv([feed_line(f) for f in feeds])
+        return
+    table = Table(title=f"{len(feeds)} feeds")
+    for column in ("name", "status", "articles", "failures", "last success", "next poll", "last error"):
+        table.add_column(column, overflow="fold")
+    for f in feeds:
+        status = f.last_status or "never polled"
+        if not f.enabled:
+            status = f"disabled ({status})"
+        table.add_row(f.name, status, str(f.articles), str(f.consecutive_failures), _when(f.last_success),
+                      _when(f.next_poll), f.last_error or "")
+    console.print(table)
+
+
+@feeds_app.command("add")
+def add_feed(
+    ctx: typer.Context,
+    url: str = typer.Argument(..., help="The feed's URL (http or https)."),
+    name: str = typer.Option("", "--name", help="A short unique name (default: the host)."),
+    tag: list[str] = typer.Option([], "--tag", help="A tag for routes and rule filters; repeatable."),
+    interval: str = typer.Option("", "--interval", help="Poll interval, e.g. 10m (default: scheduler.poll_interval)."),
+) -> None:
+    """Add a feed to the database (feeds in config.toml are added at every start)."""
+    try:
+        feed = FeedSettings(url=url, name=name, tags=tuple(tag), interval=parse_duration(interval) if interval else None)
+    except ValueError as e:
+        raise typer.BadParameter(str(e).splitlines()[-1].strip()) from None
+    store = open_store(settings_from(ctx))
+    try:
+        record = store.add_feed(feed.name, feed.url, feed.tags, feed.interval, feed.full_text)
+    finally:
+        store.close()
+    console.print(f"Added feed [bold]{record.name}[/] {record.url}")
+
+
+@feeds_app.command("remove")
+def remove_feed(ctx: typer.Context, name: str = typer.Argument(..., help="The feed's name.")) -> None:
+    """Remove a feed; its articles and matches stay."""
+    settings = settings_from(ctx)
+    store = open_store(settings)
+    try:
+        removed = store.remove_feed(name)
+    finally:
+        store.close()
+    if not removed:
+        console.print(f"No feed named {name!r}.", style="red")
+        raise typer.Exit(1)
+    note = " (it is also in config.toml: remove it there too, or it comes back)" if any(
+        f.name == name for f in settings.feeds) else ""
+    console.print(f"Removed feed [bold]{name}[/]{note}")
+
+
+def match_line(match: MatchRecord) -> dict[str, Any]:
+    """A match as DESIGN.md's ``matches --format json`` line."""
+    article = match.article
+    return {
+        "id": match.id, "rule": match.rule, "rule_version": match.rule_version, "severity": match.severity,
+        "article": {"id": article.id, "url": article.url, "title": article.title, "feed": article.feed,
+                    "published": article.published, "lang": article.lang},
+        "story": match.story, "hits": [dict(h) for h in match.hits], "snippet": match.snippet,
+        "matched_at": match.matched_at,
+        "deliveries": [{"channel": d.channel, "status": d.status, "attempts": d.attempts, "last_error": d.last_error}
+                       for d in match.deliveries],
+    }
+
+
+def matches(
+    ctx: typer.Context,
+    rule: str = typer.Option(None, "--rule", help="Only this rule id."),
+    since: str = typer.Option(None, "--since", help="Only matches newer than this: a duration (2h, 3d) or a date."),
+    limit: int = typer.Option(None, "--limit", help="At most this many, newest first."),
+    format: Format = typer.Option(Format.text, "--format", "-f"),
+) -> None:
+    """Stored matches, newest first, with their delivery state. Exit 1 when there are none."""
+    cutoff = _since(since) if since else None
+    store = open_store(settings_from(ctx))
+    try:
+        found = store.list_matches(rule=rule, since=cutoff, limit=limit)
+    finally:
+        store.close()
+    if format is Format.json:
+        print_jsonl(match_line(m) for m in found)
+    elif format is Format.csv:
+        _write_csv([_flat(match_line(m)) for m in found])
+    else:
+        _match_table(found)
+    if not found:
+        raise typer.Exit(1)
+
+
+def _match_table(found: list[MatchRecord]) -> None:
+    from monitor.notify import render_snippet
+
+    table = Table(title=f"{len(found)} matches", show_lines=True, expand=True)
+    for column in ("when", "rule", "severity", "article", "snippet", "deliveries"):
+        table.add_column(column, overflow="fold", ratio=2 if column in ("article", "snippet") else None)
+    for m in found:
+        deliveries = ", ".join(f"{d.channel}: {d.status}" for d in m.deliveries) or "-"
+        table.add_row(_when(m.matched_at), m.rule, m.severity, f"{m.article.title}\n{m.article.url}",
+                      render_snippet(m.snippet, m.hits, "text"), deliveries)
+    console.print(table)
+
+
+def _since(value: str) -> datetime:
+    try:
+        return datetime.utcnow() - timedelta(seconds=parse_duration(value))
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is neither a duration (2h, 3d) nor a date (2026-11-01)",
+                                 param_hint="--since") from None
+    return parsed.replace(tzinfo=None) - (parsed.utcoffset() or timedelta())
+
+
+def _flat(line: dict[str, Any]) -> dict[str, Any]:
+    article = line.pop("article")
+    line.update({f"article_{k}": v for k, v in article.items()})
+    line["hits"] = "; ".join(h["text"] for h in line["hits"])
+    line["deliveries"] = "; ".join(f"{d['channel']}:{d['status']}" for d in line["deliveries"])
+    return line
+
+
+def _write_csv(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()})
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+

@@ -1,0 +1,180 @@
+"""The daemon: an APScheduler timer that runs the pipeline's tick, reloads rules, and stops cleanly.
+
+Inputs: Settings and an open Store. Each tick polls the feeds that are due (per-feed interval), then delivers
+pending alerts and due digests. A rule file that changes is reloaded; a bad edit keeps the last good rule set and
+logs the error. SIGTERM and SIGINT let the running tick finish, then exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor.config import Settings
+from monitor.errors import MonitorError
+from monitor.extract import ExtractorPool
+from monitor.fetch import Fetcher, Resolver
+from monitor.notify import Notifier
+from monitor.pipeline import Context, FeedResult, poll_due
+from monitor.rules import RuleSet, load_rules
+from monitor.store import Store
+
+__all__ = ["Daemon", "RuleWatcher", "run_cycle", "utcnow"]
+
+_log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: the one clock of the daemon (all stored times are naive UTC)."""
+    return datetime.utcnow()  # noqa: DTZ003 - naive UTC is the project's convention (docs/dev.md)
+
+
+class RuleWatcher:
+    """Holds the current rule set and reloads it when a rule file changes; a bad edit keeps the last good set."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._fingerprint = self._scan()
+        self._rules = self._load()  # errors at start are fatal: the caller exits 2
+        self.last_error: str | None = None
+
+    def current(self) -> RuleSet:
+        return self._rules
+
+    def refresh(self) -> bool:
+        """Reload if any rule file was added, removed or changed. Returns True when a new set is in force."""
+        fingerprint = self._scan()
+        if fingerprint == self._fingerprint:
+            return False
+        self._fingerprint = fingerprint
+        try:
+            self._rules = self._load()
+        except MonitorError as e:
+            self.last_error = str(e)
+            _log.error("rules not reloaded, keeping the last good set error=%r", str(e))
+            return False
+        self.last_error = None
+        _log.info("rules reloaded rules=%d", len(self._rules.rules))
+        return True
+
+    def _load(self) -> RuleSet:
+        settings = self._settings
+        return load_rules(
+            list(settings.rules.paths),
+            known_feeds=[f.name for f in settings.feeds] + [t for f in settings.feeds for t in f.tags],
+            known_channels=list(settings.channels),
+        )
+
+    def _files(self) -> Iterator[Path]:
+        for root in self._settings.rules.paths:
+            if root.is_file():
+                yield root
+            elif root.is_dir():
+                yield from sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml"))
+
+    def _scan(self) -> tuple[tuple[str, int, int], ...]:
+        out = []
+        for path in self._files():
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            out.append((str(path), stat.st_mtime_ns, stat.st_size))
+        return tuple(out)
+
+
+async def run_cycle(
+    settings: Settings,
+    store: Store,
+    rules: Callable[[], RuleSet],
+    *,
+    due_only: bool,
+    force: bool = False,
+    names: tuple[str, ...] = (),
+    transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> list[FeedResult]:
+    """One poll cycle with fresh fetch and extraction resources (``monitor poll``, ``monitor demo``)."""
+    async with AsyncExitStack() as stack:
+        fetcher = await stack.enter_async_context(Fetcher(settings.fetch, transport=transport, resolver=resolver))
+        extractor = stack.enter_context(
+            ExtractorPool(settings.fetch.extract_processes, timeout=settings.fetch.extract_timeout)
+        )
+        ctx = Context(settings, store, fetcher, rules, extractor, clock)
+        return await poll_due(ctx, due_only=due_only, force=force, names=names)
+
+
+class Daemon:
+    """``monitor run``: poll due feeds every tick, deliver alerts, until SIGTERM/SIGINT."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.rules = RuleWatcher(settings)
+        self._transport = transport
+        self._resolver = resolver
+        self._clock = clock
+        self._stop = asyncio.Event()
+        self._busy = asyncio.Lock()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Run until stopped. The running tick is allowed to finish; nothing half-written is left behind."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        self.store.sync_feeds(self.settings.feeds)
+        async with AsyncExitStack() as stack:
+            fetcher = await stack.enter_async_context(
+                Fetcher(self.settings.fetch, transport=self._transport, resolver=self._resolver)
+            )
+            extractor = stack.enter_context(
+                ExtractorPool(self.settings.fetch.extract_processes, timeout=self.settings.fetch.extract_timeout)
+            )
+            notifier = Notifier(self.settings, self.store)
+            ctx = Context(self.settings, self.store, fetcher, self.rules.current, extractor, self._clock)
+            scheduler = AsyncIOScheduler(timezone="UTC")
+            scheduler.add_job(
+                self._tick, "interval", args=[ctx, notifier], seconds=self.settings.scheduler.tick,
+                next_run_time=datetime.now().astimezone(), max_instances=1, coalesce=True, misfire_grace_time=None,
+            )
+            scheduler.start()
+            _log.info("daemon started feeds=%d rules=%d", len(self.store.list_feeds()), len(self.rules.current().rules))
+            try:
+                await self._stop.wait()
+            finally:
+                scheduler.shutdown(wait=False)
+                async with self._busy:  # let a running tick finish its transactions
+                    pass
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+        _log.info("daemon stopped")
+
+    async def _tick(self, ctx: Context, notifier: Notifier) -> None:
+        if self._stop.is_set():
+            return
+        async with self._busy:
+            self.rules.refresh()
+            await poll_due(ctx, due_only=True)
+            now = self._clock()
+            await asyncio.to_thread(notifier.send_due, now)
+            await asyncio.to_thread(notifier.send_digests, now)

@@ -1,0 +1,339 @@
+"""The fetcher: a URL (+ ETag/Last-Modified) -> FetchResult, politely and within limits.
+
+Conditional GET, bounded decompression, global and per-host concurrency with a per-host delay, connect/read/total
+timeouts, a body size cap, redirects followed by hand (each hop through the SSRF guard). This is the only module
+that sees httpx exceptions; every failure leaves as a ``monitor.errors.FetchError`` subclass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import httpx
+
+from monitor.errors import (
+    BlockedAddressError,
+    FetchError,
+    FetchStatusError,
+    FetchTimeout,
+    ResponseTooLargeError,
+    TooManyRedirectsError,
+)
+from monitor.fetch.decode import ACCEPT_ENCODING, UnsupportedEncoding, make_decoder
+from monitor.fetch.guard import (
+    AddressBlocked,
+    GuardedTransport,
+    Resolver,
+    SystemResolver,
+    blocked_reason,
+    literal_ip,
+)
+
+if TYPE_CHECKING:
+    from monitor.config import FetchSettings
+
+__all__ = ["FetchResult", "Fetcher", "parse_retry_after"]
+
+_log = logging.getLogger(__name__)
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+# The decoded body replaces the wire body, so these no longer describe it.
+_DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One fetched resource. ``headers`` has lower-case keys; ``body`` is decoded (no Content-Encoding)."""
+
+    url: str
+    final_url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool
+    permanent_url: str | None
+
+
+@dataclass(frozen=True)
+class _Hop:
+    """The outcome of one request: either a final result or where to go next."""
+
+    result: FetchResult | None = None
+    location: str | None = None
+    status: int = 0
+
+
+@dataclass
+class _HostGate:
+    """Per-host politeness: at most ``per_host`` requests at once, request starts ``delay`` seconds apart."""
+
+    slots: asyncio.Semaphore
+    delay: float
+    next_start: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def wait_turn(self) -> None:
+        if self.delay <= 0:
+            return
+        async with self.lock:  # reserve a start time, so concurrent waiters queue rather than bunch up
+            now = time.monotonic()
+            start = max(now, self.next_start)
+            self.next_start = start + self.delay
+        await asyncio.sleep(start - now)
+
+
+def _safe_url(url: str | httpx.URL) -> str:
+    """The URL without credentials, query or fragment: fit for error messages and logs."""
+    try:
+        u = httpx.URL(str(url))
+        port = f":{u.port}" if u.port else ""
+        return f"{u.scheme}://{u.host}{port}{u.path}"
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "<invalid URL>"
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+class Fetcher:
+    """Fetches feeds and pages under the ``[fetch]`` limits; use as ``async with Fetcher(settings) as f``.
+
+    Args:
+        settings: the ``[fetch]`` section.
+        transport: an httpx transport to use instead of the guarded one (tests: ``httpx.MockTransport``). The
+            connect-time SSRF guard lives in the default transport; with a custom one only IP-literal URLs are
+            vetted, and the caller answers for where its transport connects.
+        resolver: how the guarded transport resolves names (default: the system resolver).
+    """
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
+        self._settings = settings
+        read = float(getattr(settings, "read_timeout", None) or settings.timeout)
+        limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
+        if transport is None:
+            transport = GuardedTransport(
+                resolver or SystemResolver(), allow_private=settings.allow_private, limits=limits
+            )
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(connect=settings.connect_timeout, read=read, write=read, pool=settings.timeout),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+        )
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, _HostGate] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        """GET ``url`` (conditionally when ``etag``/``last_modified`` are given), following redirects.
+
+        Returns:
+            The final response; ``not_modified`` is True on 304 (then ``body`` is empty).
+        Raises:
+            FetchTimeout, BlockedAddressError, ResponseTooLargeError, TooManyRedirectsError, FetchStatusError,
+            or FetchError for any other network or protocol failure.
+        """
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        async with self._slots:
+            try:
+                return await self._follow(url, headers)
+            except FetchError as e:
+                e.url = e.url or url
+                _log.info("fetch failed url=%s error=%s", _safe_url(url), type(e).__name__)
+                raise
+
+    async def _follow(self, url: str, headers: dict[str, str]) -> FetchResult:
+        s = self._settings
+        seen: set[str] = set()
+        permanent = True
+        budget = s.timeout  # the total limit covers time on the wire across all hops, not queueing for a host
+        current = url
+        for hops in range(s.max_redirects + 1):
+            target = self._vet_url(current, previous=url if hops else None)
+            if target in seen:
+                raise TooManyRedirectsError(f"redirect loop at {_safe_url(target)}", url=url)
+            seen.add(target)
+            started = time.monotonic()
+            hop = await self._hop(target, headers, budget, original=url)
+            budget -= time.monotonic() - started
+            if hop.result is not None:
+                if hops == 0 or not permanent:
+                    return hop.result
+                return _with_permanent(hop.result)
+            assert hop.location is not None
+            permanent = permanent and hop.status in _PERMANENT
+            next_url = str(httpx.URL(target).join(hop.location))
+            self._check_downgrade(target, next_url, url)
+            current = next_url
+        raise TooManyRedirectsError(f"more than {s.max_redirects} redirects", url=url)
+
+    def _vet_url(self, url: str, *, previous: str | None) -> str:
+        """Scheme and IP-literal checks before any connection; returns the URL as httpx will send it."""
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as e:
+            raise FetchError(f"invalid URL: {e}", url=url) from e
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            what = "redirect to" if previous else "URL with"
+            reason = f"{what} unsupported scheme {parsed.scheme or 'none'!r}"
+            raise BlockedAddressError(reason, url=url, reason=reason)
+        literal = literal_ip(parsed.host)
+        if literal is not None:  # also vetted at connect time; this covers custom transports too
+            why = blocked_reason(literal, allow_private=self._settings.allow_private)
+            if why is not None:
+                reason = f"{parsed.host} is {why}"
+                raise BlockedAddressError(f"blocked: {reason}", url=url, reason=reason)
+        return str(parsed.copy_with(fragment=None))
+
+    def _check_downgrade(self, current: str, next_url: str, original: str) -> None:
+        if (
+            httpx.URL(current).scheme == "https"
+            and httpx.URL(next_url).scheme == "http"
+            and not self._settings.allow_https_downgrade
+        ):
+            raise TooManyRedirectsError(
+                f"refused https->http downgrade redirect to {_safe_url(next_url)}", url=original
+            )
+
+    def _gate(self, host: str) -> _HostGate:
+        gate = self._hosts.get(host)
+        if gate is None:
+            gate = _HostGate(asyncio.Semaphore(self._settings.per_host), self._settings.per_host_delay)
+            self._hosts[host] = gate
+        return gate
+
+    async def _hop(self, url: str, headers: dict[str, str], budget: float, *, original: str) -> _Hop:
+        gate = self._gate(httpx.URL(url).host)
+        async with gate.slots:
+            await gate.wait_turn()
+            try:
+                async with asyncio.timeout(max(budget, 0.0)):
+                    return await self._exchange(url, headers, original=original)
+            except TimeoutError as e:
+                raise FetchTimeout(
+                    f"timed out after {self._settings.timeout:g}s fetching {_safe_url(url)}", url=original
+                ) from e
+            except AddressBlocked as e:
+                raise BlockedAddressError(f"blocked: {e.reason}", url=original, reason=e.reason) from e
+            except httpx.TimeoutException as e:
+                kind = "connect" if isinstance(e, httpx.ConnectTimeout) else "read"
+                raise FetchTimeout(f"{kind} timeout fetching {_safe_url(url)}", url=original) from e
+            except httpx.HTTPError as e:
+                raise FetchError(
+                    f"{type(e).__name__} fetching {_safe_url(url)}: {e or 'connection failed'}", url=original
+                ) from e
+
+    async def _exchange(self, url: str, headers: dict[str, str], *, original: str) -> _Hop:
+        async with self._client.stream("GET", url, headers=headers) as response:
+            status = response.status_code
+            if status in _REDIRECTS and "location" in response.headers:
+                return _Hop(location=response.headers["location"], status=status)
+            result_headers = {
+                k.lower(): v for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS
+            }
+            if status == 304:
+                _log.debug("fetch not modified url=%s", _safe_url(url))
+                return _Hop(result=self._result(original, url, status, result_headers, b"", not_modified=True))
+            if not 200 <= status < 300:
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                phrase = f" {response.reason_phrase}" if response.reason_phrase else ""
+                raise FetchStatusError(
+                    f"HTTP {status}{phrase} from {_safe_url(url)}", url=original, status=status, retry_after=retry_after
+                )
+            body = await self._read_body(response, url, original)
+            return _Hop(result=self._result(original, url, status, result_headers, body, not_modified=False))
+
+    async def _read_body(self, response: httpx.Response, url: str, original: str) -> bytes:
+        """The decoded body, aborting as soon as the wire or decoded size passes ``max_bytes``."""
+        cap = self._settings.max_bytes
+        encoding = response.headers.get("content-encoding", "")
+        declared = response.headers.get("content-length", "")
+        too_large = ResponseTooLargeError(f"body of {_safe_url(url)} is larger than {cap:,} bytes", url=original)
+        if not encoding and declared.isdigit() and int(declared) > cap:
+            raise too_large
+        try:
+            decoder = make_decoder(encoding)
+        except UnsupportedEncoding as e:
+            raise FetchError(f"unsupported Content-Encoding {encoding!r} from {_safe_url(url)}", url=original) from e
+        body = bytearray()
+        try:
+            async for raw in response.aiter_raw():
+                for chunk in decoder.feed(raw):
+                    body += chunk
+                    if len(body) > cap:
+                        raise too_large
+            for chunk in decoder.flush():
+                body += chunk
+        except zlib.error as e:
+            raise FetchError(f"corrupt {encoding} body from {_safe_url(url)}: {e}", url=original) from e
+        if len(body) > cap:
+            raise too_large
+        return bytes(body)
+
+    @staticmethod
+    def _result(
+        original: str, final: str, status: int, headers: dict[str, str], body: bytes, *, not_modified: bool
+    ) -> FetchResult:
+        return FetchResult(
+            url=original,
+            final_url=final,
+            status=status,
+            headers=headers,
+            body=body,
+            etag=headers.get("etag"),
+            last_modified=headers.get("last-modified"),
+            not_modified=not_modified,
+            permanent_url=None,
+        )
+
+
+def _with_permanent(result: FetchResult) -> FetchResult:
+    return FetchResult(**{**result.__dict__, "permanent_url": result.final_url})

@@ -1,0 +1,224 @@
+"""Alert rendering: Jinja2 sandboxed templates for immediate alerts, digests and throttle summaries.
+
+Inputs: ``StoryAlert`` values (a story's rules, its article, snippet and hits) and a channel format
+(text | markdown | html). Output: ``Message(title, body, format)`` ready for apprise.
+
+Article text is hostile (DESIGN.md "Feed and page text is never trusted"). Every value a template prints is
+escaped for its format without the template asking: HTML by Jinja's autoescape, markdown by a ``finalize`` hook that
+backslash-escapes control characters and links, and every format neutralises chat mass mentions (``@channel``,
+``<!here>`` …) with a zero-width space. Only values marked safe by our own filters (the highlighted snippet) pass
+as they are. User templates in ``notify.templates`` override the shipped ones by file name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
+
+from monitor.errors import NotifyError
+
+__all__ = [
+    "AlertArticle",
+    "AlertRule",
+    "DigestGroup",
+    "Format",
+    "Message",
+    "Renderer",
+    "StoryAlert",
+    "highlight",
+    "markdown_escape",
+    "neutralise_mentions",
+]
+
+Format = Literal["text", "markdown", "html"]
+_FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
+_SHIPPED = Path(__file__).resolve().parent.parent / "templates"
+_ZWSP = "\u200b"
+_MENTION = re.compile(r"(?i)(@)(channel|everyone|here|all)\b|(<!)(channel|everyone|here)")
+_MD_ALWAYS = re.compile(r"([\\`*_\[\]<>|~&])")
+_MD_LINE_START = re.compile(r"(?m)^(\s*)([#+\-=]|\d+(?=[.)]))")
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """A rule as an alert shows it."""
+
+    id: str
+    title: str
+    severity: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class AlertArticle:
+    """An article as an alert shows it (``url`` is only linked when it is http or https)."""
+
+    title: str
+    url: str
+    feed: str
+    published: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoryAlert:
+    """One story for one channel: its rules (highest severity first), the article, snippet and hits."""
+
+    story_id: int
+    rules: tuple[AlertRule, ...]
+    article: AlertArticle
+    snippet: str = ""
+    hit_texts: tuple[str, ...] = ()
+    also_reported: tuple[AlertArticle, ...] = ()
+
+    @property
+    def severity(self) -> str:
+        """The highest severity among the rules."""
+        return self.rules[0].severity if self.rules else "info"
+
+
+@dataclass(frozen=True)
+class DigestGroup:
+    """One rule's stories in a digest, newest first."""
+
+    rule: AlertRule
+    stories: tuple[StoryAlert, ...]
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered notification: ``title`` is plain text (the email subject), ``body`` is in ``format``."""
+
+    title: str
+    body: str
+    format: Format
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def neutralise_mentions(text: str) -> str:
+    """Break ``@channel``/``@everyone``/``@here``/``@all`` and ``<!here>``-style mentions with a zero-width space."""
+    return _MENTION.sub(lambda m: f"{m.group(1) or m.group(3)}{_ZWSP}{m.group(2) or m.group(4)}", text)
+
+
+def markdown_escape(text: str) -> str:
+    """Escape ``text`` so markdown shows it literally: no emphasis, links, HTML, headings or lists."""
+    text = _MD_ALWAYS.sub(r"\\\1", text)
+    text = _MD_LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", text)
+    return text.replace("://", "\\://").replace("www.", "www\\.")
+
+
+def highlight(snippet: str, hit_texts: Sequence[str], fmt: Format) -> Markup:
+    """Mark every occurrence of the hits' matched text in ``snippet`` (<mark> in HTML, ``**…**`` otherwise).
+
+    The snippet is plain text from a hostile page: it is escaped for ``fmt`` around the marks.
+    """
+    spans = _hit_spans(snippet, hit_texts)
+    pieces: list[str] = []
+    cursor = 0
+    for start, end in spans:
+        pieces.append(_escape_for(snippet[cursor:start], fmt))
+        word = _escape_for(snippet[start:end], fmt)
+        pieces.append(f"<mark>{word}</mark>" if fmt == "html" else f"**{word}**")
+        cursor = end
+    pieces.append(_escape_for(snippet[cursor:], fmt))
+    return Markup("".join(pieces))
+
+
+class Renderer:
+    """Renders alerts with the shipped templates, overridden by files in ``templates`` (if given).
+
+    Args:
+        templates: the ``notify.templates`` folder; a file there replaces the shipped file of the same name
+            (``alert.html.j2``, ``digest.markdown.j2``, ``summary.text.j2``, ``alert.title.j2`` …).
+        tz: the zone dates are shown in (``scheduler.timezone``).
+    """
+
+    def __init__(self, templates: Path | None = None, tz: str = "UTC") -> None:
+        folders = [str(templates)] if templates else []
+        loader = ChoiceLoader([FileSystemLoader([*folders, str(_SHIPPED)])])
+        zone = ZoneInfo(tz)
+        self._envs = {fmt: _environment(loader, fmt, zone) for fmt in _FORMATS}
+
+    def alert(self, alert: StoryAlert, fmt: Format) -> Message:
+        """One immediate alert for one story."""
+        return self._render("alert", fmt, alert=alert)
+
+    def digest(self, groups: Sequence[DigestGroup], fmt: Format, *, stories: int, omitted: int = 0) -> Message:
+        """A digest: ``groups`` by rule, newest story first; ``omitted`` items over ``digest_max_items``."""
+        return self._render("digest", fmt, groups=list(groups), stories=stories, omitted=omitted)
+
+    def summary(self, alerts: Sequence[StoryAlert], fmt: Format, *, limit: int) -> Message:
+        """The throttle summary: the alerts that did not fit in ``limit`` messages per hour."""
+        return self._render("summary", fmt, alerts=list(alerts), limit=limit)
+
+    def _render(self, kind: str, fmt: Format, **context: Any) -> Message:
+        try:
+            title_env = self._envs["markdown" if fmt == "markdown" else "text"]
+            title = title_env.get_template(f"{kind}.title.j2").render(**context)
+            body = self._envs[fmt].get_template(f"{kind}.{fmt}.j2").render(**context)
+        except TemplateError as e:
+            raise NotifyError(f"template {kind}.{fmt}.j2 failed: {type(e).__name__}: {e}") from e
+        return Message(title=" ".join(title.split()), body=body.strip() + "\n", format=fmt)
+
+
+def _environment(loader: ChoiceLoader, fmt: Format, zone: ZoneInfo) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=loader, autoescape=fmt == "html", undefined=StrictUndefined, finalize=_finalizer(fmt),
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    )
+    env.filters["hl"] = lambda alert: highlight(alert.snippet, alert.hit_texts, fmt)
+    env.filters["localtime"] = lambda when: _localtime(when, zone)
+    env.filters["link"] = (lambda url: Markup(_safe_link(url).replace("(", "%28").replace(")", "%29"))) \
+        if fmt == "markdown" else _safe_link
+    return env
+
+
+def _finalizer(fmt: Format) -> Callable[[Any], Any]:
+    def finalize(value: Any) -> Any:
+        if value is None:
+            return ""
+        if isinstance(value, Markup):
+            return value
+        text = neutralise_mentions(str(value))
+        return markdown_escape(text) if fmt == "markdown" else text
+
+    return finalize
+
+
+def _escape_for(text: str, fmt: Format) -> str:
+    text = neutralise_mentions(text)
+    if fmt == "html":
+        return str(escape(text))
+    return markdown_escape(text) if fmt == "markdown" else text
+
+
+def _hit_spans(snippet: str, hit_texts: Sequence[str]) -> list[tuple[int, int]]:
+    """Non-overlapping (start, end) spans of the hit texts in ``snippet``, case-insensitive, whole words."""
+    spans: list[tuple[int, int]] = []
+    for text in sorted({t.strip() for t in hit_texts if t.strip()}, key=len, reverse=True):
+        pattern = re.compile(r"(?<!\w)" + re.escape(text) + r"(?!\w)", re.IGNORECASE)
+        for m in pattern.finditer(snippet):
+            if all(m.end() <= s or m.start() >= e for s, e in spans):
+                spans.append((m.start(), m.end()))
+    return sorted(spans)
+
+
+def _localtime(when: datetime | None, zone: ZoneInfo) -> str:
+    if when is None:
+        return "date unknown"
+    aware = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+    return aware.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _safe_link(url: str) -> str:
+    """The URL if it is http(s), else empty: a hostile feed must not plant ``javascript:`` links."""
+    return url if re.match(r"(?i)^https?://[^\s<>\"']+$", url or "") else ""

@@ -1,0 +1,189 @@
+"""Compiling query trees for the matcher: the term table, Aho-Corasick keys and rule anchors.
+
+Every distinct term of every rule gets one entry in a shared table and one Aho-Corasick key: the whole
+word or phrase when it is literal (``" scam centre "``, spaces mark word edges in the normalised text),
+otherwise its longest literal piece (``" raid"`` for ``raid*``). A rule's *anchors* are keys such that
+the rule cannot be true unless one of them occurs; rules without anchors are scanned on every article.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex
+
+from monitor.rules.nodes import And, FieldScope, Meta, Near, Node, Not, Or, Regex, SetRef, Term
+from monitor.rules.text import Field
+
+__all__ = ["CNode", "CompiledTerm", "TermTable", "anchors", "compile_node"]
+
+# Compiled node kinds (first item of a CNode tuple).
+TERM, SET, REGEX, META, FIELD, NOT, AND, OR, NEAR = range(9)
+
+#: A compiled node: (kind, ...) — see :func:`compile_node` for the layout of each kind.
+CNode = tuple  # type: ignore[type-arg]
+
+
+@dataclass(slots=True)
+class CompiledTerm:
+    """A term ready to search: its key, where the key sits in it, and how to check a candidate."""
+
+    id: int
+    term: Term
+    key: str | None
+    key_elem: int  # index of the elem the key comes from (0 for a whole-phrase key)
+    infix: bool  # the key is inside a word (no word edge before it)
+    verify: bool  # a key hit must be checked word by word
+    patterns: tuple[regex.Pattern[str] | None, ...]
+
+    def check(self, f: Field, start: int) -> bool:
+        """Whether the term occurs in ``f`` starting at word ``start``."""
+        elems = self.term.elems
+        words = f.words
+        if start < 0 or start + len(elems) > len(words):
+            return False
+        exact = self.term.exact
+        for k, e in enumerate(elems):
+            w = words[start + k]
+            s = w.cased if exact else w.text
+            pat = self.patterns[k]
+            if pat is not None:
+                if pat.fullmatch(s) is None:
+                    return False
+            elif s != e.text:
+                return False
+            if e.joined and not w.joined:
+                return False
+        return True
+
+    def occurrences(self, f: Field, ends: list[int] | None) -> list[tuple[int, int]]:
+        """(first word, last word) of every occurrence, from the key's end positions in ``f.norm``."""
+        n = len(self.term.elems)
+        if self.key is None:
+            return [(i, i + n - 1) for i in range(len(f.words)) if self.check(f, i)]
+        if not ends:
+            return []
+        length = len(self.key)
+        shift = 0 if self.infix else 1
+        found: set[int] = set()
+        for end in ends:
+            start = f.word_at(end - length + 1 + shift) - self.key_elem
+            if start not in found and (not self.verify or self.check(f, start)):
+                found.add(start)
+        return [(s, s + n - 1) for s in sorted(found)]
+
+
+def _choose_key(term: Term) -> tuple[str | None, int, bool, bool]:
+    """(key, elem index, infix?, whole term?) for a term; key None when nothing literal is left."""
+    words = [e.text.casefold() if term.exact else e.text for e in term.elems]
+    if all(e.pattern is None for e in term.elems):
+        return " " + " ".join(words) + " ", 0, False, True
+    best: tuple[int, str, int, bool] | None = None
+    for k, (e, w) in enumerate(zip(term.elems, words)):
+        options: list[tuple[int, str, int, bool]] = []
+        if e.pattern is None:
+            options.append((len(w) + 2, f" {w} ", k, False))
+        else:
+            pieces = regex.split(r"[*?]", w)
+            if pieces[0]:
+                options.append((len(pieces[0]) + 1, " " + pieces[0], k, False))
+            longest = max(pieces[1:], key=len, default="")
+            if len(longest) > len(pieces[0]):
+                options.append((len(longest), longest, k, True))
+        for opt in options:
+            if best is None or opt[0] > best[0]:
+                best = opt
+    if best is None:
+        return None, 0, False, False
+    return best[1], best[2], best[3], False
+
+
+class TermTable:
+    """The distinct terms of a rule set and their Aho-Corasick keys."""
+
+    def __init__(self) -> None:
+        self.terms: list[CompiledTerm] = []
+        self._ids: dict[Term, int] = {}
+        self.keys: dict[str, int] = {}
+        self.key_terms: list[list[int]] = []
+
+    def add(self, term: Term) -> CompiledTerm:
+        tid = self._ids.get(term)
+        if tid is not None:
+            return self.terms[tid]
+        key, elem, infix, whole = _choose_key(term)
+        verify = term.exact or not whole or any(e.joined for e in term.elems)
+        patterns = tuple(regex.compile(e.pattern) if e.pattern else None for e in term.elems)
+        ct = CompiledTerm(len(self.terms), term, key, elem, infix, verify, patterns)
+        self._ids[term] = ct.id
+        self.terms.append(ct)
+        if key is not None:
+            kid = self.keys.setdefault(key, len(self.keys))
+            if kid == len(self.key_terms):
+                self.key_terms.append([])
+            self.key_terms[kid].append(ct.id)
+        return ct
+
+    def key_id(self, ct: CompiledTerm) -> int | None:
+        return None if ct.key is None else self.keys[ct.key]
+
+
+def compile_node(node: Node, table: TermTable) -> CNode:
+    """Turn a query tree into nested tuples the evaluator walks quickly.
+
+    Layouts: (TERM, term_id), (SET, term_ids), (REGEX, pattern, source), (META, kind, value),
+    (FIELD, field, child), (NOT, child), (AND, children), (OR, children), (NEAR, left, right, n, ordered).
+    """
+    if isinstance(node, Term):
+        return (TERM, table.add(node).id)
+    if isinstance(node, SetRef):
+        return (SET, tuple(table.add(t).id for t in node.terms))
+    if isinstance(node, Regex):
+        flags = regex.IGNORECASE if node.ignore_case else 0
+        return (REGEX, regex.compile(node.pattern, flags), str(node))
+    if isinstance(node, Meta):
+        return (META, node.kind, node.value.casefold())
+    if isinstance(node, FieldScope):
+        return (FIELD, node.field, compile_node(node.child, table))
+    if isinstance(node, Not):
+        return (NOT, compile_node(node.child, table))
+    if isinstance(node, And):
+        return (AND, tuple(compile_node(c, table) for c in node.children))
+    if isinstance(node, Or):
+        return (OR, tuple(compile_node(c, table) for c in node.children))
+    if isinstance(node, Near):
+        return (NEAR, compile_node(node.left, table), compile_node(node.right, table), node.distance, node.ordered)
+    raise TypeError(f"unknown node {node!r}")  # pragma: no cover
+
+
+def anchors(c: CNode, table: TermTable) -> frozenset[int] | None:
+    """Key ids of which at least one must occur for ``c`` to be true; None if no such set exists."""
+    kind = c[0]
+    if kind == TERM:
+        kid = table.key_id(table.terms[c[1]])
+        return None if kid is None else frozenset((kid,))
+    if kind == SET:
+        return _union([anchors((TERM, t), table) for t in c[1]])
+    if kind == FIELD:
+        return anchors(c[2], table)
+    if kind == OR:
+        return _union([anchors(x, table) for x in c[1]])
+    if kind == AND:
+        return _best([anchors(x, table) for x in c[1]])
+    if kind == NEAR:
+        return _best([anchors(c[1], table), anchors(c[2], table)])
+    return None  # REGEX, META, NOT
+
+
+def _union(parts: list[frozenset[int] | None]) -> frozenset[int] | None:
+    out: set[int] = set()
+    for p in parts:
+        if p is None:
+            return None
+        out |= p
+    return frozenset(out)
+
+
+def _best(parts: list[frozenset[int] | None]) -> frozenset[int] | None:
+    known = [p for p in parts if p is not None]
+    return min(known, key=len) if known else None

@@ -1,0 +1,201 @@
+"""Entries, articles, stories and matches in the store: the pipeline's one write per article.
+
+Inputs: ``NewArticle`` + ``NewMatch`` values and a delivery plan callback.
+Outputs: ``AddResult``; ``ArticleRecord`` for reads ("also reported by").
+
+``add_article_with_matches`` is ONE transaction (DESIGN.md "Nothing lost"): the entry
+keys are marked seen, the article is stored once per canonical URL, its story is found
+by content hash or shared story key (else created), its matches are inserted (unique per
+article, rule and rule version) and the planned deliveries are inserted with
+``ON CONFLICT DO NOTHING`` on (channel, story, rule, mode), so a channel never receives
+the same (story, rule) twice, even across processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, select
+
+from monitor.store.base import StoreBase, utcnow
+from monitor.store.records import (
+    AddResult,
+    ArticleRecord,
+    MatchHit,
+    NewArticle,
+    NewMatch,
+    PlannedDelivery,
+)
+from monitor.store.tables import Article, Delivery, Entry, Match, Story, StoryKey
+
+__all__ = ["ArticleStore", "DeliveryPlan"]
+
+_log = logging.getLogger(__name__)
+
+#: ``plan(story_id, is_new_story) -> deliveries to create`` (notify's routing).
+DeliveryPlan = Callable[[int, bool], Sequence[PlannedDelivery]]
+
+_entries: Table = Entry.__table__  # type: ignore[assignment]
+_articles: Table = Article.__table__  # type: ignore[assignment]
+_stories: Table = Story.__table__  # type: ignore[assignment]
+_story_keys: Table = StoryKey.__table__  # type: ignore[assignment]
+_matches: Table = Match.__table__  # type: ignore[assignment]
+_deliveries: Table = Delivery.__table__  # type: ignore[assignment]
+
+#: Texts with fewer words are not grouped by content hash: two different articles
+#: whose feeds give only an empty or one-line summary would otherwise become one story.
+MIN_HASH_WORDS = 8
+_CHUNK = 500  # bound parameters per IN (...) list
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
+
+
+class ArticleStore(StoreBase):
+    """The entry and article methods of ``Store``."""
+
+    def unseen_entries(self, feed_id: int, keys: Sequence[str]) -> set[str]:
+        """The ``keys`` (GUIDs, canonical URLs) not yet seen in this feed."""
+        wanted = list(dict.fromkeys(keys))
+        seen: set[str] = set()
+        with self._read("unseen entries") as conn:
+            for chunk in _chunks(wanted):
+                seen.update(conn.execute(select(_entries.c.key).where(
+                    _entries.c.feed_id == feed_id, _entries.c.key.in_(chunk))).scalars())
+        return set(wanted) - seen
+
+    def mark_entries_seen(self, feed_id: int, keys: Sequence[str]) -> None:
+        """Remember ``keys`` as seen in this feed (entries with no article worth storing)."""
+        with self._write("mark entries seen") as conn:
+            self._mark_seen(conn, feed_id, keys)
+
+    def add_article_with_matches(self, article: NewArticle, matches: Sequence[NewMatch],
+                                 plan: DeliveryPlan, *, now: datetime | None = None,
+                                 ) -> AddResult:
+        """Store an article, its story, matches and planned deliveries in one transaction.
+
+        If the canonical URL is already stored, only the entry keys are recorded and the
+        existing article is returned with ``duplicate=True``; ``plan`` is not called.
+        An exception from ``plan`` rolls everything back and propagates unchanged.
+        """
+        now = now or utcnow()
+        with self._write("add article") as conn:
+            self._mark_seen(conn, article.feed_id, article.entry_keys)
+            existing = _existing(conn, article.canonical_url)
+            if existing is not None:
+                return AddResult(existing[0], existing[1], new_story=False, duplicate=True)
+            story_id, new_story = self._find_or_create_story(conn, article, now)
+            article_id = self._insert_article(conn, article, story_id, now)
+            if article_id is None:  # another process stored this URL since we looked
+                if new_story:
+                    conn.execute(_stories.delete().where(_stories.c.id == story_id))
+                found = _existing(conn, article.canonical_url)
+                assert found is not None  # it conflicted, so it exists
+                return AddResult(found[0], found[1], new_story=False, duplicate=True)
+            self._insert_story_keys(conn, story_id, article.story_keys)
+            match_ids = self._insert_matches(conn, article_id, story_id, matches, now)
+            created = self._insert_deliveries(conn, story_id, match_ids,
+                                              plan(story_id, new_story), now)
+        _log.debug("article stored id=%d story=%d new_story=%s matches=%d deliveries=%d",
+                   article_id, story_id, new_story, len(match_ids), created)
+        return AddResult(article_id, story_id, new_story, duplicate=False,
+                         match_ids=tuple(match_ids.values()), deliveries_created=created)
+
+    def get_article(self, article_id: int) -> ArticleRecord | None:
+        """The article with this id, or None."""
+        with self._read("get article") as conn:
+            row = conn.execute(select(_articles).where(_articles.c.id == article_id)).first()
+        return _article_record(row._mapping) if row is not None else None
+
+    def story_articles(self, story_id: int) -> list[ArticleRecord]:
+        """Every article of a story, oldest first (the first one broke the story)."""
+        with self._read("story articles") as conn:
+            rows = conn.execute(select(_articles).where(_articles.c.story_id == story_id)
+                                .order_by(_articles.c.fetched_at, _articles.c.id))
+            return [_article_record(row._mapping) for row in rows]
+
+    def count_articles(self) -> int:
+        """How many articles are stored."""
+        with self._read("count articles") as conn:
+            return int(conn.execute(select(func.count()).select_from(_articles)).scalar_one())
+
+    def _mark_seen(self, conn: Connection, feed_id: int | None, keys: Sequence[str]) -> None:
+        rows = [{"feed_id": feed_id, "key": key} for key in dict.fromkeys(keys) if key]
+        if feed_id is None or not rows:
+            return
+        for chunk in _chunks(rows):
+            conn.execute(self._insert(_entries).on_conflict_do_nothing(), list(chunk))
+
+    def _find_or_create_story(self, conn: Connection, article: NewArticle,
+                              now: datetime) -> tuple[int, bool]:
+        story_id: int | None = None
+        if article.content_hash and len(article.text.split()) >= MIN_HASH_WORDS:
+            story_id = conn.execute(
+                select(_articles.c.story_id).where(_articles.c.content_hash == article.content_hash)
+                .order_by(_articles.c.id).limit(1)).scalar()
+        keys = list(dict.fromkeys(article.story_keys))
+        if story_id is None and keys:
+            story_id = conn.execute(
+                select(func.min(_story_keys.c.story_id)).where(_story_keys.c.key.in_(keys))
+            ).scalar()
+        if story_id is not None:
+            return story_id, False
+        new_id = conn.execute(_stories.insert().values(created_at=now, title=article.title)
+                              .returning(_stories.c.id)).scalar_one()
+        return int(new_id), True
+
+    def _insert_article(self, conn: Connection, article: NewArticle, story_id: int,
+                        now: datetime) -> int | None:
+        values = {name: getattr(article, name) for name in (
+            "canonical_url", "url", "content_hash", "title", "text", "author", "published",
+            "lang", "feed_id", "feed_name", "extracted")}
+        stmt = self._insert(_articles).values(story_id=story_id, fetched_at=now, **values)
+        new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_articles.c.id)).scalar()
+        return int(new_id) if new_id is not None else None
+
+    def _insert_story_keys(self, conn: Connection, story_id: int, keys: Sequence[int]) -> None:
+        rows = [{"key": key, "story_id": story_id} for key in dict.fromkeys(keys)]
+        if rows:
+            conn.execute(self._insert(_story_keys).on_conflict_do_nothing(), rows)
+
+    def _insert_matches(self, conn: Connection, article_id: int, story_id: int,
+                        matches: Sequence[NewMatch], now: datetime) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        for match in matches:
+            hits = [MatchHit.coerce(hit).as_json() for hit in match.hits]
+            stmt = self._insert(_matches).values(
+                article_id=article_id, rule_id=match.rule_id,
+                rule_version=str(match.rule_version), severity=match.severity,
+                tags=list(match.tags), hits=hits, snippet=match.snippet, story_id=story_id,
+                matched_at=now)
+            new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_matches.c.id)).scalar()
+            if new_id is not None:
+                ids.setdefault(match.rule_id, int(new_id))
+        return ids
+
+    def _insert_deliveries(self, conn: Connection, story_id: int, match_ids: dict[str, int],
+                           planned: Sequence[PlannedDelivery], now: datetime) -> int:
+        created = 0
+        for item in planned:
+            stmt = self._insert(_deliveries).values(
+                match_id=match_ids.get(item.rule_id), channel=item.channel, story_id=story_id,
+                rule_id=item.rule_id, mode=item.mode, status="pending", attempts=0,
+                next_attempt_at=item.not_before or now, created_at=now)
+            new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_deliveries.c.id)).scalar()
+            created += new_id is not None
+        return created
+
+
+def _existing(conn: Connection, canonical_url: str) -> tuple[int, int] | None:
+    row = conn.execute(select(_articles.c.id, _articles.c.story_id)
+                       .where(_articles.c.canonical_url == canonical_url)).first()
+    return (int(row[0]), int(row[1])) if row is not None else None
+
+
+def _article_record(row: Any) -> ArticleRecord:
+    return ArticleRecord(**{name: row[name] for name in ArticleRecord.__dataclass_fields__})

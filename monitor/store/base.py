@@ -1,0 +1,162 @@
+"""The store's engine and transactions: one place that opens connections and maps errors.
+
+Every mixin (feeds, articles, matches, deliveries) talks to the database only through
+``StoreBase._read(op)`` and ``StoreBase._write(op)``, context managers that yield a
+SQLAlchemy ``Connection`` inside a transaction and turn any SQLAlchemy or DB-API error
+into ``StoreError`` (``raise ... from e``). ``_insert(table)`` gives the dialect's INSERT
+that has ``on_conflict_do_nothing()`` (SQLite and PostgreSQL behave the same).
+
+SQLite connections run in WAL mode with a busy timeout and foreign keys on; write
+transactions start with ``BEGIN IMMEDIATE`` so two processes queue on the write lock
+instead of failing with "database is locked" when a reader upgrades to a writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from monitor.errors import StoreError
+
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "StoreBase", "create_store_engine", "utcnow"]
+
+_log = logging.getLogger(__name__)
+
+#: Seconds a SQLite writer waits for another process's write lock before failing.
+DEFAULT_BUSY_TIMEOUT = 30.0
+_DB_ERRORS = (SQLAlchemyError, sqlite3.Error)
+
+
+def utcnow() -> datetime:
+    """Now as a naive UTC datetime (the store's time convention)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def create_store_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
+    """Make the engine for a ``sqlite:///…`` or ``postgresql+psycopg://…`` URL.
+
+    Raises:
+        StoreError: the URL is malformed, names an unknown dialect or driver, or the
+            SQLite folder cannot be created.
+    """
+    try:
+        parsed = _normal_url(make_url(url))
+        if parsed.get_backend_name() == "sqlite":
+            return _sqlite_engine(parsed, busy_timeout)
+        return create_engine(parsed, pool_pre_ping=True)
+    except (*_DB_ERRORS, ImportError, OSError) as e:
+        raise StoreError(f"cannot open database {_redacted(url)}: {_describe(e)}") from e
+
+
+def _normal_url(url: URL) -> URL:
+    # "postgresql://" would pick psycopg2, which we do not install: psycopg 3 is the driver.
+    if url.drivername in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
+    database = url.database or ""
+    memory = database in ("", ":memory:")
+    if not memory:
+        Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": busy_timeout},
+        poolclass=StaticPool if memory else None)
+    timeout_ms = int(busy_timeout * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Autocommit at the driver level: we emit BEGIN ourselves (see _on_begin).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+        if not memory and cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode, and much faster
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _redacted(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "<unparsable URL>"
+
+
+def _describe(error: BaseException) -> str:
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+class StoreBase:
+    """Holds the engine; the mixins use ``_read``/``_write``/``_insert``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine: Engine | None = engine
+        self._dialect = engine.dialect.name  # "sqlite" or "postgresql"
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._dialect
+
+    def close(self) -> None:
+        """Release every connection; later calls raise ``StoreError``."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.dispose()
+
+    def _live_engine(self) -> Engine:
+        if self._engine is None:
+            raise StoreError("the store is closed")
+        return self._engine
+
+    @contextmanager
+    def _read(self, op: str) -> Iterator[Connection]:
+        """A read-only transaction; errors become ``StoreError`` naming ``op``."""
+        engine = self._live_engine()
+        try:
+            with engine.connect() as conn, conn.begin():
+                yield conn
+        except _DB_ERRORS as e:
+            raise StoreError(f"{op} failed: {_describe(e)}") from e
+
+    @contextmanager
+    def _write(self, op: str) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success."""
+        engine = self._live_engine()
+        try:
+            with engine.connect() as conn:
+                if self._dialect == "sqlite":
+                    conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        except _DB_ERRORS as e:
+            raise StoreError(f"{op} failed: {_describe(e)}") from e
+
+    def _insert(self, table: Table) -> Any:
+        """INSERT for this dialect, with ``on_conflict_do_nothing`` and ``returning``."""
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)

@@ -1,0 +1,159 @@
+"""Feeds in the store: sync from config, add/remove from the CLI, polling state, due feeds.
+
+Inputs: ``FeedSettings`` (config.toml), CLI arguments, ``FeedState`` after a poll.
+Outputs: ``FeedRecord`` values (with each feed's article count).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Table, func, nulls_first, or_, select
+
+from monitor.errors import FeedExistsError
+from monitor.store.base import StoreBase, utcnow
+from monitor.store.records import FeedRecord, FeedState
+from monitor.store.tables import Article, Feed
+
+if TYPE_CHECKING:
+    from monitor.config import FeedSettings
+
+__all__ = ["FeedStore"]
+
+_log = logging.getLogger(__name__)
+_feeds: Table = Feed.__table__  # type: ignore[assignment]
+_articles: Table = Article.__table__  # type: ignore[assignment]
+_STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
+
+
+class FeedStore(StoreBase):
+    """The feed methods of ``Store``."""
+
+    def sync_feeds(self, feeds: Sequence[FeedSettings]) -> list[FeedRecord]:
+        """Make the config's feeds the stored ones (upsert by name, ``source="config"``).
+
+        A feed whose URL changed loses its ETag/Last-Modified (they belonged to the old
+        URL). Config feeds no longer in the config are disabled, not deleted, so their
+        articles and seen entries stay. CLI feeds are left alone.
+        """
+        now = utcnow()
+        names = [f.name for f in feeds]
+        with self._write("sync feeds") as conn:
+            for feed in feeds:
+                self._upsert_config_feed(conn, feed, now)
+            gone = _feeds.update().where(_feeds.c.source == "config", _feeds.c.enabled.is_(True))
+            if names:
+                gone = gone.where(_feeds.c.name.not_in(names))
+            disabled = conn.execute(gone.values(enabled=False)).rowcount
+            records = [r for r in self._select_feeds(conn) if r.name in set(names)]
+        _log.info("feeds synced count=%d disabled=%d", len(records), disabled)
+        return records
+
+    def add_feed(self, name: str, url: str, tags: Sequence[str] = (),
+                 interval: float | None = None, full_text: bool | None = None) -> FeedRecord:
+        """Add a feed from the CLI (``source="cli"``).
+
+        Raises:
+            FeedExistsError: a feed with this name exists.
+        """
+        values = {"name": name, "url": url, "tags": list(tags), "interval": interval,
+                  "full_text": full_text, "enabled": True, "source": "cli",
+                  "consecutive_failures": 0, "blocked_requests": 0, "created_at": utcnow()}
+        with self._write("add feed") as conn:
+            stmt = self._insert(_feeds).values(values).on_conflict_do_nothing()
+            new_id = conn.execute(stmt.returning(_feeds.c.id)).scalar()
+            if new_id is None:
+                raise FeedExistsError(f"a feed named {name!r} already exists", name=name)
+            return self._select_feeds(conn, _feeds.c.id == new_id)[0]
+
+    def remove_feed(self, name: str) -> bool:
+        """Delete a feed and its seen entries; its articles stay. False if there was none."""
+        with self._write("remove feed") as conn:
+            count = conn.execute(_feeds.delete().where(_feeds.c.name == name)).rowcount
+        return bool(count)
+
+    def get_feed(self, name: str) -> FeedRecord | None:
+        """The feed called ``name``, or None."""
+        with self._read("get feed") as conn:
+            found = self._select_feeds(conn, _feeds.c.name == name)
+        return found[0] if found else None
+
+    def list_feeds(self) -> list[FeedRecord]:
+        """Every feed, by name, with its article count."""
+        with self._read("list feeds") as conn:
+            return self._select_feeds(conn)
+
+    def list_due_feeds(self, now: datetime) -> list[FeedRecord]:
+        """Enabled feeds whose ``next_poll`` is unset or not after ``now``, most overdue first."""
+        with self._read("list due feeds") as conn:
+            return self._select_feeds(conn, *_due(now), order_due=True)
+
+    def claim_due_feeds(self, now: datetime, lease: float, worker: str,
+                        limit: int | None = None) -> list[FeedRecord]:
+        """Take the due feeds for ``lease`` seconds so other workers skip them.
+
+        On PostgreSQL the rows are read ``FOR UPDATE SKIP LOCKED``: two processes
+        claiming at once get disjoint feeds. The claim moves ``next_poll`` to
+        ``now + lease``; ``update_feed_state`` after the poll sets the real next poll,
+        and a worker that dies leaves the feed due again when the lease ends.
+        """
+        with self._write("claim due feeds") as conn:
+            query = (select(_feeds.c.id).where(*_due(now))
+                     .order_by(nulls_first(_feeds.c.next_poll.asc()), _feeds.c.id)
+                     .limit(limit).with_for_update(skip_locked=True))
+            ids = list(conn.execute(query).scalars())
+            if not ids:
+                return []
+            until = now + timedelta(seconds=lease)
+            conn.execute(_feeds.update().where(_feeds.c.id.in_(ids)).values(next_poll=until))
+            claimed = self._select_feeds(conn, _feeds.c.id.in_(ids), order_due=True)
+        _log.debug("feeds claimed worker=%s count=%d", worker, len(claimed))
+        return claimed
+
+    def update_feed_state(self, feed_id: int, state: FeedState) -> bool:
+        """Store a feed's polling state; False if the feed no longer exists."""
+        values = {name: getattr(state, name) for name in _STATE_FIELDS}
+        with self._write("update feed state") as conn:
+            count = conn.execute(
+                _feeds.update().where(_feeds.c.id == feed_id).values(values)).rowcount
+        return bool(count)
+
+    def _upsert_config_feed(self, conn: Connection, feed: FeedSettings, now: datetime) -> None:
+        values: dict[str, Any] = {"url": feed.url, "tags": list(feed.tags),
+                                  "interval": feed.interval, "full_text": feed.full_text,
+                                  "enabled": feed.enabled, "source": "config"}
+        old_url = conn.execute(select(_feeds.c.url).where(_feeds.c.name == feed.name)).scalar()
+        if old_url is None:
+            conn.execute(self._insert(_feeds).values(
+                name=feed.name, created_at=now, consecutive_failures=0, blocked_requests=0,
+                **values).on_conflict_do_nothing())
+            return
+        if old_url != feed.url:
+            values.update(etag=None, last_modified=None)
+        conn.execute(_feeds.update().where(_feeds.c.name == feed.name).values(values))
+
+    def _select_feeds(self, conn: Connection, *where: Any,
+                      order_due: bool = False) -> list[FeedRecord]:
+        counts = (select(_articles.c.feed_id, func.count().label("n"))
+                  .group_by(_articles.c.feed_id).subquery())
+        query = (select(_feeds, func.coalesce(counts.c.n, 0).label("articles"))
+                 .outerjoin(counts, counts.c.feed_id == _feeds.c.id).where(*where))
+        if order_due:
+            query = query.order_by(nulls_first(_feeds.c.next_poll.asc()), _feeds.c.name)
+        else:
+            query = query.order_by(_feeds.c.name)
+        return [_feed_record(row._mapping) for row in conn.execute(query)]
+
+
+def _due(now: datetime) -> tuple[Any, ...]:
+    return (_feeds.c.enabled.is_(True),
+            or_(_feeds.c.next_poll.is_(None), _feeds.c.next_poll <= now))
+
+
+def _feed_record(row: Any) -> FeedRecord:
+    fields = {name: row[name] for name in FeedRecord.__dataclass_fields__}
+    fields["tags"] = tuple(fields["tags"] or ())
+    return FeedRecord(**fields)

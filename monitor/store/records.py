@@ -1,0 +1,255 @@
+"""The values that cross the store seam: frozen dataclasses, never ORM objects.
+
+Inputs: ``NewArticle``, ``NewMatch``, ``PlannedDelivery``, ``FeedState``.
+Outputs: ``FeedRecord``, ``ArticleRecord``, ``MatchRecord`` (with ``ArticleSummary``,
+``MatchHit``, ``MatchDelivery``) and ``AddResult``. ``FeedRecord.as_json()`` and
+``MatchRecord.as_json()`` give the JSON Lines objects of DESIGN.md (``feeds list`` and
+``matches --format json``); times there are ISO 8601 UTC with a ``Z``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = [
+    "AddResult",
+    "ArticleRecord",
+    "ArticleSummary",
+    "FeedRecord",
+    "FeedState",
+    "MatchDelivery",
+    "MatchHit",
+    "MatchRecord",
+    "NewArticle",
+    "NewMatch",
+    "PlannedDelivery",
+    "iso_utc",
+]
+
+
+def iso_utc(when: datetime | None) -> str | None:
+    """Render a naive UTC time as ``2026-11-03T08:15:00Z`` (None stays None)."""
+    if when is None:
+        return None
+    return when.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """The fields the pipeline updates after a poll (``Store.update_feed_state``)."""
+
+    url: str
+    enabled: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled: datetime | None = None
+    last_success: datetime | None = None
+    last_status: str | None = None  # ok | not_modified | error | skipped | gone
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    next_poll: datetime | None = None
+    retry_after_until: datetime | None = None
+    blocked_requests: int = 0
+
+
+@dataclass(frozen=True)
+class FeedRecord:
+    """A feed as stored, with its polling state and article count."""
+
+    id: int
+    name: str
+    url: str
+    tags: tuple[str, ...]
+    enabled: bool
+    interval: float | None
+    full_text: bool | None
+    source: str
+    etag: str | None
+    last_modified: str | None
+    last_polled: datetime | None
+    last_success: datetime | None
+    last_status: str | None
+    last_error: str | None
+    consecutive_failures: int
+    next_poll: datetime | None
+    retry_after_until: datetime | None
+    blocked_requests: int
+    created_at: datetime
+    articles: int = 0
+
+    @property
+    def state(self) -> FeedState:
+        """The polling state, to ``dataclasses.replace`` and pass to ``update_feed_state``."""
+        return FeedState(
+            url=self.url, enabled=self.enabled, etag=self.etag,
+            last_modified=self.last_modified, last_polled=self.last_polled,
+            last_success=self.last_success, last_status=self.last_status,
+            last_error=self.last_error, consecutive_failures=self.consecutive_failures,
+            next_poll=self.next_poll, retry_after_until=self.retry_after_until,
+            blocked_requests=self.blocked_requests)
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``feeds list --format json`` object."""
+        return {
+            "name": self.name, "url": self.url, "tags": list(self.tags),
+            "enabled": self.enabled, "last_polled": iso_utc(self.last_polled),
+            "last_success": iso_utc(self.last_success), "last_status": self.last_status,
+            "last_error": self.last_error, "consecutive_failures": self.consecutive_failures,
+            "next_poll": iso_utc(self.next_poll), "articles": self.articles,
+        }
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """An article to store (``dedup`` has computed the URL key, hash and story keys)."""
+
+    feed_id: int | None
+    feed_name: str
+    url: str
+    canonical_url: str
+    title: str
+    text: str
+    author: str | None
+    published: datetime | None
+    lang: str | None
+    content_hash: str
+    story_keys: tuple[int, ...] = ()
+    entry_keys: tuple[str, ...] = ()
+    extracted: bool = False
+
+
+@dataclass(frozen=True)
+class NewMatch:
+    """A rule match to store; ``hits`` are ``(field, start, end, text)`` tuples, dicts or Hits."""
+
+    rule_id: str
+    rule_version: str | int
+    severity: str
+    tags: tuple[str, ...] = ()
+    hits: tuple[Any, ...] = ()
+    snippet: str = ""
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    """A delivery the routing plan wants for a story; ``not_before`` None means now."""
+
+    rule_id: str
+    channel: str
+    mode: str = "immediate"  # "immediate" | "digest"
+    not_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What ``add_article_with_matches`` did."""
+
+    article_id: int
+    story_id: int
+    new_story: bool
+    duplicate: bool  # the canonical URL was already stored: nothing else was inserted
+    match_ids: tuple[int, ...] = ()
+    deliveries_created: int = 0
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """A stored article."""
+
+    id: int
+    url: str
+    canonical_url: str
+    title: str
+    text: str
+    author: str | None
+    published: datetime | None
+    lang: str | None
+    content_hash: str
+    feed_id: int | None
+    feed_name: str
+    story_id: int
+    fetched_at: datetime
+    extracted: bool
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    """The article part of a match line."""
+
+    id: int
+    url: str
+    title: str
+    feed: str
+    published: datetime | None
+    lang: str | None
+
+
+@dataclass(frozen=True)
+class MatchHit:
+    """Where a rule term matched: ``text[start:end]`` of ``field`` (title or text)."""
+
+    field: str
+    start: int
+    end: int
+    text: str
+
+    @classmethod
+    def coerce(cls, hit: Any) -> MatchHit:
+        """Accept a tuple, a mapping or any object with the four attributes."""
+        if isinstance(hit, MatchHit):
+            return hit
+        if isinstance(hit, Mapping):
+            return cls(str(hit["field"]), int(hit["start"]), int(hit["end"]), str(hit["text"]))
+        if isinstance(hit, (tuple, list)):
+            name, start, end, text = hit
+            return cls(str(name), int(start), int(end), str(text))
+        return cls(str(hit.field), int(hit.start), int(hit.end), str(hit.text))
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"field", "start", "end", "text"}``."""
+        return {"field": self.field, "start": self.start, "end": self.end, "text": self.text}
+
+
+@dataclass(frozen=True)
+class MatchDelivery:
+    """One channel's delivery state for a match."""
+
+    channel: str
+    status: str
+    attempts: int
+    last_error: str | None
+    mode: str = "immediate"
+
+
+@dataclass(frozen=True)
+class MatchRecord:
+    """A stored match with its article, story and deliveries."""
+
+    id: int
+    rule: str
+    rule_version: str
+    severity: str
+    tags: tuple[str, ...]
+    article: ArticleSummary
+    story: int
+    hits: tuple[MatchHit, ...]
+    snippet: str
+    matched_at: datetime
+    deliveries: tuple[MatchDelivery, ...] = field(default=())
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``matches --format json`` object of DESIGN.md."""
+        art = self.article
+        return {
+            "id": self.id, "rule": self.rule, "rule_version": self.rule_version,
+            "severity": self.severity,
+            "article": {"id": art.id, "url": art.url, "title": art.title, "feed": art.feed,
+                        "published": iso_utc(art.published), "lang": art.lang},
+            "story": self.story, "hits": [h.as_json() for h in self.hits],
+            "snippet": self.snippet, "matched_at": iso_utc(self.matched_at),
+            "deliveries": [{"channel": d.channel, "status": d.status, "attempts": d.attempts,
+                            "last_error": d.last_error} for d in self.deliveries],
+        }

@@ -1,0 +1,142 @@
+"""The database schema as SQLModel tables (the source alembic autogenerates from).
+
+Only ``monitor.store`` uses these classes; they never leave it (the facade returns the
+frozen dataclasses of ``records.py``). Timestamps are naive UTC in plain ``DateTime`` columns: sqlmodel's default
+``UTCDateTime`` refuses naive values, and feedparser's dates are naive UTC. JSON columns use
+SQLAlchemy's portable ``JSON`` type (TEXT on SQLite, ``json`` on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+__all__ = ["Article", "Delivery", "Entry", "Feed", "Match", "Story", "StoryKey", "metadata"]
+
+metadata = SQLModel.metadata
+
+
+class Feed(SQLModel, table=True):
+    """A polled feed and its polling state."""
+
+    __tablename__ = "feeds"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    url: str
+    tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    enabled: bool = True
+    interval: float | None = None  # seconds; None: [scheduler] poll_interval
+    full_text: bool | None = None  # None: [fetch] full_text
+    source: str = "config"  # "config" | "cli"
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled: datetime | None = Field(default=None, sa_type=DateTime)
+    last_success: datetime | None = Field(default=None, sa_type=DateTime)
+    last_status: str | None = None  # ok | not_modified | error | skipped | gone
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    next_poll: datetime | None = Field(default=None, sa_type=DateTime, index=True)
+    retry_after_until: datetime | None = Field(default=None, sa_type=DateTime)
+    blocked_requests: int = 0  # SSRF refusals, a hint that the feed links somewhere odd
+    created_at: datetime = Field(sa_type=DateTime)
+
+
+class Entry(SQLModel, table=True):
+    """A key (GUID or canonical URL) already seen in a feed: "new entries only"."""
+
+    __tablename__ = "entries"
+
+    feed_id: int = Field(foreign_key="feeds.id", ondelete="CASCADE", primary_key=True)
+    key: str = Field(primary_key=True)
+
+
+class Story(SQLModel, table=True):
+    """A group of articles that report the same thing (same URL, text or near-identical text)."""
+
+    __tablename__ = "stories"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(sa_type=DateTime)
+    title: str = ""
+
+
+class StoryKey(SQLModel, table=True):
+    """A MinHash LSH band key of a story; the primary key (key first) serves lookups by key."""
+
+    __tablename__ = "story_keys"
+
+    key: int = Field(sa_type=BigInteger, primary_key=True,
+                     sa_column_kwargs={"autoincrement": False})
+    story_id: int = Field(foreign_key="stories.id", ondelete="CASCADE", primary_key=True)
+
+
+class Article(SQLModel, table=True):
+    """An article, stored once per canonical URL."""
+
+    __tablename__ = "articles"
+
+    id: int | None = Field(default=None, primary_key=True)
+    canonical_url: str = Field(unique=True)
+    url: str
+    content_hash: str = Field(index=True)
+    title: str = ""
+    text: str = ""
+    author: str | None = None
+    published: datetime | None = Field(default=None, sa_type=DateTime)
+    lang: str | None = None
+    feed_id: int | None = Field(default=None, foreign_key="feeds.id", ondelete="SET NULL",
+                                index=True)
+    feed_name: str = ""
+    story_id: int = Field(foreign_key="stories.id", index=True)
+    fetched_at: datetime = Field(sa_type=DateTime)
+    extracted: bool = False  # True: full text from the page; False: the feed's summary
+
+
+class Match(SQLModel, table=True):
+    """A rule that matched an article; unique per (article, rule, rule version)."""
+
+    __tablename__ = "matches"
+    __table_args__ = (UniqueConstraint("article_id", "rule_id", "rule_version",
+                                       name="uq_matches_article_rule_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    article_id: int = Field(foreign_key="articles.id", ondelete="CASCADE")
+    rule_id: str = Field(index=True)
+    rule_version: str = ""
+    severity: str
+    tags: list[str] = Field(default_factory=list, sa_type=JSON)
+    hits: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    snippet: str = ""
+    story_id: int = Field(foreign_key="stories.id", index=True)
+    matched_at: datetime = Field(sa_type=DateTime, index=True)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per (channel, story, rule, mode); queried by the notifier."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("channel", "story_id", "rule_id", "mode",
+                         name="uq_deliveries_channel_story_rule_mode"),
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    match_id: int | None = Field(default=None, foreign_key="matches.id", ondelete="SET NULL",
+                                 index=True)
+    channel: str
+    story_id: int = Field(foreign_key="stories.id")
+    rule_id: str
+    mode: str = "immediate"  # "immediate" | "digest"
+    status: str = "pending"  # "pending" | "sent" | "failed" | "suppressed"
+    attempts: int = 0
+    next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime)
+    last_error: str | None = None
+    claimed_until: datetime | None = Field(default=None, sa_type=DateTime)
+    claimed_by: str | None = None
+    created_at: datetime = Field(sa_type=DateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=DateTime)

@@ -1,0 +1,354 @@
+"""Fetcher against the loopback hostile server: conditional GET, limits, timeouts, redirects, SSRF guard."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from monitor.config import FetchSettings
+from monitor.errors import (
+    BlockedAddressError,
+    FetchError,
+    FetchStatusError,
+    FetchTimeout,
+    ResponseTooLargeError,
+    TooManyRedirectsError,
+)
+from monitor.fetch import Fetcher, FetchResult, blocked_reason, parse_retry_after
+
+try:
+    from tests.hostile import FEED_XML, HostileServer, hostile_server
+except ImportError:  # tests/ is not a package: pytest put it on sys.path
+    from hostile import FEED_XML, HostileServer, hostile_server  # type: ignore[no-redef]
+
+__all__ = ["hostile_server"]
+
+T = TypeVar("T")
+
+
+class MapResolver:
+    """A test resolver: names to fixed addresses, counting lookups."""
+
+    def __init__(self, table: dict[str, list[str]], delay: float = 0.0) -> None:
+        self.table = table
+        self.delay = delay
+        self.lookups: list[str] = []
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        self.lookups.append(host)
+        await asyncio.sleep(self.delay)
+        return self.table[host]
+
+
+def settings(**overrides: Any) -> FetchSettings:
+    base: dict[str, Any] = {"allow_private": True, "timeout": 5.0, "connect_timeout": 2.0}
+    return FetchSettings(**{**base, **overrides})
+
+
+def fetch(
+    url: str, *, resolver: MapResolver | None = None, etag: str | None = None, last_modified: str | None = None,
+    **overrides: Any,
+) -> FetchResult:
+    async def go() -> FetchResult:
+        async with Fetcher(settings(**overrides), resolver=resolver) as fetcher:
+            return await fetcher.fetch(url, etag=etag, last_modified=last_modified)
+
+    return asyncio.run(go())
+
+
+def with_fetcher(body: Callable[[Fetcher], Awaitable[T]], **overrides: Any) -> T:
+    async def go() -> T:
+        async with Fetcher(settings(**overrides)) as fetcher:
+            return await body(fetcher)
+
+    return asyncio.run(go())
+
+
+# --- plain fetching, conditional GET, decoding ---
+
+
+def test_fetch_feed_returns_body_validators_and_lowercase_headers(hostile_server: HostileServer) -> None:
+    result = fetch(hostile_server.url("/feed.xml"))
+    assert result.status == 200 and result.body == FEED_XML and not result.not_modified
+    assert result.etag == '"v1"' and result.last_modified == "Mon, 02 Feb 2026 10:00:00 GMT"
+    assert result.headers["content-type"] == "application/rss+xml"
+    assert result.permanent_url is None and result.final_url == result.url
+
+
+def test_sends_user_agent_and_accept_encoding(hostile_server: HostileServer) -> None:
+    echoed = json.loads(fetch(hostile_server.url("/echo"), user_agent="monitor-test/1").body)
+    assert echoed["User-Agent"] == "monitor-test/1"
+    assert "gzip" in echoed["Accept-Encoding"]
+
+
+@pytest.mark.parametrize(
+    ("etag", "last_modified"), [('"v1"', None), (None, "Mon, 02 Feb 2026 10:00:00 GMT")], ids=["etag", "last-modified"]
+)
+def test_conditional_get_gives_not_modified(hostile_server: HostileServer, etag: str | None, last_modified: str | None) -> None:
+    result = fetch(hostile_server.url("/feed.xml"), etag=etag, last_modified=last_modified)
+    assert result.not_modified and result.status == 304 and result.body == b""
+    sent = hostile_server.requests[-1][1]
+    assert sent.get("If-None-Match") == etag and sent.get("If-Modified-Since") == last_modified
+
+
+@pytest.mark.parametrize("path", ["/gzip", "/deflate", "/deflate/raw"])
+def test_compressed_bodies_are_decoded(hostile_server: HostileServer, path: str) -> None:
+    result = fetch(hostile_server.url(path))
+    assert result.body == FEED_XML and "content-encoding" not in result.headers
+
+
+# --- size limits and memory ---
+
+
+def _peak_mb(run: Callable[[], object]) -> float:
+    tracemalloc.start()
+    try:
+        run()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak / 1e6
+
+
+@pytest.mark.parametrize("path", ["/gzip-bomb", "/gzip-bomb-big", "/huge", "/huge/no-length"])
+def test_oversized_bodies_stop_at_the_cap_with_bounded_memory(hostile_server: HostileServer, path: str) -> None:
+    def run() -> None:
+        with pytest.raises(ResponseTooLargeError, match="larger than 5,000,000 bytes"):
+            fetch(hostile_server.url(path), max_bytes=5_000_000)
+
+    started = time.monotonic()
+    assert _peak_mb(run) < 50
+    assert time.monotonic() - started < 10
+
+
+def test_body_within_cap_after_decompression_is_kept(hostile_server: HostileServer) -> None:
+    assert len(fetch(hostile_server.url("/gzip-bomb"), max_bytes=11_000_000).body) == 10 * 1024 * 1024
+
+
+# --- timeouts and broken connections ---
+
+
+def test_stalled_server_times_out(hostile_server: HostileServer) -> None:
+    started = time.monotonic()
+    with pytest.raises(FetchTimeout):
+        fetch(hostile_server.url("/stall/10"), timeout=1.0)
+    assert time.monotonic() - started < 3
+
+
+def test_drip_feed_hits_total_timeout_though_each_read_is_quick(hostile_server: HostileServer) -> None:
+    started = time.monotonic()
+    with pytest.raises(FetchTimeout, match="timed out after 1.5s"):
+        fetch(hostile_server.url("/drip"), timeout=1.5)
+    assert 1.4 < time.monotonic() - started < 3.5
+
+
+def test_slow_resolver_is_a_connect_timeout() -> None:
+    resolver = MapResolver({"slow.test": ["127.0.0.1"]}, delay=5)
+    started = time.monotonic()
+    with pytest.raises(FetchTimeout):
+        fetch("http://slow.test:9/", resolver=resolver, connect_timeout=0.3)
+    assert time.monotonic() - started < 2
+
+
+def test_connection_reset_is_a_fetch_error(hostile_server: HostileServer) -> None:
+    with pytest.raises(FetchError) as caught:
+        fetch(hostile_server.url("/reset"))
+    assert type(caught.value) is FetchError and "\n" not in str(caught.value)
+
+
+# --- statuses ---
+
+
+@pytest.mark.parametrize("status", [404, 410, 500])
+def test_error_status(hostile_server: HostileServer, status: int) -> None:
+    with pytest.raises(FetchStatusError, match=f"HTTP {status}") as caught:
+        fetch(hostile_server.url(f"/status/{status}"))
+    assert caught.value.status == status and caught.value.retry_after is None
+
+
+def test_retry_after_seconds_and_date(hostile_server: HostileServer) -> None:
+    with pytest.raises(FetchStatusError) as caught:
+        fetch(hostile_server.url("/retry-after/30"))
+    assert caught.value.status == 429 and caught.value.retry_after == 30
+    with pytest.raises(FetchStatusError) as caught:
+        fetch(hostile_server.url("/retry-after/date?status=503"))
+    assert caught.value.status == 503 and 100 < (caught.value.retry_after or 0) <= 121
+
+
+@pytest.mark.parametrize("value", ["", "soon", "-5", "Mon, 99 Foo 2026"])
+def test_unreadable_retry_after_is_none(value: str) -> None:
+    assert parse_retry_after(value) is None
+
+
+# --- redirects ---
+
+
+def test_temporary_redirects_are_followed_without_permanent_url(hostile_server: HostileServer) -> None:
+    result = fetch(hostile_server.url("/redirect/3"))
+    assert result.body == FEED_XML and result.final_url == hostile_server.url("/feed.xml")
+    assert result.permanent_url is None
+
+
+def test_all_permanent_chain_sets_permanent_url(hostile_server: HostileServer) -> None:
+    result = fetch(hostile_server.url("/permanent/2"))
+    assert result.permanent_url == hostile_server.url("/feed.xml")
+    assert fetch(hostile_server.url("/mixed")).permanent_url is None
+
+
+def test_too_many_redirects(hostile_server: HostileServer) -> None:
+    with pytest.raises(TooManyRedirectsError, match="more than 2 redirects"):
+        fetch(hostile_server.url("/redirect/3"), max_redirects=2)
+
+
+def test_redirect_loop_is_detected(hostile_server: HostileServer) -> None:
+    with pytest.raises(TooManyRedirectsError, match="redirect loop"):
+        fetch(hostile_server.url("/loop/a"), max_redirects=10)
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://example.com/feed", "gopher://x/"])
+def test_redirect_to_other_schemes_is_blocked(hostile_server: HostileServer, target: str) -> None:
+    with pytest.raises(BlockedAddressError, match="unsupported scheme"):
+        fetch(hostile_server.url("/redirect-to?url=" + quote(target)))
+
+
+def test_https_to_http_downgrade_is_refused() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "https":
+            return httpx.Response(301, headers={"Location": "http://feeds.example/rss"})
+        return httpx.Response(200, content=FEED_XML)
+
+    async def go(**overrides: Any) -> FetchResult:
+        async with Fetcher(settings(**overrides), transport=httpx.MockTransport(handler)) as fetcher:
+            return await fetcher.fetch("https://feeds.example/rss")
+
+    with pytest.raises(TooManyRedirectsError, match="downgrade"):
+        asyncio.run(go())
+    assert asyncio.run(go(allow_https_downgrade=True)).body == FEED_XML
+
+
+# --- politeness: concurrency and delay ---
+
+
+def _concurrent(hostile_server: HostileServer, path: str, n: int, **overrides: Any) -> float:
+    async def body(fetcher: Fetcher) -> float:
+        started = time.monotonic()
+        await asyncio.gather(*(fetcher.fetch(hostile_server.url(f"{path}?i={i}")) for i in range(n)))
+        return time.monotonic() - started
+
+    hostile_server.reset_concurrency()
+    return with_fetcher(body, **overrides)
+
+
+def test_per_host_limit_caps_parallel_requests(hostile_server: HostileServer) -> None:
+    _concurrent(hostile_server, "/stall/0.3", 4, per_host=1)
+    assert hostile_server.max_in_flight == 1
+    _concurrent(hostile_server, "/stall/0.3", 4, per_host=4)
+    assert hostile_server.max_in_flight == 4
+
+
+def test_global_concurrency_caps_parallel_requests(hostile_server: HostileServer) -> None:
+    _concurrent(hostile_server, "/stall/0.3", 4, per_host=4, concurrency=2)
+    assert hostile_server.max_in_flight == 2
+
+
+def test_per_host_delay_spaces_requests(hostile_server: HostileServer) -> None:
+    before = len(hostile_server.requests)
+    _concurrent(hostile_server, "/feed.xml", 3, per_host=3, per_host_delay=0.3)
+    starts = [t for _, _, t in hostile_server.requests[before:]]
+    assert all(b - a >= 0.25 for a, b in zip(starts, starts[1:]))
+
+
+# --- SSRF guard ---
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "100.64.0.1", "169.254.169.254", "0.0.0.0", "224.0.0.1",
+     "::1", "::", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1",
+     "2001:0:4136:e378:8000:63bf:80ff:fffe", "192.0.2.1", "240.0.0.1"],
+)
+def test_names_resolving_to_non_public_addresses_are_refused_before_connecting(
+    hostile_server: HostileServer, address: str
+) -> None:
+    resolver = MapResolver({"news.example": [address]})
+    connections = hostile_server.connections
+    with pytest.raises(BlockedAddressError) as caught:
+        fetch(hostile_server.url("/feed.xml", host="news.example"), resolver=resolver, allow_private=False)
+    assert f"news.example resolves to" in str(caught.value) and str(ipaddress.ip_address(address)) in caught.value.reason
+    assert hostile_server.connections == connections
+
+
+def test_refusal_reason_is_readable() -> None:
+    resolver = MapResolver({"news.example": ["127.0.0.1"]})
+    with pytest.raises(BlockedAddressError) as caught:
+        fetch("http://news.example/feed", resolver=resolver, allow_private=False)
+    assert caught.value.reason == "news.example resolves to loopback address 127.0.0.1"
+    assert caught.value.url == "http://news.example/feed"
+
+
+def test_one_private_answer_among_public_ones_refuses_the_name() -> None:
+    resolver = MapResolver({"news.example": ["93.184.216.34", "10.1.2.3"]})
+    with pytest.raises(BlockedAddressError, match="private address 10.1.2.3"):
+        fetch("http://news.example/feed", resolver=resolver, allow_private=False)
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0x7f000001", "127.1", "0177.0.0.1", "[::ffff:127.0.0.1]", "127.0.0.1"])
+def test_odd_spellings_of_loopback_are_refused(hostile_server: HostileServer, host: str) -> None:
+    connections = hostile_server.connections
+    with pytest.raises(BlockedAddressError):
+        fetch(hostile_server.url("/feed.xml", host=host), allow_private=False)
+    assert hostile_server.connections == connections
+
+
+def test_allow_private_fetches_loopback_through_a_name_keeping_the_host_header(hostile_server: HostileServer) -> None:
+    resolver = MapResolver({"intranet.test": ["127.0.0.1"]})
+    result = fetch(hostile_server.url("/echo", host="intranet.test"), resolver=resolver)
+    assert json.loads(result.body)["Host"] == f"intranet.test:{hostile_server.port}"
+
+
+@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data/", "http://0.0.0.0:{port}/feed.xml",
+                                    "http://[fe80::1]/", "http://metadata.test/"])
+def test_allow_private_never_opens_link_local_or_unspecified(hostile_server: HostileServer, target: str) -> None:
+    resolver = MapResolver({"metadata.test": ["169.254.169.254"]})
+    url = hostile_server.url("/redirect-to?url=" + quote(target.format(port=hostile_server.port)))
+    with pytest.raises(BlockedAddressError, match="link-local|unspecified"):
+        fetch(url, resolver=resolver, allow_private=True)
+
+
+@pytest.mark.parametrize("target", ["http://127.0.0.1/admin", "http://2130706433/", "http://[::1]:8080/"])
+def test_redirect_from_public_server_to_loopback_is_refused(target: str) -> None:
+    """Article links and redirects are attacker-controlled: every hop is vetted, even with a custom transport."""
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(302, headers={"Location": target})
+
+    async def go() -> None:
+        async with Fetcher(settings(allow_private=False), transport=httpx.MockTransport(handler)) as fetcher:
+            await fetcher.fetch("http://news.example/story")
+
+    with pytest.raises(BlockedAddressError, match="loopback"):
+        asyncio.run(go())
+    assert seen == ["http://news.example/story"]
+
+
+@pytest.mark.parametrize(
+    ("address", "allow_private", "blocked"),
+    [("8.8.8.8", False, False), ("2606:4700:4700::1111", False, False), ("127.0.0.1", True, False),
+     ("10.0.0.1", True, False), ("fd00::1", True, False), ("100.64.0.1", True, False),
+     ("169.254.169.254", True, True), ("fe80::1", True, True), ("0.0.0.0", True, True), ("::", True, True),
+     ("224.0.0.1", True, True), ("::ffff:169.254.169.254", True, True), ("::ffff:8.8.8.8", False, False)],
+)
+def test_address_policy_table(address: str, allow_private: bool, blocked: bool) -> None:
+    reason = blocked_reason(ipaddress.ip_address(address), allow_private=allow_private)
+    assert (reason is not None) == blocked
