@@ -95,7 +95,7 @@ def story_keys(text: str) -> tuple[int, ...]:
                  for band in range(STORY_BANDS))
 
 
-def _band_key(band: int, rows: np.ndarray) -> int:  # type: ignore[type-arg]
+def _band_key(band: int, rows: np.ndarray) -> int:
     # The band number is hashed in so equal rows in different bands are different keys.
     digest = hashlib.blake2b(struct.pack(">I", band) + rows.astype(">u8").tobytes(),
                              digest_size=8).digest()
@@ -104,7 +104,7 @@ def _band_key(band: int, rows: np.ndarray) -> int:  # type: ignore[type-arg]
 
 
 @functools.lru_cache(maxsize=1)
-def _permutations() -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
     # Generating 120 permutations costs more than hashing a short article: do it once.
     template = MinHash(num_perm=STORY_BANDS * STORY_ROWS, seed=_SEED, scheme=_SCHEME)
     first, second = template.permutations

@@ -18,7 +18,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-__all__ = ["PROJECT_ROOT", "DemoArticle", "demo_articles", "serve_demo_site"]
+__all__ = ["PROJECT_ROOT", "DemoArticle", "article_page", "demo_articles", "rss_feed", "serve_demo_site"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,7 +65,8 @@ def demo_articles(seeds_dir: Path = PROJECT_ROOT / "seeds", now: datetime | None
     ]
 
 
-def _page(article: DemoArticle, others: list[DemoArticle]) -> str:
+def article_page(article: DemoArticle, others: list[DemoArticle]) -> str:
+    """A real-looking article page: navigation, byline, related links and comments around the text."""
     paragraphs = "\n".join(f"<p>{html.escape(p)}</p>" for p in article.body.splitlines() if p.strip())
     related = "\n".join(f'<li><a href="/news/{o.slug}.html">{html.escape(o.title)}</a></li>' for o in others[:4])
     return f"""<!DOCTYPE html>
@@ -90,7 +91,8 @@ def _page(article: DemoArticle, others: list[DemoArticle]) -> str:
 </body></html>"""
 
 
-def _feed(articles: list[DemoArticle], base: str) -> str:
+def rss_feed(articles: list[DemoArticle], base: str) -> str:
+    """An RSS 2.0 feed of the articles, linking to ``{base}/news/{slug}.html``."""
     items = "\n".join(
         f"""<item><title>{html.escape(a.title)}</title><link>{base}/news/{a.slug}.html</link>
 <guid isPermaLink="false">mekong-daily-{a.slug}</guid><pubDate>{format_datetime(a.published)}</pubDate>
@@ -111,8 +113,8 @@ def serve_demo_site(articles: list[DemoArticle]) -> Iterator[str]:
     The feed answers conditional GETs (ETag) with 304, like a well-behaved news site."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    pages = {f"/news/{a.slug}.html": _page(a, [o for o in articles if o is not a]) for a in articles}
-    pages["/feed.xml"] = _feed(articles, base)
+    pages = {f"/news/{a.slug}.html": article_page(a, [o for o in articles if o is not a]) for a in articles}
+    pages["/feed.xml"] = rss_feed(articles, base)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name

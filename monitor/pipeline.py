@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -27,6 +29,7 @@ from monitor.rules import Document, Match, RuleSet
 from monitor.store import FeedRecord, FeedState, NewArticle, NewMatch, PlannedDelivery, Store
 
 __all__ = [
+    "CLAIM_LEASE",
     "Context",
     "FeedResult",
     "MAX_ENTRIES_PER_POLL",
@@ -37,7 +40,9 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+_WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
+CLAIM_LEASE = 900.0  # seconds a claimed feed is reserved for this process; a crashed worker's feeds come back
 MAX_ENTRIES_PER_POLL = 200  # a feed that suddenly lists thousands of entries is handled over several polls
 _MIN_PAGE_TEXT = 200  # a page that yields less than this is no better than the feed's own summary
 
@@ -102,12 +107,16 @@ def select_feeds(
 async def poll_due(
     ctx: Context, *, due_only: bool = True, force: bool = False, names: Sequence[str] = ()
 ) -> list[FeedResult]:
-    """Poll the selected feeds concurrently; one result per feed, skipped ones included."""
+    """Poll the selected feeds concurrently; one result per feed, skipped ones included.
+
+    The daemon (``due_only``) claims due feeds with a lease, so several processes sharing one PostgreSQL
+    never poll the same feed at once (DESIGN.md, Scale)."""
     now = ctx.clock()
-    feeds = ctx.store.list_feeds()
-    if names:
-        feeds = [f for f in feeds if f.name in names]
-    chosen, skipped = select_feeds(feeds, now, due_only=due_only, force=force or bool(names))
+    if due_only and not names:
+        chosen, skipped = ctx.store.claim_due_feeds(now, CLAIM_LEASE, _WORKER), []
+    else:
+        feeds = [f for f in ctx.store.list_feeds() if not names or f.name in names]
+        chosen, skipped = select_feeds(feeds, now, due_only=due_only, force=force or bool(names))
     results = [FeedResult(feed.name, "skipped", error=reason) for feed, reason in skipped]
     results += await asyncio.gather(*(poll_feed(feed, ctx) for feed in chosen))
     return results
@@ -117,19 +126,20 @@ async def poll_feed(feed: FeedRecord, ctx: Context) -> FeedResult:
     """One poll of one feed, end to end. A failure is recorded on the feed and returned, never raised."""
     started = time.monotonic()
     now = ctx.clock()
+    blocked: list[str] = []  # SSRF refusals during this poll (feed URL or article links), counted on the feed
     try:
-        new, matched, state = await _poll(feed, ctx, now)
+        new, matched, state = await _poll(feed, ctx, now, blocked)
         result = FeedResult(feed.name, state.last_status, new, matched)  # type: ignore[arg-type]
     except MonitorError as e:
         if isinstance(e, BlockedAddressError):
-            ctx.store.count_blocked_request(feed.id)
+            blocked.append(feed.url)
         state = _failed_state(feed, ctx, now, e)
         result = FeedResult(feed.name, "error", error=str(e))
     except Exception as e:  # a bug: log it with its traceback, but one bad feed never stops the others
         _log.exception("feed crashed feed=%s", feed.name)
         state = _failed_state(feed, ctx, now, e)
         result = FeedResult(feed.name, "error", error=f"internal error: {type(e).__name__}: {e}")
-    ctx.store.update_feed_state(feed.id, state)
+    ctx.store.update_feed_state(feed.id, replace(state, blocked_requests=feed.blocked_requests + len(blocked)))
     seconds = time.monotonic() - started
     _log.info(
         "feed polled feed=%s status=%s new=%d matched=%d seconds=%.2f%s",
@@ -143,10 +153,10 @@ def _interval(feed: FeedRecord, ctx: Context) -> float:
     return feed.interval or ctx.settings.scheduler.poll_interval
 
 
-async def _poll(feed: FeedRecord, ctx: Context, now: datetime) -> tuple[int, int, FeedState]:
+async def _poll(feed: FeedRecord, ctx: Context, now: datetime, blocked: list[str]) -> tuple[int, int, FeedState]:
     response = await ctx.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
     ok = replace(
-        _state_of(feed),
+        feed.state,
         url=response.permanent_url or feed.url,
         etag=response.etag or (feed.etag if response.not_modified else None),
         last_modified=response.last_modified or (feed.last_modified if response.not_modified else None),
@@ -162,7 +172,7 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime) -> tuple[int, int
         return 0, 0, ok
     parsed = parse_feed(response.body, response.final_url, response.headers)
     entries = _new_entries(feed, parsed.entries, ctx)
-    results = await asyncio.gather(*(_process_entry(feed, entry, ctx) for entry in entries))
+    results = await asyncio.gather(*(_process_entry(feed, entry, ctx, blocked) for entry in entries))
     return len(entries), sum(results), ok
 
 
@@ -181,9 +191,9 @@ def _new_entries(feed: FeedRecord, entries: Sequence[FeedEntry], ctx: Context) -
     return fresh[:MAX_ENTRIES_PER_POLL]
 
 
-async def _process_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context) -> int:
+async def _process_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, blocked: list[str]) -> int:
     """Fetch, extract, match and store one new entry; returns the number of rules it matched."""
-    title, text, author, published, lang, extracted = await _article_text(feed, entry, ctx)
+    title, text, author, published, lang, extracted = await _article_text(feed, entry, ctx, blocked)
     rules = ctx.rules()
     document = Document(
         title=title, text=text, url=entry.url, author=author, lang=lang, feed=feed.name, feed_tags=tuple(feed.tags)
@@ -205,7 +215,7 @@ async def _process_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context) -> in
         extracted=extracted,
     )
     plan = _planner(matches, rules, ctx, published)
-    ctx.store.add_article_with_matches(article, [_new_match(m) for m in matches], plan)
+    ctx.store.add_article_with_matches(article, [_new_match(m) for m in matches], plan, now=ctx.clock())
     return len(matches)
 
 
@@ -231,7 +241,7 @@ def _new_match(match: Match) -> NewMatch:
 
 
 async def _article_text(
-    feed: FeedRecord, entry: FeedEntry, ctx: Context
+    feed: FeedRecord, entry: FeedEntry, ctx: Context, blocked: list[str]
 ) -> tuple[str, str, str, datetime | None, str | None, bool]:
     """The article's title, text, author, date, language and whether the text came from the page itself.
 
@@ -239,7 +249,7 @@ async def _article_text(
     page = None
     full_text = feed.full_text if feed.full_text is not None else ctx.settings.fetch.full_text
     if full_text and entry.url:
-        page = await _fetch_page(feed, entry.url, ctx)
+        page = await _fetch_page(feed, entry.url, ctx, blocked)
     extracted = None
     if page is not None:
         extracted = await _extract(page, ctx)
@@ -251,11 +261,11 @@ async def _article_text(
     return title, text, author or "", published, lang, used_page
 
 
-async def _fetch_page(feed: FeedRecord, url: str, ctx: Context) -> FetchResult | None:
+async def _fetch_page(feed: FeedRecord, url: str, ctx: Context, blocked: list[str]) -> FetchResult | None:
     try:
         return await ctx.fetcher.fetch(url)
     except BlockedAddressError as e:
-        ctx.store.count_blocked_request(feed.id)
+        blocked.append(url)
         _log.warning("page refused feed=%s url=%s reason=%r", feed.name, url, e.reason or str(e))
     except FetchError as e:
         _log.info("page not fetched feed=%s url=%s error=%r", feed.name, url, str(e))
@@ -279,7 +289,7 @@ def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseExce
     delay = backoff_delay(failures, _interval(feed, ctx), ctx.settings.fetch.max_backoff, retry_after)
     gone = isinstance(error, FetchStatusError) and error.status == 410
     return replace(
-        _state_of(feed),
+        feed.state,
         enabled=feed.enabled and not gone,
         last_polled=now,
         last_status="gone" if gone else "error",
@@ -290,5 +300,3 @@ def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseExce
     )
 
 
-def _state_of(feed: FeedRecord) -> FeedState:
-    return FeedState(**{f.name: getattr(feed, f.name) for f in fields(FeedState)})

@@ -241,7 +241,7 @@ def test_https_to_http_downgrade_is_refused() -> None:
 def _concurrent(hostile_server: HostileServer, path: str, n: int, **overrides: Any) -> float:
     async def body(fetcher: Fetcher) -> float:
         started = time.monotonic()
-        await asyncio.gather(*(fetcher.fetch(hostile_server.url(f"{path}?i={i}")) for i in range(n)))
+        await asyncio.gather(*(fetcher.fetch(hostile_server.url(f"{path}?track=1&i={i}")) for i in range(n)))
         return time.monotonic() - started
 
     hostile_server.reset_concurrency()

@@ -14,19 +14,9 @@ from monitor.cli.common import Format, console, open_store, print_jsonl, setting
 from monitor.config import FeedSettings, parse_duration
 from monitor.store import FeedRecord, MatchRecord
 
-__all__ = ["feed_line", "feeds_app", "match_line", "matches"]
+__all__ = ["feeds_app", "matches"]
 
 feeds_app = typer.Typer(no_args_is_help=True, help="List, add and remove feeds.")
-
-
-def feed_line(feed: FeedRecord) -> dict[str, Any]:
-    """A feed as DESIGN.md's ``feeds list --format json`` line."""
-    return {
-        "name": feed.name, "url": feed.url, "tags": list(feed.tags), "enabled": feed.enabled,
-        "last_polled": feed.last_polled, "last_success": feed.last_success, "last_status": feed.last_status,
-        "last_error": feed.last_error, "consecutive_failures": feed.consecutive_failures,
-        "next_poll": feed.next_poll, "articles": feed.articles,
-    }
 
 
 @feeds_app.command("list")
@@ -40,10 +30,10 @@ def list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "-
     finally:
         store.close()
     if format is Format.json:
-        print_jsonl(feed_line(f) for f in feeds)
+        print_jsonl(f.as_json() for f in feeds)
         return
     if format is Format.csv:
-        _write_csv([feed_line(f) for f in feeds])
+        _write_csv([f.as_json() for f in feeds])
         return
     table = Table(title=f"{len(feeds)} feeds")
     for column in ("name", "status", "articles", "failures", "last success", "next poll", "last error"):
@@ -95,20 +85,6 @@ def remove_feed(ctx: typer.Context, name: str = typer.Argument(..., help="The fe
     console.print(f"Removed feed [bold]{name}[/]{note}")
 
 
-def match_line(match: MatchRecord) -> dict[str, Any]:
-    """A match as DESIGN.md's ``matches --format json`` line."""
-    article = match.article
-    return {
-        "id": match.id, "rule": match.rule, "rule_version": match.rule_version, "severity": match.severity,
-        "article": {"id": article.id, "url": article.url, "title": article.title, "feed": article.feed,
-                    "published": article.published, "lang": article.lang},
-        "story": match.story, "hits": [dict(h) for h in match.hits], "snippet": match.snippet,
-        "matched_at": match.matched_at,
-        "deliveries": [{"channel": d.channel, "status": d.status, "attempts": d.attempts, "last_error": d.last_error}
-                       for d in match.deliveries],
-    }
-
-
 def matches(
     ctx: typer.Context,
     rule: str = typer.Option(None, "--rule", help="Only this rule id."),
@@ -124,9 +100,9 @@ def matches(
     finally:
         store.close()
     if format is Format.json:
-        print_jsonl(match_line(m) for m in found)
+        print_jsonl(m.as_json() for m in found)
     elif format is Format.csv:
-        _write_csv([_flat(match_line(m)) for m in found])
+        _write_csv([_flat(m.as_json()) for m in found])
     else:
         _match_table(found)
     if not found:

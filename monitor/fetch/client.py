@@ -11,6 +11,7 @@ import asyncio
 import email.utils
 import logging
 import time
+import urllib.parse
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -218,20 +219,26 @@ class Fetcher:
     def _vet_url(self, url: str, *, previous: str | None) -> str:
         """Scheme and IP-literal checks before any connection; returns the URL as httpx will send it."""
         try:
-            parsed = httpx.URL(url)
-        except (httpx.InvalidURL, TypeError) as e:
+            split = urllib.parse.urlsplit(url)
+            host = split.hostname or ""
+        except ValueError as e:
             raise FetchError(f"invalid URL: {e}", url=url) from e
-        if parsed.scheme not in ("http", "https") or not parsed.host:
+        if split.scheme.lower() not in ("http", "https") or not host:
             what = "redirect to" if previous else "URL with"
-            reason = f"{what} unsupported scheme {parsed.scheme or 'none'!r}"
+            reason = f"{what} unsupported scheme {split.scheme or 'none'!r}"
             raise BlockedAddressError(reason, url=url, reason=reason)
-        literal = literal_ip(parsed.host)
-        if literal is not None:  # also vetted at connect time; this covers custom transports too
+        # Checked on the raw host before httpx parses it: odd spellings (0177.0.0.1) must be refused, not just
+        # rejected as invalid. Also vetted at connect time; this covers custom transports too.
+        literal = literal_ip(host)
+        if literal is not None:
             why = blocked_reason(literal, allow_private=self._settings.allow_private)
             if why is not None:
-                reason = f"{parsed.host} is {why}"
+                reason = f"{host} is {why}"
                 raise BlockedAddressError(f"blocked: {reason}", url=url, reason=reason)
-        return str(parsed.copy_with(fragment=None))
+        try:
+            return str(httpx.URL(url).copy_with(fragment=None))
+        except (httpx.InvalidURL, TypeError, ValueError) as e:
+            raise FetchError(f"invalid URL: {e}", url=url) from e
 
     def _check_downgrade(self, current: str, next_url: str, original: str) -> None:
         if (
@@ -299,6 +306,10 @@ class Fetcher:
         too_large = ResponseTooLargeError(f"body of {_safe_url(url)} is larger than {cap:,} bytes", url=original)
         if not encoding and declared.isdigit() and int(declared) > cap:
             raise too_large
+        if response.is_stream_consumed:  # an in-memory response (httpx.MockTransport): already decoded
+            if len(response.content) > cap:
+                raise too_large
+            return response.content
         try:
             decoder = make_decoder(encoding)
         except UnsupportedEncoding as e:

@@ -81,10 +81,11 @@ def next_digest_at(cron: str, tz: str, after: datetime) -> datetime:
     zone = ZoneInfo(tz)
     trigger = CronTrigger.from_crontab(cron, timezone=zone)
     start = after.replace(tzinfo=timezone.utc).astimezone(zone)
-    fire = trigger.get_next_fire_time(None, start + timedelta(microseconds=1))
+    fire: datetime | None = trigger.get_next_fire_time(None, start + timedelta(microseconds=1))
     if fire is None:  # a cron expression always fires again; guard for mypy and odd triggers
         raise ValueError(f"cron expression {cron!r} never fires after {after.isoformat()}")
-    return fire.astimezone(timezone.utc).replace(tzinfo=None)
+    utc: datetime = fire.astimezone(timezone.utc)
+    return utc.replace(tzinfo=None)
 
 
 def digest_due(cron: str, tz: str, last_sent: datetime | None, now: datetime) -> bool:

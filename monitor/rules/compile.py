@@ -39,20 +39,18 @@ class CompiledTerm:
     def check(self, f: Field, start: int) -> bool:
         """Whether the term occurs in ``f`` starting at word ``start``."""
         elems = self.term.elems
-        words = f.words
+        words = f.cased if self.term.exact else f.words
         if start < 0 or start + len(elems) > len(words):
             return False
-        exact = self.term.exact
         for k, e in enumerate(elems):
-            w = words[start + k]
-            s = w.cased if exact else w.text
+            s = words[start + k]
             pat = self.patterns[k]
             if pat is not None:
                 if pat.fullmatch(s) is None:
                     return False
             elif s != e.text:
                 return False
-            if e.joined and not w.joined:
+            if e.joined and not f.joined(start + k):
                 return False
         return True
 

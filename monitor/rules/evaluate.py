@@ -177,7 +177,7 @@ def make_snippet(doc: Document, hits: list[SpanHit]) -> tuple[str, tuple[tuple[i
     lo = max(0, first - SNIPPET_CHARS // 4)
     if lo > 0:
         cut = source.rfind(" ", 0, lo)
-        lo = cut + 1 if cut >= 0 and lo - cut < 40 else lo
+        lo = cut + 1 if lo - cut < 40 else lo
     hi = min(len(source), lo + SNIPPET_CHARS)
     if hi < len(source):
         cut = source.find(" ", hi)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import accumulate
 from functools import lru_cache
 
 import regex
@@ -118,6 +119,22 @@ def _runs(word: str) -> list[tuple[int, int, str]]:
     return out
 
 
+@lru_cache(maxsize=65536)
+def _split(word: str) -> tuple[tuple[int, int, str, str, bool], ...]:
+    """A non-ASCII letter/digit run cut into words: (start, end, folded, cased, nospace)."""
+    out: list[tuple[int, int, str, str, bool]] = []
+    for rs, re_, cls in _runs(word):
+        seg = word[rs:re_]
+        if cls == _NS:
+            for g in _GRAPHEME_RE.finditer(seg):
+                gt = g.group()
+                out.append((rs + g.start(), rs + g.end(), gt.casefold(), gt, True))
+            continue
+        latin = cls in ("Latn", _COMMON, _WILD, _MARK)
+        out.append((rs, re_, fold_word(seg, latin=latin), fold_word(seg, keep_case=True, latin=latin), False))
+    return tuple(out)
+
+
 def _pieces(text: str, pattern: regex.Pattern[str]) -> list[WordPiece]:
     pieces: list[WordPiece] = []
     prev_end = -1
@@ -127,24 +144,9 @@ def _pieces(text: str, pattern: regex.Pattern[str]) -> list[WordPiece]:
             pieces.append(WordPiece(word.lower(), word, base, m.end(), False, base == prev_end))
             prev_end = m.end()
             continue
-        for rs, re_, cls in _runs(word):
-            seg = word[rs:re_]
-            if cls == _NS:
-                for g in _GRAPHEME_RE.finditer(seg):
-                    s, e = base + rs + g.start(), base + rs + g.end()
-                    gt = g.group()
-                    pieces.append(WordPiece(gt.casefold(), gt, s, e, True, s == prev_end))
-                    prev_end = e
-                continue
-            latin = cls in ("Latn", _COMMON, _WILD, _MARK)
+        for rs, re_, folded, cased, nospace in _split(word):
             s, e = base + rs, base + re_
-            pieces.append(
-                WordPiece(
-                    fold_word(seg, latin=latin),
-                    fold_word(seg, keep_case=True, latin=latin),
-                    s, e, False, s == prev_end,
-                )
-            )
+            pieces.append(WordPiece(folded, cased, s, e, nospace, s == prev_end))
             prev_end = e
     return pieces
 
@@ -178,49 +180,95 @@ def split_words(text: str, *, wildcards: bool = False) -> list[WordPiece]:
     return _pieces(nfkc, _QUERY_WORD_RE if wildcards else _WORD_RE)
 
 
-@dataclass(frozen=True, slots=True)
 class Field:
-    """A normalised field: its words, their spans in the original text, and the AC search string."""
+    """A normalised field: its words, their spans in the original text, and the AC search string.
 
-    text: str
-    words: tuple[WordPiece, ...]
-    norm: str  # " w0 w1 w2 " (folded words, one space between)
-    norm_starts: tuple[int, ...] = field(repr=False)
-    nfkc: str = field(repr=False)
-    nfkc_starts: list[int] | None = field(repr=False)
-    nfkc_ends: list[int] | None = field(repr=False)
+    ``words`` (folded) and ``cased`` are computed at once; spans and positions in :attr:`norm` only when
+    first asked for, since most articles match no rule and never need them.
+    """
+
+    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_starts", "_ends", "_norm_starts")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        nfkc, starts, ends = nfkc_with_map(text)
+        self.nfkc = nfkc
+        self._maps = (starts, ends)
+        words: list[str] = []
+        cased: list[str] = []
+        for w in _WORD_RE.findall(nfkc):
+            if w.isascii():
+                words.append(w.lower())
+                cased.append(w)
+            else:
+                for piece in _split(w):
+                    words.append(piece[2])
+                    cased.append(piece[3])
+        self.words = words
+        self.cased = cased
+        self.norm = " " + " ".join(words) + " " if words else " "
+        self._starts: list[int] | None = None
+        self._ends: list[int] | None = None
+        self._norm_starts: list[int] | None = None
+
+    def _spans(self) -> tuple[list[int], list[int]]:
+        if self._starts is None or self._ends is None:
+            starts: list[int] = []
+            ends: list[int] = []
+            for m in _WORD_RE.finditer(self.nfkc):
+                w = m.group()
+                if w.isascii():
+                    starts.append(m.start())
+                    ends.append(m.end())
+                else:
+                    base = m.start()
+                    for piece in _split(w):
+                        starts.append(base + piece[0])
+                        ends.append(base + piece[1])
+            ms, me = self._maps
+            if ms is not None and me is not None:
+                starts = [ms[s] for s in starts]
+                ends = [me[e - 1] for e in ends]
+            self._starts, self._ends = starts, ends
+        return self._starts, self._ends
+
+    @property
+    def starts(self) -> list[int]:
+        """Start offset of each word in the original text."""
+        return self._spans()[0]
+
+    @property
+    def ends(self) -> list[int]:
+        """End offset of each word in the original text."""
+        return self._spans()[1]
+
+    def joined(self, i: int) -> bool:
+        """Whether word ``i`` follows word ``i - 1`` with no separator in between."""
+        starts, ends = self._spans()
+        return i > 0 and starts[i] == ends[i - 1]
 
     def word_at(self, norm_pos: int) -> int:
         """Index of the word starting at or before ``norm_pos`` in :attr:`norm`."""
-        return bisect_right(self.norm_starts, norm_pos) - 1
+        if self._norm_starts is None:
+            self._norm_starts = [1 + i + n for i, n in enumerate(accumulate((len(w) for w in self.words), initial=0))][:-1]
+        return bisect_right(self._norm_starts, norm_pos) - 1
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Original-text span covering words ``first`` to ``last`` inclusive."""
-        return self.words[first].start, self.words[last].end
+        starts, ends = self._spans()
+        return starts[first], ends[last]
 
     def nfkc_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a span of :attr:`nfkc` back to the original text."""
-        if self.nfkc_starts is None or self.nfkc_ends is None:
+        ms, me = self._maps
+        if ms is None or me is None:
             return start, end
         if start >= end:
-            pos = self.nfkc_starts[start] if start < len(self.nfkc_starts) else len(self.text)
+            pos = ms[start] if start < len(ms) else len(self.text)
             return pos, pos
-        return self.nfkc_starts[start], self.nfkc_ends[end - 1]
+        return ms[start], me[end - 1]
 
 
 def normalise(text: str) -> Field:
     """Normalise one field of an article (title, text, url or author)."""
-    nfkc, starts, ends = nfkc_with_map(text)
-    pieces = _pieces(nfkc, _WORD_RE)
-    if starts is not None and ends is not None:
-        pieces = [
-            WordPiece(p.text, p.cased, starts[p.start], ends[p.end - 1], p.nospace, p.joined)
-            for p in pieces
-        ]
-    norm_starts: list[int] = []
-    pos = 1
-    for p in pieces:
-        norm_starts.append(pos)
-        pos += len(p.text) + 1
-    norm = " " + " ".join(p.text for p in pieces) + " " if pieces else " "
-    return Field(text, tuple(pieces), norm, tuple(norm_starts), nfkc, starts, ends)
+    return Field(text)

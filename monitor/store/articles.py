@@ -14,13 +14,13 @@ the same (story, rule) twice, even across processes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
 
-from monitor.store.base import StoreBase, utcnow
+from monitor.store.base import StoreBase, chunked, utcnow
 from monitor.store.records import (
     AddResult,
     ArticleRecord,
@@ -29,7 +29,7 @@ from monitor.store.records import (
     NewMatch,
     PlannedDelivery,
 )
-from monitor.store.tables import Article, Delivery, Entry, Match, Story, StoryKey
+from monitor.store.tables import Article, Delivery, Entry, Match, Story, StoryKey, metadata
 
 __all__ = ["ArticleStore", "DeliveryPlan"]
 
@@ -38,22 +38,16 @@ _log = logging.getLogger(__name__)
 #: ``plan(story_id, is_new_story) -> deliveries to create`` (notify's routing).
 DeliveryPlan = Callable[[int, bool], Sequence[PlannedDelivery]]
 
-_entries: Table = Entry.__table__  # type: ignore[assignment]
-_articles: Table = Article.__table__  # type: ignore[assignment]
-_stories: Table = Story.__table__  # type: ignore[assignment]
-_story_keys: Table = StoryKey.__table__  # type: ignore[assignment]
-_matches: Table = Match.__table__  # type: ignore[assignment]
-_deliveries: Table = Delivery.__table__  # type: ignore[assignment]
+_entries: Table = metadata.tables[Entry.__tablename__]
+_articles: Table = metadata.tables[Article.__tablename__]
+_stories: Table = metadata.tables[Story.__tablename__]
+_story_keys: Table = metadata.tables[StoryKey.__tablename__]
+_matches: Table = metadata.tables[Match.__tablename__]
+_deliveries: Table = metadata.tables[Delivery.__tablename__]
 
 #: Texts with fewer words are not grouped by content hash: two different articles
 #: whose feeds give only an empty or one-line summary would otherwise become one story.
 MIN_HASH_WORDS = 8
-_CHUNK = 500  # bound parameters per IN (...) list
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
 
 
 class ArticleStore(StoreBase):
@@ -64,7 +58,7 @@ class ArticleStore(StoreBase):
         wanted = list(dict.fromkeys(keys))
         seen: set[str] = set()
         with self._read("unseen entries") as conn:
-            for chunk in _chunks(wanted):
+            for chunk in chunked(wanted):
                 seen.update(conn.execute(select(_entries.c.key).where(
                     _entries.c.feed_id == feed_id, _entries.c.key.in_(chunk))).scalars())
         return set(wanted) - seen
@@ -128,7 +122,7 @@ class ArticleStore(StoreBase):
         rows = [{"feed_id": feed_id, "key": key} for key in dict.fromkeys(keys) if key]
         if feed_id is None or not rows:
             return
-        for chunk in _chunks(rows):
+        for chunk in chunked(rows):
             conn.execute(self._insert(_entries).on_conflict_do_nothing(), list(chunk))
 
     def _find_or_create_story(self, conn: Connection, article: NewArticle,

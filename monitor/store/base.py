@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,13 +29,23 @@ from sqlalchemy.pool import StaticPool
 
 from monitor.errors import StoreError
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT", "StoreBase", "create_store_engine", "utcnow"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "StoreBase", "chunked", "create_store_engine", "utcnow"]
 
 _log = logging.getLogger(__name__)
 
 #: Seconds a SQLite writer waits for another process's write lock before failing.
 DEFAULT_BUSY_TIMEOUT = 30.0
 _DB_ERRORS = (SQLAlchemyError, sqlite3.Error)
+_T = TypeVar("_T")
+
+
+_CHUNK = 500  # bound parameters per IN (...) list, well under SQLite's limit
+
+
+def chunked(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    """``items`` in slices of at most 500, for ``IN (...)`` lists and batch inserts."""
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
 
 
 def utcnow() -> datetime:

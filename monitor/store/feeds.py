@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Table, func, nulls_first, or_, select
 from monitor.errors import FeedExistsError
 from monitor.store.base import StoreBase, utcnow
 from monitor.store.records import FeedRecord, FeedState
-from monitor.store.tables import Article, Feed
+from monitor.store.tables import Article, Feed, metadata
 
 if TYPE_CHECKING:
     from monitor.config import FeedSettings
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["FeedStore"]
 
 _log = logging.getLogger(__name__)
-_feeds: Table = Feed.__table__  # type: ignore[assignment]
-_articles: Table = Article.__table__  # type: ignore[assignment]
+_feeds: Table = metadata.tables[Feed.__tablename__]
+_articles: Table = metadata.tables[Article.__tablename__]
 _STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
 
 
@@ -120,6 +120,12 @@ class FeedStore(StoreBase):
             count = conn.execute(
                 _feeds.update().where(_feeds.c.id == feed_id).values(values)).rowcount
         return bool(count)
+
+    def count_blocked_request(self, feed_id: int) -> None:
+        """Count one SSRF refusal on the feed (``blocked_requests``), for ``feeds list``."""
+        with self._write("count blocked request") as conn:
+            conn.execute(_feeds.update().where(_feeds.c.id == feed_id)
+                         .values(blocked_requests=_feeds.c.blocked_requests + 1))
 
     def _upsert_config_feed(self, conn: Connection, feed: FeedSettings, now: datetime) -> None:
         values: dict[str, Any] = {"url": feed.url, "tags": list(feed.tags),

@@ -1,0 +1,106 @@
+"""Compose what a message says from outbox rows (pure): one alert per story, digests grouped by rule.
+
+Inputs: ``DeliveryRecord`` rows claimed from the outbox, the current rules (for titles) and a story's articles.
+Outputs: ``StoryAlert`` and ``DigestGroup`` values for ``render``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from monitor.notify.render import AlertArticle, AlertRule, DigestGroup, StoryAlert
+from monitor.notify.routing import severity_rank
+from monitor.store import ArticleRecord, DeliveryRecord
+
+__all__ = ["RuleInfo", "build_digest", "group_by_story", "story_alert"]
+
+
+class RuleInfo(Protocol):
+    """What an alert shows of a rule (``monitor.rules.Rule`` fits)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+
+
+StoryArticles = Callable[[int], Sequence[ArticleRecord]]
+
+
+def group_by_story(rows: Iterable[DeliveryRecord]) -> list[list[DeliveryRecord]]:
+    """Rows grouped by (channel, story), most severe story first, then oldest first (claim order)."""
+    groups: dict[tuple[str, int], list[DeliveryRecord]] = {}
+    for row in rows:
+        groups.setdefault((row.channel, row.story_id), []).append(row)
+    ordered = list(groups.values())
+    ordered.sort(key=lambda group: -max(severity_rank(row.severity) for row in group))
+    return ordered
+
+
+def story_alert(rows: Sequence[DeliveryRecord], rules: Mapping[str, RuleInfo],
+                story_articles: StoryArticles | None = None) -> StoryAlert:
+    """The alert for one story: every rule in ``rows`` (highest severity first), the first article, the hits.
+
+    ``story_articles`` gives the story's other articles (``Store.story_articles``): they are listed as "also
+    reported by", except the one the alert is about.
+    """
+    alert_rules = sorted({row.rule_id: _alert_rule(row, rules) for row in rows}.values(),
+                         key=lambda rule: (-severity_rank(rule.severity), rule.id))
+    main = min(rows, key=lambda row: (row.matched_at or datetime.max, row.id))
+    article = AlertArticle(title=main.article_title, url=main.article_url, feed=main.feed_name,
+                           published=main.published)
+    others: tuple[AlertArticle, ...] = ()
+    if story_articles is not None:
+        others = tuple(
+            AlertArticle(title=a.title, url=a.url, feed=a.feed_name, published=a.published)
+            for a in story_articles(main.story_id) if a.id != main.article_id)
+    hit_texts = tuple(dict.fromkeys(hit.text for row in rows if row.article_id == main.article_id for hit in row.hits))
+    return StoryAlert(story_id=main.story_id, rules=tuple(alert_rules), article=article,
+                      snippet=main.snippet, hit_texts=hit_texts, also_reported=others)
+
+
+def build_digest(rows: Sequence[DeliveryRecord], rules: Mapping[str, RuleInfo],
+                 story_articles: StoryArticles | None = None, *,
+                 max_items: int = 200) -> tuple[list[DigestGroup], int, int]:
+    """Group digest rows by rule (highest severity first) and story (newest first).
+
+    Returns:
+        (groups, stories, omitted): ``stories`` distinct stories in the digest, ``omitted`` items left out over
+        ``max_items`` (they are counted in each group's ``total``).
+    """
+    by_rule: dict[str, dict[int, list[DeliveryRecord]]] = {}
+    for row in rows:
+        by_rule.setdefault(row.rule_id, {}).setdefault(row.story_id, []).append(row)
+    order = sorted(by_rule, key=lambda rule_id: (
+        -severity_rank(_alert_rule(next(iter(by_rule[rule_id].values()))[0], rules).severity), rule_id))
+    groups: list[DigestGroup] = []
+    budget, omitted = max_items, 0
+    for rule_id in order:
+        stories = sorted(by_rule[rule_id].values(),
+                         key=lambda group: max(_newest(row) for row in group), reverse=True)
+        shown = stories[:max(budget, 0)]
+        budget -= len(shown)
+        omitted += len(stories) - len(shown)
+        groups.append(DigestGroup(
+            rule=_alert_rule(stories[0][0], rules),
+            stories=tuple(story_alert(group, rules, story_articles) for group in shown),
+            total=len(stories)))
+    return groups, len({row.story_id for row in rows}), omitted
+
+
+def _alert_rule(row: DeliveryRecord, rules: Mapping[str, RuleInfo]) -> AlertRule:
+    rule = rules.get(row.rule_id)
+    if rule is None:  # the rule was removed or renamed since it matched: show what the match recorded
+        return AlertRule(id=row.rule_id, title=row.rule_id, severity=row.severity)
+    return AlertRule(id=rule.id, title=rule.title or rule.id, severity=rule.severity,
+                     description=rule.description)
+
+
+def _newest(row: DeliveryRecord) -> datetime:
+    return row.published or row.matched_at or row.created_at

@@ -1,0 +1,237 @@
+"""The sender: claims due deliveries from the outbox, renders them, sends them per channel and records outcomes.
+
+Inputs: ``Settings`` (channels, notify, scheduler.timezone), a ``Store`` (the outbox), the current rules, ``now``.
+Outputs: messages through apprise and ``SendReport`` values; every outcome is written back to the outbox.
+
+Each channel is sent from its own thread, so a slow or dead channel delays no other one; a send is bounded by
+``notify.timeout`` per URL. The first failure of a channel in a run is applied to the rest of that channel's
+messages in the run (they back off together instead of each waiting for the same dead server).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from datetime import UTC, datetime, timedelta
+
+from monitor.config import ChannelSettings, Settings
+from monitor.errors import NotifyError
+from monitor.notify.compose import RuleInfo, build_digest, group_by_story, story_alert
+from monitor.notify.redact import redact, url_secrets
+from monitor.notify.render import AlertArticle, AlertRule, Message, Renderer, StoryAlert
+from monitor.notify.send import (
+    AppriseFactory,
+    UrlResult,
+    first_attempt_estimate,
+    install_log_redaction,
+    next_retry,
+    send_to_url,
+    split_for_throttle,
+)
+from monitor.store import DeliveryOutcome, DeliveryRecord, Store
+
+__all__ = ["Notifier", "SendReport"]
+
+_log = logging.getLogger(__name__)
+_HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """What one ``send_due``/``send_digests`` run did. Counts are deliveries (rows) unless named messages."""
+
+    messages: int = 0
+    sent: int = 0
+    suppressed: int = 0
+    retried: int = 0
+    failed: int = 0
+    held: int = 0
+    errors: tuple[str, ...] = field(default=())
+
+    def __add__(self, other: SendReport) -> SendReport:
+        return SendReport(self.messages + other.messages, self.sent + other.sent,
+                          self.suppressed + other.suppressed, self.retried + other.retried,
+                          self.failed + other.failed, self.held + other.held, self.errors + other.errors)
+
+
+class Notifier:
+    """Delivers the outbox. ``send_due`` for immediate alerts, ``send_digests`` for digests.
+
+    Args:
+        settings: the whole configuration (channels, ``notify``, ``scheduler.timezone``).
+        store: the outbox (``monitor.store.Store``).
+        rules: the current rules by id (titles for alerts); update with ``set_rules`` after a reload.
+        apprise_factory: makes an ``apprise.Apprise``-like object (tests).
+        clock: naive-UTC "now" used when a method gets no ``now``.
+    """
+
+    def __init__(self, settings: Settings, store: Store, *, rules: Iterable[RuleInfo] = (),
+                 apprise_factory: AppriseFactory | None = None,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self._settings = settings
+        self._store = store
+        self._factory = apprise_factory
+        self._clock = clock or (lambda: datetime.now(UTC).replace(tzinfo=None))
+        self._renderer = Renderer(settings.notify.templates, settings.scheduler.timezone)
+        self._worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._secrets = tuple(s for ch in settings.channels.values() for url in ch.urls for s in url_secrets(url))
+        self._rules: Mapping[str, RuleInfo] = {}
+        self.set_rules(rules)
+        install_log_redaction(self._secrets)
+
+    @property
+    def lease(self) -> float:
+        """Seconds a claim lasts: long enough for a run of sends, short enough to recover after a crash."""
+        return max(300.0, 10 * self._settings.notify.timeout)
+
+    def set_rules(self, rules: Iterable[RuleInfo]) -> None:
+        """Use these rules' titles and severities from now on (after a rule reload)."""
+        self._rules = {rule.id: rule for rule in rules}
+
+    def redact(self, text: object) -> str:
+        """``text`` with every configured channel secret hidden."""
+        return redact(text, self._secrets)
+
+    def send_due(self, now: datetime | None = None) -> SendReport:
+        """Send the immediate alerts due at ``now``: one message per story per channel, throttled per hour."""
+        now = now or self._clock()
+        rows = self._store.claim_deliveries(now, worker=self._worker, lease=self.lease, mode="immediate")
+        return self._per_channel(rows, lambda name, chunk: self._send_channel(name, chunk, now))
+
+    def send_digests(self, now: datetime | None = None) -> SendReport:
+        """Send every digest due at ``now``: one message per channel, its matches grouped by rule and story."""
+        now = now or self._clock()
+        rows = self._store.claim_deliveries(now, worker=self._worker, lease=self.lease, mode="digest",
+                                            limit=100_000)
+        return self._per_channel(rows, lambda name, chunk: self._send_digest(name, chunk, now))
+
+    def test_channel(self, name: str) -> list[UrlResult]:
+        """Send a test alert to every URL of channel ``name``; one result per URL (redacted).
+
+        Raises:
+            NotifyError: no such channel.
+        """
+        channel = self._channel(name)
+        message = self._renderer.alert(_test_alert(name, self._clock()), channel.format)
+        return [self._send_url(url, message) for url in channel.urls]
+
+    def _channel(self, name: str) -> ChannelSettings:
+        channel = self._settings.channels.get(name)
+        if channel is None:
+            known = ", ".join(sorted(self._settings.channels)) or "none configured"
+            raise NotifyError(f"unknown channel {name!r} (channels: {known})", channel=name)
+        return channel
+
+    def _per_channel(self, rows: Sequence[DeliveryRecord],
+                     job: Callable[[str, list[DeliveryRecord]], SendReport]) -> SendReport:
+        by_channel: dict[str, list[DeliveryRecord]] = {}
+        for row in rows:
+            by_channel.setdefault(row.channel, []).append(row)
+        if not by_channel:
+            return SendReport()
+        with ThreadPoolExecutor(max_workers=min(8, len(by_channel)),
+                                thread_name_prefix="monitor-notify") as pool:
+            reports = list(pool.map(lambda item: job(*item), by_channel.items()))
+        return sum(reports, SendReport())
+
+    def _send_channel(self, name: str, rows: list[DeliveryRecord], now: datetime) -> SendReport:
+        channel = self._settings.channels.get(name)
+        if channel is None:
+            return self._record(rows, now, f"channel {name!r} is no longer configured", retry=False)
+        limit = self._settings.notify.max_per_hour
+        budget = limit - self._store.count_recent_messages(name, now - _HOUR)
+        alerts, summarised, held = split_for_throttle(group_by_story(rows), budget)
+        self._store.release_deliveries([row.id for group in held for row in group], self._worker)
+        report = SendReport(held=sum(len(group) for group in held))
+        error: str | None = None
+        for group in alerts:
+            if error is None:
+                message = self._render(partial(self._alert_message, group, channel))
+                error = message if isinstance(message, str) else self._send(channel, message)
+            report += self._record(group, now, error, story=group[0].story_id)
+        if summarised:
+            if error is None:
+                message = self._render(lambda: self._renderer.summary(
+                    [self._alert(group) for group in summarised], channel.format, limit=limit))
+                error = message if isinstance(message, str) else self._send(channel, message)
+            report += self._record([row for group in summarised for row in group], now, error,
+                                   status="suppressed")
+        return report
+
+    def _send_digest(self, name: str, rows: list[DeliveryRecord], now: datetime) -> SendReport:
+        channel = self._settings.channels.get(name)
+        if channel is None:
+            return self._record(rows, now, f"channel {name!r} is no longer configured", retry=False)
+        message = self._render(lambda: self._digest_message(rows, channel))
+        error = message if isinstance(message, str) else self._send(channel, message)
+        return self._record(rows, now, error)
+
+    def _digest_message(self, rows: Sequence[DeliveryRecord], channel: ChannelSettings) -> Message:
+        groups, stories, omitted = build_digest(rows, self._rules, self._store.story_articles,
+                                                max_items=self._settings.notify.digest_max_items)
+        return self._renderer.digest(groups, channel.format, stories=stories, omitted=omitted)
+
+    def _alert_message(self, rows: Sequence[DeliveryRecord], channel: ChannelSettings) -> Message:
+        return self._renderer.alert(self._alert(rows), channel.format)
+
+    def _alert(self, rows: Sequence[DeliveryRecord]) -> StoryAlert:
+        return story_alert(rows, self._rules, self._store.story_articles)
+
+    def _render(self, make: Callable[[], Message]) -> Message | str:
+        """The message, or the error text when a (user) template fails."""
+        try:
+            return make()
+        except NotifyError as e:
+            return self.redact(e)
+
+    def _send(self, channel: ChannelSettings, message: Message) -> str | None:
+        """Send to every URL of the channel; None on success, else the errors (redacted)."""
+        failures = [r for r in (self._send_url(url, message) for url in channel.urls) if not r.ok]
+        return "; ".join(f"{r.url}: {r.error}" for r in failures) or None
+
+    def _send_url(self, url: str, message: Message) -> UrlResult:
+        return send_to_url(url, message, timeout=self._settings.notify.timeout, factory=self._factory,
+                           secrets=self._secrets)
+
+    def _record(self, rows: Sequence[DeliveryRecord], now: datetime, error: str | None, *,
+                status: str = "sent", retry: bool = True, story: int | None = None) -> SendReport:
+        outcomes = [self._outcome(row, now, error, status, retry) for row in rows]
+        self._store.record_outcomes(outcomes)
+        counts = {s: sum(o.status == s for o in outcomes) for s in ("sent", "suppressed", "pending", "failed")}
+        channel = rows[0].channel if rows else ""
+        if error is None:
+            _log.info("alert sent channel=%s mode=%s story=%s status=%s deliveries=%d", channel, rows[0].mode,
+                      story if story is not None else "-", status, len(rows))
+        else:
+            _log.warning("alert failed channel=%s mode=%s story=%s retry=%d failed=%d error=%s", channel,
+                         rows[0].mode if rows else "-", story if story is not None else "-",
+                         counts["pending"], counts["failed"], self.redact(error))
+        return SendReport(messages=1 if error is None and rows else 0, sent=counts["sent"],
+                          suppressed=counts["suppressed"], retried=counts["pending"], failed=counts["failed"],
+                          errors=(f"{channel}: {self.redact(error)}",) if error else ())
+
+    def _outcome(self, row: DeliveryRecord, now: datetime, error: str | None, status: str,
+                 retry: bool) -> DeliveryOutcome:
+        attempts = row.attempts + 1
+        if error is None:
+            return DeliveryOutcome(row.id, status, attempts, row.next_attempt_at, None, now)
+        first = first_attempt_estimate(row.attempts, row.next_attempt_at, now)
+        again = next_retry(attempts, first, now) if retry else None
+        return DeliveryOutcome(row.id, "pending" if again else "failed", attempts, again,
+                               self.redact(error)[:2000], None)
+
+
+def _test_alert(channel: str, now: datetime) -> StoryAlert:
+    rule = AlertRule(id="monitor.test", title="Test alert", severity="info",
+                     description="Sent by `monitor notify test`.")
+    article = AlertArticle(title=f"monitor test alert for channel {channel}",
+                           url="https://example.org/monitor-test", feed="monitor", published=now)
+    return StoryAlert(story_id=0, rules=(rule,), article=article,
+                      snippet="If you can read this, the channel works: monitor alerts will arrive here.",
+                      hit_texts=("channel works",))

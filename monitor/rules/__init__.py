@@ -1,0 +1,31 @@
+"""The rule language of monitor: load rule files, match documents (``../shared/RULES.md``).
+
+The pipeline uses only this API::
+
+    ruleset = load_rules([Path("rules")], known_feeds=..., known_channels=...)   # raises RuleSetError
+    for match in ruleset.match(Document(title=..., text=..., url=..., feed=...)):
+        match.rule.id, match.rule.version, match.hits, match.snippet
+
+Modules: ``text`` (normalisation), ``syntax`` (the query parser), ``load`` (YAML files), ``match`` (the
+compiled matcher). Everything else in the package is private.
+"""
+
+from __future__ import annotations
+
+from monitor.rules.load import ExampleFailure, load_rules, run_examples
+from monitor.rules.match import Explanation, RuleSet
+from monitor.rules.model import SEVERITIES, Document, Example, Hit, Match, Rule
+
+__all__ = [
+    "SEVERITIES",
+    "Document",
+    "Example",
+    "ExampleFailure",
+    "Explanation",
+    "Hit",
+    "Match",
+    "Rule",
+    "RuleSet",
+    "load_rules",
+    "run_examples",
+]
