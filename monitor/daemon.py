@@ -102,13 +102,15 @@ async def run_cycle(
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
     clock: Callable[[], datetime] = utcnow,
+    extractor: ExtractorPool | None = None,
 ) -> list[FeedResult]:
-    """One poll cycle with fresh fetch and extraction resources (``monitor poll``, ``monitor demo``)."""
+    """One poll cycle (``monitor poll``, ``monitor demo``), with a fresh extractor pool unless one is given."""
     async with AsyncExitStack() as stack:
         fetcher = await stack.enter_async_context(Fetcher(settings.fetch, transport=transport, resolver=resolver))
-        extractor = stack.enter_context(
-            ExtractorPool(settings.fetch.extract_processes, timeout=settings.fetch.extract_timeout)
-        )
+        if extractor is None:
+            extractor = stack.enter_context(
+                ExtractorPool(settings.fetch.extract_processes, timeout=settings.fetch.extract_timeout)
+            )
         ctx = Context(settings, store, fetcher, rules, extractor, clock)
         return await poll_due(ctx, due_only=due_only, force=force, names=names)
 
@@ -150,7 +152,7 @@ class Daemon:
             extractor = stack.enter_context(
                 ExtractorPool(self.settings.fetch.extract_processes, timeout=self.settings.fetch.extract_timeout)
             )
-            notifier = Notifier(self.settings, self.store)
+            notifier = Notifier(self.settings, self.store, rules=self.rules.current, clock=self._clock)
             ctx = Context(self.settings, self.store, fetcher, self.rules.current, extractor, self._clock)
             scheduler = AsyncIOScheduler(timezone="UTC")
             scheduler.add_job(

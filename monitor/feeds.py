@@ -31,14 +31,17 @@ __all__ = ["FeedEntry", "ParsedFeed", "parse_feed"]
 
 _log = logging.getLogger(__name__)
 
-MAX_TITLE_CHARS = 1_000
-MAX_SUMMARY_CHARS = 20_000
-MAX_CONTENT_CHARS = 200_000
+_MAX_TITLE_CHARS = 1_000
+_MAX_SUMMARY_CHARS = 20_000
+_MAX_CONTENT_CHARS = 200_000
 _MAX_MARKUP_FACTOR = 4  # markup beyond 4x the text cap is cut before parsing, to bound the HTML parser's work
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "section")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+_HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""")
+_LEGACY_CHARSET = re.compile(rb"(?i)^(windows-125\d|cp125\d|iso-?8859-\d+|latin-?1|us-ascii)$")
 
 
 @dataclass(frozen=True)
@@ -84,18 +87,42 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     try:
         parsed = feedparser.parse(
             io.BytesIO(body),
-            response_headers={**headers, "content-location": url},
+            response_headers=_feedparser_headers(body, headers),
             sanitize_html=False,
             resolve_relative_uris=False,
         )
     except Exception as e:  # feedparser's failures are not a documented set; any is this feed's fault
         raise FeedParseError(f"feedparser failed: {type(e).__name__}: {e}", url=url) from e
     entries = [_entry_from_feedparser(e, url) for e in parsed.get("entries", [])]
-    if not entries and (parsed.get("bozo") or not parsed.get("version")):
+    fatal = parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), _HARMLESS_BOZO)
+    if not entries and (fatal or not parsed.get("version")):
         raise FeedParseError(f"not a readable feed: {_bozo_reason(parsed, ctype)}", url=url)
     feed = parsed.get("feed", {})
-    title = _text(feed.get("title", ""), _detail_type(feed.get("title_detail")), MAX_TITLE_CHARS)
-    return ParsedFeed(title=title, entries=_unique(entries))
+    title = _text(feed.get("title", ""), _detail_type(feed.get("title_detail")), _MAX_TITLE_CHARS)
+    unique = _unique(entries)
+    _log.debug("feed parsed entries=%d duplicates=%d bozo=%d", len(unique), len(entries) - len(unique), bool(fatal))
+    return ParsedFeed(title=title, entries=unique)
+
+
+def _feedparser_headers(body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers for feedparser: no content-location, and UTF-8 forced where a legacy declaration is wrong.
+
+    feedparser would resolve GUIDs against content-location, so a moved feed would change every GUID and
+    re-alert; links are made absolute here instead (``_absolute``). A body declared windows-1252/latin-1 whose
+    non-ASCII bytes are valid UTF-8 is UTF-8 mislabelled (legacy text almost never forms valid UTF-8).
+    """
+    out = {k: v for k, v in headers.items() if k != "content-location"}
+    ctype = out.get("content-type", "application/xml")
+    if "charset=" in ctype.lower():
+        return out
+    declared = _XML_ENCODING.search(body[:200])
+    if declared and _LEGACY_CHARSET.match(declared.group(1)) and not body.isascii():
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return out
+        out["content-type"] = ctype.split(";")[0].strip() + "; charset=utf-8"
+    return out
 
 
 def _bozo_reason(parsed: Mapping[str, Any], ctype: str) -> str:
@@ -119,9 +146,9 @@ def _declares_entities(body: bytes) -> bool:
                                                              b"\xff", b"\xfe"):
             pos += 1
         if head.startswith(b"<?", pos):
-            end = head.find(b"?>", pos)
+            end, closer = head.find(b"?>", pos), 2
         elif head.startswith(b"<!--", pos):
-            end = head.find(b"-->", pos)
+            end, closer = head.find(b"-->", pos), 3
         elif head[pos : pos + 9].upper() == b"<!DOCTYPE":
             close, bracket = head.find(b">", pos), head.find(b"[", pos)
             return bracket != -1 and (close == -1 or bracket < close) and b"<!ENTITY" in body.replace(b"\x00", b"")
@@ -129,19 +156,20 @@ def _declares_entities(body: bytes) -> bool:
             return False
         if end == -1:
             return False
-        pos = end + 2
+        pos = end + closer
 
 
-def _entry_from_feedparser(entry: Mapping[str, Any], base: str) -> FeedEntry:
-    title = _text(entry.get("title", ""), _detail_type(entry.get("title_detail")), MAX_TITLE_CHARS)
-    summary = _text(entry.get("summary", ""), _detail_type(entry.get("summary_detail")), MAX_SUMMARY_CHARS)
+def _entry_from_feedparser(entry: dict[str, Any], base: str) -> FeedEntry:
+    title = _text(entry.get("title", ""), _detail_type(entry.get("title_detail")), _MAX_TITLE_CHARS)
+    summary = _text(entry.get("summary", ""), _detail_type(entry.get("summary_detail")), _MAX_SUMMARY_CHARS)
     contents = entry.get("content") or []
     content = "\n".join(
-        _text(c.get("value", ""), c.get("type", "text/html"), MAX_CONTENT_CHARS) for c in contents
-    )[:MAX_CONTENT_CHARS]
+        _text(c.get("value", ""), c.get("type", "text/html"), _MAX_CONTENT_CHARS) for c in contents
+    )[:_MAX_CONTENT_CHARS]
     link = _absolute(entry.get("link", ""), base)
-    published = _struct_to_datetime(entry.get("published_parsed") or entry.get("updated_parsed"))
-    author = _text(entry.get("author", ""), "text/plain", MAX_TITLE_CHARS)
+    # dict.get: FeedParserDict maps a missing updated_parsed to published_parsed with a DeprecationWarning.
+    published = _struct_to_datetime(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))
+    author = _text(entry.get("author", ""), "text/plain", _MAX_TITLE_CHARS)
     guid = str(entry.get("id") or "").strip() or link or _hash_guid(title, summary or content)
     return FeedEntry(guid, link, title, summary, content, author, published)
 
@@ -159,22 +187,22 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         raise FeedParseError("JSON Feed has no items list", url=url)
     base = str(doc.get("home_page_url") or url)
     entries = [_json_entry(item, urllib.parse.urljoin(url, base)) for item in items if isinstance(item, dict)]
-    return ParsedFeed(title=_plain(str(doc.get("title") or ""))[:MAX_TITLE_CHARS], entries=_unique(entries))
+    return ParsedFeed(title=_plain(str(doc.get("title") or ""))[:_MAX_TITLE_CHARS], entries=_unique(entries))
 
 
 def _json_entry(item: Mapping[str, Any], base: str) -> FeedEntry:
-    title = _plain(str(item.get("title") or ""))[:MAX_TITLE_CHARS]
-    summary = _plain(str(item.get("summary") or ""))[:MAX_SUMMARY_CHARS]
+    title = _plain(str(item.get("title") or ""))[:_MAX_TITLE_CHARS]
+    summary = _plain(str(item.get("summary") or ""))[:_MAX_SUMMARY_CHARS]
     if item.get("content_html"):
-        content = _text(str(item["content_html"]), "text/html", MAX_CONTENT_CHARS)
+        content = _text(str(item["content_html"]), "text/html", _MAX_CONTENT_CHARS)
     else:
-        content = _plain(str(item.get("content_text") or ""))[:MAX_CONTENT_CHARS]
+        content = _plain(str(item.get("content_text") or ""))[:_MAX_CONTENT_CHARS]
     link = _absolute(str(item.get("url") or item.get("external_url") or ""), base)
     authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
     author = ", ".join(str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name"))
     published = _iso_to_datetime(item.get("date_published") or item.get("date_modified"))
     guid = str(item.get("id") or "").strip() or link or _hash_guid(title, summary or content)
-    return FeedEntry(guid, link, title, summary, content, author[:MAX_TITLE_CHARS], published)
+    return FeedEntry(guid, link, title, summary, content, author[:_MAX_TITLE_CHARS], published)
 
 
 def _unique(entries: Iterable[FeedEntry]) -> tuple[FeedEntry, ...]:

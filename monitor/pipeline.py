@@ -20,7 +20,7 @@ from typing import Literal
 from monitor import dedup
 from monitor.config import Settings
 from monitor.errors import BlockedAddressError, FetchError, FetchStatusError, MonitorError
-from monitor.extract import ExtractorPool, choose_text, extract_html
+from monitor.extract import Extracted, ExtractorPool, charset_from_headers, choose_text, extract_html
 from monitor.feeds import FeedEntry, parse_feed
 from monitor.fetch import Fetcher, FetchResult
 from monitor.lang import detect_language
@@ -272,11 +272,12 @@ async def _fetch_page(feed: FeedRecord, url: str, ctx: Context, blocked: list[st
     return None
 
 
-async def _extract(page: FetchResult, ctx: Context):  # type: ignore[no-untyped-def]
+async def _extract(page: FetchResult, ctx: Context) -> Extracted | None:
     try:
+        charset = charset_from_headers(page.headers)
         if ctx.extractor is not None:
-            return await ctx.extractor.extract(page.body, page.final_url)
-        return extract_html(page.body, page.final_url)
+            return await ctx.extractor.extract(page.body, page.final_url, charset=charset)
+        return extract_html(page.body, page.final_url, charset=charset)
     except MonitorError as e:
         _log.info("page not extracted url=%s error=%r", page.final_url, str(e))
         return None

@@ -52,6 +52,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without NODELAY, Nagle + delayed ACK add 40 ms each.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         self.server.record(self.path, dict(self.headers.items()))
@@ -158,6 +163,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _r_deflate(self, args: list[str], q: dict[str, list[str]]) -> None:
         body = zlib.compress(FEED_XML) if not args else zlib.compress(FEED_XML)[2:-4]  # /deflate/raw: no header
         self._send(200, body, "application/rss+xml", Content_Encoding="deflate")
+
+    def _r_encoded(self, args: list[str], q: dict[str, list[str]]) -> None:
+        """A body labelled with any Content-Encoding; /encoded/gzip is a corrupt gzip stream."""
+        self._send(200, b"\x1f\x8b\x08\x00garbage-not-deflate" * 4, "application/rss+xml", Content_Encoding=args[0])
 
     def _r_gzip_bomb(self, args: list[str], q: dict[str, list[str]]) -> None:
         body = self.server.small_bomb()

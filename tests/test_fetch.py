@@ -165,6 +165,35 @@ def test_connection_reset_is_a_fetch_error(hostile_server: HostileServer) -> Non
     assert type(caught.value) is FetchError and "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize(("encoding", "message"), [("compress", "unsupported Content-Encoding"), ("gzip", "corrupt gzip")])
+def test_bad_content_encoding_is_a_fetch_error(hostile_server: HostileServer, encoding: str, message: str) -> None:
+    with pytest.raises(FetchError, match=message):
+        fetch(hostile_server.url(f"/encoded/{encoding}"))
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [(httpx.ConnectTimeout("t"), FetchTimeout), (httpx.ReadTimeout("t"), FetchTimeout),
+     (httpx.PoolTimeout("t"), FetchTimeout), (httpx.ConnectError("refused"), FetchError),
+     (httpx.RemoteProtocolError(""), FetchError), (httpx.ReadError("eof"), FetchError)],
+    ids=lambda v: type(v).__name__ if isinstance(v, Exception) else v.__name__,
+)
+def test_every_httpx_error_leaves_as_a_fetch_error(raised: Exception, expected: type[FetchError]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise raised
+
+    async def go() -> None:
+        async with Fetcher(settings(), transport=httpx.MockTransport(handler)) as fetcher:
+            await fetcher.fetch("http://feeds.example/rss?token=SECRET")
+
+    with pytest.raises(expected) as caught:
+        asyncio.run(go())
+    assert isinstance(caught.value.__cause__, httpx.HTTPError)
+    message = str(caught.value)
+    assert "feeds.example/rss" in message and "SECRET" not in message and "\n" not in message
+    assert caught.value.url == "http://feeds.example/rss?token=SECRET"
+
+
 # --- statuses ---
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from monitor.config import ChannelSettings, DatabaseSettings, FeedSettings, FetchSettings, RouteSettings, RulesSettings, Settings
 from monitor.daemon import RuleWatcher, run_cycle
+from monitor.extract import ExtractorPool
 from monitor.pipeline import FeedResult, backoff_delay, select_feeds
 from monitor.store import Store
 from tests.dbfixtures import store_url  # noqa: F401 - the fixture, parametrized over SQLite and PostgreSQL
@@ -52,26 +53,36 @@ def make_settings(url: str, rules_dir: Path, feeds: dict[str, str], **extra: obj
     )
 
 
+@pytest.fixture(scope="module")
+def extractor() -> Iterator[ExtractorPool]:
+    """One extraction worker for the module: starting a pool per poll would dominate the test's time."""
+    with ExtractorPool(1, timeout=30) as pool:
+        yield pool
+
+
 class Harness:
     """A store, settings and the rule set, polled the way ``monitor poll`` does."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, extractor: ExtractorPool) -> None:
         self.settings = settings
+        self.extractor = extractor
         self.store = Store.open(settings.database.url)
         self.store.sync_feeds(settings.feeds)
         self.rules = RuleWatcher(settings)
 
     def poll(self, **kwargs: object) -> dict[str, FeedResult]:
-        results = asyncio.run(run_cycle(self.settings, self.store, self.rules.current, due_only=False, **kwargs))  # type: ignore[arg-type]
+        results = asyncio.run(run_cycle(self.settings, self.store, self.rules.current, due_only=False,
+                                        extractor=self.extractor, **kwargs))  # type: ignore[arg-type]
         return {r.feed: r for r in results}
 
 
 @pytest.fixture
-def harness(store_url: str, rules_dir: Path, news_site: NewsSite) -> Iterator[Harness]:  # noqa: F811
+def harness(store_url: str, rules_dir: Path, news_site: NewsSite,  # noqa: F811
+            extractor: ExtractorPool) -> Iterator[Harness]:
     feeds = {"mekong": news_site.feed_url("mekong"), "wire": news_site.feed_url("wire")}
     channels = {"chat": ChannelSettings(urls=("json://127.0.0.1:9/hook",), format="markdown")}
     routes = (RouteSettings(channels=("chat",), severity="high"),)
-    h = Harness(make_settings(store_url, rules_dir, feeds, channels=channels, routes=routes))
+    h = Harness(make_settings(store_url, rules_dir, feeds, channels=channels, routes=routes), extractor)
     yield h
     h.store.close()
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -283,30 +285,67 @@ def test_list_matches_filters(store: Store) -> None:
 
 # --- concurrency --------------------------------------------------------------------------
 
+def _distinct_text(i: int) -> str:
+    rng = random.Random(i)
+    return " ".join(rng.choice(WIRE.split()) + str(rng.randrange(50)) for _ in range(60))
+
+
 def _writer(url: str, worker: int, count: int) -> int:
     with Store.open(url) as db:
         for i in range(count):
             # Every worker writes the same URLs: articles, matches and deliveries collide.
             db.add_article_with_matches(
-                article(f"https://a.example/{i}", text=f"{WIRE} {i}", entry_keys=[f"g{i}"]),
+                article(f"https://a.example/{i}", text=_distinct_text(i), entry_keys=[f"g{i}"]),
                 [match()], plan_to("email", "chat"))
+            # ... and each its own copy of the same story under another URL.
+            db.add_article_with_matches(article(f"https://w{worker}.example/{i}",
+                                                text=_distinct_text(i)),
+                                        [match()], plan_to("email", "chat"))
             db.mark_entries_seen(1, [f"w{worker}-{i}", f"shared-{i}"])
     return worker
 
 
+@pytest.mark.slow
 def test_concurrent_writers_do_not_fail(store_url: str) -> None:
     with Store.open(store_url) as db:
         db.add_feed("a", "https://a.example/feed")
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("fork")
     with context.Pool(4) as pool:
-        done = pool.starmap(_writer, [(store_url, w, 60) for w in range(4)])
+        done = pool.starmap(_writer, [(store_url, w, 25) for w in range(4)])
     assert sorted(done) == [0, 1, 2, 3]
     with Store.open(store_url) as db:
-        assert db.count_articles() == 60
+        assert db.count_articles() == 25 * 5
         matches = db.list_matches()
-        assert len(matches) == 60
-        assert sum(len(m.deliveries) for m in matches) == 120
-        assert db.unseen_entries(1, ["shared-0", "w3-59", "other"]) == {"other"}
+        assert len(matches) == 25 * 5 and len({m.story for m in matches}) == 25
+        assert sum(len(m.deliveries) for m in matches) == 25 * 2  # one per (story, rule, channel)
+        assert db.unseen_entries(1, ["shared-0", "w3-24", "other"]) == {"other"}
+
+
+def _copier(url: str, worker: int, rounds: int, barrier: Any) -> None:
+    with Store.open(url) as db:
+        for i in range(rounds):
+            barrier.wait(timeout=30)  # every worker writes its copy of story i at once
+            db.add_article_with_matches(
+                article(f"https://w{worker}.example/{i}", text=_distinct_text(1000 + i)),
+                [match()], plan_to("email"))
+
+
+@pytest.mark.slow
+def test_copies_written_at_once_by_several_processes_are_one_story(store_url: str) -> None:
+    Store.open(store_url).close()
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(4)
+    workers = [context.Process(target=_copier, args=(store_url, w, 15, barrier))
+               for w in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    with Store.open(store_url) as db:
+        matches = db.list_matches()
+    assert len(matches) == 60 and len({m.story for m in matches}) == 15
+    assert sum(len(m.deliveries) for m in matches) == 15  # one email per story
 
 
 # --- errors -------------------------------------------------------------------------------

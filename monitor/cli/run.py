@@ -51,7 +51,7 @@ def poll(
             results = asyncio.run(run_cycle(settings, store, rules.current, due_only=False, force=force, names=tuple(feed)))
         _print_results(results)
         if deliver:
-            report = Notifier(settings, store).send_due(utcnow())
+            report = Notifier(settings, store, rules=rules.current).send_due(utcnow())
             console.print(f"Deliveries: {report}")
     finally:
         store.close()

@@ -188,7 +188,7 @@ class Fetcher:
                 return await self._follow(url, headers)
             except FetchError as e:
                 e.url = e.url or url
-                _log.info("fetch failed url=%s error=%s", _safe_url(url), type(e).__name__)
+                _log.debug("fetch failed url=%s error=%s", _safe_url(url), type(e).__name__)
                 raise
 
     async def _follow(self, url: str, headers: dict[str, str]) -> FetchResult:
@@ -275,7 +275,7 @@ class Fetcher:
                 raise FetchTimeout(f"{kind} timeout fetching {_safe_url(url)}", url=original) from e
             except httpx.HTTPError as e:
                 raise FetchError(
-                    f"{type(e).__name__} fetching {_safe_url(url)}: {e or 'connection failed'}", url=original
+                    f"{type(e).__name__} fetching {_safe_url(url)}: {str(e) or 'connection failed'}", url=original
                 ) from e
 
     async def _exchange(self, url: str, headers: dict[str, str], *, original: str) -> _Hop:

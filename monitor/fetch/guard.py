@@ -9,8 +9,10 @@ and the connection is impossible. The Host header and TLS SNI stay the name (htt
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -192,14 +194,20 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """The default verifying TLS context, built once: loading the CA bundle costs ~90 ms per build."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport with the guarded network backend underneath; proxies are never used."""
 
     def __init__(self, resolver: Resolver, *, allow_private: bool, limits: httpx.Limits) -> None:
-        super().__init__(trust_env=False, limits=limits)
+        super().__init__(verify=_ssl_context(), trust_env=False, limits=limits)
         # httpx has no public hook for a network backend; swap the pool it built for one that uses ours.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

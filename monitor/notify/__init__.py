@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from monitor.notify.notifier import Notifier, SendReport
 from monitor.notify.redact import redact, url_secrets
-from monitor.notify.render import Message, Renderer, StoryAlert
+from monitor.notify.render import Message, Renderer, StoryAlert, render_snippet
 from monitor.notify.routing import digest_due, next_digest_at, plan_deliveries, route_applies
 from monitor.notify.send import UrlResult, next_retry, split_for_throttle
 
@@ -31,6 +31,7 @@ __all__ = [
     "next_retry",
     "plan_deliveries",
     "redact",
+    "render_snippet",
     "route_applies",
     "split_for_throttle",
     "url_secrets",

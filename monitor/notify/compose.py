@@ -30,7 +30,7 @@ class RuleInfo(Protocol):
     def description(self) -> str: ...
 
 
-StoryArticles = Callable[[int], Sequence[ArticleRecord]]
+_StoryArticles = Callable[[int], Sequence[ArticleRecord]]
 
 
 def group_by_story(rows: Iterable[DeliveryRecord]) -> list[list[DeliveryRecord]]:
@@ -44,7 +44,7 @@ def group_by_story(rows: Iterable[DeliveryRecord]) -> list[list[DeliveryRecord]]
 
 
 def story_alert(rows: Sequence[DeliveryRecord], rules: Mapping[str, RuleInfo],
-                story_articles: StoryArticles | None = None) -> StoryAlert:
+                story_articles: _StoryArticles | None = None) -> StoryAlert:
     """The alert for one story: every rule in ``rows`` (highest severity first), the first article, the hits.
 
     ``story_articles`` gives the story's other articles (``Store.story_articles``): they are listed as "also
@@ -66,7 +66,7 @@ def story_alert(rows: Sequence[DeliveryRecord], rules: Mapping[str, RuleInfo],
 
 
 def build_digest(rows: Sequence[DeliveryRecord], rules: Mapping[str, RuleInfo],
-                 story_articles: StoryArticles | None = None, *,
+                 story_articles: _StoryArticles | None = None, *,
                  max_items: int = 200) -> tuple[list[DigestGroup], int, int]:
     """Group digest rows by rule (highest severity first) and story (newest first).
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Protocol, runtime_checkable
 from datetime import UTC, datetime, timedelta
 
 from monitor.config import ChannelSettings, Settings
@@ -40,6 +41,15 @@ __all__ = ["Notifier", "SendReport"]
 
 _log = logging.getLogger(__name__)
 _HOUR = timedelta(hours=1)
+
+
+@runtime_checkable
+class _HasRules(Protocol):
+    @property
+    def rules(self) -> Sequence[RuleInfo]: ...
+
+
+_Rules = Iterable[RuleInfo] | _HasRules
 
 
 @dataclass(frozen=True)
@@ -66,12 +76,13 @@ class Notifier:
     Args:
         settings: the whole configuration (channels, ``notify``, ``scheduler.timezone``).
         store: the outbox (``monitor.store.Store``).
-        rules: the current rules by id (titles for alerts); update with ``set_rules`` after a reload.
+        rules: the rules (titles for alerts), or a callable giving the current ones at each run (hot reload);
+            an alert for a rule not found shows its id.
         apprise_factory: makes an ``apprise.Apprise``-like object (tests).
         clock: naive-UTC "now" used when a method gets no ``now``.
     """
 
-    def __init__(self, settings: Settings, store: Store, *, rules: Iterable[RuleInfo] = (),
+    def __init__(self, settings: Settings, store: Store, *, rules: _Rules | Callable[[], _Rules] = (),
                  apprise_factory: AppriseFactory | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
         self._settings = settings
@@ -81,8 +92,11 @@ class Notifier:
         self._renderer = Renderer(settings.notify.templates, settings.scheduler.timezone)
         self._worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._secrets = tuple(s for ch in settings.channels.values() for url in ch.urls for s in url_secrets(url))
+        self._recovered = False
+        self._rules_source = rules if callable(rules) else None
         self._rules: Mapping[str, RuleInfo] = {}
-        self.set_rules(rules)
+        if not callable(rules):
+            self.set_rules(rules)
         install_log_redaction(self._secrets)
 
     @property
@@ -90,9 +104,35 @@ class Notifier:
         """Seconds a claim lasts: long enough for a run of sends, short enough to recover after a crash."""
         return max(300.0, 10 * self._settings.notify.timeout)
 
-    def set_rules(self, rules: Iterable[RuleInfo]) -> None:
-        """Use these rules' titles and severities from now on (after a rule reload)."""
-        self._rules = {rule.id: rule for rule in rules}
+    def set_rules(self, rules: _Rules) -> None:
+        """Use these rules' titles and severities from now on (a ``RuleSet`` or rules)."""
+        listed = rules.rules if isinstance(rules, _HasRules) else rules
+        self._rules = {rule.id: rule for rule in listed}
+
+    def recover(self, now: datetime | None = None) -> int:
+        """Release the leases of dead senders on this host (killed mid-run), so a restart resends at once.
+
+        Workers are named ``host:pid:nonce``; a lease held by a pid of this host that no longer runs is released.
+        Leases of other hosts are left to expire (``lease`` seconds). Returns the deliveries released.
+        """
+        host = socket.gethostname()
+        released = 0
+        for worker in self._store.list_claimants(now or self._clock()):
+            name, _, rest = worker.partition(":")
+            pid = rest.partition(":")[0]
+            if name == host and worker != self._worker and pid.isdigit() and not _pid_alive(int(pid)):
+                released += self._store.release_claims(worker)
+        if released:
+            _log.info("deliveries recovered count=%d", released)
+        return released
+
+    def _prepare(self, now: datetime) -> None:
+        """Before a run: the current rules, and (once per process) the leases of dead senders released."""
+        if self._rules_source is not None:
+            self.set_rules(self._rules_source())
+        if not self._recovered:
+            self._recovered = True
+            self.recover(now)
 
     def redact(self, text: object) -> str:
         """``text`` with every configured channel secret hidden."""
@@ -101,12 +141,14 @@ class Notifier:
     def send_due(self, now: datetime | None = None) -> SendReport:
         """Send the immediate alerts due at ``now``: one message per story per channel, throttled per hour."""
         now = now or self._clock()
+        self._prepare(now)
         rows = self._store.claim_deliveries(now, worker=self._worker, lease=self.lease, mode="immediate")
         return self._per_channel(rows, lambda name, chunk: self._send_channel(name, chunk, now))
 
     def send_digests(self, now: datetime | None = None) -> SendReport:
         """Send every digest due at ``now``: one message per channel, its matches grouped by rule and story."""
         now = now or self._clock()
+        self._prepare(now)
         rows = self._store.claim_deliveries(now, worker=self._worker, lease=self.lease, mode="digest",
                                             limit=100_000)
         return self._per_channel(rows, lambda name, chunk: self._send_digest(name, chunk, now))
@@ -225,6 +267,16 @@ class Notifier:
         again = next_retry(attempts, first, now) if retry else None
         return DeliveryOutcome(row.id, "pending" if again else "failed", attempts, again,
                                self.redact(error)[:2000], None)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _test_alert(channel: str, now: datetime) -> StoryAlert:

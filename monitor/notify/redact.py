@@ -65,7 +65,7 @@ def url_secrets(url: str) -> tuple[str, ...]:
     userinfo, _, host = netloc.rpartition("@")
     found.extend(p for p in re.split(r"[:@]", userinfo) if p)
     if host and not _HOSTNAME.match(host):
-        found.append(host)
+        found.extend([host, *host.split(":")])
     found.extend(seg for seg in path.split("/") if seg and not _SAFE_SEGMENT.match(seg))
     for pair in query.split("&"):
         key, _, value = pair.partition("=")

@@ -37,6 +37,7 @@ __all__ = [
     "highlight",
     "markdown_escape",
     "neutralise_mentions",
+    "render_snippet",
 ]
 
 Format = Literal["text", "markdown", "html"]
@@ -114,6 +115,12 @@ def markdown_escape(text: str) -> str:
     text = _MD_ALWAYS.sub(r"\\\1", text)
     text = _MD_LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", text)
     return text.replace("://", "\\://").replace("www.", "www\\.")
+
+
+def render_snippet(snippet: str, hits: Sequence[object], fmt: Format = "text") -> str:
+    """``snippet`` with its hits marked for ``fmt`` (hits: ``MatchHit``-like objects with ``.text``, or strings)."""
+    texts = [hit if isinstance(hit, str) else str(getattr(hit, "text", "")) for hit in hits]
+    return str(highlight(snippet, texts, fmt))
 
 
 def highlight(snippet: str, hit_texts: Sequence[str], fmt: Format) -> Markup:

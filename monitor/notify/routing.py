@@ -20,7 +20,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Protocol, TypeGuard, cast
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -47,6 +47,11 @@ class _RuleLike(Protocol):
     def tags(self) -> Sequence[str]: ...
     @property
     def notify(self) -> Sequence[str] | None: ...
+
+
+class _HasRules(Protocol):
+    @property
+    def rules(self) -> Sequence[_RuleLike]: ...
 
 
 class _MatchWithRule(Protocol):
@@ -100,7 +105,7 @@ def digest_due(cron: str, tz: str, last_sent: datetime | None, now: datetime) ->
 
 def plan_deliveries(
     matches: Iterable[_MatchLike],
-    rules: Iterable[_RuleLike] | Mapping[str, _RuleLike],
+    rules: Iterable[_RuleLike] | Mapping[str, _RuleLike] | _HasRules,
     settings: Settings,
     published: datetime | None,
     now: datetime,
@@ -109,7 +114,7 @@ def plan_deliveries(
 
     Args:
         matches: rule matches (objects with ``.rule`` or ``.rule_id``, or plain rule ids).
-        rules: the current rules, to look up ids (a ``Mapping`` by id or an iterable such as ``RuleSet.rules``).
+        rules: the current rules, to look up ids: a ``RuleSet``, a ``Mapping`` by id or an iterable of rules.
         settings: channels, routes, ``notify.max_age`` and ``scheduler.timezone``.
         published: the entry's published date (naive UTC), None when unknown (treated as fresh).
         now: naive UTC.
@@ -117,7 +122,7 @@ def plan_deliveries(
     Returns:
         One ``PlannedDelivery`` per (rule, channel), immediate before digest, in match order.
     """
-    by_id = dict(rules) if isinstance(rules, Mapping) else {rule.id: rule for rule in rules}
+    by_id = _rules_by_id(rules)
     stale = published is not None and (now - published).total_seconds() > settings.notify.max_age
     planned: list[PlannedDelivery] = []
     for item in matches:
@@ -130,6 +135,17 @@ def plan_deliveries(
 def rules_for_channel(rules: Iterable[_RuleLike]) -> list[_RuleLike]:
     """The rules of one message, highest severity first, then by id (DESIGN.md: one alert per story)."""
     return sorted(rules, key=lambda rule: (-severity_rank(rule.severity), rule.id))
+
+
+def _rules_by_id(rules: Iterable[_RuleLike] | Mapping[str, _RuleLike] | _HasRules) -> dict[str, _RuleLike]:
+    if isinstance(rules, Mapping):
+        return dict(rules)
+    listed = rules.rules if _has_rules(rules) else rules
+    return {rule.id: rule for rule in cast("Iterable[_RuleLike]", listed)}
+
+
+def _has_rules(rules: object) -> TypeGuard[_HasRules]:
+    return hasattr(rules, "rules")
 
 
 def _rule_of(item: _MatchLike, by_id: Mapping[str, _RuleLike]) -> _RuleLike | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,15 +20,21 @@ from typing import Any, Protocol, TypeVar
 
 import apprise
 
+with warnings.catch_warnings():
+    # apprise's email plugin imports the deprecated stdlib ``imghdr`` (for pgpy) on first use, in whichever thread
+    # sends first; importing it once here, quietly, keeps that warning out of sends (and of ``-W error`` runs).
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import apprise.utils.pgp  # noqa: F401
+
 from monitor.notify.redact import redact, url_secrets
 from monitor.notify.render import Message
 
 __all__ = [
+    "AppriseFactory",
+    "AppriseLike",
     "RETRY_DELAYS",
     "RETRY_EVERY",
     "RETRY_FOR",
-    "AppriseFactory",
-    "AppriseLike",
     "UrlResult",
     "first_attempt_estimate",
     "install_log_redaction",

@@ -340,28 +340,29 @@ def _make_regex(t: _Tok) -> Regex:
     return Regex(t.col, pattern, t.flag)
 
 
-def _near_kind(node: Node) -> str | None:
-    """Why ``node`` cannot be a NEAR operand, or None when it can."""
+def _near_problem(node: Node) -> tuple[str, Node] | None:
+    """Why ``node`` cannot be a NEAR operand (and the offending node), or None when it can."""
     if isinstance(node, (Term, SetRef)):
         return None
     if isinstance(node, Or):
         for c in node.children:
-            why = _near_kind(c)
-            if why:
-                return why
+            problem = _near_problem(c)
+            if problem:
+                return problem
         return None
-    return {
+    why = {
         And: "an AND", Not: "a NOT", FieldScope: "a field", Near: "another NEAR",
         Regex: "a regex", Meta: "a feed:/lang: filter",
     }[type(node)]
+    return why, node
 
 
 def _check_near_operand(node: Node, op: str) -> None:
-    why = _near_kind(node)
-    if why:
+    problem = _near_problem(node)
+    if problem:
         raise _error(
-            f"{op} operands must be terms, phrases, sets or a parenthesised OR of those, not {why}",
-            node.col,
+            f"{op} operands must be terms, phrases, sets or a parenthesised OR of those, not {problem[0]}",
+            problem[1].col,
         )
 
 

@@ -126,6 +126,8 @@ def offset_position(loc: Loc, node: yaml.ScalarNode, offset: int) -> tuple[int, 
             v += 1
         else:
             i += 1
+    while v < len(value) and i < end and src[i] != value[v]:
+        i += 1  # indentation or a quote before the character itself
     line = src.count("\n", 0, i)
     col = i - (src.rfind("\n", 0, i) + 1)
     return line + 1, col + 1

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table, func, select, text
 
 from monitor.store.base import StoreBase, chunked, utcnow
 from monitor.store.records import (
@@ -31,7 +31,7 @@ from monitor.store.records import (
 )
 from monitor.store.tables import Article, Delivery, Entry, Match, Story, StoryKey, metadata
 
-__all__ = ["ArticleStore", "DeliveryPlan"]
+__all__ = ["ArticleStore", "DeliveryPlan", "MIN_HASH_WORDS"]
 
 _log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ _stories: Table = metadata.tables[Story.__tablename__]
 _story_keys: Table = metadata.tables[StoryKey.__tablename__]
 _matches: Table = metadata.tables[Match.__tablename__]
 _deliveries: Table = metadata.tables[Delivery.__tablename__]
+
+_STORY_LOCK = 0x73746F7279  # "story": the advisory lock id of story assignment on PostgreSQL
 
 #: Texts with fewer words are not grouped by content hash: two different articles
 #: whose feeds give only an empty or one-line summary would otherwise become one story.
@@ -79,6 +81,12 @@ class ArticleStore(StoreBase):
         """
         now = now or utcnow()
         with self._write("add article") as conn:
+            if self._dialect == "postgresql":
+                # Serialise story assignment across workers (SQLite's BEGIN IMMEDIATE
+                # already does): two copies of one story written at once by two processes
+                # must not found two stories, or the second would alert again. Taken
+                # first, before any row lock, so it cannot join a deadlock cycle.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STORY_LOCK})
             self._mark_seen(conn, article.feed_id, article.entry_keys)
             existing = _existing(conn, article.canonical_url)
             if existing is not None:
@@ -98,7 +106,7 @@ class ArticleStore(StoreBase):
         _log.debug("article stored id=%d story=%d new_story=%s matches=%d deliveries=%d",
                    article_id, story_id, new_story, len(match_ids), created)
         return AddResult(article_id, story_id, new_story, duplicate=False,
-                         match_ids=tuple(match_ids.values()), deliveries_created=created)
+                         match_ids=tuple(i for _, i in match_ids), deliveries_created=created)
 
     def get_article(self, article_id: int) -> ArticleRecord | None:
         """The article with this id, or None."""
@@ -158,8 +166,8 @@ class ArticleStore(StoreBase):
             conn.execute(self._insert(_story_keys).on_conflict_do_nothing(), rows)
 
     def _insert_matches(self, conn: Connection, article_id: int, story_id: int,
-                        matches: Sequence[NewMatch], now: datetime) -> dict[str, int]:
-        ids: dict[str, int] = {}
+                        matches: Sequence[NewMatch], now: datetime) -> list[tuple[str, int]]:
+        ids: list[tuple[str, int]] = []
         for match in matches:
             hits = [MatchHit.coerce(hit).as_json() for hit in match.hits]
             stmt = self._insert(_matches).values(
@@ -169,15 +177,19 @@ class ArticleStore(StoreBase):
                 matched_at=now)
             new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_matches.c.id)).scalar()
             if new_id is not None:
-                ids.setdefault(match.rule_id, int(new_id))
+                ids.append((match.rule_id, int(new_id)))
         return ids
 
-    def _insert_deliveries(self, conn: Connection, story_id: int, match_ids: dict[str, int],
+    def _insert_deliveries(self, conn: Connection, story_id: int,
+                           match_ids: Sequence[tuple[str, int]],
                            planned: Sequence[PlannedDelivery], now: datetime) -> int:
         created = 0
+        by_rule: dict[str, int] = {}
+        for rule_id, match_id in match_ids:
+            by_rule.setdefault(rule_id, match_id)  # the first version listed
         for item in planned:
             stmt = self._insert(_deliveries).values(
-                match_id=match_ids.get(item.rule_id), channel=item.channel, story_id=story_id,
+                match_id=by_rule.get(item.rule_id), channel=item.channel, story_id=story_id,
                 rule_id=item.rule_id, mode=item.mode, status="pending", attempts=0,
                 next_attempt_at=item.not_before or now, created_at=now)
             new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_deliveries.c.id)).scalar()

@@ -13,7 +13,6 @@ instead of failing with "database is locked" when a reader upgrades to a writer.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +30,6 @@ from monitor.errors import StoreError
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "StoreBase", "chunked", "create_store_engine", "utcnow"]
 
-_log = logging.getLogger(__name__)
 
 #: Seconds a SQLite writer waits for another process's write lock before failing.
 DEFAULT_BUSY_TIMEOUT = 30.0

@@ -136,6 +136,19 @@ class DeliveryStore(StoreBase):
                          .where(_deliveries.c.id.in_(list(ids)), _deliveries.c.claimed_by == worker)
                          .values(claimed_until=None, claimed_by=None))
 
+    def list_claimants(self, now: datetime) -> list[str]:
+        """The workers holding a live lease on some delivery at ``now``."""
+        with self._read("list delivery claimants") as conn:
+            return sorted(conn.execute(
+                select(_deliveries.c.claimed_by).distinct()
+                .where(_deliveries.c.claimed_by.is_not(None), _deliveries.c.claimed_until >= now)).scalars())
+
+    def release_claims(self, worker: str) -> int:
+        """Drop every lease ``worker`` holds (a worker known to be dead); returns the rows released."""
+        with self._write("release claims") as conn:
+            return int(conn.execute(_deliveries.update().where(_deliveries.c.claimed_by == worker)
+                                    .values(claimed_until=None, claimed_by=None)).rowcount)
+
     def count_recent_messages(self, channel: str, since: datetime) -> int:
         """Immediate messages (alerts and throttle summaries) sent to ``channel`` after ``since``.
 

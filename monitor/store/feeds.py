@@ -48,7 +48,8 @@ class FeedStore(StoreBase):
             if names:
                 gone = gone.where(_feeds.c.name.not_in(names))
             disabled = conn.execute(gone.values(enabled=False)).rowcount
-            records = [r for r in self._select_feeds(conn) if r.name in set(names)]
+            wanted = set(names)
+            records = [r for r in self._select_feeds(conn) if r.name in wanted]
         _log.info("feeds synced count=%d disabled=%d", len(records), disabled)
         return records
 

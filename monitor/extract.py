@@ -1,0 +1,382 @@
+"""Extraction: a fetched article page (bytes, URL) -> Extracted (text, title, author, date, language, site name).
+
+trafilatura does the work; this module decodes the bytes the way a browser would, bounds pathological pages, maps
+trafilatura's and lxml's failures to ``ExtractError``, and runs extraction in a process pool with a time limit per
+page (``ExtractorPool``). ``choose_text`` is the pipeline's fallback to the feed's own text. Only this module
+touches trafilatura.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import logging
+import multiprocessing
+import os
+import re
+import signal
+import threading
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import FrameType, TracebackType
+from typing import Any
+
+import trafilatura
+import trafilatura.utils
+
+from monitor.errors import ExtractError
+from monitor.lang import detect_language
+
+__all__ = ["Extracted", "ExtractorPool", "charset_from_headers", "choose_text", "decode_html", "extract_html"]
+
+_log = logging.getLogger(__name__)
+
+#: Compressed bodies (a saved ``.html.gz``) are inflated up to this size, as trafilatura does with bytes.
+_MAX_INFLATED_BYTES = 20_000_000
+#: Characters of markup we extract from; the rest of a larger page is dropped (lxml closes what the cut leaves
+#: open). Real articles sit well inside it: the benchmark's largest page is 1 MB.
+_MAX_HTML_CHARS = 5_000_000
+#: A cheap proxy for the element count. trafilatura costs ~0.35 ms per element of link-heavy markup (20,000
+#: link blocks: ~9 s); the benchmark's busiest real page has 3,229 ``<``. Above this we refuse before parsing.
+_MAX_TAGS = 100_000
+#: Where to look for ``<meta charset>`` / ``<?xml encoding?>`` (HTML says 1024 bytes; real pages put it later).
+_PRESCAN_BYTES = 4096
+#: A declared encoding is kept despite a few undecodable bytes (browsers show U+FFFD for them) up to this share.
+_MAX_REPLACED_SHARE = 0.001
+
+_DECLARED_CHARSET = re.compile(rb"""<(?:meta\s[^>]*?charset|\?xml\s[^>]*?encoding)\s*=\s*["']?\s*([-\w.:]+)""", re.I)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([-\w.:]+)""", re.I)
+#: WHATWG Encoding Standard: labels browsers decode with a superset (Python codec names after ``codecs.lookup``).
+_WHATWG_SUPERSETS = {
+    "ascii": "cp1252",
+    "iso8859-1": "cp1252",
+    "iso8859-9": "cp1254",
+    "iso8859-11": "cp874",
+    "tis-620": "cp874",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "shift_jis": "cp932",
+    "euc_kr": "cp949",
+    "big5": "big5hkscs",
+}
+#: Encodings whose bytes can look like ASCII/UTF-8: only a declaration tells them apart.
+_DECLARED_ONLY = ("iso2022", "hz", "utf-7", "utf-16", "utf-32")
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What a page yields. Strings are ``""`` when the page does not say; ``date`` is naive UTC."""
+
+    title: str
+    text: str
+    author: str
+    date: datetime | None
+    lang: str | None
+    sitename: str
+
+
+def charset_from_headers(headers: Mapping[str, str]) -> str | None:
+    """The ``charset`` parameter of a response's ``Content-Type`` (lower-case header keys), if any."""
+    found = _HEADER_CHARSET.search(headers.get("content-type", ""))
+    return found.group(1) if found else None
+
+
+def _codec(label: str | bytes | None) -> str | None:
+    """Python codec for an encoding label, widened the way browsers widen it; None if unknown."""
+    if not label:
+        return None
+    text = label.decode("ascii", "ignore") if isinstance(label, bytes) else label
+    try:
+        name = codecs.lookup(text.strip().lower()).name
+    except LookupError:
+        return None
+    return _WHATWG_SUPERSETS.get(name, name)
+
+
+def _decode_leniently(data: bytes, codec: str) -> str | None:
+    """``data`` in ``codec``, tolerating a few bad bytes; None when the codec clearly does not fit."""
+    text = data.decode(codec, errors="replace")
+    if text.count("\ufffd") > _MAX_REPLACED_SHARE * len(text):
+        return None
+    return text
+
+
+def decode_html(data: bytes, charset: str | None = None) -> str:
+    """Decode a page's bytes: BOM, then a stateful encoding only a declaration reveals, then valid UTF-8, then
+    the HTTP ``charset``, then ``<meta charset>``, then detection (trafilatura's own), then UTF-8 with U+FFFD.
+
+    Valid UTF-8 wins over a declared legacy charset because servers often send ``charset=ISO-8859-1`` by default
+    for UTF-8 pages, while non-ASCII text in a legacy encoding is practically never valid UTF-8 by accident;
+    this is also what trafilatura does with bytes, so no page it reads right is read differently here.
+    """
+    for bom, bom_codec in _BOMS:
+        if data.startswith(bom):
+            return data.decode(bom_codec, errors="replace")
+    head = data[:_PRESCAN_BYTES]
+    meta = _DECLARED_CHARSET.search(head)
+    header_codec, meta_codec = _codec(charset), _codec(meta.group(1) if meta else None)
+    if meta_codec is not None and meta_codec.startswith(("utf-16", "utf-32")):
+        meta_codec = "utf-8"  # a UTF-16 page could not be prescanned as ASCII: the declaration is wrong
+    for codec in (header_codec, meta_codec):
+        if codec is not None and codec.startswith(_DECLARED_ONLY):
+            if (decoded := _decode_leniently(data, codec)) is not None:
+                return decoded
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    for codec in (header_codec, meta_codec):
+        if codec is not None and (decoded := _decode_leniently(data, codec)) is not None:
+            return decoded
+    for guess in trafilatura.utils.detect_encoding(data):
+        try:
+            return data.decode(guess)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("utf-8", errors="replace")
+
+
+def _markup(html: bytes | str, charset: str | None, url: str) -> str:
+    if isinstance(html, bytes):
+        try:
+            html = trafilatura.utils.handle_compressed_file(html, _MAX_INFLATED_BYTES)
+        except ValueError as e:  # a decompression bomb
+            raise ExtractError(f"page inflates past {_MAX_INFLATED_BYTES} bytes", url=url) from e
+        html = decode_html(html, charset)
+    if len(html) > _MAX_HTML_CHARS:
+        _log.info("page truncated url=%s chars=%d", url, len(html))
+        html = html[:_MAX_HTML_CHARS]
+    tags = html.count("<")
+    if tags > _MAX_TAGS:
+        raise ExtractError(f"page too complex to extract: {tags} tags (limit {_MAX_TAGS})", url=url)
+    return html
+
+
+def _date_params() -> dict[str, Any]:
+    # trafilatura's defaults plus a time zone in the output, so that we can convert to UTC.
+    return {
+        "original_date": True,
+        "extensive_search": True,
+        "max_date": datetime.now().astimezone().strftime("%Y-%m-%d"),
+        "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+    }
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def extract_html(html: bytes | str, url: str, *, charset: str | None = None) -> Extracted | None:
+    """Extract the article from one page, in this process (``ExtractorPool`` for a time limit).
+
+    Args:
+        html: the page as fetched (bytes, decoded here) or already decoded text.
+        url: the page's final URL (for relative links and metadata; never fetched).
+        charset: the ``charset`` of the HTTP ``Content-Type``, if any (``charset_from_headers``).
+
+    Returns:
+        The article, or None when the page holds no usable text.
+
+    Raises:
+        ExtractError: the page is too complex, or trafilatura/lxml failed on it.
+    """
+    markup = _markup(html, charset, url)
+    try:
+        doc = trafilatura.bare_extraction(
+            markup,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            deduplicate=False,  # True shares a cache across pages: syndicated copies would come back empty
+            date_extraction_params=_date_params(),
+        )
+    except RecursionError as e:
+        raise ExtractError("page nested too deeply to extract", url=url) from e
+    except Exception as e:  # noqa: BLE001 - hostile markup must never stop the pipeline; the error is mapped
+        raise ExtractError(f"extraction failed: {type(e).__name__}: {e}", url=url) from e
+    text = "" if doc is None or isinstance(doc, dict) else (doc.text or "").strip()
+    if doc is None or isinstance(doc, dict) or not text:
+        return None
+    return Extracted(
+        title=(doc.title or "").strip(),
+        text=text,
+        author=(doc.author or "").strip(),
+        date=_parse_date(doc.date),
+        lang=doc.language or detect_language(text),
+        sitename=(doc.sitename or "").strip(),
+    )
+
+
+def choose_text(
+    extracted: Extracted | None, feed_title: str, feed_summary: str, feed_content: str
+) -> tuple[str, str]:
+    """The (title, text) to match and store for an entry: the page's article, else the feed's own text.
+
+    The title is the feed's (it is what the publisher chose to announce; page titles often carry the site name),
+    else the page's. The text is the longest of the extracted article, the feed's full content and its summary:
+    a page that could not be fetched or yielded nothing falls back to the feed, and so does a page that yields
+    less than the feed itself carries (a paywall teaser, a cookie notice).
+    """
+    page_title, page_text = (extracted.title, extracted.text) if extracted is not None else ("", "")
+    title = (feed_title or "").strip() or page_title
+    candidates = (page_text, (feed_content or "").strip(), (feed_summary or "").strip())
+    return title, max(candidates, key=len)
+
+
+#: Attempts per page when a worker process dies under it (the retry runs on a fresh pool).
+_ATTEMPTS = 2
+#: Slack on top of the parent's hard limit (queueing behind one page, scheduling noise).
+_HARD_GRACE = 10.0
+#: More slack until a fresh pool has returned its first page: starting workers (imports, language model) took
+#: 3 s idle and 11 s on a loaded 2-core machine, and must not count as a hung page.
+_STARTUP_GRACE = 120.0
+
+
+class _SoftTimeout(BaseException):
+    """Raised in a worker by SIGALRM: a BaseException, so trafilatura's ``except Exception`` cannot swallow it."""
+
+
+def _on_alarm(signum: int, frame: FrameType | None) -> None:
+    raise _SoftTimeout
+
+
+def _warm_up() -> None:
+    # Worker initializer: load the language model before the first page's clock starts.
+    detect_language("warm up the language model in this worker process")
+
+
+def _work(html: bytes | str, url: str, charset: str | None, timeout: float) -> tuple[Extracted | None, str | None]:
+    """Worker side: (article, None) or (None, error message); messages pickle, exceptions may not."""
+    armed = hasattr(signal, "setitimer")
+    if armed:
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return extract_html(html, url, charset=charset), None
+    except ExtractError as e:
+        return None, str(e)
+    except _SoftTimeout:
+        return None, f"extraction timed out after {timeout:g} s"
+    finally:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _kill_workers(executor: ProcessPoolExecutor) -> None:
+    # ProcessPoolExecutor has no public way to stop a busy worker before Python 3.14 (kill_workers).
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.kill()
+
+
+class ExtractorPool:
+    """``extract_html`` in worker processes, with a time limit per page.
+
+    A page over ``timeout`` seconds raises ``ExtractError`` (the worker stops it and carries on). A worker that
+    dies, or hangs where the limit cannot reach (inside C code, past ``2 * timeout + 10`` s), is killed with its
+    pool; a fresh pool takes the next page and the other pages in flight are retried once.
+    Workers start with ``forkserver`` (``spawn`` where missing): safe alongside threads in this process.
+    """
+
+    def __init__(self, processes: int | None = None, timeout: float = 30.0) -> None:
+        self._processes = processes or os.cpu_count() or 1
+        self._timeout = timeout
+        self._hard_timeout = 2 * timeout + _HARD_GRACE
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+        self._started = False  # the current executor has returned a page: its workers are up
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._closed = False
+
+    def __enter__(self) -> ExtractorPool:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers (waits for pages in progress, each bounded by ``timeout``)."""
+        with self._lock:
+            self._closed, executor, self._executor = True, self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    async def extract(self, html: bytes | str, url: str, *, charset: str | None = None) -> Extracted | None:
+        """``extract_html`` in a worker. Raises ``ExtractError`` on a timeout, a crash or a failed extraction."""
+        async with self._slot():
+            for _ in range(_ATTEMPTS):
+                executor = self._current(url)
+                limit = self._hard_timeout + (0.0 if self._started else _STARTUP_GRACE)
+                try:
+                    future = asyncio.get_running_loop().run_in_executor(
+                        executor, _work, html, url, charset, self._timeout
+                    )
+                    article, error = await asyncio.wait_for(future, limit)
+                except TimeoutError:
+                    self._discard(executor, kill=True)
+                    raise ExtractError(f"extraction hung past {limit:g} s", url=url) from None
+                except _SoftTimeout:  # the alarm went off just as the page finished
+                    article, error = None, f"extraction timed out after {self._timeout:g} s"
+                except RuntimeError:  # BrokenProcessPool, or a pool another page just discarded
+                    self._discard(executor, kill=False)
+                    continue
+                self._started = self._started or executor is self._executor
+                if error is not None:
+                    raise ExtractError(error, url=url)
+                return article
+        _log.warning("extraction worker crashed url=%s", url)
+        raise ExtractError("extraction worker crashed", url=url)
+
+    def map(self, pages: Iterable[tuple[bytes | str, str]]) -> list[Extracted | ExtractError | None]:
+        """Extract a batch in parallel, in order; a failed page gives its ``ExtractError`` in its place.
+
+        Not for use inside a running event loop (use ``extract`` there)."""
+
+        async def run_all() -> list[Extracted | BaseException | None]:
+            jobs = [self.extract(html, url) for html, url in pages]
+            return await asyncio.gather(*jobs, return_exceptions=True)
+
+        results: list[Extracted | ExtractError | None] = []
+        for result in asyncio.run(run_all()):
+            if isinstance(result, BaseException) and not isinstance(result, ExtractError):
+                raise result  # a bug, not a page problem
+            results.append(result)
+        return results
+
+    def _slot(self) -> asyncio.Semaphore:
+        # At most two pages per worker in flight, so the hard limit (from submission) covers one queued page.
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(2 * self._processes))
+        return self._slots[1]
+
+    def _current(self, url: str) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise ExtractError("extractor pool is closed", url=url)
+            if self._executor is None:
+                methods = multiprocessing.get_all_start_methods()
+                context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+                self._executor = ProcessPoolExecutor(self._processes, mp_context=context, initializer=_warm_up)
+                self._started = False
+            return self._executor
+
+    def _discard(self, executor: ProcessPoolExecutor, *, kill: bool) -> None:
+        """Drop a broken or hung pool; the next page starts a fresh one."""
+        with self._lock:
+            if self._executor is executor:
+                self._executor = None
+        if kill:
+            _log.warning("extraction pool killed reason=hung")
+            _kill_workers(executor)
+        executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,79 @@
+"""RULES.md section 3: normalisation of articles and queries."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.rules.text import fold_word, normalise, split_words
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        pytest.param("Poipet POIPET poipet", ["poipet"] * 3, id="case-folded"),
+        pytest.param("Việt Nam", ["viet", "nam"], id="vietnamese-diacritics"),
+        pytest.param("café élan", ["cafe", "elan"], id="french-accents"),
+        pytest.param("Đà Nẵng", ["da", "nang"], id="d-stroke"),
+        pytest.param("Søren Ørsted", ["soren", "orsted"], id="o-slash"),
+        pytest.param("Straße", ["strasse"], id="sharp-s-casefold"),
+        pytest.param("ﬁnance", ["finance"], id="nfkc-ligature"),
+        pytest.param("ＮＣＣＴ", ["ncct"], id="nfkc-fullwidth"),
+        pytest.param("Cambodia's", ["cambodia", "s"], id="apostrophe-separates"),
+        pytest.param("Cambodia’s", ["cambodia", "s"], id="curly-apostrophe-separates"),
+        pytest.param("cyber-slavery", ["cyber", "slavery"], id="hyphen-separates"),
+        pytest.param("U.S.", ["u", "s"], id="dots-separate"),
+        pytest.param("COVID19 2,760", ["covid19", "2", "760"], id="digits-are-word-chars"),
+        pytest.param("a/b_c", ["a", "b", "c"], id="symbols-separate"),
+        pytest.param("柬埔寨警方", ["柬", "埔", "寨", "警", "方"], id="han-one-word-per-character"),
+        pytest.param("柬埔寨NCCT声明", ["柬", "埔", "寨", "ncct", "声", "明"], id="script-change-splits"),
+        pytest.param("ភ្នំពេញ", ["ភ្នំ", "ពេ", "ញ"], id="khmer-graphemes"),
+        pytest.param("สวัสดี", ["ส", "วั", "ส", "ดี"], id="thai-graphemes-keep-vowel-signs"),
+        pytest.param("Москва", ["москва"], id="cyrillic-casefold-only"),
+        pytest.param("हिन्दी", ["हिन्दी"], id="devanagari-signs-are-letters"),
+        pytest.param("Ελλάδα", ["ελλάδα"], id="greek-keeps-accents"),
+        pytest.param("abcДЕФ", ["abc", "деф"], id="latin-cyrillic-split"),
+        pytest.param("", [], id="empty"),
+    ],
+)
+def test_words(text: str, words: list[str]) -> None:
+    assert normalise(text).words == words
+
+
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        pytest.param("Raid in Poipet", [(0, 4), (5, 7), (8, 14)], id="ascii"),
+        pytest.param("ﬁne Việt", [(0, 3), (4, 8)], id="nfkc-ligature-maps-back"),
+        pytest.param("Vie\u0301t nam", [(0, 5), (6, 9)], id="combining-accent-maps-back"),
+        pytest.param("柬埔寨", [(0, 1), (1, 2), (2, 3)], id="han"),
+    ],
+)
+def test_offsets_point_into_original_text(text: str, spans: list[tuple[int, int]]) -> None:
+    f = normalise(text)
+    assert list(zip(f.starts, f.ends)) == spans
+
+
+def test_cased_form_keeps_case_but_folds_accents() -> None:
+    f = normalise("NCCT Việt")
+    assert f.cased == ["NCCT", "Viet"]
+
+
+def test_norm_string_has_one_space_between_words() -> None:
+    assert normalise("Phnom, Penh!").norm == " phnom penh "
+
+
+def test_joined_only_without_separator() -> None:
+    f = normalise("柬埔 寨")
+    assert [f.joined(i) for i in range(3)] == [False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("word", "keep_case", "expected"),
+    [("Élan", False, "elan"), ("Élan", True, "Elan"), ("ĐỒNG", True, "DONG"), ("ß", False, "ss")],
+)
+def test_fold_word(word: str, keep_case: bool, expected: str) -> None:
+    assert fold_word(word, keep_case=keep_case) == expected
+
+
+def test_query_words_keep_wildcards() -> None:
+    assert [p.text for p in split_words("Raid* organi?ation", wildcards=True)] == ["raid*", "organi?ation"]

@@ -1,0 +1,96 @@
+"""Canonical URLs, content hashes and story keys, on realistic news texts."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.dedup import STORY_MIN_WORDS, canonical_url, content_hash, story_keys
+
+SEEDS = sorted((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt"))
+
+
+def _seed(i: int) -> str:
+    return SEEDS[i].read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("HTTPS://News.Example.COM:443/a/b?utm_source=x&utm_medium=rss&id=5#comments",
+     "https://news.example.com/a/b?id=5"),
+    ("https://news.example.com/story?fbclid=abc", "https://news.example.com/story"),
+    ("http://news.example.com:80/story", "http://news.example.com/story"),
+    ("https://news.example.com/view.php?newsid=12&b=2&a=1", "https://news.example.com/view.php?a=1&b=2&newsid=12"),
+    ("  https://news.example.com/x  ", "https://news.example.com/x"),
+], ids=["trackers-port-case-fragment", "fbclid", "default-port", "keeps-article-params", "spaces"])
+def test_canonical_url(url: str, expected: str) -> None:
+    assert canonical_url(url) == expected
+
+
+def test_canonical_url_keeps_distinct_articles_apart() -> None:
+    # courlan's strict mode would drop newsid and merge these two articles into one.
+    assert canonical_url("https://n.example/view.php?newsid=1") != canonical_url(
+        "https://n.example/view.php?newsid=2")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text())
+def test_canonical_url_never_raises(url: str) -> None:
+    assert isinstance(canonical_url(url), str)
+
+
+def test_content_hash_ignores_case_spacing_and_unicode_form() -> None:
+    text = "Cambodia’s NCCT  raided\n\na compound in Poipet."
+    assert content_hash(text) == content_hash("CAMBODIA’S ncct raided a compound in Poipet. ")
+    assert content_hash("ﬁne") == content_hash("fine")  # NFKC folds the ligature
+    assert content_hash(text) != content_hash(text.replace("Poipet", "Bavet"))
+    assert len(content_hash("")) == 64
+
+
+def _reprint(text: str, changed_words: int, seed: int = 7) -> str:
+    """A wire copy: a new headline, a new intro sentence, a few words changed."""
+    lines = text.splitlines()
+    words = "\n".join(lines[1:]).split(" ")
+    rng = random.Random(seed)
+    for _ in range(changed_words):
+        words[rng.randrange(len(words))] = "reportedly"
+    return "\n".join(["Crackdown widens as authorities move on online scam hubs",
+                      "PHNOM PENH (Wire) - Officials gave new details on Monday.",
+                      " ".join(words)])
+
+
+@pytest.mark.parametrize("index", range(len(SEEDS)))
+def test_reprint_shares_a_story_key(index: int) -> None:
+    original = set(story_keys(_seed(index)))
+    assert original
+    assert original & set(story_keys(_reprint(_seed(index), changed_words=6)))
+
+
+def test_different_articles_on_one_topic_share_no_key() -> None:
+    # The seeds are five different articles on Cambodia's scam and gambling crackdowns.
+    keys = [set(story_keys(_seed(i))) for i in range(len(SEEDS))]
+    for i in range(len(keys)):
+        for j in range(i + 1, len(keys)):
+            assert not keys[i] & keys[j], (SEEDS[i].name, SEEDS[j].name)
+
+
+def test_short_texts_get_no_story_keys() -> None:
+    assert story_keys("Cambodia raids scam compound in Poipet") == ()
+    assert story_keys(" ".join(["word"] * (STORY_MIN_WORDS - 1))) == ()
+    assert story_keys("") == ()
+
+
+def test_story_keys_fit_bigint_and_are_stable_across_processes() -> None:
+    keys = story_keys(_seed(0))
+    assert len(keys) == 24
+    assert all(-2**63 <= k < 2**63 for k in keys)
+    code = ("import sys; from monitor.dedup import story_keys; "
+            "print(story_keys(open(sys.argv[1], encoding='utf-8').read()))")
+    other = subprocess.run([sys.executable, "-c", code, str(SEEDS[0])], capture_output=True,
+                           text=True, check=True)
+    assert other.stdout.strip() == str(keys)
