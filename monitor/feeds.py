@@ -80,7 +80,7 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     if not body.strip():
         raise FeedParseError("empty body", url=url)
     ctype = headers.get("content-type", "").lower()
-    if "json" in ctype or body.lstrip()[:1] == b"{":
+    if body.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{":  # by content: servers mislabel both ways
         return _parse_json_feed(body, url)
     if _declares_entities(body):
         raise FeedParseError("feed declares XML entities (<!ENTITY>); refused", url=url)

@@ -183,3 +183,9 @@ def test_utf8_mislabelled_as_windows_1252_is_read_as_utf8() -> None:
 def test_utf16_feed_with_bom() -> None:
     body = rss("<item><title>Phnom Penh raid</title></item>").decode().replace("utf-8", "utf-16").encode("utf-16")
     assert parse(body).entries[0].title == "Phnom Penh raid"
+
+
+def test_json_feed_is_recognised_by_content_not_label() -> None:
+    doc = {"version": "https://jsonfeed.org/version/1", "items": [{"id": "x", "content_text": "t"}]}
+    assert len(parse(b"\xef\xbb\xbf" + json.dumps(doc).encode(), "text/xml").entries) == 1
+    assert len(parse(rss("<item><title>a</title></item>"), "application/json").entries) == 1

@@ -46,6 +46,8 @@ class MapResolver:
     async def resolve(self, host: str, port: int) -> list[str]:
         self.lookups.append(host)
         await asyncio.sleep(self.delay)
+        if host not in self.table:
+            raise OSError(f"{host}: name not known")
         return self.table[host]
 
 
@@ -192,6 +194,27 @@ def test_every_httpx_error_leaves_as_a_fetch_error(raised: Exception, expected: 
     message = str(caught.value)
     assert "feeds.example/rss" in message and "SECRET" not in message and "\n" not in message
     assert caught.value.url == "http://feeds.example/rss?token=SECRET"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["", "notaurl", "http:///nohost", "javascript:alert(1)", "http://[bad/", "http://" + "a" * 300 + ".test/",
+     "http://unknown.test/feed"],
+)
+def test_malformed_or_unresolvable_urls_are_fetch_errors(url: str) -> None:
+    with pytest.raises(FetchError) as caught:
+        fetch(url, resolver=MapResolver({}))
+    assert "\n" not in str(caught.value)
+
+
+def test_garbage_redirect_location_is_a_fetch_error(hostile_server: HostileServer) -> None:
+    with pytest.raises(FetchError):
+        fetch(hostile_server.url("/redirect-to?url=" + quote("http://[::1")))
+
+
+def test_validators_with_control_characters_are_not_sent(hostile_server: HostileServer) -> None:
+    result = fetch(hostile_server.url("/feed.xml"), etag='"a\r\nInjected: 1"', last_modified="x\n")
+    assert result.status == 200 and "Injected" not in hostile_server.requests[-1][1]
 
 
 # --- statuses ---

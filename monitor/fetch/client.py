@@ -179,9 +179,10 @@ class Fetcher:
             or FetchError for any other network or protocol failure.
         """
         headers = {}
-        if etag:
+        # Validators come from earlier responses; one with control characters would fail every later poll.
+        if etag and etag.isprintable():
             headers["If-None-Match"] = etag
-        if last_modified:
+        if last_modified and last_modified.isprintable():
             headers["If-Modified-Since"] = last_modified
         async with self._slots:
             try:
@@ -211,7 +212,10 @@ class Fetcher:
                 return _with_permanent(hop.result)
             assert hop.location is not None
             permanent = permanent and hop.status in _PERMANENT
-            next_url = str(httpx.URL(target).join(hop.location))
+            try:
+                next_url = str(httpx.URL(target).join(hop.location))
+            except (httpx.InvalidURL, TypeError, ValueError) as e:
+                raise FetchError(f"invalid redirect Location from {_safe_url(target)}: {e}", url=url) from e
             self._check_downgrade(target, next_url, url)
             current = next_url
         raise TooManyRedirectsError(f"more than {s.max_redirects} redirects", url=url)
@@ -223,10 +227,12 @@ class Fetcher:
             host = split.hostname or ""
         except ValueError as e:
             raise FetchError(f"invalid URL: {e}", url=url) from e
-        if split.scheme.lower() not in ("http", "https") or not host:
+        if split.scheme.lower() not in ("http", "https"):
             what = "redirect to" if previous else "URL with"
             reason = f"{what} unsupported scheme {split.scheme or 'none'!r}"
-            raise BlockedAddressError(reason, url=url, reason=reason)
+            raise BlockedAddressError(f"blocked: {reason}", url=url, reason=reason)
+        if not host:
+            raise FetchError(f"invalid URL: no host in {_safe_url(url)}", url=url)
         # Checked on the raw host before httpx parses it: odd spellings (0177.0.0.1) must be refused, not just
         # rejected as invalid. Also vetted at connect time; this covers custom transports too.
         literal = literal_ip(host)
@@ -273,7 +279,7 @@ class Fetcher:
             except httpx.TimeoutException as e:
                 kind = "connect" if isinstance(e, httpx.ConnectTimeout) else "read"
                 raise FetchTimeout(f"{kind} timeout fetching {_safe_url(url)}", url=original) from e
-            except httpx.HTTPError as e:
+            except (httpx.HTTPError, httpx.InvalidURL) as e:
                 raise FetchError(
                     f"{type(e).__name__} fetching {_safe_url(url)}: {str(e) or 'connection failed'}", url=original
                 ) from e

@@ -51,7 +51,7 @@ class AddressBlocked(Exception):
 
 
 class Resolver(Protocol):
-    """Turns a host name into IP address strings (the SSRF guard vets each one)."""
+    """Turns a host name into IP address strings (the SSRF guard vets each one); raises OSError if it cannot."""
 
     async def resolve(self, host: str, port: int) -> list[str]: ...
 
@@ -139,7 +139,7 @@ async def vet_host(host: str, port: int, resolver: Resolver, *, allow_private: b
     else:
         try:
             addresses = await resolver.resolve(host, port)
-        except OSError as e:
+        except (OSError, UnicodeError) as e:  # UnicodeError: the IDNA codec refuses over-long labels
             raise httpcore.ConnectError(f"cannot resolve {host}: {e}") from e
         if not addresses:
             raise httpcore.ConnectError(f"cannot resolve {host}: no addresses")

@@ -11,7 +11,7 @@ from monitor.rules.compile import AND, FIELD, META, NEAR, NOT, OR, REGEX, SET, T
 from monitor.rules.model import Document
 from monitor.rules.text import Field, normalise
 
-__all__ = ["DocState", "RegexTimeout", "SpanHit", "evaluate", "make_snippet"]
+__all__ = ["DocState", "RegexTimeout", "SpanHit", "evaluate", "is_true", "make_snippet"]
 
 _log = logging.getLogger(__name__)
 
@@ -80,7 +80,8 @@ class DocState:
 
     def spans(self, field: str, occs: Iterable[_Occ]) -> list[SpanHit]:
         f = self.fields[field]
-        return [(field, *f.span(a, b)) for a, b in occs]
+        starts, ends = f.starts, f.ends
+        return [(field, starts[a], ends[b]) for a, b in occs]
 
 
 def _operand_occ(st: DocState, c: CNode, field: str) -> list[_Occ]:
@@ -92,77 +93,103 @@ def _operand_occ(st: DocState, c: CNode, field: str) -> list[_Occ]:
     return sorted({o for x in c[1] for o in _operand_occ(st, x, field)})  # OR of operands
 
 
-def _near(st: DocState, c: CNode, scope: tuple[str, ...]) -> tuple[bool, list[SpanHit]]:
+def _near_pairs(st: DocState, c: CNode, field: str, first_only: bool) -> set[_Occ]:
+    """Occurrences of either operand that have a partner within the distance (first pair only if asked)."""
     _, left, right, dist, ordered = c
-    hits: list[SpanHit] = []
-    for field in scope:
-        a_occ = _operand_occ(st, left, field)
-        if not a_occ:
-            continue
-        b_occ = _operand_occ(st, right, field)
-        used: set[_Occ] = set()
-        for a in a_occ:
-            for b in b_occ:
-                if 0 <= b[0] - a[1] - 1 <= dist or (not ordered and 0 <= a[0] - b[1] - 1 <= dist):
-                    used.add(a)
-                    used.add(b)
-        hits.extend(st.spans(field, sorted(used)))
-    return bool(hits), hits
+    used: set[_Occ] = set()
+    a_occ = _operand_occ(st, left, field)
+    if not a_occ:
+        return used
+    for a in a_occ:
+        for b in _operand_occ(st, right, field):
+            if 0 <= b[0] - a[1] - 1 <= dist or (not ordered and 0 <= a[0] - b[1] - 1 <= dist):
+                used.add(a)
+                used.add(b)
+                if first_only:
+                    return used
+    return used
 
 
-def _regex(st: DocState, c: CNode, scope: tuple[str, ...]) -> tuple[bool, list[SpanHit]]:
+def _regex(st: DocState, c: CNode, scope: tuple[str, ...], first_only: bool) -> list[SpanHit]:
     hits: list[SpanHit] = []
     for field in scope:
         f = st.fields[field]
         try:
             for m in c[1].finditer(f.nfkc, timeout=REGEX_TIMEOUT):
                 hits.append((field, *f.nfkc_span(m.start(), m.end())))
+                if first_only:
+                    return hits
         except TimeoutError as e:
             raise RegexTimeout(f"{c[2]} timed out on field {field}") from e
-    return bool(hits), hits
+    return hits
 
 
-def evaluate(st: DocState, c: CNode, scope: tuple[str, ...] = DEFAULT_SCOPE) -> tuple[bool, list[SpanHit]]:
-    """Truth of ``c`` over the document and the hits of its true positive branches.
+def is_true(st: DocState, c: CNode, scope: tuple[str, ...] = DEFAULT_SCOPE) -> bool:
+    """Truth of ``c`` over the document (no hits are collected).
 
     Raises:
         RegexTimeout: a regex of the query ran too long.
     """
     kind = c[0]
-    if kind == TERM or kind == SET:
-        tids = (c[1],) if kind == TERM else c[1]
-        hits = [h for field in scope for t in tids for h in st.spans(field, st.term_occ(t, field))]
-        return bool(hits), hits
+    if kind == TERM:
+        return any(st.term_occ(c[1], field) for field in scope)
+    if kind == SET:
+        return any(st.term_occ(t, field) for field in scope for t in c[1])
     if kind == AND:
-        hits = []
-        for x in c[1]:
-            ok, h = evaluate(st, x, scope)
-            if not ok:
-                return False, []
-            hits.extend(h)
-        return True, hits
+        return all(is_true(st, x, scope) for x in c[1])
     if kind == OR:
-        hits, any_true = [], False
-        for x in c[1]:
-            ok, h = evaluate(st, x, scope)
-            if ok:
-                any_true = True
-                hits.extend(h)
-        return any_true, hits
+        return any(is_true(st, x, scope) for x in c[1])
     if kind == NOT:
-        return not evaluate(st, c[1], scope)[0], []
+        return not is_true(st, c[1], scope)
     if kind == FIELD:
-        return evaluate(st, c[2], (c[1],))
+        return is_true(st, c[2], (c[1],))
     if kind == NEAR:
-        return _near(st, c, scope)
+        return any(_near_pairs(st, c, field, True) for field in scope)
     if kind == REGEX:
-        return _regex(st, c, scope)
+        return bool(_regex(st, c, scope, True))
     if kind == META:
         if c[1] == "feed":
-            return c[2] in st.feeds, []
+            return bool(c[2] in st.feeds)
         lang = st.lang
-        return lang is not None and lang.casefold() == c[2], []
+        return lang is not None and lang.casefold() == c[2]
     raise TypeError(f"unknown compiled node {kind}")  # pragma: no cover
+
+
+def _hits(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit]) -> None:
+    """Append the hits of a node already known to be true: every positive term of every true branch."""
+    kind = c[0]
+    if kind == TERM or kind == SET:
+        for field in scope:
+            for t in (c[1],) if kind == TERM else c[1]:
+                out.extend(st.spans(field, st.term_occ(t, field)))
+    elif kind == AND:
+        for x in c[1]:
+            _hits(st, x, scope, out)
+    elif kind == OR:
+        for x in c[1]:
+            if is_true(st, x, scope):
+                _hits(st, x, scope, out)
+    elif kind == FIELD:
+        _hits(st, c[2], (c[1],), out)
+    elif kind == NEAR:
+        for field in scope:
+            out.extend(st.spans(field, sorted(_near_pairs(st, c, field, False))))
+    elif kind == REGEX:
+        out.extend(_regex(st, c, scope, False))
+    # NOT and META produce no hits
+
+
+def evaluate(st: DocState, c: CNode, scope: tuple[str, ...] = DEFAULT_SCOPE) -> tuple[bool, list[SpanHit]]:
+    """Truth of ``c`` over the document and, when true, the hits of its true positive branches.
+
+    Raises:
+        RegexTimeout: a regex of the query ran too long.
+    """
+    if not is_true(st, c, scope):
+        return False, []
+    out: list[SpanHit] = []
+    _hits(st, c, scope, out)
+    return True, out
 
 
 def make_snippet(doc: Document, hits: list[SpanHit]) -> tuple[str, tuple[tuple[int, int], ...]]:

@@ -30,7 +30,6 @@ from monitor.errors import StoreError
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "StoreBase", "chunked", "create_store_engine", "utcnow"]
 
-
 #: Seconds a SQLite writer waits for another process's write lock before failing.
 DEFAULT_BUSY_TIMEOUT = 30.0
 _DB_ERRORS = (SQLAlchemyError, sqlite3.Error)
