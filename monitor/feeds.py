@@ -136,10 +136,10 @@ def _declares_entities(body: bytes) -> bool:
     """True when the prolog has a DOCTYPE with an internal subset that declares entities.
 
     feedparser's own DOCTYPE pre-pass misses a billion-laughs subset written on one line (DEPENDENCIES.md).
-    NULs are dropped first so UTF-16 bodies are checked too; comments and PIs before the DOCTYPE are skipped so
-    they cannot hide it. An ``<!ENTITY`` inside the document (e.g. in CDATA) is harmless and allowed.
+    NULs are dropped first so UTF-16/32 bodies are checked too; comments and PIs before the DOCTYPE (of any
+    length) are skipped so they cannot hide it. An ``<!ENTITY`` inside the document (e.g. in CDATA) is harmless and allowed.
     """
-    head = body[:65536].replace(b"\x00", b"")
+    head = body.replace(b"\x00", b"")
     pos = 0
     while True:
         while pos < len(head) and head[pos : pos + 1] in (b" ", b"\t", b"\r", b"\n", b"\xef", b"\xbb", b"\xbf",
@@ -151,11 +151,11 @@ def _declares_entities(body: bytes) -> bool:
             end, closer = head.find(b"-->", pos), 3
         elif head[pos : pos + 9].upper() == b"<!DOCTYPE":
             close, bracket = head.find(b">", pos), head.find(b"[", pos)
-            return bracket != -1 and (close == -1 or bracket < close) and b"<!ENTITY" in body.replace(b"\x00", b"")
+            return bracket != -1 and (close == -1 or bracket < close) and b"<!ENTITY" in head
         else:
             return False
-        if end == -1:
-            return False
+        if end == -1:  # an unterminated comment or PI: expat rejects it, but stay on the safe side
+            return b"<!ENTITY" in head
         pos = end + closer
 
 

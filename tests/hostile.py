@@ -13,6 +13,7 @@ import json
 import mimetypes
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -250,8 +251,10 @@ class _Server(ThreadingHTTPServer):
 class HostileServer:
     """The running server: ``url(path)``, ``port``, and what it saw (``connections``, ``requests``)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, tls: ssl.SSLContext | None = None) -> None:
         self._server = _Server(root)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 

@@ -19,10 +19,7 @@ from monitor.errors import FeedParseError
 from monitor.feeds import parse_feed
 from monitor.fetch import Fetcher
 
-try:
-    from tests.hostile import HostileServer, hostile_server
-except ImportError:  # tests/ is not a package: pytest put it on sys.path
-    from hostile import HostileServer, hostile_server  # type: ignore[no-redef]
+from tests.hostile import HostileServer, hostile_server
 
 __all__ = ["hostile_server"]
 

@@ -115,8 +115,9 @@ def test_valid_empty_feed_has_no_entries() -> None:
     [
         '<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>',
         '<!-- <a> hides nothing --><!DOCTYPE lolz [\n<!ENTITY lol "lol">\n]>',
+        "<!--" + "x" * 100_000 + '--><?pi data?><!DOCTYPE lolz [<!ENTITY lol "lol">]>',
     ],
-    ids=["one-line", "after-comment"],
+    ids=["one-line", "after-comment", "after-100k-comment"],
 )
 def test_entity_declarations_are_refused_before_parsing(doctype: str) -> None:
     body = f'<?xml version="1.0"?>{doctype}<rss version="2.0"><channel><title>&lol2;</title></channel></rss>'

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import shutil
+import ssl
+import subprocess
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -24,11 +28,9 @@ from monitor.errors import (
     TooManyRedirectsError,
 )
 from monitor.fetch import Fetcher, FetchResult, blocked_reason, parse_retry_after
+from monitor.fetch.guard import GuardedTransport
 
-try:
-    from tests.hostile import FEED_XML, HostileServer, hostile_server
-except ImportError:  # tests/ is not a package: pytest put it on sys.path
-    from hostile import FEED_XML, HostileServer, hostile_server  # type: ignore[no-redef]
+from tests.hostile import FEED_XML, HostileServer, hostile_server
 
 __all__ = ["hostile_server"]
 
@@ -312,6 +314,25 @@ def test_global_concurrency_caps_parallel_requests(hostile_server: HostileServer
     assert hostile_server.max_in_flight == 2
 
 
+def test_a_busy_host_does_not_starve_other_hosts(hostile_server: HostileServer) -> None:
+    resolver = MapResolver({"busy.test": ["127.0.0.1"], "quiet.test": ["127.0.0.1"]})
+
+    async def go() -> float:
+        async with Fetcher(settings(concurrency=2, per_host=1), resolver=resolver) as fetcher:
+            busy = [fetcher.fetch(hostile_server.url(f"/stall/0.4?i={i}", host="busy.test")) for i in range(4)]
+
+            async def quiet() -> float:
+                await asyncio.sleep(0.05)  # the busy host's fetches are queued by now
+                started = time.monotonic()
+                await fetcher.fetch(hostile_server.url("/feed.xml", host="quiet.test"))
+                return time.monotonic() - started
+
+            *_, elapsed = await asyncio.gather(*busy, quiet())
+            return float(elapsed)
+
+    assert asyncio.run(go()) < 0.3  # not behind the 1.6 s queue for busy.test
+
+
 def test_per_host_delay_spaces_requests(hostile_server: HostileServer) -> None:
     before = len(hostile_server.requests)
     _concurrent(hostile_server, "/feed.xml", 3, per_host=3, per_host_delay=0.3)
@@ -404,3 +425,64 @@ def test_redirect_from_public_server_to_loopback_is_refused(target: str) -> None
 def test_address_policy_table(address: str, allow_private: bool, blocked: bool) -> None:
     reason = blocked_reason(ipaddress.ip_address(address), allow_private=allow_private)
     assert (reason is not None) == blocked
+
+
+# --- TLS through the guard: connect to the vetted IP, but SNI and certificate checks use the name ---
+
+_needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+
+
+class _AnyNameResolver:
+    async def resolve(self, host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]  # every name: the certificate decides which names work
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HostileServer, Path, list[str]]]:
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=news.test",
+         "-addext", "subjectAltName=DNS:news.test"],
+        check=True, capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    names: list[str] = []
+
+    def record_sni(sock: ssl.SSLObject, name: str | None, ctx: ssl.SSLContext) -> None:
+        names.append(name or "")
+
+    context.sni_callback = record_sni
+    server = HostileServer(Path("/tmp"), tls=context).start()
+    yield server, cert, names
+    server.stop()
+
+
+def _fetch_tls(url: str, cafile: Path) -> FetchResult:
+    settings = FetchSettings(allow_private=True, timeout=5.0)
+    transport = GuardedTransport(
+        _AnyNameResolver(), allow_private=True, limits=httpx.Limits(max_connections=4),
+        ssl_context=ssl.create_default_context(cafile=str(cafile)),
+    )
+
+    async def go() -> FetchResult:
+        async with Fetcher(settings, transport=transport) as fetcher:
+            return await fetcher.fetch(url)
+
+    return asyncio.run(go())
+
+
+@_needs_openssl
+def test_tls_uses_the_name_for_sni_and_verification(tls_server: tuple[HostileServer, Path, list[str]]) -> None:
+    server, cert, names = tls_server
+    result = _fetch_tls(f"https://news.test:{server.port}/feed.xml", cert)
+    assert result.body == FEED_XML and names[-1] == "news.test"
+
+
+@_needs_openssl
+def test_certificate_for_another_name_is_refused(tls_server: tuple[HostileServer, Path, list[str]]) -> None:
+    server, cert, _ = tls_server
+    with pytest.raises(FetchError, match="certificate|CERTIFICATE|hostname"):
+        _fetch_tls(f"https://other.test:{server.port}/feed.xml", cert)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import Enum
@@ -11,11 +12,21 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from monitor.config import Settings, load_settings
-from monitor.store import Store
+from monitor.store import MatchRecord, Store
 
-__all__ = ["Format", "config_path", "console", "err_console", "open_store", "print_jsonl", "settings_from"]
+__all__ = [
+    "Format",
+    "config_path",
+    "console",
+    "err_console",
+    "open_store",
+    "print_jsonl",
+    "print_matches",
+    "settings_from",
+]
 
 console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
@@ -57,3 +68,31 @@ def print_jsonl(rows: Iterable[Mapping[str, Any]]) -> None:
     """JSON Lines on stdout, unescaped Unicode, datetimes as ISO 8601 UTC."""
     for row in rows:
         typer.echo(json.dumps(row, ensure_ascii=False, default=_default))
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+def print_matches(matches: Iterable[MatchRecord]) -> None:
+    """One block per article, newest first: title and source, the rules it matched (highest severity first) with
+    their delivery state, and the snippet with the matched words in bold."""
+    from monitor.notify import render_snippet
+    from monitor.rules import SEVERITIES
+
+    by_article: dict[int, list[MatchRecord]] = {}
+    for m in matches:
+        by_article.setdefault(m.article.id, []).append(m)
+    console.print(f"[bold]{sum(map(len, by_article.values()))} matches in {len(by_article)} articles[/]\n")
+    for found in by_article.values():
+        found.sort(key=lambda m: SEVERITIES.index(m.severity), reverse=True)
+        article = found[0].article
+        when = (article.published or found[0].matched_at).strftime("%Y-%m-%d %H:%M")
+        console.print(f"[bold]{escape(article.title)}[/]")
+        console.print(f"  [dim]{escape(article.feed)} · {when} UTC · {escape(article.url)}[/]")
+        for m in found:
+            sent = ", ".join(f"{d.channel}: {d.status}" for d in m.deliveries)
+            style = _SEVERITY_STYLE.get(m.severity, "")
+            console.print(f"  {escape(m.rule)} ([{style}]{m.severity}[/])" + (f"  [dim]{escape(sent)}[/]" if sent else ""))
+        snippet = escape(render_snippet(found[0].snippet, found[0].hits, "text"))
+        console.print("  " + _BOLD.sub(r"[bold yellow]\1[/]", snippet) + "\n")

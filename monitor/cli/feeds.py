@@ -10,9 +10,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from monitor.cli.common import Format, console, open_store, print_jsonl, settings_from
+from monitor.cli.common import Format, console, open_store, print_jsonl, print_matches, settings_from
 from monitor.config import FeedSettings, parse_duration
-from monitor.store import FeedRecord, MatchRecord
 
 __all__ = ["feeds_app", "matches"]
 
@@ -104,22 +103,9 @@ def matches(
     elif format is Format.csv:
         _write_csv([_flat(m.as_json()) for m in found])
     else:
-        _match_table(found)
+        print_matches(found)
     if not found:
         raise typer.Exit(1)
-
-
-def _match_table(found: list[MatchRecord]) -> None:
-    from monitor.notify import render_snippet
-
-    table = Table(title=f"{len(found)} matches", show_lines=True, expand=True)
-    for column in ("when", "rule", "severity", "article", "snippet", "deliveries"):
-        table.add_column(column, overflow="fold", ratio=2 if column in ("article", "snippet") else None)
-    for m in found:
-        deliveries = ", ".join(f"{d.channel}: {d.status}" for d in m.deliveries) or "-"
-        table.add_row(_when(m.matched_at), m.rule, m.severity, f"{m.article.title}\n{m.article.url}",
-                      render_snippet(m.snippet, m.hits, "text"), deliveries)
-    console.print(table)
 
 
 def _since(value: str) -> datetime:

@@ -10,11 +10,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from monitor.cli.common import console, open_store, settings_from
+from monitor.cli.common import console, open_store, print_matches, settings_from
 from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesSettings, Settings
 from monitor.daemon import Daemon, RuleWatcher, run_cycle, utcnow
 from monitor.demo import PROJECT_ROOT, demo_articles, serve_demo_site
-from monitor.notify import Notifier, render_snippet
+from monitor.notify import Notifier
 from monitor.pipeline import FeedResult
 from monitor.store import Store
 
@@ -82,12 +82,12 @@ def demo(
             with console.status("Polling the demo feed: fetch, extract, match, store…"):
                 first = asyncio.run(run_cycle(settings, store, watcher.current, due_only=False))
             _print_results(first)
-            _print_matches(store)
+            print_matches(store.list_matches())
             second = asyncio.run(run_cycle(settings, store, watcher.current, due_only=False))
             console.print(f"Second poll: [bold]{second[0].status}[/] (conditional GET, {second[0].new} new entries)")
         finally:
             store.close()
-    console.print(f"Database: {folder / 'demo.db'}  (try: monitor --config … matches, or keep it with --data)")
+    console.print(f"Demo database: {folder / 'demo.db'} (choose the folder with --data)")
 
 
 def _print_results(results: Sequence[FeedResult]) -> None:
@@ -98,16 +98,4 @@ def _print_results(results: Sequence[FeedResult]) -> None:
         style = {"error": "red", "skipped": "yellow"}.get(r.status, "")
         table.add_row(r.feed, f"[{style}]{r.status}[/]" if style else r.status, str(r.new), str(r.matched),
                       f"{r.seconds:.2f}", r.error or "")
-    console.print(table)
-
-
-def _print_matches(store: Store) -> None:
-    matches = store.list_matches()
-    table = Table(title=f"{len(matches)} matches", show_lines=True, expand=True)
-    table.add_column("rule", no_wrap=True)
-    table.add_column("severity", no_wrap=True)
-    table.add_column("article", ratio=1)
-    table.add_column("snippet", ratio=2)
-    for m in matches:
-        table.add_row(m.rule, m.severity, m.article.title, render_snippet(m.snippet, m.hits, "text"))
     console.print(table)

@@ -184,13 +184,12 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified and last_modified.isprintable():
             headers["If-Modified-Since"] = last_modified
-        async with self._slots:
-            try:
-                return await self._follow(url, headers)
-            except FetchError as e:
-                e.url = e.url or url
-                _log.debug("fetch failed url=%s error=%s", _safe_url(url), type(e).__name__)
-                raise
+        try:
+            return await self._follow(url, headers)
+        except FetchError as e:
+            e.url = e.url or url
+            _log.debug("fetch failed url=%s error=%s", _safe_url(url), type(e).__name__)
+            raise
 
     async def _follow(self, url: str, headers: dict[str, str]) -> FetchResult:
         s = self._settings
@@ -265,24 +264,31 @@ class Fetcher:
 
     async def _hop(self, url: str, headers: dict[str, str], budget: float, *, original: str) -> _Hop:
         gate = self._gate(httpx.URL(url).host)
+        # Host slot (and delay) first, global slot second: fetches queued behind a busy host hold no global
+        # slot, so other hosts are not starved. Both are held per hop, so a cross-host redirect cannot deadlock.
         async with gate.slots:
             await gate.wait_turn()
-            try:
-                async with asyncio.timeout(max(budget, 0.0)):
-                    return await self._exchange(url, headers, original=original)
-            except TimeoutError as e:
-                raise FetchTimeout(
-                    f"timed out after {self._settings.timeout:g}s fetching {_safe_url(url)}", url=original
-                ) from e
-            except AddressBlocked as e:
-                raise BlockedAddressError(f"blocked: {e.reason}", url=original, reason=e.reason) from e
-            except httpx.TimeoutException as e:
-                kind = "connect" if isinstance(e, httpx.ConnectTimeout) else "read"
-                raise FetchTimeout(f"{kind} timeout fetching {_safe_url(url)}", url=original) from e
-            except (httpx.HTTPError, httpx.InvalidURL) as e:
-                raise FetchError(
-                    f"{type(e).__name__} fetching {_safe_url(url)}: {str(e) or 'connection failed'}", url=original
-                ) from e
+            async with self._slots:
+                return await self._timed_exchange(url, headers, budget, original=original)
+
+    async def _timed_exchange(self, url: str, headers: dict[str, str], budget: float, *, original: str) -> _Hop:
+        """One exchange under the remaining total budget, with httpx's errors mapped to FetchError."""
+        try:
+            async with asyncio.timeout(max(budget, 0.0)):
+                return await self._exchange(url, headers, original=original)
+        except TimeoutError as e:
+            raise FetchTimeout(
+                f"timed out after {self._settings.timeout:g}s fetching {_safe_url(url)}", url=original
+            ) from e
+        except AddressBlocked as e:
+            raise BlockedAddressError(f"blocked: {e.reason}", url=original, reason=e.reason) from e
+        except httpx.TimeoutException as e:
+            kind = "connect" if isinstance(e, httpx.ConnectTimeout) else "read"
+            raise FetchTimeout(f"{kind} timeout fetching {_safe_url(url)}", url=original) from e
+        except (httpx.HTTPError, httpx.InvalidURL) as e:
+            raise FetchError(
+                f"{type(e).__name__} fetching {_safe_url(url)}: {str(e) or 'connection failed'}", url=original
+            ) from e
 
     async def _exchange(self, url: str, headers: dict[str, str], *, original: str) -> _Hop:
         async with self._client.stream("GET", url, headers=headers) as response:

@@ -203,11 +203,19 @@ def _ssl_context() -> ssl.SSLContext:
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport with the guarded network backend underneath; proxies are never used."""
 
-    def __init__(self, resolver: Resolver, *, allow_private: bool, limits: httpx.Limits) -> None:
-        super().__init__(verify=_ssl_context(), trust_env=False, limits=limits)
+    def __init__(
+        self,
+        resolver: Resolver,
+        *,
+        allow_private: bool,
+        limits: httpx.Limits,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        ssl_context = ssl_context or _ssl_context()
+        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
         # httpx has no public hook for a network backend; swap the pool it built for one that uses ours.
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
