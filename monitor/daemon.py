@@ -59,7 +59,8 @@ class RuleWatcher:
             self._rules = self._load()
         except MonitorError as e:
             self.last_error = str(e)
-            _log.error("rules not reloaded, keeping the last good set error=%r", str(e))
+            for error in getattr(e, "errors", None) or [e]:
+                _log.error("rules not reloaded, keeping the last good set error=%r", str(error))
             return False
         self.last_error = None
         _log.info("rules reloaded rules=%d", len(self._rules.rules))

@@ -109,11 +109,14 @@ async def poll_due(
 ) -> list[FeedResult]:
     """Poll the selected feeds concurrently; one result per feed, skipped ones included.
 
-    The daemon (``due_only``) claims due feeds with a lease, so several processes sharing one PostgreSQL
-    never poll the same feed at once (DESIGN.md, Scale)."""
+    On PostgreSQL the daemon (``due_only``) claims due feeds with a lease, so several processes sharing one
+    database never poll the same feed at once (DESIGN.md, Scale). SQLite has one daemon, which needs no claim
+    and so never waits out the lease of a poll that a ``kill -9`` interrupted."""
     now = ctx.clock()
     if due_only and not names:
-        chosen, skipped = ctx.store.claim_due_feeds(now, CLAIM_LEASE, _WORKER), []
+        shared = ctx.store.dialect == "postgresql"
+        chosen = ctx.store.claim_due_feeds(now, CLAIM_LEASE, _WORKER) if shared else ctx.store.list_due_feeds(now)
+        skipped: list[tuple[FeedRecord, str]] = []
     else:
         feeds = [f for f in ctx.store.list_feeds() if not names or f.name in names]
         chosen, skipped = select_feeds(feeds, now, due_only=due_only, force=force or bool(names))

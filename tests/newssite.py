@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,7 @@ class NewsSite:
         self.feeds: dict[str, list[DemoArticle]] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.broken: set[str] = set()  # paths that answer 500
+        self.page_delay = 0.0  # seconds before each article page is served, to make a poll last
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -71,6 +73,8 @@ class NewsSite:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 site.requests.append((self.path, dict(self.headers.items())))
+                if site.page_delay and self.path.startswith("/news/"):
+                    time.sleep(site.page_delay)
                 found = None if self.path in site.broken else site._body(self.path)
                 if found is None:
                     self.send_error(500 if self.path in site.broken else 404)

@@ -9,8 +9,10 @@ import json
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from datetime import datetime
 from pathlib import Path
 
@@ -343,3 +345,42 @@ def test_cli_unreadable_input_is_one_error_line(cli: typer.Typer, tmp_path: Path
     assert result.exit_code == 2
     assert result.stderr.startswith("monitor: error: ") and len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+class _LegacyPage(BaseHTTPRequestHandler):
+    """Serves a windows-1251 article that states its charset only in the HTTP header."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = _page("".join(f"<p>{p}</p>" for p in _RUSSIAN)).encode("cp1251")
+        self.send_response(200 if self.path == "/article" else 404)
+        self.send_header("Content-Type", "text/html; charset=windows-1251")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def legacy_site() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LegacyPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_cli_url_is_fetched_and_decoded_by_its_http_charset(
+    cli: typer.Typer, tmp_path: Path, legacy_site: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[fetch]\nallow_private = true\n")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["extract", "--config", str(config), "--format", "json", f"{legacy_site}/article"])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.stdout)
+    assert _RUSSIAN[2] in line["text"] and line["lang"] == "ru"
+    missing = runner.invoke(cli, ["extract", "--config", str(config), f"{legacy_site}/gone"])
+    assert missing.exit_code == 2 and "404" in missing.stderr and "Traceback" not in missing.output

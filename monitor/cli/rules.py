@@ -277,8 +277,9 @@ def _html(body: bytes, url: str) -> Document:
     except ImportError:  # pragma: no cover - the extract stage is written by another engineer
         import trafilatura
 
-        data = trafilatura.bare_extraction(body, url=url or None, with_metadata=True, as_dict=True) or {}
-        return Document(title=data.get("title") or "", text=data.get("text") or "", url=url)
+        data = trafilatura.bare_extraction(body, url=url or None, with_metadata=True, as_dict=True)
+        found_dict: dict[str, object] = data if isinstance(data, dict) else {}
+        return Document(title=str(found_dict.get("title") or ""), text=str(found_dict.get("text") or ""), url=url)
     found = extract_html(body, url)
     if found is None:
         return Document(url=url)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import regex
 
@@ -23,7 +24,7 @@ __all__ = ["CNode", "CompiledTerm", "TermTable", "anchors", "compile_node"]
 TERM, SET, REGEX, META, FIELD, NOT, AND, OR, NEAR = range(9)
 
 #: A compiled node: (kind, ...) — see :func:`compile_node` for the layout of each kind.
-CNode = tuple  # type: ignore[type-arg]
+CNode = tuple[Any, ...]
 
 
 @dataclass(slots=True)

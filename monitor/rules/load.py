@@ -160,12 +160,17 @@ def _build_rule(
     if node is None or not all(k in raw.values for k in ("id", "title")):
         return None
     v = raw.values
-    lang, feeds = tuple(v.get("lang", ())), tuple(v.get("feeds", ()))  # type: ignore[call-overload]
+
+    def strs(key: str) -> tuple[str, ...]:
+        value = v.get(key, ())
+        return tuple(str(x) for x in value) if isinstance(value, tuple) else ()
+
+    lang, feeds = strs("lang"), strs("feeds")
     return Rule(
         id=str(v["id"]), title=str(v["title"]), query=str(query), description=str(v.get("description", "")),
-        severity=str(v.get("severity", "medium")), tags=tuple(v.get("tags", ())),  # type: ignore[call-overload]
+        severity=str(v.get("severity", "medium")), tags=strs("tags"),
         lang=lang, feeds=feeds, enabled=bool(v.get("enabled", True)),
-        notify=v.get("notify"),  # type: ignore[arg-type]
+        notify=strs("notify") if "notify" in v else None,
         version=_version(str(v["id"]), node, lang, feeds), path=loc.path, line=raw.node.start_mark.line + 1,
         node=node, examples=tuple(raw.examples),
     )

@@ -237,3 +237,18 @@ def test_regex_only_rule_is_a_scan_rule() -> None:
     rs = RuleSet.from_queries({"re": "/scam/ OR fraud", "ok": "/scam/ fraud"})
     assert [r.id for r in rs.scan_rules] == ["re"]
     assert [m.rule.id for m in rs.match(Document(text="scam"))] == ["re"]
+
+
+def test_benchmark_smoke() -> None:
+    """The benchmark runs (100 rules, 3 articles) and the compiled matcher beats the naive baseline."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks" / "bench_rules.py"
+    spec = importlib.util.spec_from_file_location("_bench_rules", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    (row,) = bench.run([100], 3)
+    assert row["rules"] == 100 and row["vs_naive"] > 1
+    assert "## Rule matching" in bench.to_markdown([row], 3)

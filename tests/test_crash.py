@@ -1,0 +1,87 @@
+"""Crash safety: ``kill -9`` in the middle of a poll, then a restart, loses no article or match and stores none twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.store import Store
+from tests.newssite import NewsSite, news_site  # noqa: F401
+from tests.test_daemon import wait_for
+
+ENTRIES = 24
+
+
+def counts(db: Path) -> tuple[int, int, int]:
+    """(articles, matches, deliveries) in the daemon's database."""
+    store = Store.open(f"sqlite:///{db}")
+    try:
+        matches = store.list_matches()
+        return store.count_articles(), len(matches), sum(len(m.deliveries) for m in matches)
+    finally:
+        store.close()
+
+
+def start(config: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    return subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "run"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_poll_then_restart_loses_nothing_and_duplicates_nothing(
+    tmp_path: Path, news_site: NewsSite  # noqa: F811
+) -> None:
+    for i in range(ENTRIES):
+        news_site.add("mekong", f"Police raid scam compound number {i}",
+                      f"Police raided scam compound number {i} near Poipet and detained {i + 10} people on Monday.")
+    news_site.page_delay = 0.3  # a poll of 24 pages lasts several seconds: time to kill it in the middle
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(
+        "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n    severity: high\n")
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[database]
+url = "sqlite:///monitor.db"
+[scheduler]
+tick = "1s"
+[fetch]
+allow_private = true
+per_host = 2
+extract_processes = 1
+[channels.chat]
+urls = ["json://127.0.0.1:9/never-listening"]
+[[routes]]
+channels = ["chat"]
+[[feeds]]
+name = "mekong"
+url = "{news_site.feed_url('mekong')}"
+""", encoding="utf-8")
+    db = tmp_path / "monitor.db"
+
+    first = start(config)
+    try:
+        assert wait_for(lambda: db.exists() and counts(db)[0] >= 3, timeout=60), "the first poll stored nothing"
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    stored_before_restart = counts(db)[0]
+    assert stored_before_restart < ENTRIES, "the poll finished before the kill: the test proves nothing"
+
+    second = start(config)
+    try:
+        assert wait_for(lambda: counts(db)[0] == ENTRIES, timeout=90), f"after restart: {counts(db)}"
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=30) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+    # every entry stored once, matched once, and queued for the channel once
+    assert counts(db) == (ENTRIES, ENTRIES, ENTRIES)
