@@ -121,9 +121,12 @@ def decode_html(data: bytes, charset: str | None = None) -> str:
     if meta_codec is not None and meta_codec.startswith(("utf-16", "utf-32")):
         meta_codec = "utf-8"  # a UTF-16 page could not be prescanned as ASCII: the declaration is wrong
     for codec in (header_codec, meta_codec):
-        if codec is not None and codec.startswith(_DECLARED_ONLY):
-            if (decoded := _decode_leniently(data, codec)) is not None:
-                return decoded
+        if codec is None or not codec.startswith(_DECLARED_ONLY):
+            continue
+        if codec.startswith(("utf-16", "utf-32")) and b"\x00" not in head:
+            continue  # UTF-16 markup is full of NUL bytes; without them the label is a server default gone wrong
+        if (decoded := _decode_leniently(data, codec)) is not None:
+            return decoded
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
+# The third-party evaluation data lives beside the project (../shared/eval), in development and on CI alike.
+EVAL = PROJECT.parent / "shared" / "eval"
 # Read before the autouse fixture clears MONITOR_* for each test.
 TEST_DATABASE_URL = os.environ.get("MONITOR_TEST_DATABASE_URL", "")
 

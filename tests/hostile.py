@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+from tests.conftest import EVAL
 
 __all__ = ["FEED_XML", "HostileServer", "hostile_server"]
 
@@ -289,6 +290,6 @@ class HostileServer:
 
 @pytest.fixture(scope="session")
 def hostile_server() -> Iterator[HostileServer]:
-    server = HostileServer(Path("/work/shared/eval/feeds")).start()
+    server = HostileServer(EVAL / "feeds").start()
     yield server
     server.stop()

@@ -28,6 +28,7 @@ class NewsSite:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.broken: set[str] = set()  # paths that answer 500
         self.page_delay = 0.0  # seconds before each article page is served, to make a poll last
+        self.answers: dict[str, tuple[int, dict[str, str]]] = {}  # path -> (status, headers), e.g. 301 or 429
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -75,6 +76,14 @@ class NewsSite:
                 site.requests.append((self.path, dict(self.headers.items())))
                 if site.page_delay and self.path.startswith("/news/"):
                     time.sleep(site.page_delay)
+                if self.path in site.answers:
+                    status, headers = site.answers[self.path]
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 found = None if self.path in site.broken else site._body(self.path)
                 if found is None:
                     self.send_error(500 if self.path in site.broken else 404)

@@ -151,11 +151,15 @@ def test_http_charset_decodes_a_page_without_meta() -> None:
         ('<meta charset="iso-2022-jp"><p>日本</p>'.encode("iso-2022-jp"), None, '<meta charset="iso-2022-jp"><p>日本</p>'),
         # the HTTP charset beats the meta declaration
         ('<meta charset="koi8-r"><p>Привет</p>'.encode("cp1251"), "windows-1251", '<meta charset="koi8-r"><p>Привет</p>'),
+        # a UTF-16 label on bytes without NULs is wrong
+        ("<p>café</p>".encode(), "utf-16", "<p>café</p>"),
+        ("<p>café</p>".encode("utf-16-le"), "utf-16le", "<p>café</p>"),
         # short text: charset detection alone (what trafilatura does with bytes) reads this as another charset
         ('<meta charset="iso-8859-2"><p>Żółć gęślą jaźń</p>'.encode("iso-8859-2"), None,
          '<meta charset="iso-8859-2"><p>Żółć gęślą jaźń</p>'),
     ],
-    ids=["utf8-bom", "utf16-bom", "utf8-mislabelled", "latin1-as-cp1252", "iso-2022-jp", "http-over-meta", "short-latin2"],
+    ids=["utf8-bom", "utf16-bom", "utf8-mislabelled", "latin1-as-cp1252", "iso-2022-jp", "http-over-meta", "bad-utf16-label",
+         "utf16le-no-bom", "short-latin2"],
 )
 def test_decode_html(data: bytes, charset: str | None, expected: str) -> None:
     assert decode_html(data, charset) == expected
@@ -187,6 +191,14 @@ def test_page_with_too_many_tags_is_refused_before_parsing() -> None:
         extract_html(html, "https://example.org/huge")
     assert caught.value.url == "https://example.org/huge"
     assert time.monotonic() - started < 2
+
+
+def test_oversized_page_is_cut_and_still_gives_its_article() -> None:
+    bloated = _article_page().replace("</footer>", "</footer><script>var x = '" + "x" * 6_000_000 + "';</script>")
+    started = time.monotonic()
+    article = extract_html(bloated.encode(), "https://gazette.example/a")
+    assert article is not None and _PARAGRAPHS[3] in article.text
+    assert time.monotonic() - started < 5
 
 
 def test_deeply_nested_page_does_not_crash() -> None:

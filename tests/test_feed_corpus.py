@@ -20,10 +20,11 @@ from monitor.feeds import parse_feed
 from monitor.fetch import Fetcher
 
 from tests.hostile import HostileServer, hostile_server
+from tests.conftest import EVAL
 
 __all__ = ["hostile_server"]
 
-ROOT = Path("/work/shared/eval/feeds")
+ROOT = EVAL / "feeds"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not ROOT.is_dir(), reason="eval feed corpus not present"),

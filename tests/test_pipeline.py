@@ -185,3 +185,29 @@ def test_select_feeds_skips_feeds_waiting_out_a_failure(harness: Harness) -> Non
     chosen, skipped = select_feeds([waiting, healthy_later], now, due_only=False)
     assert chosen == [healthy_later] and skipped[0][0] == waiting and "back-off" in skipped[0][1]
     assert select_feeds([waiting, healthy_later], now, due_only=True) == ([], [])
+
+
+def test_a_permanent_redirect_updates_the_stored_feed_url(harness: Harness, news_site: NewsSite) -> None:
+    news_site.add("moved", *RAID)
+    news_site.answers["/feeds/wire.xml"] = (301, {"Location": news_site.feed_url("moved")})
+    assert harness.poll()["wire"].status == "ok"
+    wire = harness.store.get_feed("wire")
+    assert wire is not None and wire.url == news_site.feed_url("moved")
+
+
+def test_a_feed_that_is_gone_is_retired(harness: Harness, news_site: NewsSite) -> None:
+    news_site.answers["/feeds/wire.xml"] = (410, {})
+    assert harness.poll()["wire"].status == "error"
+    wire = harness.store.get_feed("wire")
+    assert wire is not None and not wire.enabled and wire.last_status == "gone"
+    assert "wire" not in harness.poll()  # a retired feed is not polled again
+
+
+def test_retry_after_is_honoured(harness: Harness, news_site: NewsSite) -> None:
+    news_site.answers["/feeds/wire.xml"] = (429, {"Retry-After": "7200"})
+    before = datetime.utcnow()
+    assert harness.poll()["wire"].status == "error"
+    wire = harness.store.get_feed("wire")
+    assert wire is not None and wire.next_poll is not None and wire.next_poll >= before + timedelta(seconds=7200)
+    result = harness.poll()["wire"]
+    assert result.status == "skipped" and "retry-after" in (result.error or "")
