@@ -29,6 +29,7 @@ class NewsSite:
         self.broken: set[str] = set()  # paths that answer 500
         self.page_delay = 0.0  # seconds before each article page is served, to make a poll last
         self.answers: dict[str, tuple[int, dict[str, str]]] = {}  # path -> (status, headers), e.g. 301 or 429
+        self.raw: dict[str, str] = {}  # path -> a body served as is (hand-written feeds)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -59,6 +60,8 @@ class NewsSite:
 
     def _body(self, path: str) -> tuple[str, str] | None:
         with self._lock:
+            if path in self.raw:
+                return self.raw[path], "application/rss+xml"
             if path.startswith("/feeds/") and path.endswith(".xml"):
                 articles = self.feeds.get(path[len("/feeds/"):-len(".xml")])
                 return None if articles is None else (rss_feed(articles, self.base), "application/rss+xml")

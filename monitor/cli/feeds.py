@@ -35,14 +35,14 @@ def list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "-
         _write_csv([f.as_json() for f in feeds])
         return
     table = Table(title=f"{len(feeds)} feeds")
-    for column in ("name", "status", "articles", "failures", "last success", "next poll", "last error"):
+    for column in ("name", "status", "articles", "failures", "blocked", "last success", "next poll", "last error"):
         table.add_column(column, overflow="fold")
     for f in feeds:
         status = f.last_status or "never polled"
         if not f.enabled:
             status = f"disabled ({status})"
-        table.add_row(f.name, status, str(f.articles), str(f.consecutive_failures), _when(f.last_success),
-                      _when(f.next_poll), f.last_error or "")
+        table.add_row(f.name, status, str(f.articles), str(f.consecutive_failures), str(f.blocked_requests),
+                      _when(f.last_success), _when(f.next_poll), f.last_error or "")
     console.print(table)
 
 
