@@ -108,6 +108,12 @@ trafilatura 2.0.0 published F1 0.958 (P 0.938, R 0.978) on the same pages with `
 include_comments=False)`; our path (`extract_html`: our decoding, `bare_extraction` with metadata, no
 deduplication) scores the same as bare trafilatura 2.3.1 on the same bytes. The wrapper's cost is mostly language
 detection (py3langid on the first 5,000 characters) and the browser-style decoding.
+
+Settings checked on the same pages: `favor_recall=True` scored F1 0.959 (P 0.941, R 0.979), no better than the
+default balanced mode (which already retries short extractions in recall mode), so the default stays. Pathological
+pages (measured in one process): 20,000 link blocks (80,000 `<`) take ~9 s and meet the pool's per-page limit;
+pages with more than 100,000 `<` are refused before parsing; 200,000 nested `<div>`s cost 0.4 s (libxml2 caps the
+depth); markup past 5,000,000 characters is cut off.
 """
 
 

@@ -1,7 +1,7 @@
 """The daemon: an APScheduler timer that runs the pipeline's tick, reloads rules, and stops cleanly.
 
-Inputs: Settings and an open Store. Each tick polls the feeds that are due (per-feed interval), then delivers
-pending alerts and due digests. A rule file that changes is reloaded; a bad edit keeps the last good rule set and
+Inputs: Settings and an open Store. Every tick one job polls the feeds that are due (per-feed interval) and
+another delivers pending alerts and due digests, so a long poll never holds back alerts. A rule file that changes is reloaded; a bad edit keeps the last good rule set and
 logs the error. SIGTERM and SIGINT let the running tick finish, then exit.
 """
 
@@ -135,7 +135,8 @@ class Daemon:
         self._resolver = resolver
         self._clock = clock
         self._stop = asyncio.Event()
-        self._busy = asyncio.Lock()
+        self._polling = asyncio.Lock()
+        self._sending = asyncio.Lock()
 
     def stop(self) -> None:
         self._stop.set()
@@ -156,28 +157,36 @@ class Daemon:
             notifier = Notifier(self.settings, self.store, rules=self.rules.current, clock=self._clock)
             ctx = Context(self.settings, self.store, fetcher, self.rules.current, extractor, self._clock)
             scheduler = AsyncIOScheduler(timezone="UTC")
-            scheduler.add_job(
-                self._tick, "interval", args=[ctx, notifier], seconds=self.settings.scheduler.tick,
-                next_run_time=datetime.now().astimezone(), max_instances=1, coalesce=True, misfire_grace_time=None,
-            )
+            # Polling and delivering are separate jobs, so a long poll never holds back the alerts already due.
+            for job, args in ((self._poll, [ctx]), (self._deliver, [notifier])):
+                scheduler.add_job(
+                    job, "interval", args=args, seconds=self.settings.scheduler.tick,
+                    next_run_time=datetime.now().astimezone(), max_instances=1, coalesce=True,
+                    misfire_grace_time=None,
+                )
             scheduler.start()
             _log.info("daemon started feeds=%d rules=%d", len(self.store.list_feeds()), len(self.rules.current().rules))
             try:
                 await self._stop.wait()
             finally:
                 scheduler.shutdown(wait=False)
-                async with self._busy:  # let a running tick finish its transactions
+                async with self._polling, self._sending:  # let running jobs finish their transactions
                     pass
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
         _log.info("daemon stopped")
 
-    async def _tick(self, ctx: Context, notifier: Notifier) -> None:
+    async def _poll(self, ctx: Context) -> None:
         if self._stop.is_set():
             return
-        async with self._busy:
+        async with self._polling:
             self.rules.refresh()
             await poll_due(ctx, due_only=True)
+
+    async def _deliver(self, notifier: Notifier) -> None:
+        if self._stop.is_set():
+            return
+        async with self._sending:
             now = self._clock()
             await asyncio.to_thread(notifier.send_due, now)
             await asyncio.to_thread(notifier.send_digests, now)

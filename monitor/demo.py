@@ -18,7 +18,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-__all__ = ["PROJECT_ROOT", "DemoArticle", "article_page", "demo_articles", "rss_feed", "serve_demo_site"]
+__all__ = ["DemoArticle", "PROJECT_ROOT", "article_page", "demo_articles", "rss_feed", "serve_demo_site"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -33,6 +33,7 @@ __all__ = [
     "Context",
     "FeedResult",
     "MAX_ENTRIES_PER_POLL",
+    "Status",
     "backoff_delay",
     "poll_due",
     "poll_feed",

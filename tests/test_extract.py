@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from monitor.cli.extract import extract as extract_command
 from monitor.errors import ExtractError
 from monitor.extract import (
+from tests.conftest import EVAL
     Extracted,
     ExtractorPool,
     charset_from_headers,
@@ -31,7 +32,7 @@ from monitor.extract import (
     extract_html,
 )
 
-BENCHMARK = Path("/work/shared/eval/extraction-benchmark")
+BENCHMARK = EVAL / "extraction-benchmark"
 
 _PARAGRAPHS = [
     "The city council voted on Tuesday to approve the new flood barrier along the eastern riverbank, ending "

@@ -20,8 +20,9 @@ import pytest
 
 from monitor.errors import ExtractError
 from monitor.extract import ExtractorPool
+from tests.conftest import EVAL
 
-BENCHMARK = Path("/work/shared/eval/extraction-benchmark")
+BENCHMARK = EVAL / "extraction-benchmark"
 _TOKEN = re.compile(r"\w+", re.UNICODE | re.MULTILINE | re.IGNORECASE | re.DOTALL)
 
 

@@ -19,7 +19,7 @@ feeds_app = typer.Typer(no_args_is_help=True, help="List, add and remove feeds."
 
 
 @feeds_app.command("list")
-def list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "--format", "-f")) -> None:
+def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "--format", "-f")) -> None:
     """Feeds with their health: last success, last error, consecutive failures, next poll."""
     settings = settings_from(ctx)
     store = open_store(settings)
@@ -47,7 +47,7 @@ def list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "-
 
 
 @feeds_app.command("add")
-def add_feed(
+def _add_feed(
     ctx: typer.Context,
     url: str = typer.Argument(..., help="The feed's URL (http or https)."),
     name: str = typer.Option("", "--name", help="A short unique name (default: the host)."),
@@ -68,7 +68,7 @@ def add_feed(
 
 
 @feeds_app.command("remove")
-def remove_feed(ctx: typer.Context, name: str = typer.Argument(..., help="The feed's name.")) -> None:
+def _remove_feed(ctx: typer.Context, name: str = typer.Argument(..., help="The feed's name.")) -> None:
     """Remove a feed; its articles and matches stay."""
     settings = settings_from(ctx)
     store = open_store(settings)

@@ -38,6 +38,7 @@ class CompiledTerm:
     infix: bool  # the key is inside a word (no word edge before it)
     verify: bool  # a key hit must be checked word by word
     patterns: tuple[re.Pattern[str] | regex.Pattern[str] | None, ...]
+    kid: int | None = None  # id of ``key`` in the Aho-Corasick automaton
 
     def check(self, f: Field, start: int) -> bool:
         """Whether the term occurs in ``f`` starting at word ``start``."""
@@ -128,6 +129,7 @@ class TermTable:
         self.terms.append(ct)
         if key is not None:
             kid = self.keys.setdefault(key, len(self.keys))
+            ct.kid = kid
             if kid == len(self.key_terms):
                 self.key_terms.append([])
                 self._key_strs.append(key)
@@ -140,14 +142,16 @@ class TermTable:
         return len(key) - (0 if key.endswith(" ") else 1)
 
     def key_id(self, ct: CompiledTerm) -> int | None:
-        return None if ct.key is None else self.keys[ct.key]
+        return ct.kid
 
 
 def compile_node(node: Node, table: TermTable) -> CNode:
     """Turn a query tree into nested tuples the evaluator walks quickly.
 
     Layouts: (TERM, term_id), (SET, term_ids), (REGEX, pattern, source), (META, kind, value),
-    (FIELD, field, child), (NOT, child), (AND, children), (OR, children), (NEAR, left, right, n, ordered).
+    (FIELD, field, child), (NOT, child), (AND, children), (OR, children),
+    (NEAR, left_term_ids, right_term_ids, n, ordered): a NEAR operand (a term, a set or an OR of those)
+    is flattened to the sorted ids of its terms, whose merged occurrences are cached per document.
     """
     if isinstance(node, Term):
         return (TERM, table.add(node).id)
@@ -167,8 +171,20 @@ def compile_node(node: Node, table: TermTable) -> CNode:
     if isinstance(node, Or):
         return (OR, tuple(compile_node(c, table) for c in node.children))
     if isinstance(node, Near):
-        return (NEAR, compile_node(node.left, table), compile_node(node.right, table), node.distance, node.ordered)
+        left, right = _operand_terms(node.left, table), _operand_terms(node.right, table)
+        return (NEAR, left, right, node.distance, node.ordered)
     raise TypeError(f"unknown node {node!r}")  # pragma: no cover
+
+
+def _operand_terms(node: Node, table: TermTable) -> tuple[int, ...]:
+    """The term ids of a NEAR operand: a term, a set, or a (nested) OR of those."""
+    if isinstance(node, Term):
+        return (table.add(node).id,)
+    if isinstance(node, SetRef):
+        return tuple(sorted({table.add(t).id for t in node.terms}))
+    if isinstance(node, Or):
+        return tuple(sorted({t for c in node.children for t in _operand_terms(c, table)}))
+    raise TypeError(f"not a NEAR operand: {node!r}")  # the parser rejects these
 
 
 def anchors(c: CNode, table: TermTable) -> frozenset[int] | None:
@@ -186,7 +202,7 @@ def anchors(c: CNode, table: TermTable) -> frozenset[int] | None:
     if kind == AND:
         return _best([anchors(x, table) for x in c[1]], table)
     if kind == NEAR:
-        return _best([anchors(c[1], table), anchors(c[2], table)], table)
+        return _best([anchors((SET, c[1]), table), anchors((SET, c[2]), table)], table)
     return None  # REGEX, META, NOT
 
 

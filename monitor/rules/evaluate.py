@@ -1,8 +1,15 @@
-"""Evaluating compiled queries over one document: truth, hits (RULES.md sections 4 and 6) and snippets."""
+"""Evaluating compiled queries over one document: truth, hits (RULES.md sections 4 and 6) and snippets.
+
+Truth is decided first, from per-document caches of term occurrences; hits and the snippet are built only
+for rules that matched. NEAR/ONEAR checks each occurrence against the other operand's sorted positions
+with a binary search, so it costs O((m + n) log n) in the operands' occurrence counts, not O(m * n).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 
 import ahocorasick
@@ -20,10 +27,12 @@ _ALL_FIELDS = ("title", "text", "url", "author")
 #: Seconds a regex may run over one field before the rule fails for that article.
 REGEX_TIMEOUT = 0.25
 SNIPPET_CHARS = 300
+_WS_RE = re.compile(r"\s+")  # the same characters as str.isspace()
 
 #: (field, start, end): a hit as offsets into the document's field text.
 SpanHit = tuple[str, int, int]
 _Occ = tuple[int, int]
+_NO_OCC: list[_Occ] = []
 
 
 class RegexTimeout(Exception):
@@ -46,10 +55,11 @@ class DocState:
         self.fired: dict[str, dict[int, list[int]]] = {name: {} for name in _ALL_FIELDS}
         if automaton is not None:
             for name, f in self.fields.items():
-                fired = self.fired[name]
-                for end, kid in automaton.iter(f.norm):
-                    fired.setdefault(kid, []).append(end)
-        self._occ: dict[tuple[int, str], list[_Occ]] = {}
+                if len(f.norm) > 1:
+                    self.fired[name] = _scan(automaton, f.norm)
+        # Per field: term id -> occurrences, and NEAR operand (term ids) -> merged occurrences.
+        self._occ: dict[str, dict[int, list[_Occ]]] = {name: {} for name in _ALL_FIELDS}
+        self._operands: dict[tuple[str, tuple[int, ...]], list[_Occ]] = {}
         self._detect = detect
         self._lang: str | None = doc.lang
         self._lang_done = doc.lang is not None
@@ -69,13 +79,30 @@ class DocState:
         return self._lang
 
     def term_occ(self, tid: int, field: str) -> list[_Occ]:
-        cached = self._occ.get((tid, field))
+        """(first word, last word) of every occurrence of term ``tid`` in ``field``, sorted; cached."""
+        cache = self._occ[field]
+        cached = cache.get(tid)
         if cached is None:
             ct = self.table.terms[tid]
-            kid = None if ct.key is None else self.table.keys[ct.key]
-            ends = None if kid is None else self.fired[field].get(kid)
-            cached = ct.occurrences(self.fields[field], ends)
-            self._occ[(tid, field)] = cached
+            if ct.kid is None:
+                cached = ct.occurrences(self.fields[field], None)
+            else:
+                ends = self.fired[field].get(ct.kid)
+                cached = ct.occurrences(self.fields[field], ends) if ends else _NO_OCC
+            cache[tid] = cached
+        return cached
+
+    def operand_occ(self, tids: tuple[int, ...], field: str) -> list[_Occ]:
+        """Sorted distinct occurrences of any of ``tids`` (a NEAR operand) in ``field``; cached."""
+        if len(tids) == 1:
+            return self.term_occ(tids[0], field)
+        cached = self._operands.get((field, tids))
+        if cached is None:
+            merged: set[_Occ] = set()
+            for t in tids:
+                merged.update(self.term_occ(t, field))
+            cached = sorted(merged)
+            self._operands[(field, tids)] = cached
         return cached
 
     def spans(self, field: str, occs: Iterable[_Occ]) -> list[SpanHit]:
@@ -84,30 +111,64 @@ class DocState:
         return [(field, starts[a], ends[b]) for a, b in occs]
 
 
-def _operand_occ(st: DocState, c: CNode, field: str) -> list[_Occ]:
-    kind = c[0]
-    if kind == TERM:
-        return st.term_occ(c[1], field)
-    if kind == SET:
-        return sorted({o for t in c[1] for o in st.term_occ(t, field)})
-    return sorted({o for x in c[1] for o in _operand_occ(st, x, field)})  # OR of operands
+def _scan(automaton: ahocorasick.Automaton, norm: str) -> dict[int, list[int]]:
+    fired: dict[int, list[int]] = {}
+    for end, kid in automaton.iter(norm):
+        ends = fired.get(kid)
+        if ends is None:
+            fired[kid] = [end]
+        else:
+            ends.append(end)
+    return fired
 
 
-def _near_pairs(st: DocState, c: CNode, field: str, first_only: bool) -> set[_Occ]:
-    """Occurrences of either operand that have a partner within the distance (first pair only if asked)."""
+def _within(sorted_pos: list[int], lo: int, hi: int) -> bool:
+    """Whether some value of ``sorted_pos`` lies in ``[lo, hi]``."""
+    i = bisect_left(sorted_pos, lo)
+    return i < len(sorted_pos) and sorted_pos[i] <= hi
+
+
+def _near_true(st: DocState, c: CNode, field: str) -> bool:
+    """Whether some left occurrence has a right one within the distance (after it, or either side)."""
     _, left, right, dist, ordered = c
-    used: set[_Occ] = set()
-    a_occ = _operand_occ(st, left, field)
+    a_occ = st.operand_occ(left, field)
     if not a_occ:
-        return used
+        return False
+    b_occ = st.operand_occ(right, field)
+    if not b_occ:
+        return False
+    b_first = [b[0] for b in b_occ]  # sorted: occurrences are sorted by first word
+    if ordered:
+        return any(_within(b_first, a1 + 1, a1 + 1 + dist) for _, a1 in a_occ)
+    # One term's occurrences all have the same length, so their last words are sorted too.
+    b_last = [b[1] for b in b_occ] if len(right) == 1 else sorted(b[1] for b in b_occ)
+    for a0, a1 in a_occ:
+        if _within(b_first, a1 + 1, a1 + 1 + dist) or _within(b_last, a0 - 1 - dist, a0 - 1):
+            return True
+    return False
+
+
+def _near_used(st: DocState, c: CNode, field: str) -> list[_Occ]:
+    """Sorted occurrences of either operand that have a partner within the distance (RULES.md: both operands)."""
+    _, left, right, dist, ordered = c
+    a_occ = st.operand_occ(left, field)
+    b_occ = st.operand_occ(right, field)
+    if not a_occ or not b_occ:
+        return []
+    a_first = [a[0] for a in a_occ]
+    a_last = sorted(a[1] for a in a_occ)
+    b_first = [b[0] for b in b_occ]
+    b_last = sorted(b[1] for b in b_occ)
+    used: set[_Occ] = set()
     for a in a_occ:
-        for b in _operand_occ(st, right, field):
-            if 0 <= b[0] - a[1] - 1 <= dist or (not ordered and 0 <= a[0] - b[1] - 1 <= dist):
-                used.add(a)
-                used.add(b)
-                if first_only:
-                    return used
-    return used
+        if _within(b_first, a[1] + 1, a[1] + 1 + dist) or (
+            not ordered and _within(b_last, a[0] - 1 - dist, a[0] - 1)
+        ):
+            used.add(a)
+    for b in b_occ:
+        if _within(a_last, b[0] - 1 - dist, b[0] - 1) or (not ordered and _within(a_first, b[1] + 1, b[1] + 1 + dist)):
+            used.add(b)
+    return sorted(used)
 
 
 def _regex(st: DocState, c: CNode, scope: tuple[str, ...], first_only: bool) -> list[SpanHit]:
@@ -132,19 +193,36 @@ def is_true(st: DocState, c: CNode, scope: tuple[str, ...] = DEFAULT_SCOPE) -> b
     """
     kind = c[0]
     if kind == TERM:
-        return any(st.term_occ(c[1], field) for field in scope)
-    if kind == SET:
-        return any(st.term_occ(t, field) for field in scope for t in c[1])
+        tid = c[1]
+        for field in scope:
+            if st.term_occ(tid, field):
+                return True
+        return False
     if kind == AND:
-        return all(is_true(st, x, scope) for x in c[1])
+        for x in c[1]:
+            if not is_true(st, x, scope):
+                return False
+        return True
     if kind == OR:
-        return any(is_true(st, x, scope) for x in c[1])
+        for x in c[1]:
+            if is_true(st, x, scope):
+                return True
+        return False
+    if kind == SET:
+        for field in scope:
+            for t in c[1]:
+                if st.term_occ(t, field):
+                    return True
+        return False
     if kind == NOT:
         return not is_true(st, c[1], scope)
     if kind == FIELD:
         return is_true(st, c[2], (c[1],))
     if kind == NEAR:
-        return any(_near_pairs(st, c, field, True) for field in scope)
+        for field in scope:
+            if _near_true(st, c, field):
+                return True
+        return False
     if kind == REGEX:
         return bool(_regex(st, c, scope, True))
     if kind == META:
@@ -161,7 +239,9 @@ def _hits(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit]) ->
     if kind == TERM or kind == SET:
         for field in scope:
             for t in (c[1],) if kind == TERM else c[1]:
-                out.extend(st.spans(field, st.term_occ(t, field)))
+                occ = st.term_occ(t, field)
+                if occ:
+                    out.extend(st.spans(field, occ))
     elif kind == AND:
         for x in c[1]:
             _hits(st, x, scope, out)
@@ -173,7 +253,7 @@ def _hits(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit]) ->
         _hits(st, c[2], (c[1],), out)
     elif kind == NEAR:
         for field in scope:
-            out.extend(st.spans(field, sorted(_near_pairs(st, c, field, False))))
+            out.extend(st.spans(field, _near_used(st, c, field)))
     elif kind == REGEX:
         out.extend(_regex(st, c, scope, False))
     # NOT and META produce no hits
@@ -209,26 +289,15 @@ def make_snippet(doc: Document, hits: list[SpanHit]) -> tuple[str, tuple[tuple[i
     if hi < len(source):
         cut = source.find(" ", hi)
         hi = cut if 0 <= cut - hi < 40 else hi
-    # Collapse whitespace while keeping a map from source offsets to snippet offsets.
-    out: list[str] = []
-    pos_map: dict[int, int] = {}
-    prev_space = True
-    for i in range(lo, hi):
-        pos_map[i] = len(out)
-        ch = source[i]
-        if ch.isspace():
-            if not prev_space:
-                out.append(" ")
-            prev_space = True
-        else:
-            out.append(ch)
-            prev_space = False
-    pos_map[hi] = len(out)
+    window = source[lo:hi]
+    # Whitespace runs collapse to one space, none at the start or end: the same as str.isspace() char by char.
+    body = _WS_RE.sub(" ", window).strip()
+
+    def at(pos: int) -> int:  # offset in the body of source offset ``pos``
+        return len(_WS_RE.sub(" ", window[: pos - lo]).lstrip())
+
     prefix = "…" if lo > 0 else ""
-    body = "".join(out).rstrip()
     suffix = "…" if hi < len(source) else ""
     shift = len(prefix)
-    marks = tuple(
-        (pos_map[s] + shift, min(pos_map[e], len(body)) + shift) for s, e in spans if lo <= s and e <= hi
-    )
+    marks = tuple((at(s) + shift, min(at(e), len(body)) + shift) for s, e in spans if lo <= s and e <= hi)
     return prefix + body + suffix, marks

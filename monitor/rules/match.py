@@ -102,17 +102,25 @@ class RuleSet:
     def match(self, doc: Document) -> list[Match]:
         """Every enabled rule that matches ``doc``, in rule order."""
         st = self._state(doc)
-        candidates: set[int] = set(self._scan)
-        for kid in st.fired_keys():
-            candidates.update(self._key_rules.get(kid, ()))
         out: list[Match] = []
-        for i in sorted(candidates):
+        for i in self._candidates(st):
             rule = self.rules[i]
             if rule.enabled:
                 m = self._match_one(i, st)
                 if m is not None:
                     out.append(m)
         return out
+
+    def _candidates(self, st: DocState) -> list[int]:
+        """Rules (indexes, sorted) whose anchors occurred in the document, plus the scanned ones."""
+        candidates: set[int] = set(self._scan)
+        key_rules = self._key_rules
+        for fired in st.fired.values():
+            for kid in fired:
+                rules = key_rules.get(kid)
+                if rules is not None:
+                    candidates.update(rules)
+        return sorted(candidates)
 
     def match_rule(self, rule_id: str, doc: Document) -> Match | None:
         """Match one rule against ``doc``, even if it is disabled (used to run examples)."""
