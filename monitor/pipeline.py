@@ -44,7 +44,7 @@ _log = logging.getLogger(__name__)
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 CLAIM_LEASE = 900.0  # seconds a claimed feed is reserved for this process; a crashed worker's feeds come back
-MAX_ENTRIES_PER_POLL = 200  # a feed that suddenly lists thousands of entries is handled over several polls
+MAX_ENTRIES_PER_POLL = 200  # a feed that suddenly lists thousands of entries is worked through over several ticks
 _MIN_PAGE_TEXT = 200  # a page that yields less than this is no better than the feed's own summary
 
 Status = Literal["ok", "not_modified", "skipped", "error"]
@@ -176,6 +176,10 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, blocked: list[str
         return 0, 0, ok
     parsed = parse_feed(response.body, response.final_url, response.headers)
     entries = _new_entries(feed, parsed.entries, ctx)
+    if len(entries) > MAX_ENTRIES_PER_POLL:
+        # Take the rest on the next tick: forget the validators, or a 304 would hide the entries left over.
+        entries = entries[:MAX_ENTRIES_PER_POLL]
+        ok = replace(ok, etag=None, last_modified=None, next_poll=now)
     results = await asyncio.gather(*(_process_entry(feed, entry, ctx, blocked) for entry in entries))
     return len(entries), sum(results), ok
 
@@ -191,8 +195,7 @@ def _new_entries(feed: FeedRecord, entries: Sequence[FeedEntry], ctx: Context) -
     """Entries whose GUID and canonical URL this feed has never shown (each feed's first poll: all of them)."""
     keys = {entry: _entry_keys(entry) for entry in entries}
     unseen = ctx.store.unseen_entries(feed.id, [k for ks in keys.values() for k in ks])
-    fresh = [e for e, ks in keys.items() if ks and all(k in unseen for k in ks)]
-    return fresh[:MAX_ENTRIES_PER_POLL]
+    return [e for e, ks in keys.items() if ks and all(k in unseen for k in ks)]
 
 
 async def _process_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, blocked: list[str]) -> int:

@@ -211,3 +211,13 @@ def test_retry_after_is_honoured(harness: Harness, news_site: NewsSite) -> None:
     assert wire is not None and wire.next_poll is not None and wire.next_poll >= before + timedelta(seconds=7200)
     result = harness.poll()["wire"]
     assert result.status == "skipped" and "retry-after" in (result.error or "")
+
+
+def test_a_feed_with_more_new_entries_than_one_poll_takes_is_finished_on_the_next_polls(
+    harness: Harness, news_site: NewsSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("monitor.pipeline.MAX_ENTRIES_PER_POLL", 2)
+    for i in range(5):
+        news_site.add("mekong", f"Story {i} from the provinces", TOURISM[1])
+    assert [harness.poll()["mekong"].new for _ in range(4)] == [2, 2, 1, 0]
+    assert harness.store.count_articles() == 5
