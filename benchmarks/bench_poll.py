@@ -50,51 +50,60 @@ def _articles(feed: int, entries: int, seeds: list[DemoArticle], rng: random.Ran
 
 
 class _Site:
-    def __init__(self, feeds: int, entries: int) -> None:
+    """The feeds spread over ``hosts`` news sites, one threaded server per loopback address (127.0.0.1, .2, …),
+    as a real deployment polls many hosts: per-host politeness limits then apply per site, not to everything."""
+
+    def __init__(self, feeds: int, entries: int, hosts: int) -> None:
         rng = random.Random(7)
         seeds = demo_articles()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-        self.server.daemon_threads = True
-        self.server.request_queue_size = 1024
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.pages: dict[str, bytes] = {}
+        self.servers = [ThreadingHTTPServer((f"127.0.0.{h + 1}", 0), _Handler) for h in range(hosts)]
         self.feed_urls = []
         for f in range(feeds):
+            server = self.servers[f % hosts]
+            base = f"http://{server.server_address[0]}:{server.server_address[1]}"
             articles = _articles(f, entries, seeds, rng)
-            self.pages[f"/feeds/{f}.xml"] = rss_feed(articles, base).encode()
+            _PAGES[f"/feeds/{f}.xml"] = rss_feed(articles, base).encode()
             for a in articles:
-                self.pages[f"/news/{a.slug}.html"] = article_page(a, articles[:4]).encode()
+                _PAGES[f"/news/{a.slug}.html"] = article_page(a, articles[:4]).encode()
             self.feed_urls.append(f"{base}/feeds/{f}.xml")
-        pages = self.pages
+        for server in self.servers:
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def close(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
 
-            def do_GET(self) -> None:  # noqa: N802
-                data = pages.get(self.path)
-                if data is None:
-                    self.send_error(404)
-                    return
-                etag = '"' + hashlib.md5(data).hexdigest() + '"'
-                if self.headers.get("If-None-Match") == etag:
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8" if self.path.endswith("html")
-                                 else "application/rss+xml; charset=utf-8")
-                self.send_header("ETag", etag)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
+_PAGES: dict[str, bytes] = {}
 
-        self.server.RequestHandlerClass = Handler
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802
+        data = _PAGES.get(self.path)
+        if data is None:
+            self.send_error(404)
+            return
+        etag = '"' + hashlib.md5(data).hexdigest() + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8" if self.path.endswith("html")
+                         else "application/rss+xml; charset=utf-8")
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
 
 
 def _cycle(settings: Settings, store: Store, watcher: RuleWatcher) -> tuple[float, dict[str, int]]:
@@ -108,8 +117,8 @@ def _cycle(settings: Settings, store: Store, watcher: RuleWatcher) -> tuple[floa
     return elapsed, counts
 
 
-def run(feeds: int, entries: int, full_text: bool, folder: Path) -> None:
-    site = _Site(feeds, entries)
+def run(feeds: int, entries: int, full_text: bool, folder: Path, hosts: int) -> None:
+    site = _Site(feeds, entries, hosts)
     settings = Settings(
         database=DatabaseSettings(url=f"sqlite:///{folder / f'bench-{feeds}-{full_text}.db'}"),
         fetch=FetchSettings(allow_private=True, full_text=full_text),
@@ -123,9 +132,9 @@ def run(feeds: int, entries: int, full_text: bool, folder: Path) -> None:
     second, counts2 = _cycle(settings, store, watcher)
     matches = len(store.list_matches())
     store.close()
-    site.server.shutdown()
+    site.close()
     label = "full text" if full_text else "feed text only"
-    print(f"| {feeds} feeds × {entries} entries, {label} | first poll {first:.1f} s ({counts1['new'] / first:.0f} "
+    print(f"| {feeds} feeds × {entries} entries on {hosts} hosts, {label} | first poll {first:.1f} s ({counts1['new'] / first:.0f} "
           f"entries/s, {counts1}) | second poll {second:.2f} s ({counts2}) | {matches} matches |")
 
 
@@ -134,11 +143,12 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=500)
     parser.add_argument("--entries", type=int, default=20)
     parser.add_argument("--full-text-feeds", type=int, default=50, help="feeds for the full-text run (0: skip)")
+    parser.add_argument("--hosts", type=int, default=25, help="loopback hosts the feeds are spread over")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        run(args.feeds, args.entries, False, Path(tmp))
+        run(args.feeds, args.entries, False, Path(tmp), args.hosts)
         if args.full_text_feeds:
-            run(args.full_text_feeds, args.entries, True, Path(tmp))
+            run(args.full_text_feeds, args.entries, True, Path(tmp), args.hosts)
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -41,7 +41,7 @@ _FIELDS = ("title", "text", "url", "author")
 RULE_RANKS_FROM = 1000
 #: Calibrated profile: rules that match any of these many separately drawn articles are redrawn.
 CALIBRATION_ARTICLES = 300
-CALIBRATION_ROUNDS = 8
+CALIBRATION_ROUNDS = 5
 _SYL = ["ka", "mo", "ri", "sen", "tha", "pol", "ver", "dan", "lu", "cam", "bo", "nex", "tri", "gal", "zu", "pe"]
 _COMMON = ("the of and to in a is that for on was with as by at from his her said police officials "
            "government report court new year people country city week two three told after").split()
@@ -111,10 +111,11 @@ def _queries(vocab: list[str], n: int, calibration: list[Document] | None) -> tu
 
 
 def _calibrate(gen: _RuleGen, queries: list[str], corpus: list[Document]) -> None:
-    """Redraw (same shape, new words) every rule that matches any article of ``corpus``, until none does.
+    """Tighten every rule that matches any article of ``corpus`` with a context word, until none does.
 
-    This is what an analyst does with a rule that alerts on one article in a few hundred: tighten it. The
-    corpus is drawn like the benchmark's articles but separately, so the benchmark does not test on it.
+    This is what an analyst does with a rule that alerts on one article in a few hundred: ``(query) AND
+    context``. The rule keeps its shape inside; the corpus is drawn like the benchmark's articles but
+    separately, so the benchmark is not measured on the articles it was calibrated on.
     """
     todo = list(range(len(queries)))
     for _ in range(CALIBRATION_ROUNDS):
@@ -123,7 +124,7 @@ def _calibrate(gen: _RuleGen, queries: list[str], corpus: list[Document]) -> Non
         if not broad:
             return
         for i in broad:
-            queries[i] = gen.query(i)
+            queries[i] = f"({queries[i]}) AND {gen.rng.choice(gen.specific)}"
         todo = broad
 
 
@@ -288,10 +289,11 @@ def to_markdown(results: dict[str, list[dict[str, float]]], n_articles: int, rep
         f"{RULE_RANKS_FROM:,} of a 30,000-word vocabulary (articles use all ranks).",
         "",
         "Two rule profiles, same vocabulary, articles and shapes. *calibrated*: every rule that matches any of "
-        f"{CALIBRATION_ARTICLES} separately drawn articles gets new words (same shape), as an analyst tightens a rule "
-        "that alerts on one article in a few hundred; a real deployment sees a handful of matches per article at "
-        "most. *high match rate*: the rules as drawn, where the single-word branches (`w*`, `(w OR w)`) of two "
-        "shapes match a few percent of articles each, giving tens of matches per article at 10,000 rules.",
+        f"{CALIBRATION_ARTICLES} separately drawn articles is tightened to `(query) AND context-word`, as an analyst "
+        "tightens a rule that alerts on one article in a few hundred, so that an article matches a handful of "
+        "rules at most, as in a real deployment. *high match rate*: the rules as drawn, where the single-word "
+        "branches (`w*`, `(w OR w)`) of two shapes match 0.3-5% of articles each (a 30,000-word vocabulary has no "
+        "rarer words), giving tens of matches per article at 10,000 rules.",
         "",
     ]
     titles = {"calibrated": "Calibrated match rate", "high": "High match rate (uncalibrated)"}

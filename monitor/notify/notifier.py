@@ -64,6 +64,11 @@ class SendReport:
     held: int = 0
     errors: tuple[str, ...] = field(default=())
 
+    def __str__(self) -> str:
+        text = (f"{self.messages} messages sent ({self.sent} sent, {self.suppressed} summarised), "
+                f"{self.retried} to retry, {self.failed} failed, {self.held} held by the hourly limit")
+        return text + (f"; errors: {'; '.join(self.errors)}" if self.errors else "")
+
     def __add__(self, other: SendReport) -> SendReport:
         return SendReport(self.messages + other.messages, self.sent + other.sent,
                           self.suppressed + other.suppressed, self.retried + other.retried,
