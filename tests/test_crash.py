@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.store import Store
+from tests.chat import ChatServer, chat_server  # noqa: F401
 from tests.newssite import NewsSite, news_site  # noqa: F401
 from tests.test_daemon import wait_for
 
@@ -23,6 +24,40 @@ def counts(db: Path) -> tuple[int, int, int]:
     try:
         matches = store.list_matches()
         return store.count_articles(), len(matches), sum(len(m.deliveries) for m in matches)
+    finally:
+        store.close()
+
+
+def write_config(folder: Path, feed_url: str, chat_url: str) -> Path:
+    """A daemon config: one feed, one rule, one chat channel routed every match, a 1 s tick."""
+    (folder / "rules").mkdir()
+    (folder / "rules" / "r.yaml").write_text(
+        "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n    severity: high\n")
+    config = folder / "config.toml"
+    config.write_text(f"""
+[database]
+url = "sqlite:///monitor.db"
+[scheduler]
+tick = "1s"
+[fetch]
+allow_private = true
+extract_processes = 1
+[channels.chat]
+urls = ["{chat_url}"]
+format = "markdown"
+[[routes]]
+channels = ["chat"]
+[[feeds]]
+name = "mekong"
+url = "{feed_url}"
+""", encoding="utf-8")
+    return config
+
+
+def delivery_statuses(db: Path) -> list[str]:
+    store = Store.open(f"sqlite:///{db}")
+    try:
+        return [d.status for m in store.list_matches() for d in m.deliveries]
     finally:
         store.close()
 
@@ -41,27 +76,7 @@ def test_kill_9_during_a_poll_then_restart_loses_nothing_and_duplicates_nothing(
         news_site.add("mekong", f"Police raid scam compound number {i}",
                       f"Police raided scam compound number {i} near Poipet and detained {i + 10} people on Monday.")
     news_site.page_delay = 0.3  # a poll of 24 pages lasts several seconds: time to kill it in the middle
-    (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "r.yaml").write_text(
-        "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n    severity: high\n")
-    config = tmp_path / "config.toml"
-    config.write_text(f"""
-[database]
-url = "sqlite:///monitor.db"
-[scheduler]
-tick = "1s"
-[fetch]
-allow_private = true
-per_host = 2
-extract_processes = 1
-[channels.chat]
-urls = ["json://127.0.0.1:9/never-listening"]
-[[routes]]
-channels = ["chat"]
-[[feeds]]
-name = "mekong"
-url = "{news_site.feed_url('mekong')}"
-""", encoding="utf-8")
+    config = write_config(tmp_path, news_site.feed_url("mekong"), "json://127.0.0.1:9/never-listening")
     db = tmp_path / "monitor.db"
 
     first = start(config)
@@ -85,3 +100,34 @@ url = "{news_site.feed_url('mekong')}"
             second.kill()
     # every entry stored once, matched once, and queued for the channel once
     assert counts(db) == (ENTRIES, ENTRIES, ENTRIES)
+
+
+@pytest.mark.slow
+def test_kill_9_between_matching_and_sending_then_restart_delivers_once(
+    tmp_path: Path, news_site: NewsSite, chat_server: ChatServer  # noqa: F811
+) -> None:
+    for i in range(3):
+        news_site.add("mekong", f"Police raid scam compound number {i}",
+                      f"Police raided scam compound number {i} near Poipet, in a story of its own ({i * 7919}).")
+    config = write_config(tmp_path, news_site.feed_url("mekong"), chat_server.url("alerts"))
+    db = tmp_path / "monitor.db"
+    first = start(config)
+    try:  # killed as soon as the matches are committed: their alerts are at most in flight
+        assert wait_for(lambda: db.exists() and counts(db)[2] == 3, timeout=60), "no deliveries were queued"
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    second = start(config)
+    try:
+        assert wait_for(lambda: len(chat_server.messages("alerts")) >= 3, timeout=60), chat_server.messages()
+        assert wait_for(lambda: delivery_statuses(db) == ["sent"] * 3, timeout=30), delivery_statuses(db)
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=30) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+    bodies = [m.get("message", "") for m in chat_server.messages("alerts")]
+    assert len(bodies) == 3, bodies  # one alert per story, none twice
+    assert sorted(int(b.split("compound number ")[1][0]) for b in bodies) == [0, 1, 2]

@@ -23,7 +23,6 @@ from typer.testing import CliRunner
 from monitor.cli.extract import extract as extract_command
 from monitor.errors import ExtractError
 from monitor.extract import (
-from tests.conftest import EVAL
     Extracted,
     ExtractorPool,
     charset_from_headers,
@@ -31,6 +30,7 @@ from tests.conftest import EVAL
     decode_html,
     extract_html,
 )
+from tests.conftest import EVAL
 
 BENCHMARK = EVAL / "extraction-benchmark"
 
