@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
+import platform
 import random
 import re
 import sys
@@ -313,6 +315,11 @@ def to_markdown(results: dict[str, list[dict[str, float]]], n_articles: int, rep
         "*+ normalisation* includes normalising each field once with the matcher's own `normalise` (NFKC, case "
         "folding, tokenising), the least the matcher must do. The matcher's time is that, plus collecting the "
         "fired keys, selecting candidates, evaluating them and building hits and snippets for the matches.",
+        "",
+        f"Run {time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, {platform.machine()}, "
+        f"{os.cpu_count()} cores shared with other jobs: times vary by up to 2x between runs; run it several "
+        "times and compare medians.",
+        "",
         "",
     ]
     return "\n".join(lines)
