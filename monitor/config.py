@@ -108,17 +108,17 @@ class FetchSettings(_Section):
     timeout: Duration = 20.0
     connect_timeout: Duration = 10.0
     max_bytes: Size = 5_000_000
-    concurrency: int = Field(16, ge=1)
-    per_host: int = Field(2, ge=1)
+    concurrency: int = Field(default=16, ge=1)
+    per_host: int = Field(default=2, ge=1)
     per_host_delay: Duration = 0.0
     user_agent: str = DEFAULT_USER_AGENT
     allow_private: bool = False
     full_text: bool = True
-    max_redirects: int = Field(5, ge=0, le=20)
+    max_redirects: int = Field(default=5, ge=0, le=20)
     allow_https_downgrade: bool = False
     max_backoff: Duration = 6 * 3600.0
     extract_timeout: Duration = 30.0
-    extract_processes: int | None = Field(None, ge=1)
+    extract_processes: int | None = Field(default=None, ge=1)
 
 
 class RulesSettings(_Section):
@@ -184,15 +184,15 @@ class RouteSettings(_Section):
 
 class NotifySettings(_Section):
     max_age: Duration = 3 * 86400.0
-    max_per_hour: int = Field(20, ge=1)
+    max_per_hour: int = Field(default=20, ge=1)
     templates: Path | None = None
     timeout: Duration = 30.0
-    digest_max_items: int = Field(200, ge=1)
+    digest_max_items: int = Field(default=200, ge=1)
 
 
 class WebSettings(_Section):
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=1, le=65535)
 
 
 class Settings(_Section):

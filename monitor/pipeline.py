@@ -71,13 +71,14 @@ class Context:
     fetcher: Fetcher
     rules: Callable[[], RuleSet]
     extractor: ExtractorPool | None = None
-    clock: Callable[[], datetime] = field(default=datetime.utcnow)
+    clock: Callable[[], datetime] = field(default=datetime.utcnow)  # naive UTC, as everywhere (docs/dev.md)
 
 
 def backoff_delay(failures: int, interval: float, max_backoff: float, retry_after: float | None = None) -> float:
     """Seconds until the next poll of a failing feed: the interval doubled per consecutive failure, capped;
     never sooner than the server's Retry-After."""
-    delay = min(max_backoff, max(interval, 60.0) * 2 ** min(max(failures - 1, 0), 16))
+    doublings: int = min(max(failures - 1, 0), 16)
+    delay = min(max_backoff, max(interval, 60.0) * (1 << doublings))
     return max(delay, retry_after or 0.0)
 
 
@@ -154,7 +155,7 @@ async def poll_feed(feed: FeedRecord, ctx: Context) -> FeedResult:
 
 
 def _interval(feed: FeedRecord, ctx: Context) -> float:
-    return feed.interval or ctx.settings.scheduler.poll_interval
+    return float(feed.interval or ctx.settings.scheduler.poll_interval)
 
 
 async def _poll(feed: FeedRecord, ctx: Context, now: datetime, blocked: list[str]) -> tuple[int, int, FeedState]:

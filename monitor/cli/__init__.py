@@ -23,7 +23,7 @@ __all__ = ["app", "main"]
 class _Group(TyperGroup):
     """Turns user-caused errors into one line and exit status 2, for every subcommand."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except MonitorError as e:
@@ -69,7 +69,7 @@ class _RedactingFormatter(logging.Formatter):
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stderr`` is now (test runners swap it), never to a stream closed since."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

@@ -18,7 +18,7 @@ import regex
 from monitor.rules.nodes import And, FieldScope, Meta, Near, Node, Not, Or, Regex, SetRef, Term
 from monitor.rules.text import Field
 
-__all__ = ["CNode", "CompiledTerm", "TermTable", "anchors", "compile_node"]
+__all__ = ["CNode", "CompiledTerm", "TermTable", "best_group", "compile_node", "requirements"]
 
 # Compiled node kinds (first item of a CNode tuple).
 TERM, SET, REGEX, META, FIELD, NOT, AND, OR, NEAR = range(9)
@@ -187,37 +187,44 @@ def _operand_terms(node: Node, table: TermTable) -> tuple[int, ...]:
     raise TypeError(f"not a NEAR operand: {node!r}")  # the parser rejects these
 
 
-def anchors(c: CNode, table: TermTable) -> frozenset[int] | None:
-    """Key ids of which at least one must occur for ``c`` to be true; None if no such set exists."""
+def requirements(c: CNode, table: TermTable) -> list[frozenset[int]]:
+    """Groups of key ids such that ``c`` can only be true when every group has a key that occurred.
+
+    An AND needs the groups of all its children, a NEAR those of both operands; an OR needs one group made
+    of the best group of each branch. An empty list means no such group exists (REGEX, META, NOT, or a
+    term without a key somewhere that matters).
+    """
     kind = c[0]
     if kind == TERM:
         kid = table.key_id(table.terms[c[1]])
-        return None if kid is None else frozenset((kid,))
+        return [] if kid is None else [frozenset((kid,))]
     if kind == SET:
-        return _union([anchors((TERM, t), table) for t in c[1]])
+        kids = [table.key_id(table.terms[t]) for t in c[1]]
+        # An empty set can never be true: its empty group is never met (the rule is never a candidate).
+        return [] if None in kids else [frozenset(k for k in kids if k is not None)]
     if kind == FIELD:
-        return anchors(c[2], table)
-    if kind == OR:
-        return _union([anchors(x, table) for x in c[1]])
+        return requirements(c[2], table)
     if kind == AND:
-        return _best([anchors(x, table) for x in c[1]], table)
+        return _dedup([g for x in c[1] for g in requirements(x, table)])
+    if kind == OR:
+        best: set[int] = set()
+        for x in c[1]:
+            one = best_group(requirements(x, table), table)
+            if one is None:
+                return []
+            best |= one
+        return [frozenset(best)]
     if kind == NEAR:
-        return _best([anchors((SET, c[1]), table), anchors((SET, c[2]), table)], table)
-    return None  # REGEX, META, NOT
+        return _dedup(requirements((SET, c[1]), table) + requirements((SET, c[2]), table))
+    return []  # REGEX, META, NOT
 
 
-def _union(parts: list[frozenset[int] | None]) -> frozenset[int] | None:
-    out: set[int] = set()
-    for p in parts:
-        if p is None:
-            return None
-        out |= p
-    return frozenset(out)
+def _dedup(groups: list[frozenset[int]]) -> list[frozenset[int]]:
+    return list(dict.fromkeys(groups))
 
 
-def _best(parts: list[frozenset[int] | None], table: TermTable) -> frozenset[int] | None:
-    """The fewest keys; among equals the longest shortest key (long keys are rarer in text)."""
-    known = [p for p in parts if p is not None]
-    if not known:
+def best_group(parts: list[frozenset[int]], table: TermTable) -> frozenset[int] | None:
+    """The group to index a rule by (its anchors): the fewest keys; among equals the longest shortest key (long keys are rarer in text)."""
+    if not parts:
         return None
-    return min(known, key=lambda p: (len(p), -min(table.key_length(k) for k in p)))
+    return min(parts, key=lambda p: (len(p), -min((table.key_length(k) for k in p), default=0)))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from monitor.rules.compile import CNode, TermTable, anchors, compile_node
+from monitor.rules.compile import CNode, TermTable, best_group, compile_node, requirements
 from monitor.rules.evaluate import DocState, RegexTimeout, evaluate, make_snippet
 from monitor.rules.model import Document, Hit, Match, Rule
 from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef
@@ -57,17 +57,24 @@ class RuleSet:
         self._table = TermTable()
         self._compiled: list[CNode] = []
         self._scan: list[int] = []
+        # Per rule, the key groups besides its anchors that must all have occurred: checked with set look-ups
+        # before the rule is evaluated (``a AND b`` is indexed by one key, and needs the other too).
+        self._checks: dict[int, tuple[frozenset[int], ...]] = {}
         key_rules: dict[int, list[int]] = {}
         for i, rule in enumerate(self.rules):
             assert rule.node is not None, f"rule {rule.id} has no parsed query"
             c = compile_node(rule.node, self._table)
             self._compiled.append(c)
-            found = anchors(c, self._table)
+            groups = requirements(c, self._table)
+            found = best_group(groups, self._table)
             if found is None:
                 self._scan.append(i)
-            else:
-                for kid in found:
-                    key_rules.setdefault(kid, []).append(i)
+                continue
+            for kid in found:
+                key_rules.setdefault(kid, []).append(i)
+            others = tuple(g for g in groups if g != found)
+            if others:
+                self._checks[i] = others
         self._key_rules = key_rules
         self._automaton: ahocorasick.Automaton | None = None
         if self._table.keys:
@@ -112,15 +119,22 @@ class RuleSet:
         return out
 
     def _candidates(self, st: DocState) -> list[int]:
-        """Rules (indexes, sorted) whose anchors occurred in the document, plus the scanned ones."""
+        """Rules (indexes, sorted) whose anchors and required keys occurred, plus the scanned ones."""
+        fired = st.fired_keys()
         candidates: set[int] = set(self._scan)
         key_rules = self._key_rules
-        for fired in st.fired.values():
-            for kid in fired:
-                rules = key_rules.get(kid)
-                if rules is not None:
-                    candidates.update(rules)
-        return sorted(candidates)
+        for kid in fired:
+            rules = key_rules.get(kid)
+            if rules is not None:
+                candidates.update(rules)
+        checks = self._checks
+        out: list[int] = []
+        for i in sorted(candidates):
+            groups = checks.get(i)
+            if groups is not None and any(fired.isdisjoint(g) for g in groups):
+                continue
+            out.append(i)
+        return out
 
     def match_rule(self, rule_id: str, doc: Document) -> Match | None:
         """Match one rule against ``doc``, even if it is disabled (used to run examples)."""
