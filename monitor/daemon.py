@@ -147,6 +147,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         self.store.sync_feeds(self.settings.feeds)
+        for warning in (*self.settings.warnings, *self.rules.current().warnings):
+            _log.warning("configuration warning: %s", warning)
         async with AsyncExitStack() as stack:
             fetcher = await stack.enter_async_context(
                 Fetcher(self.settings.fetch, transport=self._transport, resolver=self._resolver)

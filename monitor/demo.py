@@ -55,14 +55,23 @@ def demo_articles(seeds_dir: Path = PROJECT_ROOT / "seeds", now: datetime | None
     now = now or datetime.now(timezone.utc)
     stories: list[tuple[str, str]] = []
     for path in sorted(seeds_dir.glob("*.txt")):
-        lines = path.read_text(encoding="utf-8").strip().splitlines()
-        title = next(line for line in lines if line.strip())
-        stories.append((title.strip(), "\n".join(lines[lines.index(title) + 1 :]).strip()))
+        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        stories.append(_headline(lines))
     stories.extend(_DISTRACTORS)
     return [
         DemoArticle(hashlib.sha1(title.encode()).hexdigest()[:10], title, body, now - timedelta(hours=2 * i + 1))
         for i, (title, body) in enumerate(stories)
     ]
+
+
+def _headline(lines: list[str]) -> tuple[str, str]:
+    """A seed's title and body: the first line that reads like a headline (3–20 words; a lone section label such
+    as "Cybersecurity" is not one), else the first sentence of a seed that starts straight with its text."""
+    for index, line in enumerate(lines[:3]):
+        if 3 <= len(line.split()) <= 20 and not line.endswith("."):
+            return line, "\n".join(lines[:index] + lines[index + 1 :])
+    first = lines[0].split(". ")[0]
+    return (first if len(first) <= 100 else first[:99].rsplit(" ", 1)[0] + "…"), "\n".join(lines)
 
 
 def article_page(article: DemoArticle, others: list[DemoArticle]) -> str:

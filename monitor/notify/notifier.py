@@ -171,6 +171,9 @@ class Notifier:
     def _channel(self, name: str) -> ChannelSettings:
         channel = self._settings.channels.get(name)
         if channel is None:
+            off = next((w for w in self._settings.warnings if w.startswith(f"channel {name!r}")), None)
+            if off:  # configured, but its ${VAR:-} is unset
+                raise NotifyError(off, channel=name)
             known = ", ".join(sorted(self._settings.channels)) or "none configured"
             raise NotifyError(f"unknown channel {name!r} (channels: {known})", channel=name)
         return channel

@@ -11,6 +11,7 @@ clusters, each one a word of its own, so substring matching and NEAR distances w
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ _NOSPACE_RE = regex.compile("|".join(rf"\p{{scx={s}}}" for s in _NOSPACE_SCRIPTS
 _LATIN_RE = regex.compile(r"\p{Script=Latin}")
 _COMMON_RE = regex.compile(r"\p{Script=Common}|\p{Script=Inherited}")
 _WORD_RE = regex.compile(r"[\p{L}\p{M}\p{N}]+")
+#: The same words in ASCII text, captured so that ``split`` also returns the separators.
+_ASCII_SPLIT_RE = re.compile(r"([A-Za-z0-9]+)")
 _QUERY_WORD_RE = regex.compile(r"[\p{L}\p{M}\p{N}*?]+")
 _GRAPHEME_RE = regex.compile(r"\X")
 _WILDCARDS = "*?"
@@ -222,10 +225,17 @@ class Field:
     first asked for, since most articles match no rule and never need them.
     """
 
-    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_starts", "_ends", "_norm_starts")
+    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_starts", "_ends", "_norm_starts")
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self._starts: list[int] | None = None
+        self._ends: list[int] | None = None
+        self._norm_starts: list[int] | None = None
+        self._parts: list[str] | None = None
+        if text.isascii():
+            self._init_ascii(text)
+            return
         nfkc, starts, ends = nfkc_with_map(text)
         self.nfkc = nfkc
         self._maps = (starts, ends)
@@ -242,12 +252,30 @@ class Field:
         self.words = words
         self.cased = cased
         self.norm = " " + " ".join(words) + " " if words else " "
-        self._starts: list[int] | None = None
-        self._ends: list[int] | None = None
-        self._norm_starts: list[int] | None = None
+
+    def _init_ascii(self, text: str) -> None:
+        # ASCII text is its own NFKC form and its words are [A-Za-z0-9] runs: one C-level split gives the words
+        # and the separators between them, whose lengths give the spans later without another pass.
+        self.nfkc = text
+        self._maps = (None, None)
+        parts = _ASCII_SPLIT_RE.split(text)
+        self._parts = parts
+        self.cased = parts[1::2]
+        if self.cased:
+            lower = " ".join(self.cased).lower()
+            self.words = lower.split(" ")
+            self.norm = " " + lower + " "
+        else:
+            self.words = []
+            self.norm = " "
 
     def _spans(self) -> tuple[list[int], list[int]]:
         if self._starts is None or self._ends is None:
+            if self._parts is not None:
+                # parts = [sep, word, sep, word, ..., sep]: running lengths alternate word starts and ends.
+                edges = list(accumulate(map(len, self._parts)))
+                self._starts, self._ends = edges[0:-1:2], edges[1::2]
+                return self._starts, self._ends
             if self.nfkc.isascii():
                 starts, ends = _ascii_spans(self.nfkc, self.cased)
             else:
