@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.errors import ConfigError
+from monitor.tomlpos import key_lines, line_of, toml_error_position
 
 __all__ = [
     "ChannelSettings",
@@ -264,10 +265,10 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         source = path.read_text(encoding="utf-8")
         raw = tomllib.loads(source)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}:{_toml_error_position(e)}: invalid TOML: {str(e).split(' (at ')[0]}") from e
+        raise ConfigError(f"{path}:{toml_error_position(e)}: invalid TOML: {str(e).split(' (at ')[0]}") from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read config file: {e}") from e
-    lines = _key_lines(source)
+    lines = key_lines(source)
     data = _expand_env(raw, env, path, lines, ())
     try:
         settings = Settings.model_validate({**data, "path": path.resolve()})
@@ -309,7 +310,7 @@ def _expand_env(value: Any, env: Mapping[str, str], path: Path, lines: dict[str,
             return default
         if name not in env:
             dotted = _dotted(key)
-            raise ConfigError(f"{path}:{_line_of(dotted, lines)}: {dotted}: environment variable ${{{name}}} is not set")
+            raise ConfigError(f"{path}:{line_of(dotted, lines)}: {dotted}: environment variable ${{{name}}} is not set")
         return env[name]
 
     return _ENV.sub(substitute, value)
@@ -328,7 +329,7 @@ def _describe(error: ValidationError, path: Path, lines: dict[str, int]) -> str:
     where = dotted or message.split(":")[0]
     if not dotted and ": " in message:
         where, message = message.split(": ", 1)
-    return f"{path}:{_line_of(where, lines)}: {where}: {message}" if where else f"{path}: {message}"
+    return f"{path}:{line_of(where, lines)}: {where}: {message}" if where else f"{path}: {message}"
 
 
 def _model_fields_at(loc: tuple[Any, ...]) -> list[str]:
@@ -358,45 +359,3 @@ def _dotted(loc: tuple[Any, ...]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-
-
-def _line_of(dotted: str, lines: dict[str, int]) -> int:
-    """The line of the longest recorded prefix of ``dotted`` (a table header or key assignment); 1 if none."""
-    while dotted:
-        if dotted in lines:
-            return lines[dotted]
-        dotted = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", dotted) if re.search(r"(\.[^.\[]+|\[\d+\])$", dotted) else ""
-    return 1
-
-
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?")
-_ASSIGN = re.compile(r"^\s*([A-Za-z0-9_\"'-]+)\s*=")
-
-
-def _key_lines(source: str) -> dict[str, int]:
-    """Map dotted keys (``feeds[2].interval``, ``fetch.timeout``) to the line that writes them.
-
-    tomllib keeps no positions; this scan of headers and ``key =`` lines is enough for error messages."""
-    lines: dict[str, int] = {}
-    counts: dict[str, int] = {}
-    table = ""
-    for number, text in enumerate(source.splitlines(), start=1):
-        header = _HEADER.match(text)
-        if header:
-            name = ".".join(p.strip().strip("\"'") for p in header.group(2).split("."))
-            if header.group(1) == "[[":
-                counts[name] = counts.get(name, -1) + 1
-                name = f"{name}[{counts[name]}]"
-            table = name
-            lines.setdefault(table, number)
-            continue
-        assign = _ASSIGN.match(text)
-        if assign:
-            key = assign.group(1).strip("\"'")
-            lines.setdefault(f"{table}.{key}" if table else key, number)
-    return lines
-
-
-def _toml_error_position(error: tomllib.TOMLDecodeError) -> str:
-    found = re.search(r"at line (\d+), column (\d+)", str(error))
-    return f"{found.group(1)}:{found.group(2)}" if found else "1"

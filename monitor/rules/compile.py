@@ -1,9 +1,9 @@
-"""Compiling query trees for the matcher: the term table, Aho-Corasick keys and rule anchors.
+"""Compiling query trees for the matcher: query tree -> compiled node, term table and Aho-Corasick keys.
 
 Every distinct term of every rule gets one entry in a shared table and one Aho-Corasick key: the whole
 word or phrase when it is literal (``" scam centre "``, spaces mark word edges in the normalised text),
-otherwise its longest literal piece (``" raid"`` for ``raid*``). A rule's *anchors* are keys such that
-the rule cannot be true unless one of them occurs; rules without anchors are scanned on every article.
+otherwise its longest literal piece (``" raid"`` for ``raid*``). Which keys a rule needs is worked out in
+:mod:`monitor.rules.anchors`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,21 @@ import regex
 from monitor.rules.nodes import And, FieldScope, Meta, Near, Node, Not, Or, Regex, SetRef, Term
 from monitor.rules.text import Field
 
-__all__ = ["CNode", "CompiledTerm", "TermTable", "best_group", "compile_node", "requirements"]
+__all__ = [
+    "AND",
+    "CNode",
+    "CompiledTerm",
+    "FIELD",
+    "META",
+    "NEAR",
+    "NOT",
+    "OR",
+    "REGEX",
+    "SET",
+    "TERM",
+    "TermTable",
+    "compile_node",
+]
 
 # Compiled node kinds (first item of a CNode tuple).
 TERM, SET, REGEX, META, FIELD, NOT, AND, OR, NEAR = range(9)
@@ -58,21 +72,22 @@ class CompiledTerm:
                 return False
         return True
 
-    def occurrences(self, f: Field, ends: list[int] | None) -> list[tuple[int, int]]:
-        """(first word, last word) of every occurrence, from the key's end positions in ``f.norm``."""
+    def occurrences(self, f: Field, found: list[int] | None) -> list[tuple[int, int]]:
+        """(first word, last word) of every occurrence, from the key's start positions in ``f.norm``."""
         n = len(self.term.elems)
         if self.key is None:
             return [(i, i + n - 1) for i in range(len(f.words)) if self.check(f, i)]
-        if not ends:
+        if not found:
             return []
-        length = len(self.key)
-        shift = 0 if self.infix else 1
-        found: set[int] = set()
-        for end in ends:
-            start = f.word_at(end - length + 1 + shift) - self.key_elem
-            if start not in found and (not self.verify or self.check(f, start)):
-                found.add(start)
-        return [(s, s + n - 1) for s in sorted(found)]
+        shift = 0 if self.infix else 1  # a key that starts a word starts with the space before it
+        starts = f.words_at([pos + shift for pos in found] if shift else found)
+        elem, verify = self.key_elem, self.verify
+        seen: set[int] = set()
+        for first in starts:
+            start = first - elem
+            if start not in seen and (not verify or self.check(f, start)):
+                seen.add(start)
+        return [(s, s + n - 1) for s in sorted(seen)]
 
 
 @lru_cache(maxsize=None)
@@ -185,46 +200,3 @@ def _operand_terms(node: Node, table: TermTable) -> tuple[int, ...]:
     if isinstance(node, Or):
         return tuple(sorted({t for c in node.children for t in _operand_terms(c, table)}))
     raise TypeError(f"not a NEAR operand: {node!r}")  # the parser rejects these
-
-
-def requirements(c: CNode, table: TermTable) -> list[frozenset[int]]:
-    """Groups of key ids such that ``c`` can only be true when every group has a key that occurred.
-
-    An AND needs the groups of all its children, a NEAR those of both operands; an OR needs one group made
-    of the best group of each branch. An empty list means no such group exists (REGEX, META, NOT, or a
-    term without a key somewhere that matters).
-    """
-    kind = c[0]
-    if kind == TERM:
-        kid = table.key_id(table.terms[c[1]])
-        return [] if kid is None else [frozenset((kid,))]
-    if kind == SET:
-        kids = [table.key_id(table.terms[t]) for t in c[1]]
-        # An empty set can never be true: its empty group is never met (the rule is never a candidate).
-        return [] if None in kids else [frozenset(k for k in kids if k is not None)]
-    if kind == FIELD:
-        return requirements(c[2], table)
-    if kind == AND:
-        return _dedup([g for x in c[1] for g in requirements(x, table)])
-    if kind == OR:
-        best: set[int] = set()
-        for x in c[1]:
-            one = best_group(requirements(x, table), table)
-            if one is None:
-                return []
-            best |= one
-        return [frozenset(best)]
-    if kind == NEAR:
-        return _dedup(requirements((SET, c[1]), table) + requirements((SET, c[2]), table))
-    return []  # REGEX, META, NOT
-
-
-def _dedup(groups: list[frozenset[int]]) -> list[frozenset[int]]:
-    return list(dict.fromkeys(groups))
-
-
-def best_group(parts: list[frozenset[int]], table: TermTable) -> frozenset[int] | None:
-    """The group to index a rule by (its anchors): the fewest keys; among equals the longest shortest key (long keys are rarer in text)."""
-    if not parts:
-        return None
-    return min(parts, key=lambda p: (len(p), -min((table.key_length(k) for k in p), default=0)))

@@ -11,6 +11,7 @@ import logging
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 
 import ahocorasick
 
@@ -33,6 +34,7 @@ _WS_RE = re.compile(r"\s+")  # the same characters as str.isspace()
 SpanHit = tuple[str, int, int]
 _Occ = tuple[int, int]
 _NO_OCC: list[_Occ] = []
+_NONE: frozenset[int] = frozenset()
 
 
 class RegexTimeout(Exception):
@@ -52,11 +54,10 @@ class DocState:
         self.doc = doc
         self.table = table
         self.fields: dict[str, Field] = {name: normalise(getattr(doc, name)) for name in _ALL_FIELDS}
-        self.fired: dict[str, dict[int, list[int]]] = {name: {} for name in _ALL_FIELDS}
-        if automaton is not None:
-            for name, f in self.fields.items():
-                if len(f.norm) > 1:
-                    self.fired[name] = _scan(automaton, f.norm)
+        # Per field, the ids of the keys that occur; where they occur is found only for terms evaluated.
+        self.fired: dict[str, AbstractSet[int]] = {}
+        for name, f in self.fields.items():
+            self.fired[name] = _scan(automaton, f.norm) if automaton is not None and len(f.norm) > 1 else _NONE
         # Per field: term id -> occurrences, and NEAR operand (term ids) -> merged occurrences.
         self._occ: dict[str, dict[int, list[_Occ]]] = {name: {} for name in _ALL_FIELDS}
         self._operands: dict[tuple[str, tuple[int, ...]], list[_Occ]] = {}
@@ -66,10 +67,8 @@ class DocState:
         self.feeds = {doc.feed.casefold(), *(t.casefold() for t in doc.feed_tags)} - {""}
 
     def fired_keys(self) -> set[int]:
-        out: set[int] = set()
-        for fired in self.fired.values():
-            out.update(fired)
-        return out
+        """Ids of the keys that occur in any field."""
+        return set().union(*self.fired.values())
 
     @property
     def lang(self) -> str | None:
@@ -84,11 +83,11 @@ class DocState:
         cached = cache.get(tid)
         if cached is None:
             ct = self.table.terms[tid]
-            if ct.kid is None:
+            if ct.key is None:
                 cached = ct.occurrences(self.fields[field], None)
             else:
-                ends = self.fired[field].get(ct.kid)
-                cached = ct.occurrences(self.fields[field], ends) if ends else _NO_OCC
+                f = self.fields[field]
+                cached = ct.occurrences(f, f.find_all(ct.key)) if ct.kid in self.fired[field] else _NO_OCC
             cache[tid] = cached
         return cached
 
@@ -111,15 +110,8 @@ class DocState:
         return [(field, starts[a], ends[b]) for a, b in occs]
 
 
-def _scan(automaton: ahocorasick.Automaton, norm: str) -> dict[int, list[int]]:
-    fired: dict[int, list[int]] = {}
-    for end, kid in automaton.iter(norm):
-        ends = fired.get(kid)
-        if ends is None:
-            fired[kid] = [end]
-        else:
-            ends.append(end)
-    return fired
+def _scan(automaton: ahocorasick.Automaton, norm: str) -> set[int]:
+    return {kid for _, kid in automaton.iter(norm)}
 
 
 def _within(sorted_pos: list[int], lo: int, hi: int) -> bool:

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from monitor.rules.compile import CNode, TermTable, best_group, compile_node, requirements
+from monitor.rules.anchors import best_group, requirements, token
+from monitor.rules.compile import CNode, TermTable, compile_node
 from monitor.rules.evaluate import DocState, RegexTimeout, evaluate, make_snippet
 from monitor.rules.model import Document, Hit, Match, Rule
-from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef
+from monitor.rules.nodes import TEXT_FIELDS, And, FieldScope, Near, Node, Not, Or, SetRef
 from monitor.rules.syntax import parse_query
 
 __all__ = ["Explanation", "RuleSet"]
@@ -28,6 +29,13 @@ def _default_detect(text: str) -> str | None:
     from monitor.lang import detect_language
 
     return detect_language(text)
+
+
+def _all_met(groups: tuple[frozenset[int], ...], fired: set[int]) -> bool:
+    for g in groups:
+        if fired.isdisjoint(g):
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +65,7 @@ class RuleSet:
         self._table = TermTable()
         self._compiled: list[CNode] = []
         self._scan: list[int] = []
-        # Per rule, the key groups besides its anchors that must all have occurred: checked with set look-ups
+        # Per rule, the token groups besides its anchors that must all have occurred: checked with set look-ups
         # before the rule is evaluated (``a AND b`` is indexed by one key, and needs the other too).
         self._checks: dict[int, tuple[frozenset[int], ...]] = {}
         key_rules: dict[int, list[int]] = {}
@@ -70,12 +78,15 @@ class RuleSet:
             if found is None:
                 self._scan.append(i)
                 continue
-            for kid in found:
-                key_rules.setdefault(kid, []).append(i)
+            for tok in found:
+                key_rules.setdefault(tok, []).append(i)
             others = tuple(g for g in groups if g != found)
             if others:
                 self._checks[i] = others
-        self._key_rules = key_rules
+        # Indexed by token (a key in a field): the rules anchored on it (most tokens anchor none).
+        self._key_rules: list[tuple[int, ...]] = [()] * token(len(self._table.keys), 0)
+        for tok, anchored in key_rules.items():
+            self._key_rules[tok] = tuple(anchored)
         self._automaton: ahocorasick.Automaton | None = None
         if self._table.keys:
             a = ahocorasick.Automaton()
@@ -120,18 +131,16 @@ class RuleSet:
 
     def _candidates(self, st: DocState) -> list[int]:
         """Rules (indexes, sorted) whose anchors and required keys occurred, plus the scanned ones."""
-        fired = st.fired_keys()
-        candidates: set[int] = set(self._scan)
+        fired: set[int] = set()
+        for index, name in enumerate(TEXT_FIELDS):
+            fired.update([kid << 2 | index for kid in st.fired[name]])  # token(kid, index), inlined
         key_rules = self._key_rules
-        for kid in fired:
-            rules = key_rules.get(kid)
-            if rules is not None:
-                candidates.update(rules)
+        candidates = set(self._scan).union(*[key_rules[tok] for tok in fired])
         checks = self._checks
         out: list[int] = []
         for i in sorted(candidates):
             groups = checks.get(i)
-            if groups is not None and any(fired.isdisjoint(g) for g in groups):
+            if groups is not None and not _all_met(groups, fired):
                 continue
             out.append(i)
         return out

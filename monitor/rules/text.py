@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
-from operator import add
 from functools import lru_cache
 
 import regex
@@ -225,13 +223,12 @@ class Field:
     first asked for, since most articles match no rule and never need them.
     """
 
-    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_starts", "_ends", "_norm_starts")
+    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_starts", "_ends")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._starts: list[int] | None = None
         self._ends: list[int] | None = None
-        self._norm_starts: list[int] | None = None
         self._parts: list[str] | None = None
         if text.isascii():
             self._init_ascii(text)
@@ -302,13 +299,30 @@ class Field:
         starts, ends = self._spans()
         return i > 0 and starts[i] == ends[i - 1]
 
-    def word_at(self, norm_pos: int) -> int:
-        """Index of the word starting at or before ``norm_pos`` in :attr:`norm`."""
-        if self._norm_starts is None:
-            # 1 + i + (length of the words before i): all in C, this runs once per field with a hit.
-            lengths = accumulate(map(len, self.words), initial=0)
-            self._norm_starts = list(map(add, range(1, len(self.words) + 1), lengths))
-        return bisect_right(self._norm_starts, norm_pos) - 1
+    def find_all(self, key: str) -> list[int]:
+        """Start of every occurrence of ``key`` in :attr:`norm` (overlapping ones too), ascending."""
+        find = self.norm.find
+        out: list[int] = []
+        pos = find(key)
+        while pos >= 0:
+            out.append(pos)
+            pos = find(key, pos + 1)
+        return out
+
+    def words_at(self, positions: list[int]) -> list[int]:
+        """Index of the word starting at or before each position of :attr:`norm` (``positions`` ascending).
+
+        Word ``i`` is preceded by ``i + 1`` spaces in :attr:`norm`, so counting spaces (in C, and only from the
+        previous position on) finds it without a table of word offsets.
+        """
+        count = self.norm.count
+        out: list[int] = []
+        index, prev = -1, 0
+        for pos in positions:
+            index += count(" ", prev, pos)
+            prev = pos
+            out.append(index)
+        return out
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Original-text span covering words ``first`` to ``last`` inclusive."""

@@ -1,0 +1,82 @@
+"""Rule anchors: a compiled query -> the keys (per field) it cannot be true without.
+
+The matcher indexes each rule by one group of *tokens* (a key id in a field, :func:`token`) and evaluates the
+rule only when one token of that group occurred in the article and every other group it needs has one too:
+``a AND b`` needs a key of ``a`` and a key of ``b``; ``title:x`` needs the key of ``x`` in the title, not
+anywhere. These are necessary conditions only (a key that occurred may fail its word-by-word check), so
+they never change a result, only how many rules are evaluated.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+from math import prod
+
+from monitor.rules.compile import AND, FIELD, NEAR, OR, SET, TERM, CNode, TermTable
+from monitor.rules.nodes import TEXT_FIELDS
+
+__all__ = ["best_group", "requirements", "token"]
+
+_MAX_OR_GROUPS = 8
+_DEFAULT_SCOPE = (0, 1)  # title or text
+_FIELD_INDEX = {name: i for i, name in enumerate(TEXT_FIELDS)}
+
+
+def token(kid: int, field_index: int) -> int:
+    """The token of key ``kid`` occurring in field ``TEXT_FIELDS[field_index]``."""
+    return kid << 2 | field_index
+
+
+def requirements(c: CNode, table: TermTable, scope: tuple[int, ...] = _DEFAULT_SCOPE) -> list[frozenset[int]]:
+    """Groups of tokens such that ``c`` can only be true when every group has a token that occurred.
+
+    An AND needs the groups of all its children, a NEAR those of both operands; an OR needs, for each way
+    of picking one group per branch, the union of the picked groups (see :func:`_or_groups`). An empty list means no such group exists (REGEX, META, NOT, or a term
+    without a key where it matters).
+    """
+    kind = c[0]
+    if kind == TERM or kind == SET:
+        kids = [table.terms[t].kid for t in ((c[1],) if kind == TERM else c[1])]
+        # An empty set is never true: its empty group is never met, so the rule is never a candidate.
+        if None in kids:
+            return []
+        return [frozenset(token(k, f) for k in kids if k is not None for f in scope)]
+    if kind == FIELD:
+        return requirements(c[2], table, (_FIELD_INDEX[c[1]],))
+    if kind == AND:
+        return _dedup([g for x in c[1] for g in requirements(x, table, scope)])
+    if kind == OR:
+        return _or_groups([requirements(x, table, scope) for x in c[1]], table)
+    if kind == NEAR:
+        return _dedup(requirements((SET, c[1]), table, scope) + requirements((SET, c[2]), table, scope))
+    return []  # REGEX, META, NOT
+
+
+def _or_groups(branches: list[list[frozenset[int]]], table: TermTable) -> list[frozenset[int]]:
+    """The groups of an OR: ``a OR (b AND c)`` needs ``a|b`` and ``a|c`` (distribution), while that makes
+    at most :data:`_MAX_OR_GROUPS` groups; beyond, one group: the union of each branch's best group."""
+    if any(not groups for groups in branches):
+        return []
+    if prod(len(groups) for groups in branches) > _MAX_OR_GROUPS:
+        best = [best_group(groups, table) for groups in branches]
+        return [frozenset().union(*[g for g in best if g is not None])]
+    return _dedup([frozenset().union(*choice) for choice in product(*branches)])
+
+
+def _dedup(groups: list[frozenset[int]]) -> list[frozenset[int]]:
+    return list(dict.fromkeys(groups))
+
+
+def best_group(groups: list[frozenset[int]], table: TermTable) -> frozenset[int] | None:
+    """The group to index a rule by: the fewest keys, then the fewest fields, then the longest shortest key.
+
+    Long keys are rarer in text than short ones, and a key in one field rarer than in either of two.
+    """
+    if not groups:
+        return None
+
+    def cost(group: frozenset[int]) -> tuple[int, int, int]:
+        kids = {t >> 2 for t in group}
+        return len(kids), len(group), -min((table.key_length(k) for k in kids), default=0)
+
+    return min(groups, key=cost)
