@@ -7,6 +7,7 @@ import tomllib
 
 __all__ = ["key_lines", "line_of", "toml_error_position"]
 
+
 def line_of(dotted: str, lines: dict[str, int]) -> int:
     """The line of the longest recorded prefix of ``dotted`` (a table header or key assignment); 1 if none."""
     while dotted:
