@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
+from monitor.config import FeedSettings
 from monitor.errors import StoreError
 from monitor.store import Store
 from monitor.store.base import create_store_engine
@@ -38,7 +39,7 @@ def test_open_creates_the_schema_at_head(store_url: str) -> None:
         assert TABLES <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert _revision(store_url) == head_revision() == "0001"
+    assert _revision(store_url) == head_revision() == "0002"
 
 
 def test_tables_and_migrations_agree(store_url: str) -> None:
@@ -67,7 +68,10 @@ def test_upgrade_from_the_initial_revision_keeps_data(store_url: str) -> None:
         engine.dispose()
     with Store.open(store_url) as db:
         [feed] = db.list_feeds()
+        # 0002: the stored URL became the config's, so an unchanged config keeps the feed as it was
+        [synced] = db.sync_feeds([FeedSettings(name="kt", url="https://kt.example/feed", tags=("asia",))])
     assert (feed.name, feed.tags, feed.created_at) == ("kt", ("asia",), datetime(2026, 1, 1))
+    assert synced.url == "https://kt.example/feed"
     assert _revision(store_url) == head_revision()
 
 

@@ -193,6 +193,15 @@ def test_a_permanent_redirect_updates_the_stored_feed_url(harness: Harness, news
     assert harness.poll()["wire"].status == "ok"
     wire = harness.store.get_feed("wire")
     assert wire is not None and wire.url == news_site.feed_url("moved")
+    # a restart (config synced again) keeps the new URL while the config still names the old one
+    harness.store.sync_feeds(harness.settings.feeds)
+    assert harness.store.get_feed("wire").url == news_site.feed_url("moved")  # type: ignore[union-attr]
+    assert harness.poll()["wire"].status == "not_modified"
+    assert news_site.hits("/feeds/wire.xml") == news_site.hits("/feeds/wire.xml")[:1]  # the old URL: asked once
+    # a new URL in the config wins
+    moved = harness.settings.feeds[1].model_copy(update={"url": news_site.feed_url("mekong")})
+    harness.store.sync_feeds([harness.settings.feeds[0], moved])
+    assert harness.store.get_feed("wire").url == news_site.feed_url("mekong")  # type: ignore[union-attr]
 
 
 def test_a_feed_that_is_gone_is_retired(harness: Harness, news_site: NewsSite) -> None:

@@ -35,8 +35,9 @@ class FeedStore(StoreBase):
     def sync_feeds(self, feeds: Sequence[FeedSettings]) -> list[FeedRecord]:
         """Make the config's feeds the stored ones (upsert by name, ``source="config"``).
 
-        A feed whose URL changed loses its ETag/Last-Modified (they belonged to the old
-        URL). Config feeds no longer in the config are disabled, not deleted, so their
+        A feed whose URL changed in the config loses its ETag/Last-Modified (they belonged
+        to the old URL); a URL the pipeline moved after a permanent redirect (301/308) is kept
+        while the config still names the original one. Config feeds no longer in the config are disabled, not deleted, so their
         articles and seen entries stay. CLI feeds are left alone.
         """
         now = utcnow()
@@ -132,14 +133,18 @@ class FeedStore(StoreBase):
         values: dict[str, Any] = {"url": feed.url, "tags": list(feed.tags),
                                   "interval": feed.interval, "full_text": feed.full_text,
                                   "enabled": feed.enabled, "source": "config"}
-        old_url = conn.execute(select(_feeds.c.url).where(_feeds.c.name == feed.name)).scalar()
-        if old_url is None:
+        stored = conn.execute(select(_feeds.c.url, _feeds.c.config_url)
+                              .where(_feeds.c.name == feed.name)).first()
+        if stored is None:
             conn.execute(self._insert(_feeds).values(
                 name=feed.name, created_at=now, consecutive_failures=0, blocked_requests=0,
-                **values).on_conflict_do_nothing())
+                config_url=feed.url, **values).on_conflict_do_nothing())
             return
-        if old_url != feed.url:
+        if (stored.config_url or stored.url) == feed.url:
+            del values["url"]  # unchanged in the config: keep the URL a permanent redirect moved it to
+        else:  # the config names a new URL: poll it, without the old URL's validators
             values.update(etag=None, last_modified=None)
+        values["config_url"] = feed.url
         conn.execute(_feeds.update().where(_feeds.c.name == feed.name).values(values))
 
     def _select_feeds(self, conn: Connection, *where: Any,

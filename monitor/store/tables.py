@@ -26,7 +26,8 @@ class Feed(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
-    url: str
+    url: str  # where the feed is polled; a permanent redirect moves it
+    config_url: str | None = None  # the URL config.toml names (None for CLI feeds)
     tags: list[str] = Field(default_factory=list, sa_type=JSON)
     enabled: bool = True
     interval: float | None = None  # seconds; None: [scheduler] poll_interval
