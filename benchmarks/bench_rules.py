@@ -11,8 +11,9 @@ tightened with ``AND context-word``, as an analyst would, so an article matches 
 * vs the limit: one bare Aho-Corasick pass (pyahocorasick) with the same keys over the same fields, with and
   without the normalisation that pass needs (the matcher's own ``normalise``, once per field).
 
-Times are the median of ``--repeats`` passes. Usage: ``python benchmarks/bench_rules.py [--sizes 100 1000 10000]
-[--articles 150] [--repeats 3] [--profiles calibrated high] [--write]``; ``--write`` replaces the
+Times are the median of ``--repeats`` passes; the sizes take turns, one pass each (see :func:`_interleaved`).
+Usage: ``python benchmarks/bench_rules.py [--sizes 100 1000 10000]
+[--articles 150] [--repeats 5] [--profiles calibrated high] [--write]``; ``--write`` replaces the
 "## Rule matching" section of docs/benchmarks.md.
 """
 
@@ -212,18 +213,39 @@ def _naive(rules: list[Rule], docs: list[Document], n: int) -> float:
     )
 
 
-def _measure(gen: _RuleGen, queries: list[str], docs: list[Document], repeats: int) -> dict[str, float]:
-    n = len(queries)
+def _build(gen: _RuleGen, queries: list[str]) -> tuple[RuleSet, list[Rule], float, float]:
+    """The rule set of a size, its compile time (parse + compile, as load_rules does) and peak memory."""
     t0 = time.perf_counter()
-    rules = [gen.rule(i, q) for i, q in enumerate(queries)]  # parse + compile, as load_rules does
+    rules = [gen.rule(i, q) for i, q in enumerate(queries)]
     rs = RuleSet(rules)
     compile_s = time.perf_counter() - t0
     tracemalloc.start()  # a second parse + compile, traced (tracing slows it down ~3x)
     RuleSet([gen.rule(i, q) for i, q in enumerate(queries)])
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    rs.match(docs[0])  # warm caches
-    per = _median_per_article(rs.match, docs, repeats)
+    return rs, rules, compile_s, peak
+
+
+def _interleaved(sets: list[RuleSet], docs: list[Document], repeats: int) -> list[float]:
+    """Median seconds per article of each rule set, timing one pass of each in turn, ``repeats`` rounds.
+
+    On a shared machine the load changes from one second to the next; taking turns exposes every size to
+    the same load, so the ratios between sizes (the goals) do not depend on which size ran when.
+    """
+    for rs in sets:
+        rs.match(docs[0])  # warm caches
+    times: list[list[float]] = [[] for _ in sets]
+    for _ in range(repeats):
+        for k, rs in enumerate(sets):
+            times[k].append(_per_article(rs.match, docs))
+    return [statistics.median(t) for t in times]
+
+
+def _measure(
+    built: tuple[RuleSet, list[Rule], float, float], per: float, docs: list[Document], repeats: int
+) -> dict[str, float]:
+    rs, rules, compile_s, peak = built
+    n = len(rules)
     matches = sum(len(rs.match(d)) for d in docs) / len(docs)
     candidates = sum(len(rs._candidates(rs._state(d))) for d in docs) / len(docs)  # noqa: SLF001
     bare, bare_norm = _bare_pass(rs, docs, repeats)
@@ -247,10 +269,11 @@ def run(sizes: list[int], n_articles: int, repeats: int, profiles: list[str]) ->
     ]
     out: dict[str, list[dict[str, float]]] = {}
     for profile in profiles:
+        built = [_build(*_queries(vocab, n, corpus if profile == "calibrated" else None)) for n in sizes]
+        pers = _interleaved([b[0] for b in built], docs, repeats)
         out[profile] = []
-        for n in sizes:
-            gen, queries = _queries(vocab, n, corpus if profile == "calibrated" else None)
-            out[profile].append(_measure(gen, queries, docs, repeats))
+        for b, per in zip(built, pers):
+            out[profile].append(_measure(b, per, docs, repeats))
             print(profile, {k: round(v, 3) for k, v in out[profile][-1].items()}, flush=True)
     return out
 
@@ -290,7 +313,8 @@ def to_markdown(results: dict[str, list[dict[str, float]]], n_articles: int, rep
         "## Rule matching",
         "",
         f"`python benchmarks/bench_rules.py` (seed {SEED}, {n_articles} synthetic articles of 3,000-8,000 characters, "
-        f"median of {repeats} passes, one process). Rule sets mix seven query shapes (terms, phrases, wildcards, "
+        f"median of {repeats} passes, one process; the rule-set sizes take turns pass by pass, so that they see the "
+        "same machine load). Rule sets mix seven query shapes (terms, phrases, wildcards, "
         "AND/OR/NOT/NEAR, fields, sets); their words come from Zipf ranks >= "
         f"{RULE_RANKS_FROM:,} of a 30,000-word vocabulary (articles use all ranks).",
         "",
@@ -309,7 +333,8 @@ def to_markdown(results: dict[str, list[dict[str, float]]], n_articles: int, rep
         if verdict:
             lines += [f"Goals at 10,000 rules: {verdict}", ""]
     lines += [
-        "*candidates*: rules evaluated because one of their anchor keys occurred. *Naive*: each rule evaluated alone, "
+        "*candidates*: rules evaluated because one of their anchor keys and a key of every other group they need "
+        "occurred (docs/rules.md, Performance). *Naive*: each rule evaluated alone, "
         "one compiled `re` per term over the lower-cased text (NEAR simplified to AND, which flatters it). "
         "*Bare AC pass*: one pyahocorasick pass with the matcher's keys over the already normalised fields; "
         "*+ normalisation* includes normalising each field once with the matcher's own `normalise` (NFKC, case "
@@ -337,7 +362,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--articles", type=int, default=150)
-    parser.add_argument("--repeats", type=int, default=3, help="passes over the articles; the median is reported")
+    parser.add_argument("--repeats", type=int, default=5, help="passes over the articles; the median is reported")
     parser.add_argument("--profiles", nargs="+", choices=["calibrated", "high"], default=["calibrated", "high"])
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()

@@ -17,7 +17,6 @@ from monitor.rules.match import Explanation, RuleSet
 from monitor.rules.model import SEVERITIES, Document, Example, Hit, Match, Rule
 
 __all__ = [
-    "SEVERITIES",
     "Document",
     "Example",
     "ExampleFailure",
@@ -26,6 +25,7 @@ __all__ = [
     "Match",
     "Rule",
     "RuleSet",
+    "SEVERITIES",
     "load_rules",
     "run_examples",
 ]

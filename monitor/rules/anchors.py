@@ -1,6 +1,6 @@
-"""Rule anchors: a compiled query -> the keys (per field) it cannot be true without.
+"""Rule anchors: a compiled query -> the keys (and where) it cannot be true without.
 
-The matcher indexes each rule by one group of *tokens* (a key id in a field, :func:`token`) and evaluates the
+The matcher indexes each rule by one group of *tokens* (a key id in a place, :func:`token`) and evaluates the
 rule only when one token of that group occurred in the article and every other group it needs has one too:
 ``a AND b`` needs a key of ``a`` and a key of ``b``; ``title:x`` needs the key of ``x`` in the title, not
 anywhere. These are necessary conditions only (a key that occurred may fail its word-by-word check), so
@@ -15,24 +15,33 @@ from math import prod
 from monitor.rules.compile import AND, FIELD, NEAR, OR, SET, TERM, CNode, TermTable
 from monitor.rules.nodes import TEXT_FIELDS
 
-__all__ = ["best_group", "requirements", "token"]
+__all__ = ["PLACES", "best_group", "requirements", "token"]
 
 _MAX_OR_GROUPS = 8
-_DEFAULT_SCOPE = (0, 1)  # title or text
-_FIELD_INDEX = {name: i for i, name in enumerate(TEXT_FIELDS)}
+#: Where a key must occur: place 0 is the default scope (title or text), place ``1 + i`` is ``TEXT_FIELDS[i]``.
+PLACES = ("title or text", *TEXT_FIELDS)
+_PLACE = {name: i + 1 for i, name in enumerate(TEXT_FIELDS)}
 
 
-def token(kid: int, field_index: int) -> int:
-    """The token of key ``kid`` occurring in field ``TEXT_FIELDS[field_index]``."""
-    return kid << 2 | field_index
+def token(kid: int, place: int, table: TermTable) -> int:
+    """The token of key ``kid`` occurring in place ``PLACES[place]``.
+
+    Tokens of the default place (title or text) are the key ids themselves, so the matcher gets them with one
+    set union; those of the next place follow them, and so on, so that it turns a field's key ids into tokens
+    with one addition each (in C: ``map(offset.__add__, ...)``). Only valid once every rule is compiled into
+    ``table`` (the stride is its number of keys).
+    """
+    return place * len(table.keys) + kid
 
 
-def requirements(c: CNode, table: TermTable, scope: tuple[int, ...] = _DEFAULT_SCOPE) -> list[frozenset[int]]:
+def requirements(c: CNode, table: TermTable, place: int = 0) -> list[frozenset[int]]:
     """Groups of tokens such that ``c`` can only be true when every group has a token that occurred.
 
+    Call it once every rule is compiled into ``table`` (see :func:`token`).
+
     An AND needs the groups of all its children, a NEAR those of both operands; an OR needs, for each way
-    of picking one group per branch, the union of the picked groups (see :func:`_or_groups`). An empty list means no such group exists (REGEX, META, NOT, or a term
-    without a key where it matters).
+    of picking one group per branch, the union of the picked groups (see :func:`_or_groups`). An empty list
+    means no such group exists (REGEX, META, NOT, or a term without a key where it matters).
     """
     kind = c[0]
     if kind == TERM or kind == SET:
@@ -40,21 +49,24 @@ def requirements(c: CNode, table: TermTable, scope: tuple[int, ...] = _DEFAULT_S
         # An empty set is never true: its empty group is never met, so the rule is never a candidate.
         if None in kids:
             return []
-        return [frozenset(token(k, f) for k in kids if k is not None for f in scope)]
+        return [frozenset(token(k, place, table) for k in kids if k is not None)]
     if kind == FIELD:
-        return requirements(c[2], table, (_FIELD_INDEX[c[1]],))
+        return requirements(c[2], table, _PLACE[c[1]])
     if kind == AND:
-        return _dedup([g for x in c[1] for g in requirements(x, table, scope)])
+        return _dedup([g for x in c[1] for g in requirements(x, table, place)])
     if kind == OR:
-        return _or_groups([requirements(x, table, scope) for x in c[1]], table)
+        return _or_groups([requirements(x, table, place) for x in c[1]], table)
     if kind == NEAR:
-        return _dedup(requirements((SET, c[1]), table, scope) + requirements((SET, c[2]), table, scope))
+        return _dedup(requirements((SET, c[1]), table, place) + requirements((SET, c[2]), table, place))
     return []  # REGEX, META, NOT
 
 
 def _or_groups(branches: list[list[frozenset[int]]], table: TermTable) -> list[frozenset[int]]:
-    """The groups of an OR: ``a OR (b AND c)`` needs ``a|b`` and ``a|c`` (distribution), while that makes
-    at most :data:`_MAX_OR_GROUPS` groups; beyond, one group: the union of each branch's best group."""
+    """The groups of an OR.
+
+    ``a OR (b AND c)`` needs ``a|b`` and ``a|c`` (distribution) while that makes at most
+    :data:`_MAX_OR_GROUPS` groups; beyond, one group: the union of each branch's best group.
+    """
     if any(not groups for groups in branches):
         return []
     if prod(len(groups) for groups in branches) > _MAX_OR_GROUPS:
@@ -75,8 +87,11 @@ def best_group(groups: list[frozenset[int]], table: TermTable) -> frozenset[int]
     if not groups:
         return None
 
+    stride = max(1, len(table.keys))
+
     def cost(group: frozenset[int]) -> tuple[int, int, int]:
-        kids = {t >> 2 for t in group}
-        return len(kids), len(group), -min((table.key_length(k) for k in kids), default=0)
+        kids = {t % stride for t in group}
+        either = any(t < stride for t in group)  # in the title or the text, not in one field
+        return len(kids), either, -min((table.key_length(k) for k in kids), default=0)
 
     return min(groups, key=cost)

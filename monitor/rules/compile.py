@@ -156,8 +156,6 @@ class TermTable:
         key = self._key_strs[kid]
         return len(key) - (0 if key.endswith(" ") else 1)
 
-    def key_id(self, ct: CompiledTerm) -> int | None:
-        return ct.kid
 
 
 def compile_node(node: Node, table: TermTable) -> CNode:

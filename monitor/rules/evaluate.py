@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from bisect import bisect_left
+from operator import itemgetter
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 
@@ -19,11 +20,20 @@ from monitor.rules.compile import AND, FIELD, META, NEAR, NOT, OR, REGEX, SET, T
 from monitor.rules.model import Document
 from monitor.rules.text import Field, normalise
 
-__all__ = ["DocState", "RegexTimeout", "SpanHit", "evaluate", "is_true", "make_snippet"]
+__all__ = [
+    "DocState",
+    "REGEX_TIMEOUT",
+    "RegexTimeout",
+    "SNIPPET_CHARS",
+    "SpanHit",
+    "evaluate",
+    "is_true",
+    "make_snippet",
+]
 
 _log = logging.getLogger(__name__)
 
-DEFAULT_SCOPE = ("title", "text")
+_DEFAULT_SCOPE = ("title", "text")
 _ALL_FIELDS = ("title", "text", "url", "author")
 #: Seconds a regex may run over one field before the rule fails for that article.
 REGEX_TIMEOUT = 0.25
@@ -35,6 +45,7 @@ SpanHit = tuple[str, int, int]
 _Occ = tuple[int, int]
 _NO_OCC: list[_Occ] = []
 _NONE: frozenset[int] = frozenset()
+_SECOND = itemgetter(1)
 
 
 class RegexTimeout(Exception):
@@ -65,10 +76,6 @@ class DocState:
         self._lang: str | None = doc.lang
         self._lang_done = doc.lang is not None
         self.feeds = {doc.feed.casefold(), *(t.casefold() for t in doc.feed_tags)} - {""}
-
-    def fired_keys(self) -> set[int]:
-        """Ids of the keys that occur in any field."""
-        return set().union(*self.fired.values())
 
     @property
     def lang(self) -> str | None:
@@ -105,13 +112,11 @@ class DocState:
         return cached
 
     def spans(self, field: str, occs: Iterable[_Occ]) -> list[SpanHit]:
-        f = self.fields[field]
-        starts, ends = f.starts, f.ends
-        return [(field, starts[a], ends[b]) for a, b in occs]
+        return [(field, start, end) for start, end in self.fields[field].spans(occs)]
 
 
 def _scan(automaton: ahocorasick.Automaton, norm: str) -> set[int]:
-    return {kid for _, kid in automaton.iter(norm)}
+    return set(map(_SECOND, automaton.iter(norm)))  # the key ids, collected in C
 
 
 def _within(sorted_pos: list[int], lo: int, hi: int) -> bool:
@@ -177,7 +182,7 @@ def _regex(st: DocState, c: CNode, scope: tuple[str, ...], first_only: bool) -> 
     return hits
 
 
-def is_true(st: DocState, c: CNode, scope: tuple[str, ...] = DEFAULT_SCOPE) -> bool:
+def is_true(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> bool:
     """Truth of ``c`` over the document (no hits are collected).
 
     Raises:
@@ -251,7 +256,7 @@ def _hits(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit]) ->
     # NOT and META produce no hits
 
 
-def evaluate(st: DocState, c: CNode, scope: tuple[str, ...] = DEFAULT_SCOPE) -> tuple[bool, list[SpanHit]]:
+def evaluate(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> tuple[bool, list[SpanHit]]:
     """Truth of ``c`` over the document and, when true, the hits of its true positive branches.
 
     Raises:
@@ -282,11 +287,21 @@ def make_snippet(doc: Document, hits: list[SpanHit]) -> tuple[str, tuple[tuple[i
         cut = source.find(" ", hi)
         hi = cut if 0 <= cut - hi < 40 else hi
     window = source[lo:hi]
-    # Whitespace runs collapse to one space, none at the start or end: the same as str.isspace() char by char.
-    body = _WS_RE.sub(" ", window).strip()
+    # Whitespace runs collapse to one space, none at the start or end (str.split() and _WS_RE both use
+    # str.isspace()).
+    body = " ".join(window.split())
+    at: Callable[[int], int]
+    if len(body) == len(window.strip()):
+        # No inner run was longer than one character: offsets only shift by what is stripped at the start.
+        lead = len(window) - len(window.lstrip())
 
-    def at(pos: int) -> int:  # offset in the body of source offset ``pos``
-        return len(_WS_RE.sub(" ", window[: pos - lo]).lstrip())
+        def at(pos: int) -> int:
+            return max(0, pos - lo - lead)
+
+    else:
+
+        def at(pos: int) -> int:  # offset in the body of source offset ``pos``
+            return len(_WS_RE.sub(" ", window[: pos - lo]).lstrip())
 
     prefix = "…" if lo > 0 else ""
     suffix = "…" if hi < len(source) else ""

@@ -136,9 +136,10 @@ def _resolve_sets(sets: dict[str, _Set], errors: list[RuleError]) -> dict[str, t
 
 def _version(rule_id: str, node: Node, lang: Iterable[str], feeds: Iterable[str]) -> str:
     """A hash of the rule's normalised definition: canonical query, set contents, lang and feeds."""
-    parts = [rule_id, str(node)]
+    # render(spaced=True), not str(): the text hashed before terms of no-space scripts were shown as written.
+    parts = [rule_id, node.render(spaced=True)]
     for ref in sorted({n.name: n for n in iter_nodes(node) if isinstance(n, SetRef)}.values(), key=lambda r: r.name):
-        parts.append(f"@{ref.name}=" + "|".join(str(t) for t in ref.terms))
+        parts.append(f"@{ref.name}=" + "|".join(t.render(spaced=True) for t in ref.terms))
     parts.append("lang=" + ",".join(sorted(lang)))
     parts.append("feeds=" + ",".join(sorted(f.casefold() for f in feeds)))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

@@ -1,7 +1,8 @@
 """The compiled matcher: a loaded rule set -> matches for a document.
 
 All rules are compiled together. One Aho-Corasick pass per field over the normalised words finds the keys
-present; only rules whose anchors occurred (plus the few that need a scan of every article) are evaluated.
+present; only rules whose anchors occurred and whose other required keys occurred too (``anchors``), plus the
+few that need a scan of every article, are evaluated.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from monitor.rules.anchors import best_group, requirements, token
+from monitor.rules.anchors import PLACES, best_group, requirements, token
 from monitor.rules.compile import CNode, TermTable, compile_node
 from monitor.rules.evaluate import DocState, RegexTimeout, evaluate, make_snippet
 from monitor.rules.model import Document, Hit, Match, Rule
-from monitor.rules.nodes import TEXT_FIELDS, And, FieldScope, Near, Node, Not, Or, SetRef
+from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef
 from monitor.rules.syntax import parse_query
 
 __all__ = ["Explanation", "RuleSet"]
@@ -29,13 +30,6 @@ def _default_detect(text: str) -> str | None:
     from monitor.lang import detect_language
 
     return detect_language(text)
-
-
-def _all_met(groups: tuple[frozenset[int], ...], fired: set[int]) -> bool:
-    for g in groups:
-        if fired.isdisjoint(g):
-            return False
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +62,11 @@ class RuleSet:
         # Per rule, the token groups besides its anchors that must all have occurred: checked with set look-ups
         # before the rule is evaluated (``a AND b`` is indexed by one key, and needs the other too).
         self._checks: dict[int, tuple[frozenset[int], ...]] = {}
-        key_rules: dict[int, list[int]] = {}
-        for i, rule in enumerate(self.rules):
+        for rule in self.rules:
             assert rule.node is not None, f"rule {rule.id} has no parsed query"
-            c = compile_node(rule.node, self._table)
-            self._compiled.append(c)
+            self._compiled.append(compile_node(rule.node, self._table))
+        key_rules: dict[int, list[int]] = {}
+        for i, c in enumerate(self._compiled):  # tokens need the final number of keys
             groups = requirements(c, self._table)
             found = best_group(groups, self._table)
             if found is None:
@@ -83,10 +77,16 @@ class RuleSet:
             others = tuple(g for g in groups if g != found)
             if others:
                 self._checks[i] = others
-        # Indexed by token (a key in a field): the rules anchored on it (most tokens anchor none).
-        self._key_rules: list[tuple[int, ...]] = [()] * token(len(self._table.keys), 0)
+        # Indexed by token (a key in a place): the rules anchored on it (most tokens anchor none).
+        nkeys = len(self._table.keys)
+        self._key_rules: list[tuple[int, ...]] = [()] * (nkeys * len(PLACES))
         for tok, anchored in key_rules.items():
             self._key_rules[tok] = tuple(anchored)
+        # The single-field places some rule needs (title:, url:...), with the offset of their tokens.
+        used = {tok // max(1, nkeys) for tok in key_rules} | {
+            tok // max(1, nkeys) for groups in self._checks.values() for g in groups for tok in g
+        }
+        self._places = [(token(0, p, self._table), PLACES[p]) for p in sorted(used) if p > 0]
         self._automaton: ahocorasick.Automaton | None = None
         if self._table.keys:
             a = ahocorasick.Automaton()
@@ -131,18 +131,21 @@ class RuleSet:
 
     def _candidates(self, st: DocState) -> list[int]:
         """Rules (indexes, sorted) whose anchors and required keys occurred, plus the scanned ones."""
-        fired: set[int] = set()
-        for index, name in enumerate(TEXT_FIELDS):
-            fired.update([kid << 2 | index for kid in st.fired[name]])  # token(kid, index), inlined
+        fired = st.fired
+        tokens: set[int] = set().union(fired["title"], fired["text"])  # place 0: the key ids themselves
+        for offset, name in self._places:
+            if fired[name]:
+                tokens.update(map(offset.__add__, fired[name]))  # token(kid, place), in C
         key_rules = self._key_rules
-        candidates = set(self._scan).union(*[key_rules[tok] for tok in fired])
+        candidates = set(self._scan).union(*map(key_rules.__getitem__, tokens))
         checks = self._checks
         out: list[int] = []
         for i in sorted(candidates):
-            groups = checks.get(i)
-            if groups is not None and not _all_met(groups, fired):
-                continue
-            out.append(i)
+            for group in checks.get(i, ()):
+                if tokens.isdisjoint(group):
+                    break
+            else:
+                out.append(i)
         return out
 
     def match_rule(self, rule_id: str, doc: Document) -> Match | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from monitor.rules.nodes import Node
 
-__all__ = ["SEVERITIES", "Document", "Example", "Hit", "Match", "Rule"]
+__all__ = ["Document", "Example", "Hit", "Match", "Rule", "SEVERITIES"]
 
 #: Rule severities, ascending.
 SEVERITIES = ("info", "low", "medium", "high", "critical")

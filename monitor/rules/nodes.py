@@ -1,7 +1,8 @@
 """The query tree: frozen nodes produced by :mod:`monitor.rules.syntax` and walked by the matcher.
 
 Every node keeps ``col``, the 1-based column of its first character in the query, for error messages.
-``str(node)`` is the canonical query text (sets shown by name), used in explanations and rule versions.
+``str(node)`` is the canonical query text (sets shown by name, terms as written), used in explanations;
+``node.render(spaced=True)`` is the form rule versions hash (see :meth:`Node.render`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ __all__ = [
     "Or",
     "Regex",
     "SetRef",
-    "Term",
     "TEXT_FIELDS",
+    "Term",
     "iter_nodes",
 ]
 
@@ -45,6 +46,15 @@ class Elem:
 class Node:
     col: int
 
+    def __str__(self) -> str:
+        return self.render()
+
+    def render(self, *, spaced: bool = False) -> str:
+        """The canonical query text. ``spaced``: every word of a term separated by a space, also inside a
+        no-space-script word (``"ប៉ោ យ ប៉ែ ត"`` for ``ប៉ោយប៉ែត``): the form rule versions hash, kept so that
+        showing such terms as written did not give every rule using one a new version."""
+        raise NotImplementedError  # pragma: no cover - every node kind defines it
+
 
 @dataclass(frozen=True, slots=True)
 class Term(Node):
@@ -53,10 +63,14 @@ class Term(Node):
     elems: tuple[Elem, ...]
     exact: bool = False
 
-    def __str__(self) -> str:
-        body = " ".join(e.text for e in self.elems)
-        body = f'"{body}"' if len(self.elems) > 1 else body
-        return ("=" if self.exact else "") + body
+    def render(self, *, spaced: bool = False) -> str:
+        if spaced:
+            body = " ".join(e.text for e in self.elems)
+            quoted = len(self.elems) > 1
+        else:  # as written: the graphemes of a no-space-script word are glued together again
+            body = "".join((" " if k and not e.joined else "") + e.text for k, e in enumerate(self.elems))
+            quoted = " " in body
+        return ("=" if self.exact else "") + (f'"{body}"' if quoted else body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +80,7 @@ class SetRef(Node):
     name: str
     terms: tuple[Term, ...] = ()
 
-    def __str__(self) -> str:
+    def render(self, *, spaced: bool = False) -> str:
         return f"@{self.name}"
 
 
@@ -75,7 +89,7 @@ class Regex(Node):
     pattern: str
     ignore_case: bool = False
 
-    def __str__(self) -> str:
+    def render(self, *, spaced: bool = False) -> str:
         return "/" + self.pattern.replace("/", r"\/") + "/" + ("i" if self.ignore_case else "")
 
 
@@ -86,7 +100,7 @@ class Meta(Node):
     kind: str
     value: str
 
-    def __str__(self) -> str:
+    def render(self, *, spaced: bool = False) -> str:
         return f'{self.kind}:"{self.value}"' if " " in self.value else f"{self.kind}:{self.value}"
 
 
@@ -95,32 +109,32 @@ class FieldScope(Node):
     field: str
     child: Node
 
-    def __str__(self) -> str:
-        return f"{self.field}:{_wrap(self.child)}"
+    def render(self, *, spaced: bool = False) -> str:
+        return f"{self.field}:{_wrap(self.child, spaced)}"
 
 
 @dataclass(frozen=True, slots=True)
 class Not(Node):
     child: Node
 
-    def __str__(self) -> str:
-        return f"NOT {_wrap(self.child)}"
+    def render(self, *, spaced: bool = False) -> str:
+        return f"NOT {_wrap(self.child, spaced)}"
 
 
 @dataclass(frozen=True, slots=True)
 class And(Node):
     children: tuple[Node, ...]
 
-    def __str__(self) -> str:
-        return " AND ".join(_wrap(c, Or) for c in self.children)
+    def render(self, *, spaced: bool = False) -> str:
+        return " AND ".join(_wrap(c, spaced, Or) for c in self.children)
 
 
 @dataclass(frozen=True, slots=True)
 class Or(Node):
     children: tuple[Node, ...]
 
-    def __str__(self) -> str:
-        return " OR ".join(str(c) for c in self.children)
+    def render(self, *, spaced: bool = False) -> str:
+        return " OR ".join(c.render(spaced=spaced) for c in self.children)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,14 +144,15 @@ class Near(Node):
     distance: int
     ordered: bool = False
 
-    def __str__(self) -> str:
+    def render(self, *, spaced: bool = False) -> str:
         op = "ONEAR" if self.ordered else "NEAR"
-        return f"{_wrap(self.left)} {op}/{self.distance} {_wrap(self.right)}"
+        return f"{_wrap(self.left, spaced)} {op}/{self.distance} {_wrap(self.right, spaced)}"
 
 
-def _wrap(node: Node, *kinds: type) -> str:
+def _wrap(node: Node, spaced: bool, *kinds: type) -> str:
     compound = kinds or (And, Or, Near)
-    return f"({node})" if isinstance(node, compound) else str(node)
+    text = node.render(spaced=spaced)
+    return f"({text})" if isinstance(node, compound) else text
 
 
 def iter_nodes(node: Node) -> list[Node]:

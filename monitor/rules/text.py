@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import accumulate
 from functools import lru_cache
@@ -223,12 +224,11 @@ class Field:
     first asked for, since most articles match no rule and never need them.
     """
 
-    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_starts", "_ends")
+    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_edges_cache")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._starts: list[int] | None = None
-        self._ends: list[int] | None = None
+        self._edges_cache: list[int] | None = None
         self._parts: list[str] | None = None
         if text.isascii():
             self._init_ascii(text)
@@ -266,13 +266,13 @@ class Field:
             self.words = []
             self.norm = " "
 
-    def _spans(self) -> tuple[list[int], list[int]]:
-        if self._starts is None or self._ends is None:
+    def _edges(self) -> list[int]:
+        """Word offsets in the original text, interleaved: word ``i`` is ``edges[2 * i]:edges[2 * i + 1]``."""
+        if self._edges_cache is None:
             if self._parts is not None:
                 # parts = [sep, word, sep, word, ..., sep]: running lengths alternate word starts and ends.
-                edges = list(accumulate(map(len, self._parts)))
-                self._starts, self._ends = edges[0:-1:2], edges[1::2]
-                return self._starts, self._ends
+                self._edges_cache = list(accumulate(map(len, self._parts)))
+                return self._edges_cache
             if self.nfkc.isascii():
                 starts, ends = _ascii_spans(self.nfkc, self.cased)
             else:
@@ -281,23 +281,35 @@ class Field:
             if ms is not None and me is not None:
                 starts = [ms[s] for s in starts]
                 ends = [me[e - 1] for e in ends]
-            self._starts, self._ends = starts, ends
-        return self._starts, self._ends
+            self._edges_cache = [x for pair in zip(starts, ends) for x in pair]
+        return self._edges_cache
 
     @property
     def starts(self) -> list[int]:
         """Start offset of each word in the original text."""
-        return self._spans()[0]
+        return self._edges()[0 : 2 * len(self.words) : 2]
 
     @property
     def ends(self) -> list[int]:
         """End offset of each word in the original text."""
-        return self._spans()[1]
+        return self._edges()[1 : 2 * len(self.words) : 2]
 
     def joined(self, i: int) -> bool:
         """Whether word ``i`` follows word ``i - 1`` with no separator in between."""
-        starts, ends = self._spans()
-        return i > 0 and starts[i] == ends[i - 1]
+        if self._parts is not None:
+            return False  # ASCII words are maximal runs: a separator always lies between two
+        edges = self._edges()
+        return i > 0 and edges[2 * i] == edges[2 * i - 1]
+
+    def spans(self, occs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Original-text span of each (first word, last word)."""
+        edges = self._edges()
+        return [(edges[2 * a], edges[2 * b + 1]) for a, b in occs]
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Original-text span covering words ``first`` to ``last`` inclusive."""
+        edges = self._edges()
+        return edges[2 * first], edges[2 * last + 1]
 
     def find_all(self, key: str) -> list[int]:
         """Start of every occurrence of ``key`` in :attr:`norm` (overlapping ones too), ascending."""
@@ -323,11 +335,6 @@ class Field:
             prev = pos
             out.append(index)
         return out
-
-    def span(self, first: int, last: int) -> tuple[int, int]:
-        """Original-text span covering words ``first`` to ``last`` inclusive."""
-        starts, ends = self._spans()
-        return starts[first], ends[last]
 
     def nfkc_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a span of :attr:`nfkc` back to the original text."""

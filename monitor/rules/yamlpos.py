@@ -14,14 +14,7 @@ import yaml
 
 from monitor.errors import RuleError
 
-__all__ = [
-    "Loc",
-    "compose_file",
-    "did_you_mean",
-    "node_error",
-    "offset_position",
-    "type_name",
-]
+__all__ = ["Loc", "compose_file", "did_you_mean", "is_null", "node_error", "offset_position", "type_name"]
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -137,5 +130,5 @@ def is_null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG
 
 
-def is_str(node: yaml.Node) -> bool:
+def _is_str(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == _STR_TAG

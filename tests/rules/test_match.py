@@ -227,6 +227,19 @@ def test_rule_version_is_a_hash_of_the_normalised_definition() -> None:
     assert a == b != c
 
 
+def test_rule_version_of_a_no_space_script_term_is_unchanged_by_its_display() -> None:
+    import hashlib
+
+    from monitor.rules.load import _version
+    from monitor.rules.syntax import parse_query
+
+    node = parse_query("ប៉ោយប៉ែត AND raid*")
+    assert str(node) == "ប៉ោយប៉ែត AND raid*"
+    # The hash input is the spaced form, as before the display fix: existing matches keep their rule version.
+    old_input = 'r\n"ប៉ោ យ ប៉ែ ត" AND raid*\nlang=\nfeeds='
+    assert _version("r", node, (), ()) == hashlib.sha256(old_input.encode()).hexdigest()[:16]
+
+
 def test_only_anchored_rules_are_evaluated() -> None:
     rs = RuleSet.from_queries({f"r{i}": f"word{i} AND common" for i in range(200)})
     assert rs.scan_rules == ()

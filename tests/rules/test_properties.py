@@ -117,3 +117,51 @@ def test_hits_point_at_matching_text(query: str, text: str) -> None:
         for h in m.hits:
             assert getattr(doc, h.field)[h.start : h.end] == h.text
             assert h.text.strip() == h.text and h.text
+
+
+_ws_sep = st.sampled_from([" ", "  ", "\n", " \n\t ", ", ", ""])
+_ws_text = st.lists(
+    st.tuples(st.sampled_from(["raid", "scam", "Poipet", "a", "ok"]), _ws_sep), max_size=120
+).map(lambda parts: "".join(w + s for w, s in parts))
+
+
+def _reference_snippet_marks(source: str, spans: list[tuple[int, int]]) -> tuple[str, list[tuple[int, int]]]:
+    """Snippet body and marks computed the slow, obvious way: collapse the text before each offset."""
+    first = spans[0][0]
+    lo = max(0, first - 75)
+    if lo > 0:
+        cut = source.rfind(" ", 0, lo)
+        lo = cut + 1 if lo - cut < 40 else lo
+    hi = min(len(source), lo + 300)
+    if hi < len(source):
+        cut = source.find(" ", hi)
+        hi = cut if 0 <= cut - hi < 40 else hi
+    window = source[lo:hi]
+    body = re.sub(r"\s+", " ", window).strip()
+
+    def at(pos: int) -> int:
+        return len(re.sub(r"\s+", " ", window[: pos - lo]).lstrip())
+
+    prefix = "…" if lo > 0 else ""
+    suffix = "…" if hi < len(source) else ""
+    marks = [(at(s) + len(prefix), min(at(e), len(body)) + len(prefix)) for s, e in spans if lo <= s and e <= hi]
+    return prefix + body + suffix, marks
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_ws_text)
+def test_snippet_marks_agree_with_collapsing_the_text_before_each_hit(text: str) -> None:
+    rs = RuleSet.from_queries({"r": "raid OR poipet"})
+    for m in rs.match(Document(text=text)):
+        spans = sorted((h.start, h.end) for h in m.hits if h.field == "text")
+        assert (m.snippet, list(m.snippet_hits)) == _reference_snippet_marks(text, spans)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_ws_text | st.text(alphabet=st.sampled_from("ab9 .-,\n\tZ"), max_size=80))
+def test_ascii_word_offsets_are_the_words_as_written(text: str) -> None:
+    f = normalise(text)
+    found = [(m.start(), m.end()) for m in re.finditer(r"[A-Za-z0-9]+", text)]
+    assert list(zip(f.starts, f.ends)) == found
+    assert f.spans([(i, i) for i in range(len(found))]) == found
+    assert [text[s:e].lower() for s, e in found] == f.words

@@ -60,7 +60,12 @@ def _sets(name: str) -> tuple[Term, ...] | None:
         pytest.param('"a AND b"', '"a and b"', id="inside-quotes-everything-is-words"),
         pytest.param('"title:x"', '"title x"', id="inside-quotes-field-is-words"),
         pytest.param("a/b", '"a b"', id="slash-inside-term-is-not-regex"),
-        pytest.param("柬埔寨", '"柬 埔 寨"', id="no-space-term"),
+        pytest.param("柬埔寨", "柬埔寨", id="no-space-term-shown-as-written"),
+        pytest.param("ប៉ោយប៉ែត", "ប៉ោយប៉ែត", id="khmer-term-shown-as-written"),
+        pytest.param("ปอยเปต", "ปอยเปต", id="thai-term-shown-as-written"),
+        pytest.param('"柬埔寨 警方"', '"柬埔寨 警方"', id="no-space-phrase-keeps-its-space"),
+        pytest.param("柬埔寨NCCT", '"柬埔寨 ncct"', id="script-change-splits-a-word"),
+        pytest.param("ปอ?", "ปอ?", id="no-space-wildcard-shown-as-written"),
         pytest.param("柬*", "柬", id="no-space-one-char-before-star"),
         pytest.param("a NOT (b OR c)", "a AND NOT (b OR c)", id="not-group"),
         pytest.param("NOT NOT a b", "NOT NOT a AND b", id="double-not"),
@@ -69,6 +74,18 @@ def _sets(name: str) -> tuple[Term, ...] | None:
 )
 def test_parses(query: str, canonical: str) -> None:
     assert str(parse_query(query, _sets)) == canonical
+
+
+def test_canonical_text_parses_back_to_the_same_query() -> None:
+    for query in ("ប៉ោយប៉ែត", '"柬埔寨 警方" NEAR/2 ปอยเปต', "=Viet cent?e", "柬埔寨NCCT", "ปอ?"):
+        node, again = parse_query(query), parse_query(str(parse_query(query)))
+        assert (str(again), again.render(spaced=True)) == (str(node), node.render(spaced=True))
+
+
+def test_spaced_rendering_separates_every_grapheme_of_a_no_space_word() -> None:
+    # The form rule versions hash (kept from before terms were shown as written).
+    assert parse_query("ប៉ោយប៉ែត OR poipet").render(spaced=True) == '"ប៉ោ យ ប៉ែ ត" OR poipet'
+    assert parse_query("柬埔寨 raid*").render(spaced=True) == '"柬 埔 寨" AND raid*'
 
 
 def test_not_binds_tighter_than_near() -> None:

@@ -1,0 +1,163 @@
+"""The query lexer: query text -> tokens (``(``, ``)``, operators, fields, terms, phrases, regexes, sets).
+
+Used by :mod:`monitor.rules.syntax`, which parses the tokens. Errors are :class:`~monitor.errors.RuleError` with
+``column`` set (1-based, into the query text).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import regex
+
+from monitor.errors import RuleError
+from monitor.rules.nodes import TEXT_FIELDS
+
+__all__ = ["Lexer", "META_FIELDS", "Token", "syntax_error"]
+
+#: Metadata fields (filters, not text): ``feed:x``, ``lang:xx``.
+META_FIELDS = ("feed", "lang")
+_FIELD_RE = regex.compile(r"([A-Za-z][A-Za-z0-9_]*):(?=\S)")
+_SET_RE = regex.compile(r"@([A-Za-z0-9_]*)")
+_NEAR_RE = regex.compile(r"(O?NEAR)(?:/(\S*))?")
+_STOP = frozenset(" \t\r\n()\"")
+
+
+def syntax_error(message: str, col: int) -> RuleError:
+    """A query syntax error at 1-based column ``col``."""
+    return RuleError(message, column=col)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One token of a query and its 1-based column."""
+
+    kind: str  # ( ) AND OR NOT NEAR FIELD TERM PHRASE REGEX SET EOF
+    col: int
+    text: str = ""
+    exact: bool = False
+    distance: int = 0
+    ordered: bool = False
+    flag: bool = False
+
+
+class Lexer:
+    """Cuts a query into tokens: ``Lexer(query).run()``, ending with an ``EOF`` token."""
+
+    def __init__(self, query: str) -> None:
+        self.q = query
+        self.i = 0
+        self.toks: list[Token] = []
+
+    def run(self) -> list[Token]:
+        q = self.q
+        while True:
+            while self.i < len(q) and q[self.i].isspace():
+                self.i += 1
+            if self.i >= len(q):
+                self.toks.append(Token("EOF", len(q) + 1))
+                return self.toks
+            self._one()
+
+    def _one(self) -> None:
+        q, i = self.q, self.i
+        ch, col = q[i], i + 1
+        if ch in "()":
+            self.toks.append(Token(ch, col))
+            self.i += 1
+        elif ch == '"':
+            self._phrase(col, exact=False)
+        elif ch == "/":
+            self._regex(col)
+        elif ch == "=":
+            self.i += 1
+            if self.i >= len(q) or q[self.i] in _STOP - {'"'}:
+                raise syntax_error("'=' must be followed by a term or a phrase", col)
+            if q[self.i] == '"':
+                self._phrase(col, exact=True)
+            else:
+                self._word(col, exact=True)
+        elif ch == "-":
+            self.i += 1
+            if self.i < len(q) and q[self.i] not in _STOP - {'"', "("}:
+                self.toks.append(Token("NOT", col, "-"))
+            elif self.i < len(q) and q[self.i] in '"(':
+                self.toks.append(Token("NOT", col, "-"))
+            # else: a lone '-' between spaces is punctuation
+        elif ch == "@":
+            m = _SET_RE.match(q, i)
+            assert m is not None
+            end = m.end()
+            if not m.group(1) or (end < len(q) and q[end] not in _STOP) or m.group(1).lower() != m.group(1):
+                raise syntax_error("a set name after '@' is lower-case letters, digits and '_'", col)
+            self.toks.append(Token("SET", col, m.group(1)))
+            self.i = end
+        else:
+            m = _FIELD_RE.match(q, i)
+            if m:
+                self._field(m.group(1), col)
+                self.i = m.end()
+            else:
+                self._word(col, exact=False)
+
+    def _field(self, name: str, col: int) -> None:
+        known = TEXT_FIELDS + META_FIELDS
+        if name not in known:
+            hint = " (field names are lower case)" if name.lower() in known else ""
+            raise syntax_error(f"unknown field '{name}'{hint}; fields are {', '.join(known)}", col)
+        self.toks.append(Token("FIELD", col, name))
+
+    def _phrase(self, col: int, *, exact: bool) -> None:
+        start = self.i + 1
+        end = self.q.find('"', start)
+        if end < 0:
+            raise syntax_error("unterminated phrase: no closing '\"'", self.i + 1)
+        self.toks.append(Token("PHRASE", col, self.q[start:end], exact=exact))
+        self.i = end + 1
+
+    def _regex(self, col: int) -> None:
+        q, j = self.q, self.i + 1
+        out: list[str] = []
+        while j < len(q) and q[j] != "/":
+            if q[j] == "\\" and j + 1 < len(q):
+                out.append("/" if q[j + 1] == "/" else q[j : j + 2])
+                j += 2
+            else:
+                out.append(q[j])
+                j += 1
+        if j >= len(q):
+            raise syntax_error("unterminated regex: no closing '/'", col)
+        j += 1
+        flag = False
+        if j < len(q) and q[j] == "i":
+            flag, j = True, j + 1
+        if j < len(q) and q[j] not in _STOP:
+            raise syntax_error(f"unknown regex flag '{q[j]}' (only 'i' is allowed)", j + 1)
+        pattern = "".join(out)
+        if not pattern:
+            raise syntax_error("empty regex", col)
+        self.toks.append(Token("REGEX", col, pattern, flag=flag))
+        self.i = j
+
+    def _word(self, col: int, *, exact: bool) -> None:
+        q, j = self.q, self.i
+        while j < len(q) and q[j] not in _STOP:
+            j += 1
+        word = q[self.i : j]
+        self.i = j
+        if not exact:
+            if word in ("AND", "OR", "NOT"):
+                self.toks.append(Token(word, col, word))
+                return
+            m = _NEAR_RE.fullmatch(word)
+            if m:
+                self._near(m.group(1), m.group(2), col)
+                return
+        self.toks.append(Token("TERM", col, word, exact=exact))
+
+    def _near(self, op: str, dist: str | None, col: int) -> None:
+        if dist is None:
+            raise syntax_error(f"{op} needs a distance: write {op}/n with n a whole number", col)
+        if not dist.isascii() or not dist.isdigit():
+            raise syntax_error(f"{op}/{dist}: the distance must be a whole number", col)
+        self.toks.append(Token("NEAR", col, op, distance=int(dist), ordered=op == "ONEAR"))
