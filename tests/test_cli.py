@@ -127,3 +127,14 @@ def test_usage_errors_exit_2_with_one_clear_line(config: Path, args: list[str], 
 def test_a_missing_config_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     code, _, err = invoke("--config", str(tmp_path / "nope.toml"), "feeds", "list")
     assert code == 2 and err.strip() == f"monitor: error: {tmp_path / 'nope.toml'}: config file not found"
+
+
+def test_poll_feed_polls_only_that_feed(config: Path, news_site: NewsSite) -> None:  # noqa: F811
+    news_site.add("mekong", *RAID)
+    news_site.add("other", "Angkor welcomes record visitors", "Siem Reap received more visitors than ever.")
+    assert invoke("--config", str(config), "feeds", "add", news_site.feed_url("other"), "--name", "other")[0] == 0
+    code, out, err = invoke("--config", str(config), "poll", "--feed", "other")
+    assert code == 0, err
+    assert news_site.hits("/feeds/other.xml") and not news_site.hits("/feeds/mekong.xml")
+    feeds = {f["name"]: f for f in map(json.loads, invoke("--config", str(config), "feeds", "list", "-f", "json")[1].splitlines())}
+    assert feeds["other"]["articles"] == 1 and feeds["mekong"]["last_polled"] is None
