@@ -82,6 +82,12 @@ class RuleSet:
         self._key_rules: list[tuple[int, ...]] = [()] * (nkeys * len(PLACES))
         for tok, anchored in key_rules.items():
             self._key_rules[tok] = tuple(anchored)
+        # The tokens that anchor some rule: fired tokens are filtered by it in C before the look-ups.
+        self._anchors: frozenset[int] = frozenset(key_rules)
+        # Per rule, its other groups (``_checks``) or None: a list index is cheaper than a dict look-up.
+        self._check_list: list[tuple[frozenset[int], ...] | None] = [
+            self._checks.get(i) for i in range(len(self.rules))
+        ]
         # The single-field places some rule needs (title:, url:...), with the offset of their tokens.
         used = {tok // max(1, nkeys) for tok in key_rules} | {
             tok // max(1, nkeys) for groups in self._checks.values() for g in groups for tok in g
@@ -89,7 +95,7 @@ class RuleSet:
         self._places = [(token(0, p, self._table), PLACES[p]) for p in sorted(used) if p > 0]
         self._automaton: ahocorasick.Automaton | None = None
         if self._table.keys:
-            a = ahocorasick.Automaton()
+            a = ahocorasick.Automaton(ahocorasick.STORE_INTS)  # int values: ~10% faster to iterate than objects
             for key, kid in self._table.keys.items():
                 a.add_word(key, kid)
             a.make_automaton()
@@ -136,14 +142,18 @@ class RuleSet:
         for offset, name in self._places:
             if fired[name]:
                 tokens.update(map(offset.__add__, fired[name]))  # token(kid, place), in C
-        key_rules = self._key_rules
-        candidates = set(self._scan).union(*map(key_rules.__getitem__, tokens))
-        checks = self._checks
+        anchored = self._anchors.intersection(tokens)
+        candidates = set(self._scan).union(*map(self._key_rules.__getitem__, anchored))
+        checks = self._check_list
         out: list[int] = []
         for i in sorted(candidates):
-            for group in checks.get(i, ()):
-                if tokens.isdisjoint(group):
-                    break
+            groups = checks[i]
+            if groups is not None:
+                for group in groups:
+                    if tokens.isdisjoint(group):
+                        break
+                else:
+                    out.append(i)
             else:
                 out.append(i)
         return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import accumulate
@@ -217,6 +218,10 @@ def _unicode_spans(text: str) -> tuple[list[int], list[int]]:
     return starts, ends
 
 
+#: Up to this many spans at once are computed edge by edge (:meth:`Field._edge`), beyond from all edges.
+_SPARSE_SPANS = 32
+
+
 class Field:
     """A normalised field: its words, their spans in the original text, and the AC search string.
 
@@ -224,12 +229,14 @@ class Field:
     first asked for, since most articles match no rule and never need them.
     """
 
-    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_edges_cache")
+    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_edges_cache", "_sparse")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._edges_cache: list[int] | None = None
         self._parts: list[str] | None = None
+        # ASCII fields: the edges asked for so far (sorted indexes, their offsets), see :meth:`_edge`.
+        self._sparse: tuple[list[int], list[int]] = ([-1], [0])
         if text.isascii():
             self._init_ascii(text)
             return
@@ -301,8 +308,27 @@ class Field:
         edges = self._edges()
         return i > 0 and edges[2 * i] == edges[2 * i - 1]
 
+    def _edge(self, e: int) -> int:
+        """``_edges()[e]`` of an ASCII field, without the whole list: the length of ``parts[: e + 1]``, summed
+        from the nearest edge asked for before (a matched article needs a few spans, not every word's)."""
+        assert self._parts is not None
+        idx, val = self._sparse
+        k = bisect_right(idx, e) - 1
+        j, v = idx[k], val[k]
+        if j == e:
+            return v
+        v += len("".join(self._parts[j + 1 : e + 1]))  # ~3x faster than sum(map(len, ...))
+        idx.insert(k + 1, e)
+        val.insert(k + 1, v)
+        return v
+
     def spans(self, occs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
         """Original-text span of each (first word, last word)."""
+        if self._parts is not None and self._edges_cache is None:
+            occs = list(occs)
+            if len(occs) <= _SPARSE_SPANS:
+                edge = self._edge
+                return [(edge(2 * a), edge(2 * b + 1)) for a, b in occs]
         edges = self._edges()
         return [(edges[2 * a], edges[2 * b + 1]) for a, b in occs]
 
