@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import sys
 import time
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from monitor.errors import ExtractError  # noqa: E402
 from monitor.extract import ExtractorPool, extract_html  # noqa: E402
 from tests.test_extraction_quality import benchmark_pages, score  # noqa: E402
+from benchmarks.docs_section import write_section  # noqa: E402
 
 _Pages = list[tuple[bytes, str]]
 
@@ -117,14 +117,6 @@ depth); markup past 5,000,000 characters is cut off.
 """
 
 
-def _write(section: str) -> None:
-    path = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Extraction\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: section, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + section
-    path.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -133,7 +125,7 @@ def main() -> None:
     section = to_markdown(run(args.rounds))
     print(section)
     if args.write:
-        _write(section)
+        write_section("Extraction", section)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from monitor.rules import Document, Rule, RuleSet  # noqa: E402
 from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef, Term  # noqa: E402
 from monitor.rules.syntax import make_term, parse_query  # noqa: E402
 from monitor.rules.text import normalise  # noqa: E402
+from benchmarks.docs_section import write_section  # noqa: E402
 
 SEED = 20261122
 _FIELDS = ("title", "text", "url", "author")
@@ -350,14 +351,6 @@ def to_markdown(results: dict[str, list[dict[str, float]]], n_articles: int, rep
     return "\n".join(lines)
 
 
-def _write(section: str) -> None:
-    path = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Rule matching\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: section, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + section
-    path.write_text(new, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
@@ -370,7 +363,7 @@ def main() -> None:
     section = to_markdown(results, args.articles, args.repeats)
     print(section)
     if args.write:
-        _write(section)
+        write_section("Rule matching", section)
 
 
 if __name__ == "__main__":
