@@ -23,18 +23,13 @@ from monitor.errors import MonitorError
 from monitor.extract import ExtractorPool
 from monitor.fetch import Fetcher, Resolver
 from monitor.notify import Notifier
-from monitor.pipeline import Context, FeedResult, poll_due
+from monitor.pipeline import Context, FeedResult, poll_due, utcnow
 from monitor.rules import RuleSet, load_rules
 from monitor.store import Store
 
-__all__ = ["Daemon", "RuleWatcher", "run_cycle", "utcnow"]
+__all__ = ["Daemon", "RuleWatcher", "run_cycle"]
 
 _log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    """Naive UTC now: the one clock of the daemon (all stored times are naive UTC)."""
-    return datetime.utcnow()  # noqa: DTZ003 - naive UTC is the project's convention (docs/dev.md)
 
 
 class RuleWatcher:

@@ -13,7 +13,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -38,6 +38,7 @@ __all__ = [
     "poll_due",
     "poll_feed",
     "select_feeds",
+    "utcnow",
 ]
 
 _log = logging.getLogger(__name__)
@@ -45,9 +46,13 @@ _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 CLAIM_LEASE = 900.0  # seconds a claimed feed is reserved for this process; a crashed worker's feeds come back
 MAX_ENTRIES_PER_POLL = 200  # a feed that suddenly lists thousands of entries is worked through over several ticks
-_MIN_PAGE_TEXT = 200  # a page that yields less than this is no better than the feed's own summary
 
 Status = Literal["ok", "not_modified", "skipped", "error"]
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: the pipeline's and daemon's one clock (all stored times are naive UTC, docs/dev.md)."""
+    return datetime.utcnow()
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,7 @@ class Context:
     fetcher: Fetcher
     rules: Callable[[], RuleSet]
     extractor: ExtractorPool | None = None
-    clock: Callable[[], datetime] = field(default=datetime.utcnow)  # naive UTC, as everywhere (docs/dev.md)
+    clock: Callable[[], datetime] = utcnow
 
 
 def backoff_delay(failures: int, interval: float, max_backoff: float, retry_after: float | None = None) -> float:
@@ -243,7 +248,7 @@ def _new_match(match: Match) -> NewMatch:
         rule_version=rule.version,
         severity=rule.severity,
         tags=tuple(rule.tags),
-        hits=tuple({"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in match.hits),
+        hits=match.hits,
         snippet=match.snippet,
     )
 
@@ -262,7 +267,7 @@ async def _article_text(
     if page is not None:
         extracted = await _extract(page, ctx)
     title, text = choose_text(extracted, entry.title, entry.summary, entry.content)
-    used_page = extracted is not None and len(extracted.text) >= _MIN_PAGE_TEXT and text == extracted.text
+    used_page = extracted is not None and bool(extracted.text) and text == extracted.text  # choose_text decided
     author = (extracted.author if extracted and used_page else "") or entry.author
     published = entry.published or (extracted.date if extracted else None)
     lang = extracted.lang if extracted and used_page else None

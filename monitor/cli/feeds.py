@@ -12,6 +12,7 @@ from rich.table import Table
 
 from monitor.cli.common import Format, console, open_store, print_jsonl, print_matches, settings_from
 from monitor.config import FeedSettings, parse_duration
+from monitor.pipeline import utcnow
 
 __all__ = ["feeds_app", "matches"]
 
@@ -110,7 +111,7 @@ def matches(
 
 def _since(value: str) -> datetime:
     try:
-        return datetime.utcnow() - timedelta(seconds=parse_duration(value))
+        return utcnow() - timedelta(seconds=parse_duration(value))
     except ValueError:
         pass
     try:

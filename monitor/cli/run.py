@@ -12,7 +12,7 @@ from rich.table import Table
 
 from monitor.cli.common import console, open_store, print_matches, settings_from
 from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesSettings, Settings
-from monitor.daemon import Daemon, RuleWatcher, run_cycle, utcnow
+from monitor.daemon import Daemon, RuleWatcher, run_cycle
 from monitor.demo import PROJECT_ROOT, demo_articles, serve_demo_site
 from monitor.notify import Notifier
 from monitor.pipeline import FeedResult
@@ -51,7 +51,7 @@ def poll(
             results = asyncio.run(run_cycle(settings, store, rules.current, due_only=False, force=force, names=tuple(feed)))
         _print_results(results)
         if deliver:
-            report = Notifier(settings, store, rules=rules.current).send_due(utcnow())
+            report = Notifier(settings, store, rules=rules.current).send_due()
             console.print(f"Deliveries: {report}")
     finally:
         store.close()
