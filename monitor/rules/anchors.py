@@ -15,7 +15,7 @@ from math import prod
 from monitor.rules.compile import AND, FIELD, NEAR, OR, SET, TERM, CNode, TermTable
 from monitor.rules.nodes import TEXT_FIELDS
 
-__all__ = ["PLACES", "best_group", "requirements", "token"]
+__all__ = ["PLACES", "best_group", "group_cost", "requirements", "token"]
 
 _MAX_OR_GROUPS = 8
 #: Where a key must occur: place 0 is the default scope (title or text), place ``1 + i`` is ``TEXT_FIELDS[i]``.
@@ -86,12 +86,12 @@ def best_group(groups: list[frozenset[int]], table: TermTable) -> frozenset[int]
     """
     if not groups:
         return None
+    return min(groups, key=lambda g: group_cost(g, table))
 
+
+def group_cost(group: frozenset[int], table: TermTable) -> tuple[int, bool, int]:
+    """How often ``group`` is expected to occur, lowest first (see :func:`best_group`)."""
     stride = max(1, len(table.keys))
-
-    def cost(group: frozenset[int]) -> tuple[int, int, int]:
-        kids = {t % stride for t in group}
-        either = any(t < stride for t in group)  # in the title or the text, not in one field
-        return len(kids), either, -min((table.key_length(k) for k in kids), default=0)
-
-    return min(groups, key=cost)
+    kids = {t % stride for t in group}
+    either = any(t < stride for t in group)  # in the title or the text, not in one field
+    return len(kids), either, -min((table.key_length(k) for k in kids), default=0)

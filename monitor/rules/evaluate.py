@@ -14,7 +14,7 @@ from operator import itemgetter
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 
-import ahocorasick
+import daachorse
 
 from monitor.rules.compile import AND, FIELD, META, NEAR, NOT, OR, REGEX, SET, TERM, CNode, TermTable
 from monitor.rules.model import Document
@@ -45,7 +45,7 @@ SpanHit = tuple[str, int, int]
 _Occ = tuple[int, int]
 _NO_OCC: list[_Occ] = []
 _NONE: frozenset[int] = frozenset()
-_SECOND = itemgetter(1)
+_THIRD = itemgetter(2)  # (start, end, pattern id)
 
 
 class RegexTimeout(Exception):
@@ -59,7 +59,7 @@ class DocState:
         self,
         doc: Document,
         table: TermTable,
-        automaton: ahocorasick.Automaton | None,
+        automaton: daachorse.DoubleArrayAhoCorasick | None,
         detect: Callable[[str], str | None],
     ) -> None:
         self.doc = doc
@@ -83,6 +83,17 @@ class DocState:
             self._lang = self._detect(f"{self.doc.title}\n{self.doc.text}")
             self._lang_done = True
         return self._lang
+
+    def has(self, tid: int, field: str) -> bool:
+        """Whether term ``tid`` occurs in ``field``: one set look-up when its key did not occur, or when the key
+        alone proves the term (a plain word or phrase); else its occurrences are computed (and cached)."""
+        kid = self.table.kids[tid]
+        if kid >= 0:
+            if kid not in self.fired[field]:
+                return False
+            if self.table.sure[tid]:
+                return True
+        return bool(self.term_occ(tid, field))
 
     def term_occ(self, tid: int, field: str) -> list[_Occ]:
         """(first word, last word) of every occurrence of term ``tid`` in ``field``, sorted; cached."""
@@ -115,8 +126,8 @@ class DocState:
         return [(field, start, end) for start, end in self.fields[field].spans(occs)]
 
 
-def _scan(automaton: ahocorasick.Automaton, norm: str) -> set[int]:
-    return set(map(_SECOND, automaton.iter(norm)))  # the key ids, collected in C
+def _scan(automaton: daachorse.DoubleArrayAhoCorasick, norm: str) -> set[int]:
+    return set(map(_THIRD, automaton.find_overlapping(norm.encode())))  # the key ids, collected in C
 
 
 def _within(sorted_pos: list[int], lo: int, hi: int) -> bool:
@@ -192,7 +203,7 @@ def is_true(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> 
     if kind == TERM:
         tid = c[1]
         for field in scope:
-            if st.term_occ(tid, field):
+            if st.has(tid, field):
                 return True
         return False
     if kind == AND:
@@ -208,7 +219,7 @@ def is_true(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> 
     if kind == SET:
         for field in scope:
             for t in c[1]:
-                if st.term_occ(t, field):
+                if st.has(t, field):
                     return True
         return False
     if kind == NOT:
@@ -236,9 +247,8 @@ def _hits(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit]) ->
     if kind == TERM or kind == SET:
         for field in scope:
             for t in (c[1],) if kind == TERM else c[1]:
-                occ = st.term_occ(t, field)
-                if occ:
-                    out.extend(st.spans(field, occ))
+                if st.has(t, field):
+                    out.extend(st.spans(field, st.term_occ(t, field)))
     elif kind == AND:
         for x in c[1]:
             _hits(st, x, scope, out)

@@ -231,14 +231,18 @@ class Field:
 
     __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_edges_cache", "_sparse")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, fast: bool = True) -> None:
+        """``fast=False`` forces the general path, which gives the same result (tests compare the two)."""
         self.text = text
         self._edges_cache: list[int] | None = None
         self._parts: list[str] | None = None
         # ASCII fields: the edges asked for so far (sorted indexes, their offsets), see :meth:`_edge`.
         self._sparse: tuple[list[int], list[int]] = ([-1], [0])
-        if text.isascii():
-            self._init_ascii(text)
+        if fast and text.isascii():
+            self._init_ascii(text, text)
+            return
+        if fast and _ascii_words(text):
+            self._init_ascii(text, unicodedata.normalize("NFKC", text))
             return
         nfkc, starts, ends = nfkc_with_map(text)
         self.nfkc = nfkc
@@ -257,10 +261,11 @@ class Field:
         self.cased = cased
         self.norm = " " + " ".join(words) + " " if words else " "
 
-    def _init_ascii(self, text: str) -> None:
-        # ASCII text is its own NFKC form and its words are [A-Za-z0-9] runs: one C-level split gives the words
-        # and the separators between them, whose lengths give the spans later without another pass.
-        self.nfkc = text
+    def _init_ascii(self, text: str, nfkc: str) -> None:
+        # The words are the [A-Za-z0-9] runs of ``text`` and ``nfkc`` differs from it at most in separators, one
+        # for one (see :func:`_ascii_words`): one C-level split gives the words and the separators between them,
+        # whose lengths give the spans later without another pass.
+        self.nfkc = nfkc
         self._maps = (None, None)
         parts = _ASCII_SPLIT_RE.split(text)
         self._parts = parts
@@ -371,6 +376,31 @@ class Field:
             pos = ms[start] if start < len(ms) else len(self.text)
             return pos, pos
         return ms[start], me[end - 1]
+
+
+@lru_cache(maxsize=4096)
+def _separator_only(ch: str) -> bool:
+    """Whether ``ch`` and its NFKC form are one character that is not a letter, mark or digit."""
+    nfkc = unicodedata.normalize("NFKC", ch)
+    return len(nfkc) == 1 and not unicodedata.category(ch).startswith(_WORDISH) and not (
+        unicodedata.category(nfkc).startswith(_WORDISH)
+    )
+
+
+_WORDISH = ("L", "M", "N")
+
+
+def _ascii_words(text: str) -> bool:
+    """Whether ``text``'s words are its ASCII letter/digit runs, at their offsets, though it is not ASCII.
+
+    True for most English news text, whose only non-ASCII characters are curly quotes, dashes and no-break
+    spaces: each is a separator that NFKC maps to one separator, so words, offsets and the text the regexes see
+    (NFKC) line up character for character, and the field takes the fast path of ASCII text.
+    """
+    return all(map(_separator_only, set(text).difference(_ASCII_CHARS)))
+
+
+_ASCII_CHARS = frozenset(map(chr, range(128)))
 
 
 def normalise(text: str) -> Field:

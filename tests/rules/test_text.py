@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.rules.text import fold_word, normalise, split_words
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.rules.text import Field, fold_word, normalise, split_words
 
 
 @pytest.mark.parametrize(
@@ -77,3 +80,26 @@ def test_fold_word(word: str, keep_case: bool, expected: str) -> None:
 
 def test_query_words_keep_wildcards() -> None:
     assert [p.text for p in split_words("Raid* organi?ation", wildcards=True)] == ["raid*", "organi?ation"]
+
+
+# Characters the fast path must tell apart: separators NFKC keeps or maps to one separator (it may take those),
+# and letters, marks, digits and expanding separators (it must leave to the general path).
+_MIXED = "ab Z09.,-'’‘“”—–\u00a0\u2009\u00ad…™éﬁ\u0301ａ٣柬Пx\n"
+
+
+@given(st.text(alphabet=_MIXED, max_size=60))
+@settings(max_examples=400, deadline=None)
+def test_the_fast_path_for_ascii_words_agrees_with_the_general_path(text: str) -> None:
+    fast, general = Field(text), Field(text, fast=False)
+    assert (fast.words, fast.cased, fast.norm, fast.nfkc) == (general.words, general.cased, general.norm, general.nfkc)
+    assert (fast.starts, fast.ends) == (general.starts, general.ends)
+    assert [fast.joined(i) for i in range(len(fast.words))] == [general.joined(i) for i in range(len(general.words))]
+
+
+def test_english_news_punctuation_takes_the_fast_path() -> None:
+    text = "Cambodia’s “scam compounds” — raided\u00a0today"
+    f = Field(text)
+    assert f.words == ["cambodia", "s", "scam", "compounds", "raided", "today"]
+    assert f._parts is not None  # noqa: SLF001 - the point is which path was taken
+    assert [text[s:e] for s, e in zip(f.starts, f.ends)] == ["Cambodia", "s", "scam", "compounds", "raided", "today"]
+    assert Field("Cambodia… today")._parts is None  # noqa: SLF001 - NFKC expands '…' to three characters
