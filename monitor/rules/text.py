@@ -35,6 +35,7 @@ _NOSPACE_RE = regex.compile("|".join(rf"\p{{scx={s}}}" for s in _NOSPACE_SCRIPTS
 _LATIN_RE = regex.compile(r"\p{Script=Latin}")
 _COMMON_RE = regex.compile(r"\p{Script=Common}|\p{Script=Inherited}")
 _WORD_RE = regex.compile(r"[\p{L}\p{M}\p{N}]+")
+_WORD_SPLIT_RE = regex.compile(r"([\p{L}\p{M}\p{N}]+)")  # split() also returns the separators
 #: The same words in ASCII text, captured so that ``split`` also returns the separators.
 _ASCII_SPLIT_RE = re.compile(r"([A-Za-z0-9]+)")
 _QUERY_WORD_RE = regex.compile(r"[\p{L}\p{M}\p{N}*?]+")
@@ -162,6 +163,55 @@ def nfkc_with_map(text: str) -> tuple[str, list[int] | None, list[int] | None]:
     """
     if unicodedata.is_normalized("NFKC", text):
         return text, None, None
+    nfkc = unicodedata.normalize("NFKC", text)
+    mapped = _nfkc_units(text)
+    if mapped[0] == nfkc:
+        return mapped
+    return _nfkc_each(text)  # the regex module's Unicode data disagrees with unicodedata's here: go char by char
+
+
+# Where NFKC may change the text: a character it maps to something else, or a mark (or Hangul vowel or final
+# jamo) that may compose with the character before it. Scanning for this class is fast; most text has none.
+_NFKC_HINT_RE = regex.compile(r"[\p{NFKC_QC=N}\p{M}\u1160-\u11FF]")
+
+
+def _follows(ch: str) -> bool:
+    """Whether ``ch`` joins the unit of the character before it (the unit :func:`_nfkc_each` normalises)."""
+    return unicodedata.category(ch).startswith("M") or "\u1160" <= ch <= "\u11ff"
+
+
+def _nfkc_units(text: str) -> tuple[str, list[int], list[int]]:
+    """NFKC with offset maps, normalising only the units that may change one by one (a character and the marks
+    that follow it); the text between them is copied and mapped with ``range`` (in C)."""
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    pos, n = 0, len(text)
+    for m in _NFKC_HINT_RE.finditer(text):
+        i = m.start()
+        if i < pos:
+            continue  # inside the unit before
+        if i > pos and _follows(text[i]):
+            i -= 1  # a mark composes with the character it follows
+        j = i + 1
+        while j < n and _follows(text[j]):
+            j += 1
+        out.append(text[pos:i])
+        starts.extend(range(pos, i))
+        ends.extend(range(pos + 1, i + 1))
+        norm = unicodedata.normalize("NFKC", text[i:j])
+        out.append(norm)
+        starts.extend([i] * len(norm))
+        ends.extend([j] * len(norm))
+        pos = j
+    out.append(text[pos:])
+    starts.extend(range(pos, n))
+    ends.extend(range(pos + 1, n + 1))
+    return "".join(out), starts, ends
+
+
+def _nfkc_each(text: str) -> tuple[str, list[int], list[int]]:
+    """NFKC with offset maps, one character (with the marks and jamo that follow it) at a time."""
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -184,40 +234,6 @@ def split_words(text: str, *, wildcards: bool = False) -> list[WordPiece]:
     return _pieces(nfkc, _QUERY_WORD_RE if wildcards else _WORD_RE)
 
 
-def _ascii_spans(text: str, words: list[str]) -> tuple[list[int], list[int]]:
-    """Spans of ``words`` (the ASCII text's words, as written) by finding each after the previous one.
-
-    Only separators lie between two words, so the next occurrence of a word's text is the word itself;
-    ``str.find`` does this twice as fast as a second regex pass.
-    """
-    find = text.find
-    starts: list[int] = []
-    ends: list[int] = []
-    pos = 0
-    for w in words:
-        pos = find(w, pos)
-        starts.append(pos)
-        pos += len(w)
-        ends.append(pos)
-    return starts, ends
-
-
-def _unicode_spans(text: str) -> tuple[list[int], list[int]]:
-    starts: list[int] = []
-    ends: list[int] = []
-    for m in _WORD_RE.finditer(text):
-        w = m.group()
-        if w.isascii():
-            starts.append(m.start())
-            ends.append(m.end())
-        else:
-            base = m.start()
-            for piece in _split(w):
-                starts.append(base + piece[0])
-                ends.append(base + piece[1])
-    return starts, ends
-
-
 #: Up to this many spans at once are computed edge by edge (:meth:`Field._edge`), beyond from all edges.
 _SPARSE_SPANS = 32
 
@@ -229,7 +245,7 @@ class Field:
     first asked for, since most articles match no rule and never need them.
     """
 
-    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_edges_cache", "_sparse")
+    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_runs", "_cut", "_edges_cache", "_sparse")
 
     def __init__(self, text: str, *, fast: bool = True) -> None:
         """``fast=False`` forces the general path, which gives the same result (tests compare the two)."""
@@ -247,16 +263,22 @@ class Field:
         nfkc, starts, ends = nfkc_with_map(text)
         self.nfkc = nfkc
         self._maps = (starts, ends)
+        # [sep, run, sep, run, ..., sep]: kept so that spans come from running lengths (see :meth:`_edges`).
+        self._runs = _WORD_SPLIT_RE.split(nfkc)
+        self._cut: list[tuple[int, tuple[tuple[int, int, str, str, bool], ...]]] = []  # runs cut into words
         words: list[str] = []
         cased: list[str] = []
-        for w in _WORD_RE.findall(nfkc):
+        for k, w in enumerate(self._runs[1::2]):
             if w.isascii():
                 words.append(w.lower())
                 cased.append(w)
-            else:
-                for piece in _split(w):
-                    words.append(piece[2])
-                    cased.append(piece[3])
+                continue
+            pieces = _split(w)
+            if len(pieces) > 1:
+                self._cut.append((k, pieces))
+            for piece in pieces:
+                words.append(piece[2])
+                cased.append(piece[3])
         self.words = words
         self.cased = cased
         self.norm = " " + " ".join(words) + " " if words else " "
@@ -285,15 +307,18 @@ class Field:
                 # parts = [sep, word, sep, word, ..., sep]: running lengths alternate word starts and ends.
                 self._edges_cache = list(accumulate(map(len, self._parts)))
                 return self._edges_cache
-            if self.nfkc.isascii():
-                starts, ends = _ascii_spans(self.nfkc, self.cased)
-            else:
-                starts, ends = _unicode_spans(self.nfkc)
+            # Runs' edges in the NFKC text from running lengths (in C), runs cut into several words expanded,
+            # then mapped back to the original text.
+            bounds = list(accumulate(map(len, self._runs)))
+            edges = bounds[: len(self._runs) - 1]
+            for k, pieces in reversed(self._cut):
+                base = bounds[2 * k]
+                edges[2 * k : 2 * k + 2] = [base + x for p in pieces for x in p[:2]]
             ms, me = self._maps
             if ms is not None and me is not None:
-                starts = [ms[s] for s in starts]
-                ends = [me[e - 1] for e in ends]
-            self._edges_cache = [x for pair in zip(starts, ends) for x in pair]
+                edges[0::2] = map(ms.__getitem__, edges[0::2])
+                edges[1::2] = map(me.__getitem__, map((-1).__add__, edges[1::2]))
+            self._edges_cache = edges
         return self._edges_cache
 
     @property

@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.rules.text import Field, fold_word, normalise, split_words
+import unicodedata
+
+from monitor.rules.text import _WORD_RE, Field, _nfkc_each, fold_word, nfkc_with_map, normalise, split_words
 
 
 @pytest.mark.parametrize(
@@ -103,3 +105,31 @@ def test_english_news_punctuation_takes_the_fast_path() -> None:
     assert f._parts is not None  # noqa: SLF001 - the point is which path was taken
     assert [text[s:e] for s, e in zip(f.starts, f.ends)] == ["Cambodia", "s", "scam", "compounds", "raided", "today"]
     assert Field("Cambodia… today")._parts is None  # noqa: SLF001 - NFKC expands '…' to three characters
+
+
+@given(st.text(alphabet="ab é\u0301\u0300ﬁ…\u00a0ａ가\u1161\u11a8ᄀ柬ⓒ\u0340’", max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_nfkc_maps_unit_by_unit_agree_with_char_by_char(text: str) -> None:
+    nfkc, starts, ends = nfkc_with_map(text)
+    if starts is None:
+        assert nfkc == text == unicodedata.normalize("NFKC", text)
+    else:
+        assert (nfkc, starts, ends) == _nfkc_each(text)
+
+
+def _reference_spans(text: str) -> list[tuple[int, int]]:
+    """Word spans found the slow, obvious way: every word run, cut by script, mapped back through NFKC."""
+    nfkc, starts, ends = nfkc_with_map(text)
+    spans: list[tuple[int, int]] = []
+    for m in _WORD_RE.finditer(nfkc):
+        for piece in split_words(m.group()):
+            s, e = m.start() + piece.start, m.start() + piece.end
+            spans.append((s, e) if starts is None or ends is None else (starts[s], ends[e - 1]))
+    return spans
+
+
+@given(st.text(alphabet="aZ9 .’…é\u0301ﬁ\u00a0柬埔ប៉ោយสวัПр가\u1161", max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_word_spans_from_running_lengths_match_the_reference(text: str) -> None:
+    f = Field(text, fast=False)
+    assert list(zip(f.starts, f.ends)) == _reference_spans(text)
