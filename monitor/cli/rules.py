@@ -48,6 +48,8 @@ class _InputError(MonitorError, ValueError):
 class _Input:
     id: str
     doc: Document
+    #: The JSONL ``id`` as given, for ``--format json`` (a number stays a number); None: ``id``.
+    json_id: object = None
 
 
 def _fail(message: str) -> typer.Exit:
@@ -218,7 +220,8 @@ def match(
 def _print_match(item: _Input, m: Match, format: _Format) -> None:
     if format is _Format.json:
         hits = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.hits]
-        row = {"doc": item.id, "rule": m.rule.id, "severity": m.rule.severity, "hits": hits, "snippet": m.snippet}
+        doc_id = item.id if item.json_id is None else item.json_id
+        row = {"doc": doc_id, "rule": m.rule.id, "severity": m.rule.severity, "hits": hits, "snippet": m.snippet}
         typer.echo(json.dumps(row, ensure_ascii=False))
         return
     _out.print(f"[bold]{escape(item.id)}[/]: {escape(m.rule.id)} {escape(f'[{m.rule.severity}]')} {escape(m.rule.title)}")
@@ -268,7 +271,8 @@ def _jsonl(lines: list[str], source: str) -> Iterator[_Input]:
             author=str(obj.get("author") or ""), lang=obj.get("lang") or None, feed=str(obj.get("feed") or ""),
             feed_tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (str(tags),),
         )
-        yield _Input(str(obj.get("id", f"{source}:{n}")), doc)
+        doc_id = obj.get("id", f"{source}:{n}")
+        yield _Input(str(doc_id), doc, doc_id)
 
 
 def _html(body: bytes, url: str) -> Document:

@@ -17,10 +17,15 @@ __all__ = ["Lexer", "META_FIELDS", "Token", "syntax_error"]
 
 #: Metadata fields (filters, not text): ``feed:x``, ``lang:xx``.
 META_FIELDS = ("feed", "lang")
-_FIELD_RE = regex.compile(r"([A-Za-z][A-Za-z0-9_]*):(?=\S)")
+# Not before "//": `https://x` is a URL (words), not a field named "https".
+_FIELD_RE = regex.compile(r"([A-Za-z][A-Za-z0-9_]*):(?=\S)(?!//)")
 _SET_RE = regex.compile(r"@([A-Za-z0-9_]*)")
 _NEAR_RE = regex.compile(r"(O?NEAR)(?:/(\S*))?")
-_STOP = frozenset(" \t\r\n()\"")
+
+
+def _stop(ch: str) -> bool:
+    """Whether ``ch`` ends a word: any whitespace (a no-break space too, as ``run`` skips it), parentheses, a quote."""
+    return ch.isspace() or ch in '()"'
 
 
 def syntax_error(message: str, col: int) -> RuleError:
@@ -71,7 +76,7 @@ class Lexer:
             self._regex(col)
         elif ch == "=":
             self.i += 1
-            if self.i >= len(q) or q[self.i] in _STOP - {'"'}:
+            if self.i >= len(q) or (_stop(q[self.i]) and q[self.i] != '"'):
                 raise syntax_error("'=' must be followed by a term or a phrase", col)
             if q[self.i] == '"':
                 self._phrase(col, exact=True)
@@ -79,7 +84,7 @@ class Lexer:
                 self._word(col, exact=True)
         elif ch == "-":
             self.i += 1
-            if self.i < len(q) and q[self.i] not in _STOP - {'"', "("}:
+            if self.i < len(q) and not _stop(q[self.i]):
                 self.toks.append(Token("NOT", col, "-"))
             elif self.i < len(q) and q[self.i] in '"(':
                 self.toks.append(Token("NOT", col, "-"))
@@ -88,7 +93,7 @@ class Lexer:
             m = _SET_RE.match(q, i)
             assert m is not None
             end = m.end()
-            if not m.group(1) or (end < len(q) and q[end] not in _STOP) or m.group(1).lower() != m.group(1):
+            if not m.group(1) or (end < len(q) and not _stop(q[end])) or m.group(1).lower() != m.group(1):
                 raise syntax_error("a set name after '@' is lower-case letters, digits and '_'", col)
             self.toks.append(Token("SET", col, m.group(1)))
             self.i = end
@@ -131,7 +136,7 @@ class Lexer:
         flag = False
         if j < len(q) and q[j] == "i":
             flag, j = True, j + 1
-        if j < len(q) and q[j] not in _STOP:
+        if j < len(q) and not _stop(q[j]):
             raise syntax_error(f"unknown regex flag '{q[j]}' (only 'i' is allowed)", j + 1)
         pattern = "".join(out)
         if not pattern:
@@ -141,7 +146,7 @@ class Lexer:
 
     def _word(self, col: int, *, exact: bool) -> None:
         q, j = self.q, self.i
-        while j < len(q) and q[j] not in _STOP:
+        while j < len(q) and not _stop(q[j]):
             j += 1
         word = q[self.i : j]
         self.i = j

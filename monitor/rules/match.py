@@ -20,7 +20,7 @@ from monitor.rules.anchors import PLACES, best_group, group_cost, requirements, 
 from monitor.rules.compile import CNode, TermTable, compile_node
 from monitor.rules.evaluate import DocState, RegexTimeout, evaluate, make_snippet
 from monitor.rules.model import Document, Hit, Match, Rule
-from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef
+from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef, Term
 from monitor.rules.syntax import parse_query
 
 __all__ = ["Explanation", "RuleSet"]
@@ -63,6 +63,9 @@ class RuleSet:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self.warnings: tuple[str, ...] = tuple(warnings)
         self._by_id = {r.id: i for i, r in enumerate(self.rules)}
+        # The rules' lang and feeds filters, case-folded once: both compare case-insensitively (docs/rules.md).
+        self._langs = [frozenset(code.casefold() for code in r.lang) for r in self.rules]
+        self._feeds = [frozenset(feed.casefold() for feed in r.feeds) for r in self.rules]
         self._detect = detect_language or _default_detect
         self._table = TermTable()
         self._compiled: list[CNode] = []
@@ -117,8 +120,13 @@ class RuleSet:
 
     @classmethod
     def from_queries(cls, queries: Mapping[str, str], **kwargs: object) -> RuleSet:
-        """A rule set straight from ``{rule_id: query}`` (no sets, no files): handy in code and tests."""
-        rules = [Rule(id=k, title=k, query=q, node=parse_query(q)) for k, q in queries.items()]
+        """A rule set straight from ``{rule_id: query}`` (no sets, no files): handy in code and tests.
+
+        Raises:
+            RuleError: a query does not parse, or names a set (there are none here).
+        """
+        no_sets: dict[str, tuple[Term, ...]] = {}
+        rules = [Rule(id=k, title=k, query=q, node=parse_query(q, no_sets.get)) for k, q in queries.items()]
         return cls(rules, **kwargs)  # type: ignore[arg-type]
 
     @property
@@ -174,9 +182,10 @@ class RuleSet:
 
     def _match_one(self, i: int, st: DocState) -> Match | None:
         rule = self.rules[i]
-        if rule.lang and st.lang not in rule.lang:
+        langs, feeds = self._langs[i], self._feeds[i]
+        if langs and (st.lang or "").casefold() not in langs:
             return None
-        if rule.feeds and not st.feeds & {f.casefold() for f in rule.feeds}:
+        if feeds and feeds.isdisjoint(st.feeds):
             return None
         try:
             ok, spans = evaluate(st, self._compiled[i])

@@ -105,6 +105,9 @@ def read_rule(loc: Loc, node: yaml.Node, errors: list[RuleError]) -> RawRule | N
     for k, v in pairs:  # the id first, so every message can name the rule
         if k.value == "id":
             _check(loc, raw, "id", v, errors)
+    for k, _ in node.value:  # `? [a]` is a key too, but never a rule key
+        if not isinstance(k, yaml.ScalarNode):
+            errors.append(loc.error(k, f"unknown key in {raw.name}: a key must be a string, not {type_name(k)}"))
     for k, v in pairs:
         key = str(k.value)
         raw.nodes.setdefault(key, v)

@@ -176,7 +176,7 @@ class _Parser:
             return Meta(t.col, t.text, v.text.strip())
         if not self._starts_operand():
             raise syntax_error(f"'{t.text}:' needs a term after it", t.col)
-        return FieldScope(t.col, t.text, self._primary())
+        return FieldScope(t.col, t.text, self._unary())  # `title:-x` is title:(NOT x), as `-title:x` is NOT title:x
 
     def _set(self, t: Token) -> Node:
         if self.sets is None:

@@ -21,6 +21,8 @@ from functools import lru_cache
 
 import regex
 
+from monitor.rules.nfkc import nfkc_with_map
+
 __all__ = [
     "Field",
     "WordPiece",
@@ -154,78 +156,6 @@ def _pieces(text: str, pattern: regex.Pattern[str]) -> list[WordPiece]:
             pieces.append(WordPiece(folded, cased, s, e, nospace, s == prev_end))
             prev_end = e
     return pieces
-
-
-def nfkc_with_map(text: str) -> tuple[str, list[int] | None, list[int] | None]:
-    """NFKC-normalise ``text``; return it with, per output character, its source start and end.
-
-    The maps are ``None`` when the text is already NFKC (offsets are then the identity).
-    """
-    if unicodedata.is_normalized("NFKC", text):
-        return text, None, None
-    nfkc = unicodedata.normalize("NFKC", text)
-    mapped = _nfkc_units(text)
-    if mapped[0] == nfkc:
-        return mapped
-    return _nfkc_each(text)  # the regex module's Unicode data disagrees with unicodedata's here: go char by char
-
-
-# Where NFKC may change the text: a character it maps to something else, or a mark (or Hangul vowel or final
-# jamo) that may compose with the character before it. Scanning for this class is fast; most text has none.
-_NFKC_HINT_RE = regex.compile(r"[\p{NFKC_QC=N}\p{M}\u1160-\u11FF]")
-
-
-def _follows(ch: str) -> bool:
-    """Whether ``ch`` joins the unit of the character before it (the unit :func:`_nfkc_each` normalises)."""
-    return unicodedata.category(ch).startswith("M") or "\u1160" <= ch <= "\u11ff"
-
-
-def _nfkc_units(text: str) -> tuple[str, list[int], list[int]]:
-    """NFKC with offset maps, normalising only the units that may change one by one (a character and the marks
-    that follow it); the text between them is copied and mapped with ``range`` (in C)."""
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    pos, n = 0, len(text)
-    for m in _NFKC_HINT_RE.finditer(text):
-        i = m.start()
-        if i < pos:
-            continue  # inside the unit before
-        if i > pos and _follows(text[i]):
-            i -= 1  # a mark composes with the character it follows
-        j = i + 1
-        while j < n and _follows(text[j]):
-            j += 1
-        out.append(text[pos:i])
-        starts.extend(range(pos, i))
-        ends.extend(range(pos + 1, i + 1))
-        norm = unicodedata.normalize("NFKC", text[i:j])
-        out.append(norm)
-        starts.extend([i] * len(norm))
-        ends.extend([j] * len(norm))
-        pos = j
-    out.append(text[pos:])
-    starts.extend(range(pos, n))
-    ends.extend(range(pos + 1, n + 1))
-    return "".join(out), starts, ends
-
-
-def _nfkc_each(text: str) -> tuple[str, list[int], list[int]]:
-    """NFKC with offset maps, one character (with the marks and jamo that follow it) at a time."""
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    i, n = 0, len(text)
-    while i < n:
-        j = i + 1
-        while j < n and (unicodedata.category(text[j]).startswith("M") or "\u1160" <= text[j] <= "\u11ff"):
-            j += 1
-        norm = unicodedata.normalize("NFKC", text[i:j])
-        out.append(norm)
-        starts.extend([i] * len(norm))
-        ends.extend([j] * len(norm))
-        i = j
-    return "".join(out), starts, ends
 
 
 def split_words(text: str, *, wildcards: bool = False) -> list[WordPiece]:

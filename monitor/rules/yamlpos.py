@@ -54,7 +54,12 @@ def did_you_mean(word: str, options: Sequence[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _duplicates(loc: Loc, node: yaml.Node | None, errors: list[RuleError]) -> None:
+def _duplicates(loc: Loc, node: yaml.Node | None, errors: list[RuleError], done: set[int] | None = None) -> None:
+    # An alias can make a node its own descendant (`a: &x [b, *x]`): visit each node once.
+    done = set() if done is None else done
+    if node is None or id(node) in done:
+        return
+    done.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
@@ -62,10 +67,10 @@ def _duplicates(loc: Loc, node: yaml.Node | None, errors: list[RuleError]) -> No
                 if key.value in seen:
                     errors.append(loc.error(key, f"duplicate key '{key.value}' in the same mapping"))
                 seen.add(key.value)
-            _duplicates(loc, value, errors)
+            _duplicates(loc, value, errors, done)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            _duplicates(loc, item, errors)
+            _duplicates(loc, item, errors, done)
 
 
 def compose_file(path: Path, errors: list[RuleError]) -> tuple[Loc, yaml.Node | None] | None:
@@ -110,7 +115,9 @@ def offset_position(loc: Loc, node: yaml.ScalarNode, offset: int) -> tuple[int, 
         i = nl + 1 if nl >= 0 else i
     v = 0
     while v < offset and i < end:
-        if value[v] == src[i]:
+        if node.style == '"' and src[i] == "\\":
+            i, v = _skip_escape(src, i, end), v + (src[i + 1] not in "\r\n")
+        elif value[v] == src[i]:
             v += 1
             i += 1
         elif value[v] in " \n" and src[i] in " \t\r\n":
@@ -124,6 +131,21 @@ def offset_position(loc: Loc, node: yaml.ScalarNode, offset: int) -> tuple[int, 
     line = src.count("\n", 0, i)
     col = i - (src.rfind("\n", 0, i) + 1)
     return line + 1, col + 1
+
+
+#: Source length of the double-quoted escapes that are longer than a backslash and one character.
+_ESCAPE_LEN = {"x": 4, "u": 6, "U": 10}
+
+
+def _skip_escape(src: str, i: int, end: int) -> int:
+    """Index after the escape at ``src[i]`` (a backslash in a double-quoted scalar): one value character, or
+    none for an escaped line break, which also swallows the next line's indentation."""
+    if src[i + 1] not in "\r\n":
+        return i + _ESCAPE_LEN.get(src[i + 1], 2)
+    i += 1
+    while i < end and src[i] in " \t\r\n":
+        i += 1
+    return i
 
 
 def is_null(node: yaml.Node) -> bool:

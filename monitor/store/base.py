@@ -14,6 +14,7 @@ instead of failing with "database is locked" when a reader upgrades to a writer.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -73,6 +74,24 @@ def _normal_url(url: URL) -> URL:
     return url
 
 
+def _use_wal(cursor: sqlite3.Cursor, busy_timeout: float) -> None:
+    """Switch a database file to WAL mode, waiting up to ``busy_timeout`` for other processes.
+
+    Switching needs an exclusive lock, and SQLite answers "database is locked" at once instead of calling its
+    busy handler when another process holds one (several processes opening a new file at once), so retry here.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
     database = url.database or ""
     memory = database in ("", ":memory:")
@@ -89,8 +108,8 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {timeout_ms}")
-        if not memory and cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            cursor.execute("PRAGMA journal_mode = WAL")
+        if not memory:
+            _use_wal(cursor, busy_timeout)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode, and much faster
         cursor.close()

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 import unicodedata
 
-from monitor.rules.text import _WORD_RE, Field, _nfkc_each, fold_word, nfkc_with_map, normalise, split_words
+from monitor.rules.nfkc import _nfkc_each, nfkc_with_map
+from monitor.rules.text import _WORD_RE, Field, fold_word, normalise, split_words
 
 
 @pytest.mark.parametrize(
