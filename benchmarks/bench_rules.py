@@ -47,8 +47,8 @@ _FIELDS = ("title", "text", "url", "author")
 #: Rule words come from Zipf ranks >= this: analysts write names and specific phrases, not the commonest words
 #: (every article contains those, so a rule on them would alert on everything).
 RULE_RANKS_FROM = 1000
-#: Calibrated profile: rules that match any of these many separately drawn articles are redrawn.
-CALIBRATION_ARTICLES = 300
+#: Calibrated profiles: rules that match any of these many separately drawn articles are tightened.
+CALIBRATION_ARTICLES = {"calibrated": 300, "strict": 3000}
 CALIBRATION_ROUNDS = 5
 _SYL = ["ka", "mo", "ri", "sen", "tha", "pol", "ver", "dan", "lu", "cam", "bo", "nex", "tri", "gal", "zu", "pe"]
 _COMMON = ("the of and to in a is that for on was with as by at from his her said police officials "
@@ -259,13 +259,15 @@ def run(sizes: list[int], n_articles: int, repeats: int, profiles: list[str]) ->
     weights = list(itertools.accumulate(1.0 / (i + 1) for i in range(len(vocab))))  # Zipf
     docs = [Document(title=_article(rng, vocab, weights)[:80], text=_article(rng, vocab, weights)) for _ in range(n_articles)]
     crng = random.Random(SEED + 1)
-    corpus = [
+    n_calibration = max((CALIBRATION_ARTICLES.get(p, 0) for p in profiles), default=0)
+    corpus = [  # the 300 articles of "calibrated" are the first 300 of "strict"
         Document(title=_article(crng, vocab, weights)[:80], text=_article(crng, vocab, weights))
-        for _ in range(CALIBRATION_ARTICLES)
+        for _ in range(n_calibration)
     ]
     out: dict[str, list[dict[str, float]]] = {}
     for profile in profiles:
-        built = [_build(*_queries(vocab, n, corpus if profile == "calibrated" else None)) for n in sizes]
+        size = CALIBRATION_ARTICLES.get(profile)
+        built = [_build(*_queries(vocab, n, corpus[:size] if size else None)) for n in sizes]
         pers = _interleaved([b[0] for b in built], docs, repeats)
         out[profile] = []
         for b, per in zip(built, pers):
@@ -314,15 +316,22 @@ def to_markdown(results: dict[str, list[dict[str, float]]], n_articles: int, rep
         "AND/OR/NOT/NEAR, fields, sets); their words come from Zipf ranks >= "
         f"{RULE_RANKS_FROM:,} of a 30,000-word vocabulary (articles use all ranks).",
         "",
-        "Two rule profiles, same vocabulary, articles and shapes. *calibrated*: every rule that matches any of "
-        f"{CALIBRATION_ARTICLES} separately drawn articles is tightened to `(query) AND context-word`, as an analyst "
-        "tightens a rule that alerts on one article in a few hundred, so that an article matches a handful of "
-        "rules at most, as in a real deployment. *high match rate*: the rules as drawn, where the single-word "
+        "Three rule profiles, same vocabulary, articles and shapes. *calibrated*: every rule that matches any of "
+        "300 separately drawn articles is tightened to `(query) AND context-word`, as an analyst tightens a rule "
+        "that alerts on one article in a few hundred, so that an article matches a handful of rules at most. "
+        "*strict*: the same with 3,000 articles (the first 300 are calibrated's), as for rules that may alert a "
+        "few times a day in a deployment that reads thousands of articles a day: at 10,000 rules an article then "
+        "matches a fraction of a rule, where calibrated's 2.6 matches per article would be 2.6 alerts for every "
+        "article read. *high match rate*: the rules as drawn, where the single-word "
         "branches (`w*`, `(w OR w)`) of two shapes match 0.3-5% of articles each (a 30,000-word vocabulary has no "
         "rarer words), giving tens of matches per article at 10,000 rules.",
         "",
     ]
-    titles = {"calibrated": "Calibrated match rate", "high": "High match rate (uncalibrated)"}
+    titles = {
+        "calibrated": "Calibrated match rate (rules tightened until none matches 300 articles)",
+        "strict": "Strict match rate (rules tightened until none matches 3,000 articles)",
+        "high": "High match rate (uncalibrated)",
+    }
     for profile, rows in results.items():
         lines += [f"### {titles[profile]}", ""] + _table(rows) + [""]
         verdict = _verdict(rows)
@@ -352,7 +361,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--articles", type=int, default=150)
     parser.add_argument("--repeats", type=int, default=5, help="passes over the articles; the median is reported")
-    parser.add_argument("--profiles", nargs="+", choices=["calibrated", "high"], default=["calibrated", "high"])
+    parser.add_argument("--profiles", nargs="+", choices=["calibrated", "strict", "high"],
+                        default=["calibrated", "strict", "high"])
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     results = run(args.sizes, args.articles, args.repeats, args.profiles)

@@ -53,6 +53,32 @@ class CompiledTerm:
     verify: bool  # a key hit must be checked word by word
     patterns: tuple[re.Pattern[str] | regex.Pattern[str] | None, ...]
     kid: int | None = None  # id of ``key`` in the Aho-Corasick automaton
+    #: For a one-word term whose key starts the word and is ASCII: the key's letters, found straight in the
+    #: lower-cased text of a field on the ASCII path (:meth:`text_spans`); None: the word-by-word path only.
+    piece: str | None = None
+
+    def text_spans(self, f: Field) -> list[tuple[int, int]]:
+        """Spans in ``f.text`` of every occurrence, for a term with a :attr:`piece` and a field whose words are
+        its ASCII letter/digit runs (``f.plain``): found with ``str.find`` in the lower-cased text, each word
+        checked where it stands, without word indexes or running lengths."""
+        piece = self.piece
+        assert piece is not None and f.plain
+        low = f.lowered()
+        word_text = f.text if self.term.exact else low
+        elem, pattern = self.term.elems[0], self.patterns[0]
+        out: list[tuple[int, int]] = []
+        find, tail = low.find, _ASCII_WORD_TAIL.match
+        pos = find(piece)
+        while pos >= 0:
+            if pos and low[pos - 1] in _ASCII_ALNUM:  # inside a word, not at its start
+                pos = find(piece, pos + 1)
+                continue
+            end = tail(low, pos + len(piece)).end()  # type: ignore[union-attr]  # `*` always matches
+            word = word_text[pos:end]
+            if (word == elem.text) if pattern is None else (pattern.fullmatch(word) is not None):
+                out.append((pos, end))
+            pos = find(piece, end)
+        return out
 
     def check(self, f: Field, start: int) -> bool:
         """Whether the term occurs in ``f`` starting at word ``start``."""
@@ -88,6 +114,10 @@ class CompiledTerm:
             if start not in seen and (not verify or self.check(f, start)):
                 seen.add(start)
         return [(s, s + n - 1) for s in sorted(seen)]
+
+
+_ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_ASCII_WORD_TAIL = re.compile(r"[a-z0-9]*")
 
 
 @lru_cache(maxsize=None)
@@ -143,6 +173,9 @@ class TermTable:
         verify = term.exact or not whole or any(e.joined for e in term.elems)
         patterns = tuple(_compile_glob(e.pattern) if e.pattern else None for e in term.elems)
         ct = CompiledTerm(len(self.terms), term, key, elem, infix, verify, patterns)
+        e = term.elems[0]
+        if key is not None and len(term.elems) == 1 and not infix and key.isascii() and not (e.nospace or e.joined):
+            ct.piece = key.strip()
         self._ids[term] = ct.id
         self.terms.append(ct)
         self.kids.append(-1)

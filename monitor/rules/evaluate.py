@@ -71,6 +71,8 @@ class DocState:
             self.fired[name] = _scan(automaton, f.norm) if automaton is not None and len(f.norm) > 1 else _NONE
         # Per field: term id -> occurrences, and NEAR operand (term ids) -> merged occurrences.
         self._occ: dict[str, dict[int, list[_Occ]]] = {name: {} for name in _ALL_FIELDS}
+        # Per field: term id -> spans of its occurrences in the field's text.
+        self._spans: dict[str, dict[int, list[tuple[int, int]]]] = {name: {} for name in _ALL_FIELDS}
         self._operands: dict[tuple[str, tuple[int, ...]], list[_Occ]] = {}
         self._detect = detect
         self._lang: str | None = doc.lang
@@ -93,7 +95,28 @@ class DocState:
                 return False
             if self.table.sure[tid]:
                 return True
+        if self.table.terms[tid].piece is not None and self.fields[field].plain:
+            return bool(self.term_spans(tid, field))
         return bool(self.term_occ(tid, field))
+
+    def term_spans(self, tid: int, field: str) -> list[tuple[int, int]]:
+        """(start, end) in the field's text of every occurrence of term ``tid``, sorted; cached.
+
+        A one-word term in a field on the ASCII path is found straight in the text; other terms through their
+        word occurrences and the field's word offsets.
+        """
+        cache = self._spans[field]
+        cached = cache.get(tid)
+        if cached is None:
+            ct, f = self.table.terms[tid], self.fields[field]
+            if ct.kid is not None and ct.kid not in self.fired[field]:
+                cached = []
+            elif ct.piece is not None and f.plain:
+                cached = ct.text_spans(f)
+            else:
+                cached = f.spans(self.term_occ(tid, field))
+            cache[tid] = cached
+        return cached
 
     def term_occ(self, tid: int, field: str) -> list[_Occ]:
         """(first word, last word) of every occurrence of term ``tid`` in ``field``, sorted; cached."""
@@ -248,7 +271,7 @@ def _hits(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit]) ->
         for field in scope:
             for t in (c[1],) if kind == TERM else c[1]:
                 if st.has(t, field):
-                    out.extend(st.spans(field, st.term_occ(t, field)))
+                    out.extend([(field, start, end) for start, end in st.term_spans(t, field)])
     elif kind == AND:
         for x in c[1]:
             _hits(st, x, scope, out)

@@ -175,13 +175,15 @@ class Field:
     first asked for, since most articles match no rule and never need them.
     """
 
-    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_runs", "_cut", "_edges_cache", "_sparse")
+    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_runs", "_cut", "_edges_cache", "_sparse",
+                 "_lower")
 
     def __init__(self, text: str, *, fast: bool = True) -> None:
         """``fast=False`` forces the general path, which gives the same result (tests compare the two)."""
         self.text = text
         self._edges_cache: list[int] | None = None
         self._parts: list[str] | None = None
+        self._lower: str | None = None
         # ASCII fields: the edges asked for so far (sorted indexes, their offsets), see :meth:`_edge`.
         self._sparse: tuple[list[int], list[int]] = ([-1], [0])
         if fast and text.isascii():
@@ -229,6 +231,18 @@ class Field:
         else:
             self.words = []
             self.norm = " "
+
+    @property
+    def plain(self) -> bool:
+        """Whether the words are the ASCII letter/digit runs of :attr:`text`, where they stand (the fast path)."""
+        return self._parts is not None
+
+    def lowered(self) -> str:
+        """:attr:`text` lower-cased, of the same length on the fast path (its letters are ASCII); cached."""
+        if self._lower is None:
+            text = self.text
+            self._lower = text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+        return self._lower
 
     def _edges(self) -> list[int]:
         """Word offsets in the original text, interleaved: word ``i`` is ``edges[2 * i]:edges[2 * i + 1]``."""
@@ -356,6 +370,7 @@ def _ascii_words(text: str) -> bool:
 
 
 _ASCII_CHARS = frozenset(map(chr, range(128)))
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def normalise(text: str) -> Field:

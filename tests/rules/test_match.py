@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.rules import Document, RuleSet
 from monitor.rules import evaluate as evaluate_mod
+from monitor.rules.text import Field
 
 
 def _rs(query: str) -> RuleSet:
@@ -266,3 +269,18 @@ def test_benchmark_smoke() -> None:
     for (row,) in results.values():
         assert row["rules"] == 100 and row["vs_naive"] > 1 and row["candidates"] >= row["matches"]
     assert "## Rule matching" in bench.to_markdown(results, 3, 1)
+
+
+_TERMS = ["abc", "abc*", "ab?", "=ABC", "=Abc*", "bc0", "abcx*", "a?cx", "zzz", "c0"]
+
+
+@given(st.text(alphabet="abcABC0x .,’-\u00a0", max_size=40), st.sampled_from(_TERMS))
+@settings(max_examples=500, deadline=None)
+def test_one_word_terms_found_in_the_text_agree_with_the_word_path(text: str, query: str) -> None:
+    # The direct search (CompiledTerm.text_spans) must give exactly the spans of the word-by-word path.
+    rs = RuleSet.from_queries({"r": query})
+    ct = rs._table.terms[0]  # noqa: SLF001 - the two paths of one term are the point
+    f = Field(text)
+    assert ct.piece is not None and f.plain
+    assert ct.key is not None
+    assert ct.text_spans(f) == f.spans(ct.occurrences(f, f.find_all(ct.key)))
