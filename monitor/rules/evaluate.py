@@ -264,29 +264,48 @@ def is_true(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> 
     raise TypeError(f"unknown compiled node {kind}")  # pragma: no cover
 
 
-def _hits(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit]) -> None:
-    """Append the hits of a node already known to be true: every positive term of every true branch."""
+def _collect(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit]) -> bool:
+    """Truth of ``c``, appending the hits of its true positive branches to ``out`` in the same walk.
+
+    Nearly every rule evaluated matches (its keys occurred), so one walk that drops the hits of a false AND
+    costs less than deciding the truth first and walking again for the hits.
+    """
     kind = c[0]
     if kind == TERM or kind == SET:
+        found = False
         for field in scope:
             for t in (c[1],) if kind == TERM else c[1]:
                 if st.has(t, field):
+                    found = True
                     out.extend([(field, start, end) for start, end in st.term_spans(t, field)])
-    elif kind == AND:
+        return found
+    if kind == AND:
+        mark = len(out)
         for x in c[1]:
-            _hits(st, x, scope, out)
-    elif kind == OR:
+            if not _collect(st, x, scope, out):
+                del out[mark:]
+                return False
+        return True
+    if kind == OR:
+        found = False
         for x in c[1]:
-            if is_true(st, x, scope):
-                _hits(st, x, scope, out)
-    elif kind == FIELD:
-        _hits(st, c[2], (c[1],), out)
-    elif kind == NEAR:
+            found = _collect(st, x, scope, out) or found
+        return found
+    if kind == FIELD:
+        return _collect(st, c[2], (c[1],), out)
+    if kind == NEAR:
+        found = False
         for field in scope:
-            out.extend(st.spans(field, _near_used(st, c, field)))
-    elif kind == REGEX:
-        out.extend(_regex(st, c, scope, False))
-    # NOT and META produce no hits
+            used = _near_used(st, c, field)
+            if used:
+                found = True
+                out.extend(st.spans(field, used))
+        return found
+    if kind == REGEX:
+        hits = _regex(st, c, scope, False)
+        out.extend(hits)
+        return bool(hits)
+    return is_true(st, c, scope)  # NOT and META produce no hits
 
 
 def evaluate(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> tuple[bool, list[SpanHit]]:
@@ -295,10 +314,9 @@ def evaluate(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) ->
     Raises:
         RegexTimeout: a regex of the query ran too long.
     """
-    if not is_true(st, c, scope):
-        return False, []
     out: list[SpanHit] = []
-    _hits(st, c, scope, out)
+    if not _collect(st, c, scope, out):
+        return False, []
     return True, out
 
 
