@@ -83,10 +83,10 @@ class RuleSet:
     def _index_rules(self) -> None:
         """Index each rule by the token groups it cannot be true without (``anchors``), for ``_candidates``.
 
-        A rule is listed under each token of its best group (its anchor). Its next best group, when that is
-        one token (``a AND b``: the key of ``b``), is its *pair*, checked for every anchored rule at once in C;
-        any further group is checked in Python for the few rules left. Arrays and a byte table instead of
-        sets of ints: at 10,000 rules cache misses on scattered int objects cost more than the look-ups.
+        A rule is listed under each token of its best group (its anchor). Its next two groups of one or two
+        tokens (``a AND b``: the key of ``b``) are its *filters*, checked for every anchored rule at once in C;
+        any further group is checked in Python for the few rules left. Arrays of rule indexes and tokens instead
+        of sets of ints: at 10,000 rules cache misses on scattered int objects cost more than the look-ups.
         """
         nkeys = len(self._table.keys)
         size = nkeys * len(PLACES)
