@@ -27,9 +27,10 @@ def nfkc_with_map(text: str) -> tuple[str, list[int] | None, list[int] | None]:
     return _nfkc_each(text)  # the regex module's Unicode data disagrees with unicodedata's here: go char by char
 
 
-# Where NFKC may change the text: a character it maps to something else, or a mark (or Hangul vowel or final
-# jamo) that may compose with the character before it. Scanning for this class is fast; most text has none.
-_NFKC_HINT_RE = regex.compile(r"[\p{NFKC_QC=N}\p{M}\u1160-\u11FF]")
+# Where NFKC may change the text: a character it maps to something else (quick check No), or one that may compose
+# with the characters before it (Maybe). Scanning for this class is fast; most text has none. Marks that NFKC
+# only reorders are not in it: the result is compared with the whole text's NFKC, and the slow path taken if not.
+_NFKC_HINT_RE = regex.compile(r"[\p{NFKC_QC=N}\p{NFKC_QC=M}]")
 
 
 def _follows(ch: str) -> bool:
@@ -48,8 +49,8 @@ def _nfkc_units(text: str) -> tuple[str, list[int], list[int]]:
         i = m.start()
         if i < pos:
             continue  # inside the unit before
-        if i > pos and _follows(text[i]):
-            i -= 1  # a mark composes with the character it follows
+        while i > pos and _follows(text[i]):
+            i -= 1  # back to the character the marks follow: the unit starts there
         j = i + 1
         while j < n and _follows(text[j]):
             j += 1

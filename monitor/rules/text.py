@@ -126,20 +126,38 @@ def _runs(word: str) -> list[tuple[int, int, str]]:
     return out
 
 
-@lru_cache(maxsize=65536)
 def _split(word: str) -> tuple[tuple[int, int, str, str, bool], ...]:
     """A non-ASCII letter/digit run cut into words: (start, end, folded, cased, nospace)."""
+    # Words with diacritics repeat from article to article: cached. A long run (a Thai or Khmer phrase, which
+    # rarely repeats) is not, so that the cache cannot grow to hundreds of megabytes in a long-running daemon.
+    return _split_scripts(word) if len(word) > _CACHED_RUN else _split_cached(word)
+
+
+def _graphemes(seg: str, base: int) -> list[tuple[int, int, str, str, bool]]:
+    """The grapheme clusters of a no-space-script segment starting at ``base``, each one word."""
+    out: list[tuple[int, int, str, str, bool]] = []
+    pos = base
+    for g in _GRAPHEME_RE.findall(seg):
+        end = pos + len(g)
+        out.append((pos, end, g.casefold(), g, True))
+        pos = end
+    return out
+
+
+def _split_scripts(word: str) -> tuple[tuple[int, int, str, str, bool], ...]:
     out: list[tuple[int, int, str, str, bool]] = []
     for rs, re_, cls in _runs(word):
         seg = word[rs:re_]
         if cls == _NS:
-            for g in _GRAPHEME_RE.finditer(seg):
-                gt = g.group()
-                out.append((rs + g.start(), rs + g.end(), gt.casefold(), gt, True))
+            out += _graphemes(seg, rs)
             continue
         latin = cls in ("Latn", _COMMON, _WILD, _MARK)
         out.append((rs, re_, fold_word(seg, latin=latin), fold_word(seg, keep_case=True, latin=latin), False))
     return tuple(out)
+
+
+_CACHED_RUN = 24
+_split_cached = lru_cache(maxsize=65536)(_split_scripts)
 
 
 def _pieces(text: str, pattern: regex.Pattern[str]) -> list[WordPiece]:
@@ -162,6 +180,19 @@ def split_words(text: str, *, wildcards: bool = False) -> list[WordPiece]:
     """The words of a short text (a query term), offsets into its NFKC form."""
     nfkc = unicodedata.normalize("NFKC", text)
     return _pieces(nfkc, _QUERY_WORD_RE if wildcards else _WORD_RE)
+
+
+def _expand(edges: list[int], cut: list[tuple[int, list[int]]]) -> list[int]:
+    """Run edges with each cut run's pair replaced by the edges of its words (lengths tiling the run)."""
+    out: list[int] = []
+    done = 0
+    for k, lengths in cut:
+        out += edges[done : 2 * k]
+        ends = list(accumulate(lengths, initial=edges[2 * k]))
+        out += [x for pair in zip(ends, ends[1:]) for x in pair]
+        done = 2 * k + 2
+    out += edges[done:]
+    return out
 
 
 #: Up to this many spans at once are computed edge by edge (:meth:`Field._edge`), beyond from all edges.
@@ -197,20 +228,21 @@ class Field:
         self._maps = (starts, ends)
         # [sep, run, sep, run, ..., sep]: kept so that spans come from running lengths (see :meth:`_edges`).
         self._runs = _WORD_SPLIT_RE.split(nfkc)
-        self._cut: list[tuple[int, tuple[tuple[int, int, str, str, bool], ...]]] = []  # runs cut into words
+        # Runs cut into several words: (index of the run, the lengths of its words, which tile it).
+        self._cut: list[tuple[int, list[int]]] = []
         words: list[str] = []
         cased: list[str] = []
         for k, w in enumerate(self._runs[1::2]):
             if w.isascii():
                 words.append(w.lower())
                 cased.append(w)
-                continue
-            pieces = _split(w)
-            if len(pieces) > 1:
-                self._cut.append((k, pieces))
-            for piece in pieces:
-                words.append(piece[2])
-                cased.append(piece[3])
+            else:
+                pieces = _split(w)
+                if len(pieces) > 1:
+                    self._cut.append((k, [end - start for start, end, *_ in pieces]))
+                for piece in pieces:
+                    words.append(piece[2])
+                    cased.append(piece[3])
         self.words = words
         self.cased = cased
         self.norm = " " + " ".join(words) + " " if words else " "
@@ -255,9 +287,8 @@ class Field:
             # then mapped back to the original text.
             bounds = list(accumulate(map(len, self._runs)))
             edges = bounds[: len(self._runs) - 1]
-            for k, pieces in reversed(self._cut):
-                base = bounds[2 * k]
-                edges[2 * k : 2 * k + 2] = [base + x for p in pieces for x in p[:2]]
+            if self._cut:
+                edges = _expand(edges, self._cut)
             ms, me = self._maps
             if ms is not None and me is not None:
                 edges[0::2] = map(ms.__getitem__, edges[0::2])
@@ -366,10 +397,13 @@ def _ascii_words(text: str) -> bool:
     spaces: each is a separator that NFKC maps to one separator, so words, offsets and the text the regexes see
     (NFKC) line up character for character, and the field takes the fast path of ASCII text.
     """
-    return all(map(_separator_only, set(text).difference(_ASCII_CHARS)))
+    first = _NON_ASCII_RE.search(text)
+    if first is None or not _separator_only(first.group()):
+        return False  # Khmer, Cyrillic...: decided by the first non-ASCII character
+    return all(map(_separator_only, set(_NON_ASCII_RE.findall(text, first.end()))))
 
 
-_ASCII_CHARS = frozenset(map(chr, range(128)))
+_NON_ASCII_RE = regex.compile(r"[^\x00-\x7F]")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
