@@ -19,8 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.rules.text import normalise  # noqa: E402
+from tests.conftest import EVAL  # noqa: E402
 
-GROUND_TRUTH = Path(__file__).resolve().parents[2] / "shared" / "eval" / "extraction-benchmark" / "ground-truth.json"
+GROUND_TRUTH = EVAL / "extraction-benchmark" / "ground-truth.json"
 
 
 def _best_of(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]

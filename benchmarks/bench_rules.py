@@ -8,8 +8,8 @@ tightened with ``AND context-word``, as an analyst would, so an article matches 
 
 * matches and candidate rules (anchors occurred) per article;
 * vs naive: every rule evaluated on its own with one compiled regex per term (``\\bterm\\b``) over the text;
-* vs the limit: one bare Aho-Corasick pass (daachorse, the matcher's engine) with the same keys over the same fields, with and
-  without the normalisation that pass needs (the matcher's own ``normalise``, once per field).
+* vs the limit: one bare Aho-Corasick pass (daachorse, the matcher's engine) with the same keys over the same
+  fields, with and without the normalisation that pass needs (the matcher's own ``normalise``, once per field).
 
 Times are the median of ``--repeats`` passes; the sizes take turns, one pass each (see :func:`_interleaved`).
 Usage: ``python benchmarks/bench_rules.py [--sizes 100 1000 10000]

@@ -161,9 +161,6 @@ class TermTable:
         self.keys: dict[str, int] = {}
         self.key_terms: list[list[int]] = []
         self._key_strs: list[str] = []
-        #: Per term: its key id (-1: none), and whether the key occurring proves the term (no check needed).
-        self.kids: list[int] = []
-        self.sure: list[bool] = []
 
     def add(self, term: Term) -> CompiledTerm:
         tid = self._ids.get(term)
@@ -178,12 +175,9 @@ class TermTable:
             ct.piece = key.strip()
         self._ids[term] = ct.id
         self.terms.append(ct)
-        self.kids.append(-1)
-        self.sure.append(key is not None and not verify)
         if key is not None:
             kid = self.keys.setdefault(key, len(self.keys))
             ct.kid = kid
-            self.kids[ct.id] = kid
             if kid == len(self.key_terms):
                 self.key_terms.append([])
                 self._key_strs.append(key)

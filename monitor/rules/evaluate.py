@@ -89,13 +89,13 @@ class DocState:
     def has(self, tid: int, field: str) -> bool:
         """Whether term ``tid`` occurs in ``field``: one set look-up when its key did not occur, or when the key
         alone proves the term (a plain word or phrase); else its occurrences are computed (and cached)."""
-        kid = self.table.kids[tid]
-        if kid >= 0:
-            if kid not in self.fired[field]:
+        ct = self.table.terms[tid]
+        if ct.kid is not None:
+            if ct.kid not in self.fired[field]:
                 return False
-            if self.table.sure[tid]:
+            if not ct.verify:
                 return True
-        if self.table.terms[tid].piece is not None and self.fields[field].plain:
+        if ct.piece is not None and self.fields[field].plain:
             return bool(self.term_spans(tid, field))
         return bool(self.term_occ(tid, field))
 

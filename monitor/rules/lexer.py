@@ -24,7 +24,7 @@ _NEAR_RE = regex.compile(r"(O?NEAR)(?:/(\S*))?")
 
 
 def _stop(ch: str) -> bool:
-    """Whether ``ch`` ends a word: any whitespace (a no-break space too, as ``run`` skips it), parentheses, a quote."""
+    """Whether ``ch`` ends a word: whitespace (a no-break space too, as ``run`` skips it), a parenthesis, a quote."""
     return ch.isspace() or ch in '()"'
 
 
@@ -84,10 +84,8 @@ class Lexer:
                 self._word(col, exact=True)
         elif ch == "-":
             self.i += 1
-            if self.i < len(q) and not _stop(q[self.i]):
-                self.toks.append(Token("NOT", col, "-"))
-            elif self.i < len(q) and q[self.i] in '"(':
-                self.toks.append(Token("NOT", col, "-"))
+            if self.i < len(q) and not (q[self.i].isspace() or q[self.i] == ")"):
+                self.toks.append(Token("NOT", col, "-"))  # `-x`, `-"a b"`, `-(…)`
             # else: a lone '-' between spaces is punctuation
         elif ch == "@":
             m = _SET_RE.match(q, i)

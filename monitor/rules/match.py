@@ -93,7 +93,7 @@ class RuleSet:
         first: dict[int, list[int]] = {}
         n = len(self._compiled)
         self._filters = [(array("l", [_ALWAYS]) * n, array("l", [_ALWAYS]) * n) for _ in range(_FILTERS)]
-        self._checks: list[tuple[frozenset[int], ...] | None] = [None] * len(self._compiled)
+        self._checks: list[tuple[frozenset[int], ...] | None] = [None] * n
         needed: set[int] = set()
         for i, c in enumerate(self._compiled):  # tokens need the final number of keys
             groups = requirements(c, self._table)
@@ -171,7 +171,8 @@ class RuleSet:
         ordered = sorted(anchored)
         has = tokens.__contains__
         for one, two in self._filters:  # in C: keep the rules that have a token of their filter group
-            ordered = list(compress(ordered, map(or_, map(has, map(one.__getitem__, ordered)), map(has, map(two.__getitem__, ordered)))))
+            kept = map(or_, map(has, map(one.__getitem__, ordered)), map(has, map(two.__getitem__, ordered)))
+            ordered = list(compress(ordered, kept))
         checks = self._checks
         return [i for i in ordered if (g := checks[i]) is None or not any(map(tokens.isdisjoint, g))]
 

@@ -76,7 +76,7 @@ def _nfkc_each(text: str) -> tuple[str, list[int], list[int]]:
     i, n = 0, len(text)
     while i < n:
         j = i + 1
-        while j < n and (unicodedata.category(text[j]).startswith("M") or "\u1160" <= text[j] <= "\u11ff"):
+        while j < n and _follows(text[j]):
             j += 1
         norm = unicodedata.normalize("NFKC", text[i:j])
         out.append(norm)

@@ -72,14 +72,14 @@ def split_words(text: str, *, wildcards: bool = False) -> list[WordPiece]:
     return _pieces(nfkc, _QUERY_WORD_RE if wildcards else _WORD_RE)
 
 
-def _expand(edges: list[int], cut: list[tuple[int, list[int]]]) -> list[int]:
-    """Run edges with each cut run's pair replaced by the edges of its words (lengths tiling the run)."""
+def _expand(edges: list[int], cut: list[tuple[int, tuple[tuple[int, int, str, str, bool], ...]]]) -> list[int]:
+    """Run edges with each cut run's pair replaced by the edges of its words (offsets within the run)."""
     out: list[int] = []
     done = 0
-    for k, lengths in cut:
+    for k, pieces in cut:
         out += edges[done : 2 * k]
-        ends = list(accumulate(lengths, initial=edges[2 * k]))
-        out += [x for pair in zip(ends, ends[1:]) for x in pair]
+        base = edges[2 * k]
+        out += [base + x for piece in pieces for x in piece[:2]]
         done = 2 * k + 2
     out += edges[done:]
     return out
@@ -96,8 +96,9 @@ class Field:
     first asked for, since most articles match no rule and never need them.
     """
 
-    __slots__ = ("text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_runs", "_cut", "_edges_cache", "_sparse",
-                 "_lower")
+    __slots__ = (
+        "text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_runs", "_cut", "_edges_cache", "_sparse", "_lower",
+    )
 
     def __init__(self, text: str, *, fast: bool = True) -> None:
         """``fast=False`` forces the general path, which gives the same result (tests compare the two)."""
@@ -118,8 +119,8 @@ class Field:
         self._maps = (starts, ends)
         # [sep, run, sep, run, ..., sep]: kept so that spans come from running lengths (see :meth:`_edges`).
         self._runs = _WORD_SPLIT_RE.split(nfkc)
-        # Runs cut into several words: (index of the run, the lengths of its words, which tile it).
-        self._cut: list[tuple[int, list[int]]] = []
+        # Runs cut into several words: (index of the run, its words' (start, end, ...) within it, which tile it).
+        self._cut: list[tuple[int, tuple[tuple[int, int, str, str, bool], ...]]] = []
         words: list[str] = []
         cased: list[str] = []
         for k, w in enumerate(self._runs[1::2]):
@@ -129,7 +130,7 @@ class Field:
             else:
                 pieces = split_run(w)
                 if len(pieces) > 1:
-                    self._cut.append((k, [end - start for start, end, *_ in pieces]))
+                    self._cut.append((k, pieces))
                 for piece in pieces:
                     words.append(piece[2])
                     cased.append(piece[3])
@@ -268,6 +269,11 @@ class Field:
         return ms[start], me[end - 1]
 
 
+_WORDISH = ("L", "M", "N")
+_NON_ASCII_RE = regex.compile(r"[^\x00-\x7F]")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 @lru_cache(maxsize=4096)
 def _separator_only(ch: str) -> bool:
     """Whether ``ch`` and its NFKC form are one character that is not a letter, mark or digit."""
@@ -275,9 +281,6 @@ def _separator_only(ch: str) -> bool:
     return len(nfkc) == 1 and not unicodedata.category(ch).startswith(_WORDISH) and not (
         unicodedata.category(nfkc).startswith(_WORDISH)
     )
-
-
-_WORDISH = ("L", "M", "N")
 
 
 def _ascii_words(text: str) -> bool:
@@ -291,10 +294,6 @@ def _ascii_words(text: str) -> bool:
     if first is None or not _separator_only(first.group()):
         return False  # Khmer, Cyrillic...: decided by the first non-ASCII character
     return all(map(_separator_only, set(_NON_ASCII_RE.findall(text, first.end()))))
-
-
-_NON_ASCII_RE = regex.compile(r"[^\x00-\x7F]")
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def normalise(text: str) -> Field:

@@ -7,10 +7,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from monitor.cli.rules import match, rules_app
+from monitor.cli import app
 from monitor.errors import RuleError, RuleSetError
 from monitor.rules import Document, Rule, RuleSet, load_rules
 from monitor.rules.syntax import parse_query
@@ -116,9 +115,6 @@ def test_not_after_a_field_prefix(query: str, title: str, matches: bool) -> None
 def test_match_json_doc_is_the_jsonl_id_as_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "r.yaml").write_text("rules:\n  - id: r\n    title: t\n    query: scam\n", encoding="utf-8")
-    app = typer.Typer()
-    app.add_typer(rules_app, name="rules")
-    app.command("match")(match)
     docs = "\n".join(json.dumps(d) for d in ({"id": 7, "text": "scam"}, {"id": "a-7", "text": "scam"}))
     result = CliRunner().invoke(app, ["match", "--rules", "r.yaml", "--format", "json", "-"], input=docs)
     assert result.exit_code == 0, result.output
