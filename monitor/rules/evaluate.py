@@ -44,6 +44,7 @@ _WS_RE = re.compile(r"\s+")  # the same characters as str.isspace()
 SpanHit = tuple[str, int, int]
 _Occ = tuple[int, int]
 _NO_OCC: list[_Occ] = []
+_NO_SPANS: list[tuple[int, int]] = []
 _NONE: frozenset[int] = frozenset()
 _THIRD = itemgetter(2)  # (start, end, pattern id)
 
@@ -105,16 +106,14 @@ class DocState:
         A one-word term in a field on the ASCII path is found straight in the text; other terms through their
         word occurrences and the field's word offsets.
         """
+        ct = self.table.terms[tid]
+        if ct.kid is not None and ct.kid not in self.fired[field]:
+            return _NO_SPANS
         cache = self._spans[field]
         cached = cache.get(tid)
         if cached is None:
-            ct, f = self.table.terms[tid], self.fields[field]
-            if ct.kid is not None and ct.kid not in self.fired[field]:
-                cached = []
-            elif ct.piece is not None and f.plain:
-                cached = ct.text_spans(f)
-            else:
-                cached = f.spans(self.term_occ(tid, field))
+            f = self.fields[field]
+            cached = ct.text_spans(f) if ct.piece is not None and f.plain else f.spans(self.term_occ(tid, field))
             cache[tid] = cached
         return cached
 
@@ -275,9 +274,10 @@ def _collect(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit])
         found = False
         for field in scope:
             for t in (c[1],) if kind == TERM else c[1]:
-                if st.has(t, field):
+                spans = st.term_spans(t, field)
+                if spans:
                     found = True
-                    out.extend([(field, start, end) for start, end in st.term_spans(t, field)])
+                    out.extend([(field, start, end) for start, end in spans])
         return found
     if kind == AND:
         mark = len(out)
@@ -321,13 +321,15 @@ def evaluate(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) ->
 
 
 def make_snippet(doc: Document, hits: list[SpanHit]) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """About 300 characters of plain text around the first hits, and the hits' offsets inside it."""
+    """About 300 characters of plain text around the first hits, and the hits' offsets inside it.
+
+    ``hits`` are in reading order (title first, then text; by offset within a field), as matches give them.
+    """
     if not hits:
         return " ".join(doc.text[:SNIPPET_CHARS].split()), ()
-    in_text = [h for h in hits if h[0] == "text"]
-    field = "text" if in_text else hits[0][0]
+    field = "text" if hits[-1][0] == "text" else hits[0][0]
     source: str = getattr(doc, field)
-    spans = sorted((s, e) for f, s, e in hits if f == field)
+    spans = [(s, e) for f, s, e in hits if f == field]
     first = spans[0][0]
     lo = max(0, first - SNIPPET_CHARS // 4)
     if lo > 0:
@@ -341,21 +343,21 @@ def make_snippet(doc: Document, hits: list[SpanHit]) -> tuple[str, tuple[tuple[i
     # Whitespace runs collapse to one space, none at the start or end (str.split() and _WS_RE both use
     # str.isspace()).
     body = " ".join(window.split())
-    at: Callable[[int], int]
-    if len(body) == len(window.strip()):
-        # No inner run was longer than one character: offsets only shift by what is stripped at the start.
-        lead = len(window) - len(window.lstrip())
-
-        def at(pos: int) -> int:
-            return max(0, pos - lo - lead)
-
-    else:
-
-        def at(pos: int) -> int:  # offset in the body of source offset ``pos``
-            return len(_WS_RE.sub(" ", window[: pos - lo]).lstrip())
-
     prefix = "…" if lo > 0 else ""
     suffix = "…" if hi < len(source) else ""
-    shift = len(prefix)
-    marks = tuple((at(s) + shift, min(at(e), len(body)) + shift) for s, e in spans if lo <= s and e <= hi)
+    inside = [(s, e) for s, e in spans if lo <= s and e <= hi]
+    shift, size = len(prefix), len(body)
+    if size == len(window.strip()):
+        # No inner run was longer than one character: offsets only shift by what is stripped at the start.
+        start = lo + len(window) - len(window.lstrip())
+        marks = tuple((max(0, s - start) + shift, min(max(0, e - start), size) + shift) for s, e in inside)
+    else:
+        marks = tuple(
+            (_collapsed(window, s - lo) + shift, min(_collapsed(window, e - lo), size) + shift) for s, e in inside
+        )
     return prefix + body + suffix, marks
+
+
+def _collapsed(window: str, pos: int) -> int:
+    """The offset in ``window``'s collapsed body (see :func:`make_snippet`) of offset ``pos`` in ``window``."""
+    return len(_WS_RE.sub(" ", window[:pos]).lstrip())

@@ -8,9 +8,7 @@ few that need a scan of every article, are evaluated.
 from __future__ import annotations
 
 import logging
-from array import array
-from itertools import chain, compress
-from operator import or_
+from itertools import chain
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -18,7 +16,7 @@ import daachorse
 
 from monitor.rules.anchors import PLACES, best_group, group_cost, requirements, token
 from monitor.rules.compile import CNode, TermTable, compile_node
-from monitor.rules.evaluate import DocState, RegexTimeout, evaluate, make_snippet
+from monitor.rules.evaluate import DocState, RegexTimeout, SpanHit, evaluate, make_snippet
 from monitor.rules.model import Document, Hit, Match, Rule
 from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef, Term
 from monitor.rules.syntax import parse_query
@@ -29,9 +27,10 @@ _log = logging.getLogger(__name__)
 _FIELD_ORDER = {"title": 0, "text": 1, "url": 2, "author": 3}
 #: The filter token of a rule that has no such filter: always among an article's tokens.
 _ALWAYS = -1
-#: Groups of one or two tokens besides the anchor that are checked in C for every anchored rule.
-_FILTERS = 2
-_EMPTY: array[int] = array("l")
+
+
+def _reading_order(hit: SpanHit) -> tuple[int, int, int]:
+    return _FIELD_ORDER[hit[0]], hit[1], hit[2]
 
 
 def _default_detect(text: str) -> str | None:
@@ -84,15 +83,14 @@ class RuleSet:
         """Index each rule by the token groups it cannot be true without (``anchors``), for ``_candidates``.
 
         A rule is listed under each token of its best group (its anchor). Its next two groups of one or two
-        tokens (``a AND b``: the key of ``b``) are its *filters*, checked for every anchored rule at once in C;
-        any further group is checked in Python for the few rules left. Arrays of rule indexes and tokens instead
-        of sets of ints: at 10,000 rules cache misses on scattered int objects cost more than the look-ups.
+        tokens (``a AND b``: the key of ``b``) are its *filters*, kept in flat lists by rule index and checked
+        inline for the few dozen anchored rules; any further group is checked with set operations.
         """
         nkeys = len(self._table.keys)
-        size = nkeys * len(PLACES)
         first: dict[int, list[int]] = {}
         n = len(self._compiled)
-        self._filters = [(array("l", [_ALWAYS]) * n, array("l", [_ALWAYS]) * n) for _ in range(_FILTERS)]
+        # Two filter groups, each as two tokens (the same twice for a group of one): four lists by rule index.
+        self._filters = [[_ALWAYS] * n for _ in range(4)]
         self._checks: list[tuple[frozenset[int], ...] | None] = [None] * n
         needed: set[int] = set()
         for i, c in enumerate(self._compiled):  # tokens need the final number of keys
@@ -105,15 +103,17 @@ class RuleSet:
                 first.setdefault(tok, []).append(i)
             others = [g for g in groups if g != anchor]
             small = sorted((g for g in others if len(g) <= 2), key=lambda g: group_cost(g, self._table))
-            for (one, two), group in zip(self._filters, small):
-                one[i], two[i] = min(group), max(group)
+            for k, group in enumerate(small[:2]):
+                self._filters[2 * k][i], self._filters[2 * k + 1][i] = min(group), max(group)
                 others.remove(group)
             if others:
                 self._checks[i] = tuple(others)
             needed.update(*groups)
-        self._first: list[array[int]] = [_EMPTY] * size
+        # Tuples of ints: cheaper to chain than arrays, whose items become new int objects on every read.
+        self._first: list[tuple[int, ...]] = [()] * (nkeys * len(PLACES))
         for tok, rules in first.items():
-            self._first[tok] = array("l", rules)
+            self._first[tok] = tuple(rules)
+        self._anchors = frozenset(first)
         # The single-field places some rule needs (title:, url:...), with the offset of their tokens.
         used = {tok // max(1, nkeys) for tok in needed}
         self._places = [(token(0, p, self._table), PLACES[p]) for p in sorted(used) if p > 0]
@@ -160,21 +160,25 @@ class RuleSet:
     def _candidates(self, st: DocState) -> list[int]:
         """Rules (indexes, sorted) whose anchors and required keys occurred, plus the scanned ones."""
         fired = st.fired
-        tokens: set[int] = set().union(fired["title"], fired["text"])  # place 0: the key ids themselves
+        tokens = set(fired["text"])  # place 0: the key ids themselves (title or text)
+        tokens.update(fired["title"])
         for offset, name in self._places:
             if fired[name]:
                 tokens.update(map(offset.__add__, fired[name]))  # token(kid, place), in C
-        # Most tokens anchor no rule: their entry is one shared empty array, cheaper to chain than to filter out.
-        anchored = set(chain.from_iterable(map(self._first.__getitem__, tokens)))
+        # Most tokens anchor no rule: one C-level intersection drops them before their rules are looked up.
+        anchored = set(chain.from_iterable(map(self._first.__getitem__, tokens & self._anchors)))
         anchored.update(self._scan)
         tokens.add(_ALWAYS)
-        ordered = sorted(anchored)
-        has = tokens.__contains__
-        for one, two in self._filters:  # in C: keep the rules that have a token of their filter group
-            kept = map(or_, map(has, map(one.__getitem__, ordered)), map(has, map(two.__getitem__, ordered)))
-            ordered = list(compress(ordered, kept))
+        a, b, c, d = self._filters
         checks = self._checks
-        return [i for i in ordered if (g := checks[i]) is None or not any(map(tokens.isdisjoint, g))]
+        # A plain comprehension: for a few dozen rules, cheaper than setting up C-level map chains.
+        return [
+            i
+            for i in sorted(anchored)
+            if (a[i] in tokens or b[i] in tokens)
+            and (c[i] in tokens or d[i] in tokens)
+            and ((g := checks[i]) is None or not any(map(tokens.isdisjoint, g)))
+        ]
 
     def match_rule(self, rule_id: str, doc: Document) -> Match | None:
         """Match one rule against ``doc``, even if it is disabled (used to run examples)."""
@@ -195,7 +199,7 @@ class RuleSet:
             return None
         if not ok:
             return None
-        ordered = sorted(set(spans), key=lambda h: (_FIELD_ORDER[h[0]], h[1], h[2]))
+        ordered = sorted(set(spans), key=_reading_order) if len(spans) > 1 else spans
         hits = tuple(Hit(f, s, e, getattr(st.doc, f)[s:e]) for f, s, e in ordered)
         snippet, marks = make_snippet(st.doc, ordered)
         return Match(rule, hits, snippet, marks)
