@@ -27,6 +27,9 @@ _log = logging.getLogger(__name__)
 _FIELD_ORDER = {"title": 0, "text": 1, "url": 2, "author": 3}
 #: The filter token of a rule that has no such filter: always among an article's tokens.
 _ALWAYS = -1
+#: An anchored rule as its anchor tokens list it: (index, filter group 1 as two tokens, filter group 2 as two
+#: tokens, further groups or None). A group of one token is that token twice; no group at all is ``_ALWAYS``.
+_Spec = tuple[int, int, int, int, int, tuple[frozenset[int], ...] | None]
 
 
 def _reading_order(hit: SpanHit) -> tuple[int, int, int]:
@@ -82,16 +85,12 @@ class RuleSet:
     def _index_rules(self) -> None:
         """Index each rule by the token groups it cannot be true without (``anchors``), for ``_candidates``.
 
-        A rule is listed under each token of its best group (its anchor). Its next two groups of one or two
-        tokens (``a AND b``: the key of ``b``) are its *filters*, kept in flat lists by rule index and checked
-        inline for the few dozen anchored rules; any further group is checked with set operations.
+        A rule is listed under each token of its best group (its anchor), as a :data:`_Spec`: its next two
+        groups of one or two tokens (``a AND b``: the key of ``b``) are its *filters*, checked inline for the
+        few dozen anchored rules of an article; any further group is checked with set operations.
         """
         nkeys = len(self._table.keys)
-        first: dict[int, list[int]] = {}
-        n = len(self._compiled)
-        # Two filter groups, each as two tokens (the same twice for a group of one): four lists by rule index.
-        self._filters = [[_ALWAYS] * n for _ in range(4)]
-        self._checks: list[tuple[frozenset[int], ...] | None] = [None] * n
+        first: dict[int, list[_Spec]] = {}
         needed: set[int] = set()
         for i, c in enumerate(self._compiled):  # tokens need the final number of keys
             groups = requirements(c, self._table)
@@ -99,20 +98,19 @@ class RuleSet:
             if anchor is None:
                 self._scan.append(i)
                 continue
-            for tok in anchor:
-                first.setdefault(tok, []).append(i)
             others = [g for g in groups if g != anchor]
-            small = sorted((g for g in others if len(g) <= 2), key=lambda g: group_cost(g, self._table))
-            for k, group in enumerate(small[:2]):
-                self._filters[2 * k][i], self._filters[2 * k + 1][i] = min(group), max(group)
+            small = sorted((g for g in others if len(g) <= 2), key=lambda g: group_cost(g, self._table))[:2]
+            for group in small:
                 others.remove(group)
-            if others:
-                self._checks[i] = tuple(others)
+            pairs = [(min(g), max(g)) for g in small] + [(_ALWAYS, _ALWAYS)] * (2 - len(small))
+            spec = (i, *pairs[0], *pairs[1], tuple(others) or None)
+            for tok in anchor:
+                first.setdefault(tok, []).append(spec)
             needed.update(*groups)
-        # Tuples of ints: cheaper to chain than arrays, whose items become new int objects on every read.
-        self._first: list[tuple[int, ...]] = [()] * (nkeys * len(PLACES))
-        for tok, rules in first.items():
-            self._first[tok] = tuple(rules)
+        # Per token, the specs of the rules it anchors: one tuple each, so that checking a rule reads one object.
+        self._first: list[tuple[_Spec, ...]] = [()] * (nkeys * len(PLACES))
+        for tok, specs in first.items():
+            self._first[tok] = tuple(specs)
         self._anchors = frozenset(first)
         # The single-field places some rule needs (title:, url:...), with the offset of their tokens.
         used = {tok // max(1, nkeys) for tok in needed}
@@ -166,19 +164,18 @@ class RuleSet:
             if fired[name]:
                 tokens.update(map(offset.__add__, fired[name]))  # token(kid, place), in C
         # Most tokens anchor no rule: one C-level intersection drops them before their rules are looked up.
-        anchored = set(chain.from_iterable(map(self._first.__getitem__, tokens & self._anchors)))
-        anchored.update(self._scan)
+        anchored = chain.from_iterable(map(self._first.__getitem__, tokens & self._anchors))
         tokens.add(_ALWAYS)
-        a, b, c, d = self._filters
-        checks = self._checks
         # A plain comprehension: for a few dozen rules, cheaper than setting up C-level map chains.
-        return [
-            i
-            for i in sorted(anchored)
-            if (a[i] in tokens or b[i] in tokens)
-            and (c[i] in tokens or d[i] in tokens)
-            and ((g := checks[i]) is None or not any(map(tokens.isdisjoint, g)))
-        ]
+        found = {
+            s[0]
+            for s in anchored
+            if (s[1] in tokens or s[2] in tokens)
+            and (s[3] in tokens or s[4] in tokens)
+            and (s[5] is None or not any(map(tokens.isdisjoint, s[5])))
+        }
+        found.update(self._scan)
+        return sorted(found)
 
     def match_rule(self, rule_id: str, doc: Document) -> Match | None:
         """Match one rule against ``doc``, even if it is disabled (used to run examples)."""
