@@ -327,7 +327,7 @@ def make_snippet(doc: Document, hits: list[SpanHit]) -> tuple[str, tuple[tuple[i
     """
     if not hits:
         return " ".join(doc.text[:SNIPPET_CHARS].split()), ()
-    field = "text" if hits[-1][0] == "text" else hits[0][0]
+    field = "text" if any(h[0] == "text" for h in hits) else hits[0][0]
     source: str = getattr(doc, field)
     spans = [(s, e) for f, s, e in hits if f == field]
     first = spans[0][0]

@@ -7,6 +7,7 @@ normalised character keeps the span of the source unit it came from: a character
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 import regex
 
@@ -33,9 +34,14 @@ def nfkc_with_map(text: str) -> tuple[str, list[int] | None, list[int] | None]:
 _NFKC_HINT_RE = regex.compile(r"[\p{NFKC_QC=N}\p{NFKC_QC=M}]")
 
 
+@lru_cache(maxsize=1024)
 def _follows(ch: str) -> bool:
-    """Whether ``ch`` joins the unit of the character before it (the unit :func:`_nfkc_each` normalises)."""
-    return unicodedata.category(ch).startswith("M") or "\u1160" <= ch <= "\u11ff"
+    """Whether ``ch`` joins the unit of the character before it (the unit :func:`_nfkc_each` normalises): a
+    mark, a Hangul vowel or final jamo, or a character NFKC turns into a combining one (half-width katakana
+    voicing marks, which compose with the kana before them: ｶﾞ is ガ)."""
+    if unicodedata.category(ch).startswith("M") or "\u1160" <= ch <= "\u11ff":
+        return True
+    return ch > "\u00ff" and unicodedata.combining(unicodedata.normalize("NFKC", ch)[:1] or " ") > 0
 
 
 def _nfkc_units(text: str) -> tuple[str, list[int], list[int]]:

@@ -38,6 +38,9 @@ _WORD_SPLIT_RE = regex.compile(r"([\p{L}\p{M}\p{N}]+)")  # split() also returns 
 #: The same words in ASCII text, captured so that ``split`` also returns the separators.
 _ASCII_SPLIT_RE = re.compile(r"([A-Za-z0-9]+)")
 _QUERY_WORD_RE = regex.compile(r"[\p{L}\p{M}\p{N}*?]+")
+#: U+02BC MODIFIER LETTER APOSTROPHE is a letter to Unicode but an apostrophe to writers (``Cambodiaʼs``), and
+#: apostrophes separate words (RULES.md 3.3): words are read from the text with it as a plain one (same offsets).
+_APOSTROPHE = str.maketrans({"\u02bc": "'"})
 @dataclass(frozen=True, slots=True)
 class WordPiece:
     """One word of a text or query: its folded and case-kept forms and its span in the source."""
@@ -68,7 +71,7 @@ def _pieces(text: str, pattern: regex.Pattern[str]) -> list[WordPiece]:
 
 def split_words(text: str, *, wildcards: bool = False) -> list[WordPiece]:
     """The words of a short text (a query term), offsets into its NFKC form."""
-    nfkc = unicodedata.normalize("NFKC", text)
+    nfkc = unicodedata.normalize("NFKC", text).translate(_APOSTROPHE)
     return _pieces(nfkc, _QUERY_WORD_RE if wildcards else _WORD_RE)
 
 
@@ -118,7 +121,7 @@ class Field:
         self.nfkc = nfkc
         self._maps = (starts, ends)
         # [sep, run, sep, run, ..., sep]: kept so that spans come from running lengths (see :meth:`_edges`).
-        self._runs = _WORD_SPLIT_RE.split(nfkc)
+        self._runs = _WORD_SPLIT_RE.split(nfkc.translate(_APOSTROPHE) if "\u02bc" in nfkc else nfkc)
         # Runs cut into several words: (index of the run, its words' (start, end, ...) within it, which tile it).
         self._cut: list[tuple[int, tuple[tuple[int, int, str, str, bool], ...]]] = []
         words: list[str] = []
@@ -202,7 +205,8 @@ class Field:
         if self._parts is not None:
             return False  # ASCII words are maximal runs: a separator always lies between two
         edges = self._edges()
-        return i > 0 and edges[2 * i] == edges[2 * i - 1]
+        # At or before: two words cut from one character that NFKC expands (Thai sara am) share its span.
+        return i > 0 and edges[2 * i] <= edges[2 * i - 1]
 
     def _edge(self, e: int) -> int:
         """``_edges()[e]`` of an ASCII field, without the whole list: the length of ``parts[: e + 1]``, summed
@@ -278,6 +282,8 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 def _separator_only(ch: str) -> bool:
     """Whether ``ch`` and its NFKC form are one character that is not a letter, mark or digit."""
     nfkc = unicodedata.normalize("NFKC", ch)
+    if ch == "\u02bc":
+        return True  # an apostrophe (see _APOSTROPHE)
     return len(nfkc) == 1 and not unicodedata.category(ch).startswith(_WORDISH) and not (
         unicodedata.category(nfkc).startswith(_WORDISH)
     )

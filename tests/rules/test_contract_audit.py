@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from monitor.cli import app
 from monitor.errors import RuleError, RuleSetError
 from monitor.rules import Document, Rule, RuleSet, load_rules
 from monitor.rules.syntax import parse_query
+from monitor.rules.text import Field
 
 
 def _errors(tmp_path: Path, text: str) -> list[str]:
@@ -136,3 +138,42 @@ def test_rule_lang_filter_is_case_insensitive_like_the_lang_query_filter() -> No
 def test_from_queries_rejects_an_undefined_set() -> None:
     with pytest.raises(RuleError, match="undefined set '@places'"):
         RuleSet.from_queries({"r": "raid* AND @places"})
+
+
+# Second audit (sections 3 and 4): characters that NFKC expands or composes, a letter that is an apostrophe.
+UNICODE_CASES = [
+    # Thai sara am (ำ) and Lao am/ho-no are one character that NFKC turns into two.
+    ("ตำรวจ", "ตำรวจกัมพูชาจับกุม", [("text", 0, 5, "ตำรวจ")]),
+    ("จำ", "การจำคุก", [("text", 3, 5, "จำ")]),
+    ("ຈຳ", "ຈຳປາ", [("text", 0, 2, "ຈຳ")]),
+    ("ໜ້າ", "ໜ້າ", [("text", 0, 3, "ໜ້າ")]),
+    ('"กัมพูชา ตำรวจ"', "กัมพูชาตำรวจ", [("text", 0, 12, "กัมพูชาตำรวจ")]),
+    ("株式会社", "㍿", [("text", 0, 1, "㍿")]),
+    # Half-width katakana voicing marks compose with the kana before them: ｶﾞ is ガ.
+    ("ガス", "ｶﾞｽ", [("text", 0, 3, "ｶﾞｽ")]),
+    ("ｶﾞｽ", "ｶﾞｽ", [("text", 0, 3, "ｶﾞｽ")]),
+    ("/ガス/", "ｶﾞｽ", [("text", 0, 3, "ｶﾞｽ")]),
+    ("パン", "xﾊﾟﾝ", [("text", 1, 4, "ﾊﾟﾝ")]),
+    # U+02BC MODIFIER LETTER APOSTROPHE separates words like ' and ’.
+    ('"cambodia s"', "Cambodiaʼs", [("text", 0, 10, "Cambodiaʼs")]),
+    ("Cambodia's", "Cambodiaʼs", [("text", 0, 10, "Cambodiaʼs")]),
+    ("Cambodiaʼs", "Cambodia's police", [("text", 0, 10, "Cambodia's")]),
+    ("cambodia", "ตำรวจ Cambodiaʼs", [("text", 6, 14, "Cambodia")]),
+]
+
+
+@pytest.mark.parametrize(("query", "text", "hits"), UNICODE_CASES)
+def test_nfkc_expansions_and_apostrophe_letters(query: str, text: str, hits: list[tuple[str, int, int, str]]) -> None:
+    (m,) = RuleSet.from_queries({"r": query}).match(Document(text=text))
+    assert [(h.field, h.start, h.end, h.text) for h in m.hits] == hits
+
+
+def test_field_nfkc_is_real_nfkc_for_half_width_voicing_marks() -> None:
+    for text in ["ｶﾞｽ", "ﾊﾟﾝとｶﾞｽ", "ﾞｶ", "aﾞ", "ตำรวจ"]:
+        assert Field(text, fast=False).nfkc == unicodedata.normalize("NFKC", text)
+
+
+def test_snippet_comes_from_the_text_when_author_or_url_also_hit() -> None:
+    doc = Document(title="raid", text="police raid today", author="Raid Reporter")
+    (m,) = RuleSet.from_queries({"r": "raid OR author:raid"}).match(doc)
+    assert m.snippet == "police raid today"
