@@ -21,11 +21,14 @@ META_FIELDS = ("feed", "lang")
 _FIELD_RE = regex.compile(r"([A-Za-z][A-Za-z0-9_]*):(?=\S)(?!//)")
 _SET_RE = regex.compile(r"@([A-Za-z0-9_]*)")
 _NEAR_RE = regex.compile(r"(O?NEAR)(?:/(\S*))?")
+#: Phrase quotes: the straight one, and the curly ones a query pasted from a word processor carries (“…”, „…“).
+_QUOTES = '"\u201c\u201d\u201e'
+_QUOTE_RE = regex.compile(f"[{_QUOTES}]")
 
 
 def _stop(ch: str) -> bool:
     """Whether ``ch`` ends a word: whitespace (a no-break space too, as ``run`` skips it), a parenthesis, a quote."""
-    return ch.isspace() or ch in '()"'
+    return ch.isspace() or ch in "()" or ch in _QUOTES
 
 
 def syntax_error(message: str, col: int) -> RuleError:
@@ -70,15 +73,15 @@ class Lexer:
         if ch in "()":
             self.toks.append(Token(ch, col))
             self.i += 1
-        elif ch == '"':
+        elif ch in _QUOTES:
             self._phrase(col, exact=False)
         elif ch == "/":
             self._regex(col)
         elif ch == "=":
             self.i += 1
-            if self.i >= len(q) or (_stop(q[self.i]) and q[self.i] != '"'):
+            if self.i >= len(q) or (_stop(q[self.i]) and q[self.i] not in _QUOTES):
                 raise syntax_error("'=' must be followed by a term or a phrase", col)
-            if q[self.i] == '"':
+            if q[self.i] in _QUOTES:
                 self._phrase(col, exact=True)
             else:
                 self._word(col, exact=True)
@@ -112,11 +115,11 @@ class Lexer:
 
     def _phrase(self, col: int, *, exact: bool) -> None:
         start = self.i + 1
-        end = self.q.find('"', start)
-        if end < 0:
+        m = _QUOTE_RE.search(self.q, start)
+        if m is None:
             raise syntax_error("unterminated phrase: no closing '\"'", self.i + 1)
-        self.toks.append(Token("PHRASE", col, self.q[start:end], exact=exact))
-        self.i = end + 1
+        self.toks.append(Token("PHRASE", col, self.q[start : m.start()], exact=exact))
+        self.i = m.end()
 
     def _regex(self, col: int) -> None:
         q, j = self.q, self.i + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.errors import RuleError
+from monitor.rules import Document, RuleSet
 from monitor.rules.nodes import And, FieldScope, Meta, Near, Not, Or, Regex, SetRef, Term
 from monitor.rules.syntax import parse_query, parse_set_entry
 
@@ -190,3 +191,15 @@ def test_set_entries(entry: str, canonical: str) -> None:
 def test_set_entry_errors(entry: str, message: str) -> None:
     with pytest.raises(RuleError, match=message):
         parse_set_entry(entry)
+
+
+@pytest.mark.parametrize("query", ["“scam centre”", "„scam centre“", '"scam centre”'])
+def test_curly_quotes_pasted_from_a_word_processor_make_a_phrase(query: str) -> None:
+    rs = RuleSet.from_queries({"r": query})
+    assert rs.match(Document(text="a scam centre raided"))
+    assert not rs.match(Document(text="a scam near the centre"))
+
+
+def test_curly_quotes_in_an_exact_phrase_and_a_set_entry() -> None:
+    assert str(parse_query("=“Tier 3”", {}.get)) == str(parse_query('="Tier 3"', {}.get))
+    assert str(parse_set_entry("“scam centre”")) == str(parse_set_entry('"scam centre"'))
