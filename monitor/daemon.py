@@ -24,7 +24,7 @@ from monitor.extract import ExtractorPool
 from monitor.fetch import Fetcher, Resolver
 from monitor.notify import Notifier
 from monitor.pipeline import Context, FeedResult, poll_due, utcnow
-from monitor.rules import RuleSet, load_rules
+from monitor.rules import RuleSet, folder_rule_files, load_rules
 from monitor.store import Store
 
 __all__ = ["Daemon", "RuleWatcher", "run_cycle"]
@@ -74,7 +74,7 @@ class RuleWatcher:
             if root.is_file():
                 yield root
             elif root.is_dir():
-                yield from sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml"))
+                yield from folder_rule_files(root)  # the files load_rules reads, so hidden ones are not watched
 
     def _scan(self) -> tuple[tuple[str, int, int], ...]:
         out = []

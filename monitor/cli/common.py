@@ -28,8 +28,9 @@ __all__ = [
     "settings_from",
 ]
 
-console = Console(highlight=False, soft_wrap=False)
-err_console = Console(stderr=True, highlight=False)
+# emoji=False: feed titles, rule names and errors print as written (`:fire:` is text, not an emoji code)
+console = Console(highlight=False, soft_wrap=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, emoji=False)
 
 
 class Format(str, Enum):

@@ -16,12 +16,12 @@ from enum import Enum
 from pathlib import Path
 
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 from rich.tree import Tree
 
+from monitor.cli.seeds import seed_expectations
 from monitor.errors import MonitorError, RuleSetError
 from monitor.rules import Document, Explanation, Match, RuleSet, load_rules, run_examples
 
@@ -31,7 +31,8 @@ rules_app = typer.Typer(
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
     help="Check, test and explain rule files.",
 )
-_out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+# emoji=False: text from rule files and documents prints as written (`:fire:` is not an emoji code here)
+_out = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 200)
 _EXPECTATIONS = Path("seeds") / "expectations.yaml"
 
 
@@ -52,8 +53,12 @@ class _Input:
     json_id: object = None
 
 
-def _fail(message: str) -> typer.Exit:
+def _error(message: str) -> None:
     typer.echo(f"monitor: error: {' '.join(message.split())}", err=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    _error(message)
     return typer.Exit(2)
 
 
@@ -118,20 +123,15 @@ def _explain_tree(node: Explanation, tree: Tree | None = None) -> Tree:
 
 def _seed_failures(ruleset: RuleSet, path: Path) -> list[tuple[str, str, Document | None, bool]]:
     """(rule id, seed name, document, should match) for each seed expectation that fails."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise _InputError(f"{path}: cannot read the seed expectations: {e}") from e
     failures = []
-    for name, want in (data.get("seeds") or {}).items():
-        seed = path.parent / name
-        doc = _read_txt(seed) if seed.is_file() else None
-        for key, should in (("match", True), ("no_match", False)):
-            for rule_id in (want or {}).get(key) or ():
-                if doc is None or ruleset.get(rule_id) is None:
-                    failures.append((rule_id, name, doc, should))
-                elif (ruleset.match_rule(rule_id, doc) is not None) != should:
-                    failures.append((rule_id, name, doc, should))
+    docs: dict[str, Document | None] = {}
+    for name, rule_id, should in seed_expectations(path):
+        if name not in docs:
+            seed = path.parent / name
+            docs[name] = _read_txt(seed) if seed.is_file() else None
+        doc = docs[name]
+        if doc is None or ruleset.get(rule_id) is None or (ruleset.match_rule(rule_id, doc) is not None) != should:
+            failures.append((rule_id, name, doc, should))
     return failures
 
 
@@ -180,7 +180,7 @@ def explain(
         ruleset = _load(ctx, rules, examples=False)
         if ruleset.get(rule_id) is None:
             raise _InputError(f"no rule with id '{rule_id}'")
-        first = next(iter(_read_inputs(ctx, [input])), None)
+        first = next(iter(_read_input(ctx, input)), None)
         if first is None:
             raise _InputError(f"no document in {input}")
     except RuleSetError as e:
@@ -201,20 +201,25 @@ def match(
     format: _Format = typer.Option(_Format.text, "--format", help="text or json (JSON Lines)."),
 ) -> None:
     """Run the rules over documents and print the matches; exit 0 some match, 1 none, 2 error."""
-    found = 0
     try:
         ruleset = _load(ctx, rules)
-        for item in _read_inputs(ctx, inputs):
-            for m in ruleset.match(item.doc):
-                found += 1
-                _print_match(item, m, format)
     except RuleSetError as e:
         for err in e.errors:
             typer.echo(str(err), err=True)
         raise _fail(f"{len(e.errors)} errors in the rules") from None
     except MonitorError as e:
         raise _fail(str(e)) from None
-    raise typer.Exit(0 if found else 1)
+    found, failed = 0, False
+    for name in inputs:
+        try:
+            for item in _read_input(ctx, name):
+                for m in ruleset.match(item.doc):
+                    found += 1
+                    _print_match(item, m, format)
+        except MonitorError as e:  # as grep: report the input that failed, go on with the others, exit 2 at the end
+            _error(str(e))
+            failed = True
+    raise typer.Exit(2 if failed else 0 if found else 1)
 
 
 def _print_match(item: _Input, m: Match, format: _Format) -> None:
@@ -229,30 +234,44 @@ def _print_match(item: _Input, m: Match, format: _Format) -> None:
 
 
 def _read_txt(path: Path) -> Document:
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = path.read_text(encoding="utf-8-sig", errors="replace")  # -sig: a BOM is no part of the title or offsets
     title = next((line.strip() for line in text.splitlines() if line.strip()), "")
     return Document(title=title, text=text)
 
 
-def _read_inputs(ctx: typer.Context, inputs: list[str]) -> Iterator[_Input]:
-    for name in inputs:
-        if name == "-":
-            yield from _jsonl(sys.stdin.read().splitlines(), "-")
-        elif name.startswith(("http://", "https://")):
-            yield _Input(name, _fetch(ctx, name))
-        else:
-            path = Path(name)
-            if not path.is_file():
-                raise _InputError(f"{name}: no such file")
-            suffix = path.suffix.lower()
+def _read_input(ctx: typer.Context, name: str) -> Iterator[_Input]:
+    """The documents of one INPUT; an _InputError ends that input."""
+    if name == "-":
+        yield from _jsonl(_jsonl_lines(sys.stdin.buffer.read(), "-"), "-")
+    elif name.startswith(("http://", "https://")):
+        yield _Input(name, _fetch(ctx, name))
+    else:
+        path = Path(name)
+        if not path.is_file():
+            raise _InputError(f"{name}: no such file")
+        suffix = path.suffix.lower()
+        try:
             if suffix == ".txt":
                 yield _Input(name, _read_txt(path))
             elif suffix in (".html", ".htm"):
                 yield _Input(name, _html(path.read_bytes(), ""))
             elif suffix == ".jsonl":
-                yield from _jsonl(path.read_text(encoding="utf-8").splitlines(), name)
+                yield from _jsonl(_jsonl_lines(path.read_bytes(), name), name)
             else:
                 raise _InputError(f"{name}: unsupported input; use a .txt, .html or .jsonl file, '-' or a URL")
+        except OSError as e:
+            raise _InputError(f"{name}: cannot read the file: {e.strerror or e}") from e
+
+
+def _jsonl_lines(data: bytes, source: str) -> list[str]:
+    """The lines of JSON Lines, split at line feeds only: JSON strings may hold U+2028, U+2029 and U+0085 raw,
+    which ``str.splitlines()`` would break on."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:  # e.object is the data after a BOM, where e.start counts
+        line = e.object.count(b"\n", 0, e.start) + 1
+        raise _InputError(f"{source}:{line}: not UTF-8 text: {e.reason}") from None
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 def _jsonl(lines: list[str], source: str) -> Iterator[_Input]:
@@ -265,14 +284,44 @@ def _jsonl(lines: list[str], source: str) -> Iterator[_Input]:
             raise _InputError(f"{source}:{n}: invalid JSON: {e.msg}") from e
         if not isinstance(obj, dict):
             raise _InputError(f"{source}:{n}: a JSONL document must be an object")
-        tags = obj.get("feed_tags") or ()
-        doc = Document(
-            title=str(obj.get("title") or ""), text=str(obj.get("text") or ""), url=str(obj.get("url") or ""),
-            author=str(obj.get("author") or ""), lang=obj.get("lang") or None, feed=str(obj.get("feed") or ""),
-            feed_tags=tuple(str(t) for t in tags) if isinstance(tags, list) else (str(tags),),
-        )
-        doc_id = obj.get("id", f"{source}:{n}")
-        yield _Input(str(doc_id), doc, doc_id)
+        yield _jsonl_input(obj, f"{source}:{n}")
+
+
+def _jsonl_input(obj: dict[str, object], where: str) -> _Input:
+    """One JSONL document, its fields type-checked: a wrong type is an error, not a crash or a str() of it."""
+
+    def text(key: str) -> str:
+        value = obj.get(key)
+        if value is None or isinstance(value, str):
+            return value or ""
+        raise _InputError(f"{where}: '{key}' must be a string, not {_json_type(value)}")
+
+    tags = obj.get("feed_tags")
+    if tags is not None and not isinstance(tags, list):
+        raise _InputError(f"{where}: 'feed_tags' must be a list of strings, not {_json_type(tags)}")
+    for tag in tags or ():
+        if not isinstance(tag, str):
+            raise _InputError(f"{where}: each item of 'feed_tags' must be a string, not {_json_type(tag)}")
+    doc = Document(
+        title=text("title"), text=text("text"), url=text("url"), author=text("author"), lang=text("lang") or None,
+        feed=text("feed"), feed_tags=tuple(tags or ()),
+    )
+    doc_id = obj.get("id")
+    if doc_id is None:  # absent or null: the line's position names the document
+        doc_id = where
+    elif isinstance(doc_id, bool) or not isinstance(doc_id, (str, int, float)):
+        raise _InputError(f"{where}: 'id' must be a string or a number, not {_json_type(doc_id)}")
+    return _Input(str(doc_id), doc, doc_id)
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, (list, dict)):
+        return "a list" if isinstance(value, list) else "an object"
+    return "null" if value is None else "a string"
 
 
 def _html(body: bytes, url: str) -> Document:

@@ -12,7 +12,7 @@ compiled matcher). Everything else in the package is private.
 
 from __future__ import annotations
 
-from monitor.rules.load import ExampleFailure, load_rules, run_examples
+from monitor.rules.load import ExampleFailure, folder_rule_files, load_rules, run_examples
 from monitor.rules.match import Explanation, RuleSet
 from monitor.rules.model import SEVERITIES, Document, Example, Hit, Match, Rule
 
@@ -26,6 +26,7 @@ __all__ = [
     "Rule",
     "RuleSet",
     "SEVERITIES",
+    "folder_rule_files",
     "load_rules",
     "run_examples",
 ]

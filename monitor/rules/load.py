@@ -20,9 +20,9 @@ from monitor.rules.model import Example, Rule
 from monitor.rules.nodes import Node, Regex, SetRef, Term, iter_nodes
 from monitor.rules.schema import RawRule, read_rule
 from monitor.rules.syntax import parse_query, parse_set_entry
-from monitor.rules.yamlpos import Loc, compose_file, did_you_mean, is_null, offset_position, type_name
+from monitor.rules.yamlpos import Loc, compose_file, did_you_mean, is_null, key_error, offset_position, type_name
 
-__all__ = ["ExampleFailure", "load_rules", "run_examples"]
+__all__ = ["ExampleFailure", "folder_rule_files", "load_rules", "run_examples"]
 
 _TOP_KEYS = ("sets", "rules")
 _SET_NAME_RE = re.compile(r"[a-z0-9_]+")
@@ -53,12 +53,20 @@ class _Set:
     entries: list[tuple[Term | SetRef, yaml.Node]]
 
 
+def folder_rule_files(folder: Path) -> list[Path]:
+    """The ``*.yaml``/``*.yml`` files under a folder, sorted; hidden files and folders (``.git``) are skipped."""
+    def hidden(f: Path) -> bool:
+        return any(name.startswith(".") for name in f.relative_to(folder).parts)
+
+    return sorted(f for f in folder.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file() and not hidden(f))
+
+
 def _files(paths: Sequence[Path], errors: list[RuleError]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()))
+            out.extend(folder_rule_files(p))
         elif p.is_file():
             out.append(p)
         else:
@@ -71,6 +79,9 @@ def _read_sets(loc: Loc, node: yaml.Node, sets: dict[str, _Set], errors: list[Ru
         errors.append(loc.error(node, f"'sets' must be a mapping of set names to lists, not {type_name(node)}"))
         return
     for k, v in node.value:
+        if not isinstance(k, yaml.ScalarNode):
+            errors.append(key_error(loc, k, "invalid set name"))
+            continue
         name = str(k.value)
         if not _SET_NAME_RE.fullmatch(name):
             errors.append(loc.error(k, f"invalid set name '{name}': use lower-case letters, digits and '_'"))
@@ -238,6 +249,9 @@ def load_rules(
             errors.append(loc.error(root, f"a rule file must be a mapping with 'sets' and 'rules', not {type_name(root)}"))
             continue
         for k, v in root.value:
+            if not isinstance(k, yaml.ScalarNode):
+                errors.append(key_error(loc, k, "unknown top-level key"))
+                continue
             key = str(k.value)
             if key == "sets":
                 _read_sets(loc, v, sets, errors)

@@ -12,7 +12,7 @@ import yaml
 
 from monitor.errors import RuleError
 from monitor.rules.model import SEVERITIES, Document, Example
-from monitor.rules.yamlpos import Loc, did_you_mean, is_null, type_name
+from monitor.rules.yamlpos import Loc, did_you_mean, is_null, key_error, type_name
 
 __all__ = ["RULE_KEYS", "RawRule", "read_rule"]
 
@@ -107,7 +107,7 @@ def read_rule(loc: Loc, node: yaml.Node, errors: list[RuleError]) -> RawRule | N
             _check(loc, raw, "id", v, errors)
     for k, _ in node.value:  # `? [a]` is a key too, but never a rule key
         if not isinstance(k, yaml.ScalarNode):
-            errors.append(loc.error(k, f"unknown key in {raw.name}: a key must be a string, not {type_name(k)}"))
+            errors.append(key_error(loc, k, f"unknown key in {raw.name}"))
     for k, v in pairs:
         key = str(k.value)
         raw.nodes.setdefault(key, v)
@@ -126,6 +126,9 @@ def _examples(loc: Loc, raw: RawRule, node: yaml.Node, errors: list[RuleError]) 
         errors.append(loc.error(node, f"'examples' in {raw.name} must be a mapping with 'match' and 'no_match'"))
         return
     for k, v in node.value:
+        if not isinstance(k, yaml.ScalarNode):
+            errors.append(key_error(loc, k, f"unknown key in the examples of {raw.name}"))
+            continue
         key = str(k.value)
         if key not in ("match", "no_match"):
             hint = did_you_mean(key, ("match", "no_match"))
@@ -153,7 +156,10 @@ def _example_doc(loc: Loc, raw: RawRule, item: yaml.Node, where: str, errors: li
     ok = True
     for k, v in item.value:
         key = str(k.value)
-        if key not in _EXAMPLE_KEYS:
+        if not isinstance(k, yaml.ScalarNode):
+            errors.append(key_error(loc, k, f"unknown key in {where} of {raw.name}"))
+            ok = False
+        elif key not in _EXAMPLE_KEYS:
             errors.append(loc.error(k, f"unknown key '{key}' in {where} of {raw.name}{did_you_mean(key, _EXAMPLE_KEYS)}"))
             ok = False
         elif key == "feed_tags":

@@ -14,7 +14,9 @@ import yaml
 
 from monitor.errors import RuleError
 
-__all__ = ["Loc", "compose_file", "did_you_mean", "is_null", "node_error", "offset_position", "type_name"]
+__all__ = [
+    "Loc", "compose_file", "did_you_mean", "is_null", "key_error", "node_error", "offset_position", "type_name",
+]
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -49,6 +51,11 @@ def type_name(node: yaml.Node) -> str:
     return {"null": "null", "bool": "a boolean", "int": "a number", "float": "a number"}.get(tag, "a string")
 
 
+def key_error(loc: Loc, key: yaml.Node, what: str) -> RuleError:
+    """The error for a mapping key that is a list or a mapping (`? [a, b]`), never a name."""
+    return loc.error(key, f"{what}: a key must be a string, not {type_name(key)}")
+
+
 def did_you_mean(word: str, options: Sequence[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
@@ -76,7 +83,8 @@ def _duplicates(loc: Loc, node: yaml.Node | None, errors: list[RuleError], done:
 def compose_file(path: Path, errors: list[RuleError]) -> tuple[Loc, yaml.Node | None] | None:
     """Read and compose one rule file; None (with an error appended) when it cannot be read."""
     try:
-        source = path.read_text(encoding="utf-8")
+        # utf-8-sig: PyYAML skips a BOM but its index counts it, which shifts columns computed from the source
+        source = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         errors.append(RuleError(f"not UTF-8 text: {e.reason}", path=path, line=1, column=1))
         return None
@@ -92,11 +100,24 @@ def compose_file(path: Path, errors: list[RuleError]) -> tuple[Loc, yaml.Node | 
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         errors.append(loc.at(line, col, f"invalid YAML: {problem}"))
         return None
+    except yaml.reader.ReaderError as e:  # not a MarkedYAMLError: it has only an offset into the source
+        errors.append(loc.at(*_position(source, e.position), f"invalid YAML: {_reader_problem(e)}"))
+        return None
     except yaml.YAMLError as e:
         errors.append(loc.at(1, 1, f"invalid YAML: {e}"))
         return None
     _duplicates(loc, root, errors)
     return loc, root
+
+
+def _position(source: str, index: int) -> tuple[int, int]:
+    """(line, column) of character ``index`` of the source, both from 1."""
+    return source.count("\n", 0, index) + 1, index - source.rfind("\n", 0, index)
+
+
+def _reader_problem(e: yaml.reader.ReaderError) -> str:
+    # We compose a str, so ``character`` is a code point (bytes only when PyYAML decodes the file itself).
+    return f"unacceptable character #x{e.character:04x} ({e.reason})"
 
 
 def offset_position(loc: Loc, node: yaml.ScalarNode, offset: int) -> tuple[int, int]:
