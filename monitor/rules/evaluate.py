@@ -76,8 +76,8 @@ class DocState:
         self._spans: dict[str, dict[int, list[tuple[int, int]]]] = {name: {} for name in _ALL_FIELDS}
         self._operands: dict[tuple[str, tuple[int, ...]], list[_Occ]] = {}
         self._detect = detect
-        self._lang: str | None = doc.lang
-        self._lang_done = doc.lang is not None
+        self._lang: str | None = doc.lang or None  # an empty language is an absent one: detected
+        self._lang_done = self._lang is not None
         self.feeds = {doc.feed.casefold(), *(t.casefold() for t in doc.feed_tags)} - {""}
 
     @property

@@ -230,3 +230,25 @@ def test_a_folder_scan_skips_hidden_files_and_folders(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "1 rules OK"
     assert [r.id for r in load_rules([folder, hidden]).rules] == ["r", "hidden"]
+
+
+# `rules test FILE` in a project folder counted the seed expectations of every rule not in FILE as failures.
+def test_rules_test_of_some_files_skips_other_rules_seed_expectations(tmp_path: Path) -> None:
+    _write(tmp_path / "r.yaml", RULE + "    examples:\n      match: [fraud here]\n")
+    _write(tmp_path / "seeds" / "doc1.txt", "fraud\n")
+    _write(tmp_path / "seeds" / "expectations.yaml", "seeds:\n  doc1.txt:\n    match: [r, other-rule]\n")
+    result = _run("rules", "test", "r.yaml")
+    assert result.exit_code == 0, result.stdout
+    assert "1 examples, 0 failures (1 seed expectations skipped: their rules are not in the given paths)" in result.stdout
+    _write(tmp_path / "seeds" / "expectations.yaml", "seeds:\n  doc1.txt:\n    no_match: [r]\n")
+    failed = _run("rules", "test", "r.yaml")
+    assert failed.exit_code == 1
+    assert "FAIL seed doc1.txt: rule 'r' should not match" in failed.stdout
+
+
+def test_explain_says_when_the_rule_is_disabled(tmp_path: Path) -> None:
+    _write(tmp_path / "r.yaml", RULE + "    enabled: false\n")
+    _write(tmp_path / "a.txt", "fraud here\n")
+    result = _run("rules", "explain", "--rules", "r.yaml", "r", "a.txt")
+    assert result.exit_code == 0, result.stdout
+    assert "rule 'r' matches a.txt (the rule is disabled: the pipeline never runs it)" in result.stdout

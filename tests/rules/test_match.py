@@ -141,6 +141,12 @@ def test_rule_lang_and_feeds_filters() -> None:
     assert not rs.match(Document(text="scam", feed="Khmer Times"))  # undetectable language
 
 
+def test_an_empty_language_is_detected_like_an_absent_one() -> None:
+    rs = RuleSet.from_queries({"r": "scam AND lang:km"}, detect_language=lambda text: "km")
+    assert rs.match(Document(text="scam", lang=""))
+    assert not rs.match(Document(text="scam", lang="en"))
+
+
 def test_disabled_rule_never_matches_but_examples_can_run() -> None:
     from monitor.rules.model import Rule
     from monitor.rules.syntax import parse_query
