@@ -15,9 +15,9 @@ from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef, Te
 from monitor.rules.syntax import parse_query
 from monitor.rules.text import Field, normalise
 
-VOCAB = ["scam", "scams", "raid", "raided", "Poipet", "NCCT", "ncct", "Việt", "viet", "centre", "center", "柬埔寨", "警方"]
-WORDS = ["scam", "raid", "raid*", "poipet", "=NCCT", "viet", "cent*e", "cent?e", "scam*", "柬埔寨", "警方", "=Viet"]
-PHRASES = ['"scam raid"', '"raid* poipet"', '"柬埔寨 警方"', '"viet scam"']
+VOCAB = ["scam", "scams", "raid", "raided", "Poipet", "NCCT", "ncct", "Việt", "viet", "centre", "center", "柬埔寨", "警方", "ตำรวจ", "กัมพูชา"]
+WORDS = ["scam", "raid", "raid*", "poipet", "=NCCT", "viet", "cent*e", "cent?e", "scam*", "柬埔寨", "警方", "=Viet", "ตำรวจ"]
+PHRASES = ['"scam raid"', '"raid* poipet"', '"柬埔寨 警方"', '"viet scam"', '"กัมพูชา ตำรวจ"']
 
 
 def _glob(elem_text: str) -> re.Pattern[str]:
@@ -36,7 +36,8 @@ def _term_occ(term: Term, f: Field) -> list[tuple[int, int]]:
                 ok = ok and (re.fullmatch(_glob(e.text), w) is not None if e.text != "?" else True)
             else:
                 ok = ok and w == e.text
-            if e.joined and not (f.starts[i + k] == f.ends[i + k - 1]):
+            # joined: no separator between the two words (they may share a character NFKC split in two)
+            if e.joined and not (f.starts[i + k] <= f.ends[i + k - 1]):
                 ok = False
         if ok:
             out.append((i, i + n - 1))

@@ -123,6 +123,14 @@ def test_nfkc_maps_unit_by_unit_agree_with_char_by_char(text: str) -> None:
     assert starts == sorted(starts) and ends == sorted(ends)
 
 
+@given(st.text(alphabet="aｶﾞﾟｽ ﾊガตำรวจຈຳໜ້㍿ʼ'é́ﬁ…가ᅡ柬", max_size=40))
+@settings(max_examples=400, deadline=None)
+def test_field_nfkc_is_the_text_s_nfkc(text: str) -> None:
+    # Characters NFKC expands (ำ, ໜ, ㍿) or composes with the one before (ﾞ after ｶ) included.
+    assert Field(text, fast=False).nfkc == unicodedata.normalize("NFKC", text)
+    assert Field(text).nfkc == unicodedata.normalize("NFKC", text)
+
+
 def _reference_spans(text: str) -> list[tuple[int, int]]:
     """Word spans found the slow, obvious way: every word run, cut by script, mapped back through NFKC."""
     nfkc, starts, ends = nfkc_with_map(text)
