@@ -12,7 +12,7 @@ import yaml
 
 from monitor.errors import RuleError
 from monitor.rules.model import SEVERITIES, Document, Example
-from monitor.rules.yamlpos import Loc, did_you_mean, is_null, key_error, type_name
+from monitor.rules.yamlpos import Loc, did_you_mean, is_null, key_error, merged_pairs, type_name
 
 __all__ = ["RULE_KEYS", "RawRule", "read_rule"]
 
@@ -101,13 +101,14 @@ def read_rule(loc: Loc, node: yaml.Node, errors: list[RuleError]) -> RawRule | N
         errors.append(loc.error(node, f"each item of 'rules' must be a mapping, not {type_name(node)}"))
         return None
     raw = RawRule(node)
-    pairs = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode)]
+    all_pairs = merged_pairs(loc, node, errors)  # `<<: *defaults` shares keys between rules
+    pairs = [(k, v) for k, v in all_pairs if isinstance(k, yaml.ScalarNode)]
     for k, v in pairs:  # the id first, so every message can name the rule
         if k.value == "id":
             _check(loc, raw, "id", v, errors)
-    for k, _ in node.value:  # `? [a]` is a key too, but never a rule key
-        if not isinstance(k, yaml.ScalarNode):
-            errors.append(key_error(loc, k, f"unknown key in {raw.name}"))
+    for key_node, _ in all_pairs:  # `? [a]` is a key too, but never a rule key
+        if not isinstance(key_node, yaml.ScalarNode):
+            errors.append(key_error(loc, key_node, f"unknown key in {raw.name}"))
     for k, v in pairs:
         key = str(k.value)
         raw.nodes.setdefault(key, v)
@@ -166,6 +167,8 @@ def _example_doc(loc: Loc, raw: RawRule, item: yaml.Node, where: str, errors: li
             tags = _str_list(loc, v, f"'{key}' in {where}", errors)
             ok = ok and tags is not None
             fields[key] = tags or ()
+        elif key == "lang" and isinstance(v, yaml.ScalarNode) and not is_null(v):
+            fields[key] = str(v.value)  # as written: a bare `no` is Norwegian, not a YAML boolean
         else:
             value = _scalar(loc, v, f"'{key}' in {where} of {raw.name}", errors)
             ok = ok and value is not None

@@ -15,7 +15,8 @@ import yaml
 from monitor.errors import RuleError
 
 __all__ = [
-    "Loc", "compose_file", "did_you_mean", "is_null", "key_error", "node_error", "offset_position", "type_name",
+    "Loc", "compose_file", "did_you_mean", "is_null", "key_error", "merged_pairs", "node_error", "offset_position",
+    "type_name",
 ]
 
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -54,6 +55,30 @@ def type_name(node: yaml.Node) -> str:
 def key_error(loc: Loc, key: yaml.Node, what: str) -> RuleError:
     """The error for a mapping key that is a list or a mapping (`? [a, b]`), never a name."""
     return loc.error(key, f"{what}: a key must be a string, not {type_name(key)}")
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def merged_pairs(loc: Loc, node: yaml.MappingNode, errors: list[RuleError]) -> list[tuple[yaml.Node, yaml.Node]]:
+    """A mapping's key/value pairs with YAML merge keys applied (``<<: *defaults``): its own keys win, then the
+    merged mappings' in order. Composing keeps ``<<`` as a key; PyYAML applies it only when constructing."""
+    own = [(k, v) for k, v in node.value if k.tag != _MERGE_TAG]
+    seen = {k.value for k, _ in own if isinstance(k, yaml.ScalarNode)}
+    out = list(own)
+    for key, value in node.value:
+        if key.tag != _MERGE_TAG:
+            continue
+        sources = value.value if isinstance(value, yaml.SequenceNode) else [value]
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode) or source is node:
+                errors.append(loc.error(source, f"'<<' merges a mapping or a list of mappings, not {type_name(source)}"))
+                continue
+            for k, v in merged_pairs(loc, source, errors):
+                if not (isinstance(k, yaml.ScalarNode) and k.value in seen):
+                    out.append((k, v))
+                    seen.add(k.value)
+    return out
 
 
 def did_you_mean(word: str, options: Sequence[str]) -> str:

@@ -221,3 +221,36 @@ def test_version_changes_when_a_set_changes(tmp_path: Path) -> None:
     b = load_rules([_write(tmp_path, "sets: {s: [y]}\nrules: [{id: a, title: t, query: '@s'}]\n")]).rules[0].version
     c = load_rules([_write(tmp_path, "sets: {s: [y]}\nrules: [{id: a, title: other, query: '@s'}]\n")]).rules[0].version
     assert a != b == c
+
+
+MERGED = """\
+rules:
+  - &kh
+    id: kh-a
+    title: A
+    query: fraud
+    severity: high
+    tags: [kh]
+    examples:
+      match: [{text: fraud here, lang: no}]
+  - <<: *kh
+    id: kh-b
+    title: B
+    query: fraud OR scam
+"""
+
+
+def test_yaml_merge_keys_share_a_rule_s_keys_and_its_own_keys_win(tmp_path: Path) -> None:
+    rs = load_rules([_write(tmp_path, MERGED)])
+    b = rs.get("kh-b")
+    assert b is not None
+    assert (b.title, b.query, b.severity, b.tags, len(b.examples)) == ("B", "fraud OR scam", "high", ("kh",), 1)
+    assert rs.get("kh-a") is not None and rs.get("kh-a").examples[0].doc.lang == "no"  # type: ignore[union-attr]
+
+
+def test_yaml_merge_key_errors_are_positioned(tmp_path: Path) -> None:
+    errors = _errors(tmp_path, MERGED + "  - <<: 5\n    id: kh-c\n    title: C\n    query: x\n  - <<: *kh\n    id: kh-d\n    sevrity: low\n")
+    assert errors == [
+        "14:9: '<<' merges a mapping or a list of mappings, not a number",
+        "20:5: unknown key 'sevrity' in rule 'kh-d' (did you mean 'severity'?)",
+    ]
