@@ -54,11 +54,13 @@ class _Set:
 
 
 def folder_rule_files(folder: Path) -> list[Path]:
-    """The ``*.yaml``/``*.yml`` files under a folder, sorted; hidden files and folders (``.git``) are skipped."""
-    def hidden(f: Path) -> bool:
-        return any(name.startswith(".") for name in f.relative_to(folder).parts)
+    """The ``*.yaml``/``*.yml`` files under a folder (any case: ``KH.YAML`` too), sorted; hidden files and folders
+    (``.git``) are skipped."""
+    def wanted(f: Path) -> bool:
+        hidden = any(name.startswith(".") for name in f.relative_to(folder).parts)
+        return f.suffix.lower() in (".yaml", ".yml") and not hidden and f.is_file()
 
-    return sorted(f for f in folder.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file() and not hidden(f))
+    return sorted(filter(wanted, folder.rglob("*")))
 
 
 def _files(paths: Sequence[Path], errors: list[RuleError]) -> list[Path]:
@@ -293,5 +295,9 @@ def load_rules(
         order = {str(loc.path): i for i, (loc, _) in enumerate(docs)}
         errors.sort(key=lambda e: (order.get(str(e.path), -1), e.line, e.column))
         raise RuleSetError(errors)
-    ruleset.warnings = tuple(_warnings(ruleset, known_feeds, known_channels))
+    empty = [  # valid, but a query branch naming such a set can never match: most likely a mistake
+        f"{s.loc.path}:{s.node.start_mark.line + 1}:{s.node.start_mark.column + 1}: set '{s.name}' is empty"
+        for s in sets.values() if not s.entries
+    ]
+    ruleset.warnings = (*empty, *_warnings(ruleset, known_feeds, known_channels))
     return ruleset

@@ -254,3 +254,13 @@ def test_yaml_merge_key_errors_are_positioned(tmp_path: Path) -> None:
         "14:9: '<<' merges a mapping or a list of mappings, not a number",
         "20:5: unknown key 'sevrity' in rule 'kh-d' (did you mean 'severity'?)",
     ]
+
+
+def test_an_empty_set_is_a_warning(tmp_path: Path) -> None:
+    path = _write(tmp_path, "sets:\n  e: []\nrules:\n  - id: a\n    title: t\n    query: '@e OR fraud'\n")
+    assert load_rules([path]).warnings == (f"{path}:2:3: set 'e' is empty",)
+
+
+def test_a_folder_scan_takes_yaml_suffixes_in_any_case(tmp_path: Path) -> None:
+    _write(tmp_path, "rules:\n  - id: up\n    title: t\n    query: x\n", name="KH.YAML")
+    assert [r.id for r in load_rules([tmp_path]).rules] == ["up"]
