@@ -115,18 +115,25 @@ def _explain_tree(node: Explanation, tree: Tree | None = None) -> Tree:
     return branch
 
 
-def _seed_failures(ruleset: RuleSet, path: Path) -> list[tuple[str, str, Document | None, bool]]:
-    """(rule id, seed name, document, should match) for each seed expectation that fails."""
-    failures = []
+_SeedFailure = tuple[str, str, Document | None, bool]
+
+
+def _seed_failures(ruleset: RuleSet, path: Path, *, loaded_only: bool) -> tuple[list[_SeedFailure], int]:
+    """(rule id, seed name, document, should match) for each seed expectation that fails, and how many were
+    skipped: with ``loaded_only`` (rules of some files only), those of rules not loaded do not apply."""
+    failures: list[_SeedFailure] = []
+    skipped = 0
     docs: dict[str, Document | None] = {}
     for name, rule_id, should in seed_expectations(path):
         if name not in docs:
             seed = path.parent / name
             docs[name] = _read_txt(seed) if seed.is_file() else None
         doc = docs[name]
-        if doc is None or ruleset.get(rule_id) is None or (ruleset.match_rule(rule_id, doc) is not None) != should:
+        if ruleset.get(rule_id) is None and doc is not None and loaded_only:
+            skipped += 1
+        elif doc is None or ruleset.get(rule_id) is None or (ruleset.match_rule(rule_id, doc) is not None) != should:
             failures.append((rule_id, name, doc, should))
-    return failures
+    return failures, skipped
 
 
 @rules_app.command("test")
@@ -136,14 +143,13 @@ def test(
     seeds: Path = typer.Option(_EXPECTATIONS, "--seeds", help="Seed expectations file (skipped if absent)."),
 ) -> None:
     """Run every rule's examples and the seed corpus expectations; exit 0 pass, 1 failures, 2 rule errors."""
-    skipped = 0
     try:
         ruleset = _load(ctx, paths, examples=False)
         failures = run_examples(ruleset)
-        seed_failures = _seed_failures(ruleset, seeds) if seeds.is_file() else []
-        if paths:  # the rules of some files only: the other rules' seed expectations do not apply
-            skipped = sum(1 for f in seed_failures if f[2] is not None and ruleset.get(f[0]) is None)
-            seed_failures = [f for f in seed_failures if f[2] is None or ruleset.get(f[0]) is not None]
+        seed_failures: list[_SeedFailure] = []
+        skipped = 0
+        if seeds.is_file():
+            seed_failures, skipped = _seed_failures(ruleset, seeds, loaded_only=bool(paths))
     except RuleSetError as e:
         raise _print_errors(e) from None
     except MonitorError as e:
@@ -162,7 +168,7 @@ def test(
     total = sum(len(r.examples) for r in ruleset.rules)
     failed = len(failures) + len(seed_failures)
     note = f" ({seeds} not found)" if not seeds.is_file() else ""
-    if paths and skipped:
+    if skipped:
         note += f" ({skipped} seed expectations skipped: their rules are not in the given paths)"
     _out.print(f"{total} examples, {failed} failures{note}")
     if failed:

@@ -41,6 +41,8 @@ _QUERY_WORD_RE = regex.compile(r"[\p{L}\p{M}\p{N}*?]+")
 #: U+02BC MODIFIER LETTER APOSTROPHE is a letter to Unicode but an apostrophe to writers (``Cambodiaʼs``), and
 #: apostrophes separate words (RULES.md 3.3): words are read from the text with it as a plain one (same offsets).
 _APOSTROPHE = str.maketrans({"\u02bc": "'"})
+
+
 @dataclass(frozen=True, slots=True)
 class WordPiece:
     """One word of a text or query: its folded and case-kept forms and its span in the source."""
@@ -281,9 +283,9 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 @lru_cache(maxsize=4096)
 def _separator_only(ch: str) -> bool:
     """Whether ``ch`` and its NFKC form are one character that is not a letter, mark or digit."""
-    nfkc = unicodedata.normalize("NFKC", ch)
     if ch == "\u02bc":
         return True  # an apostrophe (see _APOSTROPHE)
+    nfkc = unicodedata.normalize("NFKC", ch)
     return len(nfkc) == 1 and not unicodedata.category(ch).startswith(_WORDISH) and not (
         unicodedata.category(nfkc).startswith(_WORDISH)
     )
