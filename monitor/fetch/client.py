@@ -11,6 +11,7 @@ import asyncio
 import email.utils
 import logging
 import time
+import unicodedata
 import urllib.parse
 import zlib
 from collections.abc import Mapping
@@ -42,7 +43,7 @@ from monitor.fetch.guard import (
 if TYPE_CHECKING:
     from monitor.config import FetchSettings
 
-__all__ = ["FetchResult", "Fetcher", "parse_retry_after"]
+__all__ = ["MAX_RETRY_AFTER", "FetchResult", "Fetcher", "parse_retry_after"]
 
 _log = logging.getLogger(__name__)
 
@@ -50,6 +51,14 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 # The decoded body replaces the wire body, so these no longer describe it.
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+# Bounds on what a server sends (httpx lets a header run to ~64 KB): a longer redirect is refused, a longer
+# validator is not kept (it is stored and sent back), a longer header value is cut.
+_MAX_URL = 4096
+_MAX_VALIDATOR = 512
+_MAX_HEADER = 4096
+_MAX_SHOWN = 120  # characters of server text (reason phrase, exception text) put into an error message
+MAX_RETRY_AFTER = 7 * 86400.0  # a longer Retry-After is read as a week: the feed is retried, not lost
+_PRIVATE_HINT = " (set allow_private = true on this feed in config.toml to fetch it)"
 
 
 @dataclass(frozen=True)
@@ -95,31 +104,48 @@ class _HostGate:
         await asyncio.sleep(start - now)
 
 
+def _clip(text: str, limit: int = _MAX_SHOWN) -> str:
+    """Server-supplied text made fit for a one-line message: no control or format characters, at most ``limit``."""
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Cs") else c for c in text[: limit * 2])
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _safe_url(url: str | httpx.URL) -> str:
-    """The URL without credentials, query or fragment: fit for error messages and logs."""
+    """The URL without credentials, query or fragment, and bounded: fit for error messages and logs."""
     try:
-        u = httpx.URL(str(url))
+        u = httpx.URL(str(url)[:_MAX_URL])
         port = f":{u.port}" if u.port else ""
-        return f"{u.scheme}://{u.host}{port}{u.path}"
-    except (httpx.InvalidURL, TypeError, ValueError):
+        return _clip(f"{u.scheme}://{u.host}{port}{u.path}", 200)
+    except Exception:  # noqa: BLE001 - called while reporting other errors: it must not raise itself
         return "<invalid URL>"
 
 
+def _ascii_digits(value: str) -> bool:
+    return value.isascii() and value.isdigit()  # str.isdigit alone accepts '²' and other digits float() refuses
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None when absent or unreadable."""
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), at most ``MAX_RETRY_AFTER``;
+    None when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _ascii_digits(value):
+        return MAX_RETRY_AFTER if len(value) > 9 else min(float(value), MAX_RETRY_AFTER)
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        when = email.utils.parsedate_to_datetime(value[:64])
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
-    return max(0.0, (when - now).total_seconds())
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
+
+
+def _validator(value: str | None) -> str | None:
+    """An ETag / Last-Modified worth keeping and sending back: printable and of sane length."""
+    return value if value and len(value) <= _MAX_VALIDATOR and value.isprintable() else None
 
 
 class Fetcher:
@@ -131,6 +157,9 @@ class Fetcher:
             connect-time SSRF guard lives in the default transport; with a custom one only IP-literal URLs are
             vetted, and the caller answers for where its transport connects.
         resolver: how the guarded transport resolves names (default: the system resolver).
+
+    Requests that may reach private addresses (``allow_private`` globally or per request) go through their own
+    guarded connection pool, so a connection opened for a trusted intranet feed is never reused by another.
     """
 
     def __init__(
@@ -141,21 +170,30 @@ class Fetcher:
         resolver: Resolver | None = None,
     ) -> None:
         self._settings = settings
-        read = float(getattr(settings, "read_timeout", None) or settings.timeout)
         limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
-        if transport is None:
-            transport = GuardedTransport(
-                resolver or SystemResolver(), allow_private=settings.allow_private, limits=limits
+        if transport is not None:
+            self._strict = self._open = self._client(transport)
+        else:
+            resolver = resolver or SystemResolver()
+            self._open = self._client(GuardedTransport(resolver, allow_private=True, limits=limits))
+            self._strict = (
+                self._open
+                if settings.allow_private
+                else self._client(GuardedTransport(resolver, allow_private=False, limits=limits))
             )
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(connect=settings.connect_timeout, read=read, write=read, pool=settings.timeout),
-            follow_redirects=False,
-            trust_env=False,
-            headers={"User-Agent": settings.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
-        )
         self._slots = asyncio.Semaphore(settings.concurrency)
         self._hosts: dict[str, _HostGate] = {}
+
+    def _client(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+        s = self._settings
+        read = float(getattr(s, "read_timeout", None) or s.timeout)
+        return httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(connect=s.connect_timeout, read=read, write=read, pool=s.timeout),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": s.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+        )
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -166,44 +204,56 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._client.aclose()
+        """Close the connection pools."""
+        await self._strict.aclose()
+        if self._open is not self._strict:
+            await self._open.aclose()
 
-    async def fetch(self, url: str, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+    async def fetch(
+        self, url: str, etag: str | None = None, last_modified: str | None = None, *, allow_private: bool = False
+    ) -> FetchResult:
         """GET ``url`` (conditionally when ``etag``/``last_modified`` are given), following redirects.
 
+        Args:
+            allow_private: this request and its redirects may reach loopback and private addresses (a feed's
+                own ``allow_private``); ``[fetch] allow_private = true`` opens them for every request.
         Returns:
             The final response; ``not_modified`` is True on 304 (then ``body`` is empty).
         Raises:
             FetchTimeout, BlockedAddressError, ResponseTooLargeError, TooManyRedirectsError, FetchStatusError,
-            or FetchError for any other network or protocol failure.
+            or FetchError for any other failure: nothing else leaves this method (but cancellation).
         """
         headers = {}
         # Validators come from earlier responses; one with control characters would fail every later poll.
-        if etag and etag.isprintable():
+        if etag := _validator(etag):
             headers["If-None-Match"] = etag
-        if last_modified and last_modified.isprintable():
+        if last_modified := _validator(last_modified):
             headers["If-Modified-Since"] = last_modified
         try:
-            return await self._follow(url, headers)
+            return await self._follow(url, headers, allow_private or self._settings.allow_private)
         except FetchError as e:
             e.url = e.url or url
             _log.debug("fetch failed url=%s error=%s", _safe_url(url), type(e).__name__)
             raise
+        except Exception as e:  # the boundary: a bug or a library's surprise fails this fetch only
+            _log.warning("fetch failed unexpectedly url=%s error=%s", _safe_url(url), type(e).__name__)
+            _log.debug("unexpected fetch error", exc_info=True)
+            raise FetchError(f"{type(e).__name__} fetching {_safe_url(url)}: {_clip(str(e))}", url=url) from e
 
-    async def _follow(self, url: str, headers: dict[str, str]) -> FetchResult:
+    async def _follow(self, url: str, headers: dict[str, str], allow_private: bool) -> FetchResult:
         s = self._settings
         seen: set[str] = set()
         permanent = True
         budget = s.timeout  # the total limit covers time on the wire across all hops, not queueing for a host
         current = url
         for hops in range(s.max_redirects + 1):
-            target = self._vet_url(current, previous=url if hops else None)
+            target = self._vet_url(current, previous=url if hops else None, allow_private=allow_private)
             if target in seen:
                 raise TooManyRedirectsError(f"redirect loop at {_safe_url(target)}", url=url)
             seen.add(target)
             started = time.monotonic()
-            hop = await self._hop(target, headers, budget, original=url)
+            client = self._open if allow_private else self._strict
+            hop = await self._hop(client, target, headers, budget, original=url)
             budget -= time.monotonic() - started
             if hop.result is not None:
                 if hops == 0 or not permanent:
@@ -211,24 +261,31 @@ class Fetcher:
                 return _with_permanent(hop.result)
             assert hop.location is not None
             permanent = permanent and hop.status in _PERMANENT
+            if len(hop.location) > _MAX_URL:
+                raise FetchError(
+                    f"redirect Location of {len(hop.location):,} characters from {_safe_url(target)}"
+                    f" (at most {_MAX_URL:,})", url=url,
+                )
             try:
                 next_url = str(httpx.URL(target).join(hop.location))
             except (httpx.InvalidURL, TypeError, ValueError) as e:
-                raise FetchError(f"invalid redirect Location from {_safe_url(target)}: {e}", url=url) from e
+                raise FetchError(f"invalid redirect Location from {_safe_url(target)}: {_clip(str(e))}", url=url) from e
             self._check_downgrade(target, next_url, url)
             current = next_url
         raise TooManyRedirectsError(f"more than {s.max_redirects} redirects", url=url)
 
-    def _vet_url(self, url: str, *, previous: str | None) -> str:
+    def _vet_url(self, url: str, *, previous: str | None, allow_private: bool) -> str:
         """Scheme and IP-literal checks before any connection; returns the URL as httpx will send it."""
+        if len(url) > _MAX_URL:
+            raise FetchError(f"invalid URL: {len(url):,} characters (at most {_MAX_URL:,})", url=url)
         try:
             split = urllib.parse.urlsplit(url)
             host = split.hostname or ""
         except ValueError as e:
-            raise FetchError(f"invalid URL: {e}", url=url) from e
+            raise FetchError(f"invalid URL: {_clip(str(e))}", url=url) from e
         if split.scheme.lower() not in ("http", "https"):
             what = "redirect to" if previous else "URL with"
-            reason = f"{what} unsupported scheme {split.scheme or 'none'!r}"
+            reason = f"{what} unsupported scheme {_clip(split.scheme, 20) or 'none'!r}"
             raise BlockedAddressError(f"blocked: {reason}", url=url, reason=reason)
         if not host:
             raise FetchError(f"invalid URL: no host in {_safe_url(url)}", url=url)
@@ -236,14 +293,15 @@ class Fetcher:
         # rejected as invalid. Also vetted at connect time; this covers custom transports too.
         literal = literal_ip(host)
         if literal is not None:
-            why = blocked_reason(literal, allow_private=self._settings.allow_private)
+            why = blocked_reason(literal, allow_private=allow_private)
             if why is not None:
-                reason = f"{host} is {why}"
-                raise BlockedAddressError(f"blocked: {reason}", url=url, reason=reason)
+                reason = f"{_clip(host, 60)} is {why}"
+                hint = _PRIVATE_HINT if blocked_reason(literal, allow_private=True) is None else ""
+                raise BlockedAddressError(f"blocked: {reason}{hint}", url=url, reason=reason)
         try:
             return str(httpx.URL(url).copy_with(fragment=None))
         except (httpx.InvalidURL, TypeError, ValueError) as e:
-            raise FetchError(f"invalid URL: {e}", url=url) from e
+            raise FetchError(f"invalid URL: {_clip(str(e))}", url=url) from e
 
     def _check_downgrade(self, current: str, next_url: str, original: str) -> None:
         if (
@@ -262,48 +320,54 @@ class Fetcher:
             self._hosts[host] = gate
         return gate
 
-    async def _hop(self, url: str, headers: dict[str, str], budget: float, *, original: str) -> _Hop:
+    async def _hop(
+        self, client: httpx.AsyncClient, url: str, headers: dict[str, str], budget: float, *, original: str
+    ) -> _Hop:
         gate = self._gate(httpx.URL(url).host)
         # Host slot (and delay) first, global slot second: fetches queued behind a busy host hold no global
         # slot, so other hosts are not starved. Both are held per hop, so a cross-host redirect cannot deadlock.
         async with gate.slots:
             await gate.wait_turn()
             async with self._slots:
-                return await self._timed_exchange(url, headers, budget, original=original)
+                return await self._timed_exchange(client, url, headers, budget, original=original)
 
-    async def _timed_exchange(self, url: str, headers: dict[str, str], budget: float, *, original: str) -> _Hop:
+    async def _timed_exchange(
+        self, client: httpx.AsyncClient, url: str, headers: dict[str, str], budget: float, *, original: str
+    ) -> _Hop:
         """One exchange under the remaining total budget, with httpx's errors mapped to FetchError."""
         try:
             async with asyncio.timeout(max(budget, 0.0)):
-                return await self._exchange(url, headers, original=original)
+                return await self._exchange(client, url, headers, original=original)
         except TimeoutError as e:
             raise FetchTimeout(
                 f"timed out after {self._settings.timeout:g}s fetching {_safe_url(url)}", url=original
             ) from e
         except AddressBlocked as e:
-            raise BlockedAddressError(f"blocked: {e.reason}", url=original, reason=e.reason) from e
+            hint = _PRIVATE_HINT if e.private else ""
+            raise BlockedAddressError(f"blocked: {e.reason}{hint}", url=original, reason=e.reason) from e
         except httpx.TimeoutException as e:
             kind = "connect" if isinstance(e, httpx.ConnectTimeout) else "read"
             raise FetchTimeout(f"{kind} timeout fetching {_safe_url(url)}", url=original) from e
         except (httpx.HTTPError, httpx.InvalidURL) as e:
             raise FetchError(
-                f"{type(e).__name__} fetching {_safe_url(url)}: {str(e) or 'connection failed'}", url=original
+                f"{type(e).__name__} fetching {_safe_url(url)}: {_clip(str(e)) or 'connection failed'}", url=original
             ) from e
 
-    async def _exchange(self, url: str, headers: dict[str, str], *, original: str) -> _Hop:
-        async with self._client.stream("GET", url, headers=headers) as response:
+    async def _exchange(self, client: httpx.AsyncClient, url: str, headers: dict[str, str], *, original: str) -> _Hop:
+        async with client.stream("GET", url, headers=headers) as response:
             status = response.status_code
             if status in _REDIRECTS and "location" in response.headers:
                 return _Hop(location=response.headers["location"], status=status)
             result_headers = {
-                k.lower(): v for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS
+                k.lower(): v[:_MAX_HEADER] for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS
             }
             if status == 304:
                 _log.debug("fetch not modified url=%s", _safe_url(url))
                 return _Hop(result=self._result(original, url, status, result_headers, b"", not_modified=True))
             if not 200 <= status < 300:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
-                phrase = f" {response.reason_phrase}" if response.reason_phrase else ""
+                phrase = _clip(response.reason_phrase, 100)  # server text: it ends up in logs and the CLI
+                phrase = f" {phrase}" if phrase else ""
                 raise FetchStatusError(
                     f"HTTP {status}{phrase} from {_safe_url(url)}", url=original, status=status, retry_after=retry_after
                 )
@@ -316,7 +380,7 @@ class Fetcher:
         encoding = response.headers.get("content-encoding", "")
         declared = response.headers.get("content-length", "")
         too_large = ResponseTooLargeError(f"body of {_safe_url(url)} is larger than {cap:,} bytes", url=original)
-        if not encoding and declared.isdigit() and int(declared) > cap:
+        if not encoding and _ascii_digits(declared) and (len(declared) > 18 or int(declared) > cap):
             raise too_large
         if response.is_stream_consumed:  # an in-memory response (httpx.MockTransport): already decoded
             if len(response.content) > cap:
@@ -325,7 +389,9 @@ class Fetcher:
         try:
             decoder = make_decoder(encoding)
         except UnsupportedEncoding as e:
-            raise FetchError(f"unsupported Content-Encoding {encoding!r} from {_safe_url(url)}", url=original) from e
+            raise FetchError(
+                f"unsupported Content-Encoding from {_safe_url(url)}: {_clip(str(e))}", url=original
+            ) from e
         body = bytearray()
         try:
             async for raw in response.aiter_raw():
@@ -336,7 +402,7 @@ class Fetcher:
             for chunk in decoder.flush():
                 body += chunk
         except zlib.error as e:
-            raise FetchError(f"corrupt {encoding} body from {_safe_url(url)}: {e}", url=original) from e
+            raise FetchError(f"corrupt {_clip(encoding, 40)} body from {_safe_url(url)}: {e}", url=original) from e
         if len(body) > cap:
             raise too_large
         return bytes(body)
@@ -351,8 +417,8 @@ class Fetcher:
             status=status,
             headers=headers,
             body=body,
-            etag=headers.get("etag"),
-            last_modified=headers.get("last-modified"),
+            etag=_validator(headers.get("etag")),
+            last_modified=_validator(headers.get("last-modified")),
             not_modified=not_modified,
             permanent_url=None,
         )

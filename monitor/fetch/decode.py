@@ -10,9 +10,10 @@ import zlib
 from collections.abc import Iterator
 from typing import Protocol
 
-__all__ = ["ACCEPT_ENCODING", "Decoder", "UnsupportedEncoding", "make_decoder"]
+__all__ = ["ACCEPT_ENCODING", "Decoder", "MAX_CODINGS", "UnsupportedEncoding", "make_decoder"]
 
 _CHUNK = 64 * 1024
+MAX_CODINGS = 4
 
 try:  # brotli is optional: advertise "br" only when it is installed
     import brotli as _brotli  # type: ignore[import-not-found, unused-ignore]
@@ -23,7 +24,7 @@ ACCEPT_ENCODING = "gzip, deflate, br" if _brotli is not None else "gzip, deflate
 
 
 class UnsupportedEncoding(Exception):
-    """The server used a Content-Encoding we did not offer."""
+    """The server used a Content-Encoding we did not offer, or too many; ``str()`` says which (bounded)."""
 
 
 class Decoder(Protocol):
@@ -116,14 +117,19 @@ def _one(name: str) -> Decoder:
         return _Zlib(gzip=False)
     if name == "br" and _brotli is not None:
         return _Brotli()
-    if name in ("identity", ""):
-        return _Identity()
-    raise UnsupportedEncoding(name)
+    raise UnsupportedEncoding(f"unsupported coding {name[:40]!r}")
 
 
 def make_decoder(content_encoding: str) -> Decoder:
-    """A decoder for a Content-Encoding header value; raises ``UnsupportedEncoding``."""
-    names = [n.strip().lower() for n in content_encoding.split(",") if n.strip()]
+    """A decoder for a Content-Encoding header value; raises ``UnsupportedEncoding``.
+
+    At most ``MAX_CODINGS`` codings (``identity`` does not count): real servers send one, and each one more is a
+    layer of decoders that a header listing thousands would nest past the recursion limit.
+    """
+    names = [n.strip().lower() for n in content_encoding.split(",")]
+    names = [n for n in names if n not in ("", "identity")]
+    if len(names) > MAX_CODINGS:
+        raise UnsupportedEncoding(f"{len(names):,} codings listed (at most {MAX_CODINGS})")
     if not names:
         return _Identity()
     if len(names) == 1:

@@ -31,23 +31,64 @@ __all__ = [
 
 _IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-# DESIGN.md "allow_private": these open with allow_private = true; everything else non-global stays closed.
-_PRIVATE_NETS = tuple(
-    ipaddress.ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+
+def _nets(*pairs: tuple[str, str]) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...]:
+    return tuple((ipaddress.ip_network(net), category) for net, category in pairs)
+
+
+# The address policy, written out rather than taken from ``ipaddress.is_global``, whose answers change between
+# Python versions (3.11 calls fec0::/10 and 3fff::/20 global). First match wins; DESIGN.md "allow_private".
+_IPV4_RANGES = _nets(
+    ("0.0.0.0/8", "unspecified"),  # Linux connects 0.x.x.x to the local host
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "shared (CGNAT)"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "reserved"),  # IETF protocol assignments
+    ("192.0.2.0/24", "documentation"),
+    ("192.88.99.0/24", "reserved"),  # the retired 6to4 relay anycast
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),  # includes the broadcast address 255.255.255.255
 )
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
-_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # Linux connects 0.x.x.x to the local host
-_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
-_OPENED_BY_ALLOW_PRIVATE = frozenset({"loopback", "private", "shared (CGNAT)"})
+_IPV6_RANGES = _nets(
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("64:ff9b:1::/48", "private"),  # local-use NAT64 (RFC 8215): the operator's own translator
+    ("100::/64", "reserved"),  # discard-only
+    ("2001::/23", "reserved"),  # IETF protocol assignments (Teredo 2001::/32 is judged before this)
+    ("2001:db8::/32", "documentation"),
+    ("3fff::/20", "documentation"),
+    ("fc00::/7", "private"),  # unique local
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "site-local"),  # deprecated, but routed inside some networks
+    ("ff00::/8", "multicast"),
+)
+_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")  # IPv6 outside it (but for the forms above) is unallocated
+# IPv6 forms that carry an IPv4 address: judged by that address; a public one is fetched only through the
+# translators that real networks use (IPv4-mapped, NAT64 64:ff9b::/96, 6to4), never through the others.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated IPv4-compatible ::a.b.c.d
+_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT IPv4-translated ::ffff:0:a.b.c.d
+_TEREDO = ipaddress.ip_network("2001::/32")
+_OPENED_BY_ALLOW_PRIVATE = frozenset({"loopback", "private", "shared (CGNAT)", "site-local"})
 
 
 class AddressBlocked(Exception):
-    """Raised inside the transport; ``fetch`` turns it into ``BlockedAddressError`` with the URL."""
+    """Raised inside the transport; ``fetch`` turns it into ``BlockedAddressError`` with the URL.
 
-    def __init__(self, reason: str) -> None:
+    ``private``: ``allow_private`` would have opened the address (so the error can say how to allow it).
+    """
+
+    def __init__(self, reason: str, *, private: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.private = private
 
 
 class Resolver(Protocol):
@@ -84,40 +125,53 @@ def literal_ip(host: str) -> _IP | None:
     return None
 
 
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address carries (mapped, 6to4, Teredo client, NAT64), if any."""
+# Where RFC 6052 puts the IPv4 address for each prefix length a local-use NAT64 may use: its bytes, and where
+# the suffix (which must be zero) starts. The prefix length is the operator's choice, so every reading that
+# fits the address is judged.
+_NAT64_LAYOUTS = (((6, 7, 9, 10), 11), ((7, 9, 10, 11), 12), ((9, 10, 11, 12), 13), ((12, 13, 14, 15), 16))
+
+
+def _local_nat64_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address a local-use NAT64 address (64:ff9b:1::/48) may carry."""
+    b = ip.packed
+    return [ipaddress.IPv4Address(bytes(b[i] for i in at)) for at, suffix in _NAT64_LAYOUTS if not any(b[suffix:])]
+
+
+def _embedded(ip: ipaddress.IPv6Address) -> tuple[list[ipaddress.IPv4Address], bool] | None:
+    """The IPv4 address(es) ``ip`` carries and whether a public one may be fetched through it; None: no IPv4."""
     if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
+        return [ip.ipv4_mapped], True
+    if ip in _NAT64:
+        return [ipaddress.IPv4Address(ip.packed[12:])], True
     if ip.sixtofour is not None:
-        return ip.sixtofour
+        return [ip.sixtofour], True
+    if ip in _LOCAL_NAT64:
+        return _local_nat64_ipv4(ip), False
     if ip.teredo is not None:
-        return ip.teredo[1]
-    if any(ip in net for net in _NAT64):
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        return [ip.teredo[1]], False
+    if ip in _TRANSLATED or (ip in _COMPATIBLE and int(ip) > 1):
+        return [ipaddress.IPv4Address(ip.packed[12:])], False
     return None
 
 
 def _category(ip: _IP) -> str | None:
     """What kind of non-public address ``ip`` is, or None when it is public."""
-    if ip.is_unspecified or (isinstance(ip, ipaddress.IPv4Address) and ip in _THIS_NETWORK):
-        return "unspecified"
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_link_local:
-        return "link-local"
-    if ip.is_multicast:
-        return "multicast"
-    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
-        return "shared (CGNAT)"
-    if any(ip.version == net.version and ip in net for net in _PRIVATE_NETS):
-        return "private"
     if isinstance(ip, ipaddress.IPv6Address):
-        inner = _embedded_ipv4(ip)
-        if inner is not None:
-            return _category(inner)
-    if not ip.is_global or ip.is_reserved:
+        carried = _embedded(ip)
+        if carried is not None:
+            inner, public_ok = carried
+            kinds = [c for c in map(_category, inner) if c is not None]
+            # a reading that even allow_private keeps closed wins over one it opens
+            worst = min(kinds, key=lambda c: c in _OPENED_BY_ALLOW_PRIVATE, default=None)
+            if worst is not None or public_ok:
+                return worst
+    ranges = _IPV4_RANGES if isinstance(ip, ipaddress.IPv4Address) else _IPV6_RANGES
+    listed = next((category for net, category in ranges if ip in net), None)
+    if listed is not None:
+        return listed
+    if isinstance(ip, ipaddress.IPv6Address) and ip not in _GLOBAL_UNICAST:
         return "reserved"
-    return None
+    return None if ip.is_global else "reserved"
 
 
 def blocked_reason(ip: _IP, *, allow_private: bool) -> str | None:
@@ -144,11 +198,14 @@ async def vet_host(host: str, port: int, resolver: Resolver, *, allow_private: b
         if not addresses:
             raise httpcore.ConnectError(f"cannot resolve {host}: no addresses")
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
+        try:
+            ip = ipaddress.ip_address(address.split("%")[0])
+        except ValueError as e:
+            raise httpcore.ConnectError(f"cannot resolve {host}: not an address in the answer") from e
         reason = blocked_reason(ip, allow_private=allow_private)
         if reason is not None:
             verb = "is" if literal is not None else "resolves to"
-            raise AddressBlocked(f"{host} {verb} {reason}")
+            raise AddressBlocked(f"{host} {verb} {reason}", private=blocked_reason(ip, allow_private=True) is None)
     return addresses
 
 
