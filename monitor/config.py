@@ -133,6 +133,8 @@ class FeedSettings(_Section):
     interval: Duration | None = None
     full_text: bool | None = None
     enabled: bool = True
+    allow_private: bool = False  # this feed's URL and its redirects may reach loopback / private addresses
+    allow_private_links: bool = False  # so may the pages its items link to (never implied by allow_private)
 
     @field_validator("url")
     @classmethod

@@ -164,7 +164,10 @@ def _interval(feed: FeedRecord, ctx: Context) -> float:
 
 
 async def _poll(feed: FeedRecord, ctx: Context, now: datetime, blocked: list[str]) -> tuple[int, int, FeedState]:
-    response = await ctx.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+    response = await ctx.fetcher.fetch(
+        feed.url, etag=feed.etag, last_modified=feed.last_modified,
+        allow_private=any(f.allow_private for f in ctx.settings.feeds if f.name == feed.name),
+    )
     ok = replace(
         feed.state,
         url=response.permanent_url or feed.url,
@@ -276,7 +279,9 @@ async def _article_text(
 
 async def _fetch_page(feed: FeedRecord, url: str, ctx: Context, blocked: list[str]) -> FetchResult | None:
     try:
-        return await ctx.fetcher.fetch(url)
+        return await ctx.fetcher.fetch(
+            url, allow_private=any(f.allow_private_links for f in ctx.settings.feeds if f.name == feed.name)
+        )
     except BlockedAddressError as e:
         blocked.append(url)
         _log.warning("page refused feed=%s url=%s reason=%r", feed.name, url, e.reason or str(e))

@@ -1,4 +1,5 @@
-"""A hostile HTTP server on 127.0.0.1 for fetch and feed tests: stalls, drips, resets, bombs, loops, redirects.
+"""A hostile HTTP server on 127.0.0.1 for fetch and feed tests: stalls, drips, resets, bombs, loops, redirects,
+and any status line and headers (``/headers``).
 
 ``HostileServer`` runs a threaded ``http.server`` in the background; ``hostile_server`` is a session fixture
 for test modules to import explicitly. It records every connection and request so tests can assert that the
@@ -185,6 +186,24 @@ class _Handler(BaseHTTPRequestHandler):
     def _r_body(self, args: list[str], q: dict[str, list[str]]) -> None:
         bodies = {"invalid.xml": b"<rss><channel><item><title>broken</item></rss", "billion-laughs.xml": _BILLION_LAUGHS}
         self._send(200, bodies[args[0]], q.get("type", ["application/rss+xml"])[0])
+
+    def _r_headers(self, args: list[str], q: dict[str, list[str]]) -> None:
+        """Any status, reason phrase and headers: ``/headers?status=503&Retry-After=%C2%B2``. ``times=N`` repeats
+        every header value (and the reason) N times, for oversized headers; values go out as UTF-8 bytes."""
+        times = int(q.pop("times", ["1"])[0])
+        status = int(q.pop("status", ["200"])[0])
+        reason = q.pop("reason", [""])[0] * times
+
+        def raw(text: str) -> str:  # http.server writes latin-1: smuggle the UTF-8 bytes through it
+            return text.encode("utf-8").decode("latin-1")
+
+        self.send_response_only(status, raw(reason) or None)
+        self.send_header("Content-Length", str(len(FEED_XML)))
+        self.send_header("Content-Type", "text/html")
+        for name, values in q.items():
+            self.send_header(name, raw(values[0] * times))
+        self.end_headers()
+        self.wfile.write(FEED_XML)
 
     def _r_file(self, args: list[str], q: dict[str, list[str]]) -> None:
         path = (self.server.root / "/".join(args)).resolve()

@@ -281,6 +281,7 @@ class Fetcher:
         try:
             split = urllib.parse.urlsplit(url)
             host = split.hostname or ""
+            split.port  # noqa: B018 - raises ValueError for a port out of 0-65535, which the socket layer would not
         except ValueError as e:
             raise FetchError(f"invalid URL: {_clip(str(e))}", url=url) from e
         if split.scheme.lower() not in ("http", "https"):
