@@ -16,6 +16,7 @@ import re
 import socket
 import ssl
 import struct
+import sys
 import threading
 import time
 import zlib
@@ -241,6 +242,10 @@ class _Server(ThreadingHTTPServer):
         self.in_flight = 0
         self.max_in_flight = 0
         self._bomb: bytes | None = None
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up early is no error here
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def verify_request(self, request: object, client_address: object) -> bool:
         with self.lock:

@@ -13,7 +13,7 @@ import tracemalloc
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
@@ -27,7 +27,7 @@ from monitor.errors import (
     ResponseTooLargeError,
     TooManyRedirectsError,
 )
-from monitor.fetch import Fetcher, FetchResult, blocked_reason, parse_retry_after
+from monitor.fetch import MAX_RETRY_AFTER, Fetcher, FetchResult, blocked_reason, parse_retry_after
 from monitor.fetch.guard import GuardedTransport
 
 from tests.hostile import FEED_XML, HostileServer, hostile_server
@@ -487,3 +487,177 @@ def test_certificate_for_another_name_is_refused(tls_server: tuple[HostileServer
     server, cert, _ = tls_server
     with pytest.raises(FetchError, match="certificate|CERTIFICATE|hostname"):
         _fetch_tls(f"https://other.test:{server.port}/feed.xml", cert)
+
+
+# --- issue 11: only FetchErrors leave, server values bounded, more address ranges, per-request permission ---
+
+
+def _headers(server: HostileServer, **query: str) -> str:
+    """A URL whose answer has these headers (``times``: each value repeated, for huge ones)."""
+    return server.url("/headers?" + urlencode({k.replace("_", "-"): v for k, v in query.items()}))
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [RecursionError("maximum recursion depth exceeded"), ValueError("x" * 100_000), OverflowError("too big"),
+     UnicodeError("bad label"), KeyError("k"), AttributeError("h11 oddity"), ExceptionGroup("g", [OSError("o")])],
+    ids=lambda e: type(e).__name__,
+)
+def test_any_other_exception_leaves_as_a_short_fetch_error_naming_its_class(raised: Exception) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise raised
+
+    async def go() -> None:
+        async with Fetcher(settings(), transport=httpx.MockTransport(handler)) as fetcher:
+            await fetcher.fetch("http://feeds.example/rss?token=SECRET")
+
+    with pytest.raises(FetchError) as caught:
+        asyncio.run(go())
+    message = str(caught.value)
+    assert message.startswith(f"{type(raised).__name__} fetching http://feeds.example/rss")
+    assert len(message) < 250 and "SECRET" not in message and caught.value.__cause__ is raised
+
+
+def test_cancellation_is_never_turned_into_a_fetch_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise asyncio.CancelledError()
+
+    async def go() -> None:
+        async with Fetcher(settings(), transport=httpx.MockTransport(handler)) as fetcher:
+            await fetcher.fetch("http://feeds.example/rss")
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(go())
+
+
+@pytest.mark.parametrize(("coding", "times", "ok"), [("gzip,", "3000", False), ("gzip,", "5", False),
+                                                      ("identity,", "3000", True), ("identity,", "1", True)])
+def test_content_encoding_codings_are_bounded(hostile_server: HostileServer, coding: str, times: str, ok: bool) -> None:
+    url = _headers(hostile_server, Content_Encoding=coding, times=times)
+    if ok:
+        assert fetch(url).body == FEED_XML
+        return
+    with pytest.raises(FetchError, match=r"codings listed \(at most 4\)") as caught:
+        fetch(url)
+    assert type(caught.value) is FetchError and len(str(caught.value)) < 200
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("²", None), ("١٢", None), ("３０", None), ("30", 30), (" 30 ", 30), ("99999999999999999999", MAX_RETRY_AFTER),
+     ("9" * 5000, MAX_RETRY_AFTER), ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER),
+     ("Fri, 31 Dec 9999 23:59:59 -2359", MAX_RETRY_AFTER), ("Mon, 01 Jan 0001 00:00:00 +2359", 0.0),
+     ("Mon, 01 Jan 2001 00:00:00 GMT", 0.0), ("Fri, 31 Dec 9999 99:99:99 GMT", None), ("1e9", None)],
+)
+def test_retry_after_is_read_from_ascii_digits_or_a_date_and_clamped(value: str, seconds: float | None) -> None:
+    assert parse_retry_after(value) == seconds
+
+
+@pytest.mark.parametrize(("value", "expected"), [("²", None), ("99999999999999999999", MAX_RETRY_AFTER)])
+def test_retry_after_from_the_wire(hostile_server: HostileServer, value: str, expected: float | None) -> None:
+    with pytest.raises(FetchStatusError) as caught:
+        fetch(_headers(hostile_server, status="503", Retry_After=value))
+    assert caught.value.status == 503 and caught.value.retry_after == expected
+
+
+def test_reason_phrase_is_cleaned_and_cut(hostile_server: HostileServer) -> None:
+    with pytest.raises(FetchStatusError) as caught:
+        fetch(_headers(hostile_server, status="500", reason="[/x]\x1b[2J\u202eevil\u200b", times="500"))
+    message = str(caught.value)
+    assert message.startswith("HTTP 500 [/x] [2Jevil[/x]") and "\x1b" not in message and "\u202e" not in message
+    assert len(message) < 200 and message.endswith(f"from {hostile_server.url('/headers')}")
+
+
+def test_a_16_kb_location_is_a_short_fetch_error(hostile_server: HostileServer) -> None:
+    with pytest.raises(FetchError, match=r"redirect Location of 16,000 characters .* \(at most 4,096\)") as caught:
+        fetch(_headers(hostile_server, status="302", Location="/a", times="8000"))
+    assert len(str(caught.value)) < 200
+
+
+def test_a_redirect_to_a_port_out_of_range_is_an_invalid_url(hostile_server: HostileServer) -> None:
+    with pytest.raises(FetchError, match="invalid URL: Port out of range"):
+        fetch(_headers(hostile_server, status="302", Location="http://127.0.0.1:99999999999999999999/"))
+
+
+@pytest.mark.parametrize(("etag", "kept"), [('"v1"', True), ('"' + "x" * 600 + '"', False)])
+def test_only_sane_validators_are_kept(hostile_server: HostileServer, etag: str, kept: bool) -> None:
+    result = fetch(_headers(hostile_server, ETag=etag, Last_Modified="Mon, 02 Feb 2026 10:00:00 GMT" + " " * 600 + "x"))
+    assert result.etag == (etag if kept else None) and result.last_modified is None
+
+
+def test_long_header_values_are_cut(hostile_server: HostileServer) -> None:
+    result = fetch(_headers(hostile_server, X_Long="a", times="60000"))
+    assert result.headers["x-long"] == "a" * 4096
+
+
+def test_a_resolver_answering_garbage_is_a_fetch_error() -> None:
+    with pytest.raises(FetchError, match="cannot resolve news.example"):
+        fetch("http://news.example/", resolver=MapResolver({"news.example": ["not-an-address"]}))
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["fec0::1", "feff::1", "64:ff9b:1::808:808", "64:ff9b:1::7f00:1", "64:ff9b:1:7f00:0:100::", "64:ff9b::a00:1",
+     "2002:c0a8:101::1", "2002:a9fe:a9fe::1", "2001::1", "2001:0:4136:e378:8000:63bf:f7f7:f7f7", "::7f00:1",
+     "::808:808", "::ffff:0:808:808", "::ffff:0:7f00:1", "::ffff:0.0.0.0", "::ffff:100.64.0.1", "::ffff:198.18.0.1",
+     "::", "::0.0.0.2", "ff02::1", "ff0e::1", "2001:db8::1", "3fff::1", "100::1", "5f00::1", "4000::1",
+     "0.1.2.3", "100.127.255.255", "198.18.0.1", "198.19.255.255", "192.0.0.9", "192.0.2.1", "198.51.100.7",
+     "203.0.113.9", "192.88.99.1", "224.0.0.251", "239.255.255.250", "240.0.0.1", "255.255.255.255"],
+)
+def test_more_non_public_ranges_are_refused(address: str) -> None:
+    assert blocked_reason(ipaddress.ip_address(address), allow_private=False) is not None
+
+
+@pytest.mark.parametrize(
+    ("address", "opened"),
+    [("fec0::1", True), ("64:ff9b:1::808:808", True), ("64:ff9b:1::7f00:1", True), ("::ffff:100.64.0.1", True),
+     ("64:ff9b:1::a9fe:a9fe", False), ("64:ff9b:1:7f00:0:100::", False), ("2002:a9fe:a9fe::1", False),
+     ("::ffff:0:808:808", False), ("2001::1", False), ("198.18.0.1", False), ("2001:db8::1", False),
+     ("ff02::1", False), ("240.0.0.1", False)],
+)
+def test_allow_private_opens_only_intranet_ranges(address: str, opened: bool) -> None:
+    assert (blocked_reason(ipaddress.ip_address(address), allow_private=True) is None) == opened
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::8.8.8.8", "2002:808:808::1", "::ffff:8.8.8.8", "2a00:1450:4001::1",
+                                     "1.1.1.1", "192.31.196.1", "100.128.0.1", "198.20.0.1"])
+def test_public_addresses_and_their_translations_are_fetched(address: str) -> None:
+    assert blocked_reason(ipaddress.ip_address(address), allow_private=False) is None
+
+
+def test_permission_is_per_request_and_the_pools_are_separate(hostile_server: HostileServer) -> None:
+    """A keep-alive connection opened for a trusted intranet feed is never reused by a request that is not."""
+    resolver = MapResolver({"intranet.test": ["127.0.0.1"]})
+    url = hostile_server.url("/feed.xml", host="intranet.test")
+
+    async def go() -> tuple[FetchResult, BlockedAddressError, int]:
+        async with Fetcher(settings(allow_private=False), resolver=resolver) as fetcher:
+            trusted = await fetcher.fetch(url, allow_private=True)
+            connections = hostile_server.connections
+            with pytest.raises(BlockedAddressError) as caught:
+                await fetcher.fetch(url)
+            assert hostile_server.connections == connections
+            assert (await fetcher.fetch(url, allow_private=True)).status == 200
+            return trusted, caught.value, hostile_server.connections - connections
+
+    trusted, refused, new_connections = asyncio.run(go())
+    assert trusted.body == FEED_XML and new_connections == 0  # the second trusted fetch reused its connection
+    assert refused.reason == "intranet.test resolves to loopback address 127.0.0.1"
+    assert str(refused).endswith("(set allow_private = true on this feed in config.toml to fetch it)")
+
+
+def test_a_permitted_request_follows_its_redirects_to_loopback(hostile_server: HostileServer) -> None:
+    async def go(allow: bool) -> FetchResult:
+        async with Fetcher(settings(allow_private=False)) as fetcher:
+            return await fetcher.fetch(hostile_server.url("/redirect/2"), allow_private=allow)
+
+    assert asyncio.run(go(True)).body == FEED_XML
+    with pytest.raises(BlockedAddressError, match="127.0.0.1 is loopback address 127.0.0.1 .set allow_private"):
+        asyncio.run(go(False))
+
+
+def test_the_hint_is_given_only_when_allow_private_would_help() -> None:
+    resolver = MapResolver({"meta.test": ["169.254.169.254"]})
+    with pytest.raises(BlockedAddressError) as caught:
+        fetch("http://meta.test/", resolver=resolver, allow_private=False)
+    assert "allow_private" not in str(caught.value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -43,7 +44,7 @@ def _rss(links: list[str]) -> str:
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>{items}</channel></rss>'
 
 
-def _settings(tmp_path: Path, feeds: list[FeedSettings], **fetch: object) -> Settings:
+def _settings(tmp_path: Path, feeds: list[FeedSettings], **fetch: Any) -> Settings:
     (tmp_path / "rules").mkdir(exist_ok=True)
     (tmp_path / "rules" / "r.yaml").write_text(
         "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n")
