@@ -4,6 +4,7 @@ Retry-After only its feed, and loopback is reachable only by the feeds the opera
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from monitor.config import FeedSettings, FetchSettings, RulesSettings, Settings, load_settings
 from monitor.daemon import RuleWatcher, run_cycle
 from monitor.errors import ConfigError
+from monitor.extract import ExtractorPool
 from monitor.fetch import MAX_RETRY_AFTER
 from monitor.pipeline import FeedResult, utcnow
 from monitor.store import Store
@@ -55,13 +57,20 @@ def _settings(tmp_path: Path, feeds: list[FeedSettings], **fetch: Any) -> Settin
     )
 
 
-def _poll(settings: Settings, store: Store) -> dict[str, FeedResult]:  # noqa: F811
+@pytest.fixture(scope="module")
+def extractor() -> Iterator[ExtractorPool]:
+    with ExtractorPool(1) as pool:  # one pool for the module: starting its worker is most of a poll's time
+        yield pool
+
+
+def _poll(settings: Settings, store: Store, extractor: ExtractorPool) -> dict[str, FeedResult]:  # noqa: F811
     store.sync_feeds(settings.feeds)
-    results = asyncio.run(run_cycle(settings, store, RuleWatcher(settings).current, due_only=False))
+    rules = RuleWatcher(settings).current
+    results = asyncio.run(run_cycle(settings, store, rules, due_only=False, extractor=extractor))
     return {r.feed: r for r in results}
 
 
-def test_crafted_pages_fail_only_their_own_entry(tmp_path: Path, store: Store,  # noqa: F811
+def test_crafted_pages_fail_only_their_own_entry(tmp_path: Path, store: Store, extractor: ExtractorPool,  # noqa: F811
                                                  hostile_server: HostileServer, news_site: NewsSite) -> None:  # noqa: F811
     good = news_site.add("x", "Police raid scam compound in Poipet", "Police raided a scam compound in Poipet.")
     links = [hostile_server.url("/headers?" + urlencode(q)) for q in CRAFTED_PAGES.values()] + [good]
@@ -69,14 +78,14 @@ def test_crafted_pages_fail_only_their_own_entry(tmp_path: Path, store: Store,  
     feed = FeedSettings(name="crafted", url=f"{news_site.base}/feeds/crafted.xml",
                         allow_private=True, allow_private_links=True)
 
-    result = _poll(_settings(tmp_path, [feed]), store)["crafted"]
+    result = _poll(_settings(tmp_path, [feed]), store, extractor)["crafted"]
 
     assert (result.status, result.new, result.matched) == ("ok", len(links), len(links)), result.error
     assert store.count_articles() == len(links)
     recorded = store.get_feed("crafted")
     assert recorded is not None and recorded.last_error is None and recorded.consecutive_failures == 0
     # each entry is seen: the next poll has nothing new (so nothing is lost or retried forever)
-    assert _poll(_settings(tmp_path, [feed]), store)["crafted"].new == 0
+    assert _poll(_settings(tmp_path, [feed]), store, extractor)["crafted"].new == 0
 
 
 CRAFTED_RETRY_AFTER = {  # feed name -> (status, Retry-After, times repeated, the wait recorded)
@@ -90,7 +99,7 @@ CRAFTED_RETRY_AFTER = {  # feed name -> (status, Retry-After, times repeated, th
 
 
 def test_crafted_retry_after_on_a_feed_fails_only_that_feed(
-    tmp_path: Path, store: Store, hostile_server: HostileServer, news_site: NewsSite,  # noqa: F811
+    tmp_path: Path, store: Store, extractor: ExtractorPool, hostile_server: HostileServer, news_site: NewsSite,  # noqa: F811
 ) -> None:
     news_site.add("good", "Police raid scam compound in Poipet", "Police raided a scam compound in Poipet.")
     feeds = [FeedSettings(name="good", url=news_site.feed_url("good"), allow_private=True, allow_private_links=True)]
@@ -99,7 +108,7 @@ def test_crafted_retry_after_on_a_feed_fails_only_that_feed(
         feeds.append(FeedSettings(name=name, url=hostile_server.url(f"/headers?{query}"), allow_private=True))
     before = utcnow()
 
-    results = _poll(_settings(tmp_path, feeds), store)
+    results = _poll(_settings(tmp_path, feeds), store, extractor)
 
     assert (results["good"].status, results["good"].new) == ("ok", 1)
     recorded = {f.name: f for f in store.list_feeds()}
@@ -115,7 +124,7 @@ def test_crafted_retry_after_on_a_feed_fails_only_that_feed(
 
 
 def test_loopback_is_reachable_only_by_the_feeds_opened_for_it(
-    tmp_path: Path, store: Store, news_site: NewsSite, hostile_server: HostileServer,  # noqa: F811
+    tmp_path: Path, store: Store, extractor: ExtractorPool, news_site: NewsSite, hostile_server: HostileServer,  # noqa: F811
 ) -> None:
     intranet_page = news_site.add("intranet", "Police raid scam compound in Poipet",
                                   "Police raided a scam compound in Poipet and freed 40 workers.")
@@ -132,7 +141,7 @@ def test_loopback_is_reachable_only_by_the_feeds_opened_for_it(
     store.add_feed("from-cli", news_site.feed_url("intranet"))  # a CLI feed: never opened
     hostile_requests = len(hostile_server.requests)
 
-    results = _poll(_settings(tmp_path, feeds), store)
+    results = _poll(_settings(tmp_path, feeds), store, extractor)
 
     assert (results["intranet"].status, results["intranet"].new) == ("ok", 1)
     assert news_site.hits(intranet_page.removeprefix(news_site.base))  # its page was fetched
@@ -148,11 +157,11 @@ def test_loopback_is_reachable_only_by_the_feeds_opened_for_it(
 
 
 def test_the_global_switch_still_opens_every_feed_and_link(
-    tmp_path: Path, store: Store, news_site: NewsSite,  # noqa: F811
+    tmp_path: Path, store: Store, extractor: ExtractorPool, news_site: NewsSite,  # noqa: F811
 ) -> None:
     page = news_site.add("demo", "Police raid scam compound in Poipet", "Police raided a scam compound in Poipet.")
     store.add_feed("from-cli", news_site.feed_url("demo"))
-    results = _poll(_settings(tmp_path, [], allow_private=True), store)
+    results = _poll(_settings(tmp_path, [], allow_private=True), store, extractor)
     assert (results["from-cli"].status, results["from-cli"].new) == ("ok", 1)
     assert news_site.hits(page.removeprefix(news_site.base))
 
