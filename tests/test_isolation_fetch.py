@@ -70,8 +70,10 @@ def _poll(settings: Settings, store: Store, extractor: ExtractorPool) -> dict[st
     return {r.feed: r for r in results}
 
 
-def test_crafted_pages_fail_only_their_own_entry(tmp_path: Path, store: Store, extractor: ExtractorPool,  # noqa: F811
-                                                 hostile_server: HostileServer, news_site: NewsSite) -> None:  # noqa: F811
+def test_crafted_pages_fail_only_their_own_entry(
+    tmp_path: Path, store: Store, extractor: ExtractorPool, hostile_server: HostileServer,  # noqa: F811
+    news_site: NewsSite,  # noqa: F811
+) -> None:
     good = news_site.add("x", "Police raid scam compound in Poipet", "Police raided a scam compound in Poipet.")
     links = [hostile_server.url("/headers?" + urlencode(q)) for q in CRAFTED_PAGES.values()] + [good]
     news_site.raw["/feeds/crafted.xml"] = _rss(links)
@@ -99,7 +101,8 @@ CRAFTED_RETRY_AFTER = {  # feed name -> (status, Retry-After, times repeated, th
 
 
 def test_crafted_retry_after_on_a_feed_fails_only_that_feed(
-    tmp_path: Path, store: Store, extractor: ExtractorPool, hostile_server: HostileServer, news_site: NewsSite,  # noqa: F811
+    tmp_path: Path, store: Store, extractor: ExtractorPool, hostile_server: HostileServer,  # noqa: F811
+    news_site: NewsSite,  # noqa: F811
 ) -> None:
     news_site.add("good", "Police raid scam compound in Poipet", "Police raided a scam compound in Poipet.")
     feeds = [FeedSettings(name="good", url=news_site.feed_url("good"), allow_private=True, allow_private_links=True)]
@@ -124,7 +127,8 @@ def test_crafted_retry_after_on_a_feed_fails_only_that_feed(
 
 
 def test_loopback_is_reachable_only_by_the_feeds_opened_for_it(
-    tmp_path: Path, store: Store, extractor: ExtractorPool, news_site: NewsSite, hostile_server: HostileServer,  # noqa: F811
+    tmp_path: Path, store: Store, extractor: ExtractorPool, news_site: NewsSite,  # noqa: F811
+    hostile_server: HostileServer,  # noqa: F811
 ) -> None:
     intranet_page = news_site.add("intranet", "Police raid scam compound in Poipet",
                                   "Police raided a scam compound in Poipet and freed 40 workers.")

@@ -7,4 +7,6 @@ Content-Encoding decoders. Errors are ``monitor.errors.FetchError`` subclasses; 
 from monitor.fetch.client import MAX_RETRY_AFTER, FetchResult, Fetcher, parse_retry_after
 from monitor.fetch.guard import Resolver, SystemResolver, blocked_reason
 
-__all__ = ["MAX_RETRY_AFTER", "FetchResult", "Fetcher", "Resolver", "SystemResolver", "blocked_reason", "parse_retry_after"]
+__all__ = [
+    "MAX_RETRY_AFTER", "FetchResult", "Fetcher", "Resolver", "SystemResolver", "blocked_reason", "parse_retry_after"
+]

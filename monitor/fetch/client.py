@@ -132,7 +132,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     value = value.strip()
     if _ascii_digits(value):
-        return MAX_RETRY_AFTER if len(value) > 9 else min(float(value), MAX_RETRY_AFTER)
+        digits = value.lstrip("0")
+        return MAX_RETRY_AFTER if len(digits) > 9 else min(float(digits or 0), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value[:64])
         if when.tzinfo is None:

@@ -117,7 +117,7 @@ def _one(name: str) -> Decoder:
         return _Zlib(gzip=False)
     if name == "br" and _brotli is not None:
         return _Brotli()
-    raise UnsupportedEncoding(f"unsupported coding {name[:40]!r}")
+    raise UnsupportedEncoding(f"{name[:40]!r} is not offered")
 
 
 def make_decoder(content_encoding: str) -> Decoder:
