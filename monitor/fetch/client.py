@@ -8,15 +8,12 @@ that sees httpx exceptions; every failure leaves as a ``monitor.errors.FetchErro
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import time
-import unicodedata
 import urllib.parse
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -30,6 +27,7 @@ from monitor.errors import (
     ResponseTooLargeError,
     TooManyRedirectsError,
 )
+from monitor.fetch.bounds import MAX_HEADER, MAX_URL, ascii_digits, clip, parse_retry_after, safe_url, validator
 from monitor.fetch.decode import ACCEPT_ENCODING, UnsupportedEncoding, make_decoder
 from monitor.fetch.guard import (
     AddressBlocked,
@@ -43,7 +41,7 @@ from monitor.fetch.guard import (
 if TYPE_CHECKING:
     from monitor.config import FetchSettings
 
-__all__ = ["MAX_RETRY_AFTER", "FetchResult", "Fetcher", "parse_retry_after"]
+__all__ = ["FetchResult", "Fetcher"]
 
 _log = logging.getLogger(__name__)
 
@@ -51,13 +49,6 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 # The decoded body replaces the wire body, so these no longer describe it.
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
-# Bounds on what a server sends (httpx lets a header run to ~64 KB): a longer redirect is refused, a longer
-# validator is not kept (it is stored and sent back), a longer header value is cut.
-_MAX_URL = 4096
-_MAX_VALIDATOR = 512
-_MAX_HEADER = 4096
-_MAX_SHOWN = 120  # characters of server text (reason phrase, exception text) put into an error message
-MAX_RETRY_AFTER = 7 * 86400.0  # a longer Retry-After is read as a week: the feed is retried, not lost
 _PRIVATE_HINT = " (set allow_private = true on this feed in config.toml to fetch it)"
 
 
@@ -102,51 +93,6 @@ class _HostGate:
             start = max(now, self.next_start)
             self.next_start = start + self.delay
         await asyncio.sleep(start - now)
-
-
-def _clip(text: str, limit: int = _MAX_SHOWN) -> str:
-    """Server-supplied text made fit for a one-line message: no control or format characters, at most ``limit``."""
-    text = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Cs") else c for c in text[: limit * 2])
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _safe_url(url: str | httpx.URL) -> str:
-    """The URL without credentials, query or fragment, and bounded: fit for error messages and logs."""
-    try:
-        u = httpx.URL(str(url)[:_MAX_URL])
-        port = f":{u.port}" if u.port else ""
-        return _clip(f"{u.scheme}://{u.host}{port}{u.path}", 200)
-    except Exception:  # noqa: BLE001 - called while reporting other errors: it must not raise itself
-        return "<invalid URL>"
-
-
-def _ascii_digits(value: str) -> bool:
-    return value.isascii() and value.isdigit()  # str.isdigit alone accepts '²' and other digits float() refuses
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), at most ``MAX_RETRY_AFTER``;
-    None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if _ascii_digits(value):
-        digits = value.lstrip("0")
-        return MAX_RETRY_AFTER if len(digits) > 9 else min(float(digits or 0), MAX_RETRY_AFTER)
-    try:
-        when = email.utils.parsedate_to_datetime(value[:64])
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return min(max(0.0, seconds), MAX_RETRY_AFTER)
-
-
-def _validator(value: str | None) -> str | None:
-    """An ETag / Last-Modified worth keeping and sending back: printable and of sane length."""
-    return value if value and len(value) <= _MAX_VALIDATOR and value.isprintable() else None
 
 
 class Fetcher:
@@ -226,20 +172,20 @@ class Fetcher:
         """
         headers = {}
         # Validators come from earlier responses; one with control characters would fail every later poll.
-        if etag := _validator(etag):
+        if etag := validator(etag):
             headers["If-None-Match"] = etag
-        if last_modified := _validator(last_modified):
+        if last_modified := validator(last_modified):
             headers["If-Modified-Since"] = last_modified
         try:
             return await self._follow(url, headers, allow_private or self._settings.allow_private)
         except FetchError as e:
             e.url = e.url or url
-            _log.debug("fetch failed url=%s error=%s", _safe_url(url), type(e).__name__)
+            _log.debug("fetch failed url=%s error=%s", safe_url(url), type(e).__name__)
             raise
         except Exception as e:  # the boundary: a bug or a library's surprise fails this fetch only
-            _log.warning("fetch failed unexpectedly url=%s error=%s", _safe_url(url), type(e).__name__)
+            _log.warning("fetch failed unexpectedly url=%s error=%s", safe_url(url), type(e).__name__)
             _log.debug("unexpected fetch error", exc_info=True)
-            raise FetchError(f"{type(e).__name__} fetching {_safe_url(url)}: {_clip(str(e))}", url=url) from e
+            raise FetchError(f"{type(e).__name__} fetching {safe_url(url)}: {clip(str(e))}", url=url) from e
 
     async def _follow(self, url: str, headers: dict[str, str], allow_private: bool) -> FetchResult:
         s = self._settings
@@ -250,7 +196,7 @@ class Fetcher:
         for hops in range(s.max_redirects + 1):
             target = self._vet_url(current, previous=url if hops else None, allow_private=allow_private)
             if target in seen:
-                raise TooManyRedirectsError(f"redirect loop at {_safe_url(target)}", url=url)
+                raise TooManyRedirectsError(f"redirect loop at {safe_url(target)}", url=url)
             seen.add(target)
             started = time.monotonic()
             client = self._open if allow_private else self._strict
@@ -262,48 +208,48 @@ class Fetcher:
                 return _with_permanent(hop.result)
             assert hop.location is not None
             permanent = permanent and hop.status in _PERMANENT
-            if len(hop.location) > _MAX_URL:
+            if len(hop.location) > MAX_URL:
                 raise FetchError(
-                    f"redirect Location of {len(hop.location):,} characters from {_safe_url(target)}"
-                    f" (at most {_MAX_URL:,})", url=url,
+                    f"redirect Location of {len(hop.location):,} characters from {safe_url(target)}"
+                    f" (at most {MAX_URL:,})", url=url,
                 )
             try:
                 next_url = str(httpx.URL(target).join(hop.location))
             except (httpx.InvalidURL, TypeError, ValueError) as e:
-                raise FetchError(f"invalid redirect Location from {_safe_url(target)}: {_clip(str(e))}", url=url) from e
+                raise FetchError(f"invalid redirect Location from {safe_url(target)}: {clip(str(e))}", url=url) from e
             self._check_downgrade(target, next_url, url)
             current = next_url
         raise TooManyRedirectsError(f"more than {s.max_redirects} redirects", url=url)
 
     def _vet_url(self, url: str, *, previous: str | None, allow_private: bool) -> str:
         """Scheme and IP-literal checks before any connection; returns the URL as httpx will send it."""
-        if len(url) > _MAX_URL:
-            raise FetchError(f"invalid URL: {len(url):,} characters (at most {_MAX_URL:,})", url=url)
+        if len(url) > MAX_URL:
+            raise FetchError(f"invalid URL: {len(url):,} characters (at most {MAX_URL:,})", url=url)
         try:
             split = urllib.parse.urlsplit(url)
             host = split.hostname or ""
             split.port  # noqa: B018 - raises ValueError for a port out of 0-65535, which the socket layer would not
         except ValueError as e:
-            raise FetchError(f"invalid URL: {_clip(str(e))}", url=url) from e
+            raise FetchError(f"invalid URL: {clip(str(e))}", url=url) from e
         if split.scheme.lower() not in ("http", "https"):
             what = "redirect to" if previous else "URL with"
-            reason = f"{what} unsupported scheme {_clip(split.scheme, 20) or 'none'!r}"
+            reason = f"{what} unsupported scheme {clip(split.scheme, 20) or 'none'!r}"
             raise BlockedAddressError(f"blocked: {reason}", url=url, reason=reason)
         if not host:
-            raise FetchError(f"invalid URL: no host in {_safe_url(url)}", url=url)
+            raise FetchError(f"invalid URL: no host in {safe_url(url)}", url=url)
         # Checked on the raw host before httpx parses it: odd spellings (0177.0.0.1) must be refused, not just
         # rejected as invalid. Also vetted at connect time; this covers custom transports too.
         literal = literal_ip(host)
         if literal is not None:
             why = blocked_reason(literal, allow_private=allow_private)
             if why is not None:
-                reason = f"{_clip(host, 60)} is {why}"
+                reason = f"{clip(host, 60)} is {why}"
                 hint = _PRIVATE_HINT if blocked_reason(literal, allow_private=True) is None else ""
                 raise BlockedAddressError(f"blocked: {reason}{hint}", url=url, reason=reason)
         try:
             return str(httpx.URL(url).copy_with(fragment=None))
         except (httpx.InvalidURL, TypeError, ValueError) as e:
-            raise FetchError(f"invalid URL: {_clip(str(e))}", url=url) from e
+            raise FetchError(f"invalid URL: {clip(str(e))}", url=url) from e
 
     def _check_downgrade(self, current: str, next_url: str, original: str) -> None:
         if (
@@ -312,7 +258,7 @@ class Fetcher:
             and not self._settings.allow_https_downgrade
         ):
             raise TooManyRedirectsError(
-                f"refused https->http downgrade redirect to {_safe_url(next_url)}", url=original
+                f"refused https->http downgrade redirect to {safe_url(next_url)}", url=original
             )
 
     def _gate(self, host: str) -> _HostGate:
@@ -342,17 +288,17 @@ class Fetcher:
                 return await self._exchange(client, url, headers, original=original)
         except TimeoutError as e:
             raise FetchTimeout(
-                f"timed out after {self._settings.timeout:g}s fetching {_safe_url(url)}", url=original
+                f"timed out after {self._settings.timeout:g}s fetching {safe_url(url)}", url=original
             ) from e
         except AddressBlocked as e:
             hint = _PRIVATE_HINT if e.private else ""
             raise BlockedAddressError(f"blocked: {e.reason}{hint}", url=original, reason=e.reason) from e
         except httpx.TimeoutException as e:
             kind = "connect" if isinstance(e, httpx.ConnectTimeout) else "read"
-            raise FetchTimeout(f"{kind} timeout fetching {_safe_url(url)}", url=original) from e
+            raise FetchTimeout(f"{kind} timeout fetching {safe_url(url)}", url=original) from e
         except (httpx.HTTPError, httpx.InvalidURL) as e:
             raise FetchError(
-                f"{type(e).__name__} fetching {_safe_url(url)}: {_clip(str(e)) or 'connection failed'}", url=original
+                f"{type(e).__name__} fetching {safe_url(url)}: {clip(str(e)) or 'connection failed'}", url=original
             ) from e
 
     async def _exchange(self, client: httpx.AsyncClient, url: str, headers: dict[str, str], *, original: str) -> _Hop:
@@ -361,17 +307,17 @@ class Fetcher:
             if status in _REDIRECTS and "location" in response.headers:
                 return _Hop(location=response.headers["location"], status=status)
             result_headers = {
-                k.lower(): v[:_MAX_HEADER] for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS
+                k.lower(): v[:MAX_HEADER] for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS
             }
             if status == 304:
-                _log.debug("fetch not modified url=%s", _safe_url(url))
+                _log.debug("fetch not modified url=%s", safe_url(url))
                 return _Hop(result=self._result(original, url, status, result_headers, b"", not_modified=True))
             if not 200 <= status < 300:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))
-                phrase = _clip(response.reason_phrase, 100)  # server text: it ends up in logs and the CLI
+                phrase = clip(response.reason_phrase, 100)  # server text: it ends up in logs and the CLI
                 phrase = f" {phrase}" if phrase else ""
                 raise FetchStatusError(
-                    f"HTTP {status}{phrase} from {_safe_url(url)}", url=original, status=status, retry_after=retry_after
+                    f"HTTP {status}{phrase} from {safe_url(url)}", url=original, status=status, retry_after=retry_after
                 )
             body = await self._read_body(response, url, original)
             return _Hop(result=self._result(original, url, status, result_headers, body, not_modified=False))
@@ -381,8 +327,8 @@ class Fetcher:
         cap = self._settings.max_bytes
         encoding = response.headers.get("content-encoding", "")
         declared = response.headers.get("content-length", "")
-        too_large = ResponseTooLargeError(f"body of {_safe_url(url)} is larger than {cap:,} bytes", url=original)
-        if not encoding and _ascii_digits(declared) and (len(declared) > 18 or int(declared) > cap):
+        too_large = ResponseTooLargeError(f"body of {safe_url(url)} is larger than {cap:,} bytes", url=original)
+        if not encoding and ascii_digits(declared) and (len(declared) > 18 or int(declared) > cap):
             raise too_large
         if response.is_stream_consumed:  # an in-memory response (httpx.MockTransport): already decoded
             if len(response.content) > cap:
@@ -392,7 +338,7 @@ class Fetcher:
             decoder = make_decoder(encoding)
         except UnsupportedEncoding as e:
             raise FetchError(
-                f"unsupported Content-Encoding from {_safe_url(url)}: {_clip(str(e))}", url=original
+                f"unsupported Content-Encoding from {safe_url(url)}: {clip(str(e))}", url=original
             ) from e
         body = bytearray()
         try:
@@ -404,7 +350,7 @@ class Fetcher:
             for chunk in decoder.flush():
                 body += chunk
         except zlib.error as e:
-            raise FetchError(f"corrupt {_clip(encoding, 40)} body from {_safe_url(url)}: {e}", url=original) from e
+            raise FetchError(f"corrupt {clip(encoding, 40)} body from {safe_url(url)}: {e}", url=original) from e
         if len(body) > cap:
             raise too_large
         return bytes(body)
@@ -419,8 +365,8 @@ class Fetcher:
             status=status,
             headers=headers,
             body=body,
-            etag=_validator(headers.get("etag")),
-            last_modified=_validator(headers.get("last-modified")),
+            etag=validator(headers.get("etag")),
+            last_modified=validator(headers.get("last-modified")),
             not_modified=not_modified,
             permanent_url=None,
         )

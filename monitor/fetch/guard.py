@@ -75,7 +75,6 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 _COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated IPv4-compatible ::a.b.c.d
 _TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # SIIT IPv4-translated ::ffff:0:a.b.c.d
-_TEREDO = ipaddress.ip_network("2001::/32")
 _OPENED_BY_ALLOW_PRIVATE = frozenset({"loopback", "private", "shared (CGNAT)", "site-local"})
 
 
