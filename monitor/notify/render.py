@@ -13,13 +13,15 @@ as they are. User templates in ``notify.templates`` override the shipped ones by
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import regex
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
@@ -27,6 +29,7 @@ from markupsafe import Markup, escape
 from monitor.errors import NotifyError
 
 __all__ = [
+    "ALSO_REPORTED_MAX",
     "AlertArticle",
     "AlertRule",
     "DigestGroup",
@@ -34,6 +37,8 @@ __all__ = [
     "Message",
     "Renderer",
     "StoryAlert",
+    "TITLE_MAX",
+    "clip",
     "highlight",
     "markdown_escape",
     "neutralise_mentions",
@@ -44,7 +49,19 @@ Format = Literal["text", "markdown", "html"]
 _FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 _SHIPPED = Path(__file__).resolve().parent.parent / "templates"
 _ZWSP = "\u200b"
-_MENTION = re.compile(r"(?i)(@)(channel|everyone|here|all)\b|(<!)(channel|everyone|here)")
+#: Characters of a message title (the email subject): 150 of the widest (4-byte UTF-8) characters still encode
+#: (RFC 2047) to one ``Subject:`` line under RFC 5322's 998 bytes, which apprise's email plugin does not fold.
+TITLE_MAX = 150
+#: Outlets listed under "also reported by"; the rest are counted ("and 12 more").
+ALSO_REPORTED_MAX = 5
+# Mention syntax, matched on a folded shadow of the text (NFKC, casefold, invisible characters dropped), so
+# ``＠ＥＶＥＲＹＯＮＥ``, ``@every\u200done`` and ``@Here`` are caught like ``@everyone``:
+# any ``@word`` not inside a word (a person, @room, @everyone_x), a keyword even inside one (x@here),
+# Zulip's ``@**all**``/``@_*group*``, and Slack/Discord's ``<!here>``, ``<@id>``, ``<@&role>``, ``<#channel>``.
+_MENTION = regex.compile(r"(?<![\w.+-])@(?=_?[\w*])|@(?=_?\**(?:everyone|here|channel|all|room|stream|topic))"
+                         r"|<(?=[@!#])")
+_INVISIBLE = regex.compile(r"[\p{Cf}\p{Mn}\u115f\u1160\u3164\uffa0\u034f]")
+_TRIGGERS = re.compile(r"[@<\uff20\ufe6b\uff1c\ufe64]")
 _MD_ALWAYS = re.compile(r"([\\`*_\[\]<>|~&])")
 _MD_LINE_START = re.compile(r"(?m)^(\s*)([#+\-=]|\d+(?=[.)]))")
 
@@ -79,6 +96,7 @@ class StoryAlert:
     snippet: str = ""
     hit_texts: tuple[str, ...] = ()
     also_reported: tuple[AlertArticle, ...] = ()
+    also_more: int = 0  # outlets that also reported the story but are not listed (ALSO_REPORTED_MAX)
 
     @property
     def severity(self) -> str:
@@ -106,8 +124,44 @@ class Message:
 
 
 def neutralise_mentions(text: str) -> str:
-    """Break ``@channel``/``@everyone``/``@here``/``@all`` and ``<!here>``-style mentions with a zero-width space."""
-    return _MENTION.sub(lambda m: f"{m.group(1) or m.group(3)}{_ZWSP}{m.group(2) or m.group(4)}", text)
+    """Break every chat mention in ``text`` with a zero-width space after its ``@`` or ``<``.
+
+    Covers ``@channel``/``@everyone``/``@here``/``@all``/``@room`` (also glued to a word, ``@everyone_x``), any
+    ``@name``, Zulip ``@**all**``, Slack ``<!here>`` and Discord ``<@&role>``/``<@id>``/``<#channel>``, in any
+    case, full-width or with invisible characters inside. Idempotent. Linear in ``len(text)``.
+    """
+    if not _TRIGGERS.search(text):
+        return text
+    shadow: list[str] = []
+    origin: list[int] = []  # index in ``text`` of each shadow character
+    for i, char in enumerate(text):
+        if _INVISIBLE.match(char) and not (char == _ZWSP and i and text[i - 1] in "@<\uff20\ufe6b\uff1c\ufe64"):
+            continue  # kept after a trigger: that mention is already broken
+        folded = unicodedata.normalize("NFKC", char).casefold() if ord(char) > 127 else char.lower()
+        shadow.extend(folded)
+        origin.extend([i] * len(folded))
+    cuts = sorted({origin[m.start()] for m in _MENTION.finditer("".join(shadow))})
+    pieces: list[str] = []
+    start = 0
+    for cut in cuts:
+        if text[cut + 1:cut + 2] != _ZWSP:
+            pieces.extend((text[start:cut + 1], _ZWSP))
+            start = cut + 1
+    return "".join(pieces) + text[start:]
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters with "…", at a word or else a grapheme boundary."""
+    if len(text) <= limit:
+        return text
+    window = text[:limit + 8]  # a little beyond: a boundary at the window's end is not a real one
+    ends = [m.end() for m in regex.finditer(r"\X", window) if m.end() < len(window) and m.end() <= limit - 1
+            and unicodedata.combining(text[m.end() - 1]) != 9]  # not after a virama/coeng: it joins onward
+    end = ends[-1] if ends else 0
+    space = text.rfind(" ", 0, end + 1)
+    if space > end * 0.8:  # a word boundary not far back reads better than a cut word
+        end = space
+    return text[:end].rstrip() + "…"
 
 
 def markdown_escape(text: str) -> str:
@@ -126,8 +180,10 @@ def render_snippet(snippet: str, hits: Sequence[object], fmt: Format = "text") -
 def highlight(snippet: str, hit_texts: Sequence[str], fmt: Format) -> Markup:
     """Mark every occurrence of the hits' matched text in ``snippet`` (<mark> in HTML, ``**…**`` otherwise).
 
-    The snippet is plain text from a hostile page: it is escaped for ``fmt`` around the marks.
+    The snippet is plain text from a hostile page: it is escaped for ``fmt`` around the marks, and its mentions
+    are broken before it is split, so a mark cannot join ``@`` to ``**everyone**`` (a Zulip mention).
     """
+    snippet = neutralise_mentions(snippet)
     spans = _hit_spans(snippet, hit_texts)
     pieces: list[str] = []
     cursor = 0
@@ -174,7 +230,7 @@ class Renderer:
             body = self._envs[fmt].get_template(f"{kind}.{fmt}.j2").render(**context)
         except TemplateError as e:
             raise NotifyError(f"template {kind}.{fmt}.j2 failed: {type(e).__name__}: {e}") from e
-        return Message(title=" ".join(title.split()), body=body.strip() + "\n", format=fmt)
+        return Message(title=clip(" ".join(title.split()), TITLE_MAX), body=body.strip() + "\n", format=fmt)
 
 
 def _environment(loader: ChoiceLoader, fmt: Format, zone: ZoneInfo) -> SandboxedEnvironment:
@@ -220,10 +276,18 @@ def _hit_spans(snippet: str, hit_texts: Sequence[str]) -> list[tuple[int, int]]:
 
 
 def _localtime(when: datetime | None, zone: ZoneInfo) -> str:
+    """``when`` in ``zone``; a date so near year 1 or 9999 that the zone's offset overflows is shown in UTC."""
     if when is None:
         return "date unknown"
     aware = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
-    return aware.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    try:
+        local = aware.astimezone(zone)
+        name = local.tzname() or ""
+    except (OverflowError, ValueError):  # the zone's offset would leave years 1..9999: show it as it came
+        local = aware
+        name = "UTC" if aware.utcoffset() == timedelta(0) else aware.strftime("%z")
+    # Formatted by hand: strftime pads years below 1000 differently per platform.
+    return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d} {name}".rstrip()
 
 
 def _safe_link(url: str) -> str:
