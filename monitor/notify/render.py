@@ -37,21 +37,26 @@ __all__ = [
     "Message",
     "Renderer",
     "StoryAlert",
+    "SUBJECT_BYTES",
     "TITLE_MAX",
     "clip",
     "highlight",
     "markdown_escape",
     "neutralise_mentions",
     "render_snippet",
+    "subject_size",
 ]
 
 Format = Literal["text", "markdown", "html"]
 _FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 _SHIPPED = Path(__file__).resolve().parent.parent / "templates"
 _ZWSP = "\u200b"
-#: Characters of a message title (the email subject): 150 of the widest (4-byte UTF-8) characters still encode
-#: (RFC 2047) to one ``Subject:`` line under RFC 5322's 998 bytes, which apprise's email plugin does not fold.
+#: Characters of a message title (an email subject, a chat message's title).
 TITLE_MAX = 150
+#: Encoded bytes of a title: apprise's email plugin neither folds the ``Subject:`` line nor bounds it, and
+#: RFC 5322 allows 998 bytes a line (servers answer "500 Line too long"); 9 for "Subject: ", 12 for the
+#: encoded word's ``=?utf-8?q?…?=``, the rest spare. About 100 Khmer or 75 emoji characters.
+SUBJECT_BYTES = 900
 #: Outlets listed under "also reported by"; the rest are counted ("and 12 more").
 ALSO_REPORTED_MAX = 5
 # Mention syntax, matched on a folded shadow of the text (NFKC, casefold, invisible characters dropped), so
@@ -61,6 +66,7 @@ ALSO_REPORTED_MAX = 5
 _MENTION = regex.compile(r"(?<![\w.+-])@(?=_?[\w*])|@(?=_?\**(?:everyone|here|channel|all|room|stream|topic))"
                          r"|<(?=[@!#])")
 _INVISIBLE = regex.compile(r"[\p{Cf}\p{Mn}\u115f\u1160\u3164\uffa0\u034f]")
+_UNENCODABLE = re.compile(r"[\ud800-\udfff]")
 _TRIGGERS = re.compile(r"[@<\uff20\ufe6b\uff1c\ufe64]")
 _MD_ALWAYS = re.compile(r"([\\`*_\[\]<>|~&])")
 _MD_LINE_START = re.compile(r"(?m)^(\s*)([#+\-=]|\d+(?=[.)]))")
@@ -150,18 +156,32 @@ def neutralise_mentions(text: str) -> str:
     return "".join(pieces) + text[start:]
 
 
-def clip(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters with "…", at a word or else a grapheme boundary."""
-    if len(text) <= limit:
+def clip(text: str, limit: int, weigh: Callable[[str], int] = len) -> str:
+    """``text`` cut to a ``weigh`` of at most ``limit`` (characters by default) with "…", at a word or else a
+    grapheme boundary (never after a virama or Khmer coeng, which join the next letter). Linear in the kept part."""
+    if weigh(text) <= limit:
         return text
-    window = text[:limit + 8]  # a little beyond: a boundary at the window's end is not a real one
-    ends = [m.end() for m in regex.finditer(r"\X", window) if m.end() < len(window) and m.end() <= limit - 1
-            and unicodedata.combining(text[m.end() - 1]) != 9]  # not after a virama/coeng: it joins onward
-    end = ends[-1] if ends else 0
+    budget = limit - weigh("…")
+    end = used = 0
+    for grapheme in regex.finditer(r"\X", text):
+        used += weigh(grapheme.group())
+        if used > budget:
+            break
+        if unicodedata.combining(text[grapheme.end() - 1]) != 9:
+            end = grapheme.end()
     space = text.rfind(" ", 0, end + 1)
     if space > end * 0.8:  # a word boundary not far back reads better than a cut word
         end = space
     return text[:end].rstrip() + "…"
+
+
+def subject_size(text: str) -> int:
+    """Bytes ``text`` takes in a ``Subject:`` line when quoted-printable encoded (RFC 2047), as apprise does.
+
+    An upper bound: letters, digits and spaces take one byte, every other byte of its UTF-8 three (``=F0``).
+    """
+    return sum(1 if char.isascii() and (char.isalnum() or char == " ") else 3 * len(char.encode("utf-8", "replace"))
+               for char in text)
 
 
 def markdown_escape(text: str) -> str:
@@ -230,7 +250,13 @@ class Renderer:
             body = self._envs[fmt].get_template(f"{kind}.{fmt}.j2").render(**context)
         except TemplateError as e:
             raise NotifyError(f"template {kind}.{fmt}.j2 failed: {type(e).__name__}: {e}") from e
-        return Message(title=clip(" ".join(title.split()), TITLE_MAX), body=body.strip() + "\n", format=fmt)
+        title = clip(clip(" ".join(_clean(title).split()), TITLE_MAX), SUBJECT_BYTES, subject_size)
+        return Message(title=title, body=_clean(body).strip() + "\n", format=fmt)
+
+
+def _clean(text: str) -> str:
+    """``text`` without NUL and lone surrogates (no encoder takes them; a user template may still print them)."""
+    return _UNENCODABLE.sub("\ufffd", text).replace("\x00", "")
 
 
 def _environment(loader: ChoiceLoader, fmt: Format, zone: ZoneInfo) -> SandboxedEnvironment:
