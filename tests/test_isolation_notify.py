@@ -23,10 +23,11 @@ from monitor.notify.send import fit_to_service
 from monitor.store import Store
 from tests.chat import ChatServer, chat_server
 from tests.dbfixtures import store, store_url
+from tests.newssite import NewsSite, news_site
 from tests.notifykit import T0, add_story, make_settings, rule
 from tests.smtp import SmtpServer, smtp_server
 
-__all__ = ["chat_server", "smtp_server", "store", "store_url"]
+__all__ = ["chat_server", "news_site", "smtp_server", "store", "store_url"]
 
 RAID = rule("kh.raid", "critical", title="Scam compound raid")
 FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
@@ -211,3 +212,69 @@ def test_bodies_are_cut_to_the_services_limit() -> None:
         assert service.title_maxlen == 0 or len(fitted.title) <= service.title_maxlen
         if len(long.body) > limit:
             assert fitted.body.endswith("(shortened to fit the channel)\n") and "line 1 " in fitted.body
+
+
+def test_monitor_poll_delivers_around_a_far_future_item_and_a_refused_email(
+        tmp_path: Path, news_site: NewsSite, smtp_server: SmtpServer) -> None:
+    text = "Police raided a scam compound on Monday. {n}"
+    text = text.replace("{n}", "{n} " + " ".join(f"w{{n}}x{i}" for i in range(60)))
+    news_site.add("wire", "Far future raid", text.format(n=999),
+                  published=datetime(9999, 12, 31, 23, 0, tzinfo=timezone.utc))
+    news_site.add("wire", "Poison raid", text.format(n=13))
+    for n in range(6):
+        news_site.add("wire", f"{n} " + KHMER * 8, text.format(n=100 + n))
+    smtp_server.refuse = lambda m: "554 5.6.0 refused" if "Poison" in str(m["Subject"]) else None
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(
+        "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n")
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[database]
+url = "sqlite:///{tmp_path}/m.db"
+[scheduler]
+timezone = "Asia/Bangkok"
+[fetch]
+allow_private = true
+extract_processes = 1
+[rules]
+paths = ["{tmp_path / 'rules'}"]
+[[feeds]]
+name = "wire"
+url = "{news_site.feed_url('wire')}"
+[channels.mail]
+urls = ["{smtp_server.url()}"]
+format = "html"
+[[routes]]
+channels = ["mail"]
+""")
+    result = CliRunner().invoke(app, ["--config", str(config), "poll"])
+    assert result.exit_code == 0, result.output
+    subjects = [str(m["Subject"]) for m in smtp_server.messages]
+    assert len(subjects) == 7 and not any("Poison" in s for s in subjects)
+    assert any("Far future" in s for s in subjects)
+    failed = CliRunner().invoke(app, ["--config", str(config), "deliveries", "--status", "pending"])
+    assert "Poison raid" in failed.output and "Sending email" in failed.output  # the error, shown
+
+
+def test_a_digest_goes_out_without_the_one_story_that_cannot_be_rendered(store: Store, chat_server: ChatServer,
+                                                                        tmp_path: Path) -> None:
+    (tmp_path / "digest.text.j2").write_text(
+        "{% for group in groups %}{% for alert in group.stories %}{{ alert.article.title }}\n"
+        "{% if 'Poison' in alert.article.title %}{{ 1 // 0 }}{% endif %}{% endfor %}{% endfor %}")
+    settings = make_settings({"daily": {"urls": [chat_server.url("daily")]}},
+                             [{"channels": ["daily"], "mode": "digest", "digest": "*/5 * * * *"}],
+                             templates=str(tmp_path))
+    _stories(store, settings, ["First", "Poison pill", "Third"])
+    report = Notifier(settings, store, rules=[RAID]).send_digests(T0 + timedelta(minutes=5))
+    assert (report.messages, report.sent, report.failed) == (1, 2, 1)
+    [post] = chat_server.messages("daily")
+    assert "First" in post["message"] and "Third" in post["message"] and "Poison" not in post["message"]
+
+
+def test_a_long_digest_email_is_not_cut(store: Store, smtp_server: SmtpServer) -> None:
+    settings = make_settings({"mail": {"urls": [smtp_server.url()], "format": "text"}},
+                             [{"channels": ["mail"], "mode": "digest", "digest": "*/5 * * * *"}])
+    _stories(store, settings, [f"Story {n} " + "t" * 280 for n in range(120)])
+    assert Notifier(settings, store, rules=[RAID]).send_digests(T0 + timedelta(minutes=5)).sent == 120
+    [message] = smtp_server.messages
+    assert "Story 119 " in str(message.get_content()) and "shortened" not in str(message.get_content())

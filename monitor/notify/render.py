@@ -66,6 +66,7 @@ ALSO_REPORTED_MAX = 5
 _MENTION = regex.compile(r"(?<![\w.+-])@(?=_?[\w*])|@(?=_?\**(?:everyone|here|channel|all|room|stream|topic))"
                          r"|<(?=[@!#])")
 _INVISIBLE = regex.compile(r"[\p{Cf}\p{Mn}\u115f\u1160\u3164\uffa0\u034f]")
+_URL_MAX = 2048
 _UNENCODABLE = re.compile(r"[\ud800-\udfff]")
 _TRIGGERS = re.compile(r"[@<\uff20\ufe6b\uff1c\ufe64]")
 _MD_ALWAYS = re.compile(r"([\\`*_\[\]<>|~&])")
@@ -317,5 +318,6 @@ def _localtime(when: datetime | None, zone: ZoneInfo) -> str:
 
 
 def _safe_link(url: str) -> str:
-    """The URL if it is http(s), else empty: a hostile feed must not plant ``javascript:`` links."""
-    return url if re.match(r"(?i)^https?://[^\s<>\"']+$", url or "") else ""
+    """The URL if it is http(s) and at most 2,048 characters, else empty: a hostile feed must not plant
+    ``javascript:`` links nor fill a message with one URL."""
+    return url if len(url or "") <= _URL_MAX and re.match(r"(?i)^https?://[^\s<>\"']+$", url or "") else ""

@@ -26,6 +26,7 @@ with warnings.catch_warnings():
     # sends first; importing it once here, quietly, keeps that warning out of sends (and of ``-W error`` runs).
     warnings.simplefilter("ignore", DeprecationWarning)
     import apprise.utils.pgp  # noqa: F401
+    from apprise.plugins.email import NotifyEmail
 
 from monitor.notify.redact import redact, url_secrets
 from monitor.notify.render import Message, clip
@@ -33,6 +34,7 @@ from monitor.notify.render import Message, clip
 __all__ = [
     "AppriseFactory",
     "AppriseLike",
+    "EMAIL_BODY_MAX",
     "RETRY_DELAYS",
     "RETRY_EVERY",
     "RETRY_FOR",
@@ -74,6 +76,8 @@ AppriseFactory = Callable[[], AppriseLike]
 # answering "no" to this message (a 5xx, an SMTP 500/554): the channel's other messages are still tried.
 _UNREACHABLE = re.compile(r"(?i)connection error|connection refused|timed out|invalid or unsupported apprise url"
                           r"|invalid apprise url")
+#: Characters of an email body (apprise's email limit of 32,768 would cut digests no mail server refuses).
+EMAIL_BODY_MAX = 2_000_000
 _SHORTENED = "… (shortened to fit the channel)"
 
 
@@ -172,6 +176,8 @@ def fit_to_service(message: Message, instance: object) -> Message:
         title_max, body_max = int(service.title_maxlen), int(service.body_maxlen)
     except (TypeError, IndexError, AttributeError, ValueError, KeyError):  # not an apprise.Apprise: no limits
         return message
+    if isinstance(service, NotifyEmail):  # apprise's 32,768 is no SMTP limit: a long digest mail stays whole
+        body_max = EMAIL_BODY_MAX
     title = clip(message.title, title_max) if title_max > 0 else message.title
     room = body_max - (0 if title_max > 0 else len(title) + 2)
     body = message.body
