@@ -278,3 +278,10 @@ def test_a_long_digest_email_is_not_cut(store: Store, smtp_server: SmtpServer) -
     assert Notifier(settings, store, rules=[RAID]).send_digests(T0 + timedelta(minutes=5)).sent == 120
     [message] = smtp_server.messages
     assert "Story 119 " in str(message.get_content()) and "shortened" not in str(message.get_content())
+
+
+def test_links_with_at_signs_stay_links_without_mentions() -> None:
+    alert = StoryAlert(1, (RAID_RULE,), AlertArticle("t", "https://social.example.org/@everyone?u=@here", "f"))
+    for fmt in FORMATS:
+        body = Renderer().alert(alert, fmt).body
+        assert "https://social.example.org/%40everyone?u=%40here" in body and "\u200b" not in body

@@ -36,8 +36,8 @@ __all__ = [
     "Format",
     "Message",
     "Renderer",
-    "StoryAlert",
     "SUBJECT_BYTES",
+    "StoryAlert",
     "TITLE_MAX",
     "clip",
     "highlight",
@@ -320,4 +320,9 @@ def _localtime(when: datetime | None, zone: ZoneInfo) -> str:
 def _safe_link(url: str) -> str:
     """The URL if it is http(s) and at most 2,048 characters, else empty: a hostile feed must not plant
     ``javascript:`` links nor fill a message with one URL."""
-    return url if len(url or "") <= _URL_MAX and re.match(r"(?i)^https?://[^\s<>\"']+$", url or "") else ""
+    if len(url or "") > _URL_MAX or not re.match(r"(?i)^https?://[^\s<>\"']+$", url or ""):
+        return ""
+    # "@" after the host is "%40" (the same URL), so the mention guard need not break a link like /@name.
+    scheme, _, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}://{host}{slash}{path.replace('@', '%40')}"
