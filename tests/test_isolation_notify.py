@@ -285,3 +285,17 @@ def test_links_with_at_signs_stay_links_without_mentions() -> None:
     for fmt in FORMATS:
         body = Renderer().alert(alert, fmt).body
         assert "https://social.example.org/%40everyone?u=%40here" in body and "\u200b" not in body
+
+
+def test_the_throttle_summary_goes_out_without_the_one_story_that_cannot_be_rendered(
+        store: Store, chat_server: ChatServer, tmp_path: Path) -> None:
+    (tmp_path / "summary.text.j2").write_text(
+        "{% for alert in alerts %}{{ alert.article.title }}\n"
+        "{% if 'Poison' in alert.article.title %}{{ 1 // 0 }}{% endif %}{% endfor %}")
+    settings = make_settings({"chat": {"urls": [chat_server.url("chat")]}}, [{"channels": ["chat"]}],
+                             templates=str(tmp_path), max_per_hour=2)
+    _stories(store, settings, ["First", "Second", "Poison pill", "Fourth"])
+    report = Notifier(settings, store, rules=[RAID]).send_due(T0 + timedelta(minutes=1))
+    assert (report.messages, report.sent, report.suppressed, report.failed) == (2, 1, 2, 1)
+    summary = chat_server.messages("chat")[-1]["message"]
+    assert "Second" in summary and "Fourth" in summary and "Poison" not in summary

@@ -235,43 +235,52 @@ class Notifier:
             down = failure if failure and failure.channel_wide else down
             report += self._recorded(group, now, failure, story=group[0].story_id)
         if summarised:
-            kept: list[StoryAlert] = []
-            covered: list[DeliveryRecord] = []
-            for group in summarised:  # a story that cannot be composed fails alone, out of the summary
-                alert = self._attempt(partial(self._alert, group))
-                if isinstance(alert, _Failure):
-                    report += self._recorded(group, now, alert, story=group[0].story_id)
-                else:
-                    kept.append(alert)
-                    covered.extend(group)
-            if kept:
-                failure = down or self._deliver(channel, lambda: self._renderer.summary(
-                    kept, channel.format, limit=limit))
-                report += self._recorded(covered, now, failure, status="suppressed")
+            if down:
+                return report + self._recorded([row for group in summarised for row in group], now, down,
+                                               status="suppressed")
+            message, summarised, report = self._isolated(summarised, lambda groups: self._renderer.summary(
+                [self._alert(group) for group in groups], channel.format, limit=limit), now, report)
+            if summarised:
+                sent = message if isinstance(message, _Failure) else self._send(channel, message)
+                report += self._recorded([row for group in summarised for row in group], now, sent,
+                                         status="suppressed")
         return report
 
     def _send_digest(self, name: str, rows: list[DeliveryRecord], now: datetime) -> SendReport:
         channel = self._settings.channels.get(name)
         if channel is None:
             return self._record(rows, now, f"channel {name!r} is no longer configured", retry=False)
-        report = SendReport()
-        message = self._attempt(lambda: self._digest_message(rows, channel))
-        if isinstance(message, _Failure):  # find the stories that fail on their own; the digest goes without them
-            stories: dict[int, list[DeliveryRecord]] = {}
-            for row in rows:
-                stories.setdefault(row.story_id, []).append(row)
-            rows = []
-            for story, group in stories.items():
-                alone = self._attempt(partial(self._digest_message, group, channel))
-                if isinstance(alone, _Failure):
-                    report += self._recorded(group, now, alone, story=story)
-                else:
-                    rows.extend(group)
-            if not rows:
-                return report
-            message = self._attempt(lambda: self._digest_message(rows, channel))
+        stories: dict[int, list[DeliveryRecord]] = {}
+        for row in rows:
+            stories.setdefault(row.story_id, []).append(row)
+        message, groups, report = self._isolated(list(stories.values()), lambda groups: self._digest_message(
+            [row for group in groups for row in group], channel), now, SendReport())
+        if not groups:
+            return report
         sent = message if isinstance(message, _Failure) else self._send(channel, message)
-        return report + self._recorded(rows, now, sent)
+        return report + self._recorded([row for group in groups for row in group], now, sent)
+
+    def _isolated(self, groups: list[list[DeliveryRecord]], make: Callable[[list[list[DeliveryRecord]]], Message],
+                  now: datetime, report: SendReport) -> tuple[Message | _Failure, list[list[DeliveryRecord]],
+                                                              SendReport]:
+        """One message about many stories (a digest, a summary), and the stories it is about.
+
+        When it cannot be made, each story is tried alone: those that fail alone are recorded failed alone, and the
+        message is made again without them (rare, so N+1 renders are fine).
+        """
+        message = self._attempt(partial(make, groups))
+        if not isinstance(message, _Failure) or len(groups) < 2:
+            return message, groups, report
+        kept: list[list[DeliveryRecord]] = []
+        for group in groups:
+            alone = self._attempt(partial(make, [group]))
+            if isinstance(alone, _Failure):
+                report += self._recorded(group, now, alone, story=group[0].story_id)
+            else:
+                kept.append(group)
+        if not kept or len(kept) == len(groups):  # all failed alone (recorded), or only together: fail them all
+            return message, kept, report
+        return self._attempt(partial(make, kept)), kept, report
 
     def _deliver(self, channel: ChannelSettings, make: Callable[[], Message]) -> _Failure | None:
         """Compose, render and send one message: None when sent, else why not. Never raises."""
