@@ -235,7 +235,7 @@ url = "sqlite:///{tmp_path}/m.db"
 timezone = "Asia/Bangkok"
 [fetch]
 allow_private = true
-extract_processes = 1
+full_text = false
 [rules]
 paths = ["{tmp_path / 'rules'}"]
 [[feeds]]
@@ -299,3 +299,34 @@ def test_the_throttle_summary_goes_out_without_the_one_story_that_cannot_be_rend
     assert (report.messages, report.sent, report.suppressed, report.failed) == (2, 1, 2, 1)
     summary = chat_server.messages("chat")[-1]["message"]
     assert "Second" in summary and "Fourth" in summary and "Poison" not in summary
+
+
+@pytest.mark.parametrize("status", [400, 413, 500])
+def test_a_chat_message_the_receiver_refuses_fails_alone(store: Store, chat_server: ChatServer, status: int) -> None:
+    settings = _chat(chat_server)
+    chat_server.refuse = lambda post: status if "Poison" in post.get("title", "") else None
+    _stories(store, settings, ["Poison pill", "Second", "Third"])
+    report = Notifier(settings, store, rules=[RAID]).send_due(T0 + timedelta(minutes=1))
+    assert (report.sent, report.retried) == (2, 1)
+    assert [p["title"].split(": ", 1)[1] for p in chat_server.messages("chat")] == ["Second", "Third"]
+
+
+def test_a_chat_receiver_that_times_out_backs_off_the_channel_once(store: Store, chat_server: ChatServer) -> None:
+    settings = _chat(chat_server, timeout=0.5)
+    chat_server.delay = 2.0
+    _stories(store, settings, [f"Story {n}" for n in range(5)])
+    started = time.monotonic()
+    report = Notifier(settings, store, rules=[RAID]).send_due(T0 + timedelta(minutes=1))
+    assert report.retried == 5 and time.monotonic() - started < 2  # one wait, not five
+
+
+def test_header_injection_and_unencodable_text_in_a_title(store: Store, smtp_server: SmtpServer) -> None:
+    settings = make_settings({"mail": {"urls": [smtp_server.url()], "format": "text"}}, [{"channels": ["mail"]}])
+    _stories(store, settings, ["Raid\r\nBcc: victim@example.org\r\n\r\nbody", "Raid\u2028X-Evil: 1\x85Y: 2"])
+    assert Notifier(settings, store, rules=[RAID]).send_due(T0 + timedelta(minutes=1)).sent == 2
+    assert [rcpt for _, rcpt in smtp_server.envelopes] == [["desk@example.org"]] * 2
+    for message in smtp_server.messages:
+        assert message["Bcc"] is None and message["X-Evil"] is None and message["Y"] is None
+    alert = StoryAlert(1, (RAID_RULE,), AlertArticle("Raid \ud800 in\x00 Poipet", "https://a.example.org/", "f"))
+    message = Renderer().alert(alert, "html")
+    assert message.title.endswith("Raid \ufffd in Poipet") and "\ud800" not in message.body
