@@ -328,5 +328,5 @@ def test_header_injection_and_unencodable_text_in_a_title(store: Store, smtp_ser
     for message in smtp_server.messages:
         assert message["Bcc"] is None and message["X-Evil"] is None and message["Y"] is None
     alert = StoryAlert(1, (RAID_RULE,), AlertArticle("Raid \ud800 in\x00 Poipet", "https://a.example.org/", "f"))
-    message = Renderer().alert(alert, "html")
-    assert message.title.endswith("Raid \ufffd in Poipet") and "\ud800" not in message.body
+    rendered = Renderer().alert(alert, "html")
+    assert rendered.title.endswith("Raid \ufffd in Poipet") and "\ud800" not in rendered.body
