@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -115,6 +116,7 @@ def test_khmer_subject_is_encoded_short_enough_and_every_email_arrives(store: St
         subject = str(message["Subject"])
         assert subject.startswith("[CRITICAL] Scam compound raid: ") and subject.endswith("…")
         assert len(subject) <= 150 and "\ufffd" not in subject
+        assert unicodedata.combining(subject[-2]) != 9  # not cut after a Khmer coeng (it joins the next letter)
 
 
 def test_a_message_the_smtp_server_refuses_fails_alone_at_every_retry(store: Store,
