@@ -5,9 +5,10 @@ Inputs: ``StoryAlert`` values (a story's rules, its article, snippet and hits) a
 
 Article text is hostile (DESIGN.md "Feed and page text is never trusted"). Every value a template prints is
 escaped for its format without the template asking: HTML by Jinja's autoescape, markdown by a ``finalize`` hook that
-backslash-escapes control characters and links, and every format neutralises chat mass mentions (``@channel``,
-``<!here>`` …) with a zero-width space. Only values marked safe by our own filters (the highlighted snippet) pass
-as they are. User templates in ``notify.templates`` override the shipped ones by file name.
+backslash-escapes control characters and links, and every format neutralises chat mentions (``@channel``,
+``@**all**``, ``<!here>``, ``<@&role>`` …) with a zero-width space. Only values marked safe by our own filters (the
+highlighted snippet) pass as they are. User templates in ``notify.templates`` override the shipped ones by file
+name. A title is bounded (``TITLE_MAX`` characters, ``SUBJECT_BYTES`` encoded) and never fails on a date.
 """
 
 from __future__ import annotations

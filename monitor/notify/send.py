@@ -1,6 +1,8 @@
 """The apprise boundary and the pure sending decisions (retry backoff, hourly throttle).
 
-Inputs: a rendered ``Message`` and one channel URL. Output: ``UrlResult(url (redacted), ok, error (redacted))``.
+Inputs: a rendered ``Message`` and one channel URL. Output: ``UrlResult(url (redacted), ok, error (redacted),
+channel_wide)``: a failure is channel-wide when the service could not be reached (the channel's other messages
+would fail alike), else it concerns this message only. The message is cut to the service's limits first.
 
 Only this module touches apprise. Each URL gets its own ``Apprise`` instance, so a result names exactly the URL it
 belongs to; apprise's blocking ``notify`` runs in a daemon thread joined with a deadline, so a hanging server costs
