@@ -2,7 +2,8 @@
 
 ``chat_server`` yields a ``ChatServer``: ``url(path)`` gives ``json://127.0.0.1:PORT/path``, ``posts`` the decoded
 JSON bodies received (with their path), ``status`` the HTTP status to answer (set 500 to simulate a broken
-receiver) and ``delay`` seconds to wait before answering (a slow receiver). Import with
+receiver), ``refuse`` (a function of a post giving the status to answer it with, or None) a receiver that refuses
+particular messages, and ``delay`` seconds to wait before answering (a slow receiver). Import with
 ``from tests.chat import chat_server``.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -27,6 +28,7 @@ class ChatServer:
         self.posts: list[dict[str, Any]] = []
         self.status = 200
         self.delay = 0.0
+        self.refuse: Callable[[dict[str, Any]], int | None] | None = None
         self.lock = threading.Lock()
         owner = self
 
@@ -40,9 +42,11 @@ class ChatServer:
                     data = json.loads(body)
                 except ValueError:
                     data = {"raw": body.decode("utf-8", "replace")}
-                with owner.lock:
-                    owner.posts.append({"path": self.path, **data})
-                self.send_response(owner.status)
+                refused = owner.refuse({"path": self.path, **data}) if owner.refuse else None
+                if not refused:
+                    with owner.lock:
+                        owner.posts.append({"path": self.path, **data})
+                self.send_response(refused or owner.status)
                 self.send_header("content-length", "0")
                 self.end_headers()
 

@@ -2,7 +2,9 @@
 
 ``smtp_server`` yields an ``SmtpServer``: ``url(**query)`` gives the apprise ``mailto://`` URL for it,
 ``messages`` the parsed ``email.message.EmailMessage`` objects received, ``stop()``/``start()`` simulate an outage
-on the same port. Import with ``from tests.smtp import smtp_server``.
+on the same port, ``refuse`` (a function of the parsed message giving an SMTP reply, or None to accept) a server
+that refuses particular messages; ``raw`` the bytes of each accepted message.
+Import with ``from tests.smtp import smtp_server``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import email
 import email.policy
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from typing import Any
 
@@ -33,9 +35,13 @@ class _Handler:
         self._server = server
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.original_content or envelope.content,
-                                           policy=email.policy.default)
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        refusal = self._server.refuse(message) if self._server.refuse else None
+        if refusal:
+            return refusal
         with self._server.lock:
+            self._server.raw.append(raw)
             self._server.messages.append(message)  # type: ignore[arg-type]
             self._server.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
@@ -48,6 +54,8 @@ class SmtpServer:
         self.port = free_port()
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.raw: list[bytes] = []
+        self.refuse: Callable[[EmailMessage], str | None] | None = None
         self.lock = threading.Lock()
         self._controller: Controller | None = None
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from monitor.notify.render import AlertArticle, AlertRule, DigestGroup, StoryAlert
+from monitor.notify.render import ALSO_REPORTED_MAX, AlertArticle, AlertRule, DigestGroup, StoryAlert, clip
 from monitor.notify.routing import severity_rank
 from monitor.store import ArticleRecord, DeliveryRecord
 
@@ -31,6 +31,10 @@ class RuleInfo(Protocol):
 
 
 _StoryArticles = Callable[[int], Sequence[ArticleRecord]]
+# Article and feed text is hostile and unbounded: an alert shows this much of each.
+_TITLE_MAX = 300
+_FEED_MAX = 100
+_SNIPPET_MAX = 1000
 
 
 def group_by_story(rows: Iterable[DeliveryRecord]) -> list[list[DeliveryRecord]]:
@@ -48,21 +52,24 @@ def story_alert(rows: Sequence[DeliveryRecord], rules: Mapping[str, RuleInfo],
     """The alert for one story: every rule in ``rows`` (highest severity first), the first article, the hits.
 
     ``story_articles`` gives the story's other articles (``Store.story_articles``): they are listed as "also
-    reported by", except the one the alert is about.
+    reported by", except the one the alert is about: one article per outlet, at most ``ALSO_REPORTED_MAX``
+    outlets; ``also_more`` counts the articles not listed.
     """
     alert_rules = sorted({row.rule_id: _alert_rule(row, rules) for row in rows}.values(),
                          key=lambda rule: (-severity_rank(rule.severity), rule.id))
     main = min(rows, key=lambda row: (row.matched_at or datetime.max, row.id))
-    article = AlertArticle(title=main.article_title, url=main.article_url, feed=main.feed_name,
-                           published=main.published)
-    others: tuple[AlertArticle, ...] = ()
-    if story_articles is not None:
-        others = tuple(
-            AlertArticle(title=a.title, url=a.url, feed=a.feed_name, published=a.published)
-            for a in story_articles(main.story_id) if a.id != main.article_id)
+    article = _article(main.article_title, main.article_url, main.feed_name, main.published)
+    others = [a for a in (story_articles(main.story_id) if story_articles else ()) if a.id != main.article_id]
+    outlets: dict[str, ArticleRecord] = {}  # each outlet's first article, in story order
+    for other in others:
+        if len(outlets) == ALSO_REPORTED_MAX:
+            break
+        outlets.setdefault(other.feed_name, other)
+    shown = tuple(_article(a.title, a.url, a.feed_name, a.published) for a in outlets.values())
     hit_texts = tuple(dict.fromkeys(hit.text for row in rows if row.article_id == main.article_id for hit in row.hits))
     return StoryAlert(story_id=main.story_id, rules=tuple(alert_rules), article=article,
-                      snippet=main.snippet, hit_texts=hit_texts, also_reported=others)
+                      snippet=clip(main.snippet, _SNIPPET_MAX), hit_texts=hit_texts, also_reported=shown,
+                      also_more=len(others) - len(shown))
 
 
 def build_digest(rows: Sequence[DeliveryRecord], rules: Mapping[str, RuleInfo],
@@ -100,6 +107,10 @@ def _alert_rule(row: DeliveryRecord, rules: Mapping[str, RuleInfo]) -> AlertRule
         return AlertRule(id=row.rule_id, title=row.rule_id, severity=row.severity)
     return AlertRule(id=rule.id, title=rule.title or rule.id, severity=rule.severity,
                      description=rule.description)
+
+
+def _article(title: str, url: str, feed: str, published: datetime | None) -> AlertArticle:
+    return AlertArticle(title=clip(title, _TITLE_MAX), url=url, feed=clip(feed, _FEED_MAX), published=published)
 
 
 def _newest(row: DeliveryRecord) -> datetime:

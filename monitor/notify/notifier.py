@@ -4,8 +4,15 @@ Inputs: ``Settings`` (channels, notify, scheduler.timezone), a ``Store`` (the ou
 Outputs: messages through apprise and ``SendReport`` values; every outcome is written back to the outbox.
 
 Each channel is sent from its own thread, so a slow or dead channel delays no other one; a send is bounded by
-``notify.timeout`` per URL. The first failure of a channel in a run is applied to the rest of that channel's
-messages in the run (they back off together instead of each waiting for the same dead server).
+``notify.timeout`` per URL.
+
+Isolation: each message (one story's alert, a summary, a digest) has one boundary where any exception while it is
+composed, rendered or sent becomes a recorded failure of that message's deliveries alone; the channel goes on with
+its next message. A render error from the data (an ``OverflowError`` on a date, …) would recur at every retry, so
+its deliveries are marked failed at once; a template error (the operator may fix the template), a database error
+and a refused send are retried with the usual backoff. Only a channel-wide failure (server unreachable, timeout,
+invalid URL) is applied to the rest of the channel's messages in the run: they back off together instead of each
+waiting for the same dead server. Each channel's run is itself a boundary: nothing escapes ``send_due``.
 """
 
 from __future__ import annotations
@@ -18,11 +25,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 from datetime import UTC, datetime, timedelta
 
 from monitor.config import ChannelSettings, Settings
-from monitor.errors import NotifyError
+from monitor.errors import NotifyError, StoreError
 from monitor.notify.compose import RuleInfo, build_digest, group_by_story, story_alert
 from monitor.notify.redact import redact, url_secrets
 from monitor.notify.render import AlertArticle, AlertRule, Message, Renderer, StoryAlert
@@ -41,6 +48,16 @@ __all__ = ["Notifier", "SendReport"]
 
 _log = logging.getLogger(__name__)
 _HOUR = timedelta(hours=1)
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """Why one message was not delivered; ``retry``: try again later; ``channel_wide``: the rest will fail too."""
+
+    error: str
+    retry: bool = True
+    channel_wide: bool = False
 
 
 @runtime_checkable
@@ -187,8 +204,21 @@ class Notifier:
             return SendReport()
         with ThreadPoolExecutor(max_workers=min(8, len(by_channel)),
                                 thread_name_prefix="monitor-notify") as pool:
-            reports = list(pool.map(lambda item: job(*item), by_channel.items()))
+            reports = list(pool.map(lambda item: self._channel_boundary(job, *item), by_channel.items()))
         return sum(reports, SendReport())
+
+    def _channel_boundary(self, job: Callable[[str, list[DeliveryRecord]], SendReport], name: str,
+                          rows: list[DeliveryRecord]) -> SendReport:
+        """One channel's run; an error outside every message (the outbox unwritable …) ends only this channel.
+
+        Its claimed deliveries stay leased and are sent again when the lease ends.
+        """
+        try:
+            return job(name, rows)
+        except Exception as e:
+            error = self.redact(f"{type(e).__name__}: {e}")
+            _log.error("channel run failed channel=%s deliveries=%d error=%s", name, len(rows), error)
+            return SendReport(errors=(f"{name}: {error}",))
 
     def _send_channel(self, name: str, rows: list[DeliveryRecord], now: datetime) -> SendReport:
         channel = self._settings.channels.get(name)
@@ -199,28 +229,73 @@ class Notifier:
         alerts, summarised, held = split_for_throttle(group_by_story(rows), budget)
         self._store.release_deliveries([row.id for group in held for row in group], self._worker)
         report = SendReport(held=sum(len(group) for group in held))
-        error: str | None = None
+        down: _Failure | None = None  # a channel-wide failure in this run: the rest back off with it
         for group in alerts:
-            if error is None:
-                message = self._render(partial(self._alert_message, group, channel))
-                error = message if isinstance(message, str) else self._send(channel, message)
-            report += self._record(group, now, error, story=group[0].story_id)
+            failure = down or self._deliver(channel, partial(self._alert_message, group, channel))
+            down = failure if failure and failure.channel_wide else down
+            report += self._recorded(group, now, failure, story=group[0].story_id)
         if summarised:
-            if error is None:
-                message = self._render(lambda: self._renderer.summary(
-                    [self._alert(group) for group in summarised], channel.format, limit=limit))
-                error = message if isinstance(message, str) else self._send(channel, message)
-            report += self._record([row for group in summarised for row in group], now, error,
-                                   status="suppressed")
+            if down:
+                return report + self._recorded([row for group in summarised for row in group], now, down,
+                                               status="suppressed")
+            message, summarised, report = self._isolated(summarised, lambda groups: self._renderer.summary(
+                [self._alert(group) for group in groups], channel.format, limit=limit), now, report)
+            if summarised:
+                sent = message if isinstance(message, _Failure) else self._send(channel, message)
+                report += self._recorded([row for group in summarised for row in group], now, sent,
+                                         status="suppressed")
         return report
 
     def _send_digest(self, name: str, rows: list[DeliveryRecord], now: datetime) -> SendReport:
         channel = self._settings.channels.get(name)
         if channel is None:
             return self._record(rows, now, f"channel {name!r} is no longer configured", retry=False)
-        message = self._render(lambda: self._digest_message(rows, channel))
-        error = message if isinstance(message, str) else self._send(channel, message)
-        return self._record(rows, now, error)
+        stories: dict[int, list[DeliveryRecord]] = {}
+        for row in rows:
+            stories.setdefault(row.story_id, []).append(row)
+        message, groups, report = self._isolated(list(stories.values()), lambda groups: self._digest_message(
+            [row for group in groups for row in group], channel), now, SendReport())
+        if not groups:
+            return report
+        sent = message if isinstance(message, _Failure) else self._send(channel, message)
+        return report + self._recorded([row for group in groups for row in group], now, sent)
+
+    def _isolated(self, groups: list[list[DeliveryRecord]], make: Callable[[list[list[DeliveryRecord]]], Message],
+                  now: datetime, report: SendReport) -> tuple[Message | _Failure, list[list[DeliveryRecord]],
+                                                              SendReport]:
+        """One message about many stories (a digest, a summary), and the stories it is about.
+
+        When it cannot be made, each story is tried alone: those that fail alone are recorded failed alone, and the
+        message is made again without them (rare, so N+1 renders are fine).
+        """
+        message = self._attempt(partial(make, groups))
+        if not isinstance(message, _Failure) or len(groups) < 2:
+            return message, groups, report
+        kept: list[list[DeliveryRecord]] = []
+        for group in groups:
+            alone = self._attempt(partial(make, [group]))
+            if isinstance(alone, _Failure):
+                report += self._recorded(group, now, alone, story=group[0].story_id)
+            else:
+                kept.append(group)
+        if not kept or len(kept) == len(groups):  # all failed alone (recorded), or only together: fail them all
+            return message, kept, report
+        return self._attempt(partial(make, kept)), kept, report
+
+    def _deliver(self, channel: ChannelSettings, make: Callable[[], Message]) -> _Failure | None:
+        """Compose, render and send one message: None when sent, else why not. Never raises."""
+        message = self._attempt(make)
+        return message if isinstance(message, _Failure) else self._send(channel, message)
+
+    def _attempt(self, make: Callable[[], _T]) -> _T | _Failure:
+        """``make()``, or the failure it raised: the boundary of one message's composing and rendering."""
+        try:
+            return make()
+        except (NotifyError, StoreError) as e:  # a user template, the database: may be fixed, so retried
+            return _Failure(self.redact(e))
+        except Exception as e:  # from the data itself: the same again at every retry, so failed at once
+            _log.warning("alert not rendered error_class=%s error=%s", type(e).__name__, self.redact(e))
+            return _Failure(self.redact(f"cannot render the alert: {type(e).__name__}: {e}"), retry=False)
 
     def _digest_message(self, rows: Sequence[DeliveryRecord], channel: ChannelSettings) -> Message:
         groups, stories, omitted = build_digest(rows, self._rules, self._store.story_articles,
@@ -233,21 +308,26 @@ class Notifier:
     def _alert(self, rows: Sequence[DeliveryRecord]) -> StoryAlert:
         return story_alert(rows, self._rules, self._store.story_articles)
 
-    def _render(self, make: Callable[[], Message]) -> Message | str:
-        """The message, or the error text when a (user) template fails."""
-        try:
-            return make()
-        except NotifyError as e:
-            return self.redact(e)
-
-    def _send(self, channel: ChannelSettings, message: Message) -> str | None:
+    def _send(self, channel: ChannelSettings, message: Message) -> _Failure | None:
         """Send to every URL of the channel; None on success, else the errors (redacted)."""
-        failures = [r for r in (self._send_url(url, message) for url in channel.urls) if not r.ok]
-        return "; ".join(f"{r.url}: {r.error}" for r in failures) or None
+        try:
+            failures = [r for r in (self._send_url(url, message) for url in channel.urls) if not r.ok]
+        except Exception as e:  # send_to_url reports failures as values; anything else is a bug: this message only
+            _log.warning("alert not sent error_class=%s error=%s", type(e).__name__, self.redact(e))
+            return _Failure(self.redact(f"{type(e).__name__}: {e}"))
+        if not failures:
+            return None
+        return _Failure("; ".join(f"{r.url}: {r.error}" for r in failures),
+                        channel_wide=any(r.channel_wide for r in failures))
 
     def _send_url(self, url: str, message: Message) -> UrlResult:
         return send_to_url(url, message, timeout=self._settings.notify.timeout, factory=self._factory,
                            secrets=self._secrets)
+
+    def _recorded(self, rows: Sequence[DeliveryRecord], now: datetime, failure: _Failure | None, *,
+                  status: str = "sent", story: int | None = None) -> SendReport:
+        return self._record(rows, now, failure.error if failure else None, status=status,
+                            retry=failure.retry if failure else True, story=story)
 
     def _record(self, rows: Sequence[DeliveryRecord], now: datetime, error: str | None, *,
                 status: str = "sent", retry: bool = True, story: int | None = None) -> SendReport:

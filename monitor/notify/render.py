@@ -5,21 +5,24 @@ Inputs: ``StoryAlert`` values (a story's rules, its article, snippet and hits) a
 
 Article text is hostile (DESIGN.md "Feed and page text is never trusted"). Every value a template prints is
 escaped for its format without the template asking: HTML by Jinja's autoescape, markdown by a ``finalize`` hook that
-backslash-escapes control characters and links, and every format neutralises chat mass mentions (``@channel``,
-``<!here>`` …) with a zero-width space. Only values marked safe by our own filters (the highlighted snippet) pass
-as they are. User templates in ``notify.templates`` override the shipped ones by file name.
+backslash-escapes control characters and links, and every format neutralises chat mentions (``@channel``,
+``@**all**``, ``<!here>``, ``<@&role>`` …) with a zero-width space. Only values marked safe by our own filters (the
+highlighted snippet) pass as they are. User templates in ``notify.templates`` override the shipped ones by file
+name. A title is bounded (``TITLE_MAX`` characters, ``SUBJECT_BYTES`` encoded) and never fails on a date.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import regex
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
@@ -27,24 +30,46 @@ from markupsafe import Markup, escape
 from monitor.errors import NotifyError
 
 __all__ = [
+    "ALSO_REPORTED_MAX",
     "AlertArticle",
     "AlertRule",
     "DigestGroup",
     "Format",
     "Message",
     "Renderer",
+    "SUBJECT_BYTES",
     "StoryAlert",
+    "TITLE_MAX",
+    "clip",
     "highlight",
     "markdown_escape",
     "neutralise_mentions",
     "render_snippet",
+    "subject_size",
 ]
 
 Format = Literal["text", "markdown", "html"]
 _FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 _SHIPPED = Path(__file__).resolve().parent.parent / "templates"
 _ZWSP = "\u200b"
-_MENTION = re.compile(r"(?i)(@)(channel|everyone|here|all)\b|(<!)(channel|everyone|here)")
+#: Characters of a message title (an email subject, a chat message's title).
+TITLE_MAX = 150
+#: Encoded bytes of a title: apprise's email plugin neither folds the ``Subject:`` line nor bounds it, and
+#: RFC 5322 allows 998 bytes a line (servers answer "500 Line too long"); 9 for "Subject: ", 12 for the
+#: encoded word's ``=?utf-8?q?…?=``, the rest spare. About 100 Khmer or 75 emoji characters.
+SUBJECT_BYTES = 900
+#: Outlets listed under "also reported by"; the rest are counted ("and 12 more").
+ALSO_REPORTED_MAX = 5
+# Mention syntax, matched on a folded shadow of the text (NFKC, casefold, invisible characters dropped), so
+# ``＠ＥＶＥＲＹＯＮＥ``, ``@every\u200done`` and ``@Here`` are caught like ``@everyone``:
+# any ``@word`` not inside a word (a person, @room, @everyone_x), a keyword even inside one (x@here),
+# Zulip's ``@**all**``/``@_*group*``, and Slack/Discord's ``<!here>``, ``<@id>``, ``<@&role>``, ``<#channel>``.
+_MENTION = regex.compile(r"(?<![\w.+-])@(?=_?[\w*])|@(?=_?\**(?:everyone|here|channel|all|room|stream|topic))"
+                         r"|<(?=[@!#])")
+_INVISIBLE = regex.compile(r"[\p{Cf}\p{Mn}\u115f\u1160\u3164\uffa0\u034f]")
+_URL_MAX = 2048
+_UNENCODABLE = re.compile(r"[\ud800-\udfff]")
+_TRIGGERS = re.compile(r"[@<\uff20\ufe6b\uff1c\ufe64]")
 _MD_ALWAYS = re.compile(r"([\\`*_\[\]<>|~&])")
 _MD_LINE_START = re.compile(r"(?m)^(\s*)([#+\-=]|\d+(?=[.)]))")
 
@@ -79,6 +104,7 @@ class StoryAlert:
     snippet: str = ""
     hit_texts: tuple[str, ...] = ()
     also_reported: tuple[AlertArticle, ...] = ()
+    also_more: int = 0  # outlets that also reported the story but are not listed (ALSO_REPORTED_MAX)
 
     @property
     def severity(self) -> str:
@@ -106,8 +132,58 @@ class Message:
 
 
 def neutralise_mentions(text: str) -> str:
-    """Break ``@channel``/``@everyone``/``@here``/``@all`` and ``<!here>``-style mentions with a zero-width space."""
-    return _MENTION.sub(lambda m: f"{m.group(1) or m.group(3)}{_ZWSP}{m.group(2) or m.group(4)}", text)
+    """Break every chat mention in ``text`` with a zero-width space after its ``@`` or ``<``.
+
+    Covers ``@channel``/``@everyone``/``@here``/``@all``/``@room`` (also glued to a word, ``@everyone_x``), any
+    ``@name``, Zulip ``@**all**``, Slack ``<!here>`` and Discord ``<@&role>``/``<@id>``/``<#channel>``, in any
+    case, full-width or with invisible characters inside. Idempotent. Linear in ``len(text)``.
+    """
+    if not _TRIGGERS.search(text):
+        return text
+    shadow: list[str] = []
+    origin: list[int] = []  # index in ``text`` of each shadow character
+    for i, char in enumerate(text):
+        if _INVISIBLE.match(char) and not (char == _ZWSP and i and text[i - 1] in "@<\uff20\ufe6b\uff1c\ufe64"):
+            continue  # kept after a trigger: that mention is already broken
+        folded = unicodedata.normalize("NFKC", char).casefold() if ord(char) > 127 else char.lower()
+        shadow.extend(folded)
+        origin.extend([i] * len(folded))
+    cuts = sorted({origin[m.start()] for m in _MENTION.finditer("".join(shadow))})
+    pieces: list[str] = []
+    start = 0
+    for cut in cuts:
+        if text[cut + 1:cut + 2] != _ZWSP:
+            pieces.extend((text[start:cut + 1], _ZWSP))
+            start = cut + 1
+    return "".join(pieces) + text[start:]
+
+
+def clip(text: str, limit: int, weigh: Callable[[str], int] = len) -> str:
+    """``text`` cut to a ``weigh`` of at most ``limit`` (characters by default) with "…", at a word or else a
+    grapheme boundary (never after a virama or Khmer coeng, which join the next letter). Linear in the kept part."""
+    if weigh(text) <= limit:
+        return text
+    budget = limit - weigh("…")
+    end = used = 0
+    for grapheme in regex.finditer(r"\X", text):
+        used += weigh(grapheme.group())
+        if used > budget:
+            break
+        if unicodedata.combining(text[grapheme.end() - 1]) != 9:
+            end = grapheme.end()
+    space = text.rfind(" ", 0, end + 1)
+    if space > end * 0.8:  # a word boundary not far back reads better than a cut word
+        end = space
+    return text[:end].rstrip() + "…"
+
+
+def subject_size(text: str) -> int:
+    """Bytes ``text`` takes in a ``Subject:`` line when quoted-printable encoded (RFC 2047), as apprise does.
+
+    An upper bound: letters, digits and spaces take one byte, every other byte of its UTF-8 three (``=F0``).
+    """
+    return sum(1 if char.isascii() and (char.isalnum() or char == " ") else 3 * len(char.encode("utf-8", "replace"))
+               for char in text)
 
 
 def markdown_escape(text: str) -> str:
@@ -126,8 +202,10 @@ def render_snippet(snippet: str, hits: Sequence[object], fmt: Format = "text") -
 def highlight(snippet: str, hit_texts: Sequence[str], fmt: Format) -> Markup:
     """Mark every occurrence of the hits' matched text in ``snippet`` (<mark> in HTML, ``**…**`` otherwise).
 
-    The snippet is plain text from a hostile page: it is escaped for ``fmt`` around the marks.
+    The snippet is plain text from a hostile page: it is escaped for ``fmt`` around the marks, and its mentions
+    are broken before it is split, so a mark cannot join ``@`` to ``**everyone**`` (a Zulip mention).
     """
+    snippet = neutralise_mentions(snippet)
     spans = _hit_spans(snippet, hit_texts)
     pieces: list[str] = []
     cursor = 0
@@ -174,7 +252,13 @@ class Renderer:
             body = self._envs[fmt].get_template(f"{kind}.{fmt}.j2").render(**context)
         except TemplateError as e:
             raise NotifyError(f"template {kind}.{fmt}.j2 failed: {type(e).__name__}: {e}") from e
-        return Message(title=" ".join(title.split()), body=body.strip() + "\n", format=fmt)
+        title = clip(clip(" ".join(_clean(title).split()), TITLE_MAX), SUBJECT_BYTES, subject_size)
+        return Message(title=title, body=_clean(body).strip() + "\n", format=fmt)
+
+
+def _clean(text: str) -> str:
+    """``text`` without NUL and lone surrogates (no encoder takes them; a user template may still print them)."""
+    return _UNENCODABLE.sub("\ufffd", text).replace("\x00", "")
 
 
 def _environment(loader: ChoiceLoader, fmt: Format, zone: ZoneInfo) -> SandboxedEnvironment:
@@ -220,12 +304,26 @@ def _hit_spans(snippet: str, hit_texts: Sequence[str]) -> list[tuple[int, int]]:
 
 
 def _localtime(when: datetime | None, zone: ZoneInfo) -> str:
+    """``when`` in ``zone``; a date so near year 1 or 9999 that the zone's offset overflows is shown in UTC."""
     if when is None:
         return "date unknown"
     aware = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
-    return aware.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    try:
+        local = aware.astimezone(zone)
+        name = local.tzname() or ""
+    except (OverflowError, ValueError):  # the zone's offset would leave years 1..9999: show it as it came
+        local = aware
+        name = "UTC" if aware.utcoffset() == timedelta(0) else aware.strftime("%z")
+    # Formatted by hand: strftime pads years below 1000 differently per platform.
+    return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d} {name}".rstrip()
 
 
 def _safe_link(url: str) -> str:
-    """The URL if it is http(s), else empty: a hostile feed must not plant ``javascript:`` links."""
-    return url if re.match(r"(?i)^https?://[^\s<>\"']+$", url or "") else ""
+    """The URL if it is http(s) and at most 2,048 characters, else empty: a hostile feed must not plant
+    ``javascript:`` links nor fill a message with one URL."""
+    if len(url or "") > _URL_MAX or not re.match(r"(?i)^https?://[^\s<>\"']+$", url or ""):
+        return ""
+    # "@" after the host is "%40" (the same URL), so the mention guard need not break a link like /@name.
+    scheme, _, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme}://{host}{slash}{path.replace('@', '%40')}"

@@ -1,6 +1,8 @@
 """The apprise boundary and the pure sending decisions (retry backoff, hourly throttle).
 
-Inputs: a rendered ``Message`` and one channel URL. Output: ``UrlResult(url (redacted), ok, error (redacted))``.
+Inputs: a rendered ``Message`` and one channel URL. Output: ``UrlResult(url (redacted), ok, error (redacted),
+channel_wide)``: a failure is channel-wide when the service could not be reached (the channel's other messages
+would fail alike), else it concerns this message only. The message is cut to the service's limits first.
 
 Only this module touches apprise. Each URL gets its own ``Apprise`` instance, so a result names exactly the URL it
 belongs to; apprise's blocking ``notify`` runs in a daemon thread joined with a deadline, so a hanging server costs
@@ -11,6 +13,7 @@ pass a filter that redacts every configured secret (DESIGN.md "Secrets are never
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -25,18 +28,21 @@ with warnings.catch_warnings():
     # sends first; importing it once here, quietly, keeps that warning out of sends (and of ``-W error`` runs).
     warnings.simplefilter("ignore", DeprecationWarning)
     import apprise.utils.pgp  # noqa: F401
+    from apprise.plugins.email import NotifyEmail
 
 from monitor.notify.redact import redact, url_secrets
-from monitor.notify.render import Message
+from monitor.notify.render import Message, clip
 
 __all__ = [
     "AppriseFactory",
     "AppriseLike",
+    "EMAIL_BODY_MAX",
     "RETRY_DELAYS",
     "RETRY_EVERY",
     "RETRY_FOR",
     "UrlResult",
     "first_attempt_estimate",
+    "fit_to_service",
     "install_log_redaction",
     "next_retry",
     "send_to_url",
@@ -67,13 +73,28 @@ class AppriseLike(Protocol):
 AppriseFactory = Callable[[], AppriseLike]
 
 
+# apprise's plugins say "Connection error" for refused connections, resets, DNS and TLS failures, SMTP login
+# failures; these (and our timeout) concern every message of the channel. Any other failure is the server
+# answering "no" to this message (a 5xx, an SMTP 500/554): the channel's other messages are still tried.
+_UNREACHABLE = re.compile(r"(?i)connection error|connection refused|timed out|invalid or unsupported apprise url"
+                          r"|invalid apprise url")
+#: Characters of an email body (apprise's email limit of 32,768 would cut digests no mail server refuses).
+EMAIL_BODY_MAX = 2_000_000
+_SHORTENED = "… (shortened to fit the channel)"
+
+
 @dataclass(frozen=True)
 class UrlResult:
-    """The outcome of sending to one channel URL; ``url`` and ``error`` are redacted."""
+    """The outcome of sending to one channel URL; ``url`` and ``error`` are redacted.
+
+    ``channel_wide``: the failure is not about this message (the server is unreachable, timed out, or the URL is
+    invalid), so the channel's other messages would fail the same way.
+    """
 
     url: str
     ok: bool
     error: str | None = None
+    channel_wide: bool = False
 
 
 def next_retry(attempts: int, first_attempt_at: datetime, now: datetime) -> datetime | None:
@@ -119,7 +140,9 @@ def send_to_url(url: str, message: Message, *, timeout: float, factory: AppriseF
     """Send ``message`` to one apprise URL, waiting at most ``timeout`` seconds.
 
     Never raises for a delivery problem: an invalid URL, a False result, a timeout or an exception from apprise
-    all come back as ``UrlResult(ok=False, error=…)`` with secrets redacted.
+    all come back as ``UrlResult(ok=False, error=…)`` with secrets redacted. The message is first cut to the
+    service's limits (apprise's ``title_maxlen``/``body_maxlen``: 2,000 characters on Discord, 4,000 on
+    Mattermost …), so a long alert is shortened rather than refused.
     """
     hidden = (*url_secrets(url), *secrets)
     shown = redact(url, hidden)
@@ -127,18 +150,45 @@ def send_to_url(url: str, message: Message, *, timeout: float, factory: AppriseF
     try:
         instance = make()
         if not instance.add(url):
-            return UrlResult(shown, False, "invalid or unsupported apprise URL")
+            return UrlResult(shown, False, "invalid or unsupported apprise URL", channel_wide=True)
     except Exception as e:  # apprise parses user input; any failure here is a config problem we report
-        return UrlResult(shown, False, redact(f"invalid apprise URL: {type(e).__name__}: {e}", hidden))
+        return UrlResult(shown, False, redact(f"invalid apprise URL: {type(e).__name__}: {e}", hidden),
+                         channel_wide=True)
+    message = fit_to_service(message, instance)
     outcome = _call_with_deadline(lambda: instance.notify(
         message.body, message.title, body_format=message.format, timeout=timeout), timeout)
     if isinstance(outcome, BaseException):
         detail = f"timed out after {timeout:g}s" if isinstance(outcome, TimeoutError) else (
             f"{type(outcome).__name__}: {outcome}")
-        return UrlResult(shown, False, redact(detail, hidden))
+        return UrlResult(shown, False, redact(detail, hidden), channel_wide=isinstance(outcome, TimeoutError))
     if outcome:
         return UrlResult(shown, True, None)
-    return UrlResult(shown, False, redact(_describe_failure(outcome), hidden))
+    detail = _describe_failure(outcome)
+    return UrlResult(shown, False, redact(detail, hidden), channel_wide=bool(_UNREACHABLE.search(detail)))
+
+
+def fit_to_service(message: Message, instance: object) -> Message:
+    """``message`` cut to the title and body lengths the apprise service of ``instance`` accepts.
+
+    The body is cut at a line end (a line of HTML or markdown is not split) and says it was shortened. A service
+    without a title (``title_maxlen`` 0) gets the title in the body, so the body leaves room for it.
+    """
+    try:
+        service = instance[0]  # type: ignore[index]  # apprise.Apprise: its (only) service
+        title_max, body_max = int(service.title_maxlen), int(service.body_maxlen)
+    except (TypeError, IndexError, AttributeError, ValueError, KeyError):  # not an apprise.Apprise: no limits
+        return message
+    if isinstance(service, NotifyEmail):  # apprise's 32,768 is no SMTP limit: a long digest mail stays whole
+        body_max = EMAIL_BODY_MAX
+    title = clip(message.title, title_max) if title_max > 0 else message.title
+    room = body_max - (0 if title_max > 0 else len(title) + 2)
+    body = message.body
+    if 0 < room < len(body):
+        marker = f"<p>{_SHORTENED}</p>\n" if message.format == "html" else f"{_SHORTENED}\n"
+        limit = max(room - len(marker) - 1, 0)
+        cut = body.rfind("\n", 0, limit) + 1  # a line end, unless that loses more than half the room
+        body = (body[:cut] if cut > limit // 2 else clip(body, limit) + "\n") + marker
+    return Message(title=title, body=body, format=message.format, extra=message.extra)
 
 
 def install_log_redaction(secrets: Iterable[str]) -> None:
