@@ -8,12 +8,15 @@ Redaction errs on hiding too much: a hidden harmless path word costs nothing, a 
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-__all__ = ["MASK", "redact", "url_secrets"]
+__all__ = ["LOG_VALUE_LIMIT", "MASK", "bound_log_record", "redact", "shorten", "url_secrets"]
 
 MASK = "***"
+#: The most characters of one log value (an argument, or a message without arguments) that reach a log line.
+LOG_VALUE_LIMIT = 500
 
 # Attacker text (a feed's error, a redirect's Location) reaches log lines and errors, so redaction is linear in its
 # input: each pattern starts only at the start of a run of its characters (lookbehind), never backtracks into it
@@ -67,6 +70,42 @@ def redact(text: object, secrets: Iterable[str] = ()) -> str:
     for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
         result = result.replace(secret, MASK)
     return _redact_key_values(_redact_urls(result))
+
+
+def shorten(text: str, limit: int = LOG_VALUE_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, saying how many were cut: ``abc…(+61440 chars)``."""
+    return text if len(text) <= limit else f"{text[:limit]}…(+{len(text) - limit} chars)"
+
+
+def bound_log_record(record: logging.LogRecord, secrets: Iterable[str] = (), limit: int = LOG_VALUE_LIMIT) -> None:
+    """Cut each argument of ``record`` (and a message without arguments) to ``limit`` characters, in place.
+
+    A feed's error, a redirect's ``Location`` or an item's link is attacker text of up to ~64 KB; no log line should
+    carry it whole. A value is redacted before it is cut, so a cut never leaves the head of a secret that redaction
+    of the whole line would no longer recognise (``secrets``: as for ``redact``).
+    """
+    secrets = tuple(secrets)
+    if isinstance(record.args, Mapping):
+        record.args = {key: _bounded(value, secrets, limit) for key, value in record.args.items()}
+    elif isinstance(record.args, tuple):
+        record.args = tuple(_bounded(value, secrets, limit) for value in record.args)
+    if not isinstance(record.msg, str) or len(record.msg) > limit:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: logging reports it itself when it formats the record
+            return
+        record.msg, record.args = _bounded(message, secrets, limit), None
+
+
+def _bounded(value: object, secrets: tuple[str, ...], limit: int) -> object:
+    """``value`` unchanged if it prints short (numbers keep their type for ``%d``); else its text, redacted and cut."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except Exception:  # as logging would: the value's own failure is reported when the record is formatted
+        return value
+    return value if len(text) <= limit else shorten(redact(text, secrets), limit)
 
 
 def url_secrets(url: str) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import apprise.utils.pgp  # noqa: F401
 
-from monitor.notify.redact import redact, url_secrets
+from monitor.notify.redact import bound_log_record, redact, url_secrets
 from monitor.notify.render import Message
 
 __all__ = [
@@ -165,6 +165,7 @@ class _RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         with self._lock:
             secrets = tuple(self._secrets)
+        bound_log_record(record, secrets)
         record.msg = redact(record.getMessage(), secrets)
         record.args = None
         return True
