@@ -27,9 +27,10 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except MonitorError as e:
+            from monitor.cli.common import clean
             from monitor.notify import redact
 
-            typer.echo(f"monitor: error: {redact(str(e))}", err=True)
+            typer.echo(f"monitor: error: {clean(redact(str(e)))}", err=True)
             raise typer.Exit(2) from None
 
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as escape_markup
 from rich.text import Text
 from rich.tree import Tree
 
+from monitor.cli.common import clean, print_jsonl
 from monitor.cli.seeds import seed_expectations
 from monitor.config import Settings, load_settings
 from monitor.errors import MonitorError, RuleSetError
@@ -54,8 +55,13 @@ class _Input:
     json_id: object = None
 
 
+def escape(value: object) -> str:
+    """Text from rule files and documents as markup that prints it literally, control sequences removed."""
+    return escape_markup(clean(value))
+
+
 def _error(message: str) -> None:
-    typer.echo(f"monitor: error: {' '.join(message.split())}", err=True)
+    typer.echo(f"monitor: error: {' '.join(clean(message).split())}", err=True)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -170,7 +176,7 @@ def test(
     note = f" ({seeds} not found)" if not seeds.is_file() else ""
     if skipped:
         note += f" ({skipped} seed expectations skipped: their rules are not in the given paths)"
-    _out.print(f"{total} examples, {failed} failures{note}")
+    _out.print(f"{total} examples, {failed} failures{escape(note)}")
     if failed:
         raise typer.Exit(1)
 
@@ -214,7 +220,7 @@ def match(
         ruleset = _load(ctx, rules)
     except RuleSetError as e:
         for err in e.errors:
-            typer.echo(str(err), err=True)
+            typer.echo(clean(err), err=True)
         raise _fail(f"{len(e.errors)} errors in the rules") from None
     except MonitorError as e:
         raise _fail(str(e)) from None
@@ -236,7 +242,7 @@ def _print_match(item: _Input, m: Match, format: _Format) -> None:
         hits = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.hits]
         doc_id = item.id if item.json_id is None else item.json_id
         row = {"doc": doc_id, "rule": m.rule.id, "severity": m.rule.severity, "hits": hits, "snippet": m.snippet}
-        typer.echo(json.dumps(row, ensure_ascii=False))
+        print_jsonl([row])
         return
     _out.print(f"[bold]{escape(item.id)}[/]: {escape(m.rule.id)} {escape(f'[{m.rule.severity}]')} {escape(m.rule.title)}")
     _out.print("  " + escape(m.marked_snippet()))

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from monitor.cli.common import console, open_store, print_matches, settings_from
+from monitor.cli.common import clean, console, open_store, plain, print_matches, settings_from
 from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesSettings, Settings
 from monitor.daemon import Daemon, RuleWatcher, run_cycle
 from monitor.demo import PROJECT_ROOT, demo_articles, serve_demo_site
@@ -52,7 +53,7 @@ def poll(
         _print_results(results)
         if deliver:
             report = Notifier(settings, store, rules=rules.current).send_due()
-            console.print(f"Deliveries: {report}")
+            console.print(plain(f"Deliveries: {report}"))
     finally:
         store.close()
 
@@ -77,17 +78,19 @@ def demo(
         store = Store.open(settings.database.url)
         try:
             store.sync_feeds(settings.feeds)
-            console.print(f"Serving {len(articles)} articles at [bold]{feed_url}[/]; "
-                          f"{len(watcher.current().rules)} rules from {', '.join(map(str, rule_paths))}")
+            console.print(Text.assemble(
+                f"Serving {len(articles)} articles at ", (feed_url, "bold"),
+                clean(f"; {len(watcher.current().rules)} rules from {', '.join(map(str, rule_paths))}")))
             with console.status("Polling the demo feed: fetch, extract, match, store…"):
                 first = asyncio.run(run_cycle(settings, store, watcher.current, due_only=False))
             _print_results(first)
             print_matches(store.list_matches())
             second = asyncio.run(run_cycle(settings, store, watcher.current, due_only=False))
-            console.print(f"Second poll: [bold]{second[0].status}[/] (conditional GET, {second[0].new} new entries)")
+            console.print(Text.assemble("Second poll: ", (second[0].status, "bold"),
+                                        f" (conditional GET, {second[0].new} new entries)"))
         finally:
             store.close()
-    console.print(f"Demo database: {folder / 'demo.db'} (choose the folder with --data)")
+    console.print(plain(f"Demo database: {folder / 'demo.db'} (choose the folder with --data)"))
 
 
 def _print_results(results: Sequence[FeedResult]) -> None:
@@ -96,6 +99,6 @@ def _print_results(results: Sequence[FeedResult]) -> None:
         table.add_column(column, justify="right" if column in ("new", "matched", "seconds") else "left")
     for r in results:
         style = {"error": "red", "skipped": "yellow"}.get(r.status, "")
-        table.add_row(r.feed, f"[{style}]{r.status}[/]" if style else r.status, str(r.new), str(r.matched),
-                      f"{r.seconds:.2f}", r.error or "")
+        table.add_row(plain(r.feed), plain(r.status, style), str(r.new), str(r.matched), f"{r.seconds:.2f}",
+                      plain(r.error or ""))
     console.print(table)

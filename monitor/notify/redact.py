@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["LOG_VALUE_LIMIT", "MASK", "bound_log_record", "redact", "shorten", "url_secrets"]
+__all__ = ["LOG_VALUE_LIMIT", "MASK", "bound_log_record", "redact", "redact_credentials", "shorten", "url_secrets"]
 
 MASK = "***"
 #: The most characters of one log value (an argument, or a message without arguments) that reach a log line.
@@ -69,7 +69,16 @@ def redact(text: object, secrets: Iterable[str] = ()) -> str:
     result = str(text)
     for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
         result = result.replace(secret, MASK)
-    return _redact_key_values(_redact_urls(result))
+    return _redact_key_values(_each_url(result, _redact_url))
+
+
+def redact_credentials(text: object) -> str:
+    """``text`` with the user info of each URL (``user:pass@``) and each secret-named value (``apikey=…``,
+    ``token: …``) replaced by ``***``, the rest kept.
+
+    For feed and article URLs, whose paths a reader needs (``redact`` hides every token-like path word too).
+    """
+    return _redact_key_values(_each_url(str(text), _hide_userinfo))
 
 
 def shorten(text: str, limit: int = LOG_VALUE_LIMIT) -> str:
@@ -154,6 +163,12 @@ def _redact_url(scheme: str, rest: str) -> str:
     return out
 
 
+def _hide_userinfo(scheme: str, rest: str) -> str:
+    netloc_end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    at = rest.rfind("@", 0, netloc_end)
+    return f"{scheme}://{MASK}{rest[at:]}" if at > 0 else f"{scheme}://{rest}"
+
+
 def _redact_query_pair(pair: str) -> str:
     key, eq, value = pair.partition("=")
     if not eq or not value or key.lower() in _SAFE_QUERY_KEYS:
@@ -161,8 +176,9 @@ def _redact_query_pair(pair: str) -> str:
     return f"{key}={MASK}"
 
 
-def _redact_urls(text: str) -> str:
-    """Redact each ``scheme://rest`` (as ``_URL`` finds them, left to right); linear in ``text``."""
+def _each_url(text: str, replace: Callable[[str, str], str]) -> str:
+    """``text`` with each ``scheme://rest`` (as ``_URL`` finds them, left to right) replaced by
+    ``replace(scheme, rest)``; linear in ``text``."""
     out: list[str] = []
     done = pos = 0
     while (run := _SCHEME_RUN.search(text, pos)) is not None:
@@ -172,7 +188,7 @@ def _redact_urls(text: str) -> str:
             continue
         rest = _URL_REST.match(text, run.end() + 3)
         assert rest is not None  # _SCHEME_RUN looked ahead for one character of it
-        out += [text[done:scheme.start()], _redact_url(scheme.group(), rest.group())]
+        out += [text[done:scheme.start()], replace(scheme.group(), rest.group())]
         done = pos = rest.end()
     out.append(text[done:])
     return "".join(out)
