@@ -65,7 +65,7 @@ def demo(
     """Offline end-to-end demo: serve the seed corpus as a news site on loopback, poll it, print the matches."""
     rule_paths = tuple(p.resolve() for p in rules) or (PROJECT_ROOT / "rules",)
     folder = data.resolve() if data else Path(tempfile.mkdtemp(prefix="monitor-demo-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # as the store makes its folders: private
     articles = demo_articles()
     with serve_demo_site(articles) as feed_url:
         settings = Settings(
