@@ -48,7 +48,8 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
         if not f.enabled:
             status = f"disabled ({status})"
         table.add_row(plain(f.name), plain(status), str(f.articles), str(f.consecutive_failures),
-                      str(f.blocked_requests), _when(f.last_success), _when(f.next_poll), link(f.last_error or ""))
+                      str(f.blocked_requests), _when(f.last_success), _when(f.next_poll),
+                      Text(link(f.last_error or "")))
     console.print(table)
 
 
