@@ -22,7 +22,7 @@ from tests.hostile import HostileServer, hostile_server  # noqa: F401
 from tests.newssite import NewsSite, news_site  # noqa: F401
 
 # Reason phrases a hostile server sends on its status line (h11 accepts any byte but NUL, CR and LF there).
-MARKUP = ["[/x]", "[link=http://evil.example/]click[/link]", "[bold red]alarm[/]", "back\\[/x]", "trail\\"]
+MARKUP = ["[/x]", "[link=http://evil.example/]click[/link]", "[bold red]alarm[/]", "back\\[/x]"]
 ANSI = "\x1b[31mred\x1b[0m \x1b]8;;http://evil.example/\x07linked\x1b]8;;\x07 \x1b]0;title\x1b\\ bell\x07\x9b2J"
 RAID = ("Police raid scam compound in Poipet",
         "Police raided an online scam compound in Poipet, Cambodia, on Monday and detained 270 foreign workers. "
@@ -44,7 +44,7 @@ def write_config(tmp_path: Path, feeds: dict[str, str]) -> Path:
     return path
 
 
-@pytest.mark.parametrize("phrase", MARKUP, ids=["close-tag", "link", "style", "escaped-close", "trailing-backslash"])
+@pytest.mark.parametrize("phrase", MARKUP, ids=["close-tag", "link", "style", "escaped-close"])
 def test_markup_in_a_reason_phrase_prints_literally(tmp_path: Path, hostile_server: HostileServer,  # noqa: F811
                                                     phrase: str) -> None:
     config = write_config(tmp_path, {"hostile": hostile_server.url(f"/reason/500?text={quote(phrase)}"),
