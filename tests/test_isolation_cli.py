@@ -88,7 +88,8 @@ def test_a_feed_name_with_markup_and_escapes_prints_as_written(tmp_path: Path,
         assert "[/b]feed" in out and "\x1b" not in out, (args, out)
 
 
-def test_feed_credentials_never_print_in_any_format(tmp_path: Path, hostile_server: HostileServer) -> None:  # noqa: F811
+def test_feed_credentials_never_print_in_any_format(tmp_path: Path,
+                                                   hostile_server: HostileServer) -> None:  # noqa: F811
     url = hostile_server.url("/reason/401?text=Unauthorized&apikey=K3yValue9876").replace(
         "http://", "http://alice:S3cretPass@")
     config = write_config(tmp_path, {"private": url})

@@ -45,13 +45,15 @@ err_console = Console(stderr=True, highlight=False, emoji=False)
 # What a terminal would act on instead of print: escape sequences (CSI colours and cursor moves, OSC titles and
 # OSC 8 hyperlinks with their payload, DCS/APC strings), their 8-bit forms, other C0/C1 control characters (BEL,
 # backspace, carriage return) and the bidi overrides that reorder what is shown.
-_STRING = r"[^\x07\x1b\x9c]*+(?:\x07|\x1b\\|\x9c)"  # a control string's payload and its terminator (BEL or ST)
+# A control string's payload and its terminator (BEL or ST); it stops at any introducer, so scanning stays linear.
+_STRING = r"[^\x07\x1b\x9c\x90\x98\x9d\x9e\x9f]*+(?:\x07|\x1b\\|\x9c)"
 _CONTROL = re.compile(
     rf"(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f]){_STRING}"
     r"|(?:\x1b\[|\x9b)[0-?]*+[ -/]*+[@-~]?"
     r"|\x1b[ -/]*+[0-~]?"
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 )
+_CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _LINE_BREAKS = re.compile(r"\r\n|[\n\u2028\u2029\x85]")
 
 
@@ -61,7 +63,7 @@ def clean(value: object, *, lines: bool = False) -> str:
     text = str(value)
     if not lines:
         text = _LINE_BREAKS.sub(" ", text)
-    return _CONTROL.sub("", text)
+    return _CONTROL.sub("", text) if _CONTROL_CHAR.search(text) else text  # one fast scan for the usual text
 
 
 def plain(value: object, style: str = "", *, lines: bool = False) -> Text:
@@ -138,7 +140,8 @@ def print_matches(matches: Iterable[MatchRecord]) -> None:
         console.print(plain(article.title, "bold"))
         console.print(Text("  ").append(f"{clean(article.feed)} · {when} UTC · {link(article.url)}", "dim"))
         for m in found:
-            line = Text.assemble("  ", clean(m.rule), " (", (clean(m.severity), _SEVERITY_STYLE.get(m.severity, "")), ")")
+            severity = (clean(m.severity), _SEVERITY_STYLE.get(m.severity, ""))
+            line = Text.assemble("  ", clean(m.rule), " (", severity, ")")
             sent = ", ".join(f"{d.channel}: {d.status}" for d in m.deliveries)
             console.print(line.append(f"  {clean(sent)}", "dim") if sent else line)
         # the ** marks around matched words become bold; the text between them stays text

@@ -46,8 +46,8 @@ def send_test(ctx: typer.Context, channel: str = typer.Argument(..., help="A [ch
     finally:
         store.close()
     if format is _Format.json:
-        print_jsonl({"channel": channel, "url": redact(r.url), "ok": r.ok, "error": redact(r.error) if r.error else None}
-                    for r in results)
+        print_jsonl({"channel": channel, "url": redact(r.url), "ok": r.ok,
+                     "error": redact(r.error) if r.error else None} for r in results)
     else:
         for r in results:
             verdict = ("delivered", "green") if r.ok else ("failed", "red")
