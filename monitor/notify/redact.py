@@ -34,10 +34,10 @@ _URL_REST = re.compile(r"""[^\s'"<>`]++""")
 # the tail of a run of key characters that holds a secret word ("x-api-key=1", "DB_PASSWORD: 2"), from the run's
 # first word boundary. Matched case-insensitively on a folded copy of the text (see _fold): the regex engine's
 # case-insensitive alternation costs 40 times more.
-_SECRET_WORDS = (
-    r"password|passwd|pwd|pass|secret|token|api[_\-]?key|apikey|key|auth|authorization|bearer|signature|sig|"
-    r"credential|session|webhook"
-)
+# Only whether a run holds a secret word matters, so the words are password, passwd, pwd, pass, secret, token,
+# api_key, apikey, key, auth, authorization, bearer, signature, sig, credential, session, webhook reduced to those
+# the others contain, and factored by first letter (the engine tries fewer branches at each position).
+_SECRET_WORDS = r"p(?:ass|wd)|s(?:ecret|ession|ig)|token|key|auth|bearer|credential|webhook"
 _KEY_SEPARATOR = re.compile(
     rf"""(?<![a-z0-9_\-])(?>[a-z0-9_\-]*?(?:{_SECRET_WORDS}))[a-z0-9_\-]*+(\s*+[=:]\s*+)"""
     r"""(?:(bearer|basic)\s++)?(?=[^\s&,;'"<>])"""
