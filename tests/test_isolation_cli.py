@@ -16,10 +16,13 @@ import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
+from monitor.config import load_settings
 from monitor.store import Store
+from tests.chat import ChatServer, chat_server  # noqa: F401
 from tests.conftest import PROJECT
 from tests.hostile import HostileServer, hostile_server  # noqa: F401
 from tests.newssite import NewsSite, news_site  # noqa: F401
+from tests.notifykit import add_story, rule
 
 # Reason phrases a hostile server sends on its status line (h11 accepts any byte but NUL, CR and LF there).
 MARKUP = ["[/x]", "[link=http://evil.example/]click[/link]", "[bold red]alarm[/]", "back\\[/x]"]
@@ -171,3 +174,30 @@ def test_an_existing_database_keeps_its_mode(tmp_path: Path) -> None:
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_stored_hostile_values_print_literally_and_without_credentials(tmp_path: Path,
+                                                                       chat_server: ChatServer) -> None:  # noqa: F811
+    """What the store holds is data, whatever a feed sent: matches and deliveries print it as text in every format."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n[channels.desk]\nurls = ["{chat_server.url()}"]\n'
+                      '[[routes]]\nchannels = ["desk"]\n', encoding="utf-8")
+    settings = load_settings(config)
+    raid = rule("kh.raid[/x]", title="Scam [bold]raid[/bold]")
+    with Store.open(settings.database.url) as store:
+        add_story(store, settings, [raid], feed="Feed [/i]\x1b[2J",
+                  url="https://bob:Pw0rdValue@news.example.org/a/1?apikey=K3yValue9876",
+                  title="Raid [/x] in\x1b]8;;http://evil.example/\x07 Poipet\x07\r\nforged line",
+                  text="Police raided a \\scam compound in Poipet [link=http://evil.example/]x[/link].")
+    for args in (["deliveries"], ["deliveries", "-f", "json"], ["matches"], ["matches", "-f", "json"],
+                 ["matches", "-f", "csv"]):
+        code, out, err = invoke("--config", str(config), *args)
+        assert code == 0, (args, err)
+        assert not any(c in out for c in "\x1b\x07\r"), (args, out)
+        assert "Pw0rdValue" not in out and "K3yValue9876" not in out and "news.example.org/a/1" in out, (args, out)
+    for args in (["deliveries"], ["matches"]):
+        out = invoke("--config", str(config), *args)[1]
+        assert "Raid [/x] in Poipet forged line" in out, out  # one line: a title cannot forge a line of output
+        assert "evil.example/\x07" not in out and "https://***@news.example.org/a/1?apikey=***" in out
+    out = invoke("--config", str(config), "matches")[1]
+    assert "kh.raid[/x]" in out and "Feed [/i]" in out and "[link=http://evil.example/]x[/link]" in out
