@@ -180,8 +180,9 @@ def test_stored_hostile_values_print_literally_and_without_credentials(tmp_path:
                                                                        chat_server: ChatServer) -> None:  # noqa: F811
     """What the store holds is data, whatever a feed sent: matches and deliveries print it as text in every format."""
     config = tmp_path / "config.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n[channels.desk]\nurls = ["{chat_server.url()}"]\n'
-                      '[[routes]]\nchannels = ["desk"]\n', encoding="utf-8")
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
+                      f'[channels.desk]\nurls = ["{chat_server.url()}"]\n[[routes]]\nchannels = ["desk"]\n',
+                      encoding="utf-8")
     settings = load_settings(config)
     raid = rule("kh.raid[/x]", title="Scam [bold]raid[/bold]")
     with Store.open(settings.database.url) as store:
