@@ -188,13 +188,13 @@ def test_stored_hostile_values_print_literally_and_without_credentials(tmp_path:
     with Store.open(settings.database.url) as store:
         add_story(store, settings, [raid], feed="Feed [/i]\x1b[2J",
                   url="https://bob:Pw0rdValue@news.example.org/a/1?apikey=K3yValue9876",
-                  title="Raid [/x] in\x1b]8;;http://evil.example/\x07 Poipet\x07\r\nforged line",
+                  title="Raid [/x] in\x1b]8;;http://evil.example/\x07 Poipet\x07\u202e\x9b2J\r\nforged line",
                   text="Police raided a \\scam compound in Poipet [link=http://evil.example/]x[/link].")
     for args in (["deliveries"], ["deliveries", "-f", "json"], ["matches"], ["matches", "-f", "json"],
                  ["matches", "-f", "csv"]):
         code, out, err = invoke("--config", str(config), *args)
         assert code == 0, (args, err)
-        assert not any(c in out for c in "\x1b\x07\r"), (args, out)
+        assert not any(c in out for c in "\x1b\x07\r\u202e\x9b"), (args, out)  # JSON escapes them: \\u202e
         assert "Pw0rdValue" not in out and "K3yValue9876" not in out and "news.example.org/a/1" in out, (args, out)
     for args in (["deliveries"], ["matches"]):
         out = invoke("--config", str(config), *args)[1]
