@@ -130,6 +130,20 @@ def test_article_urls_print_without_credentials_and_titles_literally(tmp_path: P
     assert row["article_url"].startswith("http://***@127.0.0.1:")
 
 
+def test_a_long_hostile_reason_phrase_is_logged_short_and_fast(tmp_path: Path,
+                                                               hostile_server: HostileServer) -> None:  # noqa: F811
+    """A feed's error reaches the "feed polled" log line; 8 KB of "a-a-a-" took the old redaction about 7 s."""
+    config = write_config(tmp_path, {"hostile": hostile_server.url(f"/reason/503?text={'a-' * 4000}"),
+                                     "healthy": hostile_server.url("/feed.xml")})
+    started = time.perf_counter()
+    code, out, err = invoke("--config", str(config), "-v", "poll", "--no-deliver")
+    assert code == 0, err
+    assert time.perf_counter() - started < 4.0
+    lines = err.splitlines()
+    assert any("feed polled feed=hostile status=error" in line and "…(+" in line for line in lines), err
+    assert max(map(len, lines)) < 1000 and "feed polled feed=healthy status=ok" in err
+
+
 def test_a_16_kb_value_gives_a_short_log_line_at_once(capsys: pytest.CaptureFixture[str]) -> None:
     """The issue's attack: a 16 KB "a-a-a-…" value (a redirect's Location) in a log line took 21 s to redact."""
     from monitor.cli import _setup_logging
