@@ -15,7 +15,7 @@ from monitor.cli.common import (
     Format, clean, console, link, open_store, plain, print_jsonl, print_matches, settings_from,
 )
 from monitor.config import FeedSettings, parse_duration
-from monitor.notify.redact import redact_credentials
+from monitor.notify.redact import redact_credentials, shorten
 from monitor.pipeline import utcnow
 
 __all__ = ["feeds_app", "matches"]
@@ -49,7 +49,7 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
             status = f"disabled ({status})"
         table.add_row(plain(f.name), plain(status), str(f.articles), str(f.consecutive_failures),
                       str(f.blocked_requests), _when(f.last_success), _when(f.next_poll),
-                      Text(link(f.last_error or "")))
+                      Text(shorten(link(f.last_error or ""))))  # JSON and CSV keep it whole
     console.print(table)
 
 

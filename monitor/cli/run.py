@@ -16,6 +16,7 @@ from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesS
 from monitor.daemon import Daemon, RuleWatcher, run_cycle
 from monitor.demo import PROJECT_ROOT, demo_articles, serve_demo_site
 from monitor.notify import Notifier
+from monitor.notify.redact import shorten
 from monitor.pipeline import FeedResult
 from monitor.store import Store
 
@@ -100,5 +101,5 @@ def _print_results(results: Sequence[FeedResult]) -> None:
     for r in results:
         style = {"error": "red", "skipped": "yellow"}.get(r.status, "")
         table.add_row(plain(r.feed), plain(r.status, style), str(r.new), str(r.matched), f"{r.seconds:.2f}",
-                      plain(r.error or ""))
+                      plain(shorten(r.error or "")))  # a table cell, not a 16 KB reason phrase
     console.print(table)
