@@ -119,6 +119,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _r_status(self, args: list[str], q: dict[str, list[str]]) -> None:
         self._send(int(args[0]), b"error page")
 
+    def _r_reason(self, args: list[str], q: dict[str, list[str]]) -> None:
+        """/reason/<status>?text=<phrase>: any reason phrase on the status line (markup, escape sequences)."""
+        body = b"error page"
+        self.send_response(int(args[0]), q.get("text", [""])[0])
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def _r_retry_after(self, args: list[str], q: dict[str, list[str]]) -> None:
         value = args[0] if args[0] != "date" else email.utils.formatdate(time.time() + 120, usegmt=True)
         self._send(int(q.get("status", ["429"])[0]), b"slow down", Retry_After=value)

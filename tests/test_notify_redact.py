@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
+import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.notify import redact, url_secrets
+from monitor.notify.redact import _redact_url
 from monitor.notify.send import install_log_redaction
 
 CASES = [
@@ -67,3 +72,70 @@ def test_apprise_log_lines_are_redacted(caplog: pytest.LogCaptureFixture) -> Non
         logging.getLogger("apprise").warning("posting to %s failed", "https://x.example.org/Zq9SecretTokenValue")
     assert "Zq9SecretTokenValue" not in caplog.text
     assert "posting to" in caplog.text
+
+
+# --- redaction is linear (issue 11): attacker text reaches log lines ---------------------------------------------
+
+# The patterns before issue 11, kept as the reference: the linear rewrite must hide exactly what they hid.
+_OLD_URL = re.compile(r"""\b([a-zA-Z][a-zA-Z0-9+.\-]{0,30})://([^\s'"<>`]+)""")
+_OLD_KEY_VALUE = re.compile(
+    r"""(?i)\b((?:[a-z0-9_\-]*?)(?:password|passwd|pwd|pass|secret|token|api[_\-]?key|apikey|key|auth|"""
+    r"""authorization|bearer|signature|sig|credential|session|webhook)[a-z0-9_\-]*)"""
+    r"""(\s*[=:]\s*)(?:(bearer|basic)\s+)?([^\s&,;'"<>]+)"""
+)
+
+
+def _old_redact(text: str) -> str:
+    def key_value(m: re.Match[str]) -> str:
+        if m.group(4) == "***":
+            return m.group(0)
+        return f"{m.group(1)}{m.group(2)}{m.group(3) + ' ' if m.group(3) else ''}***"
+
+    return _OLD_KEY_VALUE.sub(key_value, _OLD_URL.sub(lambda m: _redact_url(m.group(1), m.group(2)), text))
+
+
+# Pieces that meet at every edge of the patterns: key characters and word boundaries ("-", "é" is a word character,
+# "K" (Kelvin), "ſ", "ı", "İ" are what case-insensitive [a-z] also matches), separators, value stops, the bearer
+# scheme, the mask, and URL parts (a scheme longer than 31 characters, user info, query, fragment).
+_PIECES = ["a", "-", "_", "=", ":", " ", "\t", "\n", "&", ",", ";", "<", "'", "é", "\u212a", "\u017f", "\u0131",
+           "\u0130", "key", "pass", "token", "Bearer", "basic", "***", "=***", "x", "1", "api_key", "AUTH", "s",
+           "://", "http", "+", ".", "/", "?", "@", "#", "h.t", "A" * 12, "`", "user:pw@"]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=16).map("".join))
+def test_linear_redaction_hides_exactly_what_the_old_patterns_hid(text: str) -> None:
+    assert redact(text) == _old_redact(text)
+
+
+# Shapes that made the old patterns quadratic (a lazy prefix before a secret word after any word boundary), and
+# others that stress each remaining pattern: runs of key characters, separators, schemes, URL parts.
+ADVERSARIAL = {
+    "a-a-": "a-", "keykey": "key", "pass=": "pass=", "key= ": "key= ", "x=": "x=", "a=b=": "a=b=",
+    "bearer": "token: bearer ", "://": "://", "a://": "a://", "url": "http://x.org/a?b=c&", "dots": "a.",
+    "word-": "é-", "scheme-run": "a" * 40 + "://", "path": "/aa",
+}
+
+
+def _seconds(text: str, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        redact(text)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@pytest.mark.parametrize("unit", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
+def test_redaction_time_grows_linearly(unit: str) -> None:
+    """4 times the text takes at most about 4 times as long (quadratic would be 16): 16 KB of "a-" took 28 s."""
+    small, large = (unit * (size // len(unit)) for size in (16_384, 65_536))
+    assert _seconds(large) < 8 * _seconds(small) + 0.02
+    assert _seconds(unit * (1_048_576 // len(unit)), repeat=1) < 2.0  # measured 30-250 ms on a loaded 2-core machine
+
+
+def test_redaction_is_linear_inside_a_long_key_and_a_long_url() -> None:
+    key = "a-" * 32_768 + "password=hunter22"
+    assert redact(key).endswith("password=***") and "hunter22" not in redact(key)
+    url = "https://alice:S3cretPass@" + "a." * 32_768 + "org/x?token=abc123"
+    assert "S3cretPass" not in redact(url) and "abc123" not in redact(url)

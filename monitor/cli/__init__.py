@@ -27,9 +27,10 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except MonitorError as e:
+            from monitor.cli.common import clean
             from monitor.notify import redact
 
-            typer.echo(f"monitor: error: {redact(str(e))}", err=True)
+            typer.echo(f"monitor: error: {clean(redact(str(e)))}", err=True)
             raise typer.Exit(2) from None
 
 
@@ -58,12 +59,26 @@ def _root(
 
 
 class _RedactingFormatter(logging.Formatter):
-    """Secrets (apprise URLs, passwords) never reach a log line."""
+    """Secrets (apprise URLs, passwords) never reach a log line, nor more than a bounded part of any value."""
 
     def format(self, record: logging.LogRecord) -> str:
         from monitor.notify import redact
 
         return redact(super().format(record))
+
+    def formatException(self, ei: Any) -> str:
+        from monitor.notify.redact import shorten
+
+        # the last line of a traceback is the exception's message: attacker text as often as not
+        return "\n".join(shorten(line) for line in super().formatException(ei).splitlines())
+
+
+def _bound_values(record: logging.LogRecord) -> bool:
+    """Handler filter: each logged value cut to ``LOG_VALUE_LIMIT`` characters before the line is formatted."""
+    from monitor.notify.redact import bound_log_record
+
+    bound_log_record(record)
+    return True
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -80,6 +95,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def _setup_logging(level: int) -> None:
     handler = _StderrHandler()
+    handler.addFilter(_bound_values)
     handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("monitor")
     root.handlers[:] = [handler]

@@ -1,4 +1,9 @@
-"""What every command shares: the settings named by ``--config``, the store, the console, output formats."""
+"""What every command shares: the settings named by ``--config``, the store, the console, output formats.
+
+Values from data (feed names and errors, titles, URLs, snippets, rule text) are attacker text: they are printed as
+rich ``Text`` (never parsed as markup), with terminal control sequences removed (``clean``), and URLs with their
+credentials hidden (``link``).
+"""
 
 from __future__ import annotations
 
@@ -12,17 +17,21 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from monitor.config import Settings, load_settings
+from monitor.notify.redact import redact_credentials
 from monitor.store import MatchRecord, Store
 
 __all__ = [
     "Format",
+    "clean",
     "config_path",
     "console",
     "err_console",
+    "link",
     "open_store",
+    "plain",
     "print_jsonl",
     "print_matches",
     "settings_from",
@@ -31,6 +40,40 @@ __all__ = [
 # emoji=False: feed titles, rule names and errors print as written (`:fire:` is text, not an emoji code)
 console = Console(highlight=False, soft_wrap=False, emoji=False)
 err_console = Console(stderr=True, highlight=False, emoji=False)
+
+
+# What a terminal would act on instead of print: escape sequences (CSI colours and cursor moves, OSC titles and
+# OSC 8 hyperlinks with their payload, DCS/APC strings), their 8-bit forms, other C0/C1 control characters (BEL,
+# backspace, carriage return) and the bidi overrides that reorder what is shown.
+# A control string's payload and its terminator (BEL or ST); it stops at any introducer, so scanning stays linear.
+_STRING = r"[^\x07\x1b\x9c\x90\x98\x9d\x9e\x9f]*+(?:\x07|\x1b\\|\x9c)"
+_CONTROL = re.compile(
+    rf"(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f]){_STRING}"
+    r"|(?:\x1b\[|\x9b)[0-?]*+[ -/]*+[@-~]?"
+    r"|\x1b[ -/]*+[0-~]?"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
+_CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile(r"\r\n|[\n\u2028\u2029\x85]")
+
+
+def clean(value: object, *, lines: bool = False) -> str:
+    """``value`` as text a terminal shows as written: control sequences and characters removed; each line break a
+    space (so a value cannot forge a line of output), or kept with ``lines``; tabs kept."""
+    text = str(value)
+    if not lines:
+        text = _LINE_BREAKS.sub(" ", text)
+    return _CONTROL.sub("", text) if _CONTROL_CHAR.search(text) else text  # one fast scan for the usual text
+
+
+def plain(value: object, style: str = "", *, lines: bool = False) -> Text:
+    """``value`` cleaned, as rich ``Text``: printed literally, ``[/x]`` and ``[link=…]`` included."""
+    return Text(clean(value, lines=lines), style=style)
+
+
+def link(url: object) -> str:
+    """A URL (or text holding URLs) to show: credentials (``user:pass@``, ``apikey=…``) hidden, cleaned."""
+    return clean(redact_credentials(url))
 
 
 class Format(str, Enum):
@@ -65,10 +108,15 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+# json.dumps escapes C0 controls; these it would write raw (ensure_ascii=False), and a terminal may act on them.
+_JSON_RAW_CONTROLS = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def print_jsonl(rows: Iterable[Mapping[str, Any]]) -> None:
-    """JSON Lines on stdout, unescaped Unicode, datetimes as ISO 8601 UTC."""
+    """JSON Lines on stdout, unescaped Unicode (control characters escaped), datetimes as ISO 8601 UTC."""
     for row in rows:
-        typer.echo(json.dumps(row, ensure_ascii=False, default=_default))
+        line = json.dumps(row, ensure_ascii=False, default=_default)
+        typer.echo(_JSON_RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", line))
 
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -84,16 +132,19 @@ def print_matches(matches: Iterable[MatchRecord]) -> None:
     by_article: dict[int, list[MatchRecord]] = {}
     for m in matches:
         by_article.setdefault(m.article.id, []).append(m)
-    console.print(f"[bold]{sum(map(len, by_article.values()))} matches in {len(by_article)} articles[/]\n")
+    console.print(Text(f"{sum(map(len, by_article.values()))} matches in {len(by_article)} articles\n", "bold"))
     for found in by_article.values():
         found.sort(key=lambda m: SEVERITIES.index(m.severity), reverse=True)
         article = found[0].article
         when = (article.published or found[0].matched_at).strftime("%Y-%m-%d %H:%M")
-        console.print(f"[bold]{escape(article.title)}[/]")
-        console.print(f"  [dim]{escape(article.feed)} · {when} UTC · {escape(article.url)}[/]")
+        console.print(plain(article.title, "bold"))
+        console.print(Text("  ").append(f"{clean(article.feed)} · {when} UTC · {link(article.url)}", "dim"))
         for m in found:
+            severity = (clean(m.severity), _SEVERITY_STYLE.get(m.severity, ""))
+            line = Text.assemble("  ", clean(m.rule), " (", severity, ")")
             sent = ", ".join(f"{d.channel}: {d.status}" for d in m.deliveries)
-            style = _SEVERITY_STYLE.get(m.severity, "")
-            console.print(f"  {escape(m.rule)} ([{style}]{m.severity}[/])" + (f"  [dim]{escape(sent)}[/]" if sent else ""))
-        snippet = escape(render_snippet(found[0].snippet, found[0].hits, "text"))
-        console.print("  " + _BOLD.sub(r"[bold yellow]\1[/]", snippet) + "\n")
+            console.print(line.append(f"  {clean(sent)}", "dim") if sent else line)
+        # the ** marks around matched words become bold; the text between them stays text
+        parts = _BOLD.split(clean(render_snippet(found[0].snippet, found[0].hits, "text")))
+        console.print(Text("  ").append_tokens(
+            (part, "bold yellow" if i % 2 else "") for i, part in enumerate(parts)).append("\n"))

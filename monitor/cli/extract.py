@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from monitor.cli.common import config_path, print_jsonl
+from monitor.cli.common import clean, config_path, print_jsonl
 from monitor.errors import MonitorError
 from monitor.extract import Extracted, ExtractorPool, charset_from_headers, decode_html, extract_html
 
@@ -77,11 +77,11 @@ def _extract_all(pages: dict[str, _Page]) -> dict[str, Extracted | MonitorError 
 
 def _print_text(name: str, article: Extracted) -> None:
     date = article.date.isoformat(sep=" ", timespec="minutes") if article.date else "-"
-    typer.echo(f"== {name}")
-    typer.echo(f"Title:  {article.title or '-'}")
-    typer.echo(f"Author: {article.author or '-'}    Date: {date}    Language: {article.lang or '-'}")
+    typer.echo(clean(f"== {name}"))  # a page's text is attacker text: no control sequence reaches the terminal
+    typer.echo(clean(f"Title:  {article.title or '-'}"))
+    typer.echo(clean(f"Author: {article.author or '-'}    Date: {date}    Language: {article.lang or '-'}"))
     typer.echo("")
-    typer.echo(article.text)
+    typer.echo(clean(article.text, lines=True))
     typer.echo("")
 
 
@@ -103,10 +103,10 @@ def extract(
     for name in dict.fromkeys(inputs):
         result = results.get(name)
         if name in errors or isinstance(result, MonitorError):
-            typer.echo(f"monitor: error: {name}: {errors.get(name) or result}", err=True)
+            typer.echo(clean(f"monitor: error: {name}: {errors.get(name) or result}"), err=True)
         elif result is None:
             empty = True
-            typer.echo(f"monitor: nothing extracted from {name}", err=True)
+            typer.echo(clean(f"monitor: nothing extracted from {name}"), err=True)
         elif format is _Format.json:
             print_jsonl([_as_json(name, result)])
         else:

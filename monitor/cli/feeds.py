@@ -9,9 +9,13 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from monitor.cli.common import Format, console, open_store, print_jsonl, print_matches, settings_from
+from monitor.cli.common import (
+    Format, clean, console, link, open_store, plain, print_jsonl, print_matches, settings_from,
+)
 from monitor.config import FeedSettings, parse_duration
+from monitor.notify.redact import redact_credentials, shorten
 from monitor.pipeline import utcnow
 
 __all__ = ["feeds_app", "matches"]
@@ -29,21 +33,23 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
         feeds = store.list_feeds()
     finally:
         store.close()
+    rows = [_shown(f.as_json(), "url", "last_error") for f in feeds]
     if format is Format.json:
-        print_jsonl(f.as_json() for f in feeds)
+        print_jsonl(rows)
         return
     if format is Format.csv:
-        _write_csv([f.as_json() for f in feeds])
+        _write_csv(rows)
         return
-    table = Table(title=f"{len(feeds)} feeds")
+    table = Table(title=f"{len(feeds)} feeds")  # cells are Text: a feed's name or error is never markup
     for column in ("name", "status", "articles", "failures", "blocked", "last success", "next poll", "last error"):
         table.add_column(column, overflow="fold")
     for f in feeds:
         status = f.last_status or "never polled"
         if not f.enabled:
             status = f"disabled ({status})"
-        table.add_row(f.name, status, str(f.articles), str(f.consecutive_failures), str(f.blocked_requests),
-                      _when(f.last_success), _when(f.next_poll), f.last_error or "")
+        table.add_row(plain(f.name), plain(status), str(f.articles), str(f.consecutive_failures),
+                      str(f.blocked_requests), _when(f.last_success), _when(f.next_poll),
+                      Text(shorten(link(f.last_error or ""))))  # JSON and CSV keep it whole
     console.print(table)
 
 
@@ -65,7 +71,7 @@ def _add_feed(
         record = store.add_feed(feed.name, feed.url, feed.tags, feed.interval, feed.full_text)
     finally:
         store.close()
-    console.print(f"Added feed [bold]{record.name}[/] {record.url}")
+    console.print(Text.assemble("Added feed ", (clean(record.name), "bold"), " ", link(record.url)))
 
 
 @feeds_app.command("remove")
@@ -78,11 +84,11 @@ def _remove_feed(ctx: typer.Context, name: str = typer.Argument(..., help="The f
     finally:
         store.close()
     if not removed:
-        console.print(f"No feed named {name!r}.", style="red")
+        console.print(plain(f"No feed named {name!r}.", "red"))
         raise typer.Exit(1)
     note = " (it is also in config.toml: remove it there too, or it comes back)" if any(
         f.name == name for f in settings.feeds) else ""
-    console.print(f"Removed feed [bold]{name}[/]{note}")
+    console.print(Text.assemble("Removed feed ", (clean(name), "bold"), note))
 
 
 def matches(
@@ -100,9 +106,9 @@ def matches(
     finally:
         store.close()
     if format is Format.json:
-        print_jsonl(m.as_json() for m in found)
+        print_jsonl(_shown_match(m.as_json()) for m in found)
     elif format is Format.csv:
-        _write_csv([_flat(m.as_json()) for m in found])
+        _write_csv([_flat(_shown_match(m.as_json())) for m in found])
     else:
         print_matches(found)
     if not found:
@@ -122,6 +128,16 @@ def _since(value: str) -> datetime:
     return parsed.replace(tzinfo=None) - (parsed.utcoffset() or timedelta())
 
 
+def _shown(row: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """``row`` with credentials hidden in its ``keys`` (URLs, errors that name URLs)."""
+    return {**row, **{k: redact_credentials(row[k]) for k in keys if row.get(k)}}
+
+
+def _shown_match(row: dict[str, Any]) -> dict[str, Any]:
+    deliveries = [_shown(d, "last_error") for d in row["deliveries"]]
+    return {**row, "article": _shown(row["article"], "url"), "deliveries": deliveries}
+
+
 def _flat(line: dict[str, Any]) -> dict[str, Any]:
     article = line.pop("article")
     line.update({f"article_{k}": v for k, v in article.items()})
@@ -136,7 +152,13 @@ def _write_csv(rows: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()})
+        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return clean(value, lines=True) if isinstance(value, str) else value  # CSV quotes line breaks
 
 
 def _when(value: datetime | None) -> str:

@@ -1,18 +1,21 @@
 """``monitor notify test CHANNEL`` and ``monitor deliveries``: try a channel, and see the outbox.
 
-Every URL and error printed here passes through ``monitor.notify.redact``: channel secrets never reach the terminal.
+Every URL and error printed here passes through ``monitor.notify.redact`` (article URLs through
+``redact_credentials``): channel secrets and feed credentials never reach the terminal.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
-from monitor.cli.common import console, open_store, print_jsonl, settings_from
+from monitor.cli.common import clean, console, link, open_store, print_jsonl, settings_from
 from monitor.notify import Notifier, redact
+from monitor.notify.redact import redact_credentials
 from monitor.store import DeliveryRecord
 
 __all__ = ["deliveries", "notify_app", "send_test"]
@@ -43,12 +46,13 @@ def send_test(ctx: typer.Context, channel: str = typer.Argument(..., help="A [ch
     finally:
         store.close()
     if format is _Format.json:
-        print_jsonl({"channel": channel, "url": r.url, "ok": r.ok, "error": r.error} for r in results)
+        print_jsonl({"channel": channel, "url": redact(r.url), "ok": r.ok,
+                     "error": redact(r.error) if r.error else None} for r in results)
     else:
         for r in results:
-            verdict = "[green]delivered[/]" if r.ok else "[red]failed[/]"
-            detail = f": {escape(redact(r.error or ''))}" if not r.ok else ""
-            console.print(f"{verdict} {escape(redact(r.url))}{detail}")
+            verdict = ("delivered", "green") if r.ok else ("failed", "red")
+            detail = f": {redact(r.error or '')}" if not r.ok else ""
+            console.print(Text.assemble(verdict, " ", clean(f"{redact(r.url)}{detail}")))
     if not all(r.ok for r in results):
         raise typer.Exit(1)
 
@@ -68,11 +72,18 @@ def deliveries(
     finally:
         store.close()
     if format is _Format.json:
-        print_jsonl({**d.as_json(), "last_error": redact(d.last_error) if d.last_error else None} for d in found)
+        print_jsonl(_shown(d) for d in found)
     else:
         _print_text(found)
     if not found:
         raise typer.Exit(1)
+
+
+def _shown(d: DeliveryRecord) -> dict[str, Any]:
+    """``d.as_json()`` with its error redacted and the credentials of its article URL hidden."""
+    row = d.as_json()
+    article = {**row["article"], "url": redact_credentials(d.article_url)}
+    return {**row, "last_error": redact(d.last_error) if d.last_error else None, "article": article}
 
 
 def _print_text(found: list[DeliveryRecord]) -> None:
@@ -80,11 +91,11 @@ def _print_text(found: list[DeliveryRecord]) -> None:
     for d in found:
         when = d.sent_at if d.status in ("sent", "suppressed") else d.next_attempt_at
         label = "sent" if d.status in ("sent", "suppressed") else "next"
-        typer.echo(f"#{d.id} {d.channel} {d.mode} {d.status} attempts={d.attempts} rule={d.rule_id} "
-                   f"story={d.story_id} {label}={_when(when)}")
-        typer.echo(f"    {d.article_title or '(article gone)'} {d.article_url}".rstrip())
+        typer.echo(clean(f"#{d.id} {d.channel} {d.mode} {d.status} attempts={d.attempts} rule={d.rule_id} "
+                         f"story={d.story_id} {label}={_when(when)}"))
+        typer.echo(f"    {clean(d.article_title or '(article gone)')} {link(d.article_url or '')}".rstrip())
         if d.last_error:
-            typer.echo(f"    last error: {redact(d.last_error)}")
+            typer.echo(f"    last error: {clean(redact(d.last_error))}")
     typer.echo(f"{len(found)} deliveries")
 
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as escape_markup
 from rich.text import Text
 from rich.tree import Tree
 
+from monitor.cli.common import clean, print_jsonl
 from monitor.cli.seeds import seed_expectations
 from monitor.config import Settings, load_settings
 from monitor.errors import MonitorError, RuleSetError
@@ -54,8 +55,13 @@ class _Input:
     json_id: object = None
 
 
+def _escape(value: object) -> str:
+    """Text from rule files and documents as markup that prints it literally, control sequences removed."""
+    return escape_markup(clean(value))
+
+
 def _error(message: str) -> None:
-    typer.echo(f"monitor: error: {' '.join(message.split())}", err=True)
+    typer.echo(f"monitor: error: {' '.join(clean(message).split())}", err=True)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -82,7 +88,7 @@ def _load(ctx: typer.Context, paths: list[Path] | None, *, examples: bool = True
 
 def _print_errors(e: RuleSetError) -> typer.Exit:
     for err in e.errors:
-        _out.print(escape(str(err)))
+        _out.print(_escape(str(err)))
     _out.print(f"{len(e.errors)} error{'s' if len(e.errors) != 1 else ''}: the rule set is rejected")
     return typer.Exit(2)
 
@@ -100,14 +106,14 @@ def check(
     except MonitorError as e:
         raise _fail(str(e)) from None
     for w in ruleset.warnings:
-        _out.print(escape(f"warning: {w}"))
+        _out.print(_escape(f"warning: {w}"))
     _out.print(f"{len(ruleset.rules)} rules OK")
 
 
 def _explain_tree(node: Explanation, tree: Tree | None = None) -> Tree:
     mark = "[green]✓ true[/]" if node.value else "[red]✗ false[/]"
     words = ", ".join(sorted({repr(h.text) for h in node.hits}))
-    label = f"{mark}  {escape(node.query)}" + (f"  [dim]{escape(words)}[/]" if words else "")
+    label = f"{mark}  {_escape(node.query)}" + (f"  [dim]{_escape(words)}[/]" if words else "")
     text = Text.from_markup(label, overflow="fold")
     branch = Tree(text) if tree is None else tree.add(text)
     for child in node.children:
@@ -155,22 +161,22 @@ def test(
     except MonitorError as e:
         raise _fail(str(e)) from None
     for f in failures:
-        _out.print(f"[red]FAIL[/] {escape(str(f))}")
+        _out.print(f"[red]FAIL[/] {_escape(str(f))}")
         _out.print(_explain_tree(ruleset.explain(f.rule.id, f.example.doc)))
     for rule_id, name, doc, should in seed_failures:
         want = "should match" if should else "should not match"
         if doc is None or ruleset.get(rule_id) is None:
             what = "no such seed file" if doc is None else "no such rule"
-            _out.print(f"[red]FAIL[/] seed {escape(name)}: rule '{escape(rule_id)}' {want}, but {what}")
+            _out.print(f"[red]FAIL[/] seed {_escape(name)}: rule '{_escape(rule_id)}' {want}, but {what}")
             continue
-        _out.print(f"[red]FAIL[/] seed {escape(name)}: rule '{escape(rule_id)}' {want}")
+        _out.print(f"[red]FAIL[/] seed {_escape(name)}: rule '{_escape(rule_id)}' {want}")
         _out.print(_explain_tree(ruleset.explain(rule_id, doc)))
     total = sum(len(r.examples) for r in ruleset.rules)
     failed = len(failures) + len(seed_failures)
     note = f" ({seeds} not found)" if not seeds.is_file() else ""
     if skipped:
         note += f" ({skipped} seed expectations skipped: their rules are not in the given paths)"
-    _out.print(f"{total} examples, {failed} failures{note}")
+    _out.print(f"{total} examples, {failed} failures{_escape(note)}")
     if failed:
         raise typer.Exit(1)
 
@@ -200,7 +206,7 @@ def explain(
     verdict = "matches" if m is not None else "does not match"
     rule = ruleset.get(rule_id)
     disabled = " (the rule is disabled: the pipeline never runs it)" if rule is not None and not rule.enabled else ""
-    _out.print(f"rule '{escape(rule_id)}' {verdict} {escape(first.id)}{disabled}")
+    _out.print(f"rule '{_escape(rule_id)}' {verdict} {_escape(first.id)}{disabled}")
 
 
 def match(
@@ -214,7 +220,7 @@ def match(
         ruleset = _load(ctx, rules)
     except RuleSetError as e:
         for err in e.errors:
-            typer.echo(str(err), err=True)
+            typer.echo(clean(err), err=True)
         raise _fail(f"{len(e.errors)} errors in the rules") from None
     except MonitorError as e:
         raise _fail(str(e)) from None
@@ -236,10 +242,10 @@ def _print_match(item: _Input, m: Match, format: _Format) -> None:
         hits = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.hits]
         doc_id = item.id if item.json_id is None else item.json_id
         row = {"doc": doc_id, "rule": m.rule.id, "severity": m.rule.severity, "hits": hits, "snippet": m.snippet}
-        typer.echo(json.dumps(row, ensure_ascii=False))
+        print_jsonl([row])
         return
-    _out.print(f"[bold]{escape(item.id)}[/]: {escape(m.rule.id)} {escape(f'[{m.rule.severity}]')} {escape(m.rule.title)}")
-    _out.print("  " + escape(m.marked_snippet()))
+    _out.print(f"[bold]{_escape(item.id)}[/]: {_escape(m.rule.id)} {_escape(f'[{m.rule.severity}]')} {_escape(m.rule.title)}")
+    _out.print("  " + _escape(m.marked_snippet()))
 
 
 def _read_txt(path: Path) -> Document:

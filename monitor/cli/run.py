@@ -9,12 +9,14 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from monitor.cli.common import console, open_store, print_matches, settings_from
+from monitor.cli.common import clean, console, open_store, plain, print_matches, settings_from
 from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesSettings, Settings
 from monitor.daemon import Daemon, RuleWatcher, run_cycle
 from monitor.demo import PROJECT_ROOT, demo_articles, serve_demo_site
 from monitor.notify import Notifier
+from monitor.notify.redact import shorten
 from monitor.pipeline import FeedResult
 from monitor.store import Store
 
@@ -52,7 +54,7 @@ def poll(
         _print_results(results)
         if deliver:
             report = Notifier(settings, store, rules=rules.current).send_due()
-            console.print(f"Deliveries: {report}")
+            console.print(plain(f"Deliveries: {report}"))
     finally:
         store.close()
 
@@ -64,7 +66,7 @@ def demo(
     """Offline end-to-end demo: serve the seed corpus as a news site on loopback, poll it, print the matches."""
     rule_paths = tuple(p.resolve() for p in rules) or (PROJECT_ROOT / "rules",)
     folder = data.resolve() if data else Path(tempfile.mkdtemp(prefix="monitor-demo-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # as the store makes its folders: private
     articles = demo_articles()
     with serve_demo_site(articles) as feed_url:
         settings = Settings(
@@ -77,17 +79,19 @@ def demo(
         store = Store.open(settings.database.url)
         try:
             store.sync_feeds(settings.feeds)
-            console.print(f"Serving {len(articles)} articles at [bold]{feed_url}[/]; "
-                          f"{len(watcher.current().rules)} rules from {', '.join(map(str, rule_paths))}")
+            console.print(Text.assemble(
+                f"Serving {len(articles)} articles at ", (feed_url, "bold"),
+                clean(f"; {len(watcher.current().rules)} rules from {', '.join(map(str, rule_paths))}")))
             with console.status("Polling the demo feed: fetch, extract, match, store…"):
                 first = asyncio.run(run_cycle(settings, store, watcher.current, due_only=False))
             _print_results(first)
             print_matches(store.list_matches())
             second = asyncio.run(run_cycle(settings, store, watcher.current, due_only=False))
-            console.print(f"Second poll: [bold]{second[0].status}[/] (conditional GET, {second[0].new} new entries)")
+            console.print(Text.assemble("Second poll: ", (second[0].status, "bold"),
+                                        f" (conditional GET, {second[0].new} new entries)"))
         finally:
             store.close()
-    console.print(f"Demo database: {folder / 'demo.db'} (choose the folder with --data)")
+    console.print(plain(f"Demo database: {folder / 'demo.db'} (choose the folder with --data)"))
 
 
 def _print_results(results: Sequence[FeedResult]) -> None:
@@ -96,6 +100,6 @@ def _print_results(results: Sequence[FeedResult]) -> None:
         table.add_column(column, justify="right" if column in ("new", "matched", "seconds") else "left")
     for r in results:
         style = {"error": "red", "skipped": "yellow"}.get(r.status, "")
-        table.add_row(r.feed, f"[{style}]{r.status}[/]" if style else r.status, str(r.new), str(r.matched),
-                      f"{r.seconds:.2f}", r.error or "")
+        table.add_row(plain(r.feed), plain(r.status, style), str(r.new), str(r.matched), f"{r.seconds:.2f}",
+                      plain(shorten(r.error or "")))  # a table cell, not a 16 KB reason phrase
     console.print(table)

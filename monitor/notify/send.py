@@ -30,7 +30,7 @@ with warnings.catch_warnings():
     import apprise.utils.pgp  # noqa: F401
     from apprise.plugins.email import NotifyEmail
 
-from monitor.notify.redact import redact, url_secrets
+from monitor.notify.redact import bound_log_record, redact, url_secrets
 from monitor.notify.render import Message, clip
 
 __all__ = [
@@ -215,6 +215,7 @@ class _RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         with self._lock:
             secrets = tuple(self._secrets)
+        bound_log_record(record, secrets)
         record.msg = redact(record.getMessage(), secrets)
         record.args = None
         return True

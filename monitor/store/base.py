@@ -8,11 +8,14 @@ that has ``on_conflict_do_nothing()`` (SQLite and PostgreSQL behave the same).
 
 SQLite connections run in WAL mode with a busy timeout and foreign keys on; write
 transactions start with ``BEGIN IMMEDIATE`` so two processes queue on the write lock
-instead of failing with "database is locked" when a reader upgrades to a writer.
+instead of failing with "database is locked" when a reader upgrades to a writer. A database
+file the store creates is private to the user (0600, and so are its -wal and -shm files,
+which SQLite creates with the file's mode), and so are the folders it creates (0700).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -95,8 +98,8 @@ def _use_wal(cursor: sqlite3.Cursor, busy_timeout: float) -> None:
 def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
     database = url.database or ""
     memory = database in ("", ":memory:")
-    if not memory:
-        Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    if not memory and not url.query.get("uri"):
+        _create_private(Path(database).expanduser().resolve())
     engine = create_engine(
         url, connect_args={"check_same_thread": False, "timeout": busy_timeout},
         poolclass=StaticPool if memory else None)
@@ -120,6 +123,18 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 and its missing folders 0700 (articles, rules hit and delivery errors are the
+    user's business alone); an existing file or folder (the working directory, a shared data folder) is left as is."""
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # an empty file is an empty database
+    except FileExistsError:
+        pass
 
 
 def _redacted(url: str) -> str:
