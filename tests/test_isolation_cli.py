@@ -131,7 +131,7 @@ def test_article_urls_print_without_credentials_and_titles_literally(tmp_path: P
 def test_a_long_hostile_reason_phrase_is_logged_short_and_fast(tmp_path: Path,
                                                                hostile_server: HostileServer) -> None:  # noqa: F811
     """A feed's error reaches the "feed polled" log line; 8 KB of "a-a-a-" took the old redaction about 7 s."""
-    config = write_config(tmp_path, {"hostile": hostile_server.url(f"/reason/503?text={'a-' * 4000}"),
+    config = write_config(tmp_path, {"hostile": hostile_server.url(f"/reason/503?text={'a-' * 1900}"),
                                      "healthy": hostile_server.url("/feed.xml")})
     started = time.perf_counter()
     code, out, err = invoke("--config", str(config), "-v", "poll", "--no-deliver")
