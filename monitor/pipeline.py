@@ -3,6 +3,11 @@
 Inputs: a due feed (``FeedRecord``) and the collaborators in a ``Context``. Output: one ``FeedResult`` per feed.
 fetch feed -> parse -> new entries only -> fetch pages -> extract -> dedup keys -> match -> store article,
 matches and planned deliveries in one transaction -> record the feed's polling state.
+
+Each unit has one boundary where any exception becomes a recorded failure of that unit alone: ``_guarded_entry``
+for an entry (logged with its class, counted on the feed, its keys marked seen; the feed's other entries go on)
+and ``poll_feed`` for a feed (recorded with back-off, and cancelled past ``scheduler.feed_timeout``). Parsing
+and per-entry CPU work run in threads, so a huge feed never holds the event loop and the other feeds' polls.
 """
 
 from __future__ import annotations
@@ -13,13 +18,13 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from monitor import dedup
 from monitor.config import Settings
-from monitor.errors import BlockedAddressError, FetchError, FetchStatusError, MonitorError
+from monitor.errors import BlockedAddressError, FetchError, FetchStatusError, FetchTimeout, MonitorError
 from monitor.extract import Extracted, ExtractorPool, charset_from_headers, choose_text, extract_html
 from monitor.feeds import FeedEntry, parse_feed
 from monitor.fetch import Fetcher, FetchResult
@@ -35,6 +40,7 @@ __all__ = [
     "MAX_ENTRIES_PER_POLL",
     "Status",
     "backoff_delay",
+    "due_feeds",
     "poll_due",
     "poll_feed",
     "select_feeds",
@@ -50,9 +56,13 @@ MAX_ENTRIES_PER_POLL = 200  # a feed that suddenly lists thousands of entries is
 Status = Literal["ok", "not_modified", "skipped", "error"]
 
 
+_ERROR_CHARS = 500  # a recorded error is one line of at most this many characters
+_KEY_CHUNK = 500  # entry keys looked up per query; the loop is given back between chunks
+
+
 def utcnow() -> datetime:
     """Naive UTC now: the pipeline's and daemon's one clock (all stored times are naive UTC, docs/dev.md)."""
-    return datetime.utcnow()
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -121,8 +131,7 @@ async def poll_due(
     and so never waits out the lease of a poll that a ``kill -9`` interrupted."""
     now = ctx.clock()
     if due_only and not names:
-        shared = ctx.store.dialect == "postgresql"
-        chosen = ctx.store.claim_due_feeds(now, CLAIM_LEASE, _WORKER) if shared else ctx.store.list_due_feeds(now)
+        chosen = due_feeds(ctx, now)
         skipped: list[tuple[FeedRecord, str]] = []
     else:
         feeds = [f for f in ctx.store.list_feeds() if not names or f.name in names]
@@ -132,24 +141,50 @@ async def poll_due(
     return results
 
 
+def due_feeds(ctx: Context, now: datetime) -> list[FeedRecord]:
+    """The feeds due at ``now``. On PostgreSQL they are claimed with a lease longer than a poll may last, so
+    several processes sharing one database never poll the same feed at once (DESIGN.md, Scale). SQLite has one
+    daemon, which needs no claim and so never waits out the lease of a poll that a ``kill -9`` interrupted."""
+    if ctx.store.dialect != "postgresql":
+        return ctx.store.list_due_feeds(now)
+    lease = max(CLAIM_LEASE, ctx.settings.scheduler.feed_timeout + 60.0)
+    return ctx.store.claim_due_feeds(now, lease, _WORKER)
+
+
+@dataclass
+class _Tally:
+    """What one poll counts on its feed: SSRF refusals (feed URL or article links) and entries that failed."""
+
+    blocked: list[str] = field(default_factory=list)
+    failed: int = 0
+    last_failure: str | None = None
+
+
 async def poll_feed(feed: FeedRecord, ctx: Context) -> FeedResult:
-    """One poll of one feed, end to end. A failure is recorded on the feed and returned, never raised."""
+    """One poll of one feed, end to end, within ``scheduler.feed_timeout``. A failure is recorded on the feed
+    and returned, never raised (cancellation excepted: then nothing is recorded, and entries stored so far stay)."""
     started = time.monotonic()
     now = ctx.clock()
-    blocked: list[str] = []  # SSRF refusals during this poll (feed URL or article links), counted on the feed
+    tally = _Tally()
+    budget = asyncio.timeout(ctx.settings.scheduler.feed_timeout)
     try:
-        new, matched, state = await _poll(feed, ctx, now, blocked)
+        async with budget:
+            new, matched, state = await _poll(feed, ctx, now, tally)
         result = FeedResult(feed.name, state.last_status, new, matched)  # type: ignore[arg-type]
     except MonitorError as e:
         if isinstance(e, BlockedAddressError):
-            blocked.append(feed.url)
+            tally.blocked.append(feed.url)
         state = _failed_state(feed, ctx, now, e)
-        result = FeedResult(feed.name, "error", error=str(e))
-    except Exception as e:  # a bug: log it with its traceback, but one bad feed never stops the others
-        _log.exception("feed crashed feed=%s", feed.name)
+        result = FeedResult(feed.name, "error", error=state.last_error)
+    except Exception as e:
+        if isinstance(e, TimeoutError) and budget.expired():
+            e = FetchTimeout(f"poll cancelled after scheduler.feed_timeout "
+                             f"({ctx.settings.scheduler.feed_timeout:g}s); stored entries are kept", url=feed.url)
+        else:  # a bug: log it with its traceback, but one bad feed never stops the others
+            _log.exception("feed crashed feed=%s", feed.name)
         state = _failed_state(feed, ctx, now, e)
-        result = FeedResult(feed.name, "error", error=f"internal error: {type(e).__name__}: {e}")
-    ctx.store.update_feed_state(feed.id, replace(state, blocked_requests=feed.blocked_requests + len(blocked)))
+        result = FeedResult(feed.name, "error", error=state.last_error)
+    _record(feed, ctx, state, tally)
     seconds = time.monotonic() - started
     _log.info(
         "feed polled feed=%s status=%s new=%d matched=%d seconds=%.2f%s",
@@ -163,11 +198,14 @@ def _interval(feed: FeedRecord, ctx: Context) -> float:
     return float(feed.interval or ctx.settings.scheduler.poll_interval)
 
 
-async def _poll(feed: FeedRecord, ctx: Context, now: datetime, blocked: list[str]) -> tuple[int, int, FeedState]:
+async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) -> tuple[int, int, FeedState]:
+    blocked = tally.blocked
     response = await ctx.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
+    url, redirect_pending = _follow_permanent(feed, response.permanent_url)
     ok = replace(
         feed.state,
-        url=response.permanent_url or feed.url,
+        url=url,
+        redirect_pending=redirect_pending,
         etag=response.etag or (feed.etag if response.not_modified else None),
         last_modified=response.last_modified or (feed.last_modified if response.not_modified else None),
         last_polled=now,
@@ -180,53 +218,103 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, blocked: list[str
     )
     if response.not_modified:
         return 0, 0, ok
-    parsed = parse_feed(response.body, response.final_url, response.headers)
-    entries = _new_entries(feed, parsed.entries, ctx)
+    parsed = await asyncio.to_thread(parse_feed, response.body, response.final_url, response.headers)
+    entries = await _new_entries(feed, parsed.entries, ctx)
     if len(entries) > MAX_ENTRIES_PER_POLL:
         # Take the rest on the next tick: forget the validators, or a 304 would hide the entries left over.
         entries = entries[:MAX_ENTRIES_PER_POLL]
         ok = replace(ok, etag=None, last_modified=None, next_poll=now)
-    results = await asyncio.gather(*(_process_entry(feed, entry, ctx, blocked) for entry in entries))
+    sites = frozenset(filter(None, (dedup.site(feed.url), dedup.site(feed.config_url or ""))))
+    results = await asyncio.gather(*(_guarded_entry(feed, entry, ctx, blocked, sites, tally) for entry in entries))
     return len(entries), sum(results), ok
+
+
+def _follow_permanent(feed: FeedRecord, permanent_url: str | None) -> tuple[str, str | None]:
+    """(the URL to poll from now on, the permanent redirect still pending). A feed moves only when the same
+    permanent redirect is seen on two consecutive polls: one hostile or misconfigured 301 does not move it."""
+    if not permanent_url or permanent_url == feed.url:
+        return feed.url, None
+    if permanent_url != feed.redirect_pending:
+        return feed.url, permanent_url
+    _log.info("feed moved feed=%s from=%s to=%s", feed.name, feed.url, permanent_url)
+    return permanent_url, None
 
 
 def _entry_keys(entry: FeedEntry) -> tuple[str, ...]:
     keys = [f"guid:{entry.guid}"] if entry.guid else []
     if entry.url:
         keys.append(f"url:{dedup.canonical_url(entry.url)}")
-    return tuple(keys)
+    return tuple(dedup.storable_key(key) for key in keys)
 
 
-def _new_entries(feed: FeedRecord, entries: Sequence[FeedEntry], ctx: Context) -> list[FeedEntry]:
-    """Entries whose GUID and canonical URL this feed has never shown (each feed's first poll: all of them)."""
-    keys = {entry: _entry_keys(entry) for entry in entries}
-    unseen = ctx.store.unseen_entries(feed.id, [k for ks in keys.values() for k in ks])
-    return [e for e, ks in keys.items() if ks and all(k in unseen for k in ks)]
+async def _new_entries(feed: FeedRecord, entries: Sequence[FeedEntry], ctx: Context) -> list[FeedEntry]:
+    """Entries whose GUID and canonical URL this feed has never shown (each feed's first poll: all of them).
+
+    Keys are made in a thread and looked up a chunk at a time, giving the loop back in between: a feed of 95k
+    items must not stall every other feed's poll."""
+    keyed = await asyncio.to_thread(lambda: [(entry, _entry_keys(entry)) for entry in entries])
+    wanted = list(dict.fromkeys(k for _, ks in keyed for k in ks))
+    unseen: set[str] = set()
+    for start in range(0, len(wanted), _KEY_CHUNK):
+        unseen |= ctx.store.unseen_entries(feed.id, wanted[start:start + _KEY_CHUNK])
+        await asyncio.sleep(0)
+    return [e for e, ks in keyed if ks and all(k in unseen for k in ks)]
 
 
-async def _process_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, blocked: list[str]) -> int:
+async def _guarded_entry(
+    feed: FeedRecord, entry: FeedEntry, ctx: Context, blocked: list[str], sites: frozenset[str], tally: _Tally
+) -> int:
+    """The entry boundary: any exception while processing one entry (page, extraction, matching, storing) fails
+    that entry alone. It is logged with its class, counted on the feed and its keys are marked seen, so it is
+    not retried at every poll; the feed's other entries are stored and the feed's poll succeeds."""
+    try:
+        return await _process_entry(feed, entry, ctx, blocked, sites)
+    except Exception as e:  # cancellation (BaseException) passes: the feed's budget or shutdown
+        keys = _entry_keys(entry)
+        tally.failed += 1
+        tally.last_failure = _error_text(e, prefix=f"{keys[0] if keys else 'entry'}: ")
+        _log.warning("entry failed feed=%s entry=%r error=%s", feed.name, keys[:1], tally.last_failure,
+                     exc_info=not isinstance(e, MonitorError))  # a bug gets its traceback
+        try:
+            ctx.store.mark_entries_seen(feed.id, keys)
+        except MonitorError as store_error:
+            _log.error("failed entry not marked seen, retried next poll feed=%s error=%r", feed.name,
+                       str(store_error))
+        return 0
+
+
+async def _process_entry(
+    feed: FeedRecord, entry: FeedEntry, ctx: Context, blocked: list[str], sites: frozenset[str]
+) -> int:
     """Fetch, extract, match and store one new entry; returns the number of rules it matched."""
     title, text, author, published, lang, extracted = await _article_text(feed, entry, ctx, blocked)
     rules = ctx.rules()
     document = Document(
         title=title, text=text, url=entry.url, author=author, lang=lang, feed=feed.name, feed_tags=tuple(feed.tags)
     )
-    matches = rules.match(document)
-    article = NewArticle(
-        feed_id=feed.id,
-        feed_name=feed.name,
-        url=entry.url,
-        canonical_url=dedup.canonical_url(entry.url) if entry.url else f"guid:{feed.id}:{entry.guid}",
-        title=title,
-        text=text,
-        author=author,
-        published=published,
-        lang=lang or detect_language(f"{title}\n{text}"),
-        content_hash=dedup.content_hash(f"{title}\n{text}"),
-        story_keys=dedup.story_keys(text),
-        entry_keys=_entry_keys(entry),
-        extracted=extracted,
-    )
+
+    def analyse() -> tuple[list[Match], NewArticle]:  # CPU work (regexes, MinHash, language): off the loop
+        owned = not entry.url or dedup.site(entry.url) in sites
+        return list(rules.match(document)), NewArticle(
+            feed_id=feed.id,
+            feed_name=feed.name,
+            url=entry.url,
+            canonical_url=dedup.storable_key(
+                dedup.canonical_url(entry.url) if entry.url else f"guid:{feed.id}:{entry.guid}"
+            ),
+            title=title,
+            text=text,
+            author=author,
+            published=published,
+            lang=lang or detect_language(f"{title}\n{text}"),
+            content_hash=dedup.content_hash(f"{title}\n{text}"),
+            story_keys=dedup.story_keys(text),
+            entry_keys=_entry_keys(entry),
+            extracted=extracted,
+            owned=owned,
+        )
+
+    matches, article = await asyncio.to_thread(analyse)
     plan = _planner(matches, rules, ctx, published)
     ctx.store.add_article_with_matches(article, [_new_match(m) for m in matches], plan, now=ctx.clock())
     return len(matches)
@@ -296,6 +384,29 @@ async def _extract(page: FetchResult, ctx: Context) -> Extracted | None:
         return None
 
 
+def _record(feed: FeedRecord, ctx: Context, state: FeedState, tally: _Tally) -> None:
+    """Store the poll's outcome with its counts; a store that fails here is logged, never raised."""
+    state = replace(
+        state,
+        blocked_requests=feed.blocked_requests + len(tally.blocked),
+        failed_entries=feed.failed_entries + tally.failed,
+        last_entry_error=tally.last_failure or feed.last_entry_error,
+    )
+    try:
+        ctx.store.update_feed_state(feed.id, state)
+    except MonitorError as e:
+        _log.error("feed state not recorded feed=%s error=%r", feed.name, str(e))
+
+
+def _error_text(error: BaseException, prefix: str = "") -> str:
+    """One storable line: our own errors by message, anything else (a bug) with its class; no NUL, no lone
+    surrogate, at most ``_ERROR_CHARS`` characters."""
+    text = str(error) if isinstance(error, MonitorError) else f"internal error: {type(error).__name__}: {error}"
+    text = " ".join(f"{prefix}{text}".split())
+    text = text.encode("utf-8", "replace").decode("utf-8").replace("\0", "")
+    return text if len(text) <= _ERROR_CHARS else text[:_ERROR_CHARS - 1] + "…"
+
+
 def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseException) -> FeedState:
     """The polling state after a failure: back off, honour Retry-After, retire a feed that is gone (410)."""
     failures = feed.consecutive_failures + 1
@@ -307,7 +418,7 @@ def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseExce
         enabled=feed.enabled and not gone,
         last_polled=now,
         last_status="gone" if gone else "error",
-        last_error=str(error),
+        last_error=_error_text(error),
         consecutive_failures=failures,
         next_poll=now + timedelta(seconds=delay),
         retry_after_until=now + timedelta(seconds=retry_after) if retry_after else None,

@@ -370,6 +370,7 @@ CALLS = {
     "record_outcomes": lambda s: s.record_outcomes([DeliveryOutcome(1, "sent", 1)]),
     "release_claims": lambda s: s.release_claims("w"),
     "release_deliveries": lambda s: s.release_deliveries([1], "w"),
+    "release_feeds": lambda s: s.release_feeds([1], NOW),
     "remove_feed": lambda s: s.remove_feed("x"),
     "story_articles": lambda s: s.story_articles(1),
     "sync_feeds": lambda s: s.sync_feeds([]),

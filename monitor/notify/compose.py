@@ -52,7 +52,7 @@ def story_alert(rows: Sequence[DeliveryRecord], rules: Mapping[str, RuleInfo],
     """
     alert_rules = sorted({row.rule_id: _alert_rule(row, rules) for row in rows}.values(),
                          key=lambda rule: (-severity_rank(rule.severity), rule.id))
-    main = min(rows, key=lambda row: (row.matched_at or datetime.max, row.id))
+    main = min(rows, key=lambda row: (not row.article_owned, row.matched_at or datetime.max, row.id))
     article = AlertArticle(title=main.article_title, url=main.article_url, feed=main.feed_name,
                            published=main.published)
     others: tuple[AlertArticle, ...] = ()
