@@ -128,8 +128,10 @@ class Daemon:
         transport: httpx.AsyncBaseTransport | None = None,
         resolver: Resolver | None = None,
         clock: Callable[[], datetime] = utcnow,
+        extractor: ExtractorPool | None = None,
     ) -> None:
         self.settings = settings
+        self._extractor = extractor  # None: the daemon starts its own pool (a given one is shared, not closed)
         self.store = store
         self.rules = RuleWatcher(settings)
         self._transport = transport
@@ -154,7 +156,7 @@ class Daemon:
             fetcher = await stack.enter_async_context(
                 Fetcher(self.settings.fetch, transport=self._transport, resolver=self._resolver)
             )
-            extractor = stack.enter_context(
+            extractor = self._extractor or stack.enter_context(
                 ExtractorPool(self.settings.fetch.extract_processes, timeout=self.settings.fetch.extract_timeout)
             )
             notifier = Notifier(self.settings, self.store, rules=self.rules.current, clock=self._clock)
