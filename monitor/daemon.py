@@ -27,7 +27,7 @@ from monitor.errors import MonitorError
 from monitor.extract import ExtractorPool
 from monitor.fetch import Fetcher, Resolver
 from monitor.notify import Notifier
-from monitor.pipeline import Context, FeedResult, due_feeds, poll_due, poll_feed, utcnow
+from monitor.pipeline import Context, FeedResult, due_feeds, parallel_polls, poll_due, poll_feed, utcnow
 from monitor.rules import RuleSet, folder_rule_files, load_rules
 from monitor.store import Store
 
@@ -187,11 +187,16 @@ class Daemon:
         if self._stop.is_set():
             return
         self.rules.refresh()
-        for feed in due_feeds(ctx, self._clock()):
-            if feed.id not in self._polls:
-                task = asyncio.create_task(poll_feed(feed, ctx), name=f"poll {feed.name}")
-                self._polls[feed.id] = task
-                task.add_done_callback(functools.partial(self._poll_done, feed.id))
+        room = parallel_polls(self.settings) - len(self._polls)
+        try:
+            due = due_feeds(ctx, self._clock(), room, busy=self._polls.keys())
+        except MonitorError as e:  # the database is down: try again next tick
+            _log.error("due feeds not read error=%r", str(e))
+            return
+        for feed in due:
+            task = asyncio.create_task(poll_feed(feed, ctx), name=f"poll {feed.name}")
+            self._polls[feed.id] = task
+            task.add_done_callback(functools.partial(self._poll_done, feed.id))
 
     def _poll_done(self, feed_id: int, task: asyncio.Task[FeedResult]) -> None:
         self._polls.pop(feed_id, None)

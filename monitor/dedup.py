@@ -28,7 +28,7 @@ from courlan import extract_domain, normalize_url
 from datasketch import MinHash
 
 __all__ = ["MAX_KEY_BYTES", "SHINGLE_WORDS", "STORY_BANDS", "STORY_MIN_WORDS", "STORY_ROWS", "canonical_url",
-           "content_hash", "normalize_text", "site", "storable_key", "story_keys"]
+           "content_hash", "link_story_key", "normalize_text", "site", "storable_key", "story_keys"]
 
 #: Words per shingle. Three-word shingles keep two articles on one topic (same names,
 #: same places) far apart while a reprint keeps most of its shingles.
@@ -91,6 +91,13 @@ def storable_key(key: str) -> str:
     if len(raw) <= MAX_KEY_BYTES and "\0" not in key and not _SURROGATE.search(key):
         return key
     return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def link_story_key(canonical: str) -> int:
+    """A story key for an article's link: copies of one link (from feeds that do not own it) are one story."""
+    digest = hashlib.blake2b(b"link:" + canonical.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    value: int = struct.unpack(">q", digest)[0]
+    return value
 
 
 def normalize_text(text: str) -> str:

@@ -17,7 +17,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -41,6 +41,7 @@ __all__ = [
     "Status",
     "backoff_delay",
     "due_feeds",
+    "parallel_polls",
     "poll_due",
     "poll_feed",
     "select_feeds",
@@ -136,19 +137,38 @@ async def poll_due(
     else:
         feeds = [f for f in ctx.store.list_feeds() if not names or f.name in names]
         chosen, skipped = select_feeds(feeds, now, due_only=due_only, force=force or bool(names))
+    gate = asyncio.Semaphore(parallel_polls(ctx.settings))
+
+    async def poll(feed: FeedRecord) -> FeedResult:
+        async with gate:  # a feed's time budget starts when its poll does, not while it waits for a turn
+            return await poll_feed(feed, ctx)
+
     results = [FeedResult(feed.name, "skipped", error=reason) for feed, reason in skipped]
-    results += await asyncio.gather(*(poll_feed(feed, ctx) for feed in chosen))
+    results += await asyncio.gather(*(poll(feed) for feed in chosen))
     return results
 
 
-def due_feeds(ctx: Context, now: datetime) -> list[FeedRecord]:
-    """The feeds due at ``now``. On PostgreSQL they are claimed with a lease longer than a poll may last, so
-    several processes sharing one database never poll the same feed at once (DESIGN.md, Scale). SQLite has one
-    daemon, which needs no claim and so never waits out the lease of a poll that a ``kill -9`` interrupted."""
+def parallel_polls(settings: Settings) -> int:
+    """How many feeds are polled at once: enough to keep the fetcher's connections busy, few enough that a poll
+    does not spend its time budget queueing behind hundreds of others for a connection."""
+    return max(4, settings.fetch.concurrency)
+
+
+def due_feeds(
+    ctx: Context, now: datetime, limit: int | None = None, busy: Collection[int] = ()
+) -> list[FeedRecord]:
+    """Up to ``limit`` feeds due at ``now``, most overdue first, except the ``busy`` ones (being polled).
+
+    On PostgreSQL they are claimed with a lease longer than a poll may last, so several processes sharing one
+    database never poll the same feed at once (DESIGN.md, Scale), and a busy feed, still leased, is never claimed.
+    SQLite has one daemon, which needs no claim and so never waits out the lease of a poll that a ``kill -9``
+    interrupted."""
+    if limit is not None and limit <= 0:
+        return []
     if ctx.store.dialect != "postgresql":
-        return ctx.store.list_due_feeds(now)
+        return [feed for feed in ctx.store.list_due_feeds(now) if feed.id not in busy][:limit]
     lease = max(CLAIM_LEASE, ctx.settings.scheduler.feed_timeout + 60.0)
-    return ctx.store.claim_due_feeds(now, lease, _WORKER)
+    return ctx.store.claim_due_feeds(now, lease, _WORKER, limit=limit)
 
 
 @dataclass
@@ -295,20 +315,20 @@ async def _process_entry(
 
     def analyse() -> tuple[list[Match], NewArticle]:  # CPU work (regexes, MinHash, language): off the loop
         owned = not entry.url or dedup.site(entry.url) in sites
+        link = dedup.storable_key(dedup.canonical_url(entry.url) if entry.url else f"guid:{feed.id}:{entry.guid}")
         return list(rules.match(document)), NewArticle(
             feed_id=feed.id,
             feed_name=feed.name,
             url=entry.url,
-            canonical_url=dedup.storable_key(
-                dedup.canonical_url(entry.url) if entry.url else f"guid:{feed.id}:{entry.guid}"
-            ),
+            canonical_url=link,
             title=title,
             text=text,
             author=author,
             published=published,
             lang=lang or detect_language(f"{title}\n{text}"),
             content_hash=dedup.content_hash(f"{title}\n{text}"),
-            story_keys=dedup.story_keys(text),
+            # A copy of another site's article also joins the story of other copies of its link.
+            story_keys=dedup.story_keys(text) + (() if owned else (dedup.link_story_key(link),)),
             entry_keys=_entry_keys(entry),
             extracted=extracted,
             owned=owned,
@@ -370,6 +390,8 @@ async def _fetch_page(feed: FeedRecord, url: str, ctx: Context, blocked: list[st
         _log.warning("page refused feed=%s url=%s reason=%r", feed.name, url, e.reason or str(e))
     except FetchError as e:
         _log.info("page not fetched feed=%s url=%s error=%r", feed.name, url, str(e))
+    except Exception as e:  # the page boundary: any other error falls back to the feed's own text
+        _log.warning("page failed feed=%s url=%s error=%s", feed.name, url, _error_text(e), exc_info=True)
     return None
 
 
@@ -381,7 +403,9 @@ async def _extract(page: FetchResult, ctx: Context) -> Extracted | None:
         return extract_html(page.body, page.final_url, charset=charset)
     except MonitorError as e:
         _log.info("page not extracted url=%s error=%r", page.final_url, str(e))
-        return None
+    except Exception as e:  # the page boundary: a bug in extraction falls back to the feed's own text
+        _log.warning("page not extracted url=%s error=%s", page.final_url, _error_text(e), exc_info=True)
+    return None
 
 
 def _record(feed: FeedRecord, ctx: Context, state: FeedState, tally: _Tally) -> None:

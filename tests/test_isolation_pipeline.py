@@ -411,3 +411,33 @@ def test_a_huge_feed_is_parsed_without_holding_the_event_loop(
         assert worst < max(0.5, result.seconds / 4), (worst, result.seconds)  # parsing alone takes seconds
     finally:
         h.store.close()
+
+
+# --- a page is its own unit -----------------------------------------------------------------------------------
+
+def test_a_page_that_breaks_the_fetcher_falls_back_to_the_feed_text(
+        make_harness: Any, news_site: NewsSite, hostile_server: HostileServer) -> None:  # noqa: F811
+    """A Content-Encoding of thousands of codings, a 503 with ``Retry-After: ²``: whatever the page does, the
+    entry is stored from the feed's own text and the feed's other entries are processed."""
+    links = [hostile_server.url("/encoded/" + ",".join(["gzip"] * 3000), host="pages.test"),
+             hostile_server.url("/retry-after/%C2%B2?status=503", host="pages.test")]
+    news_site.raw["/feeds/pages.xml"] = rss(*({"title": f"{RAID[0]} ({i})", "link": link, "guid": f"p{i}",
+                                               "description": RAID[1]} for i, link in enumerate(links)))
+    h = make_harness([FeedSettings(name="pages", url=f"{news_site.base}/feeds/pages.xml")])
+    result = h.poll()["pages"]
+    assert (result.status, result.new) == ("ok", 2)
+    assert h.store.count_articles() == 2 and h.feed("pages").failed_entries == 0
+    assert all(not h.store.get_article(m.article.id).extracted for m in h.store.list_matches())  # type: ignore[union-attr]
+
+
+def test_copies_of_one_link_from_feeds_that_do_not_own_it_are_one_story(
+        make_harness: Any, news_site: NewsSite) -> None:  # noqa: F811
+    port = news_site.base.rsplit(":", 1)[1]
+    link = f"http://wire.test:{port}/news/gone.html"  # the page is gone: each copy keeps its feed's short text
+    for name, text in (("agg1", "Police raid a scam compound"), ("agg2", "Raid on scam compound reported")):
+        news_site.raw[f"/feeds/{name}.xml"] = rss({"title": text, "link": link, "guid": "x", "description": text})
+    h = make_harness([FeedSettings(name=n, url=f"http://{n}.test:{port}/feeds/{n}.xml") for n in ("agg1", "agg2")])
+    h.poll("agg1")
+    h.poll("agg2")
+    assert h.store.count_articles() == 2  # each feed's copy is kept, neither claims the link
+    assert len({m.story for m in h.store.list_matches()}) == 1 and len(h.store.list_deliveries()) == 1
