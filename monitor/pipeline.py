@@ -13,14 +13,16 @@ and per-entry CPU work run in threads, so a huge feed never holds the event loop
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
 import time
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from monitor import dedup
 from monitor.config import Settings
@@ -31,7 +33,7 @@ from monitor.fetch import Fetcher, FetchResult
 from monitor.lang import detect_language
 from monitor.notify import plan_deliveries
 from monitor.rules import Document, Match, RuleSet
-from monitor.store import FeedRecord, FeedState, NewArticle, NewMatch, PlannedDelivery, Store
+from monitor.store import FeedRecord, FeedState, NewArticle, NewMatch, PlannedDelivery, Store, is_transient
 
 __all__ = [
     "CLAIM_LEASE",
@@ -57,8 +59,18 @@ MAX_ENTRIES_PER_POLL = 200  # a feed that suddenly lists thousands of entries is
 Status = Literal["ok", "not_modified", "skipped", "error"]
 
 
+# CPU work (parsing, keys, matching) runs here, not in the default executor, so a huge feed never queues the
+# DNS lookups and delivery runs that use that one.
+_CPU = ThreadPoolExecutor(max_workers=4, thread_name_prefix="monitor-cpu")
 _ERROR_CHARS = 500  # a recorded error is one line of at most this many characters
 _KEY_CHUNK = 500  # entry keys looked up per query; the loop is given back between chunks
+
+
+_T = TypeVar("_T")
+
+
+async def _in_thread(function: Callable[..., _T], *args: Any) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(_CPU, functools.partial(function, *args))
 
 
 def utcnow() -> datetime:
@@ -238,7 +250,7 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) ->
     )
     if response.not_modified:
         return 0, 0, ok
-    parsed = await asyncio.to_thread(parse_feed, response.body, response.final_url, response.headers)
+    parsed = await _in_thread(parse_feed, response.body, response.final_url, response.headers)
     entries = await _new_entries(feed, parsed.entries, ctx)
     if len(entries) > MAX_ENTRIES_PER_POLL:
         # Take the rest on the next tick: forget the validators, or a 304 would hide the entries left over.
@@ -272,7 +284,7 @@ async def _new_entries(feed: FeedRecord, entries: Sequence[FeedEntry], ctx: Cont
 
     Keys are made in a thread and looked up a chunk at a time, giving the loop back in between: a feed of 95k
     items must not stall every other feed's poll."""
-    keyed = await asyncio.to_thread(lambda: [(entry, _entry_keys(entry)) for entry in entries])
+    keyed = await _in_thread(lambda: [(entry, _entry_keys(entry)) for entry in entries])
     wanted = list(dict.fromkeys(k for _, ks in keyed for k in ks))
     unseen: set[str] = set()
     for start in range(0, len(wanted), _KEY_CHUNK):
@@ -291,6 +303,10 @@ async def _guarded_entry(
         return await _process_entry(feed, entry, ctx, blocked, sites)
     except Exception as e:  # cancellation (BaseException) passes: the feed's budget or shutdown
         keys = _entry_keys(entry)
+        if is_transient(e):  # the database is locked or gone for a moment: nothing lost, retried next poll
+            _log.warning("entry not stored, retried next poll feed=%s entry=%r error=%s", feed.name, keys[:1],
+                         _error_text(e))
+            return 0
         tally.failed += 1
         tally.last_failure = _error_text(e, prefix=f"{keys[0] if keys else 'entry'}: ")
         _log.warning("entry failed feed=%s entry=%r error=%s", feed.name, keys[:1], tally.last_failure,
@@ -334,7 +350,7 @@ async def _process_entry(
             owned=owned,
         )
 
-    matches, article = await asyncio.to_thread(analyse)
+    matches, article = await _in_thread(analyse)
     plan = _planner(matches, rules, ctx, published)
     ctx.store.add_article_with_matches(article, [_new_match(m) for m in matches], plan, now=ctx.clock())
     return len(matches)

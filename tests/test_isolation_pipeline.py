@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,13 +21,14 @@ from monitor import daemon as daemon_module
 from monitor.config import (ChannelSettings, DatabaseSettings, FeedSettings, FetchSettings, RouteSettings,
                             RulesSettings, SchedulerSettings, Settings)
 from monitor.daemon import Daemon, RuleWatcher, run_cycle
+from monitor.errors import StoreError
 from monitor.extract import ExtractorPool
 from monitor.fetch.guard import SystemResolver
 from monitor.lang import detect_language
 from monitor.notify.compose import story_alert
 from monitor.pipeline import FeedResult, utcnow
 from monitor.rules import Document, Match, RuleSet
-from monitor.store import Store
+from monitor.store import Store, is_transient
 from tests.dbfixtures import store_url  # noqa: F401 - the fixture, parametrized over SQLite and PostgreSQL
 from tests.hostile import HostileServer, hostile_server  # noqa: F401
 from tests.newssite import NewsSite, news_site  # noqa: F401
@@ -427,7 +429,7 @@ def test_a_page_that_breaks_the_fetcher_falls_back_to_the_feed_text(
     result = h.poll()["pages"]
     assert (result.status, result.new) == ("ok", 2)
     assert h.store.count_articles() == 2 and h.feed("pages").failed_entries == 0
-    assert all(not h.store.get_article(m.article.id).extracted for m in h.store.list_matches())  # type: ignore[union-attr]
+    assert all(not h.store.get_article(m.article.id).extracted for m in h.store.list_matches())
 
 
 def test_copies_of_one_link_from_feeds_that_do_not_own_it_are_one_story(
@@ -441,3 +443,44 @@ def test_copies_of_one_link_from_feeds_that_do_not_own_it_are_one_story(
     h.poll("agg2")
     assert h.store.count_articles() == 2  # each feed's copy is kept, neither claims the link
     assert len({m.story for m in h.store.list_matches()}) == 1 and len(h.store.list_deliveries()) == 1
+
+
+def test_a_database_locked_for_a_moment_loses_no_entry(
+        tmp_path: Path, rules_dir: Path, news_site: NewsSite, extractor: ExtractorPool) -> None:  # noqa: F811
+    """A transient store error is not an entry's fault: the entry stays unseen and is stored at the next poll."""
+    news_site.add("mekong", *RAID)
+    news_site.add("mekong", *TOURISM)
+    path = tmp_path / "m.db"
+    settings = settings_for(f"sqlite:///{path}", rules_dir,
+                            [FeedSettings(name="mekong", url=news_site.feed_url("mekong"))])
+    store = Store.open(settings.database.url, busy_timeout=0.2)
+    store.sync_feeds(settings.feeds)
+    rules = RuleWatcher(settings).current
+    locker = sqlite3.connect(path, isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock through the whole poll
+        asyncio.run(run_cycle(settings, store, rules, due_only=False, extractor=extractor))
+        assert store.count_articles() == 0
+        locker.execute("ROLLBACK")
+        [result] = asyncio.run(run_cycle(settings, store, rules, due_only=False, extractor=extractor))
+        assert (result.status, result.new, result.matched) == ("ok", 2, 1)
+        assert store.count_articles() == 2 and store.get_feed("mekong").failed_entries == 0  # type: ignore[union-attr]
+    finally:
+        locker.close()
+        store.close()
+
+
+def test_only_store_errors_that_may_pass_are_transient(store_url: str) -> None:  # noqa: F811
+    with Store.open(store_url) as store:
+        feed = store.add_feed("a", "https://a.example/feed")
+        with pytest.raises(StoreError) as refused:
+            store.add_feed("a", "https://a.example/feed")  # a constraint: the data's fault
+        assert not is_transient(refused.value) and not is_transient(RuntimeError("x"))
+        if store.dialect == "postgresql":
+            with pytest.raises(StoreError) as nul:
+                store.mark_entries_seen(feed.id, ["guid:a\x00b"])
+            assert not is_transient(nul.value)
+    down = Store.open("postgresql+psycopg://nobody@127.0.0.1:1/none", migrate=False)
+    with pytest.raises(StoreError) as unreachable:
+        down.list_feeds()
+    assert is_transient(unreachable.value)
