@@ -4,7 +4,9 @@ Inputs: ``NewArticle`` + ``NewMatch`` values and a delivery plan callback.
 Outputs: ``AddResult``; ``ArticleRecord`` for reads ("also reported by").
 
 ``add_article_with_matches`` is ONE transaction (DESIGN.md "Nothing lost"): the entry
-keys are marked seen, the article is stored once per canonical URL, its story is found
+keys are marked seen, the article is stored once per canonical URL (a copy from a feed that
+does not own the link's site under ``feed:<id>:<url>``, so it never claims the URL and a
+pending alert it created passes to the owner's copy), its story is found
 by content hash or shared story key (else created), its matches are inserted (unique per
 article, rule and rule version) and the planned deliveries are inserted with
 ``ON CONFLICT DO NOTHING`` on (channel, story, rule, mode), so a channel never receives
