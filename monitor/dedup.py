@@ -75,10 +75,14 @@ def canonical_url(url: str) -> str:
 
 
 def site(url: str) -> str:
-    """The registrable domain of ``url`` (public suffix list), else its lower-case host (IPs, ``localhost``,
-    ``.test``), else ``""``; never raises."""
+    """The registrable domain of ``url``'s host (public suffix list), else the host itself (IPs, ``localhost``,
+    ``.test``), else ``""``; never raises. The host is read by ``urlsplit`` (as ``canonical_url`` reads it, so a
+    key and its owner agree) and IDNA-encoded, so ``bücher.de`` and ``xn--bcher-kva.de`` are one site."""
     try:
-        return extract_domain(url) or (urlsplit(url).hostname or "")
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+        if host and not host.isascii():
+            host = host.encode("idna").decode("ascii")
+        return (extract_domain(f"http://{host}/") or host) if host else ""
     except (ValueError, TypeError, UnicodeError):
         return ""
 

@@ -330,8 +330,9 @@ async def _process_entry(
     )
 
     def analyse() -> tuple[list[Match], NewArticle]:  # CPU work (regexes, MinHash, language): off the loop
-        owned = not entry.url or dedup.site(entry.url) in sites
-        link = dedup.storable_key(dedup.canonical_url(entry.url) if entry.url else f"guid:{feed.id}:{entry.guid}")
+        canonical = dedup.canonical_url(entry.url) if entry.url else ""
+        owned = not canonical or dedup.site(canonical) in sites  # judged on the key itself, so they agree
+        link = dedup.storable_key(canonical or f"guid:{feed.id}:{entry.guid}")
         return list(rules.match(document)), NewArticle(
             feed_id=feed.id,
             feed_name=feed.name,

@@ -351,6 +351,9 @@ def test_a_feed_owns_the_links_of_its_own_site() -> None:
     assert dedup.site("https://alice.github.io/a") != dedup.site("https://mallory.github.io/feed")  # public suffix
     assert dedup.site("http://127.0.0.1:8080/x") == "127.0.0.1" and dedup.site("http://[::1]/") == "::1"
     assert dedup.site("http://x.test:1/") == "x.test" and dedup.site("not a url") == ""
+    assert dedup.site("https://bücher.de/a") == dedup.site("https://www.xn--bcher-kva.de/feed")  # IDN, one site
+    # read as canonical_url reads the key: the host after the userinfo, whatever a browser might make of it
+    assert dedup.site(dedup.canonical_url("https://bbc.co.uk@evil.com/x")) == "evil.com"
 
 
 def test_storable_keys_are_bounded_and_stable() -> None:
