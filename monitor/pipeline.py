@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import os
 import socket
 import time
@@ -40,6 +41,7 @@ __all__ = [
     "Context",
     "FeedResult",
     "MAX_ENTRIES_PER_POLL",
+    "MAX_RETRY_AFTER",
     "Status",
     "backoff_delay",
     "due_feeds",
@@ -54,6 +56,7 @@ _log = logging.getLogger(__name__)
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 CLAIM_LEASE = 900.0  # seconds a claimed feed is reserved for this process; a crashed worker's feeds come back
+MAX_RETRY_AFTER = 30 * 86400.0  # a server's Retry-After is honoured up to 30 days
 MAX_ENTRIES_PER_POLL = 200  # a feed that suddenly lists thousands of entries is worked through over several ticks
 
 Status = Literal["ok", "not_modified", "skipped", "error"]
@@ -308,7 +311,7 @@ async def _guarded_entry(
                          _error_text(e))
             return 0
         tally.failed += 1
-        tally.last_failure = _error_text(e, prefix=f"{keys[0] if keys else 'entry'}: ")
+        tally.last_failure = _error_text(e, prefix=f"{keys[0] if keys else 'entry'}: ", name_class=True)
         _log.warning("entry failed feed=%s entry=%r error=%s", feed.name, keys[:1], tally.last_failure,
                      exc_info=not isinstance(e, MonitorError))  # a bug gets its traceback
         try:
@@ -439,19 +442,28 @@ def _record(feed: FeedRecord, ctx: Context, state: FeedState, tally: _Tally) -> 
         _log.error("feed state not recorded feed=%s error=%r", feed.name, str(e))
 
 
-def _error_text(error: BaseException, prefix: str = "") -> str:
-    """One storable line: our own errors by message, anything else (a bug) with its class; no NUL, no lone
-    surrogate, at most ``_ERROR_CHARS`` characters."""
-    text = str(error) if isinstance(error, MonitorError) else f"internal error: {type(error).__name__}: {error}"
+def _error_text(error: BaseException, prefix: str = "", *, name_class: bool = False) -> str:
+    """One storable line: our own errors by message (and class if ``name_class``), anything else (a bug) with its
+    class; no NUL, no lone surrogate, at most ``_ERROR_CHARS`` characters."""
+    text = f"{type(error).__name__}: {error}" if name_class else str(error)
+    text = text if isinstance(error, MonitorError) else f"internal error: {type(error).__name__}: {error}"
     text = " ".join(f"{prefix}{text}".split())
     text = text.encode("utf-8", "replace").decode("utf-8").replace("\0", "")
     return text if len(text) <= _ERROR_CHARS else text[:_ERROR_CHARS - 1] + "…"
 
 
+def _bounded_retry_after(seconds: float | None) -> float | None:
+    """A server's Retry-After as a usable delay: at most ``MAX_RETRY_AFTER`` (``99999999999999999999`` must not
+    overflow the date arithmetic of the error handler), None when negative, infinite or not a number."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER)
+
+
 def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseException) -> FeedState:
     """The polling state after a failure: back off, honour Retry-After, retire a feed that is gone (410)."""
     failures = feed.consecutive_failures + 1
-    retry_after = error.retry_after if isinstance(error, FetchStatusError) else None
+    retry_after = _bounded_retry_after(error.retry_after if isinstance(error, FetchStatusError) else None)
     delay = backoff_delay(failures, _interval(feed, ctx), ctx.settings.fetch.max_backoff, retry_after)
     gone = isinstance(error, FetchStatusError) and error.status == 410
     return replace(

@@ -11,6 +11,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -487,3 +488,17 @@ def test_only_store_errors_that_may_pass_are_transient(store_url: str) -> None: 
     with pytest.raises(StoreError) as unreachable:
         down.list_feeds()
     assert is_transient(unreachable.value)
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "1e400", "-5"])
+def test_a_huge_retry_after_is_a_failure_of_its_feed_only(
+        make_harness: Any, news_site: NewsSite, value: str) -> None:  # noqa: F811
+    news_site.add("mekong", *RAID)
+    news_site.answers["/feeds/wire.xml"] = (429, {"Retry-After": value})
+    h = make_harness([FeedSettings(name="mekong", url=news_site.feed_url("mekong")),
+                      FeedSettings(name="wire", url=news_site.feed_url("wire"))])
+    results = h.poll()
+    assert results["mekong"].status == "ok" and results["wire"].status == "error"
+    wire = h.feed("wire")
+    assert wire.last_status == "error" and wire.next_poll is not None
+    assert wire.next_poll <= utcnow() + timedelta(days=31)  # honoured, within reason
