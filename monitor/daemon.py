@@ -31,7 +31,7 @@ from monitor.pipeline import Context, FeedResult, due_feeds, parallel_polls, pol
 from monitor.rules import RuleSet, folder_rule_files, load_rules
 from monitor.store import Store
 
-__all__ = ["SHUTDOWN_GRACE", "Daemon", "RuleWatcher", "run_cycle"]
+__all__ = ["Daemon", "RuleWatcher", "SHUTDOWN_GRACE", "run_cycle"]
 
 _log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class Daemon:
             fetcher = await stack.enter_async_context(
                 Fetcher(self.settings.fetch, transport=self._transport, resolver=self._resolver)
             )
-            extractor = self._extractor or stack.enter_context(
+            extractor = self._extractor if self._extractor is not None else stack.enter_context(
                 ExtractorPool(self.settings.fetch.extract_processes, timeout=self.settings.fetch.extract_timeout)
             )
             notifier = Notifier(self.settings, self.store, rules=self.rules.current, clock=self._clock)

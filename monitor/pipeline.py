@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import os
 import socket
 import time
@@ -27,9 +26,11 @@ from typing import Any, Literal, TypeVar
 
 from monitor import dedup
 from monitor.config import Settings
-from monitor.errors import BlockedAddressError, FetchError, FetchStatusError, FetchTimeout, MonitorError
+from monitor.errors import BlockedAddressError, FetchError, FetchTimeout, MonitorError
 from monitor.extract import Extracted, ExtractorPool, charset_from_headers, choose_text, extract_html
 from monitor.feeds import FeedEntry, parse_feed
+from monitor.feedstate import (backoff_delay, error_line, failed_state, follow_permanent, parallel_polls,
+                               select_feeds)
 from monitor.fetch import Fetcher, FetchResult
 from monitor.lang import detect_language
 from monitor.notify import plan_deliveries
@@ -41,7 +42,6 @@ __all__ = [
     "Context",
     "FeedResult",
     "MAX_ENTRIES_PER_POLL",
-    "MAX_RETRY_AFTER",
     "Status",
     "backoff_delay",
     "due_feeds",
@@ -56,7 +56,6 @@ _log = logging.getLogger(__name__)
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 CLAIM_LEASE = 900.0  # seconds a claimed feed is reserved for this process; a crashed worker's feeds come back
-MAX_RETRY_AFTER = 30 * 86400.0  # a server's Retry-After is honoured up to 30 days
 MAX_ENTRIES_PER_POLL = 200  # a feed that suddenly lists thousands of entries is worked through over several ticks
 
 Status = Literal["ok", "not_modified", "skipped", "error"]
@@ -65,10 +64,7 @@ Status = Literal["ok", "not_modified", "skipped", "error"]
 # CPU work (parsing, keys, matching) runs here, not in the default executor, so a huge feed never queues the
 # DNS lookups and delivery runs that use that one.
 _CPU = ThreadPoolExecutor(max_workers=4, thread_name_prefix="monitor-cpu")
-_ERROR_CHARS = 500  # a recorded error is one line of at most this many characters
 _KEY_CHUNK = 500  # entry keys looked up per query; the loop is given back between chunks
-
-
 _T = TypeVar("_T")
 
 
@@ -105,46 +101,11 @@ class Context:
     clock: Callable[[], datetime] = utcnow
 
 
-def backoff_delay(failures: int, interval: float, max_backoff: float, retry_after: float | None = None) -> float:
-    """Seconds until the next poll of a failing feed: the interval doubled per consecutive failure, capped;
-    never sooner than the server's Retry-After."""
-    doublings: int = min(max(failures - 1, 0), 16)
-    delay = min(max_backoff, max(interval, 60.0) * (1 << doublings))
-    return max(delay, retry_after or 0.0)
-
-
-def select_feeds(
-    feeds: Sequence[FeedRecord], now: datetime, *, due_only: bool, force: bool = False
-) -> tuple[list[FeedRecord], list[tuple[FeedRecord, str]]]:
-    """Split enabled feeds into those to poll now and those skipped, with the reason.
-
-    ``due_only`` (the daemon's tick) polls feeds whose next poll has come; otherwise (``monitor poll``) every
-    enabled feed is polled except those inside a Retry-After or back-off window, unless ``force``."""
-    chosen: list[FeedRecord] = []
-    skipped: list[tuple[FeedRecord, str]] = []
-    for feed in feeds:
-        if not feed.enabled:
-            continue
-        waiting = feed.next_poll is not None and feed.next_poll > now
-        if due_only:
-            if not waiting:
-                chosen.append(feed)
-        elif force or not waiting or feed.consecutive_failures == 0:
-            chosen.append(feed)
-        else:
-            reason = "retry-after" if feed.retry_after_until and feed.retry_after_until > now else "back-off"
-            skipped.append((feed, f"{reason} until {feed.next_poll:%Y-%m-%d %H:%M:%S} UTC"))
-    return chosen, skipped
-
-
 async def poll_due(
     ctx: Context, *, due_only: bool = True, force: bool = False, names: Sequence[str] = ()
 ) -> list[FeedResult]:
-    """Poll the selected feeds concurrently; one result per feed, skipped ones included.
-
-    On PostgreSQL the daemon (``due_only``) claims due feeds with a lease, so several processes sharing one
-    database never poll the same feed at once (DESIGN.md, Scale). SQLite has one daemon, which needs no claim
-    and so never waits out the lease of a poll that a ``kill -9`` interrupted."""
+    """Poll the selected feeds (``due_only``: as ``due_feeds`` gives them), at most ``parallel_polls`` at once;
+    one result per feed, skipped ones included."""
     now = ctx.clock()
     if due_only and not names:
         chosen = due_feeds(ctx, now)
@@ -161,12 +122,6 @@ async def poll_due(
     results = [FeedResult(feed.name, "skipped", error=reason) for feed, reason in skipped]
     results += await asyncio.gather(*(poll(feed) for feed in chosen))
     return results
-
-
-def parallel_polls(settings: Settings) -> int:
-    """How many feeds are polled at once: enough to keep the fetcher's connections busy, few enough that a poll
-    does not spend its time budget queueing behind hundreds of others for a connection."""
-    return max(4, settings.fetch.concurrency)
 
 
 def due_feeds(
@@ -233,10 +188,14 @@ def _interval(feed: FeedRecord, ctx: Context) -> float:
     return float(feed.interval or ctx.settings.scheduler.poll_interval)
 
 
+def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseException) -> FeedState:
+    return failed_state(feed, now, error, interval=_interval(feed, ctx), max_backoff=ctx.settings.fetch.max_backoff)
+
+
 async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) -> tuple[int, int, FeedState]:
     blocked = tally.blocked
     response = await ctx.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified)
-    url, redirect_pending = _follow_permanent(feed, response.permanent_url)
+    url, redirect_pending = follow_permanent(feed, response.permanent_url)
     ok = replace(
         feed.state,
         url=url,
@@ -262,17 +221,6 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) ->
     sites = frozenset(filter(None, (dedup.site(feed.url), dedup.site(feed.config_url or ""))))
     results = await asyncio.gather(*(_guarded_entry(feed, entry, ctx, blocked, sites, tally) for entry in entries))
     return len(entries), sum(results), ok
-
-
-def _follow_permanent(feed: FeedRecord, permanent_url: str | None) -> tuple[str, str | None]:
-    """(the URL to poll from now on, the permanent redirect still pending). A feed moves only when the same
-    permanent redirect is seen on two consecutive polls: one hostile or misconfigured 301 does not move it."""
-    if not permanent_url or permanent_url == feed.url:
-        return feed.url, None
-    if permanent_url != feed.redirect_pending:
-        return feed.url, permanent_url
-    _log.info("feed moved feed=%s from=%s to=%s", feed.name, feed.url, permanent_url)
-    return permanent_url, None
 
 
 def _entry_keys(entry: FeedEntry) -> tuple[str, ...]:
@@ -308,10 +256,10 @@ async def _guarded_entry(
         keys = _entry_keys(entry)
         if is_transient(e):  # the database is locked or gone for a moment: nothing lost, retried next poll
             _log.warning("entry not stored, retried next poll feed=%s entry=%r error=%s", feed.name, keys[:1],
-                         _error_text(e))
+                         error_line(e))
             return 0
         tally.failed += 1
-        tally.last_failure = _error_text(e, prefix=f"{keys[0] if keys else 'entry'}: ", name_class=True)
+        tally.last_failure = error_line(e, prefix=f"{keys[0] if keys else 'entry'}: ", name_class=True)
         _log.warning("entry failed feed=%s entry=%r error=%s", feed.name, keys[:1], tally.last_failure,
                      exc_info=not isinstance(e, MonitorError))  # a bug gets its traceback
         try:
@@ -411,7 +359,7 @@ async def _fetch_page(feed: FeedRecord, url: str, ctx: Context, blocked: list[st
     except FetchError as e:
         _log.info("page not fetched feed=%s url=%s error=%r", feed.name, url, str(e))
     except Exception as e:  # the page boundary: any other error falls back to the feed's own text
-        _log.warning("page failed feed=%s url=%s error=%s", feed.name, url, _error_text(e), exc_info=True)
+        _log.warning("page failed feed=%s url=%s error=%s", feed.name, url, error_line(e), exc_info=True)
     return None
 
 
@@ -424,7 +372,7 @@ async def _extract(page: FetchResult, ctx: Context) -> Extracted | None:
     except MonitorError as e:
         _log.info("page not extracted url=%s error=%r", page.final_url, str(e))
     except Exception as e:  # the page boundary: a bug in extraction falls back to the feed's own text
-        _log.warning("page not extracted url=%s error=%s", page.final_url, _error_text(e), exc_info=True)
+        _log.warning("page not extracted url=%s error=%s", page.final_url, error_line(e), exc_info=True)
     return None
 
 
@@ -440,41 +388,3 @@ def _record(feed: FeedRecord, ctx: Context, state: FeedState, tally: _Tally) -> 
         ctx.store.update_feed_state(feed.id, state)
     except MonitorError as e:
         _log.error("feed state not recorded feed=%s error=%r", feed.name, str(e))
-
-
-def _error_text(error: BaseException, prefix: str = "", *, name_class: bool = False) -> str:
-    """One storable line: our own errors by message (and class if ``name_class``), anything else (a bug) with its
-    class; no NUL, no lone surrogate, at most ``_ERROR_CHARS`` characters."""
-    text = f"{type(error).__name__}: {error}" if name_class else str(error)
-    text = text if isinstance(error, MonitorError) else f"internal error: {type(error).__name__}: {error}"
-    text = " ".join(f"{prefix}{text}".split())
-    text = text.encode("utf-8", "replace").decode("utf-8").replace("\0", "")
-    return text if len(text) <= _ERROR_CHARS else text[:_ERROR_CHARS - 1] + "…"
-
-
-def _bounded_retry_after(seconds: float | None) -> float | None:
-    """A server's Retry-After as a usable delay: at most ``MAX_RETRY_AFTER`` (``99999999999999999999`` must not
-    overflow the date arithmetic of the error handler), None when negative, infinite or not a number."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return None
-    return min(seconds, MAX_RETRY_AFTER)
-
-
-def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseException) -> FeedState:
-    """The polling state after a failure: back off, honour Retry-After, retire a feed that is gone (410)."""
-    failures = feed.consecutive_failures + 1
-    retry_after = _bounded_retry_after(error.retry_after if isinstance(error, FetchStatusError) else None)
-    delay = backoff_delay(failures, _interval(feed, ctx), ctx.settings.fetch.max_backoff, retry_after)
-    gone = isinstance(error, FetchStatusError) and error.status == 410
-    return replace(
-        feed.state,
-        enabled=feed.enabled and not gone,
-        last_polled=now,
-        last_status="gone" if gone else "error",
-        last_error=_error_text(error),
-        consecutive_failures=failures,
-        next_poll=now + timedelta(seconds=delay),
-        retry_after_until=now + timedelta(seconds=retry_after) if retry_after else None,
-    )
-
-
