@@ -93,6 +93,7 @@ class DatabaseSettings(_Section):
 class SchedulerSettings(_Section):
     poll_interval: Duration = 900.0
     tick: Duration = 30.0
+    feed_timeout: Duration = Field(default=300.0, gt=0)  # one feed's poll is cancelled (a failure) past this
     timezone: str = "UTC"
 
     @field_validator("timezone")

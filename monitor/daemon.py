@@ -1,13 +1,17 @@
 """The daemon: an APScheduler timer that runs the pipeline's tick, reloads rules, and stops cleanly.
 
-Inputs: Settings and an open Store. Every tick one job polls the feeds that are due (per-feed interval) and
-another delivers pending alerts and due digests, so a long poll never holds back alerts. A rule file that changes is reloaded; a bad edit keeps the last good rule set and
-logs the error. SIGTERM and SIGINT let the running tick finish, then exit.
+Inputs: Settings and an open Store. Every tick one job starts a task for each due feed that is not already being
+polled (per-feed interval), so a slow feed delays only itself: each poll runs on its own, within
+``scheduler.feed_timeout``. Another job delivers pending alerts and due digests, so a long poll never holds back
+alerts. A rule file that changes is reloaded; a bad edit keeps the last good rule set and logs the error.
+SIGTERM and SIGINT give running polls a short grace, then cancel them (each article is its own transaction, so
+nothing is left half-written) and exit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Callable, Iterator
@@ -23,13 +27,15 @@ from monitor.errors import MonitorError
 from monitor.extract import ExtractorPool
 from monitor.fetch import Fetcher, Resolver
 from monitor.notify import Notifier
-from monitor.pipeline import Context, FeedResult, poll_due, utcnow
+from monitor.pipeline import Context, FeedResult, due_feeds, parallel_polls, poll_due, poll_feed, utcnow
 from monitor.rules import RuleSet, folder_rule_files, load_rules
 from monitor.store import Store
 
-__all__ = ["Daemon", "RuleWatcher", "run_cycle"]
+__all__ = ["Daemon", "RuleWatcher", "SHUTDOWN_GRACE", "run_cycle"]
 
 _log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 5.0  # seconds running polls get to finish after SIGTERM before they are cancelled
 
 
 class RuleWatcher:
@@ -122,22 +128,24 @@ class Daemon:
         transport: httpx.AsyncBaseTransport | None = None,
         resolver: Resolver | None = None,
         clock: Callable[[], datetime] = utcnow,
+        extractor: ExtractorPool | None = None,
     ) -> None:
         self.settings = settings
+        self._extractor = extractor  # None: the daemon starts its own pool (a given one is shared, not closed)
         self.store = store
         self.rules = RuleWatcher(settings)
         self._transport = transport
         self._resolver = resolver
         self._clock = clock
         self._stop = asyncio.Event()
-        self._polling = asyncio.Lock()
+        self._polls: dict[int, asyncio.Task[FeedResult]] = {}  # feed id -> its running poll: one at a time
         self._sending = asyncio.Lock()
 
     def stop(self) -> None:
         self._stop.set()
 
     async def run(self) -> None:
-        """Run until stopped. The running tick is allowed to finish; nothing half-written is left behind."""
+        """Run until stopped. Running polls get ``SHUTDOWN_GRACE``, then are cancelled; a delivery run finishes."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
@@ -148,14 +156,14 @@ class Daemon:
             fetcher = await stack.enter_async_context(
                 Fetcher(self.settings.fetch, transport=self._transport, resolver=self._resolver)
             )
-            extractor = stack.enter_context(
+            extractor = self._extractor if self._extractor is not None else stack.enter_context(
                 ExtractorPool(self.settings.fetch.extract_processes, timeout=self.settings.fetch.extract_timeout)
             )
             notifier = Notifier(self.settings, self.store, rules=self.rules.current, clock=self._clock)
             ctx = Context(self.settings, self.store, fetcher, self.rules.current, extractor, self._clock)
             scheduler = AsyncIOScheduler(timezone="UTC")
             # Polling and delivering are separate jobs, so a long poll never holds back the alerts already due.
-            for job, args in ((self._poll, [ctx]), (self._deliver, [notifier])):
+            for job, args in ((self._start_polls, [ctx]), (self._deliver, [notifier])):
                 scheduler.add_job(
                     job, "interval", args=args, seconds=self.settings.scheduler.tick,
                     next_run_time=datetime.now().astimezone(), max_instances=1, coalesce=True,
@@ -167,18 +175,51 @@ class Daemon:
                 await self._stop.wait()
             finally:
                 scheduler.shutdown(wait=False)
-                async with self._polling, self._sending:  # let running jobs finish their transactions
+                await self._stop_polls(ctx)
+                async with self._sending:  # let a running delivery run record its outcomes
                     pass
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
         _log.info("daemon stopped")
 
-    async def _poll(self, ctx: Context) -> None:
+    async def _start_polls(self, ctx: Context) -> None:
+        """Start a task for each due feed not already being polled; the tick never waits for a poll."""
         if self._stop.is_set():
             return
-        async with self._polling:
-            self.rules.refresh()
-            await poll_due(ctx, due_only=True)
+        self.rules.refresh()
+        room = parallel_polls(self.settings) - len(self._polls)
+        try:
+            due = due_feeds(ctx, self._clock(), room, busy=self._polls.keys())
+        except MonitorError as e:  # the database is down: try again next tick
+            _log.error("due feeds not read error=%r", str(e))
+            return
+        for feed in due:
+            task = asyncio.create_task(poll_feed(feed, ctx), name=f"poll {feed.name}")
+            self._polls[feed.id] = task
+            task.add_done_callback(functools.partial(self._poll_done, feed.id))
+
+    def _poll_done(self, feed_id: int, task: asyncio.Task[FeedResult]) -> None:
+        self._polls.pop(feed_id, None)
+        if not task.cancelled() and task.exception() is not None:  # poll_feed records its failures: a bug
+            _log.error("feed poll crashed feed_id=%d", feed_id, exc_info=task.exception())
+
+    async def _stop_polls(self, ctx: Context) -> None:
+        """Let running polls finish within ``SHUTDOWN_GRACE``, then cancel the rest. A cancelled poll records
+        nothing (its stored articles stay, each its own transaction) and its feed is due again at once."""
+        running = dict(self._polls)
+        if not running:
+            return
+        _, late = await asyncio.wait(running.values(), timeout=SHUTDOWN_GRACE)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        cancelled = [feed_id for feed_id, task in running.items() if task in late]
+        if cancelled:
+            _log.info("polls cancelled at shutdown feeds=%d", len(cancelled))
+            try:
+                ctx.store.release_feeds(cancelled, self._clock())
+            except MonitorError as e:  # their claims then end with the lease
+                _log.error("cancelled feeds not released error=%r", str(e))
 
     async def _deliver(self, notifier: Notifier) -> None:
         if self._stop.is_set():

@@ -6,6 +6,9 @@ Pure functions, no I/O, nothing imported from store, fetch or notify.
   and letter case of the host removed), so the same article reached through two feeds
   is stored once.
 - ``content_hash`` is equal for texts that differ only in case, Unicode form or spacing.
+- ``site`` is a URL's registrable domain (``www.bbc.co.uk`` -> ``bbc.co.uk``): a feed owns the links on its
+  own site, and only those claim their canonical URL (a hostile feed cannot pre-claim an outlet's article).
+- ``storable_key`` bounds a key (GUID, URL) to what a unique index accepts, hashing a longer or unclean one.
 - ``story_keys`` are MinHash LSH band keys over word shingles: a wire story reprinted with
   a new headline or a changed sentence shares at least one key with the original, two
   different articles on the same topic share none (DESIGN.md "No floods").
@@ -21,11 +24,11 @@ import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
-from courlan import normalize_url
+from courlan import extract_domain, normalize_url
 from datasketch import MinHash
 
-__all__ = ["SHINGLE_WORDS", "STORY_BANDS", "STORY_MIN_WORDS", "STORY_ROWS", "canonical_url",
-           "content_hash", "normalize_text", "story_keys"]
+__all__ = ["MAX_KEY_BYTES", "SHINGLE_WORDS", "STORY_BANDS", "STORY_MIN_WORDS", "STORY_ROWS", "canonical_url",
+           "content_hash", "link_story_key", "normalize_text", "site", "storable_key", "story_keys"]
 
 #: Words per shingle. Three-word shingles keep two articles on one topic (same names,
 #: same places) far apart while a reprint keeps most of its shingles.
@@ -39,10 +42,15 @@ STORY_ROWS = 5
 #: shingles to tell a reprint from a coincidence.
 STORY_MIN_WORDS = 40
 
+#: Keys longer than this (UTF-8 bytes) are stored as their hash: PostgreSQL refuses a B-tree index entry over
+#: about 2,700 bytes, so a 10 KB GUID or link would fail its entry at every poll.
+MAX_KEY_BYTES = 1024
+
 _SEED = 20240601  # fixed: keys must be equal across processes, runs and hosts
 _SCHEME = "affine32"  # pinned: a datasketch default change would silently change every key
 _TRACKING_PARAM = re.compile(r"(?i)^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid)$")
 _WORD = re.compile(r"\w+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def canonical_url(url: str) -> str:
@@ -64,6 +72,36 @@ def canonical_url(url: str) -> str:
                            urlencode(query), ""))
     except (ValueError, TypeError, UnicodeError):
         return stripped
+
+
+def site(url: str) -> str:
+    """The registrable domain of ``url``'s host (public suffix list), else the host itself (IPs, ``localhost``,
+    ``.test``), else ``""``; never raises. The host is read by ``urlsplit`` (as ``canonical_url`` reads it, so a
+    key and its owner agree) and IDNA-encoded, so ``bücher.de`` and ``xn--bcher-kva.de`` are one site."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+        if host and not host.isascii():
+            host = host.encode("idna").decode("ascii")
+        return (extract_domain(f"http://{host}/") or host) if host else ""
+    except (ValueError, TypeError, UnicodeError):
+        return ""
+
+
+def storable_key(key: str) -> str:
+    """``key`` itself, or ``sha256:<hex>`` of it when it is longer than ``MAX_KEY_BYTES`` or holds a NUL or a
+    lone surrogate (which PostgreSQL, or any UTF-8 encoder, refuses). Stable across runs, so a hashed entry key
+    still marks its entry seen."""
+    raw = key.encode("utf-8", "surrogatepass")
+    if len(raw) <= MAX_KEY_BYTES and "\0" not in key and not _SURROGATE.search(key):
+        return key
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def link_story_key(canonical: str) -> int:
+    """A story key for an article's link: copies of one link (from feeds that do not own it) are one story."""
+    digest = hashlib.blake2b(b"link:" + canonical.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    value: int = struct.unpack(">q", digest)[0]
+    return value
 
 
 def normalize_text(text: str) -> str:

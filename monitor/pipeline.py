@@ -3,30 +3,39 @@
 Inputs: a due feed (``FeedRecord``) and the collaborators in a ``Context``. Output: one ``FeedResult`` per feed.
 fetch feed -> parse -> new entries only -> fetch pages -> extract -> dedup keys -> match -> store article,
 matches and planned deliveries in one transaction -> record the feed's polling state.
+
+Each unit has one boundary where any exception becomes a recorded failure of that unit alone: ``_guarded_entry``
+for an entry (logged with its class, counted on the feed, its keys marked seen; the feed's other entries go on)
+and ``poll_feed`` for a feed (recorded with back-off, and cancelled past ``scheduler.feed_timeout``). Parsing
+and per-entry CPU work run in threads, so a huge feed never holds the event loop and the other feeds' polls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Literal
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, TypeVar
 
 from monitor import dedup
 from monitor.config import Settings
-from monitor.errors import BlockedAddressError, FetchError, FetchStatusError, MonitorError
+from monitor.errors import BlockedAddressError, FetchError, FetchTimeout, MonitorError
 from monitor.extract import Extracted, ExtractorPool, charset_from_headers, choose_text, extract_html
 from monitor.feeds import FeedEntry, parse_feed
+from monitor.feedstate import (backoff_delay, error_line, failed_state, follow_permanent, parallel_polls,
+                               select_feeds)
 from monitor.fetch import Fetcher, FetchResult
 from monitor.lang import detect_language
 from monitor.notify import plan_deliveries
 from monitor.rules import Document, Match, RuleSet
-from monitor.store import FeedRecord, FeedState, NewArticle, NewMatch, PlannedDelivery, Store
+from monitor.store import FeedRecord, FeedState, NewArticle, NewMatch, PlannedDelivery, Store, is_transient
 
 __all__ = [
     "CLAIM_LEASE",
@@ -35,6 +44,8 @@ __all__ = [
     "MAX_ENTRIES_PER_POLL",
     "Status",
     "backoff_delay",
+    "due_feeds",
+    "parallel_polls",
     "poll_due",
     "poll_feed",
     "select_feeds",
@@ -50,9 +61,20 @@ MAX_ENTRIES_PER_POLL = 200  # a feed that suddenly lists thousands of entries is
 Status = Literal["ok", "not_modified", "skipped", "error"]
 
 
+# CPU work (parsing, keys, matching) runs here, not in the default executor, so a huge feed never queues the
+# DNS lookups and delivery runs that use that one.
+_CPU = ThreadPoolExecutor(max_workers=4, thread_name_prefix="monitor-cpu")
+_KEY_CHUNK = 500  # entry keys looked up per query; the loop is given back between chunks
+_T = TypeVar("_T")
+
+
+async def _in_thread(function: Callable[..., _T], *args: Any) -> _T:
+    return await asyncio.get_running_loop().run_in_executor(_CPU, functools.partial(function, *args))
+
+
 def utcnow() -> datetime:
     """Naive UTC now: the pipeline's and daemon's one clock (all stored times are naive UTC, docs/dev.md)."""
-    return datetime.utcnow()
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -79,77 +101,80 @@ class Context:
     clock: Callable[[], datetime] = utcnow
 
 
-def backoff_delay(failures: int, interval: float, max_backoff: float, retry_after: float | None = None) -> float:
-    """Seconds until the next poll of a failing feed: the interval doubled per consecutive failure, capped;
-    never sooner than the server's Retry-After."""
-    doublings: int = min(max(failures - 1, 0), 16)
-    delay = min(max_backoff, max(interval, 60.0) * (1 << doublings))
-    return max(delay, retry_after or 0.0)
-
-
-def select_feeds(
-    feeds: Sequence[FeedRecord], now: datetime, *, due_only: bool, force: bool = False
-) -> tuple[list[FeedRecord], list[tuple[FeedRecord, str]]]:
-    """Split enabled feeds into those to poll now and those skipped, with the reason.
-
-    ``due_only`` (the daemon's tick) polls feeds whose next poll has come; otherwise (``monitor poll``) every
-    enabled feed is polled except those inside a Retry-After or back-off window, unless ``force``."""
-    chosen: list[FeedRecord] = []
-    skipped: list[tuple[FeedRecord, str]] = []
-    for feed in feeds:
-        if not feed.enabled:
-            continue
-        waiting = feed.next_poll is not None and feed.next_poll > now
-        if due_only:
-            if not waiting:
-                chosen.append(feed)
-        elif force or not waiting or feed.consecutive_failures == 0:
-            chosen.append(feed)
-        else:
-            reason = "retry-after" if feed.retry_after_until and feed.retry_after_until > now else "back-off"
-            skipped.append((feed, f"{reason} until {feed.next_poll:%Y-%m-%d %H:%M:%S} UTC"))
-    return chosen, skipped
-
-
 async def poll_due(
     ctx: Context, *, due_only: bool = True, force: bool = False, names: Sequence[str] = ()
 ) -> list[FeedResult]:
-    """Poll the selected feeds concurrently; one result per feed, skipped ones included.
-
-    On PostgreSQL the daemon (``due_only``) claims due feeds with a lease, so several processes sharing one
-    database never poll the same feed at once (DESIGN.md, Scale). SQLite has one daemon, which needs no claim
-    and so never waits out the lease of a poll that a ``kill -9`` interrupted."""
+    """Poll the selected feeds (``due_only``: as ``due_feeds`` gives them), at most ``parallel_polls`` at once;
+    one result per feed, skipped ones included."""
     now = ctx.clock()
     if due_only and not names:
-        shared = ctx.store.dialect == "postgresql"
-        chosen = ctx.store.claim_due_feeds(now, CLAIM_LEASE, _WORKER) if shared else ctx.store.list_due_feeds(now)
+        chosen = due_feeds(ctx, now)
         skipped: list[tuple[FeedRecord, str]] = []
     else:
         feeds = [f for f in ctx.store.list_feeds() if not names or f.name in names]
         chosen, skipped = select_feeds(feeds, now, due_only=due_only, force=force or bool(names))
+    gate = asyncio.Semaphore(parallel_polls(ctx.settings))
+
+    async def poll(feed: FeedRecord) -> FeedResult:
+        async with gate:  # a feed's time budget starts when its poll does, not while it waits for a turn
+            return await poll_feed(feed, ctx)
+
     results = [FeedResult(feed.name, "skipped", error=reason) for feed, reason in skipped]
-    results += await asyncio.gather(*(poll_feed(feed, ctx) for feed in chosen))
+    results += await asyncio.gather(*(poll(feed) for feed in chosen))
     return results
 
 
+def due_feeds(
+    ctx: Context, now: datetime, limit: int | None = None, busy: Collection[int] = ()
+) -> list[FeedRecord]:
+    """Up to ``limit`` feeds due at ``now``, most overdue first, except the ``busy`` ones (being polled).
+
+    On PostgreSQL they are claimed with a lease longer than a poll may last, so several processes sharing one
+    database never poll the same feed at once (DESIGN.md, Scale), and a busy feed, still leased, is never claimed.
+    SQLite has one daemon, which needs no claim and so never waits out the lease of a poll that a ``kill -9``
+    interrupted."""
+    if limit is not None and limit <= 0:
+        return []
+    if ctx.store.dialect != "postgresql":
+        return [feed for feed in ctx.store.list_due_feeds(now) if feed.id not in busy][:limit]
+    lease = max(CLAIM_LEASE, ctx.settings.scheduler.feed_timeout + 60.0)
+    return ctx.store.claim_due_feeds(now, lease, _WORKER, limit=limit)
+
+
+@dataclass
+class _Tally:
+    """What one poll counts on its feed: SSRF refusals (feed URL or article links) and entries that failed."""
+
+    blocked: list[str] = field(default_factory=list)
+    failed: int = 0
+    last_failure: str | None = None
+
+
 async def poll_feed(feed: FeedRecord, ctx: Context) -> FeedResult:
-    """One poll of one feed, end to end. A failure is recorded on the feed and returned, never raised."""
+    """One poll of one feed, end to end, within ``scheduler.feed_timeout``. A failure is recorded on the feed
+    and returned, never raised (cancellation excepted: then nothing is recorded, and entries stored so far stay)."""
     started = time.monotonic()
     now = ctx.clock()
-    blocked: list[str] = []  # SSRF refusals during this poll (feed URL or article links), counted on the feed
+    tally = _Tally()
+    budget = asyncio.timeout(ctx.settings.scheduler.feed_timeout)
     try:
-        new, matched, state = await _poll(feed, ctx, now, blocked)
+        async with budget:
+            new, matched, state = await _poll(feed, ctx, now, tally)
         result = FeedResult(feed.name, state.last_status, new, matched)  # type: ignore[arg-type]
     except MonitorError as e:
         if isinstance(e, BlockedAddressError):
-            blocked.append(feed.url)
+            tally.blocked.append(feed.url)
         state = _failed_state(feed, ctx, now, e)
-        result = FeedResult(feed.name, "error", error=str(e))
-    except Exception as e:  # a bug: log it with its traceback, but one bad feed never stops the others
-        _log.exception("feed crashed feed=%s", feed.name)
+        result = FeedResult(feed.name, "error", error=state.last_error)
+    except Exception as e:
+        if isinstance(e, TimeoutError) and budget.expired():
+            e = FetchTimeout(f"poll cancelled after scheduler.feed_timeout "
+                             f"({ctx.settings.scheduler.feed_timeout:g}s); stored entries are kept", url=feed.url)
+        else:  # a bug: log it with its traceback, but one bad feed never stops the others
+            _log.exception("feed crashed feed=%s", feed.name)
         state = _failed_state(feed, ctx, now, e)
-        result = FeedResult(feed.name, "error", error=f"internal error: {type(e).__name__}: {e}")
-    ctx.store.update_feed_state(feed.id, replace(state, blocked_requests=feed.blocked_requests + len(blocked)))
+        result = FeedResult(feed.name, "error", error=state.last_error)
+    _record(feed, ctx, state, tally)
     seconds = time.monotonic() - started
     _log.info(
         "feed polled feed=%s status=%s new=%d matched=%d seconds=%.2f%s",
@@ -163,14 +188,21 @@ def _interval(feed: FeedRecord, ctx: Context) -> float:
     return float(feed.interval or ctx.settings.scheduler.poll_interval)
 
 
-async def _poll(feed: FeedRecord, ctx: Context, now: datetime, blocked: list[str]) -> tuple[int, int, FeedState]:
+def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseException) -> FeedState:
+    return failed_state(feed, now, error, interval=_interval(feed, ctx), max_backoff=ctx.settings.fetch.max_backoff)
+
+
+async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) -> tuple[int, int, FeedState]:
+    blocked = tally.blocked
     response = await ctx.fetcher.fetch(
         feed.url, etag=feed.etag, last_modified=feed.last_modified,
         allow_private=any(f.allow_private for f in ctx.settings.feeds if f.name == feed.name),
     )
+    url, redirect_pending = follow_permanent(feed, response.permanent_url)
     ok = replace(
         feed.state,
-        url=response.permanent_url or feed.url,
+        url=url,
+        redirect_pending=redirect_pending,
         etag=response.etag or (feed.etag if response.not_modified else None),
         last_modified=response.last_modified or (feed.last_modified if response.not_modified else None),
         last_polled=now,
@@ -183,13 +215,14 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, blocked: list[str
     )
     if response.not_modified:
         return 0, 0, ok
-    parsed = parse_feed(response.body, response.final_url, response.headers)
-    entries = _new_entries(feed, parsed.entries, ctx)
+    parsed = await _in_thread(parse_feed, response.body, response.final_url, response.headers)
+    entries = await _new_entries(feed, parsed.entries, ctx)
     if len(entries) > MAX_ENTRIES_PER_POLL:
         # Take the rest on the next tick: forget the validators, or a 304 would hide the entries left over.
         entries = entries[:MAX_ENTRIES_PER_POLL]
         ok = replace(ok, etag=None, last_modified=None, next_poll=now)
-    results = await asyncio.gather(*(_process_entry(feed, entry, ctx, blocked) for entry in entries))
+    sites = frozenset(filter(None, (dedup.site(feed.url), dedup.site(feed.config_url or ""))))
+    results = await asyncio.gather(*(_guarded_entry(feed, entry, ctx, blocked, sites, tally) for entry in entries))
     return len(entries), sum(results), ok
 
 
@@ -197,39 +230,82 @@ def _entry_keys(entry: FeedEntry) -> tuple[str, ...]:
     keys = [f"guid:{entry.guid}"] if entry.guid else []
     if entry.url:
         keys.append(f"url:{dedup.canonical_url(entry.url)}")
-    return tuple(keys)
+    return tuple(dedup.storable_key(key) for key in keys)
 
 
-def _new_entries(feed: FeedRecord, entries: Sequence[FeedEntry], ctx: Context) -> list[FeedEntry]:
-    """Entries whose GUID and canonical URL this feed has never shown (each feed's first poll: all of them)."""
-    keys = {entry: _entry_keys(entry) for entry in entries}
-    unseen = ctx.store.unseen_entries(feed.id, [k for ks in keys.values() for k in ks])
-    return [e for e, ks in keys.items() if ks and all(k in unseen for k in ks)]
+async def _new_entries(feed: FeedRecord, entries: Sequence[FeedEntry], ctx: Context) -> list[FeedEntry]:
+    """Entries whose GUID and canonical URL this feed has never shown (each feed's first poll: all of them).
+
+    Keys are made in a thread and looked up a chunk at a time, giving the loop back in between: a feed of 95k
+    items must not stall every other feed's poll."""
+    keyed = await _in_thread(lambda: [(entry, _entry_keys(entry)) for entry in entries])
+    wanted = list(dict.fromkeys(k for _, ks in keyed for k in ks))
+    unseen: set[str] = set()
+    for start in range(0, len(wanted), _KEY_CHUNK):
+        unseen |= ctx.store.unseen_entries(feed.id, wanted[start:start + _KEY_CHUNK])
+        await asyncio.sleep(0)
+    return [e for e, ks in keyed if ks and all(k in unseen for k in ks)]
 
 
-async def _process_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, blocked: list[str]) -> int:
+async def _guarded_entry(
+    feed: FeedRecord, entry: FeedEntry, ctx: Context, blocked: list[str], sites: frozenset[str], tally: _Tally
+) -> int:
+    """The entry boundary: any exception while processing one entry (page, extraction, matching, storing) fails
+    that entry alone. It is logged with its class, counted on the feed and its keys are marked seen, so it is
+    not retried at every poll; the feed's other entries are stored and the feed's poll succeeds."""
+    try:
+        return await _process_entry(feed, entry, ctx, blocked, sites)
+    except Exception as e:  # cancellation (BaseException) passes: the feed's budget or shutdown
+        keys = _entry_keys(entry)
+        if is_transient(e):  # the database is locked or gone for a moment: nothing lost, retried next poll
+            _log.warning("entry not stored, retried next poll feed=%s entry=%r error=%s", feed.name, keys[:1],
+                         error_line(e))
+            return 0
+        tally.failed += 1
+        tally.last_failure = error_line(e, prefix=f"{keys[0] if keys else 'entry'}: ", name_class=True)
+        _log.warning("entry failed feed=%s entry=%r error=%s", feed.name, keys[:1], tally.last_failure,
+                     exc_info=not isinstance(e, MonitorError))  # a bug gets its traceback
+        try:
+            ctx.store.mark_entries_seen(feed.id, keys)
+        except MonitorError as store_error:
+            _log.error("failed entry not marked seen, retried next poll feed=%s error=%r", feed.name,
+                       str(store_error))
+        return 0
+
+
+async def _process_entry(
+    feed: FeedRecord, entry: FeedEntry, ctx: Context, blocked: list[str], sites: frozenset[str]
+) -> int:
     """Fetch, extract, match and store one new entry; returns the number of rules it matched."""
     title, text, author, published, lang, extracted = await _article_text(feed, entry, ctx, blocked)
     rules = ctx.rules()
     document = Document(
         title=title, text=text, url=entry.url, author=author, lang=lang, feed=feed.name, feed_tags=tuple(feed.tags)
     )
-    matches = rules.match(document)
-    article = NewArticle(
-        feed_id=feed.id,
-        feed_name=feed.name,
-        url=entry.url,
-        canonical_url=dedup.canonical_url(entry.url) if entry.url else f"guid:{feed.id}:{entry.guid}",
-        title=title,
-        text=text,
-        author=author,
-        published=published,
-        lang=lang or detect_language(f"{title}\n{text}"),
-        content_hash=dedup.content_hash(f"{title}\n{text}"),
-        story_keys=dedup.story_keys(text),
-        entry_keys=_entry_keys(entry),
-        extracted=extracted,
-    )
+
+    def analyse() -> tuple[list[Match], NewArticle]:  # CPU work (regexes, MinHash, language): off the loop
+        canonical = dedup.canonical_url(entry.url) if entry.url else ""
+        owned = not canonical or dedup.site(canonical) in sites  # judged on the key itself, so they agree
+        link = dedup.storable_key(canonical or f"guid:{feed.id}:{entry.guid}")
+        return list(rules.match(document)), NewArticle(
+            feed_id=feed.id,
+            feed_name=feed.name,
+            url=entry.url,
+            canonical_url=link,
+            title=title,
+            text=text,
+            author=author,
+            published=published,
+            lang=lang or detect_language(f"{title}\n{text}"),
+            content_hash=dedup.content_hash(f"{title}\n{text}"),
+            # A copy of another site's article also joins the story of other copies of its link.
+            story_keys=dedup.story_keys(text) + (() if owned else (dedup.link_story_key(link),)),
+            entry_keys=_entry_keys(entry),
+            extracted=extracted,
+            owned=owned,
+        )
+
+    matches, article = await _in_thread(analyse)
     plan = _planner(matches, rules, ctx, published)
     ctx.store.add_article_with_matches(article, [_new_match(m) for m in matches], plan, now=ctx.clock())
     return len(matches)
@@ -287,6 +363,8 @@ async def _fetch_page(feed: FeedRecord, url: str, ctx: Context, blocked: list[st
         _log.warning("page refused feed=%s url=%s reason=%r", feed.name, url, e.reason or str(e))
     except FetchError as e:
         _log.info("page not fetched feed=%s url=%s error=%r", feed.name, url, str(e))
+    except Exception as e:  # the page boundary: any other error falls back to the feed's own text
+        _log.warning("page failed feed=%s url=%s error=%s", feed.name, url, error_line(e), exc_info=True)
     return None
 
 
@@ -298,24 +376,20 @@ async def _extract(page: FetchResult, ctx: Context) -> Extracted | None:
         return extract_html(page.body, page.final_url, charset=charset)
     except MonitorError as e:
         _log.info("page not extracted url=%s error=%r", page.final_url, str(e))
-        return None
+    except Exception as e:  # the page boundary: a bug in extraction falls back to the feed's own text
+        _log.warning("page not extracted url=%s error=%s", page.final_url, error_line(e), exc_info=True)
+    return None
 
 
-def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseException) -> FeedState:
-    """The polling state after a failure: back off, honour Retry-After, retire a feed that is gone (410)."""
-    failures = feed.consecutive_failures + 1
-    retry_after = error.retry_after if isinstance(error, FetchStatusError) else None
-    delay = backoff_delay(failures, _interval(feed, ctx), ctx.settings.fetch.max_backoff, retry_after)
-    gone = isinstance(error, FetchStatusError) and error.status == 410
-    return replace(
-        feed.state,
-        enabled=feed.enabled and not gone,
-        last_polled=now,
-        last_status="gone" if gone else "error",
-        last_error=str(error),
-        consecutive_failures=failures,
-        next_poll=now + timedelta(seconds=delay),
-        retry_after_until=now + timedelta(seconds=retry_after) if retry_after else None,
+def _record(feed: FeedRecord, ctx: Context, state: FeedState, tally: _Tally) -> None:
+    """Store the poll's outcome with its counts; a store that fails here is logged, never raised."""
+    state = replace(
+        state,
+        blocked_requests=feed.blocked_requests + len(tally.blocked),
+        failed_entries=feed.failed_entries + tally.failed,
+        last_entry_error=tally.last_failure or feed.last_entry_error,
     )
-
-
+    try:
+        ctx.store.update_feed_state(feed.id, state)
+    except MonitorError as e:
+        _log.error("feed state not recorded feed=%s error=%r", feed.name, str(e))

@@ -39,7 +39,7 @@ def test_open_creates_the_schema_at_head(store_url: str) -> None:
         assert TABLES <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert _revision(store_url) == head_revision() == "0002"
+    assert _revision(store_url) == head_revision() == "0003"
 
 
 def test_tables_and_migrations_agree(store_url: str) -> None:
@@ -73,6 +73,33 @@ def test_upgrade_from_the_initial_revision_keeps_data(store_url: str) -> None:
     assert (feed.name, feed.tags, feed.created_at) == ("kt", ("asia",), datetime(2026, 1, 1))
     assert synced.url == "https://kt.example/feed"
     assert _revision(store_url) == head_revision()
+
+
+def test_upgrade_from_0002_keeps_articles_owned_and_feeds_counted(store_url: str) -> None:
+    engine = create_store_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0002")
+            conn.execute(text("INSERT INTO feeds (name, url, config_url, tags, enabled, source, "
+                              "consecutive_failures, blocked_requests, created_at) VALUES "
+                              "('kt', 'https://kt.example/moved', 'https://kt.example/feed', '[]', true, "
+                              "'config', 0, 0, :now)"), {"now": datetime(2026, 1, 1)})
+            conn.execute(text("INSERT INTO stories (id, created_at, title) VALUES (1, :now, 't')"),
+                         {"now": datetime(2026, 1, 1)})
+            conn.execute(text("INSERT INTO articles (canonical_url, url, content_hash, title, text, feed_name, "
+                              "story_id, fetched_at, extracted) VALUES ('https://kt.example/a', "
+                              "'https://kt.example/a', 'h', 't', 'x', 'kt', 1, :now, false)"),
+                         {"now": datetime(2026, 1, 1)})
+    finally:
+        engine.dispose()
+    with Store.open(store_url) as db:
+        [feed] = db.list_feeds()
+        [article] = db.story_articles(1)
+    # 0003: the moved feed shows its configured URL; nothing failed yet; articles stored before were owned
+    assert (feed.url, feed.config_url, feed.failed_entries, feed.redirect_pending) == (
+        "https://kt.example/moved", "https://kt.example/feed", 0, None)
+    assert feed.as_json()["config_url"] == "https://kt.example/feed"
+    assert article.owned is True
 
 
 def test_open_twice_is_idempotent(store_url: str) -> None:

@@ -187,17 +187,22 @@ def test_select_feeds_skips_feeds_waiting_out_a_failure(harness: Harness) -> Non
     assert select_feeds([waiting, healthy_later], now, due_only=True) == ([], [])
 
 
-def test_a_permanent_redirect_updates_the_stored_feed_url(harness: Harness, news_site: NewsSite) -> None:
+def test_a_permanent_redirect_moves_the_feed_only_when_it_repeats(harness: Harness, news_site: NewsSite) -> None:
     news_site.add("moved", *RAID)
     news_site.answers["/feeds/wire.xml"] = (301, {"Location": news_site.feed_url("moved")})
-    assert harness.poll()["wire"].status == "ok"
+    assert harness.poll()["wire"].status == "ok"  # the redirect is followed, but one 301 does not move the feed
     wire = harness.store.get_feed("wire")
-    assert wire is not None and wire.url == news_site.feed_url("moved")
+    assert wire is not None and wire.url == news_site.feed_url("wire")
+    assert wire.redirect_pending == news_site.feed_url("moved")
+    assert harness.poll()["wire"].status == "not_modified"  # the same 301 on the next poll: moved
+    wire = harness.store.get_feed("wire")
+    assert wire is not None and wire.url == news_site.feed_url("moved") and wire.redirect_pending is None
+    assert wire.config_url == news_site.feed_url("wire")  # `feeds list` can show what the config names
     # a restart (config synced again) keeps the new URL while the config still names the old one
     harness.store.sync_feeds(harness.settings.feeds)
     assert harness.store.get_feed("wire").url == news_site.feed_url("moved")  # type: ignore[union-attr]
     assert harness.poll()["wire"].status == "not_modified"
-    assert news_site.hits("/feeds/wire.xml") == news_site.hits("/feeds/wire.xml")[:1]  # the old URL: asked once
+    assert len(news_site.hits("/feeds/wire.xml")) == 2  # the old URL: asked twice, then no more
     # a new URL in the config wins
     moved = harness.settings.feeds[1].model_copy(update={"url": news_site.feed_url("mekong")})
     harness.store.sync_feeds([harness.settings.feeds[0], moved])

@@ -120,6 +120,18 @@ def test_feed_state_round_trip_and_due_feeds(store: Store) -> None:
     assert store.update_feed_state(9999, state) is False
 
 
+def test_isolation_fields_round_trip_and_release_ends_a_lease(store: Store) -> None:
+    feed = store.add_feed("a", "https://a.example/feed")
+    state = dataclasses.replace(feed.state, failed_entries=3, last_entry_error="guid:x: ValueError: bad",
+                                redirect_pending="https://b.example/feed")
+    store.update_feed_state(feed.id, state)
+    assert store.get_feed("a").state == state  # type: ignore[union-attr]
+    assert [f.name for f in store.claim_due_feeds(NOW, lease=900, worker="w")] == ["a"]
+    assert store.list_due_feeds(NOW + timedelta(minutes=1)) == []
+    store.release_feeds([feed.id], NOW + timedelta(minutes=1))  # its poll was cancelled: due again at once
+    assert [f.name for f in store.list_due_feeds(NOW + timedelta(minutes=1))] == ["a"]
+
+
 def test_claim_due_feeds_leases_them(store: Store) -> None:
     store.add_feed("a", "https://a.example/feed")
     store.add_feed("b", "https://b.example/feed")
@@ -370,6 +382,7 @@ CALLS = {
     "record_outcomes": lambda s: s.record_outcomes([DeliveryOutcome(1, "sent", 1)]),
     "release_claims": lambda s: s.release_claims("w"),
     "release_deliveries": lambda s: s.release_deliveries([1], "w"),
+    "release_feeds": lambda s: s.release_feeds([1], NOW),
     "remove_feed": lambda s: s.remove_feed("x"),
     "story_articles": lambda s: s.story_articles(1),
     "sync_feeds": lambda s: s.sync_feeds([]),

@@ -57,7 +57,7 @@ def story_alert(rows: Sequence[DeliveryRecord], rules: Mapping[str, RuleInfo],
     """
     alert_rules = sorted({row.rule_id: _alert_rule(row, rules) for row in rows}.values(),
                          key=lambda rule: (-severity_rank(rule.severity), rule.id))
-    main = min(rows, key=lambda row: (row.matched_at or datetime.max, row.id))
+    main = min(rows, key=lambda row: (not row.article_owned, row.matched_at or datetime.max, row.id))
     article = _article(main.article_title, main.article_url, main.feed_name, main.published)
     others = [a for a in (story_articles(main.story_id) if story_articles else ()) if a.id != main.article_id]
     outlets: dict[str, ArticleRecord] = {}  # each outlet's first article, in story order

@@ -16,7 +16,7 @@ import sqlite3
 from types import TracebackType
 
 from alembic.util import CommandError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from monitor.errors import StoreError
 from monitor.store.articles import ArticleStore, DeliveryPlan
@@ -55,6 +55,7 @@ __all__ = [
     "NewMatch",
     "PlannedDelivery",
     "Store",
+    "is_transient",
 ]
 
 
@@ -93,6 +94,12 @@ class Store(FeedStore, ArticleStore, MatchStore, DeliveryStore):
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for a store error that may pass (database locked, connection lost, statement timeout), so the write
+    is worth retrying later; False for one the data itself causes (NUL in text, a constraint, too big)."""
+    return isinstance(error, StoreError) and isinstance(error.__cause__, (OperationalError, InterfaceError))
 
 
 def _describe_open(error: Exception) -> str:

@@ -4,7 +4,9 @@ Inputs: ``NewArticle`` + ``NewMatch`` values and a delivery plan callback.
 Outputs: ``AddResult``; ``ArticleRecord`` for reads ("also reported by").
 
 ``add_article_with_matches`` is ONE transaction (DESIGN.md "Nothing lost"): the entry
-keys are marked seen, the article is stored once per canonical URL, its story is found
+keys are marked seen, the article is stored once per canonical URL (a copy from a feed that
+does not own the link's site under ``feed:<id>:<url>``, so it never claims the URL and a
+pending alert it created passes to the owner's copy), its story is found
 by content hash or shared story key (else created), its matches are inserted (unique per
 article, rule and rule version) and the planned deliveries are inserted with
 ``ON CONFLICT DO NOTHING`` on (channel, story, rule, mode), so a channel never receives
@@ -31,7 +33,7 @@ from monitor.store.records import (
 )
 from monitor.store.tables import Article, Delivery, Entry, Match, Story, StoryKey, metadata
 
-__all__ = ["ArticleStore", "DeliveryPlan", "MIN_HASH_WORDS"]
+__all__ = ["ArticleStore", "DeliveryPlan", "MIN_HASH_WORDS", "storage_key"]
 
 _log = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ class ArticleStore(StoreBase):
                 # first, before any row lock, so it cannot join a deadlock cycle.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STORY_LOCK})
             self._mark_seen(conn, article.feed_id, article.entry_keys)
-            existing = _existing(conn, article.canonical_url)
+            existing = _existing(conn, _lookup_keys(article))
             if existing is not None:
                 return AddResult(existing[0], existing[1], new_story=False, duplicate=True)
             story_id, new_story = self._find_or_create_story(conn, article, now)
@@ -96,13 +98,13 @@ class ArticleStore(StoreBase):
             if article_id is None:  # another process stored this URL since we looked
                 if new_story:
                     conn.execute(_stories.delete().where(_stories.c.id == story_id))
-                found = _existing(conn, article.canonical_url)
+                found = _existing(conn, [storage_key(article)])
                 assert found is not None  # it conflicted, so it exists
                 return AddResult(found[0], found[1], new_story=False, duplicate=True)
             self._insert_story_keys(conn, story_id, article.story_keys)
             match_ids = self._insert_matches(conn, article_id, story_id, matches, now)
             created = self._insert_deliveries(conn, story_id, match_ids,
-                                              plan(story_id, new_story), now)
+                                              plan(story_id, new_story), now, owned=article.owned)
         _log.debug("article stored id=%d story=%d new_story=%s matches=%d deliveries=%d",
                    article_id, story_id, new_story, len(match_ids), created)
         return AddResult(article_id, story_id, new_story, duplicate=False,
@@ -154,9 +156,10 @@ class ArticleStore(StoreBase):
     def _insert_article(self, conn: Connection, article: NewArticle, story_id: int,
                         now: datetime) -> int | None:
         values = {name: getattr(article, name) for name in (
-            "canonical_url", "url", "content_hash", "title", "text", "author", "published",
-            "lang", "feed_id", "feed_name", "extracted")}
-        stmt = self._insert(_articles).values(story_id=story_id, fetched_at=now, **values)
+            "url", "content_hash", "title", "text", "author", "published",
+            "lang", "feed_id", "feed_name", "extracted", "owned")}
+        stmt = self._insert(_articles).values(canonical_url=storage_key(article), story_id=story_id,
+                                              fetched_at=now, **values)
         new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_articles.c.id)).scalar()
         return int(new_id) if new_id is not None else None
 
@@ -182,25 +185,54 @@ class ArticleStore(StoreBase):
 
     def _insert_deliveries(self, conn: Connection, story_id: int,
                            match_ids: Sequence[tuple[str, int]],
-                           planned: Sequence[PlannedDelivery], now: datetime) -> int:
+                           planned: Sequence[PlannedDelivery], now: datetime, *,
+                           owned: bool = True) -> int:
         created = 0
         by_rule: dict[str, int] = {}
         for rule_id, match_id in match_ids:
             by_rule.setdefault(rule_id, match_id)  # the first version listed
         for item in planned:
+            rule_match = by_rule.get(item.rule_id)
             stmt = self._insert(_deliveries).values(
-                match_id=by_rule.get(item.rule_id), channel=item.channel, story_id=story_id,
+                match_id=rule_match, channel=item.channel, story_id=story_id,
                 rule_id=item.rule_id, mode=item.mode, status="pending", attempts=0,
                 next_attempt_at=item.not_before or now, created_at=now)
             new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_deliveries.c.id)).scalar()
             created += new_id is not None
+            if new_id is None and owned and rule_match is not None:
+                _take_over_pending(conn, story_id, item, rule_match)
         return created
 
 
-def _existing(conn: Connection, canonical_url: str) -> tuple[int, int] | None:
-    row = conn.execute(select(_articles.c.id, _articles.c.story_id)
-                       .where(_articles.c.canonical_url == canonical_url)).first()
-    return (int(row[0]), int(row[1])) if row is not None else None
+def storage_key(article: NewArticle) -> str:
+    """The unique key an article is stored under: its canonical URL if its feed owns the link's site, else a
+    key of its feed, so a feed listing another site's URL first never claims (and so suppresses) that site's
+    own copy."""
+    return article.canonical_url if article.owned else f"feed:{article.feed_id}:{article.canonical_url}"
+
+
+def _lookup_keys(article: NewArticle) -> list[str]:
+    # A foreign copy is a duplicate of the owner's copy (stored first) or of its feed's earlier copy.
+    return [storage_key(article)] if article.owned else [article.canonical_url, storage_key(article)]
+
+
+def _existing(conn: Connection, keys: Sequence[str]) -> tuple[int, int] | None:
+    rows = conn.execute(select(_articles.c.canonical_url, _articles.c.id, _articles.c.story_id)
+                        .where(_articles.c.canonical_url.in_(list(keys)))).all()
+    found = {row[0]: (int(row[1]), int(row[2])) for row in rows}
+    return next((found[key] for key in keys if key in found), None)
+
+
+def _take_over_pending(conn: Connection, story_id: int, item: PlannedDelivery, match_id: int) -> None:
+    """An owned copy joining a story takes over its pending alert from a foreign copy (the alert then shows the
+    outlet's own title and link); an alert already sent stays as it was."""
+    foreign = (select(_matches.c.id).join(_articles, _articles.c.id == _matches.c.article_id)
+               .where(_articles.c.owned.is_(False)))
+    conn.execute(_deliveries.update().where(
+        _deliveries.c.channel == item.channel, _deliveries.c.story_id == story_id,
+        _deliveries.c.rule_id == item.rule_id, _deliveries.c.mode == item.mode,
+        _deliveries.c.status == "pending", _deliveries.c.match_id.in_(foreign),
+    ).values(match_id=match_id))
 
 
 def _article_record(row: Any) -> ArticleRecord:

@@ -56,6 +56,7 @@ class DeliveryRecord:
     article_url: str = ""
     feed_name: str = ""
     published: datetime | None = None
+    article_owned: bool = False  # the article is on its feed's own site (not a copy of another site's article)
 
     def as_json(self) -> dict[str, Any]:
         """The ``deliveries --format json`` object."""
@@ -180,7 +181,8 @@ class DeliveryStore(StoreBase):
                            limit: int | None = None) -> list[DeliveryRecord]:
         query = (select(_deliveries, _matches.c.severity, _matches.c.snippet, _matches.c.hits,
                         _matches.c.matched_at, _matches.c.article_id, _articles.c.title.label("article_title"),
-                        _articles.c.url.label("article_url"), _articles.c.feed_name, _articles.c.published)
+                        _articles.c.url.label("article_url"), _articles.c.feed_name, _articles.c.published,
+                        _articles.c.owned)
                  .outerjoin(_matches, _matches.c.id == _deliveries.c.match_id)
                  .outerjoin(_articles, _articles.c.id == _matches.c.article_id)
                  .where(*where))
@@ -203,4 +205,4 @@ def _delivery_record(row: Any) -> DeliveryRecord:
         sent_at=row["sent_at"], match_id=row["match_id"], severity=row["severity"] or "info",
         snippet=row["snippet"] or "", hits=hits, matched_at=row["matched_at"], article_id=row["article_id"],
         article_title=row["article_title"] or "", article_url=row["article_url"] or "",
-        feed_name=row["feed_name"] or "", published=row["published"])
+        feed_name=row["feed_name"] or "", published=row["published"], article_owned=bool(row["owned"]))

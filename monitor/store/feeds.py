@@ -123,6 +123,12 @@ class FeedStore(StoreBase):
                 _feeds.update().where(_feeds.c.id == feed_id).values(values)).rowcount
         return bool(count)
 
+    def release_feeds(self, feed_ids: Sequence[int], now: datetime) -> None:
+        """Make feeds whose poll was cancelled (daemon shutdown) due at ``now``, ending their claim's lease."""
+        if feed_ids:
+            with self._write("release feeds") as conn:
+                conn.execute(_feeds.update().where(_feeds.c.id.in_(list(feed_ids))).values(next_poll=now))
+
     def count_blocked_request(self, feed_id: int) -> None:
         """Count one SSRF refusal on the feed (``blocked_requests``), for ``feeds list``."""
         with self._write("count blocked request") as conn:
@@ -142,8 +148,8 @@ class FeedStore(StoreBase):
             return
         if (stored.config_url or stored.url) == feed.url:
             del values["url"]  # unchanged in the config: keep the URL a permanent redirect moved it to
-        else:  # the config names a new URL: poll it, without the old URL's validators
-            values.update(etag=None, last_modified=None)
+        else:  # the config names a new URL: poll it, without the old URL's validators or pending redirect
+            values.update(etag=None, last_modified=None, redirect_pending=None)
         values["config_url"] = feed.url
         conn.execute(_feeds.update().where(_feeds.c.name == feed.name).values(values))
 

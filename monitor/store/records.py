@@ -53,6 +53,9 @@ class FeedState:
     next_poll: datetime | None = None
     retry_after_until: datetime | None = None
     blocked_requests: int = 0
+    failed_entries: int = 0  # entries that failed alone (recorded, marked seen), counted over the feed's life
+    last_entry_error: str | None = None  # the last of them: "<entry key>: <exception class>: <message>"
+    redirect_pending: str | None = None  # a permanent redirect seen once: the feed moves when it repeats
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,10 @@ class FeedRecord:
     blocked_requests: int
     created_at: datetime
     articles: int = 0
+    config_url: str | None = None  # the URL config.toml names; differs from ``url`` once a redirect moved the feed
+    failed_entries: int = 0
+    last_entry_error: str | None = None
+    redirect_pending: str | None = None
 
     @property
     def state(self) -> FeedState:
@@ -89,7 +96,8 @@ class FeedRecord:
             last_success=self.last_success, last_status=self.last_status,
             last_error=self.last_error, consecutive_failures=self.consecutive_failures,
             next_poll=self.next_poll, retry_after_until=self.retry_after_until,
-            blocked_requests=self.blocked_requests)
+            blocked_requests=self.blocked_requests, failed_entries=self.failed_entries,
+            last_entry_error=self.last_entry_error, redirect_pending=self.redirect_pending)
 
     def as_json(self) -> dict[str, Any]:
         """The ``feeds list --format json`` object."""
@@ -99,6 +107,8 @@ class FeedRecord:
             "last_success": iso_utc(self.last_success), "last_status": self.last_status,
             "last_error": self.last_error, "consecutive_failures": self.consecutive_failures,
             "next_poll": iso_utc(self.next_poll), "articles": self.articles,
+            "config_url": self.config_url, "redirect_pending": self.redirect_pending,
+            "failed_entries": self.failed_entries, "last_entry_error": self.last_entry_error,
         }
 
 
@@ -119,6 +129,7 @@ class NewArticle:
     story_keys: tuple[int, ...] = ()
     entry_keys: tuple[str, ...] = ()
     extracted: bool = False
+    owned: bool = True  # False: the link is on another site than the feed's (stored under a feed-scoped key)
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,7 @@ class ArticleRecord:
     story_id: int
     fetched_at: datetime
     extracted: bool
+    owned: bool = True
 
 
 @dataclass(frozen=True)

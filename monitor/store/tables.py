@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Index, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
 __all__ = ["Article", "Delivery", "Entry", "Feed", "Match", "Story", "StoryKey", "metadata"]
@@ -44,6 +45,9 @@ class Feed(SQLModel, table=True):
     retry_after_until: datetime | None = Field(default=None, sa_type=DateTime)
     blocked_requests: int = 0  # SSRF refusals, a hint that the feed links somewhere odd
     created_at: datetime = Field(sa_type=DateTime)
+    failed_entries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # entries that failed alone
+    last_entry_error: str | None = None  # the last of them: "<entry key>: <exception class>: <message>"
+    redirect_pending: str | None = None  # a permanent redirect seen once; the feed moves when the next poll repeats it
 
 
 class Entry(SQLModel, table=True):
@@ -95,6 +99,9 @@ class Article(SQLModel, table=True):
     story_id: int = Field(foreign_key="stories.id", index=True)
     fetched_at: datetime = Field(sa_type=DateTime)
     extracted: bool = False  # True: full text from the page; False: the feed's summary
+    # True: the link is on the feed's own site (stored under its canonical URL); False: a copy of another site's
+    # article, stored under a key of its feed ("feed:<id>:<url>") so it can never claim that site's URL.
+    owned: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
 
 
 class Match(SQLModel, table=True):
