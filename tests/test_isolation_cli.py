@@ -9,6 +9,7 @@ import json
 import logging
 import stat
 import time
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -216,3 +217,28 @@ def test_stored_hostile_values_print_literally_and_without_credentials(tmp_path:
         assert "evil.example/\x07" not in out and "https://***@news.example.org/a/1?apikey=***" in out
     out = invoke("--config", str(config), "matches")[1]
     assert "kh.raid[/x]" in out and "Feed [/i]" in out and "[link=http://evil.example/]x[/link]" in out
+
+
+def test_feeds_list_shows_failed_entries_and_a_moved_feed(tmp_path: Path) -> None:
+    """What the pipeline records about isolated failures reaches the operator: the failed-entry count, the last
+    failed entry, where a repeated 301 moved the feed from, and a redirect seen once."""
+    config = write_config(tmp_path, {"wire": "https://user:pw@wire.example/rss", "mekong": "https://mekong.example/rss"})
+    settings = load_settings(config)
+    store = Store.open(settings.database.url)
+    try:
+        wire, mekong = sorted(store.sync_feeds(settings.feeds), key=lambda f: f.name != "wire")
+        store.update_feed_state(wire.id, replace(wire.state, url="https://wire.example/new-rss", failed_entries=2,
+                                                 last_entry_error="guid:g7: RuntimeError: [/x] boom"))
+        store.update_feed_state(mekong.id, replace(mekong.state, redirect_pending="https://elsewhere.example/rss"))
+    finally:
+        store.close()
+    code, out, err = invoke("--config", str(config), "feeds", "list")
+    assert code == 0, err
+    wire_line = next(line for line in out.splitlines() if "wire" in line)
+    assert " 2 " in wire_line and "last failed entry: guid:g7: RuntimeError: [/x] boom" in wire_line
+    assert "moved from https://***@wire.example/rss to https://wire.example/new-rss" in wire_line
+    assert "pw@" not in out and "redirect to https://elsewhere.example/rss seen once" in out
+    lines = {f["name"]: f for f in map(json.loads, invoke("--config", str(config), "feeds", "list", "-f", "json")[1]
+                                       .splitlines())}
+    assert lines["wire"]["failed_entries"] == 2 and lines["wire"]["config_url"] == "https://***@wire.example/rss"
+    assert lines["mekong"]["redirect_pending"] == "https://elsewhere.example/rss"

@@ -17,6 +17,7 @@ from monitor.cli.common import (
 from monitor.config import FeedSettings, parse_duration
 from monitor.notify.redact import redact_credentials, shorten
 from monitor.pipeline import utcnow
+from monitor.store import FeedRecord
 
 __all__ = ["feeds_app", "matches"]
 
@@ -33,7 +34,8 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
         feeds = store.list_feeds()
     finally:
         store.close()
-    rows = [_shown(f.as_json(), "url", "last_error") for f in feeds]
+    rows = [_shown(f.as_json(), "url", "config_url", "redirect_pending", "last_error", "last_entry_error")
+            for f in feeds]
     if format is Format.json:
         print_jsonl(rows)
         return
@@ -41,16 +43,29 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
         _write_csv(rows)
         return
     table = Table(title=f"{len(feeds)} feeds")  # cells are Text: a feed's name or error is never markup
-    for column in ("name", "status", "articles", "failures", "blocked", "last success", "next poll", "last error"):
+    for column in ("name", "status", "articles", "failures", "failed entries", "blocked", "last success",
+                   "next poll", "last error"):
         table.add_column(column, overflow="fold")
     for f in feeds:
         status = f.last_status or "never polled"
         if not f.enabled:
             status = f"disabled ({status})"
         table.add_row(plain(f.name), plain(status), str(f.articles), str(f.consecutive_failures),
-                      str(f.blocked_requests), _when(f.last_success), _when(f.next_poll),
-                      Text(shorten(link(f.last_error or ""))))  # JSON and CSV keep it whole
+                      str(f.failed_entries), str(f.blocked_requests), _when(f.last_success), _when(f.next_poll),
+                      Text(shorten(link(_notes(f)))))  # JSON and CSV keep each field whole
     console.print(table)
+
+
+def _notes(feed: FeedRecord) -> str:
+    """The last error, then what else an operator should know: a moved feed, a pending move, a failed entry."""
+    notes = [feed.last_error or ""]
+    if feed.config_url and feed.url != feed.config_url:
+        notes.append(f"moved from {feed.config_url} to {feed.url} (permanent redirect)")
+    if feed.redirect_pending:
+        notes.append(f"permanent redirect to {feed.redirect_pending} seen once; moves if it repeats")
+    if feed.last_entry_error:
+        notes.append(f"last failed entry: {feed.last_entry_error}")
+    return "; ".join(n for n in notes if n)
 
 
 @feeds_app.command("add")
