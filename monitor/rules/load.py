@@ -26,6 +26,8 @@ __all__ = ["ExampleFailure", "folder_rule_files", "load_rules", "run_examples"]
 
 _TOP_KEYS = ("sets", "rules")
 _SET_NAME_RE = re.compile(r"[a-z0-9_]+")
+#: Sets including sets deeper than this are an error: flattening them recurses once per level.
+MAX_SET_NESTING = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +111,22 @@ def _read_sets(loc: Loc, node: yaml.Node, sets: dict[str, _Set], errors: list[Ru
 
 
 def _resolve_sets(sets: dict[str, _Set], errors: list[RuleError]) -> dict[str, tuple[Term, ...]]:
-    """Flatten every set (following ``@other`` entries); report undefined includes and cycles."""
-    done: dict[str, tuple[Term, ...]] = {}
+    """Flatten every set (following ``@other`` entries); report undefined includes, cycles and includes nested
+    past :data:`MAX_SET_NESTING`. Each set is flattened once, failed or not (sets including a broken one twice,
+    nested, would otherwise be walked an exponential number of times)."""
+    done: dict[str, tuple[Term, ...] | None] = {}
     reported: set[str] = set()
 
     def visit(name: str, stack: list[str]) -> tuple[Term, ...] | None:
         if name in done:
             return done[name]
+        if len(stack) >= MAX_SET_NESTING:
+            if "" not in reported:  # once: every set of a long chain is that deep from some other
+                s = sets[stack[-1]]
+                errors.append(s.loc.error(s.node, f"set '{stack[-1]}' includes sets nested more than "
+                                                  f"{MAX_SET_NESTING} deep (@{stack[0]} -> ... -> @{name})"))
+                reported.add("")
+            return None
         if name in stack:
             cycle = stack[stack.index(name) :]
             if not reported & set(cycle):
@@ -137,29 +148,37 @@ def _resolve_sets(sets: dict[str, _Set], errors: list[RuleError]) -> dict[str, t
                 sub = visit(entry.name, stack + [name])
                 ok = ok and sub is not None
                 terms.extend(sub or ())
-        result = tuple(dict.fromkeys(terms)) if ok else None
-        if result is not None:
-            done[name] = result
+        result = done[name] = tuple(dict.fromkeys(terms)) if ok else None
         return result
 
     for name in sets:
         visit(name, [])
-    return done
+    return {name: terms for name, terms in done.items() if terms is not None}
 
 
-def _version(rule_id: str, node: Node, lang: Iterable[str], feeds: Iterable[str]) -> str:
-    """A hash of the rule's normalised definition: canonical query, set contents, lang and feeds."""
+def _version(
+    rule_id: str, node: Node, lang: Iterable[str], feeds: Iterable[str], rendered: dict[int, str] | None = None
+) -> str:
+    """A hash of the rule's normalised definition: canonical query, set contents, lang and feeds.
+
+    ``rendered`` caches each set's text by the identity of its terms (shared by every rule that uses the set):
+    without it, a set of thousands of terms used by thousands of rules costs their product."""
+    rendered = {} if rendered is None else rendered
     # render(spaced=True), not str(): the text hashed before terms of no-space scripts were shown as written.
     parts = [rule_id, node.render(spaced=True)]
-    for ref in sorted({n.name: n for n in iter_nodes(node) if isinstance(n, SetRef)}.values(), key=lambda r: r.name):
-        parts.append(f"@{ref.name}=" + "|".join(t.render(spaced=True) for t in ref.terms))
+    for ref in sorted({n.name: n for n in iter_nodes(node, entries=False) if isinstance(n, SetRef)}.values(), key=lambda r: r.name):
+        text = rendered.get(id(ref.terms))
+        if text is None:
+            text = rendered[id(ref.terms)] = "|".join(t.render(spaced=True) for t in ref.terms)
+        parts.append(f"@{ref.name}={text}")
     parts.append("lang=" + ",".join(sorted(lang)))
     parts.append("feeds=" + ",".join(sorted(f.casefold() for f in feeds)))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def _build_rule(
-    loc: Loc, raw: RawRule, resolver: Callable[[str], tuple[Term, ...] | None], errors: list[RuleError]
+    loc: Loc, raw: RawRule, resolver: Callable[[str], tuple[Term, ...] | None], errors: list[RuleError],
+    rendered: dict[int, str],
 ) -> Rule | None:
     query = raw.values.get("query")
     node: Node | None = None
@@ -185,7 +204,7 @@ def _build_rule(
         severity=str(v.get("severity", "medium")), tags=strs("tags"),
         lang=lang, feeds=feeds, enabled=bool(v.get("enabled", True)),
         notify=strs("notify") if "notify" in v else None,
-        version=_version(str(v["id"]), node, lang, feeds), path=loc.path, line=raw.node.start_mark.line + 1,
+        version=_version(str(v["id"]), node, lang, feeds, rendered), path=loc.path, line=raw.node.start_mark.line + 1,
         node=node, examples=tuple(raw.examples),
     )
 
@@ -205,7 +224,7 @@ def _warnings(
 ) -> list[str]:
     out: list[str] = []
     for rule in ruleset.scan_rules:
-        how = "a regex scan" if any(isinstance(n, Regex) for n in iter_nodes(rule.node)) else "a scan"  # type: ignore[arg-type]
+        how = "a regex scan" if any(isinstance(n, Regex) for n in iter_nodes(rule.node, entries=False)) else "a scan"  # type: ignore[arg-type]
         out.append(f"{rule.path}:{rule.line}:1: rule '{rule.id}' can only be matched by {how} of every article "
                    "(add a required word so the matcher can index it)")
     feeds = None if known_feeds is None else {f.casefold() for f in known_feeds}
@@ -273,11 +292,12 @@ def load_rules(
 
     rules: list[Rule] = []
     seen: dict[str, str] = {}
+    rendered: dict[int, str] = {}  # the sets' texts for rule versions, by the identity of the resolved terms
     for loc, node in rule_nodes:
         raw = read_rule(loc, node, errors)
         if raw is None:
             continue
-        rule = _build_rule(loc, raw, resolver, errors)
+        rule = _build_rule(loc, raw, resolver, errors, rendered)
         rid = raw.values.get("id")
         if isinstance(rid, str) and rid in seen:
             errors.append(loc.error(raw.nodes["id"], f"duplicate rule id '{rid}' (first defined at {seen[rid]})"))

@@ -28,12 +28,25 @@ from monitor.rules.nodes import (
 )
 from monitor.rules.text import split_words
 
-__all__ = ["SetResolver", "make_term", "parse_query", "parse_set_entry"]
+__all__ = ["MAX_NESTING", "MAX_QUERY_CHARS", "SetResolver", "make_term", "parse_query", "parse_set_entry"]
 
 #: Looks a set up by name: its flattened terms, or None when the set is not defined.
 SetResolver = Callable[[str], "tuple[Term, ...] | None"]
 
 _MIN_PREFIX = 3
+#: A longer query (or set entry) is refused: parsing is linear, but a hostile file could hold megabytes of it.
+MAX_QUERY_CHARS = 100_000
+#: Parentheses, NOT and fields nested deeper than this are refused: the parser and every walk over the tree
+#: recurse once per level (a rule needs a handful).
+MAX_NESTING = 32
+
+
+def _check_length(text: str, what: str) -> None:
+    if len(text) > MAX_QUERY_CHARS:
+        raise syntax_error(
+            f"{what} is {len(text):,} characters long, more than the {MAX_QUERY_CHARS:,} allowed "
+            "(put long lists of terms in sets)", 1,
+        )
 
 
 def make_term(text: str, col: int, *, exact: bool) -> Term | None:
@@ -74,6 +87,7 @@ class _Parser:
         self.toks = Lexer(query).run()
         self.k = 0
         self.sets = sets
+        self.depth = -1  # a query's first operand is at depth 0, inside one parenthesis at depth 1
 
     @property
     def tok(self) -> Token:
@@ -136,6 +150,16 @@ class _Parser:
         return left
 
     def _unary(self) -> Node:
+        # Every level of nesting (a parenthesis, a NOT, a field) passes through here.
+        if self.depth >= MAX_NESTING:  # `depth + 1` levels deep once inside
+            raise syntax_error(f"the query nests parentheses, NOT and fields more than {MAX_NESTING} deep", self.tok.col)
+        self.depth += 1
+        try:
+            return self._unary_inner()
+        finally:
+            self.depth -= 1
+
+    def _unary_inner(self) -> Node:
         if self.tok.kind == "NOT":
             op = self._next()
             if not self._starts_operand():
@@ -145,6 +169,16 @@ class _Parser:
 
     def _primary(self) -> Node:
         t = self._next()
+        while t.kind in ("TERM", "PHRASE"):
+            term = make_term(t.text, t.col, exact=t.exact)
+            if term is not None:
+                return term
+            if t.exact or t.kind == "PHRASE" or not self._starts_operand():
+                raise syntax_error(f"'{t.text}' holds no word to search for", t.col)
+            t = self._next()  # punctuation between terms: skip it (in a loop: a hostile query repeats it)
+        if t.kind == "NOT":  # `a & NOT b`, `a & -b`
+            self.k -= 1
+            return self._unary()
         if t.kind == "(":
             if self.tok.kind == ")":
                 raise syntax_error("empty parentheses", t.col)
@@ -155,13 +189,6 @@ class _Parser:
             return node
         if t.kind == "FIELD":
             return self._field(t)
-        if t.kind in ("TERM", "PHRASE"):
-            term = make_term(t.text, t.col, exact=t.exact)
-            if term is None:
-                if t.exact or t.kind == "PHRASE" or not self._starts_operand():
-                    raise syntax_error(f"'{t.text}' holds no word to search for", t.col)
-                return self._primary()  # punctuation between terms: skip it
-            return term
         if t.kind == "REGEX":
             return _make_regex(t)
         if t.kind == "SET":
@@ -241,7 +268,7 @@ def _check_positive(root: Node) -> None:
         raise syntax_error(
             f"'{root}' has no positive term: a query must search for at least one word", root.col
         )
-    for node in iter_nodes(root):
+    for node in iter_nodes(root, entries=False):  # set entries hold no OR
         if isinstance(node, Or):
             for c in node.children:
                 if not _positive(c):
@@ -257,6 +284,7 @@ def parse_query(query: str, sets: SetResolver | None = None) -> Node:
     Raises:
         RuleError: with ``column`` pointing into ``query``.
     """
+    _check_length(query, "the query")
     root = _Parser(query, sets).parse()
     _check_positive(root)
     return root
@@ -268,6 +296,7 @@ def parse_set_entry(entry: str) -> Term | SetRef:
     Raises:
         RuleError: an operator, parenthesis, field, NOT or regex in the entry.
     """
+    _check_length(entry, "the set entry")
     toks = Lexer(entry).run()[:-1]
     if not toks:
         raise syntax_error("empty set entry", 1)

@@ -25,7 +25,7 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
 
 #: A rule file larger than this is refused unread (the shipped files are under 70 KB; PyYAML composes ~0.6 MB/s).
-MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_FILE_BYTES = 1024 * 1024
 #: Lists and mappings nested deeper than this are refused (a rule needs 4; PyYAML's composer recurses).
 MAX_DEPTH = 64
 #: How much aliases may add to a value beyond the file's own size, counting one per value and one per character
