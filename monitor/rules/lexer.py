@@ -168,4 +168,7 @@ class Lexer:
             raise syntax_error(f"{op} needs a distance: write {op}/n with n a whole number", col)
         if not dist.isascii() or not dist.isdigit():
             raise syntax_error(f"{op}/{dist}: the distance must be a whole number", col)
-        self.toks.append(Token("NEAR", col, op, distance=int(dist), ordered=op == "ONEAR"))
+        digits = dist.lstrip("0") or "0"
+        # More words than any field holds: no need to convert thousands of digits (int() refuses past 4,300).
+        distance = int(digits) if len(digits) <= 15 else 10**15
+        self.toks.append(Token("NEAR", col, op, distance=distance, ordered=op == "ONEAR"))
