@@ -36,12 +36,15 @@ class ExampleFailure:
 
     rule: Rule
     example: Example
+    #: The rule's regex ran out of the time budget on the example (so it did not match).
+    timed_out: bool = False
 
     @property
     def message(self) -> str:
         want = "should match but does not" if self.example.should_match else "should not match but does"
         text = " ".join((self.example.doc.title or self.example.doc.text).split())[:60]
-        return f"{self.example.label} of rule '{self.rule.id}' {want}: {text!r}"
+        why = " (its regex ran out of time)" if self.timed_out else ""
+        return f"{self.example.label} of rule '{self.rule.id}' {want}{why}: {text!r}"
 
     def __str__(self) -> str:
         return f"{self.rule.path or '?'}:{self.example.line}:{self.example.column}: {self.message}"
@@ -214,8 +217,9 @@ def run_examples(ruleset: RuleSet) -> list[ExampleFailure]:
     failures: list[ExampleFailure] = []
     for rule in ruleset.rules:
         for ex in rule.examples:
-            if (ruleset.match_rule(rule.id, ex.doc) is not None) != ex.should_match:
-                failures.append(ExampleFailure(rule, ex))
+            timed_out: list[str] = []
+            if (ruleset.match_rule(rule.id, ex.doc, timed_out) is not None) != ex.should_match:
+                failures.append(ExampleFailure(rule, ex, bool(timed_out)))
     return failures
 
 

@@ -207,10 +207,11 @@ class RuleSet:
         found.update(self._scan)
         return sorted(found)
 
-    def match_rule(self, rule_id: str, doc: Document) -> Match | None:
-        """Match one rule against ``doc``, even if it is disabled (used to run examples)."""
+    def match_rule(self, rule_id: str, doc: Document, timed_out: list[str] | None = None) -> Match | None:
+        """Match one rule against ``doc``, even if it is disabled (used to run examples); its id is appended to
+        ``timed_out`` when its regex ran out of time."""
         i = self._by_id[rule_id]
-        return self._match_one(i, self._state(doc))
+        return self._match_one(i, self._state(doc), timed_out)
 
     def _match_one(self, i: int, st: DocState, timed_out: list[str] | None = None) -> Match | None:
         rule = self.rules[i]

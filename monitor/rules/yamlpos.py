@@ -7,6 +7,7 @@ bounded before and while it is composed (:data:`MAX_FILE_BYTES`, :data:`MAX_DEPT
 
 from __future__ import annotations
 
+import codecs
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
@@ -233,12 +234,13 @@ def _read(path: Path, errors: list[RuleError]) -> str | None:
         errors.append(RuleError(f"the file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB, the limit for a "
                                 "rule file: split it", path=path, line=1, column=1))
         return None
+    # Without the BOM: PyYAML skips one but its index counts it, which shifts columns computed from the source.
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
-        # utf-8-sig: PyYAML skips a BOM but its index counts it, which shifts columns computed from the source
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line_start = data.rfind(b"\n", 0, e.start) + 1
-        column = len(data[line_start : e.start].decode("utf-8-sig", "replace")) + 1
+        column = len(data[line_start : e.start].decode("utf-8", "replace")) + 1
         errors.append(RuleError(f"not UTF-8 text: {e.reason}", path=path, line=data.count(b"\n", 0, e.start) + 1,
                                 column=column))
         return None
