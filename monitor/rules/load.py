@@ -15,6 +15,8 @@ from pathlib import Path
 import yaml
 
 from monitor.errors import RuleError, RuleSetError
+from monitor.rules import evaluate
+from monitor.rules.evaluate import RegexBudget
 from monitor.rules.match import RuleSet
 from monitor.rules.model import Example, Rule
 from monitor.rules.nodes import Node, Regex, SetRef, Term, iter_nodes
@@ -22,7 +24,7 @@ from monitor.rules.schema import RawRule, read_rule
 from monitor.rules.syntax import parse_query, parse_set_entry
 from monitor.rules.yamlpos import Loc, compose_file, did_you_mean, is_null, key_error, offset_position, type_name
 
-__all__ = ["ExampleFailure", "folder_rule_files", "load_rules", "run_examples"]
+__all__ = ["ExampleFailure", "MAX_SET_NESTING", "folder_rule_files", "load_rules", "run_examples"]
 
 _TOP_KEYS = ("sets", "rules")
 _SET_NAME_RE = re.compile(r"[a-z0-9_]+")
@@ -213,12 +215,14 @@ def _build_rule(
 
 
 def run_examples(ruleset: RuleSet) -> list[ExampleFailure]:
-    """Every example of every rule (enabled or not) that does not behave."""
+    """Every example of every rule (enabled or not) that does not behave. Their regexes share one time budget
+    (:data:`~monitor.rules.evaluate.EXAMPLES_REGEX_TIMEOUT`), so loading stays quick whatever the file holds."""
     failures: list[ExampleFailure] = []
+    budget = RegexBudget(evaluate.EXAMPLES_REGEX_TIMEOUT)
     for rule in ruleset.rules:
         for ex in rule.examples:
             timed_out: list[str] = []
-            if (ruleset.match_rule(rule.id, ex.doc, timed_out) is not None) != ex.should_match:
+            if (ruleset.match_rule(rule.id, ex.doc, timed_out, budget) is not None) != ex.should_match:
                 failures.append(ExampleFailure(rule, ex, bool(timed_out)))
     return failures
 

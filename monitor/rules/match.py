@@ -16,7 +16,15 @@ import daachorse
 
 from monitor.rules.anchors import PLACES, best_group, group_cost, requirements, token
 from monitor.rules.compile import CNode, TermTable, compile_node
-from monitor.rules.evaluate import MAX_FIELD_CHARS, DocState, RegexTimeout, SpanHit, evaluate, make_snippet
+from monitor.rules.evaluate import (
+    MAX_FIELD_CHARS,
+    DocState,
+    RegexBudget,
+    RegexTimeout,
+    SpanHit,
+    evaluate,
+    make_snippet,
+)
 from monitor.rules.model import Document, Hit, Match, Rule
 from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef, Term
 from monitor.rules.syntax import parse_query
@@ -163,8 +171,8 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self.rules)
 
-    def _state(self, doc: Document) -> DocState:
-        return DocState(doc, self._table, self._automaton, self._detect)
+    def _state(self, doc: Document, budget: RegexBudget | None = None) -> DocState:
+        return DocState(doc, self._table, self._automaton, self._detect, budget)
 
     def match(self, doc: Document) -> Matches:
         """Every enabled rule that matches ``doc``, in rule order (a list; see :class:`Matches` for the rules
@@ -207,11 +215,13 @@ class RuleSet:
         found.update(self._scan)
         return sorted(found)
 
-    def match_rule(self, rule_id: str, doc: Document, timed_out: list[str] | None = None) -> Match | None:
+    def match_rule(
+        self, rule_id: str, doc: Document, timed_out: list[str] | None = None, budget: RegexBudget | None = None
+    ) -> Match | None:
         """Match one rule against ``doc``, even if it is disabled (used to run examples); its id is appended to
-        ``timed_out`` when its regex ran out of time."""
+        ``timed_out`` when its regex ran out of time (the article's, or ``budget``'s, shared by several calls)."""
         i = self._by_id[rule_id]
-        return self._match_one(i, self._state(doc), timed_out)
+        return self._match_one(i, self._state(doc, budget), timed_out)
 
     def _match_one(self, i: int, st: DocState, timed_out: list[str] | None = None) -> Match | None:
         rule = self.rules[i]

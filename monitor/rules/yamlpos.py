@@ -18,7 +18,7 @@ import yaml
 from monitor.errors import RuleError
 
 __all__ = [
-    "MAX_ALIAS_GROWTH", "MAX_DEPTH", "MAX_FILE_BYTES", "Loc", "compose_file", "did_you_mean", "is_null", "key_error", "merged_pairs", "node_error", "offset_position",
+    "Loc", "MAX_ALIAS_GROWTH", "MAX_DEPTH", "MAX_FILE_BYTES", "compose_file", "did_you_mean", "is_null", "key_error", "merged_pairs", "node_error", "offset_position",
     "type_name",
 ]
 
