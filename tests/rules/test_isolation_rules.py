@@ -9,7 +9,6 @@ repetitive, surrogates, NUL, combining-mark floods) are matched in bounded time 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from pathlib import Path
@@ -269,11 +268,10 @@ def test_the_next_article_has_a_fresh_budget(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_many_cheap_regex_matches_stop_at_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(evaluate_mod, "REGEX_TIMEOUT", 0.1)
+    # 200,000 matches of a few microseconds each: the engine's own clock never stops them, the budget does.
+    monkeypatch.setattr(evaluate_mod, "REGEX_TIMEOUT", 0.05)
     ruleset = RuleSet.from_queries({"letters": r"a AND /\w/", "word": "a"})
-    start = time.perf_counter()
-    got = ruleset.match(Document(text="a " * 1_000_000))
-    assert time.perf_counter() - start < 4
+    got = ruleset.match(Document(text="a " * 200_000))
     assert [m.rule.id for m in got] == ["word"] and got.timed_out == ("letters",)
 
 
@@ -290,8 +288,8 @@ def test_rules_check_reports_an_example_whose_regex_times_out(tmp_path: Path, mo
 @pytest.mark.parametrize(
     "doc",
     [
-        pytest.param(Document(title="scam \ud800", text="scam \udfff raid " * 20_000, url="http://x/\ud800", author="\udc00"), id="surrogates"),
-        pytest.param(Document(title="scam\x00", text="scam\x00raid\x00" * 50_000, author="a\x00b"), id="nul"),
+        pytest.param(Document(title="scam \ud800", text="scam \udfff raid " * 10_000, url="http://x/\ud800", author="\udc00"), id="surrogates"),
+        pytest.param(Document(title="scam\x00", text="scam\x00raid\x00" * 25_000, author="a\x00b"), id="nul"),
         pytest.param(Document(text="scam raid a" + "\u0301" * 500_000), id="one-combining-flood"),
         pytest.param(Document(text="scam raid " + ("a" + "\u0301" * 40 + " ") * 10_000), id="many-combining-floods"),
         pytest.param(Document(text="scam raid ក" + "\u17c9" * 300_000), id="khmer-sign-flood"),
@@ -322,8 +320,6 @@ def test_only_the_start_of_a_huge_field_is_read(monkeypatch: pytest.MonkeyPatch,
         got = ruleset.match(doc)
     assert [m.rule.id for m in got] == ["early"] and got[0].hits[0].start == 0
     assert "rule matching reads only the first" in caplog.text and "field=text article='T'" in caplog.text
-    # The real limit leaves a long article whole.
-    assert evaluate_mod.MAX_FIELD_CHARS == 1000 and len("x " * 600) < 1_200_000
 
 
 def test_a_match_keeps_at_most_max_hits_the_first_in_reading_order(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -337,4 +333,28 @@ def test_the_limits_are_documented() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "rules.md").read_text(encoding="utf-8")
     for needle in ("0.5 s", "1 MiB", "100,000 characters", "1.2 million", "100,000 hits", f"{MAX_DEPTH}"):
         assert needle in doc, needle
-    assert os.sep  # the test reads the docs from the worktree
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        pytest.param(LAUGHS, id="billion-laughs"),
+        pytest.param("rules:\n  - &r\n    id: x\n    title: t\n    query: a\n    <<: *r\n", id="merge-cycle"),
+        pytest.param("rules: " + "[" * 5000 + "]" * 5000 + "\n", id="deep"),
+        pytest.param(b"rules: []\n" + b"#" * (MAX_FILE_BYTES + 1), id="huge"),
+    ],
+)
+def test_a_daemon_reload_of_a_hostile_edit_keeps_the_last_good_rules(tmp_path: Path, hostile: str | bytes) -> None:
+    from monitor.config import Settings
+    from monitor.daemon import RuleWatcher
+
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    _write(folder / "good.yaml", GOOD)
+    watcher = RuleWatcher(Settings.model_validate({"rules": {"paths": [str(folder)]}}))
+    _write(folder / "edit.yaml", hostile)
+    start = time.perf_counter()
+    assert watcher.refresh() is False
+    assert time.perf_counter() - start < 2
+    assert watcher.last_error is not None and watcher.last_error.startswith(f"{folder / 'edit.yaml'}:")
+    assert [m.rule.id for m in watcher.current().match(Document(text="fraud"))] == ["good"]
