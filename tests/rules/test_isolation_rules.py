@@ -358,3 +358,14 @@ def test_a_daemon_reload_of_a_hostile_edit_keeps_the_last_good_rules(tmp_path: P
     assert time.perf_counter() - start < 2
     assert watcher.last_error is not None and watcher.last_error.startswith(f"{folder / 'edit.yaml'}:")
     assert [m.rule.id for m in watcher.current().match(Document(text="fraud"))] == ["good"]
+
+
+def test_a_wildcard_with_several_stars_is_linear_in_a_huge_word() -> None:
+    # `.*r.*e.*z` backtracked over every split of the word: 300,000 letters took about a minute.
+    ruleset = RuleSet.from_queries({"glob": "cent*r*e*z", "word": "fraud"})
+    start = time.perf_counter()
+    got = ruleset.match(Document(text="fraud cent" + "r" * 300_000 + "x"))
+    assert time.perf_counter() - start < 2
+    assert [m.rule.id for m in got] == ["word"]
+    assert [m.rule.id for m in ruleset.match(Document(text="fraud centrez centerz cent-rez"))] == ["glob", "word"]
+    assert [h.text for h in ruleset.match(Document(text="centrez centerz centrarez"))[0].hits] == ["centrez", "centrarez"]
