@@ -176,8 +176,12 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
         ("a " + "-" * 5000 + "b", f"more than {MAX_NESTING} deep"),
         ("title:" * 5000 + "x", f"more than {MAX_NESTING} deep"),
         ("a OR " * 30_000 + "b", f"is 150,001 characters long, more than the {MAX_QUERY_CHARS:,} allowed"),
+        ("x AND /(((a{100}){100}){100}){100}/", "repeats too much: its counted repeats ({n}) multiply to more than"),
+        ("x AND /a{" + "9" * 5000 + "}/", "repeats too much"),
+        ("x AND /" + "(" * 3000 + "a" + ")" * 3000 + "/", "groups nested too deep"),
+        ("x AND /" + "(a|" * 3000 + "b" + ")" * 3000 + "/", "groups nested too deep"),
     ],
-    ids=["parentheses", "not", "minus", "fields", "long"],
+    ids=["parentheses", "not", "minus", "fields", "long", "regex-repeats", "regex-count-digits", "regex-groups", "regex-alternatives"],
 )
 def test_hostile_queries_are_errors_in_the_query(tmp_path: Path, query: str, error: str) -> None:
     (got,) = _errors(tmp_path, f"rules:\n  - id: r\n    title: t\n    query: '{query}'\n")
@@ -186,10 +190,13 @@ def test_hostile_queries_are_errors_in_the_query(tmp_path: Path, query: str, err
 
 def test_the_nesting_limit_leaves_real_queries_alone(tmp_path: Path) -> None:
     deep = "(" * MAX_NESTING + "scam" + ")" * MAX_NESTING
-    rules = {"deep": deep, "punct": "scam " + "& " * 40_000 + "raid", "not": "scam & NOT football", "far": "scam NEAR/" + "9" * 5000 + " raid"}
+    rules = {
+        "deep": deep, "punct": "scam " + "& " * 40_000 + "raid", "not": "scam & NOT football",
+        "far": "scam NEAR/" + "9" * 5000 + " raid", "counted": r"scam AND /(\w{1,20} ){2}centre/",
+    }
     ruleset = RuleSet.from_queries(rules)
     got = ruleset.match(Document(text="Police raid a scam centre"))
-    assert [m.rule.id for m in got] == ["deep", "punct", "not", "far"]
+    assert [m.rule.id for m in got] == ["deep", "punct", "not", "far", "counted"]
 
 
 def test_set_includes_nested_too_deep_or_broken_many_times_fail_fast(tmp_path: Path) -> None:
