@@ -8,6 +8,7 @@ few that need a scan of every article, are evaluated.
 from __future__ import annotations
 
 import logging
+import re
 from itertools import chain
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ _FIELD_ORDER = {"title": 0, "text": 1, "url": 2, "author": 3}
 MAX_HITS = 100_000
 #: Characters of an article's URL or title shown in log lines.
 _LOG_LABEL_CHARS = 100
+_USERINFO = re.compile(r"//[^/@?#]*@")
 #: The filter token of a rule that has no such filter: always among an article's tokens.
 _ALWAYS = -1
 #: An anchored rule as its anchor tokens list it: (index, filter group 1 as two tokens, filter group 2 as two
@@ -66,8 +68,9 @@ class Matches(list[Match]):
 
 
 def _article_label(doc: Document) -> str:
-    """The article as log lines name it: its URL, else its title, on one line and truncated."""
-    label = " ".join((doc.url or doc.title or doc.text[:_LOG_LABEL_CHARS]).split())
+    """The article as log lines name it: its URL (without ``user:password@``), else its title, on one line and
+    truncated."""
+    label = " ".join((_USERINFO.sub("//", doc.url) or doc.title or doc.text[:_LOG_LABEL_CHARS]).split())
     return label if len(label) <= _LOG_LABEL_CHARS else label[: _LOG_LABEL_CHARS - 1] + "…"
 
 
