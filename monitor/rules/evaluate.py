@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left
-from time import perf_counter
 from operator import itemgetter
+from time import perf_counter
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 
@@ -261,6 +261,8 @@ def _regex(st: DocState, c: CNode, scope: tuple[str, ...], first_only: bool) -> 
                 if n % _REGEX_CHECK_EVERY == 0 and perf_counter() - start > st.budget.left:
                     raise TimeoutError  # many cheap matches: the engine's clock would not stop them
     except TimeoutError as e:
+        # Spent, whatever our clock says: the engine's own may stop a hair before it.
+        st.budget.charge(max(0.0, st.budget.left - (perf_counter() - start)))
         raise RegexTimeout(f"{c[2]} ran out of the article's {REGEX_TIMEOUT} s of regex time on field {field}") from e
     finally:
         st.budget.charge(perf_counter() - start)

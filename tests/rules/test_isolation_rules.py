@@ -257,7 +257,7 @@ def test_the_regex_time_is_one_budget_per_article(monkeypatch: pytest.MonkeyPatc
     elapsed = time.perf_counter() - start
     # Ten rules x two fields at 0.2 s each would be 4 s; one budget for the article is 0.2 s (plus the engine's
     # clock granularity).
-    assert elapsed < 1.5
+    assert elapsed < 2.5
     assert isinstance(got, Matches) and [m.rule.id for m in got] == ["word"]
     assert set(got.timed_out) == {f"slow{i}" for i in range(10)} | {"late"}
     warnings = [r.getMessage() for r in caplog.records if "rule regex timeout" in r.getMessage()]
