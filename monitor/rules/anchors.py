@@ -44,12 +44,13 @@ def requirements(c: CNode, table: TermTable, place: int = 0) -> list[frozenset[i
     means no such group exists (REGEX, META, NOT, or a term without a key where it matters).
     """
     kind = c[0]
-    if kind == TERM or kind == SET:
-        kids = [table.terms[t].kid for t in ((c[1],) if kind == TERM else c[1])]
-        # An empty set is never true: its empty group is never met, so the rule is never a candidate.
-        if None in kids:
-            return []
-        return [frozenset(token(k, place, table) for k in kids if k is not None)]
+    if kind == SET:  # a set's group is built once per place, not once per rule that uses the set
+        memo_key = ("set", c[1], place)
+        if memo_key not in table.memo:
+            table.memo[memo_key] = _term_group(c[1], table, place)
+        return list(table.memo[memo_key])
+    if kind == TERM:
+        return _term_group((c[1],), table, place)
     if kind == FIELD:
         return requirements(c[2], table, _PLACE[c[1]])
     if kind == AND:
@@ -59,6 +60,14 @@ def requirements(c: CNode, table: TermTable, place: int = 0) -> list[frozenset[i
     if kind == NEAR:
         return _dedup(requirements((SET, c[1]), table, place) + requirements((SET, c[2]), table, place))
     return []  # REGEX, META, NOT
+
+
+def _term_group(tids: tuple[int, ...], table: TermTable, place: int) -> list[frozenset[int]]:
+    kids = [table.terms[t].kid for t in tids]
+    # An empty set is never true: its empty group is never met, so the rule is never a candidate.
+    if None in kids:
+        return []
+    return [frozenset(token(k, place, table) for k in kids if k is not None)]
 
 
 def _or_groups(branches: list[list[frozenset[int]]], table: TermTable) -> list[frozenset[int]]:
@@ -90,7 +99,15 @@ def best_group(groups: list[frozenset[int]], table: TermTable) -> frozenset[int]
 
 
 def group_cost(group: frozenset[int], table: TermTable) -> tuple[int, bool, int]:
-    """How often ``group`` is expected to occur, lowest first (see :func:`best_group`)."""
+    """How often ``group`` is expected to occur, lowest first (see :func:`best_group`); cached, since a set's
+    group is the same object in every rule that uses it."""
+    cost = table.memo.get(group)
+    if cost is None:
+        cost = table.memo[group] = _group_cost(group, table)
+    return cost
+
+
+def _group_cost(group: frozenset[int], table: TermTable) -> tuple[int, bool, int]:
     stride = max(1, len(table.keys))
     kids = {t % stride for t in group}
     either = any(t < stride for t in group)  # in the title or the text, not in one field

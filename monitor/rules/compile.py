@@ -124,7 +124,20 @@ _ASCII_WORD_TAIL = re.compile(r"[a-z0-9]*")
 def _compile_glob(pattern: str) -> re.Pattern[str] | regex.Pattern[str]:
     # Globs are literals, '.' and '.*': the stdlib compiles them ~50x faster than `regex`, which we
     # keep for grapheme clusters (\X, a '?' in a no-space script).
-    return regex.compile(pattern) if "\\X" in pattern else re.compile(pattern)
+    return regex.compile(pattern) if "\\X" in pattern else re.compile(_linear_glob(pattern))
+
+
+def _linear_glob(pattern: str) -> str:
+    """A glob pattern (``.*`` per ``*``, which only a ``*`` writes) that matches a word in linear time.
+
+    With two ``*`` or more, ``fullmatch`` would backtrack over every split of a long word (``cent*r*e`` against a
+    word of a million letters: hours). Each piece between two ``*`` is taken at its first occurrence, atomically:
+    a glob never needs a later one, so what matches does not change.
+    """
+    pieces = pattern.split(".*")
+    if len(pieces) <= 2:
+        return pattern
+    return pieces[0] + "".join(f"(?>.*?{p})" for p in pieces[1:-1]) + ".*" + pieces[-1]
 
 
 def _choose_key(term: Term) -> tuple[str | None, int, bool, bool]:
@@ -161,6 +174,18 @@ class TermTable:
         self.keys: dict[str, int] = {}
         self.key_terms: list[list[int]] = []
         self._key_strs: list[str] = []
+        # A set's term ids by the identity of its terms (kept alive here): every rule using the set shares one
+        # tuple, so compiling, indexing (``anchors``) and checking it cost its size once, not once per rule.
+        self._sets: dict[int, tuple[tuple[Term, ...], tuple[int, ...]]] = {}
+        #: Caches of :mod:`monitor.rules.anchors`, keyed by sets' term ids and by groups.
+        self.memo: dict[object, Any] = {}
+
+    def set_ids(self, terms: tuple[Term, ...]) -> tuple[int, ...]:
+        """The ids of a set's terms, one shared tuple per set."""
+        cached = self._sets.get(id(terms))
+        if cached is None:
+            cached = self._sets[id(terms)] = (terms, tuple(self.add(t).id for t in terms))
+        return cached[1]
 
     def add(self, term: Term) -> CompiledTerm:
         tid = self._ids.get(term)
@@ -202,7 +227,7 @@ def compile_node(node: Node, table: TermTable) -> CNode:
     if isinstance(node, Term):
         return (TERM, table.add(node).id)
     if isinstance(node, SetRef):
-        return (SET, tuple(table.add(t).id for t in node.terms))
+        return (SET, table.set_ids(node.terms))
     if isinstance(node, Regex):
         flags = regex.IGNORECASE if node.ignore_case else 0
         return (REGEX, regex.compile(node.pattern, flags), str(node))
@@ -227,7 +252,7 @@ def _operand_terms(node: Node, table: TermTable) -> tuple[int, ...]:
     if isinstance(node, Term):
         return (table.add(node).id,)
     if isinstance(node, SetRef):
-        return tuple(sorted({table.add(t).id for t in node.terms}))
+        return tuple(sorted(set(table.set_ids(node.terms))))
     if isinstance(node, Or):
         return tuple(sorted({t for c in node.children for t in _operand_terms(c, table)}))
     raise TypeError(f"not a NEAR operand: {node!r}")  # the parser rejects these

@@ -8,9 +8,9 @@ with a binary search, so it costs O((m + n) log n) in the operands' occurrence c
 from __future__ import annotations
 
 import logging
-import re
 from bisect import bisect_left
 from operator import itemgetter
+from time import perf_counter
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 
@@ -18,11 +18,15 @@ import daachorse
 
 from monitor.rules.compile import AND, FIELD, META, NEAR, NOT, OR, REGEX, SET, TERM, CNode, TermTable
 from monitor.rules.model import Document
+from monitor.rules.snippet import SNIPPET_CHARS, make_snippet
 from monitor.rules.text import Field, normalise
 
 __all__ = [
     "DocState",
+    "EXAMPLES_REGEX_TIMEOUT",
+    "MAX_FIELD_CHARS",
     "REGEX_TIMEOUT",
+    "RegexBudget",
     "RegexTimeout",
     "SNIPPET_CHARS",
     "SpanHit",
@@ -35,10 +39,17 @@ _log = logging.getLogger(__name__)
 
 _DEFAULT_SCOPE = ("title", "text")
 _ALL_FIELDS = ("title", "text", "url", "author")
-#: Seconds a regex may run over one field before the rule fails for that article.
-REGEX_TIMEOUT = 0.25
-SNIPPET_CHARS = 300
-_WS_RE = re.compile(r"\s+")  # the same characters as str.isspace()
+#: Seconds of regex search one article may use, all its rules and fields together (read when the article's
+#: state is made). A regex still running when it is spent, or started after, fails its rule for that article.
+REGEX_TIMEOUT = 0.5
+#: Seconds of regex search all the examples of a rule set share when it is loaded (``rules check``, a reload):
+#: thousands of examples of a catastrophic regex would otherwise take REGEX_TIMEOUT each.
+EXAMPLES_REGEX_TIMEOUT = 5.0
+#: Characters of each field the matcher reads (an article of 1.2 million characters of Thai still costs about
+#: 650 MB and 4 s to normalise; news articles are under 100,000). Offsets stay those of the full text.
+MAX_FIELD_CHARS = 1_200_000
+#: How many hits a regex collects between checks of the budget (the engine counts only its own time).
+_REGEX_CHECK_EVERY = 4096
 
 #: (field, start, end): a hit as offsets into the document's field text.
 SpanHit = tuple[str, int, int]
@@ -49,8 +60,26 @@ _NONE: frozenset[int] = frozenset()
 _THIRD = itemgetter(2)  # (start, end, pattern id)
 
 
+class RegexBudget:
+    """Seconds of regex search left. Charging one also charges its parent, whose remainder also bounds it: an
+    article's budget inside the one that all of a rule set's examples share."""
+
+    def __init__(self, seconds: float, parent: RegexBudget | None = None) -> None:
+        self._left = seconds
+        self._parent = parent
+
+    @property
+    def left(self) -> float:
+        return self._left if self._parent is None else min(self._left, self._parent.left)
+
+    def charge(self, seconds: float) -> None:
+        self._left -= seconds
+        if self._parent is not None:
+            self._parent.charge(seconds)
+
+
 class RegexTimeout(Exception):
-    """A regex ran past :data:`REGEX_TIMEOUT`; the rule fails for this article."""
+    """A regex ran past what was left of the article's :data:`REGEX_TIMEOUT`; the rule fails for this article."""
 
 
 class DocState:
@@ -62,10 +91,18 @@ class DocState:
         table: TermTable,
         automaton: daachorse.DoubleArrayAhoCorasick | None,
         detect: Callable[[str], str | None],
+        budget: RegexBudget | None = None,
     ) -> None:
         self.doc = doc
         self.table = table
-        self.fields: dict[str, Field] = {name: normalise(getattr(doc, name)) for name in _ALL_FIELDS}
+        #: Regex search time left for this article (:data:`REGEX_TIMEOUT`, within ``budget`` if given).
+        self.budget = RegexBudget(REGEX_TIMEOUT, budget)
+        #: Fields longer than :data:`MAX_FIELD_CHARS`, which only the start of is read.
+        self.cut = tuple(name for name in _ALL_FIELDS if len(getattr(doc, name)) > MAX_FIELD_CHARS)
+        self.fields: dict[str, Field] = {
+            name: normalise(getattr(doc, name)[:MAX_FIELD_CHARS] if name in self.cut else getattr(doc, name))
+            for name in _ALL_FIELDS
+        }
         # Per field, the ids of the keys that occur; where they occur is found only for terms evaluated.
         self.fired: dict[str, AbstractSet[int]] = {}
         for name, f in self.fields.items():
@@ -202,16 +239,33 @@ def _near_used(st: DocState, c: CNode, field: str) -> list[_Occ]:
 
 
 def _regex(st: DocState, c: CNode, scope: tuple[str, ...], first_only: bool) -> list[SpanHit]:
+    """The regex's matches in the fields of ``scope``, searched within what is left of the article's budget
+    (``st.budget``, which this charges).
+
+    Raises:
+        RegexTimeout: the budget ran out (or had before this search began).
+    """
     hits: list[SpanHit] = []
-    for field in scope:
-        f = st.fields[field]
-        try:
-            for m in c[1].finditer(f.nfkc, timeout=REGEX_TIMEOUT):
+    start = perf_counter()
+    field = scope[0]
+    try:
+        for field in scope:
+            f = st.fields[field]
+            left = st.budget.left - (perf_counter() - start)
+            if left <= 0:
+                raise TimeoutError
+            for n, m in enumerate(c[1].finditer(f.nfkc, timeout=left), 1):
                 hits.append((field, *f.nfkc_span(m.start(), m.end())))
                 if first_only:
                     return hits
-        except TimeoutError as e:
-            raise RegexTimeout(f"{c[2]} timed out on field {field}") from e
+                if n % _REGEX_CHECK_EVERY == 0 and perf_counter() - start > st.budget.left:
+                    raise TimeoutError  # many cheap matches: the engine's clock would not stop them
+    except TimeoutError as e:
+        # Spent, whatever our clock says: the engine's own may stop a hair before it.
+        st.budget.charge(max(0.0, st.budget.left - (perf_counter() - start)))
+        raise RegexTimeout(f"{c[2]} ran out of the article's {REGEX_TIMEOUT} s of regex time on field {field}") from e
+    finally:
+        st.budget.charge(perf_counter() - start)
     return hits
 
 
@@ -318,46 +372,3 @@ def evaluate(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) ->
     if not _collect(st, c, scope, out):
         return False, []
     return True, out
-
-
-def make_snippet(doc: Document, hits: list[SpanHit]) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """About 300 characters of plain text around the first hits, and the hits' offsets inside it.
-
-    ``hits`` are in reading order (title first, then text; by offset within a field), as matches give them.
-    """
-    if not hits:
-        return " ".join(doc.text[:SNIPPET_CHARS].split()), ()
-    field = "text" if any(h[0] == "text" for h in hits) else hits[0][0]
-    source: str = getattr(doc, field)
-    spans = [(s, e) for f, s, e in hits if f == field]
-    first = spans[0][0]
-    lo = max(0, first - SNIPPET_CHARS // 4)
-    if lo > 0:
-        cut = source.rfind(" ", 0, lo)
-        lo = cut + 1 if lo - cut < 40 else lo
-    hi = min(len(source), lo + SNIPPET_CHARS)
-    if hi < len(source):
-        cut = source.find(" ", hi)
-        hi = cut if 0 <= cut - hi < 40 else hi
-    window = source[lo:hi]
-    # Whitespace runs collapse to one space, none at the start or end (str.split() and _WS_RE both use
-    # str.isspace()).
-    body = " ".join(window.split())
-    prefix = "…" if lo > 0 else ""
-    suffix = "…" if hi < len(source) else ""
-    inside = [(s, e) for s, e in spans if lo <= s and e <= hi]
-    shift, size = len(prefix), len(body)
-    if size == len(window.strip()):
-        # No inner run was longer than one character: offsets only shift by what is stripped at the start.
-        start = lo + len(window) - len(window.lstrip())
-        marks = tuple((max(0, s - start) + shift, min(max(0, e - start), size) + shift) for s, e in inside)
-    else:
-        marks = tuple(
-            (_collapsed(window, s - lo) + shift, min(_collapsed(window, e - lo), size) + shift) for s, e in inside
-        )
-    return prefix + body + suffix, marks
-
-
-def _collapsed(window: str, pos: int) -> int:
-    """The offset in ``window``'s collapsed body (see :func:`make_snippet`) of offset ``pos`` in ``window``."""
-    return len(_WS_RE.sub(" ", window[:pos]).lstrip())

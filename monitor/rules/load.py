@@ -15,6 +15,8 @@ from pathlib import Path
 import yaml
 
 from monitor.errors import RuleError, RuleSetError
+from monitor.rules import evaluate
+from monitor.rules.evaluate import RegexBudget
 from monitor.rules.match import RuleSet
 from monitor.rules.model import Example, Rule
 from monitor.rules.nodes import Node, Regex, SetRef, Term, iter_nodes
@@ -22,10 +24,12 @@ from monitor.rules.schema import RawRule, read_rule
 from monitor.rules.syntax import parse_query, parse_set_entry
 from monitor.rules.yamlpos import Loc, compose_file, did_you_mean, is_null, key_error, offset_position, type_name
 
-__all__ = ["ExampleFailure", "folder_rule_files", "load_rules", "run_examples"]
+__all__ = ["ExampleFailure", "MAX_SET_NESTING", "folder_rule_files", "load_rules", "run_examples"]
 
 _TOP_KEYS = ("sets", "rules")
 _SET_NAME_RE = re.compile(r"[a-z0-9_]+")
+#: Sets including sets deeper than this are an error: flattening them recurses once per level.
+MAX_SET_NESTING = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +38,15 @@ class ExampleFailure:
 
     rule: Rule
     example: Example
+    #: The rule's regex ran out of the time budget on the example (so it did not match).
+    timed_out: bool = False
 
     @property
     def message(self) -> str:
         want = "should match but does not" if self.example.should_match else "should not match but does"
         text = " ".join((self.example.doc.title or self.example.doc.text).split())[:60]
-        return f"{self.example.label} of rule '{self.rule.id}' {want}: {text!r}"
+        why = " (its regex ran out of time)" if self.timed_out else ""
+        return f"{self.example.label} of rule '{self.rule.id}' {want}{why}: {text!r}"
 
     def __str__(self) -> str:
         return f"{self.rule.path or '?'}:{self.example.line}:{self.example.column}: {self.message}"
@@ -109,13 +116,22 @@ def _read_sets(loc: Loc, node: yaml.Node, sets: dict[str, _Set], errors: list[Ru
 
 
 def _resolve_sets(sets: dict[str, _Set], errors: list[RuleError]) -> dict[str, tuple[Term, ...]]:
-    """Flatten every set (following ``@other`` entries); report undefined includes and cycles."""
-    done: dict[str, tuple[Term, ...]] = {}
+    """Flatten every set (following ``@other`` entries); report undefined includes, cycles and includes nested
+    past :data:`MAX_SET_NESTING`. Each set is flattened once, failed or not (sets including a broken one twice,
+    nested, would otherwise be walked an exponential number of times)."""
+    done: dict[str, tuple[Term, ...] | None] = {}
     reported: set[str] = set()
 
     def visit(name: str, stack: list[str]) -> tuple[Term, ...] | None:
         if name in done:
             return done[name]
+        if len(stack) >= MAX_SET_NESTING:
+            if "" not in reported:  # once: every set of a long chain is that deep from some other
+                s = sets[stack[-1]]
+                errors.append(s.loc.error(s.node, f"set '{stack[-1]}' includes sets nested more than "
+                                                  f"{MAX_SET_NESTING} deep (@{stack[0]} -> ... -> @{name})"))
+                reported.add("")
+            return None
         if name in stack:
             cycle = stack[stack.index(name) :]
             if not reported & set(cycle):
@@ -137,29 +153,37 @@ def _resolve_sets(sets: dict[str, _Set], errors: list[RuleError]) -> dict[str, t
                 sub = visit(entry.name, stack + [name])
                 ok = ok and sub is not None
                 terms.extend(sub or ())
-        result = tuple(dict.fromkeys(terms)) if ok else None
-        if result is not None:
-            done[name] = result
+        result = done[name] = tuple(dict.fromkeys(terms)) if ok else None
         return result
 
     for name in sets:
         visit(name, [])
-    return done
+    return {name: terms for name, terms in done.items() if terms is not None}
 
 
-def _version(rule_id: str, node: Node, lang: Iterable[str], feeds: Iterable[str]) -> str:
-    """A hash of the rule's normalised definition: canonical query, set contents, lang and feeds."""
+def _version(
+    rule_id: str, node: Node, lang: Iterable[str], feeds: Iterable[str], rendered: dict[int, str] | None = None
+) -> str:
+    """A hash of the rule's normalised definition: canonical query, set contents, lang and feeds.
+
+    ``rendered`` caches each set's text by the identity of its terms (shared by every rule that uses the set):
+    without it, a set of thousands of terms used by thousands of rules costs their product."""
+    rendered = {} if rendered is None else rendered
     # render(spaced=True), not str(): the text hashed before terms of no-space scripts were shown as written.
     parts = [rule_id, node.render(spaced=True)]
-    for ref in sorted({n.name: n for n in iter_nodes(node) if isinstance(n, SetRef)}.values(), key=lambda r: r.name):
-        parts.append(f"@{ref.name}=" + "|".join(t.render(spaced=True) for t in ref.terms))
+    for ref in sorted({n.name: n for n in iter_nodes(node, entries=False) if isinstance(n, SetRef)}.values(), key=lambda r: r.name):
+        text = rendered.get(id(ref.terms))
+        if text is None:
+            text = rendered[id(ref.terms)] = "|".join(t.render(spaced=True) for t in ref.terms)
+        parts.append(f"@{ref.name}={text}")
     parts.append("lang=" + ",".join(sorted(lang)))
     parts.append("feeds=" + ",".join(sorted(f.casefold() for f in feeds)))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def _build_rule(
-    loc: Loc, raw: RawRule, resolver: Callable[[str], tuple[Term, ...] | None], errors: list[RuleError]
+    loc: Loc, raw: RawRule, resolver: Callable[[str], tuple[Term, ...] | None], errors: list[RuleError],
+    rendered: dict[int, str],
 ) -> Rule | None:
     query = raw.values.get("query")
     node: Node | None = None
@@ -185,18 +209,21 @@ def _build_rule(
         severity=str(v.get("severity", "medium")), tags=strs("tags"),
         lang=lang, feeds=feeds, enabled=bool(v.get("enabled", True)),
         notify=strs("notify") if "notify" in v else None,
-        version=_version(str(v["id"]), node, lang, feeds), path=loc.path, line=raw.node.start_mark.line + 1,
+        version=_version(str(v["id"]), node, lang, feeds, rendered), path=loc.path, line=raw.node.start_mark.line + 1,
         node=node, examples=tuple(raw.examples),
     )
 
 
 def run_examples(ruleset: RuleSet) -> list[ExampleFailure]:
-    """Every example of every rule (enabled or not) that does not behave."""
+    """Every example of every rule (enabled or not) that does not behave. Their regexes share one time budget
+    (:data:`~monitor.rules.evaluate.EXAMPLES_REGEX_TIMEOUT`), so loading stays quick whatever the file holds."""
     failures: list[ExampleFailure] = []
+    budget = RegexBudget(evaluate.EXAMPLES_REGEX_TIMEOUT)
     for rule in ruleset.rules:
         for ex in rule.examples:
-            if (ruleset.match_rule(rule.id, ex.doc) is not None) != ex.should_match:
-                failures.append(ExampleFailure(rule, ex))
+            timed_out: list[str] = []
+            if (ruleset.match_rule(rule.id, ex.doc, timed_out, budget) is not None) != ex.should_match:
+                failures.append(ExampleFailure(rule, ex, bool(timed_out)))
     return failures
 
 
@@ -205,7 +232,7 @@ def _warnings(
 ) -> list[str]:
     out: list[str] = []
     for rule in ruleset.scan_rules:
-        how = "a regex scan" if any(isinstance(n, Regex) for n in iter_nodes(rule.node)) else "a scan"  # type: ignore[arg-type]
+        how = "a regex scan" if any(isinstance(n, Regex) for n in iter_nodes(rule.node, entries=False)) else "a scan"  # type: ignore[arg-type]
         out.append(f"{rule.path}:{rule.line}:1: rule '{rule.id}' can only be matched by {how} of every article "
                    "(add a required word so the matcher can index it)")
     feeds = None if known_feeds is None else {f.casefold() for f in known_feeds}
@@ -273,11 +300,12 @@ def load_rules(
 
     rules: list[Rule] = []
     seen: dict[str, str] = {}
+    rendered: dict[int, str] = {}  # the sets' texts for rule versions, by the identity of the resolved terms
     for loc, node in rule_nodes:
         raw = read_rule(loc, node, errors)
         if raw is None:
             continue
-        rule = _build_rule(loc, raw, resolver, errors)
+        rule = _build_rule(loc, raw, resolver, errors, rendered)
         rid = raw.values.get("id")
         if isinstance(rid, str) and rid in seen:
             errors.append(loc.error(raw.nodes["id"], f"duplicate rule id '{rid}' (first defined at {seen[rid]})"))

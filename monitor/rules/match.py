@@ -8,6 +8,7 @@ few that need a scan of every article, are evaluated.
 from __future__ import annotations
 
 import logging
+import re
 from itertools import chain
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,15 +17,29 @@ import daachorse
 
 from monitor.rules.anchors import PLACES, best_group, group_cost, requirements, token
 from monitor.rules.compile import CNode, TermTable, compile_node
-from monitor.rules.evaluate import DocState, RegexTimeout, SpanHit, evaluate, make_snippet
+from monitor.rules.evaluate import (
+    MAX_FIELD_CHARS,
+    DocState,
+    RegexBudget,
+    RegexTimeout,
+    SpanHit,
+    evaluate,
+    make_snippet,
+)
 from monitor.rules.model import Document, Hit, Match, Rule
 from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef, Term
 from monitor.rules.syntax import parse_query
 
-__all__ = ["Explanation", "RuleSet"]
+__all__ = ["Explanation", "MAX_HITS", "Matches", "RuleSet"]
 
 _log = logging.getLogger(__name__)
 _FIELD_ORDER = {"title": 0, "text": 1, "url": 2, "author": 3}
+#: A match keeps at most this many hits, the first in reading order (an article repeating a word 100,000 times
+#: would otherwise store and send them all).
+MAX_HITS = 100_000
+#: Characters of an article's URL or title shown in log lines.
+_LOG_LABEL_CHARS = 100
+_USERINFO = re.compile(r"//[^/@?#]*@")
 #: The filter token of a rule that has no such filter: always among an article's tokens.
 _ALWAYS = -1
 #: An anchored rule as its anchor tokens list it: (index, filter group 1 as two tokens, filter group 2 as two
@@ -40,6 +55,23 @@ def _default_detect(text: str) -> str | None:
     from monitor.lang import detect_language
 
     return detect_language(text)
+
+
+class Matches(list[Match]):
+    """The matches of one document, in rule order: a plain list, plus what could not be decided.
+
+    ``timed_out``: ids of the rules whose regex ran out of the article's time budget
+    (:data:`~monitor.rules.evaluate.REGEX_TIMEOUT`); each failed for this article and was logged as a warning.
+    """
+
+    timed_out: tuple[str, ...] = ()
+
+
+def _article_label(doc: Document) -> str:
+    """The article as log lines name it: its URL (without ``user:password@``), else its title, on one line and
+    truncated."""
+    label = " ".join((_USERINFO.sub("//", doc.url) or doc.title or doc.text[:_LOG_LABEL_CHARS]).split())
+    return label if len(label) <= _LOG_LABEL_CHARS else label[: _LOG_LABEL_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,19 +174,25 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self.rules)
 
-    def _state(self, doc: Document) -> DocState:
-        return DocState(doc, self._table, self._automaton, self._detect)
+    def _state(self, doc: Document, budget: RegexBudget | None = None) -> DocState:
+        return DocState(doc, self._table, self._automaton, self._detect, budget)
 
-    def match(self, doc: Document) -> list[Match]:
-        """Every enabled rule that matches ``doc``, in rule order."""
+    def match(self, doc: Document) -> Matches:
+        """Every enabled rule that matches ``doc``, in rule order (a list; see :class:`Matches` for the rules
+        whose regex ran out of time on it)."""
         st = self._state(doc)
-        out: list[Match] = []
+        if st.cut:
+            _log.warning("rule matching reads only the first %d characters of field=%s article=%r",
+                         MAX_FIELD_CHARS, ",".join(st.cut), _article_label(doc))
+        out = Matches()
+        timed_out: list[str] = []
         for i in self._candidates(st):
             rule = self.rules[i]
             if rule.enabled:
-                m = self._match_one(i, st)
+                m = self._match_one(i, st, timed_out)
                 if m is not None:
                     out.append(m)
+        out.timed_out = tuple(timed_out)
         return out
 
     def _candidates(self, st: DocState) -> list[int]:
@@ -180,12 +218,15 @@ class RuleSet:
         found.update(self._scan)
         return sorted(found)
 
-    def match_rule(self, rule_id: str, doc: Document) -> Match | None:
-        """Match one rule against ``doc``, even if it is disabled (used to run examples)."""
+    def match_rule(
+        self, rule_id: str, doc: Document, timed_out: list[str] | None = None, budget: RegexBudget | None = None
+    ) -> Match | None:
+        """Match one rule against ``doc``, even if it is disabled (used to run examples); its id is appended to
+        ``timed_out`` when its regex ran out of time (the article's, or ``budget``'s, shared by several calls)."""
         i = self._by_id[rule_id]
-        return self._match_one(i, self._state(doc))
+        return self._match_one(i, self._state(doc, budget), timed_out)
 
-    def _match_one(self, i: int, st: DocState) -> Match | None:
+    def _match_one(self, i: int, st: DocState, timed_out: list[str] | None = None) -> Match | None:
         rule = self.rules[i]
         langs, feeds = self._langs[i], self._feeds[i]
         if langs and (st.lang or "").casefold() not in langs:
@@ -195,11 +236,13 @@ class RuleSet:
         try:
             ok, spans = evaluate(st, self._compiled[i])
         except RegexTimeout as e:
-            _log.warning("rule regex timeout rule=%s error=%s", rule.id, e)
+            _log.warning("rule regex timeout rule=%s article=%r error=%s", rule.id, _article_label(st.doc), e)
+            if timed_out is not None:
+                timed_out.append(rule.id)
             return None
         if not ok:
             return None
-        ordered = sorted(set(spans), key=_reading_order) if len(spans) > 1 else spans
+        ordered = sorted(set(spans), key=_reading_order)[:MAX_HITS] if len(spans) > 1 else spans
         hits = tuple(Hit(f, s, e, getattr(st.doc, f)[s:e]) for f, s, e in ordered)
         snippet, marks = make_snippet(st.doc, ordered)
         return Match(rule, hits, snippet, marks)

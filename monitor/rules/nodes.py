@@ -155,17 +155,18 @@ def _wrap(node: Node, spaced: bool, *kinds: type) -> str:
     return f"({text})" if isinstance(node, compound) else text
 
 
-def iter_nodes(node: Node) -> list[Node]:
-    """All nodes of a tree, parents before children (set entries included)."""
+def iter_nodes(node: Node, *, entries: bool = True) -> list[Node]:
+    """All nodes of a tree, parents before children; set entries included unless ``entries`` is false (a set of
+    thousands of terms is shared by many rules: walking it once per rule costs their product)."""
     out = [node]
     if isinstance(node, (And, Or)):
         for c in node.children:
-            out.extend(iter_nodes(c))
+            out.extend(iter_nodes(c, entries=entries))
     elif isinstance(node, (Not, FieldScope)):
-        out.extend(iter_nodes(node.child))
+        out.extend(iter_nodes(node.child, entries=entries))
     elif isinstance(node, Near):
-        out.extend(iter_nodes(node.left))
-        out.extend(iter_nodes(node.right))
-    elif isinstance(node, SetRef):
+        out.extend(iter_nodes(node.left, entries=entries))
+        out.extend(iter_nodes(node.right, entries=entries))
+    elif isinstance(node, SetRef) and entries:
         out.extend(node.terms)
     return out

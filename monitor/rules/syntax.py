@@ -7,6 +7,7 @@ NOT/-, NEAR/ONEAR, AND (also juxtaposition), OR. Errors are :class:`~monitor.err
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import regex
@@ -28,12 +29,28 @@ from monitor.rules.nodes import (
 )
 from monitor.rules.text import split_words
 
-__all__ = ["SetResolver", "make_term", "parse_query", "parse_set_entry"]
+__all__ = ["MAX_NESTING", "MAX_QUERY_CHARS", "MAX_REGEX_SIZE", "SetResolver", "make_term", "parse_query", "parse_set_entry"]
 
 #: Looks a set up by name: its flattened terms, or None when the set is not defined.
 SetResolver = Callable[[str], "tuple[Term, ...] | None"]
 
 _MIN_PREFIX = 3
+#: A longer query (or set entry) is refused: parsing is linear, but a hostile file could hold megabytes of it.
+MAX_QUERY_CHARS = 100_000
+#: Parentheses, NOT and fields nested deeper than this are refused: the parser and every walk over the tree
+#: recurse once per level (a rule needs a handful).
+MAX_NESTING = 32
+#: A regex whose counted repeats (``{n}``) expand to more steps than this is refused: compiling it takes memory
+#: in proportion (a million steps: about 200 MB).
+MAX_REGEX_SIZE = 100_000
+
+
+def _check_length(text: str, what: str) -> None:
+    if len(text) > MAX_QUERY_CHARS:
+        raise syntax_error(
+            f"{what} is {len(text):,} characters long, more than the {MAX_QUERY_CHARS:,} allowed "
+            "(put long lists of terms in sets)", 1,
+        )
 
 
 def make_term(text: str, col: int, *, exact: bool) -> Term | None:
@@ -74,6 +91,7 @@ class _Parser:
         self.toks = Lexer(query).run()
         self.k = 0
         self.sets = sets
+        self.depth = -1  # a query's first operand is at depth 0, inside one parenthesis at depth 1
 
     @property
     def tok(self) -> Token:
@@ -136,6 +154,16 @@ class _Parser:
         return left
 
     def _unary(self) -> Node:
+        # Every level of nesting (a parenthesis, a NOT, a field) passes through here.
+        if self.depth >= MAX_NESTING:  # `depth + 1` levels deep once inside
+            raise syntax_error(f"the query nests parentheses, NOT and fields more than {MAX_NESTING} deep", self.tok.col)
+        self.depth += 1
+        try:
+            return self._unary_inner()
+        finally:
+            self.depth -= 1
+
+    def _unary_inner(self) -> Node:
         if self.tok.kind == "NOT":
             op = self._next()
             if not self._starts_operand():
@@ -145,6 +173,16 @@ class _Parser:
 
     def _primary(self) -> Node:
         t = self._next()
+        while t.kind in ("TERM", "PHRASE"):
+            term = make_term(t.text, t.col, exact=t.exact)
+            if term is not None:
+                return term
+            if t.exact or t.kind == "PHRASE" or not self._starts_operand():
+                raise syntax_error(f"'{t.text}' holds no word to search for", t.col)
+            t = self._next()  # punctuation between terms: skip it (in a loop: a hostile query repeats it)
+        if t.kind == "NOT":  # `a & NOT b`, `a & -b`
+            self.k -= 1
+            return self._unary()
         if t.kind == "(":
             if self.tok.kind == ")":
                 raise syntax_error("empty parentheses", t.col)
@@ -155,13 +193,6 @@ class _Parser:
             return node
         if t.kind == "FIELD":
             return self._field(t)
-        if t.kind in ("TERM", "PHRASE"):
-            term = make_term(t.text, t.col, exact=t.exact)
-            if term is None:
-                if t.exact or t.kind == "PHRASE" or not self._starts_operand():
-                    raise syntax_error(f"'{t.text}' holds no word to search for", t.col)
-                return self._primary()  # punctuation between terms: skip it
-            return term
         if t.kind == "REGEX":
             return _make_regex(t)
         if t.kind == "SET":
@@ -191,11 +222,49 @@ def _make_regex(t: Token) -> Regex:
     import unicodedata
 
     pattern = unicodedata.normalize("NFKC", t.text)
+    shown = t.text if len(t.text) <= 60 else t.text[:59] + "…"
+    if _expanded_size(pattern) > MAX_REGEX_SIZE:
+        raise syntax_error(f"regex /{shown}/ repeats too much: its counted repeats ({{n}}) multiply to more than "
+                           f"{MAX_REGEX_SIZE:,} steps", t.col)
     try:
         regex.compile(pattern, regex.IGNORECASE if t.flag else 0)
     except regex.error as e:
-        raise syntax_error(f"invalid regex /{t.text}/: {e}", t.col) from e
+        raise syntax_error(f"invalid regex /{shown}/: {e}", t.col) from e
+    except RecursionError as e:  # the `regex` parser recurses once per nested group
+        raise syntax_error(f"invalid regex /{shown}/: groups nested too deep", t.col) from e
+    except ValueError as e:  # a repeat count of thousands of digits
+        raise syntax_error(f"invalid regex /{shown}/: {e}", t.col) from e
     return Regex(t.col, pattern, t.flag)
+
+
+_COUNTED_REPEAT = re.compile(r"\{(\d*)(?:,(\d*))?\}")
+
+
+def _expanded_size(pattern: str) -> int:
+    """Roughly how many steps ``regex`` compiles ``pattern`` into: counted repeats (``x{n}``) copy what they
+    repeat, so nested ones multiply (``((a{100}){100}){100}`` took 450 MB to compile; one more level, all memory)."""
+    sizes = [0]  # per open group, the size of its contents so far
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        size, i = 1, i + 1
+        if c == "\\":
+            i += 1
+        elif c == "[":  # a class is one step: skip to its end (a ']' first in it is literal)
+            end = pattern.find("]", i + 1 if pattern[i : i + 1] in ("]", "^") else i)
+            i = len(pattern) if end < 0 else end + 1
+        elif c == "(":
+            sizes.append(0)
+            continue
+        elif c == ")" and len(sizes) > 1:
+            size = sizes.pop()
+        m = _COUNTED_REPEAT.match(pattern, i)
+        if m and any(m.groups()):
+            digits = max(((g or "0").lstrip("0") or "0" for g in m.groups()), key=len)
+            size *= int(digits) if len(digits) <= 9 else 10**9
+            i = m.end()
+        sizes[-1] += size
+    return sum(sizes)
 
 
 def _near_problem(node: Node) -> tuple[str, Node] | None:
@@ -241,7 +310,7 @@ def _check_positive(root: Node) -> None:
         raise syntax_error(
             f"'{root}' has no positive term: a query must search for at least one word", root.col
         )
-    for node in iter_nodes(root):
+    for node in iter_nodes(root, entries=False):  # set entries hold no OR
         if isinstance(node, Or):
             for c in node.children:
                 if not _positive(c):
@@ -257,6 +326,7 @@ def parse_query(query: str, sets: SetResolver | None = None) -> Node:
     Raises:
         RuleError: with ``column`` pointing into ``query``.
     """
+    _check_length(query, "the query")
     root = _Parser(query, sets).parse()
     _check_positive(root)
     return root
@@ -268,6 +338,7 @@ def parse_set_entry(entry: str) -> Term | SetRef:
     Raises:
         RuleError: an operator, parenthesis, field, NOT or regex in the entry.
     """
+    _check_length(entry, "the set entry")
     toks = Lexer(entry).run()[:-1]
     if not toks:
         raise syntax_error("empty set entry", 1)
