@@ -186,7 +186,7 @@ class Daemon:
         """Start a task for each due feed not already being polled; the tick never waits for a poll."""
         if self._stop.is_set():
             return
-        self.rules.refresh()
+        await asyncio.to_thread(self.rules.refresh)  # a big rule file takes seconds to load: not on the loop
         room = parallel_polls(self.settings) - len(self._polls)
         try:
             due = due_feeds(ctx, self._clock(), room, busy=self._polls.keys())
