@@ -18,7 +18,7 @@ from monitor.errors import FetchStatusError, MonitorError
 from monitor.store import FeedRecord, FeedState
 
 __all__ = ["ERROR_CHARS", "MAX_RETRY_AFTER", "backoff_delay", "error_line", "failed_state", "follow_permanent",
-           "parallel_polls", "select_feeds"]
+           "pages_per_feed", "parallel_polls", "select_feeds"]
 
 _log = logging.getLogger(__name__)
 
@@ -62,6 +62,12 @@ def parallel_polls(settings: Settings) -> int:
     """How many feeds are polled at once: enough to keep the fetcher's connections busy, few enough that a poll
     does not spend its time budget queueing behind hundreds of others for a connection."""
     return max(4, settings.fetch.concurrency)
+
+
+def pages_per_feed(settings: Settings) -> int:
+    """How many of one feed's pages are fetched (and extracted) at once: a quarter of the fetcher's connections,
+    so a feed whose links drip on as many hosts as there are connections holds back only itself."""
+    return max(1, settings.fetch.concurrency // 4)
 
 
 def follow_permanent(feed: FeedRecord, permanent_url: str | None) -> tuple[str, str | None]:

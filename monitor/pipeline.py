@@ -29,8 +29,8 @@ from monitor.config import Settings
 from monitor.errors import BlockedAddressError, FetchError, FetchTimeout, MonitorError
 from monitor.extract import Extracted, ExtractorPool, charset_from_headers, choose_text, extract_html
 from monitor.feeds import FeedEntry, parse_feed
-from monitor.feedstate import (backoff_delay, error_line, failed_state, follow_permanent, parallel_polls,
-                               select_feeds)
+from monitor.feedstate import (backoff_delay, error_line, failed_state, follow_permanent, pages_per_feed,
+                               parallel_polls, select_feeds)
 from monitor.fetch import Fetcher, FetchResult
 from monitor.lang import detect_language
 from monitor.notify import plan_deliveries
@@ -143,8 +143,10 @@ def due_feeds(
 
 @dataclass
 class _Tally:
-    """What one poll counts on its feed: SSRF refusals (feed URL or article links) and entries that failed."""
+    """What one poll counts on its feed (SSRF refusals of the feed URL or article links, entries that failed), and
+    its share of the fetcher: the pages it may fetch and extract at once (``pages_per_feed``)."""
 
+    pages: asyncio.Semaphore
     blocked: list[str] = field(default_factory=list)
     failed: int = 0
     last_failure: str | None = None
@@ -155,7 +157,7 @@ async def poll_feed(feed: FeedRecord, ctx: Context) -> FeedResult:
     and returned, never raised (cancellation excepted: then nothing is recorded, and entries stored so far stay)."""
     started = time.monotonic()
     now = ctx.clock()
-    tally = _Tally()
+    tally = _Tally(asyncio.Semaphore(pages_per_feed(ctx.settings)))
     budget = asyncio.timeout(ctx.settings.scheduler.feed_timeout)
     try:
         async with budget:
@@ -193,7 +195,6 @@ def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseExce
 
 
 async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) -> tuple[int, int, FeedState]:
-    blocked = tally.blocked
     response = await ctx.fetcher.fetch(
         feed.url, etag=feed.etag, last_modified=feed.last_modified,
         allow_private=any(f.allow_private for f in ctx.settings.feeds if f.name == feed.name),
@@ -222,7 +223,7 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) ->
         entries = entries[:MAX_ENTRIES_PER_POLL]
         ok = replace(ok, etag=None, last_modified=None, next_poll=now)
     sites = frozenset(filter(None, (dedup.site(feed.url), dedup.site(feed.config_url or ""))))
-    results = await asyncio.gather(*(_guarded_entry(feed, entry, ctx, blocked, sites, tally) for entry in entries))
+    results = await asyncio.gather(*(_guarded_entry(feed, entry, ctx, sites, tally) for entry in entries))
     return len(entries), sum(results), ok
 
 
@@ -248,13 +249,13 @@ async def _new_entries(feed: FeedRecord, entries: Sequence[FeedEntry], ctx: Cont
 
 
 async def _guarded_entry(
-    feed: FeedRecord, entry: FeedEntry, ctx: Context, blocked: list[str], sites: frozenset[str], tally: _Tally
+    feed: FeedRecord, entry: FeedEntry, ctx: Context, sites: frozenset[str], tally: _Tally
 ) -> int:
     """The entry boundary: any exception while processing one entry (page, extraction, matching, storing) fails
     that entry alone. It is logged with its class, counted on the feed and its keys are marked seen, so it is
     not retried at every poll; the feed's other entries are stored and the feed's poll succeeds."""
     try:
-        return await _process_entry(feed, entry, ctx, blocked, sites)
+        return await _process_entry(feed, entry, ctx, sites, tally)
     except Exception as e:  # cancellation (BaseException) passes: the feed's budget or shutdown
         keys = _entry_keys(entry)
         if is_transient(e):  # the database is locked or gone for a moment: nothing lost, retried next poll
@@ -274,10 +275,10 @@ async def _guarded_entry(
 
 
 async def _process_entry(
-    feed: FeedRecord, entry: FeedEntry, ctx: Context, blocked: list[str], sites: frozenset[str]
+    feed: FeedRecord, entry: FeedEntry, ctx: Context, sites: frozenset[str], tally: _Tally
 ) -> int:
     """Fetch, extract, match and store one new entry; returns the number of rules it matched."""
-    title, text, author, published, lang, extracted = await _article_text(feed, entry, ctx, blocked)
+    title, text, author, published, lang, extracted = await _article_text(feed, entry, ctx, tally)
     rules = ctx.rules()
     document = Document(
         title=title, text=text, url=entry.url, author=author, lang=lang, feed=feed.name, feed_tags=tuple(feed.tags)
@@ -333,18 +334,17 @@ def _new_match(match: Match) -> NewMatch:
 
 
 async def _article_text(
-    feed: FeedRecord, entry: FeedEntry, ctx: Context, blocked: list[str]
+    feed: FeedRecord, entry: FeedEntry, ctx: Context, tally: _Tally
 ) -> tuple[str, str, str, datetime | None, str | None, bool]:
     """The article's title, text, author, date, language and whether the text came from the page itself.
 
     Falls back to the feed's own content when the page cannot be fetched, is refused, or yields nothing."""
-    page = None
+    extracted = None
     full_text = feed.full_text if feed.full_text is not None else ctx.settings.fetch.full_text
     if full_text and entry.url:
-        page = await _fetch_page(feed, entry.url, ctx, blocked)
-    extracted = None
-    if page is not None:
-        extracted = await _extract(page, ctx)
+        async with tally.pages:  # a feed whose pages drip on many hosts must not hold every connection
+            page = await _fetch_page(feed, entry.url, ctx, tally.blocked)
+            extracted = await _extract(page, ctx) if page is not None else None
     title, text = choose_text(extracted, entry.title, entry.summary, entry.content)
     used_page = extracted is not None and bool(extracted.text) and text == extracted.text  # choose_text decided
     author = (extracted.author if extracted and used_page else "") or entry.author

@@ -1,0 +1,55 @@
+"""Red team of issue 11 on the fetch, pipeline and daemon side: attacks beyond the issue's list, each through the
+real pipeline on loopback (SQLite and PostgreSQL), asserting that the unit around the bad value keeps working."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from monitor.config import FeedSettings, FetchSettings, SchedulerSettings
+from monitor.extract import ExtractorPool
+from monitor.store import Store
+from tests.dbfixtures import store_url  # noqa: F401 - the fixture, parametrized over SQLite and PostgreSQL
+from tests.hostile import HostileServer, hostile_server  # noqa: F401
+from tests.newssite import NewsSite, news_site  # noqa: F401
+from tests.test_isolation_pipeline import (RAID, TOURISM, _run_daemon, extractor, make_harness,  # noqa: F401
+                                           rss, rules_dir, settings_for)
+
+
+# --- a slow feed delays only itself, whatever hosts its links name ----------------------------------------------
+
+def test_links_dripping_on_many_hosts_do_not_starve_other_feeds_of_connections(
+        store_url: str, rules_dir: Path, news_site: NewsSite, extractor: ExtractorPool,  # noqa: F811
+        hostile_server: HostileServer) -> None:  # noqa: F811
+    """The per-host limit keeps one slow host to two connections; a feed whose links drip on as many distinct
+    hosts as the fetcher has connections must still leave the other feeds room to fetch."""
+    drips = [{"title": f"Drip {i}", "link": hostile_server.url(f"/drip?n={i}", host=f"d{i}.drip.test"),
+              "guid": f"d{i}", "description": "slow"} for i in range(4)]
+    news_site.raw["/feeds/slow.xml"] = rss(*drips)
+    news_site.add("healthy", *TOURISM)
+    settings = settings_for(
+        store_url, rules_dir,
+        [FeedSettings(name="slow", url=f"{news_site.base}/feeds/slow.xml"),
+         FeedSettings(name="healthy", url=news_site.feed_url("healthy"), interval=0.3)],
+        scheduler=SchedulerSettings(tick=0.1, poll_interval=60, feed_timeout=30),
+        fetch=FetchSettings(allow_private=True, extract_processes=1, timeout=1.5, concurrency=4))
+    store = Store.open(store_url)
+    seen: list[tuple[float, int]] = []  # (when, healthy polls so far) while the slow feed's poll runs
+
+    def slow_done(store: Store) -> bool:
+        slow = store.get_feed("slow")
+        if slow is not None and slow.last_status is None and news_site.hits("/feeds/slow.xml"):
+            seen.append((time.monotonic(), len(news_site.hits("/feeds/healthy.xml"))))
+        return slow is not None and slow.last_status is not None
+
+    try:
+        asyncio.run(_run_daemon(settings, store, extractor, slow_done))
+        slow = store.get_feed("slow")
+        assert slow is not None and slow.last_status == "ok" and slow.consecutive_failures == 0
+        changes = [when for (when, count), (_, before) in zip(seen[1:], seen) if count != before]
+        stalls = [b - a for a, b in zip([seen[0][0], *changes], [*changes, seen[-1][0]])]
+        assert max(stalls) < 1.2, stalls  # due every 0.3 s, the healthy feed never waited out a drip (1.5 s)
+    finally:
+        store.close()
