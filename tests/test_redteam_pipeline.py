@@ -7,6 +7,9 @@ import asyncio
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
+
+import pytest
 
 from monitor.config import FeedSettings, FetchSettings, SchedulerSettings
 from monitor.extract import ExtractorPool
@@ -53,3 +56,18 @@ def test_links_dripping_on_many_hosts_do_not_starve_other_feeds_of_connections(
         assert max(stalls) < 1.2, stalls  # due every 0.3 s, the healthy feed never waited out a drip (1.5 s)
     finally:
         store.close()
+
+
+# --- what a server sends back must not fail the next poll --------------------------------------------------------
+
+@pytest.mark.parametrize("header", ["ETag", "Last-Modified"])
+def test_a_non_ascii_validator_does_not_fail_the_feeds_next_polls(
+        make_harness: Any, hostile_server: HostileServer, header: str) -> None:  # noqa: F811
+    """A validator is sent back as a request header, which httpx encodes as ASCII: 'é' once made every later
+    poll of the feed fail (UnicodeEncodeError) until it was removed by hand."""
+    url = hostile_server.url("/headers?" + urlencode({"status": "200", header: '"v-é"'}))
+    h = make_harness([FeedSettings(name="odd", url=url)])
+    for _ in range(3):
+        result = h.poll()["odd"]
+        assert result.status in ("ok", "not_modified"), result.error
+    assert h.feed("odd").consecutive_failures == 0

@@ -75,5 +75,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def validator(value: str | None) -> str | None:
-    """An ETag / Last-Modified worth keeping and sending back: printable and of sane length."""
-    return value if value and len(value) <= MAX_VALIDATOR and value.isprintable() else None
+    """An ETag / Last-Modified worth keeping and sending back: printable ASCII (it goes back as a request header,
+    which httpx encodes as ASCII: 'é' would fail every later poll) and of sane length."""
+    return value if value and len(value) <= MAX_VALIDATOR and value.isascii() and value.isprintable() else None
