@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor.clean import clean_text, is_clean, strip_userinfo
+
 __all__ = [
     "AddResult",
     "ArticleRecord",
@@ -119,6 +121,18 @@ class NewArticle:
     story_keys: tuple[int, ...] = ()
     entry_keys: tuple[str, ...] = ()
     extracted: bool = False
+
+    def __post_init__(self) -> None:
+        # Last line of defence; parse_feed and extract_html already clean (monitor.clean). PostgreSQL refuses NUL
+        # in text and no driver encodes a lone surrogate, so one such value would fail the insert.
+        for name in ("feed_name", "url", "canonical_url", "title", "text", "author", "lang"):
+            value = getattr(self, name)
+            if isinstance(value, str) and not is_clean(value):
+                object.__setattr__(self, name, value := clean_text(value))
+            if name.endswith("url") and "@" in value:  # never a link with user:pass@
+                object.__setattr__(self, name, strip_userinfo(value) or value)
+        if not all(is_clean(key) for key in self.entry_keys):
+            object.__setattr__(self, "entry_keys", tuple(clean_text(key) for key in self.entry_keys))
 
 
 @dataclass(frozen=True)

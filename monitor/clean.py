@@ -1,0 +1,120 @@
+"""Input normalisation at the edge: every text field of a feed entry or an extracted page passes here once.
+
+Real feeds carry lone surrogates (``&#xD800;``), NUL and other control characters, absurd dates and megabyte
+titles; a database refuses some of them (PostgreSQL rejects NUL in text, no UTF-8 driver can encode a lone
+surrogate) and code downstream trips on others (a year-9999 date overflows when shifted to a time zone). So
+``parse_feed`` and ``extract_html`` give only values cleaned here, and ``NewArticle`` checks again before insert.
+
+- text: lone surrogates, NUL and the other C0 controls except ``\\t`` and ``\\n`` removed (``\\r`` becomes ``\\n``),
+  DEL too; then cut to the field's limit (``LIMITS``).
+- URLs: cleaned as text, no user info (``user:pass@``), and ``""`` when longer than ``MAX_URL_CHARS`` (a cut URL
+  is a wrong one) or not http(s).
+- GUIDs: cleaned as text; one longer than ``MAX_GUID_CHARS`` is replaced by a hash of itself (still unique).
+- dates: naive UTC; a date before ``MIN_DATE`` or more than ``MAX_FUTURE`` ahead is unknown (``None``): a year-1
+  or year-9999 date says nothing true about when the article appeared, and an unknown date is what the rest of
+  the pipeline already handles (treated as fresh).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import urllib.parse
+from datetime import UTC, datetime, timedelta
+
+__all__ = [
+    "LIMITS",
+    "MAX_FUTURE",
+    "MAX_GUID_CHARS",
+    "MAX_URL_CHARS",
+    "MIN_DATE",
+    "clean_date",
+    "clean_guid",
+    "clean_text",
+    "clean_url",
+    "is_clean",
+    "strip_userinfo",
+]
+
+#: Characters kept per field; beyond that the text is cut (a 1 MB title is an attack or a broken feed).
+LIMITS = {
+    "title": 1_000,
+    "author": 200,
+    "sitename": 200,
+    "lang": 35,  # BCP 47 tags are short; a longer one is garbage
+    "summary": 20_000,
+    "content": 200_000,
+    "text": 200_000,
+}
+MAX_URL_CHARS = 2_048
+MAX_GUID_CHARS = 2_048
+MIN_DATE = datetime(1970, 1, 1)
+MAX_FUTURE = timedelta(days=1)
+
+# Lone surrogates, C0 controls but tab, newline and CR, and DEL. CR is handled apart (it becomes a newline).
+_BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+
+
+def is_clean(text: str) -> bool:
+    """True when ``text`` holds nothing ``clean_text`` would remove (cheap: one regex scan)."""
+    return _UNSAFE.search(text) is None
+
+
+def clean_text(value: object, limit: int | None = None) -> str:
+    """``value`` as safe text: lone surrogates and control characters but ``\\t``/``\\n`` removed, cut to ``limit``.
+
+    ``None`` gives ``""``; anything else that is not a string is converted with ``str``.
+    """
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    if limit is not None:
+        text = text[: limit * 2]  # bound the work; the final cut is below, after removals
+    if not is_clean(text):
+        text = _BAD.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return text[:limit] if limit is not None else text
+
+
+def strip_userinfo(url: str) -> str:
+    """``url`` without ``user:pass@`` (a feed URL's credentials must not spread to its links); ``""`` if unparsable."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # e.g. an unclosed "[" in the host: no URL to speak of
+        return ""
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def clean_url(value: object) -> str:
+    """An http(s) URL as safe text without user info; ``""`` when it is not one or is too long."""
+    url = clean_text(value, MAX_URL_CHARS + 1).strip()
+    if len(url) > MAX_URL_CHARS or not url.lower().startswith(("http://", "https://")):
+        return ""
+    return strip_userinfo(url)
+
+
+def clean_guid(value: object) -> str:
+    """A GUID as safe, stripped text; a GUID over ``MAX_GUID_CHARS`` becomes ``sha256:`` + its hash."""
+    guid = clean_text(value).strip()
+    if len(guid) <= MAX_GUID_CHARS:
+        return guid
+    return "sha256:" + hashlib.sha256(guid.encode()).hexdigest()[:32]
+
+
+def clean_date(when: datetime | None, now: datetime | None = None) -> datetime | None:
+    """``when`` as naive UTC, or None when absent, unconvertible or outside [``MIN_DATE``, now + ``MAX_FUTURE``].
+
+    An aware ``when`` is converted to UTC (a year-9999 date with a negative offset overflows: None); a naive one
+    is taken as UTC already. ``now`` is naive UTC (default: the clock).
+    """
+    if when is None:
+        return None
+    if when.tzinfo is not None:
+        try:
+            when = when.astimezone(UTC).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            return None
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    if when < MIN_DATE or when > now + MAX_FUTURE:
+        return None
+    return when
