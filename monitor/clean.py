@@ -10,6 +10,9 @@ surrogate) and code downstream trips on others (a year-9999 date overflows when 
 - URLs: cleaned as text, no user info (``user:pass@``), and ``""`` when longer than ``MAX_URL_CHARS`` (a cut URL
   is a wrong one) or not http(s).
 - GUIDs: cleaned as text; one longer than ``MAX_GUID_CHARS`` is replaced by a hash of itself (still unique).
+- numeric character references in XML bytes (``clean_char_refs``): a UTF-16 surrogate pair written as two
+  references (``&#55357;&#56832;``, common in the wild) becomes the character it encodes; a reference to a character
+  XML forbids (a lone surrogate, NUL, a C0 control, beyond U+10FFFF) becomes a space.
 - dates: naive UTC; a date before ``MIN_DATE`` or more than ``MAX_FUTURE`` ahead is unknown (``None``): a year-1
   or year-9999 date says nothing true about when the article appeared, and an unknown date is what the rest of
   the pipeline already handles (treated as fresh).
@@ -28,6 +31,7 @@ __all__ = [
     "MAX_GUID_CHARS",
     "MAX_URL_CHARS",
     "MIN_DATE",
+    "clean_char_refs",
     "clean_date",
     "clean_guid",
     "clean_text",
@@ -54,6 +58,7 @@ MAX_FUTURE = timedelta(days=1)
 # Lone surrogates, C0 controls but tab, newline and CR, and DEL. CR is handled apart (it becomes a newline).
 _BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+_CHAR_REF = re.compile(rb"&#([xX]?)([0-9A-Fa-f]+);")
 
 
 def is_clean(text: str) -> bool:
@@ -118,3 +123,36 @@ def clean_date(when: datetime | None, now: datetime | None = None) -> datetime |
     if when < MIN_DATE or when > now + MAX_FUTURE:
         return None
     return when
+
+
+def _ref_code(ref: re.Match[bytes]) -> int | None:
+    """The code point a reference names (-1: too long to be one); None when it is not a reference at all."""
+    digits = ref.group(2).lstrip(b"0") or b"0"
+    try:
+        return int(digits, 16 if ref.group(1) else 10) if len(digits) <= 8 else -1
+    except ValueError:  # hex letters in a decimal reference: left to the parser
+        return None
+
+
+def clean_char_refs(body: bytes) -> bytes:
+    """XML bytes (ASCII-compatible) with surrogate-pair references joined and forbidden ones made a space.
+
+    expat refuses a whole document for one reference to a character XML forbids, and feedparser's fallback parser
+    then raises on it (``chr(0xD800).encode()``): one item would fail its feed.
+    """
+    skip = -1
+
+    def fix(ref: re.Match[bytes]) -> bytes:
+        nonlocal skip
+        code = _ref_code(ref)
+        if ref.start() == skip or code is None:
+            return b"" if ref.start() == skip else ref.group(0)
+        if 0xD800 <= code <= 0xDBFF and (low := _CHAR_REF.match(body, ref.end())):
+            low_code = _ref_code(low)
+            if low_code is not None and 0xDC00 <= low_code <= 0xDFFF:
+                skip = low.start()
+                return b"&#x%X;" % (0x10000 + ((code - 0xD800) << 10) + (low_code - 0xDC00))
+        allowed = code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD
+        return ref.group(0) if allowed or 0x10000 <= code <= 0x10FFFF else b" "
+
+    return _CHAR_REF.sub(fix, body)

@@ -199,6 +199,12 @@ def test_references_to_forbidden_characters_are_dropped_and_valid_ones_kept() ->
     assert entry.title == "AAé😀B Z" and entry.guid == "g 1"
 
 
+def test_a_surrogate_pair_written_as_two_references_is_the_character_it_encodes() -> None:
+    feed = parse(rss("<item><guid>g1</guid><title>Raid &#55357;&#56832; &#xD83D;&#xDE00;&#xD83D; &#xDE00;x</title>"
+                     "</item>"))
+    assert feed.entries[0].title == "Raid 😀 😀 x"
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-be"])
 def test_wide_encodings_get_the_same_cleaning(encoding: str) -> None:
     body = rss("<item><guid>g1</guid><title>Raid &#xD800; in Poipet é</title></item><item><guid>g2</guid></item>")

@@ -81,7 +81,8 @@ _piece = st.one_of(
 )
 _short = st.lists(_piece, max_size=4).map("".join)
 #: A long run (cut at the edge; test_isolation_input has the megabyte cases: here they would cost seconds each).
-_long = st.tuples(st.sampled_from(["a", "é", "&#xD800;", "x@", "<b>"]), st.integers(300, 2_000)).map(lambda t: t[0] * t[1])
+_long = st.tuples(st.sampled_from(["a", "é", "&#xD800;", "x@", "<b>"]), st.integers(300, 2_000)).map(
+    lambda t: t[0] * t[1])
 #: A field value: a short mix of nasty pieces, one time in fifty a long run.
 field = st.one_of(*[_short] * 49, _long)
 date = st.one_of(st.sampled_from(DATES), field)
@@ -115,7 +116,8 @@ ATOM_TAGS = {
     "category": "<category term='{}'/>", "rights": "<rights>{}</rights>",
 }
 ENCODINGS = st.sampled_from(["utf-8", "utf-8", "utf-8", "utf-16", "utf-16-be", "utf-32", "windows-1252"])
-RSS_NAMES, ATOM_NAMES = st.lists(st.sampled_from(sorted(RSS_TAGS)), max_size=5), st.lists(st.sampled_from(sorted(ATOM_TAGS)), max_size=5)
+RSS_NAMES = st.lists(st.sampled_from(sorted(RSS_TAGS)), max_size=5)
+ATOM_NAMES = st.lists(st.sampled_from(sorted(ATOM_TAGS)), max_size=5)
 ITEMS = st.integers(0, 3)
 
 
@@ -142,9 +144,10 @@ def xml_feed(draw: st.DrawFn) -> bytes:
 
 
 _json_scalar = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), field, st.sampled_from(DATES))
-json_value = st.recursive(_json_scalar, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                                st.dictionaries(st.text(max_size=5), inner, max_size=3)),
-                          max_leaves=8)
+json_value = st.recursive(
+    _json_scalar,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3)),
+    max_leaves=8)
 JSON_KEYS = st.lists(st.sampled_from(["id", "url", "external_url", "title", "summary", "content_text", "content_html",
                                       "date_published", "date_modified", "author", "authors", "tags", "image"]),
                      max_size=8)
@@ -269,8 +272,8 @@ def test_fuzzed_raw_bytes_parse_and_store(tmp_path: Path, rules: RuleSet) -> Non
 
 
 META = st.lists(st.sampled_from(['name="author" content', 'property="article:published_time" content',
-                                 'property="og:title" content', 'property="og:site_name" content', 'name="date" content']),
-                max_size=4)
+                                 'property="og:title" content', 'property="og:site_name" content',
+                                 'name="date" content']), max_size=4)
 SHORT_XML = xml_value(_short)
 META_VALUE, PAGE_ENCODINGS = st.one_of(field, date), st.sampled_from(["utf-8", "utf-8", "utf-16", "cp1252"])
 
