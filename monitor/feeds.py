@@ -255,8 +255,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
         raise FeedParseError("JSON Feed has no items list", url=url)
     base = _absolute(_json_str(doc, "home_page_url"), url) or url
     entries = [_json_entry(item, base) for item in items if isinstance(item, dict)]
-    title = clean_text(_plain(clean_text(_json_str(doc, "title"), _MAX_TITLE_CHARS)), _MAX_TITLE_CHARS)
-    return ParsedFeed(title=title, entries=_unique(entries))
+    return ParsedFeed(title=_plain(clean_text(_json_str(doc, "title"), _MAX_TITLE_CHARS)), entries=_unique(entries))
 
 
 def _json_str(item: Mapping[str, Any], key: str) -> str:

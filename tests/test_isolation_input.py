@@ -21,8 +21,8 @@ from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesS
 from monitor.daemon import RuleWatcher
 from monitor.fetch import Fetcher
 from monitor.pipeline import Context, FeedResult, poll_due
-from monitor.store import Store
-from tests.dbfixtures import store_url  # noqa: F401 - the fixture, parametrized over SQLite and PostgreSQL
+from monitor.store import NewArticle, Store
+from tests.dbfixtures import store, store_url  # noqa: F401 - the fixtures, parametrized over SQLite and PostgreSQL
 from tests.newssite import NewsSite
 
 RULES = "rules:\n  - id: raids\n    title: Raids\n    query: 'raid*'\n"
@@ -319,3 +319,17 @@ def test_poisoned_pages_are_cleaned_and_their_feed_goes_on(poller: Poller, news_
         article = articles[f"{i}.html"]
         assert "compound number 5" in article["text"], bad  # the page's own text was extracted and stored
         assert len(article["lang"] or "") <= 35 and article["published"] is not None  # the feed's date, not 9999
+
+
+def test_the_store_cleans_what_the_edge_missed(store: Store) -> None:  # noqa: F811
+    """The last line of defence: a NewArticle built by hand with NUL, lone surrogates and credentials is stored."""
+    store.sync_feeds([FeedSettings(name="f", url="http://news.test/feed.xml")])
+    feed = store.get_feed("f")
+    assert feed is not None
+    article = NewArticle(feed_id=feed.id, feed_name="f", url="http://u:pw@news.test/a\x00", content_hash="h",
+                         canonical_url="http://u:pw@news.test/a", title="Raid\x00 \ud800here", text="Text\udc00\x01",
+                         author="A\x00", published=None, lang="e\x00n", entry_keys=("guid:g\x00", "url:x\ud800"))
+    stored = store.get_article(store.add_article_with_matches(article, [], lambda story, new: []).article_id)
+    assert stored is not None
+    assert (stored.url, stored.title, stored.text, stored.author) == ("http://news.test/a", "Raid here", "Text", "A")
+    assert store.unseen_entries(feed.id, ["guid:g", "url:x"]) == set()
