@@ -7,9 +7,10 @@ surrogate) and code downstream trips on others (a year-9999 date overflows when 
 
 - text: lone surrogates, NUL and the other C0 controls except ``\\t`` and ``\\n`` removed (``\\r`` becomes ``\\n``),
   DEL too; then cut to the field's limit (``LIMITS``).
-- URLs: cleaned as text, no user info (``user:pass@``), and ``""`` when longer than ``MAX_URL_CHARS`` (a cut URL
-  is a wrong one) or not http(s).
-- GUIDs: cleaned as text; one longer than ``MAX_GUID_CHARS`` is replaced by a hash of itself (still unique).
+- URLs: cleaned as text, no user info (``user:pass@``), and ``""`` when longer than ``MAX_URL_CHARS`` once
+  percent-encoded (a cut URL is a wrong one) or not http(s).
+- GUIDs and other keys: cleaned as text; one over ``MAX_KEY_BYTES`` of UTF-8 is replaced by a hash of itself (still
+  unique). PostgreSQL cannot index a value over 2,704 bytes: 2,000 CJK characters (6 KB) failed the insert.
 - numeric character references in XML bytes (``clean_char_refs``): a UTF-16 surrogate pair written as two
   references (``&#55357;&#56832;``, common in the wild) becomes the character it encodes; a reference to a character
   XML forbids (a lone surrogate, NUL, a C0 control, beyond U+10FFFF) becomes a space.
@@ -28,11 +29,13 @@ from datetime import UTC, datetime, timedelta
 __all__ = [
     "LIMITS",
     "MAX_FUTURE",
-    "MAX_GUID_CHARS",
+    "INDEXABLE_BYTES",
+    "MAX_KEY_BYTES",
     "MAX_URL_CHARS",
     "MIN_DATE",
     "clean_char_refs",
     "clean_date",
+    "bound_key",
     "clean_guid",
     "clean_text",
     "clean_url",
@@ -51,7 +54,10 @@ LIMITS = {
     "text": 200_000,
 }
 MAX_URL_CHARS = 2_048
-MAX_GUID_CHARS = 2_048
+MAX_KEY_BYTES = 2_048
+#: What the store indexes at most (PostgreSQL's B-tree limit is 2,704 bytes a row); above the edge's limits, so a
+#: key the edge let through is stored as looked up.
+INDEXABLE_BYTES = 2_600
 MIN_DATE = datetime(1970, 1, 1)
 MAX_FUTURE = timedelta(days=1)
 
@@ -59,6 +65,7 @@ MAX_FUTURE = timedelta(days=1)
 _BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 _CHAR_REF = re.compile(rb"&#([xX]?)([0-9A-Fa-f]+);")
+_URL_SAFE = "/:?#&=%"  # counted as one character; anything else might be percent-encoded (by dedup, a browser)
 
 
 def is_clean(text: str) -> bool:
@@ -91,19 +98,23 @@ def strip_userinfo(url: str) -> str:
 
 
 def clean_url(value: object) -> str:
-    """An http(s) URL as safe text without user info; ``""`` when it is not one or is too long."""
+    """An http(s) URL as safe text without user info; ``""`` when it is not one or is too long once encoded."""
     url = clean_text(value, MAX_URL_CHARS + 1).strip()
-    if len(url) > MAX_URL_CHARS or not url.lower().startswith(("http://", "https://")):
+    if not url.lower().startswith(("http://", "https://")):
         return ""
-    return strip_userinfo(url)
+    url = strip_userinfo(url)
+    return url if len(urllib.parse.quote(url, safe=_URL_SAFE)) <= MAX_URL_CHARS else ""
+
+
+def bound_key(key: str, limit: int = MAX_KEY_BYTES) -> str:
+    """``key`` itself, or ``sha256:`` + its hash when over ``limit`` bytes of UTF-8 (still unique, indexable)."""
+    data = key.encode("utf-8", "surrogatepass")
+    return key if len(data) <= limit else "sha256:" + hashlib.sha256(data).hexdigest()[:32]
 
 
 def clean_guid(value: object) -> str:
-    """A GUID as safe, stripped text; a GUID over ``MAX_GUID_CHARS`` becomes ``sha256:`` + its hash."""
-    guid = clean_text(value).strip()
-    if len(guid) <= MAX_GUID_CHARS:
-        return guid
-    return "sha256:" + hashlib.sha256(guid.encode()).hexdigest()[:32]
+    """A GUID as safe, stripped text, bounded (``bound_key``)."""
+    return bound_key(clean_text(value).strip())
 
 
 def clean_date(when: datetime | None, now: datetime | None = None) -> datetime | None:

@@ -238,6 +238,14 @@ def test_link_credentials_are_stripped_and_fields_bounded() -> None:
     assert third.url == "" and third.guid.startswith("sha256:")
 
 
+def test_guids_and_links_are_bounded_in_bytes_as_indexed() -> None:
+    cjk = "".join(chr(0x4E00 + (i * 7919) % 20_000) for i in range(2_000))  # 3 bytes each, 9 percent-encoded
+    short, long = parse(rss(f"<item><guid>{cjk[:600]}</guid><link>/{cjk[:200]}</link></item>"
+                            f"<item><guid>{cjk[:700]}</guid><link>/{cjk[:300]}</link></item>")).entries
+    assert short.guid == cjk[:600] and short.url.endswith(cjk[:200])  # 1,800 bytes; 1,800 chars encoded
+    assert long.guid.startswith("sha256:") and long.url == ""  # 2,100 bytes; 2,700 chars encoded
+
+
 @pytest.mark.parametrize("date", ["Fri, 31 Dec 9999 23:00:00 GMT", "Mon, 01 Jan 0001 00:00:00 +1400",
                                   "Mon, 01 Jan 1900 00:00:00 GMT", "Fri, 31 Dec 2100 23:00:00 GMT"])
 def test_dates_out_of_range_are_unknown(date: str) -> None:

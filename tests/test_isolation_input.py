@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from monitor.store import NewArticle, Store
 from tests.dbfixtures import store, store_url  # noqa: F401 - the fixtures, parametrized over SQLite and PostgreSQL
 from tests.newssite import NewsSite
 
+CJK = "".join(chr(random.Random(11).randint(0x4E00, 0x9FFF)) for _ in range(2_000))  # 6 KB that do not compress
 RULES = "rules:\n  - id: raids\n    title: Raids\n    query: 'raid*'\n"
 POISON_AT = 7
 UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
@@ -165,6 +167,9 @@ XML_POISONS = {
     "huge-author": "<author>" + "a" * 50_000 + "</author>",
     "huge-guid": "<guid>" + "g" * 50_000 + "</guid>",
     "huge-link": "<link>/news/" + "x" * 50_000 + "</link>",
+    "cjk-guid": f"<guid>{CJK}</guid>",  # PostgreSQL cannot index 6 KB: the insert failed
+    "cjk-link": f"<link>/news/{CJK[:700]}</link>",  # 700 characters, 6 KB once percent-encoded
+    "cjk-title-author": f"<title>{CJK}</title><author>{CJK}</author>",
 }
 
 

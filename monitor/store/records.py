@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitor.clean import clean_text, is_clean, strip_userinfo
+from monitor.clean import INDEXABLE_BYTES, bound_key, clean_text, is_clean, strip_userinfo
 
 __all__ = [
     "AddResult",
@@ -133,6 +133,9 @@ class NewArticle:
                 object.__setattr__(self, name, strip_userinfo(value) or value)
         if not all(is_clean(key) for key in self.entry_keys):
             object.__setattr__(self, "entry_keys", tuple(clean_text(key) for key in self.entry_keys))
+        # PostgreSQL cannot index a value over 2,704 bytes: an absurd key is hashed, not refused.
+        object.__setattr__(self, "canonical_url", bound_key(self.canonical_url, INDEXABLE_BYTES))
+        object.__setattr__(self, "entry_keys", tuple(bound_key(key, INDEXABLE_BYTES) for key in self.entry_keys))
 
 
 @dataclass(frozen=True)
