@@ -27,15 +27,15 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 __all__ = [
+    "INDEXABLE_BYTES",
     "LIMITS",
     "MAX_FUTURE",
-    "INDEXABLE_BYTES",
     "MAX_KEY_BYTES",
     "MAX_URL_CHARS",
     "MIN_DATE",
+    "bound_key",
     "clean_char_refs",
     "clean_date",
-    "bound_key",
     "clean_guid",
     "clean_text",
     "clean_url",
