@@ -19,13 +19,14 @@ import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import FrameType, TracebackType
 from typing import Any
 
 import trafilatura
 import trafilatura.utils
 
+from monitor.clean import LIMITS, clean_date, clean_text
 from monitor.errors import ExtractError
 from monitor.lang import detect_language
 
@@ -169,15 +170,13 @@ def _date_params() -> dict[str, Any]:
 
 
 def _parse_date(value: str | None) -> datetime | None:
+    """trafilatura's date as naive UTC, None when absent or out of range (``clean_date``)."""
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        return clean_date(datetime.fromisoformat(value[:64]))
     except ValueError:
         return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
 
 
 def extract_html(html: bytes | str, url: str, *, charset: str | None = None) -> Extracted | None:
@@ -208,17 +207,22 @@ def extract_html(html: bytes | str, url: str, *, charset: str | None = None) -> 
         raise ExtractError("page nested too deeply to extract", url=url) from e
     except Exception as e:  # noqa: BLE001 - hostile markup must never stop the pipeline; the error is mapped
         raise ExtractError(f"extraction failed: {type(e).__name__}: {e}", url=url) from e
-    text = "" if doc is None or isinstance(doc, dict) else (doc.text or "").strip()
+    text = "" if doc is None or isinstance(doc, dict) else _field(doc.text, "text")
     if doc is None or isinstance(doc, dict) or not text:
         return None
     return Extracted(
-        title=(doc.title or "").strip(),
+        title=_field(doc.title, "title"),
         text=text,
-        author=(doc.author or "").strip(),
+        author=_field(doc.author, "author"),
         date=_parse_date(doc.date),
-        lang=doc.language or detect_language(text),
-        sitename=(doc.sitename or "").strip(),
+        lang=_field(doc.language, "lang") or detect_language(text),
+        sitename=_field(doc.sitename, "sitename"),
     )
+
+
+def _field(value: object, name: str) -> str:
+    """A page's field as safe text (``monitor.clean``): no lone surrogate or control character, bounded."""
+    return clean_text(value, LIMITS[name]).strip()
 
 
 def choose_text(

@@ -3,11 +3,13 @@
 RSS/Atom/RDF go through feedparser on the bytes (it never fetches); JSON Feed 1.x is read here with ``json``
 because feedparser 6 does not. Bodies declaring XML entities are refused before parsing (billion laughs). Every
 failure is a ``FeedParseError`` with a one-line reason; this is the only module that sees feedparser's errors.
+Every field of every entry leaves through ``monitor.clean`` (``_entry``): one hostile value is cleaned, never fatal.
 """
 
 from __future__ import annotations
 
 import calendar
+import codecs
 import hashlib
 import html
 import io
@@ -25,15 +27,19 @@ import feedparser
 import lxml.etree
 import lxml.html
 
+from monitor.clean import (
+    LIMITS, MAX_URL_CHARS, clean_char_refs, clean_date, clean_guid, clean_text, clean_url, strip_userinfo,
+)
 from monitor.errors import FeedParseError
 
 __all__ = ["FeedEntry", "ParsedFeed", "parse_feed"]
 
 _log = logging.getLogger(__name__)
 
-_MAX_TITLE_CHARS = 1_000
-_MAX_SUMMARY_CHARS = 20_000
-_MAX_CONTENT_CHARS = 200_000
+_MAX_TITLE_CHARS = LIMITS["title"]
+_MAX_SUMMARY_CHARS = LIMITS["summary"]
+_MAX_CONTENT_CHARS = LIMITS["content"]
+_MAX_AUTHOR_CHARS = LIMITS["author"]
 _MAX_MARKUP_FACTOR = 4  # markup beyond 4x the text cap is cut before parsing, to bound the HTML parser's work
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -42,6 +48,15 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""")
 _LEGACY_CHARSET = re.compile(rb"(?i)^(windows-125\d|cp125\d|iso-?8859-\d+|latin-?1|us-ascii)$")
+# Elements whose text feedparser searches for an e-mail address with a quadratic regex (20 KB: 4 s, 1 MB: hours).
+_AUTHOR_TAG = re.compile(rb"<(?:[\w.-]{1,64}:)?(?:author|creator|managingeditor|webmaster|publisher)\b[^<>]{0,1000}>",
+                         re.IGNORECASE)
+_MAX_AUTHOR_BYTES = 1_000
+_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+              (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 first: its LE BOM starts with UTF-16's
+_WIDE_STARTS = tuple((re.compile(p, re.S), c) for p, c in ((rb"<\0\0\0", "utf-32-le"), (rb"\0\0\0<", "utf-32-be"),
+                                                             (rb"<\0.\0", "utf-16-le"), (rb"\0<\0", "utf-16-be")))
+_XML_DECL_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])[^"']*(["'])""")
 
 
 @dataclass(frozen=True)
@@ -84,9 +99,10 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
         return _parse_json_feed(body, url)
     if _declares_entities(body):
         raise FeedParseError("feed declares XML entities (<!ENTITY>); refused", url=url)
+    body, headers = _as_utf8(body, headers)
     try:
         parsed = feedparser.parse(
-            io.BytesIO(body),
+            io.BytesIO(_bound_authors(clean_char_refs(body))),
             response_headers=_feedparser_headers(body, headers),
             sanitize_html=False,
             resolve_relative_uris=False,
@@ -98,10 +114,52 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     if not entries and (fatal or not parsed.get("version")):
         raise FeedParseError(f"not a readable feed: {_bozo_reason(parsed, ctype)}", url=url)
     feed = parsed.get("feed", {})
-    title = _text(feed.get("title", ""), _detail_type(feed.get("title_detail")), _MAX_TITLE_CHARS)
+    title = clean_text(_text(feed.get("title", ""), _detail_type(feed.get("title_detail")), _MAX_TITLE_CHARS))
     unique = _unique(entries)
     _log.debug("feed parsed entries=%d duplicates=%d bozo=%d", len(unique), len(entries) - len(unique), bool(fatal))
     return ParsedFeed(title=title, entries=unique)
+
+
+def _as_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, Mapping[str, str]]:
+    """A UTF-16/32 body (BOM, NUL pattern or header) re-encoded as UTF-8 and labelled so, for the byte-level fixes."""
+    codec = next((name for bom, name in _WIDE_BOMS if body.startswith(bom)), None)
+    codec = codec or next((name for pattern, name in _WIDE_STARTS if pattern.match(body)), None)
+    declared = (re.findall(r"charset=[\"']?(utf-(?:16|32)(?:-?[lb]e)?)", headers.get("content-type", "").lower())
+                or [None])[0]
+    codec = codec or (declared if b"\x00" in body[:64] else None)
+    if codec is None:
+        return body, headers
+    text = body.decode(codec, errors="replace").lstrip("\ufeff")
+    text = _XML_DECL_ENCODING.sub(r"\1utf-8\2", text, count=1)
+    ctype = headers.get("content-type", "application/xml").split(";")[0].strip()
+    return text.encode("utf-8"), {**headers, "content-type": f"{ctype}; charset=utf-8"}
+
+
+def _bound_authors(body: bytes) -> bytes:
+    """``body`` with the text of author-like elements cut to ``_MAX_AUTHOR_BYTES`` (the field keeps 200 chars).
+
+    The cut is made before a partial UTF-8 character or entity, and inside a CDATA section it keeps the ``]]>``.
+    """
+    pieces: list[bytes] = []
+    done = 0
+    for tag in _AUTHOR_TAG.finditer(body):
+        if tag.end() < done:
+            continue
+        cdata = body.startswith(b"<![CDATA[", tag.end())
+        start = tag.end() + (9 if cdata else 0)
+        end = body.find(b"]]>" if cdata else b"<", start)
+        end = len(body) if end == -1 else end
+        if end - start <= _MAX_AUTHOR_BYTES:
+            continue
+        cut = start + _MAX_AUTHOR_BYTES
+        while cut > start and 0x80 <= body[cut] < 0xC0:  # not inside a UTF-8 character
+            cut -= 1
+        amp = body.rfind(b"&", start, cut)
+        if amp != -1 and body.find(b";", amp, cut) == -1:  # not inside an entity
+            cut = amp
+        pieces += [body[done:cut]]
+        done = end
+    return b"".join(pieces) + body[done:] if pieces else body
 
 
 def _feedparser_headers(body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
@@ -159,6 +217,17 @@ def _declares_entities(body: bytes) -> bool:
         pos = end + closer
 
 
+def _entry(guid: object, url: str, title: str, summary: str, content: str, author: str,
+           published: datetime | None) -> FeedEntry:
+    """The one way out of this module for an entry: every field cleaned and bounded (``monitor.clean``)."""
+    url = clean_url(url)
+    title = clean_text(title, _MAX_TITLE_CHARS)
+    summary = clean_text(summary, _MAX_SUMMARY_CHARS)
+    content = clean_text(content, _MAX_CONTENT_CHARS)
+    guid = clean_guid(guid) or url or _hash_guid(title, summary or content)
+    return FeedEntry(guid, url, title, summary, content, clean_text(author, _MAX_AUTHOR_CHARS), clean_date(published))
+
+
 def _entry_from_feedparser(entry: dict[str, Any], base: str) -> FeedEntry:
     title = _text(entry.get("title", ""), _detail_type(entry.get("title_detail")), _MAX_TITLE_CHARS)
     summary = _text(entry.get("summary", ""), _detail_type(entry.get("summary_detail")), _MAX_SUMMARY_CHARS)
@@ -169,40 +238,47 @@ def _entry_from_feedparser(entry: dict[str, Any], base: str) -> FeedEntry:
     link = _absolute(entry.get("link", ""), base)
     # dict.get: FeedParserDict maps a missing updated_parsed to published_parsed with a DeprecationWarning.
     published = _struct_to_datetime(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))
-    author = _text(entry.get("author", ""), "text/plain", _MAX_TITLE_CHARS)
-    guid = str(entry.get("id") or "").strip() or link or _hash_guid(title, summary or content)
-    return FeedEntry(guid, link, title, summary, content, author, published)
+    author = _text(entry.get("author", ""), "text/plain", _MAX_AUTHOR_CHARS)
+    return _entry(entry.get("id"), link, title, summary, content, author, published)
 
 
 def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
     try:
         doc = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise FeedParseError(f"invalid JSON: {e}", url=url) from e
+    except (ValueError, RecursionError) as e:  # ValueError includes UnicodeDecodeError; RecursionError: [[[[...
+        raise FeedParseError(f"invalid JSON: {type(e).__name__}: {str(e)[:200]}", url=url) from e
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/version/"):
         raise FeedParseError("JSON body is not a JSON Feed (no jsonfeed.org version)", url=url)
     items = doc.get("items")
     if not isinstance(items, list):
         raise FeedParseError("JSON Feed has no items list", url=url)
-    base = str(doc.get("home_page_url") or url)
-    entries = [_json_entry(item, urllib.parse.urljoin(url, base)) for item in items if isinstance(item, dict)]
-    return ParsedFeed(title=_plain(str(doc.get("title") or ""))[:_MAX_TITLE_CHARS], entries=_unique(entries))
+    base = _absolute(_json_str(doc, "home_page_url"), url) or url
+    entries = [_json_entry(item, base) for item in items if isinstance(item, dict)]
+    return ParsedFeed(title=_plain(clean_text(_json_str(doc, "title"), _MAX_TITLE_CHARS)), entries=_unique(entries))
+
+
+def _json_str(item: Mapping[str, Any], key: str) -> str:
+    """A JSON Feed string field; numbers are written out, anything else (lists, objects, null) is ""."""
+    value = item.get(key)
+    if isinstance(value, str):
+        return value
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else ""
 
 
 def _json_entry(item: Mapping[str, Any], base: str) -> FeedEntry:
-    title = _plain(str(item.get("title") or ""))[:_MAX_TITLE_CHARS]
-    summary = _plain(str(item.get("summary") or ""))[:_MAX_SUMMARY_CHARS]
-    if item.get("content_html"):
-        content = _text(str(item["content_html"]), "text/html", _MAX_CONTENT_CHARS)
+    title = _plain(clean_text(_json_str(item, "title"), _MAX_TITLE_CHARS))
+    summary = _plain(clean_text(_json_str(item, "summary"), _MAX_SUMMARY_CHARS))
+    if html_content := _json_str(item, "content_html"):
+        content = _text(html_content, "text/html", _MAX_CONTENT_CHARS)
     else:
-        content = _plain(str(item.get("content_text") or ""))[:_MAX_CONTENT_CHARS]
-    link = _absolute(str(item.get("url") or item.get("external_url") or ""), base)
+        content = _plain(clean_text(_json_str(item, "content_text"), _MAX_CONTENT_CHARS))
+    link = _absolute(_json_str(item, "url") or _json_str(item, "external_url"), base)
     authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
-    author = ", ".join(str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name"))
-    published = _iso_to_datetime(item.get("date_published") or item.get("date_modified"))
-    guid = str(item.get("id") or "").strip() or link or _hash_guid(title, summary or content)
-    return FeedEntry(guid, link, title, summary, content, author[:_MAX_TITLE_CHARS], published)
+    names = (_json_str(a, "name") for a in (authors if isinstance(authors, list) else []) if isinstance(a, dict))
+    author = ", ".join(name for name in names if name)
+    published = _iso_to_datetime(_json_str(item, "date_published") or _json_str(item, "date_modified"))
+    return _entry(_json_str(item, "id"), link, title, summary, content, author, published)
 
 
 def _unique(entries: Iterable[FeedEntry]) -> tuple[FeedEntry, ...]:
@@ -217,14 +293,16 @@ def _hash_guid(title: str, text: str) -> str:
 
 
 def _absolute(link: str, base: str) -> str:
-    """The link made absolute against the feed URL; "" unless it is http(s) (javascript:, mailto: …)."""
+    """The link made absolute against the feed URL, without user info (the feed URL's ``user:pass@`` would be
+    copied into every relative link); "" unless it is http(s) (javascript:, mailto: …)."""
+    link = clean_text(link, 4 * MAX_URL_CHARS).strip()  # a longer one is dropped anyway: less to join and check
     if not link:
         return ""
     try:
-        absolute = urllib.parse.urljoin(base, link.strip())
+        absolute = urllib.parse.urljoin(strip_userinfo(clean_text(base)), link)
     except ValueError:
         return ""
-    return absolute if absolute.lower().startswith(("http://", "https://")) else ""
+    return clean_url(absolute)
 
 
 def _struct_to_datetime(value: Any) -> datetime | None:
@@ -237,16 +315,12 @@ def _struct_to_datetime(value: Any) -> datetime | None:
         return None
 
 
-def _iso_to_datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
+def _iso_to_datetime(value: str) -> datetime | None:
+    """An ISO 8601 date, as given (aware or naive); ``clean_date`` converts it to UTC and bounds it."""
     try:
-        when = datetime.fromisoformat(value.strip())
+        return datetime.fromisoformat(value.strip()[:64])
     except ValueError:
         return None
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc).replace(tzinfo=None)
-    return when
 
 
 def _detail_type(detail: Any) -> str:
@@ -255,7 +329,7 @@ def _detail_type(detail: Any) -> str:
 
 def _text(value: Any, mime: str, limit: int) -> str:
     """Plain text of a feed field: markup stripped and entities unescaped when it is HTML; capped at ``limit``."""
-    text = str(value or "")
+    text = clean_text(value if isinstance(value, str) else str(value or ""), limit * _MAX_MARKUP_FACTOR)
     if mime in _HTML_TYPES or (mime not in ("text/plain",) and ("<" in text or "&" in text)):
         text = _html_to_text(text[: limit * _MAX_MARKUP_FACTOR])
     else:

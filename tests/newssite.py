@@ -29,7 +29,7 @@ class NewsSite:
         self.broken: set[str] = set()  # paths that answer 500
         self.page_delay = 0.0  # seconds before each article page is served, to make a poll last
         self.answers: dict[str, tuple[int, dict[str, str]]] = {}  # path -> (status, headers), e.g. 301 or 429
-        self.raw: dict[str, str] = {}  # path -> a body served as is (hand-written feeds)
+        self.raw: dict[str, str | bytes] = {}  # path -> a body served as is (hand-written feeds, hostile bytes)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -58,10 +58,10 @@ class NewsSite:
         self._server.shutdown()
         self._server.server_close()
 
-    def _body(self, path: str) -> tuple[str, str] | None:
+    def _body(self, path: str) -> tuple[str | bytes, str] | None:
         with self._lock:
             if path in self.raw:
-                return self.raw[path], "application/rss+xml"
+                return self.raw[path], "text/html" if path.endswith(".html") else "application/rss+xml"
             if path.startswith("/feeds/") and path.endswith(".xml"):
                 articles = self.feeds.get(path[len("/feeds/"):-len(".xml")])
                 return None if articles is None else (rss_feed(articles, self.base), "application/rss+xml")
@@ -91,7 +91,7 @@ class NewsSite:
                 if found is None:
                     self.send_error(500 if self.path in site.broken else 404)
                     return
-                data = found[0].encode("utf-8")
+                data = found[0] if isinstance(found[0], bytes) else found[0].encode("utf-8")
                 etag = '"' + hashlib.sha1(data).hexdigest()[:16] + '"'
                 if self.headers.get("If-None-Match") == etag:
                     self.send_response(304)

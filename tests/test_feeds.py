@@ -190,3 +190,75 @@ def test_json_feed_is_recognised_by_content_not_label() -> None:
     doc = {"version": "https://jsonfeed.org/version/1", "items": [{"id": "x", "content_text": "t"}]}
     assert len(parse(b"\xef\xbb\xbf" + json.dumps(doc).encode(), "text/xml").entries) == 1
     assert len(parse(rss("<item><title>a</title></item>"), "application/json").entries) == 1
+
+
+def test_references_to_forbidden_characters_are_dropped_and_valid_ones_kept() -> None:
+    feed = parse(rss("<item><guid>g&#0;1</guid><title>A&#x41;&#233;&#x1F600;&#x0000000042; &#xD800;&#55296;&#1;"
+                     "&#x110000;&#99999999999999999999;&#xFFFE;Z</title></item>"))
+    [entry] = feed.entries
+    assert entry.title == "AAé😀B Z" and entry.guid == "g 1"
+
+
+def test_a_surrogate_pair_written_as_two_references_is_the_character_it_encodes() -> None:
+    feed = parse(rss("<item><guid>g1</guid><title>Raid &#55357;&#56832; &#xD83D;&#xDE00;&#xD83D; &#xDE00;x</title>"
+                     "</item>"))
+    assert feed.entries[0].title == "Raid 😀 😀 x"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-be"])
+def test_wide_encodings_get_the_same_cleaning(encoding: str) -> None:
+    body = rss("<item><guid>g1</guid><title>Raid &#xD800; in Poipet é</title></item><item><guid>g2</guid></item>")
+    text = body.decode().replace('encoding="utf-8"', f'encoding="{encoding}"')
+    for headers in ({}, {"content-type": f"{RSS}; charset={encoding}"}):
+        feed = parse_feed(text.encode(encoding), URL, headers)
+        assert [e.title for e in feed.entries] == ["Raid in Poipet é", ""], (encoding, headers)
+
+
+@pytest.mark.parametrize("element", ["author", "dc:creator", "managingEditor", "webMaster", "dc:publisher",
+                                     "itunes:author"])
+def test_a_megabyte_author_is_parsed_in_linear_time(element: str) -> None:
+    # feedparser looks for an e-mail address in these with a quadratic regex: 1 MB would take hours
+    for content in ("a" * 1_000_000, "<![CDATA[" + "é" * 500_000 + "]]>"):
+        body = rss(f'<item xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:itunes="http://www.itunes.com/dtds/'
+                   f'podcast-1.0.dtd"><guid>g1</guid><{element}>{content}</{element}><title>Raid</title></item>')
+        started = time.monotonic()
+        [entry] = parse(body).entries
+        assert time.monotonic() - started < 2 and entry.title == "Raid"
+        assert len(entry.author) <= 200
+
+
+def test_link_credentials_are_stripped_and_fields_bounded() -> None:
+    feed = parse_feed(rss("<item><link>/a/1</link><title>" + "t" * 5_000 + "</title></item>"
+                          "<item><link>https://u:p@other.example/x</link></item>"
+                          "<item><link>/" + "x" * 3_000 + "</link><guid>" + "g" * 3_000 + "</guid></item>"),
+                      "https://reader:s3cret@news.example/rss.xml", {})
+    first, second, third = feed.entries
+    assert first.url == "https://news.example/a/1" and len(first.title) == 1_000
+    assert second.url == "https://other.example/x"
+    assert third.url == "" and third.guid.startswith("sha256:")
+
+
+def test_guids_and_links_are_bounded_in_bytes_as_indexed() -> None:
+    cjk = "".join(chr(0x4E00 + (i * 7919) % 20_000) for i in range(2_000))  # 3 bytes each, 9 percent-encoded
+    short, long = parse(rss(f"<item><guid>{cjk[:600]}</guid><link>/{cjk[:200]}</link></item>"
+                            f"<item><guid>{cjk[:700]}</guid><link>/{cjk[:300]}</link></item>")).entries
+    assert short.guid == cjk[:600] and short.url.endswith(cjk[:200])  # 1,800 bytes; 1,800 chars encoded
+    assert long.guid.startswith("sha256:") and long.url == ""  # 2,100 bytes; 2,700 chars encoded
+
+
+@pytest.mark.parametrize("date", ["Fri, 31 Dec 9999 23:00:00 GMT", "Mon, 01 Jan 0001 00:00:00 +1400",
+                                  "Mon, 01 Jan 1900 00:00:00 GMT", "Fri, 31 Dec 2100 23:00:00 GMT"])
+def test_dates_out_of_range_are_unknown(date: str) -> None:
+    [entry] = parse(rss(f"<item><guid>g</guid><pubDate>{date}</pubDate></item>")).entries
+    assert entry.published is None
+
+
+def test_json_feed_values_of_the_wrong_type_are_ignored() -> None:
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": ["x"], "items": [
+        {"id": 7, "title": {"a": 1}, "url": ["/x"], "authors": {"name": "x"}, "date_published": 1e308,
+         "content_text": "Police raided\u0000 a compound \ud800"},
+        {"id": "b", "author": {"name": "\udc00Desk"}, "date_published": "9999-12-31T23:59:59-01:00"}]})
+    first, second = parse(body.encode(), "application/feed+json").entries
+    assert (first.guid, first.title, first.url, first.author) == ("7", "", "", "")
+    assert first.content == "Police raided a compound"
+    assert second.author == "Desk" and second.published is None

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor.clean import INDEXABLE_BYTES, bound_key, clean_text, is_clean, strip_userinfo
+
 __all__ = [
     "AddResult",
     "ArticleRecord",
@@ -130,6 +132,21 @@ class NewArticle:
     entry_keys: tuple[str, ...] = ()
     extracted: bool = False
     owned: bool = True  # False: the link is on another site than the feed's (stored under a feed-scoped key)
+
+    def __post_init__(self) -> None:
+        # Last line of defence; parse_feed and extract_html already clean (monitor.clean). PostgreSQL refuses NUL
+        # in text and no driver encodes a lone surrogate, so one such value would fail the insert.
+        for name in ("feed_name", "url", "canonical_url", "title", "text", "author", "lang"):
+            value = getattr(self, name)
+            if isinstance(value, str) and not is_clean(value):
+                object.__setattr__(self, name, value := clean_text(value))
+            if name.endswith("url") and "@" in value:  # never a link with user:pass@
+                object.__setattr__(self, name, strip_userinfo(value) or value)
+        if not all(is_clean(key) for key in self.entry_keys):
+            object.__setattr__(self, "entry_keys", tuple(clean_text(key) for key in self.entry_keys))
+        # PostgreSQL cannot index a value over 2,704 bytes: an absurd key is hashed, not refused.
+        object.__setattr__(self, "canonical_url", bound_key(self.canonical_url, INDEXABLE_BYTES))
+        object.__setattr__(self, "entry_keys", tuple(bound_key(key, INDEXABLE_BYTES) for key in self.entry_keys))
 
 
 @dataclass(frozen=True)
