@@ -9,6 +9,7 @@ one ``ConfigError`` line naming the file, line and dotted key. No other module r
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -61,6 +62,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as '30s', '15m', '1h' or '1d'")
     if isinstance(value, int | float):
+        if not math.isfinite(value) or value < 0:  # TOML reads inf and nan: they fail date arithmetic later
+            raise ValueError(f"invalid duration {value!r}: use a number of seconds >= 0, or e.g. '30s', '15m'")
         return float(value)
     text = str(value).strip().lower().replace(" ", "")
     if not text or _DURATION_PART.sub("", text):

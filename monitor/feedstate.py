@@ -17,13 +17,22 @@ from monitor.config import Settings
 from monitor.errors import FetchStatusError, MonitorError
 from monitor.store import FeedRecord, FeedState
 
-__all__ = ["ERROR_CHARS", "MAX_RETRY_AFTER", "backoff_delay", "error_line", "failed_state", "follow_permanent",
+__all__ = ["ERROR_CHARS", "MAX_RETRY_AFTER", "backoff_delay", "error_line", "failed_state", "follow_permanent", "later",
            "pages_per_feed", "parallel_polls", "select_feeds"]
 
 _log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 30 * 86400.0  # a server's Retry-After is honoured up to 30 days
 ERROR_CHARS = 500  # a recorded error is one line of at most this many characters
+
+
+def later(now: datetime, seconds: float) -> datetime:
+    """``now`` plus ``seconds``, saturating at ``datetime.max``: an interval of millennia or a clock near year 9999
+    must not raise OverflowError (in the failure handler it would escape the poll)."""
+    try:
+        return now + timedelta(seconds=seconds)
+    except OverflowError:
+        return datetime.max
 
 
 def backoff_delay(failures: int, interval: float, max_backoff: float, retry_after: float | None = None) -> float:
@@ -106,8 +115,8 @@ def failed_state(
         last_status="gone" if gone else "error",
         last_error=error_line(error),
         consecutive_failures=failures,
-        next_poll=now + timedelta(seconds=delay),
-        retry_after_until=now + timedelta(seconds=retry_after) if retry_after else None,
+        next_poll=later(now, delay),
+        retry_after_until=later(now, retry_after) if retry_after else None,
     )
 
 

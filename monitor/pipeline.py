@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from monitor import dedup
@@ -29,7 +29,7 @@ from monitor.config import Settings
 from monitor.errors import BlockedAddressError, FetchError, FetchTimeout, MonitorError
 from monitor.extract import Extracted, ExtractorPool, charset_from_headers, choose_text, extract_html
 from monitor.feeds import FeedEntry, parse_feed
-from monitor.feedstate import (backoff_delay, error_line, failed_state, follow_permanent, pages_per_feed,
+from monitor.feedstate import (backoff_delay, error_line, failed_state, follow_permanent, later, pages_per_feed,
                                parallel_polls, select_feeds)
 from monitor.fetch import Fetcher, FetchResult
 from monitor.lang import detect_language
@@ -211,7 +211,7 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) ->
         last_status="not_modified" if response.not_modified else "ok",
         last_error=None,
         consecutive_failures=0,
-        next_poll=now + timedelta(seconds=_interval(feed, ctx)),
+        next_poll=later(now, _interval(feed, ctx)),
         retry_after_until=None,
     )
     if response.not_modified:

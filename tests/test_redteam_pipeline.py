@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-from monitor.config import FeedSettings, FetchSettings, SchedulerSettings
+from monitor.config import FeedSettings, FetchSettings, SchedulerSettings, load_settings
+from monitor.daemon import run_cycle
+from monitor.errors import ConfigError
 from monitor.extract import ExtractorPool
 from monitor.store import Store
 from tests.dbfixtures import store_url  # noqa: F401 - the fixture, parametrized over SQLite and PostgreSQL
@@ -71,3 +74,39 @@ def test_a_non_ascii_validator_does_not_fail_the_feeds_next_polls(
         result = h.poll()["odd"]
         assert result.status in ("ok", "not_modified"), result.error
     assert h.feed("odd").consecutive_failures == 0
+
+
+# --- time at the edges -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("clock", [datetime.max - timedelta(minutes=1), datetime(9999, 12, 31)])
+def test_a_clock_at_the_end_of_time_fails_no_poll(make_harness: Any, news_site: NewsSite,  # noqa: F811
+                                                  clock: datetime) -> None:
+    """``next_poll`` past year 9999 once raised OverflowError, and again in the failure handler: the poll crashed."""
+    news_site.add("mekong", *RAID)
+    news_site.answers["/feeds/wire.xml"] = (429, {"Retry-After": "600"})
+    h = make_harness([FeedSettings(name="mekong", url=news_site.feed_url("mekong")),
+                      FeedSettings(name="wire", url=news_site.feed_url("wire"))])
+    results = {r.feed: r for r in asyncio.run(run_cycle(
+        h.settings, h.store, h.rules, due_only=False, extractor=h.extractor, clock=lambda: clock))}
+    assert (results["mekong"].status, results["mekong"].new) == ("ok", 1)
+    assert results["wire"].status == "error" and "HTTP 429" in (results["wire"].error or "")
+    for name in ("mekong", "wire"):
+        assert clock < h.feed(name).next_poll <= datetime.max  # saturated, not raised
+
+
+def test_an_interval_of_millennia_polls_once_and_not_again(make_harness: Any, news_site: NewsSite) -> None:  # noqa: F811
+    news_site.add("mekong", *RAID)
+    h = make_harness([FeedSettings(name="mekong", url=news_site.feed_url("mekong"), interval=1e12),
+                      FeedSettings(name="other", url=news_site.feed_url("other"))])
+    results = h.poll()
+    assert (results["mekong"].status, results["mekong"].new) == ("ok", 1) and results["other"].status == "ok"
+    assert h.feed("mekong").next_poll == datetime.max
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf", "-5.0"])
+def test_a_non_finite_or_negative_duration_in_config_is_a_clear_error(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[[feeds]]\nurl = "http://a.test/rss"\ninterval = {value}\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+    assert "feeds[0].interval" in str(caught.value) and "duration" in str(caught.value)
