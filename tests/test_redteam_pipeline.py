@@ -4,7 +4,9 @@ real pipeline on loopback (SQLite and PostgreSQL), asserting that the unit aroun
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import tracemalloc
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ import pytest
 
 from monitor.config import FeedSettings, FetchSettings, SchedulerSettings, load_settings
 from monitor.daemon import run_cycle
-from monitor.errors import ConfigError
+from monitor.errors import BlockedAddressError, ConfigError
+from monitor.fetch import Fetcher
 from monitor.extract import ExtractorPool
 from monitor.store import Store
 from tests.dbfixtures import store_url  # noqa: F401 - the fixture, parametrized over SQLite and PostgreSQL
@@ -110,3 +113,32 @@ def test_a_non_finite_or_negative_duration_in_config_is_a_clear_error(tmp_path: 
     with pytest.raises(ConfigError) as caught:
         load_settings(path, {})
     assert "feeds[0].interval" in str(caught.value) and "duration" in str(caught.value)
+
+
+# --- links on endless distinct hosts -----------------------------------------------------------------------------
+
+def test_links_on_endless_distinct_hosts_do_not_grow_the_fetchers_memory() -> None:
+    """Each host gets a politeness gate; a feed listing new subdomains at every poll once kept them all, forever."""
+
+    class Loopback:
+        async def resolve(self, host: str, port: int) -> list[str]:
+            return ["127.0.0.1"]  # refused at connect time: no server needed, the gate is made all the same
+
+    async def fetch_hosts(fetcher: Fetcher, prefix: str, count: int) -> None:
+        for i in range(count):
+            with pytest.raises(BlockedAddressError):
+                await fetcher.fetch(f"http://{prefix}{i}.evil.test/a")
+
+    async def retained() -> int:
+        async with Fetcher(FetchSettings(), resolver=Loopback()) as fetcher:
+            await fetch_hosts(fetcher, "warm", 600)  # past the cap once, so what stays is the steady state
+            gc.collect()
+            tracemalloc.start()
+            try:
+                await fetch_hosts(fetcher, "h", 1500)
+                gc.collect()
+                return tracemalloc.get_traced_memory()[0]
+            finally:
+                tracemalloc.stop()
+
+    assert asyncio.run(retained()) < 300_000  # 1,500 kept gates were about 570 KB

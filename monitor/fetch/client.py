@@ -49,6 +49,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 # The decoded body replaces the wire body, so these no longer describe it.
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+_MAX_GATES = 512  # per-host gates kept before idle ones are dropped
 _PRIVATE_HINT = " (set allow_private = true on this feed in config.toml to fetch it)"
 
 
@@ -84,6 +85,10 @@ class _HostGate:
     delay: float
     next_start: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # hops holding or waiting for a slot: a gate without users and past its delay is forgotten
+
+    def idle(self, now: float) -> bool:
+        return not self.users and self.next_start <= now
 
     async def wait_turn(self) -> None:
         if self.delay <= 0:
@@ -264,6 +269,9 @@ class Fetcher:
     def _gate(self, host: str) -> _HostGate:
         gate = self._hosts.get(host)
         if gate is None:
+            if len(self._hosts) >= _MAX_GATES:  # links on endless distinct hosts must not grow memory forever
+                now = time.monotonic()
+                self._hosts = {h: g for h, g in self._hosts.items() if not g.idle(now)}
             gate = _HostGate(asyncio.Semaphore(self._settings.per_host), self._settings.per_host_delay)
             self._hosts[host] = gate
         return gate
@@ -272,12 +280,16 @@ class Fetcher:
         self, client: httpx.AsyncClient, url: str, headers: dict[str, str], budget: float, *, original: str
     ) -> _Hop:
         gate = self._gate(httpx.URL(url).host)
-        # Host slot (and delay) first, global slot second: fetches queued behind a busy host hold no global
-        # slot, so other hosts are not starved. Both are held per hop, so a cross-host redirect cannot deadlock.
-        async with gate.slots:
-            await gate.wait_turn()
-            async with self._slots:
-                return await self._timed_exchange(client, url, headers, budget, original=original)
+        gate.users += 1
+        try:
+            # Host slot (and delay) first, global slot second: fetches queued behind a busy host hold no global
+            # slot, so other hosts are not starved. Both are held per hop, so a cross-host redirect cannot deadlock.
+            async with gate.slots:
+                await gate.wait_turn()
+                async with self._slots:
+                    return await self._timed_exchange(client, url, headers, budget, original=original)
+        finally:
+            gate.users -= 1
 
     async def _timed_exchange(
         self, client: httpx.AsyncClient, url: str, headers: dict[str, str], budget: float, *, original: str
