@@ -28,12 +28,13 @@ from monitor import dedup
 from monitor.config import Settings
 from monitor.errors import BlockedAddressError, FetchError, FetchTimeout, MonitorError
 from monitor.extract import Extracted, ExtractorPool, charset_from_headers, choose_text, extract_html
-from monitor.feeds import FeedEntry, parse_feed
+from monitor.feeds import FeedEntry
 from monitor.feedstate import (backoff_delay, error_line, failed_state, follow_permanent, later, pages_per_feed,
                                parallel_polls, select_feeds)
 from monitor.fetch import Fetcher, FetchResult
 from monitor.lang import detect_language
 from monitor.notify import plan_deliveries
+from monitor.parsethread import parse_in_thread
 from monitor.rules import Document, Match, RuleSet
 from monitor.store import FeedRecord, FeedState, NewArticle, NewMatch, PlannedDelivery, Store, is_transient
 
@@ -216,7 +217,7 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) ->
     )
     if response.not_modified:
         return 0, 0, ok
-    parsed = await _in_thread(parse_feed, response.body, response.final_url, response.headers)
+    parsed = await parse_in_thread((ctx.store, feed.id), response.body, response.final_url, response.headers)
     entries = await _new_entries(feed, parsed.entries, ctx)
     if len(entries) > MAX_ENTRIES_PER_POLL:
         # Take the rest on the next tick: forget the validators, or a 304 would hide the entries left over.

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import subprocess
+import sys
+import threading
 import time
 import tracemalloc
 from datetime import datetime, timedelta
@@ -142,3 +146,57 @@ def test_links_on_endless_distinct_hosts_do_not_grow_the_fetchers_memory() -> No
                 tracemalloc.stop()
 
     assert asyncio.run(retained()) < 300_000  # 1,500 kept gates were about 570 KB
+
+
+# --- a feed that keeps feedparser busy past its time budget ------------------------------------------------------
+
+def _attributes_feed(count: int) -> str:
+    """One element with ``count`` attributes: the standard library's SAX attribute lookup is quadratic."""
+    attributes = " ".join(f'a{i}="v"' for i in range(count))
+    return rss({"title": "x", "link": "http://x.test/", "guid": "x"}).replace("<item>", f"<item {attributes}>")
+
+
+def test_a_feed_that_parses_for_minutes_does_not_keep_monitor_poll_from_exiting(
+        tmp_path: Path, news_site: NewsSite) -> None:  # noqa: F811
+    """The poll is cut at feed_timeout, but feedparser cannot be: its worker thread was joined at exit, so
+    ``monitor poll`` took the whole parse (50 s for 60,000 attributes; an hour for a 5 MB feed) to exit."""
+    news_site.raw["/feeds/attrs.xml"] = _attributes_feed(40_000)  # 18 s of parsing
+    news_site.add("healthy", *RAID)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(
+        "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n")
+    (tmp_path / "config.toml").write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n[scheduler]\nfeed_timeout = "3s"\n'
+        f'[fetch]\nallow_private = true\nfull_text = false\n[rules]\npaths = ["{tmp_path / "rules"}"]\n'
+        f'[[feeds]]\nname = "attrs"\nurl = "{news_site.base}/feeds/attrs.xml"\n'
+        f'[[feeds]]\nname = "healthy"\nurl = "{news_site.feed_url("healthy")}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"), "poll",
+                           "--no-deliver"], env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert time.monotonic() - started < 12  # start-up, a 3 s budget, exit: not the 18 s parse
+    with Store.open(f"sqlite:///{tmp_path / 'm.db'}") as store:
+        assert store.count_articles() == 1
+        attrs = store.get_feed("attrs")
+        assert attrs is not None and "feed_timeout" in (attrs.last_error or "")
+
+
+def test_a_feed_still_parsing_from_its_last_poll_fails_its_next_poll_at_once(
+        make_harness: Any, news_site: NewsSite) -> None:  # noqa: F811
+    """One hostile feed must not pile up uninterruptible parses, one per poll, until they hold every CPU."""
+    news_site.raw["/feeds/attrs.xml"] = _attributes_feed(20_000)  # about 4.5 s of parsing
+    news_site.add("healthy", *RAID)
+    h = make_harness([FeedSettings(name="attrs", url=f"{news_site.base}/feeds/attrs.xml", full_text=False),
+                      FeedSettings(name="healthy", url=news_site.feed_url("healthy"), full_text=False)],
+                     scheduler=SchedulerSettings(feed_timeout=1.5))
+    first = h.poll()
+    assert "feed_timeout" in (first["attrs"].error or "") and first["healthy"].new == 1
+    second = h.poll()
+    assert "still running" in (second["attrs"].error or "") and second["attrs"].seconds < 0.4
+    assert second["healthy"].status in ("ok", "not_modified")
+    deadline = time.monotonic() + 30
+    while any(t.name.startswith("parse ") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.1)  # let it finish: a parse left running would slow the tests that follow
+    news_site.raw["/feeds/attrs.xml"] = rss({"title": "x", "link": "http://x.test/", "guid": "x"})
+    assert h.poll()["attrs"].status == "ok"  # once it has finished, the feed is parsed again as usual
