@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import subprocess
 import sys
@@ -200,3 +201,20 @@ def test_a_feed_still_parsing_from_its_last_poll_fails_its_next_poll_at_once(
         time.sleep(0.1)  # let it finish: a parse left running would slow the tests that follow
     news_site.raw["/feeds/attrs.xml"] = rss({"title": "x", "link": "http://x.test/", "guid": "x"})
     assert h.poll()["attrs"].status == "ok"  # once it has finished, the feed is parsed again as usual
+
+
+# --- a host that is not valid IDNA ---------------------------------------------------------------------------------
+
+def test_a_host_that_is_not_valid_idna_is_an_ordinary_fetch_failure(
+        make_harness: Any, news_site: NewsSite, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    """``xn--.test`` parses, but httpx raises IDNAError when asked for its host: it went through the fetcher's
+    last-resort boundary as an unexpected error, shown as '<invalid URL>'."""
+    news_site.raw["/feeds/idn.xml"] = rss({"title": RAID[0], "link": "http://xn--.test/a", "guid": "a",
+                                           "description": RAID[1]})
+    h = make_harness([FeedSettings(name="links", url=f"{news_site.base}/feeds/idn.xml"),
+                      FeedSettings(name="feed", url="http://xn--.test/feed.xml")])
+    with caplog.at_level(logging.WARNING, logger="monitor.fetch"):
+        results = h.poll()
+    assert (results["links"].status, results["links"].new, results["links"].matched) == ("ok", 1, 1)
+    assert results["feed"].status == "error" and "xn--.test" in (results["feed"].error or "")
+    assert not [r for r in caplog.records if "unexpectedly" in r.getMessage()]

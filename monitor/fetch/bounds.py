@@ -23,6 +23,7 @@ __all__ = [
     "clip",
     "parse_retry_after",
     "safe_url",
+    "url_host",
     "validator",
 ]
 
@@ -45,9 +46,17 @@ def safe_url(url: str | httpx.URL) -> str:
     try:
         u = httpx.URL(str(url)[:MAX_URL])
         port = f":{u.port}" if u.port else ""
-        return clip(f"{u.scheme}://{u.host}{port}{u.path}", 200)
+        return clip(f"{u.scheme}://{url_host(u)}{port}{u.path}", 200)
     except Exception:  # noqa: BLE001 - called while reporting other errors: it must not raise itself
         return "<invalid URL>"
+
+
+def url_host(url: httpx.URL) -> str:
+    """The URL's host, as it is sent when it is not valid IDNA: ``httpx.URL.host`` raises for ``xn--.test``."""
+    try:
+        return url.host
+    except UnicodeError:
+        return url.raw_host.decode("ascii", "replace")
 
 
 def ascii_digits(value: str) -> bool:

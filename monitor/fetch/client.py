@@ -27,7 +27,8 @@ from monitor.errors import (
     ResponseTooLargeError,
     TooManyRedirectsError,
 )
-from monitor.fetch.bounds import MAX_HEADER, MAX_URL, ascii_digits, clip, parse_retry_after, safe_url, validator
+from monitor.fetch.bounds import (MAX_HEADER, MAX_URL, ascii_digits, clip, parse_retry_after, safe_url, url_host,
+                                  validator)
 from monitor.fetch.decode import ACCEPT_ENCODING, UnsupportedEncoding, make_decoder
 from monitor.fetch.guard import (
     AddressBlocked,
@@ -252,9 +253,15 @@ class Fetcher:
                 hint = _PRIVATE_HINT if blocked_reason(literal, allow_private=True) is None else ""
                 raise BlockedAddressError(f"blocked: {reason}{hint}", url=url, reason=reason)
         try:
-            return str(httpx.URL(url).copy_with(fragment=None))
+            target = httpx.URL(url).copy_with(fragment=None)
         except (httpx.InvalidURL, TypeError, ValueError) as e:
             raise FetchError(f"invalid URL: {clip(str(e))}", url=url) from e
+        try:
+            target.host  # noqa: B018 - httpx decodes it for the Host header: 'xn--.test' parses, then raises there
+        except UnicodeError as e:
+            raise FetchError(f"invalid URL: host {url_host(target)!r} is not valid IDNA: {clip(str(e), 60)}",
+                             url=url) from e
+        return str(target)
 
     def _check_downgrade(self, current: str, next_url: str, original: str) -> None:
         if (
