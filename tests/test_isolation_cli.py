@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import logging
+import sqlite3
 import stat
 import time
 from dataclasses import replace
@@ -126,7 +127,7 @@ def test_article_urls_print_without_credentials_and_titles_literally(tmp_path: P
     assert f"{RAID[0]} [/x]" in out
     _, out, _ = invoke("--config", str(config), "matches", "--format", "csv")
     row = next(csv.DictReader(io.StringIO(out)))
-    assert row["article_url"].startswith("http://***@127.0.0.1:")
+    assert row["article_url"].startswith("http://127.0.0.1:")  # user info is stripped from links at the edge
 
 
 def test_a_long_hostile_reason_phrase_is_logged_short_and_fast(tmp_path: Path,
@@ -200,11 +201,14 @@ def test_stored_hostile_values_print_literally_and_without_credentials(tmp_path:
                       encoding="utf-8")
     settings = load_settings(config)
     raid = rule("kh.raid[/x]", title="Scam [bold]raid[/bold]")
+    url = "https://bob:Pw0rdValue@news.example.org/a/1?apikey=K3yValue9876"
+    title = "Raid [/x] in\x1b]8;;http://evil.example/\x07 Poipet\x07\u202e\x9b2J\r\nforged line"
     with Store.open(settings.database.url) as store:
-        add_story(store, settings, [raid], feed="Feed [/i]\x1b[2J",
-                  url="https://bob:Pw0rdValue@news.example.org/a/1?apikey=K3yValue9876",
-                  title="Raid [/x] in\x1b]8;;http://evil.example/\x07 Poipet\x07\u202e\x9b2J\r\nforged line",
+        add_story(store, settings, [raid], feed="Feed [/i]\x1b[2J", url=url, title=title,
                   text="Police raided a \\scam compound in Poipet [link=http://evil.example/]x[/link].")
+    # The store cleans what it inserts; a database an older version wrote may still hold raw values.
+    with sqlite3.connect(tmp_path / "m.db") as db:
+        db.execute("UPDATE articles SET title = ?, url = ?", (title, url))
     for args in (["deliveries"], ["deliveries", "-f", "json"], ["matches"], ["matches", "-f", "json"],
                  ["matches", "-f", "csv"]):
         code, out, err = invoke("--config", str(config), *args)
