@@ -323,7 +323,10 @@ def _safe_link(url: str) -> str:
     ``javascript:`` links nor fill a message with one URL."""
     if len(url or "") > _URL_MAX or not re.match(r"(?i)^https?://[^\s<>\"']+$", url or ""):
         return ""
-    # "@" after the host is "%40" (the same URL), so the mention guard need not break a link like /@name.
+    # "@" after the host is "%40" (the same URL), so the mention guard need not break a link like /@name; that
+    # includes a query or fragment right after the host (``https://host?@everyone``). A user info part is dropped:
+    # it holds credentials or, in markdown where links are not escaped, a mention (``https://x@everyone.org``).
     scheme, _, rest = url.partition("://")
-    host, slash, path = rest.partition("/")
-    return f"{scheme}://{host}{slash}{path.replace('@', '%40')}"
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    host = rest[:end].rpartition("@")[2]
+    return f"{scheme}://{host}{rest[end:].replace('@', '%40')}" if host else ""
