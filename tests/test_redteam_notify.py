@@ -4,8 +4,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -14,6 +21,7 @@ from monitor.store import Store
 from tests.chat import ChatServer, chat_server
 from tests.dbfixtures import store, store_url
 from tests.notifykit import T0, add_story, make_settings, rule
+from tests.smtp import free_port
 
 __all__ = ["chat_server", "store", "store_url"]
 
@@ -42,3 +50,71 @@ def test_a_mention_in_an_article_url_right_after_the_host_pings_nobody(store: St
         assert not _LIVE.search(post["message"].replace("&lt;", "<")), post["message"]
     bodies = "".join(post["message"] for post in posts)
     assert "a.example.org?q=%40everyone" in bodies and "everyone.example.org/story" in bodies
+
+
+class _PickyReceiver:
+    """A chat receiver that hangs up without an answer on messages whose title holds ``hang`` and stalls past the
+    timeout on those holding ``stall``; it accepts the rest (a proxy with a body limit, a slow content filter)."""
+
+    def __init__(self) -> None:
+        self.titles: list[str] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                title = str(json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))["title"])
+                if "hang" in title:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if "stall" in title:
+                    time.sleep(1.5)
+                owner.titles.append(title)
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def url(self) -> str:
+        return f"json://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+@pytest.fixture
+def picky() -> Iterator[_PickyReceiver]:
+    receiver = _PickyReceiver()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+
+
+@pytest.mark.parametrize("poison", ["hang", "stall"])
+def test_a_receiver_that_hangs_up_on_one_message_does_not_stop_the_channel(store: Store, picky: _PickyReceiver,
+                                                                           poison: str) -> None:
+    # A dropped connection or a timeout reads as "server unreachable": it backed off every other message of the
+    # channel with it, and the poisoned message, first in line again at each retry, did so at every run.
+    settings = make_settings({"chat": {"urls": [picky.url()]}}, [{"channels": ["chat"]}], timeout=0.5)
+    titles = [f"{poison} first", "Second", "Third", f"{poison} fourth", "Fifth"]
+    for n, title in enumerate(titles):
+        add_story(store, settings, [RAID], url=f"https://news.example.org/{n}", title=title, text=_text(n),
+                  now=T0 + timedelta(seconds=n))
+    notifier = Notifier(settings, store, rules=[RAID])
+    report = notifier.send_due(T0 + timedelta(minutes=1))
+    assert (report.sent, report.retried) == (3, 2)
+    assert [t.split(": ", 1)[1] for t in picky.titles] == ["Second", "Third", "Fifth"]
+    assert {d.article_title for d in store.list_deliveries(status="pending")} == {f"{poison} first", f"{poison} fourth"}
+
+
+def test_a_dead_receiver_still_backs_off_the_channel_after_two_messages(store: Store) -> None:
+    settings = make_settings({"chat": {"urls": [f"json://127.0.0.1:{free_port()}/hook"]}}, [{"channels": ["chat"]}])
+    for n in range(6):
+        add_story(store, settings, [RAID], url=f"https://news.example.org/{n}", title=f"Story {n}", text=_text(n),
+                  now=T0 + timedelta(seconds=n))
+    report = Notifier(settings, store, rules=[RAID]).send_due(T0 + timedelta(minutes=1))
+    assert report.retried == 6
+    assert len({d.last_error for d in store.list_deliveries(limit=None)}) == 1
