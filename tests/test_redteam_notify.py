@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from monitor.notify import Notifier
-from monitor.store import Store
+from monitor.dedup import content_hash, story_keys
+from monitor.notify import Notifier, plan_deliveries
+from monitor.store import NewArticle, NewMatch, Store
 from tests.chat import ChatServer, chat_server
 from tests.dbfixtures import store, store_url
 from tests.notifykit import T0, add_story, make_settings, rule
@@ -118,3 +119,27 @@ def test_a_dead_receiver_still_backs_off_the_channel_after_two_messages(store: S
     report = Notifier(settings, store, rules=[RAID]).send_due(T0 + timedelta(minutes=1))
     assert report.retried == 6
     assert len({d.last_error for d in store.list_deliveries(limit=None)}) == 1
+
+
+def test_a_wildcard_that_hit_thousands_of_distinct_words_renders_at_once(store: Store, chat_server: ChatServer) -> None:
+    # "scam*" on a hostile article of 30,000 distinct "scamNNNNN" words: every distinct hit text was compiled and
+    # searched for in the snippet, about 4 s per message and format (13 s at the 100,000 hits a match keeps).
+    settings = make_settings({"chat": {"urls": [chat_server.url("chat")], "format": "markdown"}},
+                             [{"channels": ["chat"]}])
+    words = [f"scam{n:05d}" for n in range(30_000)]
+    text = " ".join(words)
+    hits = tuple(("text", 10 * n, 10 * n + 9, word) for n, word in enumerate(words))  # each word is 9 + 1 long
+    match = NewMatch(rule_id=RAID.id, rule_version=RAID.version, severity=RAID.severity, tags=RAID.tags, hits=hits,
+                     snippet=text[:500])
+    article = NewArticle(feed_id=None, feed_name="Flood", url="https://news.example.org/flood",
+                         canonical_url="https://news.example.org/flood", title="Flood", text=text, author=None,
+                         published=T0, lang="en", content_hash=content_hash(text), story_keys=story_keys(text))
+    store.add_article_with_matches(article, [match], lambda story, new: plan_deliveries(
+        [match], [RAID], settings, T0, T0), now=T0)
+    add_story(store, settings, [RAID], url="https://news.example.org/next", title="Next", text=_text(1),
+              now=T0 + timedelta(seconds=1))
+    started = time.monotonic()
+    assert Notifier(settings, store, rules=[RAID]).send_due(T0 + timedelta(minutes=1)).sent == 2
+    assert time.monotonic() - started < 2
+    flood = chat_server.messages("chat")[0]["message"]
+    assert "**scam00000**" in flood and "**scam00010**" in flood  # the hits in the snippet are still marked
