@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import socket
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from monitor.cli import _setup_logging
 from monitor.dedup import content_hash, story_keys
 from monitor.notify import Notifier, plan_deliveries
 from monitor.store import NewArticle, NewMatch, Store
@@ -143,3 +145,17 @@ def test_a_wildcard_that_hit_thousands_of_distinct_words_renders_at_once(store: 
     assert time.monotonic() - started < 2
     flood = chat_server.messages("chat")[0]["message"]
     assert "**scam00000**" in flood and "**scam00010**" in flood  # the hits in the snippet are still marked
+
+
+def test_secrets_in_json_or_a_dict_and_split_across_arguments_never_reach_the_log(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # A chat service's error echoing its JSON request, or a logged dict: the quote after the key hid the value.
+    _setup_logging(logging.INFO)
+    log = logging.getLogger("monitor.notify")
+    log.warning("refused body=%s", '{"token": "hunter22a", "api_key":"hunter22b", "user": "desk"}')
+    log.warning("settings %s", {"password": "hunter22c", "webhook_secret": "hunter22d"})
+    log.warning("url=%s%s", "https://user:", "hunter22e@smtp.example.org/x")
+    log.warning("%s=%s", "apikey", "hunter22f")
+    err = capsys.readouterr().err
+    assert "hunter22" not in err
+    assert '"user": "desk"' in err and "smtp.example.org" in err
