@@ -11,13 +11,16 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
-from monitor.cli import _setup_logging
+from monitor.cli import _setup_logging, app
 from monitor.dedup import content_hash, story_keys
 from monitor.notify import Notifier, plan_deliveries
 from monitor.store import NewArticle, NewMatch, Store
@@ -159,3 +162,36 @@ def test_secrets_in_json_or_a_dict_and_split_across_arguments_never_reach_the_lo
     err = capsys.readouterr().err
     assert "hunter22" not in err
     assert '"user": "desk"' in err and "smtp.example.org" in err
+
+
+def _config(tmp_path: Path, database: str) -> Path:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "{database}"\n[channels.chat]\nurls = ["json://127.0.0.1:9/hook"]\n'
+                      '[[routes]]\nchannels = ["chat"]\n')
+    return config
+
+
+def test_matches_and_deliveries_at_year_1_and_9999_with_extreme_cutoffs(tmp_path: Path, store: Store,
+                                                                         store_url: str) -> None:
+    # "--since 99999999999d" and a year-1 date east of UTC overflowed into a traceback; a negative --limit was a
+    # database error on PostgreSQL; year 1 printed as "1-01-01".
+    settings = make_settings({"chat": {"urls": ["json://127.0.0.1:9/hook"]}}, [{"channels": ["chat"]}])
+    for n, published in enumerate((datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59))):
+        add_story(store, settings, [RAID], url=f"https://news.example.org/{n}", title=f"[/x] @everyone {n}",
+                  text=_text(n), published=published, now=datetime(1, 1, 1, 0, n) if n == 0 else T0)
+    config = _config(tmp_path, store_url)
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(app, ["--config", str(config), *args])
+
+    for cutoff in ("99999999999d", "999999999999999999999999999d", "0001-01-01T00:00:00+14:00"):
+        for fmt in ("text", "json", "csv"):
+            result = run("matches", "--since", cutoff, "--format", fmt)
+            assert result.exit_code == 0 and result.output.count("@everyone") == 2, (cutoff, fmt, result.output)
+    text = run("matches").output
+    assert "0001-01-01 00:00" in text and "9999-12-31 23:59" in text and "[/x]" in text
+    assert run("matches", "--since", "9999-12-31T23:00:00-05:00").exit_code == 1  # nothing after the end of time
+    for command in ("matches", "deliveries"):
+        result = run(command, "--limit", "-1")
+        assert result.exit_code == 2 and "--limit" in result.output
+    assert "next=0001-01-01T00:00Z" in run("deliveries").output

@@ -30,6 +30,7 @@ __all__ = [
     "console",
     "err_console",
     "link",
+    "minute",
     "open_store",
     "plain",
     "print_jsonl",
@@ -69,6 +70,11 @@ def clean(value: object, *, lines: bool = False) -> str:
 def plain(value: object, style: str = "", *, lines: bool = False) -> Text:
     """``value`` cleaned, as rich ``Text``: printed literally, ``[/x]`` and ``[link=…]`` included."""
     return Text(clean(value, lines=lines), style=style)
+
+
+def minute(value: datetime, sep: str = " ") -> str:
+    """``value`` to the minute, ``0001-01-01 00:00``: by hand, as strftime writes year 1 as ``1`` on Linux."""
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}{sep}{value.hour:02d}:{value.minute:02d}"
 
 
 def link(url: object) -> str:
@@ -136,7 +142,7 @@ def print_matches(matches: Iterable[MatchRecord]) -> None:
     for found in by_article.values():
         found.sort(key=lambda m: SEVERITIES.index(m.severity), reverse=True)
         article = found[0].article
-        when = (article.published or found[0].matched_at).strftime("%Y-%m-%d %H:%M")
+        when = minute(article.published or found[0].matched_at)
         console.print(plain(article.title, "bold"))
         console.print(Text("  ").append(f"{clean(article.feed)} · {when} UTC · {link(article.url)}", "dim"))
         for m in found:
