@@ -194,3 +194,20 @@ def test_matches_and_deliveries_at_year_1_and_9999_with_extreme_cutoffs(tmp_path
         result = run(command, "--limit", "-1")
         assert result.exit_code == 2 and "--limit" in result.output
     assert "next=0001-01-01T00:00Z" in run("deliveries").output
+
+
+def test_lone_surrogates_in_a_document_print_in_every_command_and_format(tmp_path: Path) -> None:
+    # JSON may spell a lone surrogate ("\ud800"); printing it raised UnicodeEncodeError (a traceback) in match,
+    # match --format json and rules explain.
+    (tmp_path / "r.yaml").write_text("rules:\n  - id: rx\n    title: 'Raid \\ud800'\n    query: '/scam\\s+compound/'\n")
+    docs = tmp_path / "d.jsonl"
+    docs.write_text('{"id": "s\\ud800", "title": "raid \\ud800", "text": "police raid scam compound \\udfff"}\n'
+                    '{"id": "next", "title": "raid", "text": "police raid scam compound"}\n')
+    rules = ["--rules", str(tmp_path / "r.yaml")]
+    for args in (["match", *rules, str(docs)], ["match", *rules, "--format", "json", str(docs)],
+                 ["rules", "explain", *rules, "rx", str(docs)]):
+        result = CliRunner().invoke(app, ["--config", str(_config(tmp_path, "sqlite://")), *args])
+        assert result.exit_code == 0 and result.exception is None, (args, result.exception)
+        assert "scam compound" in result.output and "\ud800" not in result.output
+    lines = CliRunner().invoke(app, ["match", *rules, "--format", "json", str(docs)]).output.splitlines()
+    assert [json.loads(line)["doc"] for line in lines] == ["s\ud800", "next"]  # JSON keeps it, escaped
