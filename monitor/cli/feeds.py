@@ -184,7 +184,14 @@ def _write_csv(rows: list[dict[str, Any]]) -> None:
 def _csv_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
-    return clean(value, lines=True) if isinstance(value, str) else value  # CSV quotes line breaks
+    if not isinstance(value, str):
+        return value
+    value = clean(value, lines=True)  # CSV quotes line breaks
+    # A feed's title such as "=HYPERLINK(...)" would run as a formula in a spreadsheet (OWASP: CSV injection).
+    return f"'{value}" if value[:1] in _FORMULA_STARTS else value
+
+
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def _when(value: datetime | None) -> str:
