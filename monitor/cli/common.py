@@ -30,6 +30,7 @@ __all__ = [
     "console",
     "err_console",
     "link",
+    "minute",
     "open_store",
     "plain",
     "print_jsonl",
@@ -53,7 +54,9 @@ _CONTROL = re.compile(
     r"|\x1b[ -/]*+[0-~]?"
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 )
-_CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_CHAR = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# Lone surrogates (a JSON document may spell them, "\ud800") cannot be encoded: printing one raised.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _LINE_BREAKS = re.compile(r"\r\n|[\n\u2028\u2029\x85]")
 
 
@@ -63,12 +66,19 @@ def clean(value: object, *, lines: bool = False) -> str:
     text = str(value)
     if not lines:
         text = _LINE_BREAKS.sub(" ", text)
-    return _CONTROL.sub("", text) if _CONTROL_CHAR.search(text) else text  # one fast scan for the usual text
+    if not _CONTROL_CHAR.search(text):  # one fast scan for the usual text
+        return text
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
 
 
 def plain(value: object, style: str = "", *, lines: bool = False) -> Text:
     """``value`` cleaned, as rich ``Text``: printed literally, ``[/x]`` and ``[link=…]`` included."""
     return Text(clean(value, lines=lines), style=style)
+
+
+def minute(value: datetime, sep: str = " ") -> str:
+    """``value`` to the minute, ``0001-01-01 00:00``: by hand, as strftime writes year 1 as ``1`` on Linux."""
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}{sep}{value.hour:02d}:{value.minute:02d}"
 
 
 def link(url: object) -> str:
@@ -108,8 +118,9 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-# json.dumps escapes C0 controls; these it would write raw (ensure_ascii=False), and a terminal may act on them.
-_JSON_RAW_CONTROLS = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# json.dumps escapes C0 controls; these it would write raw (ensure_ascii=False), and a terminal may act on them
+# (or, lone surrogates, no encoder takes them).
+_JSON_RAW_CONTROLS = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def print_jsonl(rows: Iterable[Mapping[str, Any]]) -> None:
@@ -136,7 +147,7 @@ def print_matches(matches: Iterable[MatchRecord]) -> None:
     for found in by_article.values():
         found.sort(key=lambda m: SEVERITIES.index(m.severity), reverse=True)
         article = found[0].article
-        when = (article.published or found[0].matched_at).strftime("%Y-%m-%d %H:%M")
+        when = minute(article.published or found[0].matched_at)
         console.print(plain(article.title, "bold"))
         console.print(Text("  ").append(f"{clean(article.feed)} · {when} UTC · {link(article.url)}", "dim"))
         for m in found:

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli.common import (
-    Format, clean, console, link, open_store, plain, print_jsonl, print_matches, settings_from,
+    Format, clean, console, link, minute, open_store, plain, print_jsonl, print_matches, settings_from,
 )
 from monitor.config import FeedSettings, parse_duration
 from monitor.notify.redact import redact_credentials, shorten
@@ -110,7 +110,7 @@ def matches(
     ctx: typer.Context,
     rule: str = typer.Option(None, "--rule", help="Only this rule id."),
     since: str = typer.Option(None, "--since", help="Only matches newer than this: a duration (2h, 3d) or a date."),
-    limit: int = typer.Option(None, "--limit", help="At most this many, newest first."),
+    limit: int = typer.Option(None, "--limit", min=0, help="At most this many, newest first."),
     format: Format = typer.Option(Format.text, "--format", "-f"),
 ) -> None:
     """Stored matches, newest first, with their delivery state. Exit 1 when there are none."""
@@ -131,16 +131,27 @@ def matches(
 
 
 def _since(value: str) -> datetime:
+    """The cutoff of ``--since``, naive UTC; one further back than year 1 (``99999999d``, year 1 at UTC+14) is year
+    1, one past year 9999 is its end."""
     try:
-        return utcnow() - timedelta(seconds=parse_duration(value))
+        seconds = parse_duration(value)
     except ValueError:
         pass
+    else:
+        try:
+            return utcnow() - timedelta(seconds=seconds)
+        except OverflowError:
+            return datetime.min
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise typer.BadParameter(f"{value!r} is neither a duration (2h, 3d) nor a date (2026-11-01)",
                                  param_hint="--since") from None
-    return parsed.replace(tzinfo=None) - (parsed.utcoffset() or timedelta())
+    offset = parsed.utcoffset() or timedelta()
+    try:
+        return parsed.replace(tzinfo=None) - offset
+    except OverflowError:
+        return datetime.min if offset > timedelta() else datetime.max
 
 
 def _shown(row: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -173,10 +184,17 @@ def _write_csv(rows: list[dict[str, Any]]) -> None:
 def _csv_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
-    return clean(value, lines=True) if isinstance(value, str) else value  # CSV quotes line breaks
+    if not isinstance(value, str):
+        return value
+    value = clean(value, lines=True)  # CSV quotes line breaks
+    # A feed's title such as "=HYPERLINK(...)" would run as a formula in a spreadsheet (OWASP: CSV injection).
+    return f"'{value}" if value[:1] in _FORMULA_STARTS else value
+
+
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+    return minute(value) if value else "-"
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from rich.text import Text
 
-from monitor.cli.common import clean, console, link, open_store, print_jsonl, settings_from
+from monitor.cli.common import clean, console, link, minute, open_store, print_jsonl, settings_from
 from monitor.notify import Notifier, redact
 from monitor.notify.redact import redact_credentials
 from monitor.store import DeliveryRecord
@@ -61,7 +61,7 @@ def deliveries(
     ctx: typer.Context,
     status: _Status = typer.Option(None, "--status", help="Only deliveries in this state."),
     channel: str = typer.Option(None, "--channel", help="Only this channel."),
-    limit: int = typer.Option(100, "--limit", help="At most this many, newest first (0: all)."),
+    limit: int = typer.Option(100, "--limit", min=0, help="At most this many, newest first (0: all)."),
     format: _Format = typer.Option(_Format.text, "--format", "-f"),
 ) -> None:
     """The alert outbox, newest first: channel, status, attempts and last error. Exit 1 when there are none."""
@@ -100,4 +100,4 @@ def _print_text(found: list[DeliveryRecord]) -> None:
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%dT%H:%MZ") if value else "-"
+    return minute(value, "T") + "Z" if value else "-"

@@ -12,7 +12,8 @@ its next message. A render error from the data (an ``OverflowError`` on a date, 
 its deliveries are marked failed at once; a template error (the operator may fix the template), a database error
 and a refused send are retried with the usual backoff. Only a channel-wide failure (server unreachable, timeout,
 invalid URL) is applied to the rest of the channel's messages in the run: they back off together instead of each
-waiting for the same dead server. Each channel's run is itself a boundary: nothing escapes ``send_due``.
+waiting for the same dead server. It is applied once the next message fails the same way: a server may hang up on
+one message only. Each channel's run is itself a boundary: nothing escapes ``send_due``.
 """
 
 from __future__ import annotations
@@ -230,9 +231,14 @@ class Notifier:
         self._store.release_deliveries([row.id for group in held for row in group], self._worker)
         report = SendReport(held=sum(len(group) for group in held))
         down: _Failure | None = None  # a channel-wide failure in this run: the rest back off with it
+        suspect = False  # the last message failed channel-wide: the next one tells the channel from the message
         for group in alerts:
             failure = down or self._deliver(channel, partial(self._alert_message, group, channel))
-            down = failure if failure and failure.channel_wide else down
+            if down is None:
+                # A server may hang up on or stall at one message only (its size, its content): that message must
+                # not back off the whole channel at every run, so a second failure in a row confirms the channel.
+                wide = bool(failure and failure.channel_wide)
+                down, suspect = (failure if wide and suspect else None), wide
             report += self._recorded(group, now, failure, story=group[0].story_id)
         if summarised:
             if down:

@@ -30,7 +30,8 @@ _SCHEME_RUN = re.compile(r"""(?<![a-zA-Z0-9+.\-])[a-zA-Z0-9+.\-]++(?=://[^\s'"<>
 _SCHEME = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]{0,30}+\Z")  # searched for in the run's last 31 characters
 _URL_REST = re.compile(r"""[^\s'"<>`]++""")
 
-# key=value / key: value pairs whose key names a secret (outside URLs too: headers, error messages). The key is
+# key=value / key: value pairs whose key names a secret (outside URLs too: headers, error messages; quoted as in
+# JSON or a Python dict, ``"token": "…"``). The key is
 # the tail of a run of key characters that holds a secret word ("x-api-key=1", "DB_PASSWORD: 2"), from the run's
 # first word boundary. Matched case-insensitively on a folded copy of the text (see _fold): the regex engine's
 # case-insensitive alternation costs 40 times more.
@@ -39,7 +40,7 @@ _URL_REST = re.compile(r"""[^\s'"<>`]++""")
 # the others contain, and factored by first letter (the engine tries fewer branches at each position).
 _SECRET_WORDS = r"p(?:ass|wd)|s(?:ecret|ession|ig)|token|key|auth|bearer|credential|webhook"
 _KEY_SEPARATOR = re.compile(
-    rf"""(?<![a-z0-9_\-])(?>[a-z0-9_\-]*?(?:{_SECRET_WORDS}))[a-z0-9_\-]*+(\s*+[=:]\s*+)"""
+    rf"""(?<![a-z0-9_\-])(?>[a-z0-9_\-]*?(?:{_SECRET_WORDS}))[a-z0-9_\-]*+(['"]?\s*+[=:]\s*+['"]?)"""
     r"""(?:(bearer|basic)\s++)?(?=[^\s&,;'"<>])"""
 )
 _SECRET_WORD = re.compile(_SECRET_WORDS)

@@ -68,6 +68,7 @@ _MENTION = regex.compile(r"(?<![\w.+-])@(?=_?[\w*])|@(?=_?\**(?:everyone|here|ch
                          r"|<(?=[@!#])")
 _INVISIBLE = regex.compile(r"[\p{Cf}\p{Mn}\u115f\u1160\u3164\uffa0\u034f]")
 _URL_MAX = 2048
+_HITS_MAX = 100
 _UNENCODABLE = re.compile(r"[\ud800-\udfff]")
 _TRIGGERS = re.compile(r"[@<\uff20\ufe6b\uff1c\ufe64]")
 _MD_ALWAYS = re.compile(r"([\\`*_\[\]<>|~&])")
@@ -293,9 +294,15 @@ def _escape_for(text: str, fmt: Format) -> str:
 
 
 def _hit_spans(snippet: str, hit_texts: Sequence[str]) -> list[tuple[int, int]]:
-    """Non-overlapping (start, end) spans of the hit texts in ``snippet``, case-insensitive, whole words."""
+    """Non-overlapping (start, end) spans of the hit texts in ``snippet``, case-insensitive, whole words.
+
+    A wildcard may hit 100,000 distinct words of a hostile article: only the texts found in the snippet, and at most
+    ``_HITS_MAX`` of them, are searched for (each search is a regex over the snippet).
+    """
+    folded = snippet.casefold()
+    found = [t for t in dict.fromkeys(t.strip() for t in hit_texts) if t and t.casefold() in folded]
     spans: list[tuple[int, int]] = []
-    for text in sorted({t.strip() for t in hit_texts if t.strip()}, key=len, reverse=True):
+    for text in sorted(found[:_HITS_MAX], key=len, reverse=True):
         pattern = re.compile(r"(?<!\w)" + re.escape(text) + r"(?!\w)", re.IGNORECASE)
         for m in pattern.finditer(snippet):
             if all(m.end() <= s or m.start() >= e for s, e in spans):
@@ -323,7 +330,10 @@ def _safe_link(url: str) -> str:
     ``javascript:`` links nor fill a message with one URL."""
     if len(url or "") > _URL_MAX or not re.match(r"(?i)^https?://[^\s<>\"']+$", url or ""):
         return ""
-    # "@" after the host is "%40" (the same URL), so the mention guard need not break a link like /@name.
+    # "@" after the host is "%40" (the same URL), so the mention guard need not break a link like /@name; that
+    # includes a query or fragment right after the host (``https://host?@everyone``). A user info part is dropped:
+    # it holds credentials or, in markdown where links are not escaped, a mention (``https://x@everyone.org``).
     scheme, _, rest = url.partition("://")
-    host, slash, path = rest.partition("/")
-    return f"{scheme}://{host}{slash}{path.replace('@', '%40')}"
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    host = rest[:end].rpartition("@")[2]
+    return f"{scheme}://{host}{rest[end:].replace('@', '%40')}" if host else ""
