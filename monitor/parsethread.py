@@ -50,5 +50,10 @@ async def parse_in_thread(key: Hashable, body: bytes, url: str, headers: Mapping
         except RuntimeError:  # the loop has closed: nobody is waiting any more
             pass
 
-    threading.Thread(target=run, name=f"parse {url[:80]}", daemon=True).start()
+    try:
+        threading.Thread(target=run, name=f"parse {url[:80]}", daemon=True).start()
+    except BaseException:  # "can't start new thread": the feed must not stay marked as parsing forever
+        with _lock:
+            _running.discard(key)
+        raise
     return await done
