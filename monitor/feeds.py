@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import feedparser
+import feedparser.mixin
 import lxml.etree
 import lxml.html
 
@@ -48,14 +49,16 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""")
 _LEGACY_CHARSET = re.compile(rb"(?i)^(windows-125\d|cp125\d|iso-?8859-\d+|latin-?1|us-ascii)$")
-# Elements whose text feedparser searches for an e-mail address with a quadratic regex (20 KB: 4 s, 1 MB: hours).
-_AUTHOR_TAG = re.compile(rb"<(?:[\w.-]{1,64}:)?(?:author|creator|managingeditor|webmaster|publisher)\b[^<>]{0,1000}>",
-                         re.IGNORECASE)
-_MAX_AUTHOR_BYTES = 1_000
+_MAX_DECL_BYTES = 512  # an XML declaration is under 100 bytes
+_MAX_AUTHOR_SCAN = 1_000  # author text feedparser searches for an e-mail address (the field keeps 200 chars)
+_MAX_TAGS = 100  # categories feedparser keeps per entry (we read none)
 _WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
               (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 first: its LE BOM starts with UTF-16's
-_WIDE_STARTS = tuple((re.compile(p, re.S), c) for p, c in ((rb"<\0\0\0", "utf-32-le"), (rb"\0\0\0<", "utf-32-be"),
-                                                             (rb"<\0.\0", "utf-16-le"), (rb"\0<\0", "utf-16-be")))
+_WIDE_STARTS = tuple((re.compile(p, re.S), c) for p, c in ((rb"[<{]\0\0\0", "utf-32-le"), (rb"\0\0\0[<{]", "utf-32-be"),
+                                                             (rb"[<{]\0.\0", "utf-16-le"), (rb"\0[<{]\0", "utf-16-be")))
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.S)  # a string, or a bracket outside one
+_MAX_JSON_DEPTH = 100  # deeper arrays/objects are junk to us (we read depth 4 at most); json gives up near 1,000
+_MAX_JSON_DIGITS = 4_000  # int() refuses more than 4,300 digits (CVE-2020-10735): a longer integer is read as float
 _XML_DECL_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])[^"']*(["'])""")
 
 
@@ -80,6 +83,33 @@ class ParsedFeed:
     entries: tuple[FeedEntry, ...]
 
 
+def _bound_feedparser() -> None:
+    """Bound two of feedparser's steps that are quadratic in one element's size; we read neither result.
+
+    It keeps an entry's tags in a list it searches before each append (20,000 categories, or one
+    ``media:keywords`` of 20,000 words: 10 s), and it searches author text for an e-mail address with a quadratic
+    regex (20 KB: 2.4 s, 1 MB: hours), whatever markup splits that text. Both run in a CPU thread that no timeout
+    can stop: four such feeds would stall every feed's parsing.
+    """
+    mixin: Any = feedparser.mixin._FeedParserMixin
+    add_tag, sync_author = mixin._add_tag, mixin._sync_author_detail
+
+    def bounded_add_tag(self: Any, term: Any, scheme: Any, label: Any) -> None:
+        if len(self._get_context().get("tags") or ()) < _MAX_TAGS:
+            add_tag(self, term, scheme, label)
+
+    def bounded_sync_author(self: Any, key: str = "author") -> None:
+        context = self._get_context()
+        if isinstance(author := context.get(key), str) and len(author) > _MAX_AUTHOR_SCAN:
+            context[key] = author[:_MAX_AUTHOR_SCAN]
+        sync_author(self, key)
+
+    mixin._add_tag, mixin._sync_author_detail = bounded_add_tag, bounded_sync_author
+
+
+_bound_feedparser()
+
+
 def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     """Parse a fetched feed body.
 
@@ -95,14 +125,14 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     if not body.strip():
         raise FeedParseError("empty body", url=url)
     ctype = headers.get("content-type", "").lower()
+    body, headers = _as_utf8(body, headers)
     if body.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{":  # by content: servers mislabel both ways
         return _parse_json_feed(body, url)
     if _declares_entities(body):
         raise FeedParseError("feed declares XML entities (<!ENTITY>); refused", url=url)
-    body, headers = _as_utf8(body, headers)
     try:
         parsed = feedparser.parse(
-            io.BytesIO(_bound_authors(clean_char_refs(body))),
+            io.BytesIO(_end_first_line(clean_char_refs(body))),
             response_headers=_feedparser_headers(body, headers),
             sanitize_html=False,
             resolve_relative_uris=False,
@@ -122,11 +152,15 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
 
 def _as_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, Mapping[str, str]]:
     """A UTF-16/32 body (BOM, NUL pattern or header) re-encoded as UTF-8 and labelled so, for the byte-level fixes."""
-    codec = next((name for bom, name in _WIDE_BOMS if body.startswith(bom)), None)
+    bom, codec = next(((bom, name) for bom, name in _WIDE_BOMS if body.startswith(bom)), (b"", None))
+    if codec is not None and b"\x00" not in body[len(bom):len(bom) + 64]:  # UTF-16/32 markup is full of NULs
+        body, codec = body[len(bom):], None  # a wide BOM on 8-bit text lies: the text wins (else nothing parses)
     codec = codec or next((name for pattern, name in _WIDE_STARTS if pattern.match(body)), None)
     declared = (re.findall(r"charset=[\"']?(utf-(?:16|32)(?:-?[lb]e)?)", headers.get("content-type", "").lower())
                 or [None])[0]
     codec = codec or (declared if b"\x00" in body[:64] else None)
+    if codec is None and declared:  # a UTF-16/32 label on 8-bit text lies: decoded so, nothing would parse
+        return body, {**headers, "content-type": headers["content-type"].split(";")[0].strip()}
     if codec is None:
         return body, headers
     text = body.decode(codec, errors="replace").lstrip("\ufeff")
@@ -135,31 +169,17 @@ def _as_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, Mapping[st
     return text.encode("utf-8"), {**headers, "content-type": f"{ctype}; charset=utf-8"}
 
 
-def _bound_authors(body: bytes) -> bytes:
-    """``body`` with the text of author-like elements cut to ``_MAX_AUTHOR_BYTES`` (the field keeps 200 chars).
+def _end_first_line(body: bytes) -> bytes:
+    """``body`` with its first line ended after the XML declaration (whitespace the prolog allows).
 
-    The cut is made before a partial UTF-8 character or entity, and inside a CDATA section it keeps the ``]]>``.
+    feedparser reads the declared encoding with ``^<\\?.*encoding=['"](.*?)['"].*\\?>`` over the first line: cubic
+    in a line of many ``encoding="`` without ``?>`` (3,000 of them: 276 s of a CPU thread no timeout stops). A body
+    whose first ``<?`` does not close within ``_MAX_DECL_BYTES`` starts with a newline, which that regex cannot cross.
     """
-    pieces: list[bytes] = []
-    done = 0
-    for tag in _AUTHOR_TAG.finditer(body):
-        if tag.end() < done:
-            continue
-        cdata = body.startswith(b"<![CDATA[", tag.end())
-        start = tag.end() + (9 if cdata else 0)
-        end = body.find(b"]]>" if cdata else b"<", start)
-        end = len(body) if end == -1 else end
-        if end - start <= _MAX_AUTHOR_BYTES:
-            continue
-        cut = start + _MAX_AUTHOR_BYTES
-        while cut > start and 0x80 <= body[cut] < 0xC0:  # not inside a UTF-8 character
-            cut -= 1
-        amp = body.rfind(b"&", start, cut)
-        if amp != -1 and body.find(b";", amp, cut) == -1:  # not inside an entity
-            cut = amp
-        pieces += [body[done:cut]]
-        done = end
-    return b"".join(pieces) + body[done:] if pieces else body
+    if not body.startswith(b"<?"):
+        return body
+    end = body.find(b"?>", 0, _MAX_DECL_BYTES)
+    return b"\n" + body if end == -1 else body[: end + 2] + b"\n" + body[end + 2 :]
 
 
 def _feedparser_headers(body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
@@ -245,7 +265,7 @@ def _entry_from_feedparser(entry: dict[str, Any], base: str) -> FeedEntry:
 def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
     try:
-        doc = json.loads(body.decode("utf-8-sig"))
+        doc = _load_json(body.decode("utf-8-sig", errors="replace"))  # one item's bad bytes fail only themselves
     except (ValueError, RecursionError) as e:  # ValueError includes UnicodeDecodeError; RecursionError: [[[[...
         raise FeedParseError(f"invalid JSON: {type(e).__name__}: {str(e)[:200]}", url=url) from e
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/version/"):
@@ -256,6 +276,35 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     base = _absolute(_json_str(doc, "home_page_url"), url) or url
     entries = [_json_entry(item, base) for item in items if isinstance(item, dict)]
     return ParsedFeed(title=_plain(clean_text(_json_str(doc, "title"), _MAX_TITLE_CHARS)), entries=_unique(entries))
+
+
+def _load_json(text: str) -> Any:
+    """JSON text as Python; a huge integer is read as a float, arrays and objects nested past ``_MAX_JSON_DEPTH``
+    as null (a junk extension field of one item must not fail its feed)."""
+    def number(digits: str) -> int | float:
+        return int(digits) if len(digits) <= _MAX_JSON_DIGITS else float(digits)
+
+    try:
+        return json.loads(text, parse_int=number)
+    except RecursionError:
+        return json.loads(_flatten_json(text), parse_int=number)
+
+
+def _flatten_json(text: str) -> str:
+    """``text`` with each array or object deeper than ``_MAX_JSON_DEPTH`` made ``null`` (linear, no recursion)."""
+    pieces, depth, done = [], 0, 0
+    for token in _JSON_TOKEN.finditer(text):
+        bracket = text[token.start()]
+        if bracket in "[{":
+            depth += 1
+            if depth == _MAX_JSON_DEPTH + 1:
+                pieces.append(text[done : token.start()])
+        elif bracket in "]}":
+            if depth == _MAX_JSON_DEPTH + 1:
+                pieces.append("null")
+                done = token.end()
+            depth -= 1
+    return "".join(pieces) + text[done:]
 
 
 def _json_str(item: Mapping[str, Any], key: str) -> str:
