@@ -26,7 +26,7 @@ from typing import Any
 import trafilatura
 import trafilatura.utils
 
-from monitor.clean import LIMITS, clean_date, clean_text
+from monitor.clean import LIMITS, bound_tags, clean_date, clean_text
 from monitor.errors import ExtractError
 from monitor.lang import detect_language
 
@@ -42,12 +42,6 @@ _MAX_HTML_CHARS = 5_000_000
 #: A cheap proxy for the element count. trafilatura costs ~0.35 ms per element of link-heavy markup (20,000
 #: link blocks: ~9 s); the benchmark's busiest real page has 3,229 ``<``. Above this we refuse before parsing.
 _MAX_TAGS = 100_000
-#: Characters of one tag above which its attributes are dropped: lxml's HTML parser is quadratic in a tag's
-#: attributes (20,000 in one ``<p>``: 3 s a parse, 100,000: 327 s a page). Real tags are far shorter; what a longer one
-#: holds (a ``data:`` image) is no article text.
-_MAX_TAG_CHARS = 20_000
-#: A start or end tag, quoted values read whole (``a=">"`` does not end it); possessive, so linear.
-_TAG = re.compile(r"""<(/?[A-Za-z][^\s<>/]*+)(?:[^<>"']++|"[^"]*+"|'[^']*+')*+>""")
 #: Where to look for ``<meta charset>`` / ``<?xml encoding?>`` (HTML says 1024 bytes; real pages put it later).
 _PRESCAN_BYTES = 4096
 #: A declared encoding is kept despite a few undecodable bytes (browsers show U+FFFD for them) up to this share.
@@ -159,15 +153,11 @@ def _markup(html: bytes | str, charset: str | None, url: str) -> str:
     if len(html) > _MAX_HTML_CHARS:
         _log.info("page truncated url=%s chars=%d", url, len(html))
         html = html[:_MAX_HTML_CHARS]
-    html = _TAG.sub(_short_tag, html)
+    html = bound_tags(html)  # libxml2 is quadratic in one tag's attributes
     tags = html.count("<")
     if tags > _MAX_TAGS:
         raise ExtractError(f"page too complex to extract: {tags} tags (limit {_MAX_TAGS})", url=url)
     return html
-
-
-def _short_tag(tag: re.Match[str]) -> str:
-    return tag.group(0) if tag.end() - tag.start() <= _MAX_TAG_CHARS else f"<{tag.group(1)}>"
 
 
 def _date_params() -> dict[str, Any]:

@@ -29,7 +29,7 @@ import lxml.etree
 import lxml.html
 
 from monitor.clean import (
-    LIMITS, MAX_URL_CHARS, clean_char_refs, clean_date, clean_guid, clean_text, clean_url, strip_userinfo,
+    LIMITS, MAX_URL_CHARS, bound_tags, clean_char_refs, clean_date, clean_guid, clean_text, clean_url, strip_userinfo,
 )
 from monitor.errors import FeedParseError
 
@@ -132,7 +132,7 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
         raise FeedParseError("feed declares XML entities (<!ENTITY>); refused", url=url)
     try:
         parsed = feedparser.parse(
-            io.BytesIO(_end_first_line(clean_char_refs(body))),
+            io.BytesIO(_end_first_line(bound_tags(clean_char_refs(body)))),
             response_headers=_feedparser_headers(body, headers),
             sanitize_html=False,
             resolve_relative_uris=False,
@@ -396,7 +396,7 @@ def _html_to_text(markup: str) -> str:
     if "<" not in markup:
         return _plain(html.unescape(markup))
     try:
-        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+        root = lxml.html.fragment_fromstring(bound_tags(markup), create_parent="div")
     except (lxml.etree.LxmlError, ValueError):
         return _plain(_ParserText.extract(markup))
     lxml.etree.strip_elements(root, "script", "style", lxml.etree.Comment, with_tail=False)

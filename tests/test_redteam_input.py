@@ -19,8 +19,9 @@ from tests.dbfixtures import store_url  # noqa: F401 - the fixture, parametrized
 from tests.newssite import NewsSite
 from tests.test_isolation_input import POISON_AT, Poller, assert_all_clean, json_feed, rss, serve
 
-NS = ('<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/" '
-      'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" xmlns:dc="http://purl.org/dc/elements/1.1/"')
+NS = ('<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/" xmlns:content="http://purl.org/rss/1.0/modules/'
+      'content/" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" xmlns:dc="http://purl.org/dc/elements/1.1/"')
+ATTRIBUTES = " ".join(f'a{i}="1"' for i in range(20_000))
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,9 @@ SLOW_POISONS = {
     "author-after-child": "<author><b>x</b>" + "a" * 20_000 + "</author>",
     "author-after-comment": "<author><!-- c -->" + "a" * 20_000 + "</author>",
     "creator-after-cdata": "<dc:creator>x<![CDATA[" + "a" * 20_000 + "]]></dc:creator>",
+    # one element's attributes: xml.sax looks each one up by a linear scan (20,000: 5 s), lxml likewise in HTML
+    "element-attributes": f'<enclosure {ATTRIBUTES} url="/a.mp3"/>',
+    "html-attributes": f"<content:encoded><![CDATA[<p {ATTRIBUTES}>Police raided</p>]]></content:encoded>",
 }
 
 
