@@ -52,6 +52,7 @@ _LEGACY_CHARSET = re.compile(rb"(?i)^(windows-125\d|cp125\d|iso-?8859-\d+|latin-
 _MAX_DECL_BYTES = 512  # an XML declaration is under 100 bytes
 _MAX_AUTHOR_SCAN = 1_000  # author text feedparser searches for an e-mail address (the field keeps 200 chars)
 _MAX_TAGS = 100  # categories feedparser keeps per entry (we read none)
+_MAX_NAMESPACES = 100  # namespaces feedparser tracks; it scans them all for each element of an unknown one
 _WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
               (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 first: its LE BOM starts with UTF-16's
 _WIDE_STARTS = tuple((re.compile(p, re.S), c) for p, c in ((rb"[<{]\0\0\0", "utf-32-le"), (rb"\0\0\0[<{]", "utf-32-be"),
@@ -84,15 +85,16 @@ class ParsedFeed:
 
 
 def _bound_feedparser() -> None:
-    """Bound two of feedparser's steps that are quadratic in one element's size; we read neither result.
+    """Bound three of feedparser's steps that are quadratic in an attacker's input; we read none of their results.
 
     It keeps an entry's tags in a list it searches before each append (20,000 categories, or one
-    ``media:keywords`` of 20,000 words: 10 s), and it searches author text for an e-mail address with a quadratic
-    regex (20 KB: 2.4 s, 1 MB: hours), whatever markup splits that text. Both run in a CPU thread that no timeout
-    can stop: four such feeds would stall every feed's parsing.
+    ``media:keywords`` of 20,000 words: 10 s); it searches author text for an e-mail address with a quadratic
+    regex (20 KB: 2.4 s, 1 MB: hours), whatever markup splits that text; and for each element of a namespace it
+    does not know it scans every namespace prefix declared so far (20,000 prefixes: 10 s). All run in a CPU thread
+    that no timeout can stop: four such feeds would stall every feed's parsing.
     """
     mixin: Any = feedparser.mixin._FeedParserMixin
-    add_tag, sync_author = mixin._add_tag, mixin._sync_author_detail
+    add_tag, sync_author, track = mixin._add_tag, mixin._sync_author_detail, mixin.track_namespace
 
     def bounded_add_tag(self: Any, term: Any, scheme: Any, label: Any) -> None:
         if len(self._get_context().get("tags") or ()) < _MAX_TAGS:
@@ -104,7 +106,12 @@ def _bound_feedparser() -> None:
             context[key] = author[:_MAX_AUTHOR_SCAN]
         sync_author(self, key)
 
+    def bounded_track(self: Any, prefix: str | None, uri: str) -> None:
+        if len(self.namespaces_in_use) < _MAX_NAMESPACES or uri.lower() in self._matchnamespaces:
+            track(self, prefix, uri)
+
     mixin._add_tag, mixin._sync_author_detail = bounded_add_tag, bounded_sync_author
+    mixin.track_namespace = bounded_track
 
 
 _bound_feedparser()
