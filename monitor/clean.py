@@ -75,6 +75,7 @@ _CHAR_REF = re.compile(rb"&#([xX]?)([0-9A-Fa-f]+);")
 # A start or end tag, quoted values read whole (a=">" does not end it); possessive, so linear.
 _TAG = re.compile(r"""<(/?[A-Za-z][^\s<>/]*+)(?:[^<>"'/]++|/(?!>)|"[^"]*+"|'[^']*+')*+(/?>)""")
 _TAG_BYTES = re.compile(_TAG.pattern.encode())
+_URL_DROPS = dict.fromkeys(map(ord, "\t\n\r"))
 _URL_SAFE = "/:?#&=%"  # counted as one character; anything else might be percent-encoded (by dedup, a browser)
 
 
@@ -123,11 +124,20 @@ def strip_userinfo(url: str) -> str:
 
 
 def clean_url(value: object) -> str:
-    """An http(s) URL as safe text without user info; ``""`` when it is not one or is too long once encoded."""
-    url = clean_text(value, MAX_URL_CHARS + 1).strip()
+    """An http(s) URL as safe text without user info; ``""`` when it is not one (no host) or is too long once encoded.
+
+    Tabs and newlines are removed, as browsers remove them: ``http://\\t/u:p@h/`` and ``http:///u:p@h/`` have no host
+    to Python but are ``u:p@h`` to a browser, so a URL without a host is refused rather than stored.
+    """
+    url = clean_text(value, MAX_URL_CHARS + 1).translate(_URL_DROPS).strip()
     if not url.lower().startswith(("http://", "https://")):
         return ""
     url = strip_userinfo(url)
+    if not (urllib.parse.urlsplit(url).hostname or "").strip("/\\ "):  # "" (unparsable) has none either
+        return ""
+    if "@" in url:  # after the host: "%40", so no part of a link reads as user@host, to a person or a parser
+        parts = urllib.parse.urlsplit(url)
+        url = urllib.parse.urlunsplit((*parts[:2], *(part.replace("@", "%40") for part in parts[2:])))
     return url if len(urllib.parse.quote(url, safe=_URL_SAFE)) <= MAX_URL_CHARS else ""
 
 

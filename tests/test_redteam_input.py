@@ -179,3 +179,21 @@ def test_a_page_tag_with_thousands_of_attributes_is_not_quadratic(poller: Poller
     articles = {a["url"].rsplit("/", 1)[1]: a for a in assert_all_clean(poller)}
     for i in range(3):
         assert "compound number 5" in articles[f"{i}.html"]["text"], i  # the page's own text
+
+
+def test_links_a_browser_reads_with_credentials_are_not_stored(poller: Poller, news_site: NewsSite) -> None:
+    """``https:////u:p@h/`` and ``https://<tab>/u:p@h/`` have no host to Python (so nothing was stripped) but are
+    ``u:p@h`` to a browser (WHATWG skips extra slashes and drops tabs); an ``@`` after the host is encoded."""
+    port = news_site.base.rsplit(":", 1)[1]
+    links = {7: f"https:////spy:hunter2@127.0.0.1:{port}/news/x.html",  # another scheme: urljoin keeps it as is
+             3: f"https://&#9;&#10;/spy:hunter2@127.0.0.1:{port}/news/y.html",
+             5: f"http://127.0.0.1:{port}/news/@5.html?next=http://spy:hunter2@evil.test/"}
+    body = rss("")
+    for i, link in links.items():
+        body = body.replace(f"<link>/news/{i}.html</link>".encode(), f"<link>{link}</link>".encode())
+    news_site.raw["/feeds/creds.xml"] = body
+    result = poller.poll({"creds": f"{news_site.base}/feeds/creds.xml"})["creds"]
+    assert (result.status, result.new) == ("ok", 20), result.error
+    urls = [a["url"] for a in assert_all_clean(poller)]
+    assert not any("@" in url or "hunter2@" in url for url in urls), urls
+    assert f"http://127.0.0.1:{port}/news/%405.html?next=http://spy:hunter2%40evil.test/" in urls
