@@ -56,7 +56,8 @@ _MAX_NAMESPACES = 100  # namespaces feedparser tracks; it scans them all for eac
 _WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
               (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 first: its LE BOM starts with UTF-16's
 _WIDE_STARTS = tuple((re.compile(p, re.S), c) for p, c in ((rb"[<{]\0\0\0", "utf-32-le"), (rb"\0\0\0[<{]", "utf-32-be"),
-                                                             (rb"[<{]\0.\0", "utf-16-le"), (rb"\0[<{]\0", "utf-16-be")))
+                                                             (rb"[<{]\0.\0", "utf-16-le"), (rb"\0[<{]\0", "utf-16-be"),
+                                                             (rb"\x4c\x6f\xa7\x94", "cp037")))  # EBCDIC "<?xm"
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.S)  # a string, or a bracket outside one
 _MAX_JSON_DEPTH = 100  # deeper arrays/objects are junk to us (we read depth 4 at most); json gives up near 1,000
 _MAX_JSON_DIGITS = 4_000  # int() refuses more than 4,300 digits (CVE-2020-10735): a longer integer is read as float
@@ -158,7 +159,8 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
 
 
 def _as_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, Mapping[str, str]]:
-    """A UTF-16/32 body (BOM, NUL pattern or header) re-encoded as UTF-8 and labelled so, for the byte-level fixes."""
+    """A UTF-16/32 (BOM, NUL pattern or header) or EBCDIC body re-encoded as UTF-8 and labelled so, for the
+    byte-level fixes."""
     bom, codec = next(((bom, name) for bom, name in _WIDE_BOMS if body.startswith(bom)), (b"", None))
     if codec is not None and b"\x00" not in body[len(bom):len(bom) + 64]:  # UTF-16/32 markup is full of NULs
         body, codec = body[len(bom):], None  # a wide BOM on 8-bit text lies: the text wins (else nothing parses)
@@ -183,10 +185,12 @@ def _end_first_line(body: bytes) -> bytes:
     in a line of many ``encoding="`` without ``?>`` (3,000 of them: 276 s of a CPU thread no timeout stops). A body
     whose first ``<?`` does not close within ``_MAX_DECL_BYTES`` starts with a newline, which that regex cannot cross.
     """
-    if not body.startswith(b"<?"):
+    start = 3 if body.startswith(codecs.BOM_UTF8) else 0  # feedparser drops a BOM before that regex
+    if not body.startswith(b"<?", start):
         return body
-    end = body.find(b"?>", 0, _MAX_DECL_BYTES)
-    return b"\n" + body if end == -1 else body[: end + 2] + b"\n" + body[end + 2 :]
+    end = body.find(b"?>", start, start + _MAX_DECL_BYTES)
+    end = start if end == -1 else end + 2
+    return body[:end] + b"\n" + body[end:]
 
 
 def _feedparser_headers(body: bytes, headers: Mapping[str, str]) -> dict[str, str]:

@@ -83,12 +83,16 @@ def test_an_xml_declaration_of_many_encodings_is_not_cubic(poller: Poller, news_
     took 15 s, 3,000 (54 KB) 276 s, 5 MB years."""
     declaration = b'<?xml version="1.0" ' + b'encoding="utf-8" ' * 1_000  # and no "?>"
     body = rss("").replace(b'<?xml version="1.0" encoding="utf-8"?>', declaration)
-    news_site.raw["/feeds/decl.xml"] = body
+    ebcdic = rss("", "ebcdic").decode().replace('<?xml version="1.0" encoding="utf-8"?>',
+                                                 '<?xml version="1.0" ' + 'encoding="cp037" ' * 600)
+    bodies = {"decl": body, "bom": codecs.BOM_UTF8 + body.replace(b"/news/", b"/news/bom"),  # feedparser drops the BOM
+              "ebcdic": ebcdic.encode("cp037")}  # and decodes EBCDIC before that regex
     started = time.monotonic()
-    result = poller.poll({"decl": f"{news_site.base}/feeds/decl.xml"})["decl"]
-    assert (result.status, result.new) == ("ok", 20), result.error
+    results = poller.poll(serve(news_site, bodies, "xml"))
+    for name in bodies:
+        assert (results[name].status, results[name].new) == ("ok", 20), (name, results[name].error)
     assert time.monotonic() - started < 3
-    assert_all_clean(poller)
+    assert_all_clean(poller, expected=60, feeds=3)
     # a declaration that closes late, or a long one that does close, still reads
     for first in (b'<?xml version="1.0" ' + b" " * 1_000 + b'encoding="utf-8"?>', b'<?xml version="1.0"?>'):
         assert len(parse_feed(body.replace(body[:body.index(b"<rss")], first), "http://x.test/", {}).entries) == 20
