@@ -24,6 +24,7 @@ surrogate) and code downstream trips on others (a year-9999 date overflows when 
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 import urllib.parse
@@ -40,6 +41,7 @@ __all__ = [
     "MIN_DATE",
     "bound_key",
     "bound_tags",
+    "charset_codec",
     "clean_char_refs",
     "clean_date",
     "clean_guid",
@@ -75,6 +77,9 @@ _CHAR_REF = re.compile(rb"&#([xX]?)([0-9A-Fa-f]+);")
 # A start or end tag, quoted values read whole (a=">" does not end it); possessive, so linear.
 _TAG = re.compile(r"""<(/?[A-Za-z][^\s<>/]*+)(?:[^<>"'/]++|/(?!>)|"[^"]*+"|'[^']*+')*+(/?>)""")
 _TAG_BYTES = re.compile(_TAG.pattern.encode())
+# Python codecs that are no charset a document can be written in: ``undefined`` always fails, ``unicode_escape``
+# turns the text ``\ud800`` into a lone surrogate, ``idna``/``punycode`` refuse ``errors="replace"``.
+_NOT_CHARSETS = frozenset({"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode"})
 _URL_DROPS = dict.fromkeys(map(ord, "\t\n\r"))
 _URL_SAFE = "/:?#&=%"  # counted as one character; anything else might be percent-encoded (by dedup, a browser)
 
@@ -110,6 +115,17 @@ def bound_tags(markup: AnyStr) -> AnyStr:
 def _short_tag(tag: re.Match[AnyStr]) -> AnyStr:
     whole = tag.group(0)  # "<", the name and "/>" or ">" (an empty XML element stays one)
     return whole if len(whole) <= MAX_TAG_CHARS else whole[:1] + tag.group(1) + tag.group(2)
+
+
+def charset_codec(label: str | bytes | None) -> str | None:
+    """The Python codec of a declared charset (``Content-Type``, ``<meta>``, ``<?xml?>``); None when unknown or no
+    text charset at all (``rot13``, ``base64`` and ``zlib`` are codecs too: decoding with them raised)."""
+    text = label.decode("ascii", "ignore") if isinstance(label, bytes) else label or ""
+    try:
+        info = codecs.lookup(text.strip().lower())
+    except LookupError:
+        return None
+    return info.name if getattr(info, "_is_text_encoding", True) and info.name not in _NOT_CHARSETS else None
 
 
 def strip_userinfo(url: str) -> str:

@@ -29,7 +29,8 @@ import lxml.etree
 import lxml.html
 
 from monitor.clean import (
-    LIMITS, MAX_URL_CHARS, bound_tags, clean_char_refs, clean_date, clean_guid, clean_text, clean_url, strip_userinfo,
+    LIMITS, MAX_URL_CHARS, bound_tags, charset_codec, clean_char_refs, clean_date, clean_guid, clean_text, clean_url,
+    strip_userinfo,
 )
 from monitor.errors import FeedParseError
 
@@ -48,6 +49,7 @@ _BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6",
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""")
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';\s]*)""", re.IGNORECASE)
 _LEGACY_CHARSET = re.compile(rb"(?i)^(windows-125\d|cp125\d|iso-?8859-\d+|latin-?1|us-ascii)$")
 _MAX_DECL_BYTES = 512  # an XML declaration is under 100 bytes
 _MAX_AUTHOR_SCAN = 1_000  # author text feedparser searches for an e-mail address (the field keeps 200 chars)
@@ -133,7 +135,7 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     if not body.strip():
         raise FeedParseError("empty body", url=url)
     ctype = headers.get("content-type", "").lower()
-    body, headers = _as_utf8(body, headers)
+    body, headers = _real_charsets(*_as_utf8(body, headers))
     if body.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{":  # by content: servers mislabel both ways
         return _parse_json_feed(body, url)
     if _declares_entities(body):
@@ -176,6 +178,20 @@ def _as_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, Mapping[st
     text = _XML_DECL_ENCODING.sub(r"\1utf-8\2", text, count=1)
     ctype = headers.get("content-type", "application/xml").split(";")[0].strip()
     return text.encode("utf-8"), {**headers, "content-type": f"{ctype}; charset=utf-8"}
+
+
+def _real_charsets(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, Mapping[str, str]]:
+    """``body`` and ``headers`` without a declared charset that is unknown or no charset (``undefined``,
+    ``unicode_escape``, ``rot13``): feedparser decoded with it and failed the whole feed (or made lone surrogates of
+    the text ``\\ud800``). The header's is removed; the XML declaration's becomes ``utf-8`` (feedparser falls back
+    to windows-1252 where that fails)."""
+    ctype = headers.get("content-type", "")
+    if (header := _HEADER_CHARSET.search(ctype)) and charset_codec(header.group(1)) is None:
+        headers = {**headers, "content-type": ctype.split(";")[0].strip()}
+    skip = 3 if body.startswith(codecs.BOM_UTF8) else 0
+    if (decl := _XML_ENCODING.search(body[skip : skip + _MAX_DECL_BYTES])) and charset_codec(decl.group(1)) is None:
+        body = body[: skip + decl.start(1)] + b"utf-8" + body[skip + decl.end(1) :]
+    return body, headers
 
 
 def _end_first_line(body: bytes) -> bytes:

@@ -201,3 +201,42 @@ def test_links_a_browser_reads_with_credentials_are_not_stored(poller: Poller, n
     urls = [a["url"] for a in assert_all_clean(poller)]
     assert not any("@" in url or "hunter2@" in url for url in urls), urls
     assert f"http://127.0.0.1:{port}/news/%405.html?next=http://spy:hunter2%40evil.test/" in urls
+
+
+PSEUDO_CHARSETS = ("undefined", "unicode_escape", "raw_unicode_escape", "rot13", "base64", "idna", "punycode")
+
+
+def test_a_declared_charset_that_is_no_charset_is_ignored(poller: Poller, news_site: NewsSite) -> None:
+    """Python's codecs include ``undefined`` (always fails), ``unicode_escape`` (``\\ud800`` text becomes a lone
+    surrogate) and ``rot13``/``base64`` (not text): a feed declaring one failed whole; a page declaring one raised
+    LookupError/UnicodeError out of extraction (a bug to the pipeline, a crash of ``monitor extract``)."""
+    bodies = {}
+    for charset in PSEUDO_CHARSETS:
+        body = rss("<title>Police raid number 7 \\ud800 \u00e9</title>", charset)
+        bodies[f"decl-{charset}"] = body.replace(b'encoding="utf-8"', f'encoding="{charset}"'.encode())
+        bodies[f"bom-{charset}"] = codecs.BOM_UTF8 + bodies[f"decl-{charset}"].replace(b"/news/", b"/news/b")
+        bodies[f"header-{charset}"] = body.replace(b"/news/", b"/news/h")
+    feeds = serve(news_site, bodies, "xml")
+    for charset in PSEUDO_CHARSETS:
+        news_site.content_types[f"/feeds/header-{charset}.xml"] = f"application/rss+xml; charset={charset}"
+    results = poller.poll(feeds)
+    for name in bodies:
+        assert (results[name].status, results[name].new) == ("ok", 20), (name, results[name].error)
+    assert_all_clean(poller, expected=20 * len(bodies), feeds=len(bodies))
+
+
+def test_a_page_declaring_a_charset_that_is_no_charset_is_still_read(poller: Poller, news_site: NewsSite) -> None:
+    paragraphs = "".join(f"<p>Police raided compound number {n} in Poipet, officials told reporters on Monday while "
+                         "detaining workers.</p>" for n in range(8))
+    for i, charset in enumerate(PSEUDO_CHARSETS):  # items 0-6 by <meta>, 10-16 by the Content-Type header
+        page = (f'<html><head><meta charset="{charset}"><title>Police raid</title></head><body><article>'
+                f"<h1>Police raid \u00e9</h1>{paragraphs}</article></body></html>")
+        news_site.raw[f"/news/{i}.html"] = page.encode("latin-1")  # not UTF-8: the declaration is read
+        news_site.raw[f"/news/{i + 10}.html"] = page.replace("<meta", "<meta name=x").encode("latin-1")
+        news_site.content_types[f"/news/{i + 10}.html"] = f"text/html; charset={charset}"
+    news_site.raw["/feeds/pages.xml"] = rss("")
+    result = poller.poll({"pages": f"{news_site.base}/feeds/pages.xml"}, full_text=True)["pages"]
+    assert (result.status, result.new) == ("ok", 20)
+    articles = {a["url"].rsplit("/", 1)[1]: a for a in assert_all_clean(poller)}
+    for i in (*range(len(PSEUDO_CHARSETS)), *range(10, 10 + len(PSEUDO_CHARSETS))):
+        assert "compound number 5" in articles[f"{i}.html"]["text"], i  # the page's own text, not the feed's
