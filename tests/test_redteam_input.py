@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from monitor.config import FeedSettings
 from monitor.feeds import parse_feed
-from tests.dbfixtures import store_url  # noqa: F401 - the fixture, parametrized over SQLite and PostgreSQL
+from monitor.store import NewArticle, Store
+from tests.dbfixtures import store, store_url  # noqa: F401 - the fixtures, parametrized over SQLite and PostgreSQL
 from tests.newssite import NewsSite
 from tests.test_isolation_input import POISON_AT, Poller, assert_all_clean, json_feed, rss, serve
 
@@ -240,3 +242,15 @@ def test_a_page_declaring_a_charset_that_is_no_charset_is_still_read(poller: Pol
     articles = {a["url"].rsplit("/", 1)[1]: a for a in assert_all_clean(poller)}
     for i in (*range(len(PSEUDO_CHARSETS)), *range(10, 10 + len(PSEUDO_CHARSETS))):
         assert "compound number 5" in articles[f"{i}.html"]["text"], i  # the page's own text, not the feed's
+
+
+def test_the_store_refuses_a_link_a_browser_reads_with_credentials(store: Store) -> None:  # noqa: F811
+    store.sync_feeds([FeedSettings(name="f", url="http://news.test/feed.xml")])
+    feed = store.get_feed("f")
+    assert feed is not None
+    for i, url in enumerate(("http:///spy:hunter2@news.test/a", "https://\t/spy:hunter2@news.test/b",
+                             "http://spy:hunter2@news.test/c")):
+        article = NewArticle(feed_id=feed.id, feed_name="f", url=url, canonical_url=f"http://news.test/{i}",
+                             title="Raid", text="Text", author=None, published=None, lang=None, content_hash=str(i))
+        stored = store.get_article(store.add_article_with_matches(article, [], lambda story, new: []).article_id)
+        assert stored is not None and "hunter2" not in stored.url, stored.url
