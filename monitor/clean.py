@@ -14,6 +14,9 @@ surrogate) and code downstream trips on others (a year-9999 date overflows when 
 - numeric character references in XML bytes (``clean_char_refs``): a UTF-16 surrogate pair written as two
   references (``&#55357;&#56832;``, common in the wild) becomes the character it encodes; a reference to a character
   XML forbids (a lone surrogate, NUL, a C0 control, beyond U+10FFFF) becomes a space.
+- markup (``bound_tags``): a tag longer than ``MAX_TAG_CHARS`` loses its attributes (``<p a0=1 …>`` becomes ``<p>``)
+  before a parser sees it: feedparser's SAX handler and libxml2's HTML parser are both quadratic in one tag's
+  attributes (20,000 in one element: 5 s in feedparser, 3 s in lxml; 100,000: minutes).
 - dates: naive UTC; a date before ``MIN_DATE`` or more than ``MAX_FUTURE`` ahead is unknown (``None``): a year-1
   or year-9999 date says nothing true about when the article appeared, and an unknown date is what the rest of
   the pipeline already handles (treated as fresh).
@@ -21,19 +24,24 @@ surrogate) and code downstream trips on others (a year-9999 date overflows when 
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 import urllib.parse
 from datetime import UTC, datetime, timedelta
+from typing import AnyStr
 
 __all__ = [
     "INDEXABLE_BYTES",
     "LIMITS",
     "MAX_FUTURE",
     "MAX_KEY_BYTES",
+    "MAX_TAG_CHARS",
     "MAX_URL_CHARS",
     "MIN_DATE",
     "bound_key",
+    "bound_tags",
+    "charset_codec",
     "clean_char_refs",
     "clean_date",
     "clean_guid",
@@ -58,6 +66,7 @@ MAX_KEY_BYTES = 2_048
 #: What the store indexes at most (PostgreSQL's B-tree limit is 2,704 bytes a row); above the edge's limits, so a
 #: key the edge let through is stored as looked up.
 INDEXABLE_BYTES = 2_600
+MAX_TAG_CHARS = 20_000  # real tags are far shorter; what a longer one holds (a data: image) is no text
 MIN_DATE = datetime(1970, 1, 1)
 MAX_FUTURE = timedelta(days=1)
 
@@ -65,6 +74,13 @@ MAX_FUTURE = timedelta(days=1)
 _BAD = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 _CHAR_REF = re.compile(rb"&#([xX]?)([0-9A-Fa-f]+);")
+# A start or end tag, quoted values read whole (a=">" does not end it); possessive, so linear.
+_TAG = re.compile(r"""<(/?[A-Za-z][^\s<>/]*+)(?:[^<>"'/]++|/(?!>)|"[^"]*+"|'[^']*+')*+(/?>)""")
+_TAG_BYTES = re.compile(_TAG.pattern.encode())
+# Python codecs that are no charset a document can be written in: ``undefined`` always fails, ``unicode_escape``
+# turns the text ``\ud800`` into a lone surrogate, ``idna``/``punycode`` refuse ``errors="replace"``.
+_NOT_CHARSETS = frozenset({"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode"})
+_URL_DROPS = dict.fromkeys(map(ord, "\t\n\r"))
 _URL_SAFE = "/:?#&=%"  # counted as one character; anything else might be percent-encoded (by dedup, a browser)
 
 
@@ -86,6 +102,32 @@ def clean_text(value: object, limit: int | None = None) -> str:
     return text[:limit] if limit is not None else text
 
 
+def bound_tags(markup: AnyStr) -> AnyStr:
+    """``markup`` (text or ASCII-compatible bytes) with each tag over ``MAX_TAG_CHARS`` cut to its name (``<p>``,
+    ``<link/>``, ``</p>``): linear, and a no-op on markup shorter than that."""
+    if len(markup) <= MAX_TAG_CHARS:
+        return markup
+    if isinstance(markup, bytes):
+        return _TAG_BYTES.sub(_short_tag, markup)
+    return _TAG.sub(_short_tag, markup)
+
+
+def _short_tag(tag: re.Match[AnyStr]) -> AnyStr:
+    whole = tag.group(0)  # "<", the name and "/>" or ">" (an empty XML element stays one)
+    return whole if len(whole) <= MAX_TAG_CHARS else whole[:1] + tag.group(1) + tag.group(2)
+
+
+def charset_codec(label: str | bytes | None) -> str | None:
+    """The Python codec of a declared charset (``Content-Type``, ``<meta>``, ``<?xml?>``); None when unknown or no
+    text charset at all (``rot13``, ``base64`` and ``zlib`` are codecs too: decoding with them raised)."""
+    text = label.decode("ascii", "ignore") if isinstance(label, bytes) else label or ""
+    try:
+        info = codecs.lookup(text.strip().lower())
+    except LookupError:
+        return None
+    return info.name if getattr(info, "_is_text_encoding", True) and info.name not in _NOT_CHARSETS else None
+
+
 def strip_userinfo(url: str) -> str:
     """``url`` without ``user:pass@`` (a feed URL's credentials must not spread to its links); ``""`` if unparsable."""
     try:
@@ -98,11 +140,20 @@ def strip_userinfo(url: str) -> str:
 
 
 def clean_url(value: object) -> str:
-    """An http(s) URL as safe text without user info; ``""`` when it is not one or is too long once encoded."""
-    url = clean_text(value, MAX_URL_CHARS + 1).strip()
+    """An http(s) URL as safe text without user info; ``""`` when it is not one (no host) or is too long once encoded.
+
+    Tabs and newlines are removed, as browsers remove them: ``http://\\t/u:p@h/`` and ``http:///u:p@h/`` have no host
+    to Python but are ``u:p@h`` to a browser, so a URL without a host is refused rather than stored.
+    """
+    url = clean_text(value, MAX_URL_CHARS + 1).translate(_URL_DROPS).strip()
     if not url.lower().startswith(("http://", "https://")):
         return ""
     url = strip_userinfo(url)
+    if not (urllib.parse.urlsplit(url).hostname or "").strip("/\\ "):  # "" (unparsable) has none either
+        return ""
+    if "@" in url:  # after the host: "%40", so no part of a link reads as user@host, to a person or a parser
+        parts = urllib.parse.urlsplit(url)
+        url = urllib.parse.urlunsplit((*parts[:2], *(part.replace("@", "%40") for part in parts[2:])))
     return url if len(urllib.parse.quote(url, safe=_URL_SAFE)) <= MAX_URL_CHARS else ""
 
 

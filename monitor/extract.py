@@ -26,7 +26,7 @@ from typing import Any
 import trafilatura
 import trafilatura.utils
 
-from monitor.clean import LIMITS, clean_date, clean_text
+from monitor.clean import LIMITS, bound_tags, charset_codec, clean_date, clean_text
 from monitor.errors import ExtractError
 from monitor.lang import detect_language
 
@@ -86,15 +86,9 @@ def charset_from_headers(headers: Mapping[str, str]) -> str | None:
 
 
 def _codec(label: str | bytes | None) -> str | None:
-    """Python codec for an encoding label, widened the way browsers widen it; None if unknown."""
-    if not label:
-        return None
-    text = label.decode("ascii", "ignore") if isinstance(label, bytes) else label
-    try:
-        name = codecs.lookup(text.strip().lower()).name
-    except LookupError:
-        return None
-    return _WHATWG_SUPERSETS.get(name, name)
+    """Python codec for an encoding label, widened the way browsers widen it; None if unknown or no charset."""
+    name = charset_codec(label)
+    return None if name is None else _WHATWG_SUPERSETS.get(name, name)
 
 
 def _decode_leniently(data: bytes, codec: str) -> str | None:
@@ -153,6 +147,7 @@ def _markup(html: bytes | str, charset: str | None, url: str) -> str:
     if len(html) > _MAX_HTML_CHARS:
         _log.info("page truncated url=%s chars=%d", url, len(html))
         html = html[:_MAX_HTML_CHARS]
+    html = bound_tags(html)  # libxml2 is quadratic in one tag's attributes
     tags = html.count("<")
     if tags > _MAX_TAGS:
         raise ExtractError(f"page too complex to extract: {tags} tags (limit {_MAX_TAGS})", url=url)

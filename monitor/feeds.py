@@ -1,15 +1,15 @@
 """Feed parsing: fetched feed bytes (+ URL, response headers) -> ParsedFeed of plain-text entries.
 
 RSS/Atom/RDF go through feedparser on the bytes (it never fetches); JSON Feed 1.x is read here with ``json``
-because feedparser 6 does not. Bodies declaring XML entities are refused before parsing (billion laughs). Every
-failure is a ``FeedParseError`` with a one-line reason; this is the only module that sees feedparser's errors.
+because feedparser 6 does not; ``monitor.feedbytes`` prepares the bytes feedparser sees and bounds its quadratic
+steps. Bodies declaring XML entities are refused before parsing (billion laughs). Every failure is a
+``FeedParseError`` with a one-line reason; this is the only module that sees feedparser's errors.
 Every field of every entry leaves through ``monitor.clean`` (``_entry``): one hostile value is cleaned, never fatal.
 """
 
 from __future__ import annotations
 
 import calendar
-import codecs
 import hashlib
 import html
 import io
@@ -27,8 +27,9 @@ import feedparser
 import lxml.etree
 import lxml.html
 
+from monitor import feedbytes
 from monitor.clean import (
-    LIMITS, MAX_URL_CHARS, clean_char_refs, clean_date, clean_guid, clean_text, clean_url, strip_userinfo,
+    LIMITS, MAX_URL_CHARS, bound_tags, clean_date, clean_guid, clean_text, clean_url, strip_userinfo,
 )
 from monitor.errors import FeedParseError
 
@@ -46,17 +47,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "section")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding=["']([A-Za-z0-9._-]+)["']""")
-_LEGACY_CHARSET = re.compile(rb"(?i)^(windows-125\d|cp125\d|iso-?8859-\d+|latin-?1|us-ascii)$")
-# Elements whose text feedparser searches for an e-mail address with a quadratic regex (20 KB: 4 s, 1 MB: hours).
-_AUTHOR_TAG = re.compile(rb"<(?:[\w.-]{1,64}:)?(?:author|creator|managingeditor|webmaster|publisher)\b[^<>]{0,1000}>",
-                         re.IGNORECASE)
-_MAX_AUTHOR_BYTES = 1_000
-_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
-              (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 first: its LE BOM starts with UTF-16's
-_WIDE_STARTS = tuple((re.compile(p, re.S), c) for p, c in ((rb"<\0\0\0", "utf-32-le"), (rb"\0\0\0<", "utf-32-be"),
-                                                             (rb"<\0.\0", "utf-16-le"), (rb"\0<\0", "utf-16-be")))
-_XML_DECL_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])[^"']*(["'])""")
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.S)  # a string, or a bracket outside one
+_MAX_JSON_DEPTH = 100  # deeper arrays/objects are junk to us (we read depth 4 at most); json gives up near 1,000
+_MAX_JSON_DIGITS = 4_000  # int() refuses more than 4,300 digits (CVE-2020-10735): a longer integer is read as float
 
 
 @dataclass(frozen=True)
@@ -95,15 +88,15 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     if not body.strip():
         raise FeedParseError("empty body", url=url)
     ctype = headers.get("content-type", "").lower()
+    body, headers = feedbytes.normalised(body, headers)
     if body.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{":  # by content: servers mislabel both ways
         return _parse_json_feed(body, url)
-    if _declares_entities(body):
+    if feedbytes.declares_entities(body):
         raise FeedParseError("feed declares XML entities (<!ENTITY>); refused", url=url)
-    body, headers = _as_utf8(body, headers)
     try:
         parsed = feedparser.parse(
-            io.BytesIO(_bound_authors(clean_char_refs(body))),
-            response_headers=_feedparser_headers(body, headers),
+            io.BytesIO(feedbytes.for_feedparser(body)),
+            response_headers=feedbytes.feedparser_headers(body, headers),
             sanitize_html=False,
             resolve_relative_uris=False,
         )
@@ -120,101 +113,11 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     return ParsedFeed(title=title, entries=unique)
 
 
-def _as_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, Mapping[str, str]]:
-    """A UTF-16/32 body (BOM, NUL pattern or header) re-encoded as UTF-8 and labelled so, for the byte-level fixes."""
-    codec = next((name for bom, name in _WIDE_BOMS if body.startswith(bom)), None)
-    codec = codec or next((name for pattern, name in _WIDE_STARTS if pattern.match(body)), None)
-    declared = (re.findall(r"charset=[\"']?(utf-(?:16|32)(?:-?[lb]e)?)", headers.get("content-type", "").lower())
-                or [None])[0]
-    codec = codec or (declared if b"\x00" in body[:64] else None)
-    if codec is None:
-        return body, headers
-    text = body.decode(codec, errors="replace").lstrip("\ufeff")
-    text = _XML_DECL_ENCODING.sub(r"\1utf-8\2", text, count=1)
-    ctype = headers.get("content-type", "application/xml").split(";")[0].strip()
-    return text.encode("utf-8"), {**headers, "content-type": f"{ctype}; charset=utf-8"}
-
-
-def _bound_authors(body: bytes) -> bytes:
-    """``body`` with the text of author-like elements cut to ``_MAX_AUTHOR_BYTES`` (the field keeps 200 chars).
-
-    The cut is made before a partial UTF-8 character or entity, and inside a CDATA section it keeps the ``]]>``.
-    """
-    pieces: list[bytes] = []
-    done = 0
-    for tag in _AUTHOR_TAG.finditer(body):
-        if tag.end() < done:
-            continue
-        cdata = body.startswith(b"<![CDATA[", tag.end())
-        start = tag.end() + (9 if cdata else 0)
-        end = body.find(b"]]>" if cdata else b"<", start)
-        end = len(body) if end == -1 else end
-        if end - start <= _MAX_AUTHOR_BYTES:
-            continue
-        cut = start + _MAX_AUTHOR_BYTES
-        while cut > start and 0x80 <= body[cut] < 0xC0:  # not inside a UTF-8 character
-            cut -= 1
-        amp = body.rfind(b"&", start, cut)
-        if amp != -1 and body.find(b";", amp, cut) == -1:  # not inside an entity
-            cut = amp
-        pieces += [body[done:cut]]
-        done = end
-    return b"".join(pieces) + body[done:] if pieces else body
-
-
-def _feedparser_headers(body: bytes, headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers for feedparser: no content-location, and UTF-8 forced where a legacy declaration is wrong.
-
-    feedparser would resolve GUIDs against content-location, so a moved feed would change every GUID and
-    re-alert; links are made absolute here instead (``_absolute``). A body declared windows-1252/latin-1 whose
-    non-ASCII bytes are valid UTF-8 is UTF-8 mislabelled (legacy text almost never forms valid UTF-8).
-    """
-    out = {k: v for k, v in headers.items() if k != "content-location"}
-    ctype = out.get("content-type", "application/xml")
-    if "charset=" in ctype.lower():
-        return out
-    declared = _XML_ENCODING.search(body[:200])
-    if declared and _LEGACY_CHARSET.match(declared.group(1)) and not body.isascii():
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            return out
-        out["content-type"] = ctype.split(";")[0].strip() + "; charset=utf-8"
-    return out
-
-
 def _bozo_reason(parsed: Mapping[str, Any], ctype: str) -> str:
     exc = parsed.get("bozo_exception")
     if exc is None:
         return "no RSS, Atom or RDF root element" + (f" ({ctype})" if ctype else "")
     return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-
-
-def _declares_entities(body: bytes) -> bool:
-    """True when the prolog has a DOCTYPE with an internal subset that declares entities.
-
-    feedparser's own DOCTYPE pre-pass misses a billion-laughs subset written on one line (DEPENDENCIES.md).
-    NULs are dropped first so UTF-16/32 bodies are checked too; comments and PIs before the DOCTYPE (of any
-    length) are skipped so they cannot hide it. An ``<!ENTITY`` inside the document (e.g. in CDATA) is harmless and allowed.
-    """
-    head = body.replace(b"\x00", b"")
-    pos = 0
-    while True:
-        while pos < len(head) and head[pos : pos + 1] in (b" ", b"\t", b"\r", b"\n", b"\xef", b"\xbb", b"\xbf",
-                                                             b"\xff", b"\xfe"):
-            pos += 1
-        if head.startswith(b"<?", pos):
-            end, closer = head.find(b"?>", pos), 2
-        elif head.startswith(b"<!--", pos):
-            end, closer = head.find(b"-->", pos), 3
-        elif head[pos : pos + 9].upper() == b"<!DOCTYPE":
-            close, bracket = head.find(b">", pos), head.find(b"[", pos)
-            return bracket != -1 and (close == -1 or bracket < close) and b"<!ENTITY" in head
-        else:
-            return False
-        if end == -1:  # an unterminated comment or PI: expat rejects it, but stay on the safe side
-            return b"<!ENTITY" in head
-        pos = end + closer
 
 
 def _entry(guid: object, url: str, title: str, summary: str, content: str, author: str,
@@ -245,7 +148,7 @@ def _entry_from_feedparser(entry: dict[str, Any], base: str) -> FeedEntry:
 def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
     try:
-        doc = json.loads(body.decode("utf-8-sig"))
+        doc = _load_json(body.decode("utf-8-sig", errors="replace"))  # one item's bad bytes fail only themselves
     except (ValueError, RecursionError) as e:  # ValueError includes UnicodeDecodeError; RecursionError: [[[[...
         raise FeedParseError(f"invalid JSON: {type(e).__name__}: {str(e)[:200]}", url=url) from e
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/version/"):
@@ -256,6 +159,35 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     base = _absolute(_json_str(doc, "home_page_url"), url) or url
     entries = [_json_entry(item, base) for item in items if isinstance(item, dict)]
     return ParsedFeed(title=_plain(clean_text(_json_str(doc, "title"), _MAX_TITLE_CHARS)), entries=_unique(entries))
+
+
+def _load_json(text: str) -> Any:
+    """JSON text as Python; a huge integer is read as a float, arrays and objects nested past ``_MAX_JSON_DEPTH``
+    as null (a junk extension field of one item must not fail its feed)."""
+    def number(digits: str) -> int | float:
+        return int(digits) if len(digits) <= _MAX_JSON_DIGITS else float(digits)
+
+    try:
+        return json.loads(text, parse_int=number)
+    except RecursionError:
+        return json.loads(_flatten_json(text), parse_int=number)
+
+
+def _flatten_json(text: str) -> str:
+    """``text`` with each array or object deeper than ``_MAX_JSON_DEPTH`` made ``null`` (linear, no recursion)."""
+    pieces, depth, done = [], 0, 0
+    for token in _JSON_TOKEN.finditer(text):
+        bracket = text[token.start()]
+        if bracket in "[{":
+            depth += 1
+            if depth == _MAX_JSON_DEPTH + 1:
+                pieces.append(text[done : token.start()])
+        elif bracket in "]}":
+            if depth == _MAX_JSON_DEPTH + 1:
+                pieces.append("null")
+                done = token.end()
+            depth -= 1
+    return "".join(pieces) + text[done:]
 
 
 def _json_str(item: Mapping[str, Any], key: str) -> str:
@@ -347,7 +279,7 @@ def _html_to_text(markup: str) -> str:
     if "<" not in markup:
         return _plain(html.unescape(markup))
     try:
-        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+        root = lxml.html.fragment_fromstring(bound_tags(markup), create_parent="div")
     except (lxml.etree.LxmlError, ValueError):
         return _plain(_ParserText.extract(markup))
     lxml.etree.strip_elements(root, "script", "style", lxml.etree.Comment, with_tail=False)

@@ -30,6 +30,7 @@ class NewsSite:
         self.page_delay = 0.0  # seconds before each article page is served, to make a poll last
         self.answers: dict[str, tuple[int, dict[str, str]]] = {}  # path -> (status, headers), e.g. 301 or 429
         self.raw: dict[str, str | bytes] = {}  # path -> a body served as is (hand-written feeds, hostile bytes)
+        self.content_types: dict[str, str] = {}  # path -> its Content-Type header, when not the default
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -99,7 +100,7 @@ class NewsSite:
                     self.end_headers()
                     return
                 self.send_response(200)
-                self.send_header("Content-Type", f"{found[1]}; charset=utf-8")
+                self.send_header("Content-Type", site.content_types.get(self.path, f"{found[1]}; charset=utf-8"))
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("ETag", etag)
                 self.end_headers()

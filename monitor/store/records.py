@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from monitor.clean import INDEXABLE_BYTES, bound_key, clean_text, is_clean, strip_userinfo
+from monitor.clean import INDEXABLE_BYTES, bound_key, clean_text, clean_url, is_clean, strip_userinfo
 
 __all__ = [
     "AddResult",
@@ -140,7 +140,9 @@ class NewArticle:
             value = getattr(self, name)
             if isinstance(value, str) and not is_clean(value):
                 object.__setattr__(self, name, value := clean_text(value))
-            if name.endswith("url") and "@" in value:  # never a link with user:pass@
+            if name == "url" and "@" in value:  # never a link with user:pass@, as Python or a browser reads it
+                object.__setattr__(self, name, clean_url(value))
+            elif name == "canonical_url" and "@" in value:  # a key, maybe not a URL at all
                 object.__setattr__(self, name, strip_userinfo(value) or value)
         if not all(is_clean(key) for key in self.entry_keys):
             object.__setattr__(self, "entry_keys", tuple(clean_text(key) for key in self.entry_keys))
