@@ -1,8 +1,9 @@
 """Feed parsing off the event loop, in a thread of its own that nothing waits for.
 
 Inputs: a feed's id and its fetched body. Output: the ``ParsedFeed``, or ``FeedParseError``. feedparser cannot be
-interrupted, and a hostile body keeps it busy long past the feed's time budget (tens of thousands of attributes on
-one element: the standard library's SAX attribute lookup is quadratic, 60,000 took 50 s). When
+interrupted, and a hostile body can keep it busy long past the feed's time budget (60,000 attributes on one element
+took 50 s in the standard library's SAX code; that step and the others found are bounded in ``feedbytes``, this is
+the guard for the next one). When
 ``scheduler.feed_timeout`` cuts the poll, its parse goes on: in a thread of its own it holds no shared worker (the
 other feeds' parsing and matching go on), as a daemon thread it does not keep ``monitor poll`` from exiting, and a
 feed never has two parses running (its next poll fails at once instead).
