@@ -270,6 +270,8 @@ def _work(html: bytes | str, url: str, charset: str | None, timeout: float) -> t
         return None, str(e)
     except _SoftTimeout:
         return None, f"extraction timed out after {timeout:g} s"
+    except Exception as e:  # a library bug on one hostile page fails that page alone, as an ExtractError
+        return None, f"extraction failed: {type(e).__name__}: {str(e)[:200]}"
     finally:
         if armed:
             signal.setitimer(signal.ITIMER_REAL, 0)

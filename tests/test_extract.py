@@ -399,3 +399,16 @@ def test_cli_url_is_fetched_and_decoded_by_its_http_charset(
     assert _RUSSIAN[2] in line["text"] and line["lang"] == "ru"
     missing = runner.invoke(cli, ["extract", "--config", str(config), f"{legacy_site}/gone"])
     assert missing.exit_code == 2 and "404" in missing.stderr and "Traceback" not in missing.output
+
+
+def test_a_library_error_on_one_page_is_an_extract_error_of_that_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's boundary: whatever trafilatura or lxml raise on a hostile page comes back as that page's error
+    (the pool raises only ExtractError, so `monitor extract` and the pipeline report the page and go on)."""
+    import monitor.extract as extract
+
+    def broken(html: bytes | str, url: str, *, charset: str | None = None) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(extract, "extract_html", broken)
+    article, error = extract._work(b"<html></html>", "http://news.test/a", None, 5.0)
+    assert article is None and error == "extraction failed: RecursionError: maximum recursion depth exceeded"
