@@ -198,7 +198,7 @@ def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseExce
 async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) -> tuple[int, int, FeedState]:
     response = await ctx.fetcher.fetch(
         feed.url, etag=feed.etag, last_modified=feed.last_modified,
-        allow_private=any(f.allow_private for f in ctx.settings.feeds if f.name == feed.name),
+        allow_private=any(f.allow_private for f in ctx.settings.feeds if f.name == feed.name), lane="feed",
     )
     url, redirect_pending = follow_permanent(feed, response.permanent_url)
     ok = replace(

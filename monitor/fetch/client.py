@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["FetchResult", "Fetcher"]
 
 _log = logging.getLogger(__name__)
+
+Lane = Literal["feed", "page"]  # see ``Fetcher.fetch``
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
@@ -123,7 +125,9 @@ class Fetcher:
         resolver: Resolver | None = None,
     ) -> None:
         self._settings = settings
-        limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
+        # Two lanes (feeds, pages), each with ``concurrency`` slots: the pool must hold both.
+        limits = httpx.Limits(max_connections=2 * settings.concurrency,
+                              max_keepalive_connections=settings.concurrency)
         if transport is not None:
             self._strict = self._open = self._client(transport)
         else:
@@ -134,7 +138,7 @@ class Fetcher:
                 if settings.allow_private
                 else self._client(GuardedTransport(resolver, allow_private=False, limits=limits))
             )
-        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._slots = {lane: asyncio.Semaphore(settings.concurrency) for lane in ("feed", "page")}
         self._hosts: dict[str, _HostGate] = {}
 
     def _client(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
@@ -163,13 +167,17 @@ class Fetcher:
             await self._open.aclose()
 
     async def fetch(
-        self, url: str, etag: str | None = None, last_modified: str | None = None, *, allow_private: bool = False
+        self, url: str, etag: str | None = None, last_modified: str | None = None, *, allow_private: bool = False,
+        lane: Lane = "page",
     ) -> FetchResult:
         """GET ``url`` (conditionally when ``etag``/``last_modified`` are given), following redirects.
 
         Args:
             allow_private: this request and its redirects may reach loopback and private addresses (a feed's
                 own ``allow_private``); ``[fetch] allow_private = true`` opens them for every request.
+            lane: ``"feed"`` for a feed's own document, ``"page"`` for the articles it links to. The lanes have
+                their own per-host and global slots, so pages that drip until their timeout never hold back a
+                feed's request to the same host (or any other).
         Returns:
             The final response; ``not_modified`` is True on 304 (then ``body`` is empty).
         Raises:
@@ -183,7 +191,7 @@ class Fetcher:
         if last_modified := validator(last_modified):
             headers["If-Modified-Since"] = last_modified
         try:
-            return await self._follow(url, headers, allow_private or self._settings.allow_private)
+            return await self._follow(url, headers, allow_private or self._settings.allow_private, lane)
         except FetchError as e:
             e.url = e.url or url
             _log.debug("fetch failed url=%s error=%s", safe_url(url), type(e).__name__)
@@ -193,7 +201,7 @@ class Fetcher:
             _log.debug("unexpected fetch error", exc_info=True)
             raise FetchError(f"{type(e).__name__} fetching {safe_url(url)}: {clip(str(e))}", url=url) from e
 
-    async def _follow(self, url: str, headers: dict[str, str], allow_private: bool) -> FetchResult:
+    async def _follow(self, url: str, headers: dict[str, str], allow_private: bool, lane: Lane) -> FetchResult:
         s = self._settings
         seen: set[str] = set()
         permanent = True
@@ -206,7 +214,7 @@ class Fetcher:
             seen.add(target)
             started = time.monotonic()
             client = self._open if allow_private else self._strict
-            hop = await self._hop(client, target, headers, budget, original=url)
+            hop = await self._hop(client, target, headers, budget, original=url, lane=lane)
             budget -= time.monotonic() - started
             if hop.result is not None:
                 if hops == 0 or not permanent:
@@ -273,27 +281,29 @@ class Fetcher:
                 f"refused https->http downgrade redirect to {safe_url(next_url)}", url=original
             )
 
-    def _gate(self, host: str) -> _HostGate:
-        gate = self._hosts.get(host)
+    def _gate(self, host: str, lane: Lane) -> _HostGate:
+        key = f"{lane} {host}"
+        gate = self._hosts.get(key)
         if gate is None:
             if len(self._hosts) >= _MAX_GATES:  # links on endless distinct hosts must not grow memory forever
                 now = time.monotonic()
                 self._hosts = {h: g for h, g in self._hosts.items() if not g.idle(now)}
             gate = _HostGate(asyncio.Semaphore(self._settings.per_host), self._settings.per_host_delay)
-            self._hosts[host] = gate
+            self._hosts[key] = gate
         return gate
 
     async def _hop(
-        self, client: httpx.AsyncClient, url: str, headers: dict[str, str], budget: float, *, original: str
+        self, client: httpx.AsyncClient, url: str, headers: dict[str, str], budget: float, *, original: str,
+        lane: Lane,
     ) -> _Hop:
-        gate = self._gate(httpx.URL(url).host)
+        gate = self._gate(httpx.URL(url).host, lane)
         gate.users += 1
         try:
             # Host slot (and delay) first, global slot second: fetches queued behind a busy host hold no global
             # slot, so other hosts are not starved. Both are held per hop, so a cross-host redirect cannot deadlock.
             async with gate.slots:
                 await gate.wait_turn()
-                async with self._slots:
+                async with self._slots[lane]:
                     return await self._timed_exchange(client, url, headers, budget, original=original)
         finally:
             gate.users -= 1
