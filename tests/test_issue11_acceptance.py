@@ -360,7 +360,7 @@ def test_14_a_5_mb_feed_of_95k_items_does_not_stall_the_daemon(tmp_path: Path, n
                           scheduler={"tick": "250ms"}, fetch={"max_bytes": "6MB"})
     with daemon(config):
         wait_for(lambda: len(news_site.hits("/huge.xml")) >= 1, 10)
-        (tmp_path / "rules" / "bomb.yaml").write_text(MERGE_BOMB + "rules: []\n", encoding="utf-8")  # hot reload
+        (tmp_path / "rules" / "bomb.yaml").write_text(MERGE_BOMB, encoding="utf-8")  # hot reload
         first = len(news_site.hits("/feeds/healthy.xml"))
         time.sleep(3.5)  # the huge feed is parsed and the bomb reloaded meanwhile
         assert len(news_site.hits("/feeds/healthy.xml")) - first >= 2
@@ -509,13 +509,14 @@ def test_14_one_301_does_not_move_a_feed_and_the_config_url_is_shown(tmp_path: P
     assert feed["url"] == news_site.feed_url("new") and feed["config_url"] == old, feed
 
 
-# Nine lines: each mapping merges the previous one nine times over (9^8 merges unbounded).
-MERGE_BOMB = "a: &a {x: 1}\n" + "".join(
-    f"{chr(98 + i)}: &{chr(98 + i)}\n  <<: [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+# The nine lines: each mapping merges the previous one nine times (9^7 expansions unbounded).
+MERGE_BOMB = "a: &a {x: 1, y: 2}\n" + "".join(
+    f"{cur}: &{cur} {{<<: [{', '.join([f'*{prev}'] * 9)}]}}\n" for prev, cur in zip("abcdefg", "bcdefgh")
+) + "rules: [{<<: *h, id: r, title: t, query: x}]\n"
 
 
 def test_14_nested_merge_keys_and_a_merge_cycle_give_a_fast_clean_error(tmp_path: Path) -> None:
-    (tmp_path / "bomb.yaml").write_text(MERGE_BOMB + "rules: []\n", encoding="utf-8")
+    (tmp_path / "bomb.yaml").write_text(MERGE_BOMB, encoding="utf-8")
     (tmp_path / "cycle.yaml").write_text("rules:\n  - &r\n    id: r\n    query: raid\n    <<: *r\n", encoding="utf-8")
     for name in ("bomb.yaml", "cycle.yaml"):
         started = time.monotonic()
