@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from xml.sax.saxutils import escape as xml_escape
 
 import pytest
 from typer.testing import CliRunner
@@ -146,13 +147,14 @@ def test_02_pages_with_thousands_of_codings_or_a_superscript_retry_after_fail_on
         tmp_path: Path, news_site: NewsSite, hostile_server: HostileServer) -> None:  # noqa: F811
     codings = hostile_server.url("/headers?" + "Content-Encoding=" + quote("gzip, ") + "&times=3000")
     superscript = hostile_server.url("/headers?status=503&Retry-After=" + quote("²"))
-    news_site.raw["/feeds/w.xml"] = rss(item(1, link=codings), item(2, link=superscript),
+    news_site.raw["/feeds/w.xml"] = rss(item(1, link=xml_escape(codings)), item(2, link=xml_escape(superscript)),
                                         item(3, link=f"{news_site.base}/news/none.html"))
     config = write_config(tmp_path, [{"name": "w", "url": f"{news_site.base}/feeds/w.xml"}],
                           fetch={"full_text": True})
-    for _ in range(2):  # and at every poll: nothing is retried forever, nothing is lost
-        code, out = cli(config, "poll", "--force")
+    for poll in range(2):  # and at every poll: nothing is retried forever, nothing is lost
+        code, out = cli(config, "-v", "poll", "--force")
         assert code == 0, out
+        assert poll or ("codings listed" in out and "HTTP 503" in out)  # each page's own failure, logged on it
         feed = feeds_json(config)["w"]
         assert feed["articles"] == 3 and feed["consecutive_failures"] == 0, feed
 
@@ -193,8 +195,8 @@ def test_04_a_lone_surrogate_in_one_rss_item_fails_only_that_item(tmp_path: Path
 
 def test_04_a_json_feed_with_lone_surrogates_and_a_year_9999_date_stores_its_other_items(
         tmp_path: Path, news_site: NewsSite, store_url: str) -> None:  # noqa: F811
-    entries = [{"id": f"j{n}", "url": f"http://x.test/j/{n}", "title": f"Raid number {n}", "content_text": BODY}
-               for n in range(1, 6)]
+    entries: list[dict[str, Any]] = [{"id": f"j{n}", "url": f"http://x.test/j/{n}", "title": f"Raid number {n}",
+                                      "content_text": BODY} for n in range(1, 6)]
     entries[0]["title"] = "Raid \ud800 in Poipet"
     entries[1]["authors"] = [{"name": "Reporter \udfff"}]
     entries[2]["date_published"] = "9999-12-31T23:59:59-01:00"
@@ -557,3 +559,9 @@ def test_security_doc_has_threat_model_defences_and_reporting() -> None:
     assert "threat model" in text and "report" in text and "vulnerab" in text
     for defended in ("ssrf", "allow_private", "user:pass@", "mention", "redact"):
         assert defended in text, defended
+
+
+def test_the_slow_suite_fuzzes_at_least_10_000_inputs_through_parse_and_store() -> None:
+    from tests import test_fuzz
+    assert test_fuzz.FEEDS + test_fuzz.RAW + test_fuzz.PAGES + test_fuzz.PIPELINE >= 10_000
+    assert "store_url" in test_fuzz.test_fuzzed_feeds_through_the_whole_pipeline.__code__.co_varnames  # both DBs
