@@ -108,13 +108,16 @@ def chat_texts(chat: ChatServer) -> list[str]:
 
 # --- 1. a date that overflows in the alert's time zone stops nothing ---------------------------------------------
 
+@pytest.mark.parametrize(("date", "zone"), [("Fri, 31 Dec 9999 23:00:00 GMT", "Asia/Bangkok"),
+                                            ("Mon, 01 Jan 0001 00:00:00 GMT", "America/Los_Angeles"),
+                                            ("Fri, 31 Dec 9999 23:59:59 -1200", "Pacific/Kiritimati")],
+                         ids=["9999-utc+7", "0001-utc-8", "9999-12h-utc+14"])
 def test_01_a_year_9999_date_in_utc_plus_7_fails_no_channel(tmp_path: Path, news_site: NewsSite,  # noqa: F811
-                                                            chat_server: ChatServer) -> None:  # noqa: F811
-    news_site.raw["/feeds/w.xml"] = rss(item(1, date="Fri, 31 Dec 9999 23:00:00 GMT"),
-                                        *(item(n) for n in range(2, 5)))
+                                                            chat_server: ChatServer, date: str,  # noqa: F811
+                                                            zone: str) -> None:
+    news_site.raw["/feeds/w.xml"] = rss(item(1, date=date), *(item(n) for n in range(2, 5)))
     config = write_config(tmp_path, [{"name": "w", "url": f"{news_site.base}/feeds/w.xml"}],
-                          channels={"chat": {"urls": [chat_server.url()]}},
-                          scheduler={"timezone": "Asia/Bangkok"})
+                          channels={"chat": {"urls": [chat_server.url()]}}, scheduler={"timezone": zone})
     code, out = cli(config, "poll")
     assert code == 0, out
     assert len(chat_server.messages()) >= 3  # the other alerts of the channel went out
@@ -193,6 +196,23 @@ def test_04_a_lone_surrogate_in_one_rss_item_fails_only_that_item(tmp_path: Path
     assert feed["articles"] >= 19 and feed["consecutive_failures"] == 0, feed
 
 
+def test_04_an_atom_feed_with_a_lone_surrogate_nul_and_out_of_range_references_stores_its_other_entries(
+        tmp_path: Path, news_site: NewsSite, store_url: str) -> None:  # noqa: F811
+    bad = ["&#xD800;", "&#0;", "&#x110000;", "&#99999999999999999999;", "&#xDFFF;&#xD800;"]
+    entries = "".join(
+        f"<entry><id>urn:e{n}</id><title>Raid {n} {bad[n] if n < len(bad) else ''} in Poipet</title>"
+        f'<link href="http://x.test/e/{n}"/><updated>2026-12-01T00:00:00Z</updated>'
+        f"<author><name>Ed {bad[n] if n < len(bad) else ''}</name></author><summary>{SHORT}</summary></entry>"
+        for n in range(8))
+    news_site.raw["/feeds/a.xml"] = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+                                     f"<title>a</title><id>urn:a</id><updated>2026-12-01T00:00:00Z</updated>{entries}</feed>")
+    config = write_config(tmp_path, [{"name": "a", "url": f"{news_site.base}/feeds/a.xml"}], db=store_url)
+    code, out = cli(config, "poll", "--no-deliver")
+    assert code == 0, out
+    feed = feeds_json(config)["a"]
+    assert feed["articles"] >= 7 and feed["consecutive_failures"] == 0, feed
+
+
 def test_04_a_json_feed_with_lone_surrogates_and_a_year_9999_date_stores_its_other_items(
         tmp_path: Path, news_site: NewsSite, store_url: str) -> None:  # noqa: F811
     entries: list[dict[str, Any]] = [{"id": f"j{n}", "url": f"http://x.test/j/{n}", "title": f"Raid number {n}",
@@ -227,13 +247,16 @@ def test_05_nul_in_a_guid_link_or_author_is_stripped(tmp_path: Path, news_site: 
 
 # --- 6. a huge Retry-After is its feed's failure only -------------------------------------------------------------
 
+@pytest.mark.parametrize("value", ["99999999999999999999", "1e400", "-5", "Fri, 31 Dec 9999 23:59:59 GMT",
+                                   "Mon, 01 Jan 0001 00:00:00 GMT", "²", "１２"])
 def test_06_a_huge_retry_after_lets_the_poll_exit_0_and_deliver(tmp_path: Path, hostile_server: HostileServer,  # noqa: F811
                                                                  news_site: NewsSite,  # noqa: F811
-                                                                 chat_server: ChatServer) -> None:  # noqa: F811
+                                                                 chat_server: ChatServer,  # noqa: F811
+                                                                 value: str) -> None:
     news_site.add("healthy", "Police raid in Poipet", BODY)
     config = write_config(tmp_path, [
-        {"name": "huge", "url": hostile_server.url("/retry-after/99999999999999999999?status=503")},
-        {"name": "huge429", "url": hostile_server.url("/retry-after/99999999999999999999")},
+        {"name": "huge", "url": hostile_server.url(f"/headers?status=503&Retry-After={quote(value)}")},
+        {"name": "huge429", "url": hostile_server.url(f"/headers?status=429&Retry-After={quote(value)}")},
         {"name": "healthy", "url": news_site.feed_url("healthy")}],
         channels={"chat": {"urls": [chat_server.url()]}})
     code, out = cli(config, "poll")
@@ -415,13 +438,15 @@ def test_10_feed_credentials_reach_no_link_alert_or_listing(tmp_path: Path, news
 
 # --- 11. mass mentions are neutralised in the default text format -------------------------------------------------
 
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
 def test_11_mass_mentions_in_a_title_mention_nobody(tmp_path: Path, news_site: NewsSite,  # noqa: F811
-                                                    chat_server: ChatServer) -> None:  # noqa: F811
-    mentions = ["@room", "@**all**", "<@&123456>", "<@987654>", "@everyone_x", "@here", "<!channel>"]
+                                                    chat_server: ChatServer, fmt: str) -> None:  # noqa: F811
+    mentions = ["@room", "@**all**", "<@&123456>", "<@987654>", "@everyone_x", "@here", "<!channel>",
+                "＠ＥＶＥＲＹＯＮＥ", "@Here", "@every\u200bone", "x@channel", "@_*group*"]
     news_site.raw["/feeds/w.xml"] = rss(item(1, title="Raid " + " ".join(mentions).replace("&", "&amp;")
                                              .replace("<", "&lt;")))
     config = write_config(tmp_path, [{"name": "w", "url": f"{news_site.base}/feeds/w.xml"}],
-                          channels={"chat": {"urls": [chat_server.url()]}})  # format: the default text
+                          channels={"chat": {"urls": [chat_server.url()], "format": fmt}})
     code, out = cli(config, "poll")
     assert code == 0, out
     [post] = chat_server.messages()
