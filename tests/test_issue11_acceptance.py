@@ -436,6 +436,17 @@ def test_10_feed_credentials_reach_no_link_alert_or_listing(tmp_path: Path, news
         assert "S3cretPw" not in text and "K3yValue9876" not in text and "bob:" not in text, text
 
 
+def test_10_a_feed_added_with_credentials_never_prints_them(tmp_path: Path) -> None:
+    config = write_config(tmp_path, [])
+    code, out = cli(config, "feeds", "add", "https://bob:S3cretPw@wire.example/rss?apikey=K3yValue9876&x=1",
+                    "--name", "added")
+    assert code == 0, out
+    shown = [out] + [cli(config, "feeds", "list", *f)[1] for f in ([], ["-f", "json"], ["-f", "csv"])]
+    assert "wire.example/rss" in shown[2] and "wire.example/rss" in shown[3]  # the URL itself is shown
+    for text in shown:
+        assert "S3cretPw" not in text and "K3yValue9876" not in text, text
+
+
 # --- 11. mass mentions are neutralised in the default text format -------------------------------------------------
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
