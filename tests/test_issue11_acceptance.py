@@ -525,6 +525,21 @@ def test_13_a_khmer_title_and_a_refused_message_fail_no_other_email(tmp_path: Pa
     assert len(smtp_server.messages) in (11, 12)
 
 
+def test_13_a_title_cannot_inject_headers_or_recipients(tmp_path: Path, news_site: NewsSite,  # noqa: F811
+                                                        smtp_server: SmtpServer) -> None:  # noqa: F811
+    news_site.raw["/feeds/w.xml"] = rss(
+        item(1, title="Raid&#13;&#10;Bcc: evil@evil.example&#13;&#10;X-Evil: 1"),
+        item(2, title="Raid " + "😀" * 400), item(3, title="Raid " + "a" * 3000), item(4))
+    config = write_config(tmp_path, [{"name": "w", "url": f"{news_site.base}/feeds/w.xml"}],
+                          channels={"mail": {"urls": [smtp_server.url()]}})
+    code, out = cli(config, "poll")
+    assert code == 0, out
+    assert len(smtp_server.messages) == 4, out
+    assert all(rcpts == ["desk@example.org"] for _, rcpts in smtp_server.envelopes)
+    assert not any(m["X-Evil"] or m["Bcc"] for m in smtp_server.messages)
+    assert all(len(line) <= 998 for raw in smtp_server.raw for line in raw.split(b"\r\n"))
+
+
 # --- 14. the smaller ones -----------------------------------------------------------------------------------------
 
 def test_14_one_301_does_not_move_a_feed_and_the_config_url_is_shown(tmp_path: Path,
