@@ -469,15 +469,19 @@ def test_11_mass_mentions_in_a_title_mention_nobody(tmp_path: Path, news_site: N
 
 # --- 12. SSRF: the remaining ranges refused, allow_private per feed -----------------------------------------------
 
-@pytest.mark.parametrize("host", ["[fec0::1]", "[fec0::808:808]", "[64:ff9b:1::808:808]", "[64:ff9b:1::7f00:1]",
-                                  "[64:ff9b::7f00:1]", "[::ffff:127.0.0.1]", "[2002:7f00:1::]"])
-def test_12_site_local_and_nat64_addresses_are_refused(tmp_path: Path, host: str) -> None:
-    config = write_config(tmp_path, [{"name": "bad", "url": f"http://{host}:9/feed.xml"}],
-                          fetch={"allow_private": False})
+REFUSED = ["[fec0::1]", "[fec0::808:808]", "[64:ff9b:1::808:808]", "[64:ff9b:1::7f00:1]", "[64:ff9b::7f00:1]",
+           "[::ffff:127.0.0.1]", "[2002:7f00:1::]", "[::127.0.0.1]", "[fd00::1]", "[::]", "0x7f.1", "2130706433",
+           "0177.0.0.1", "127.1", "0", "localhost", "100.64.0.1", "169.254.169.254", "[::ffff:169.254.169.254]"]
+
+
+def test_12_site_local_nat64_and_other_private_addresses_are_refused(tmp_path: Path) -> None:
+    config = write_config(tmp_path, [{"name": f"f{i:02d}", "url": f"http://{host}:9/feed.xml"}
+                                     for i, host in enumerate(REFUSED)], fetch={"allow_private": False})
     code, out = cli(config, "poll", "--no-deliver")
     assert code == 0, out
-    feed = feeds_json(config)["bad"]
-    assert (feed["last_error"] or "").startswith("blocked: "), feed  # refused before connecting
+    for name, feed in feeds_json(config).items():
+        host = REFUSED[int(name[1:])]
+        assert (feed["last_error"] or "").startswith("blocked: "), (host, feed)  # refused before connecting
 
 
 def test_12_allow_private_is_per_feed_and_never_implies_its_links(tmp_path: Path,
