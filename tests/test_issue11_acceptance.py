@@ -326,6 +326,27 @@ def test_08_a_copy_posted_first_cannot_take_over_the_outlets_alert(
     assert "HOSTILE" not in alert["message"].split("mirror:")[0], alert  # the copy only under "also reported"
 
 
+def test_08_a_feed_reusing_the_outlets_guid_or_a_tracking_copy_of_its_url_cannot_suppress_it(
+        tmp_path: Path, news_site: NewsSite, chat_server: ChatServer) -> None:  # noqa: F811
+    wire_url = f"{news_site.base}/news/raid.html"
+    news_site.raw["/feeds/wire.xml"] = rss(item("w", title="Police raid scam compound in Poipet", link=wire_url,
+                                                body=BODY))
+    mirror = news_site.base.replace("127.0.0.1", "localhost")
+    news_site.raw["/mirror.xml"] = rss(
+        item("w", title="Other raid, same guid", link=f"{mirror}/x", body="Angkor raid on tourism records."),
+        item("m2", title="Other raid, tracking copy", link=xml_escape(f"{wire_url}?utm_source=x&fbclid=y#top"),
+             body="Angkor raid on visitor numbers."))
+    config = write_config(tmp_path, [{"name": "mirror", "url": f"{mirror}/mirror.xml"},
+                                     {"name": "wire", "url": news_site.feed_url("wire")}],
+                          channels={"chat": {"urls": [chat_server.url()]}})
+    assert cli(config, "poll", "--feed", "mirror")[0] == 0
+    before = len(chat_server.messages())
+    code, out = cli(config, "poll", "--feed", "wire")
+    assert code == 0, out
+    titles = [m["title"] for m in chat_server.messages()[before:]]
+    assert len(titles) == 1 and titles[0].endswith("Police raid scam compound in Poipet"), titles
+
+
 def test_08_also_reported_by_is_bounded(tmp_path: Path, news_site: NewsSite,  # noqa: F811
                                         chat_server: ChatServer) -> None:  # noqa: F811
     feeds = []
