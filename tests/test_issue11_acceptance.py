@@ -213,6 +213,21 @@ def test_04_an_atom_feed_with_a_lone_surrogate_nul_and_out_of_range_references_s
     assert feed["articles"] >= 7 and feed["consecutive_failures"] == 0, feed
 
 
+def test_04_oversized_guids_links_titles_and_authors_fail_at_most_their_own_entry(
+        tmp_path: Path, news_site: NewsSite, store_url: str) -> None:  # noqa: F811
+    huge = "x" * 9000  # past PostgreSQL's btree row limit (about 2,700 bytes) for an indexed column
+    news_site.raw["/feeds/w.xml"] = rss(
+        item(f"long{huge}"), item(2, link=f"http://x.test/{huge}"), item(3, title=f"Raid {huge * 20}"),
+        item(4, extra=f"<author>{huge}@x.test</author><category>{huge}</category>"),
+        item(5, link=f"http://{'a' * 60}.{huge[:200]}.test/{huge}"), item(6))
+    config = write_config(tmp_path, [{"name": "w", "url": f"{news_site.base}/feeds/w.xml"}], db=store_url)
+    for _ in range(2):
+        code, out = cli(config, "poll", "--no-deliver", "--force")
+        assert code == 0, out
+        feed = feeds_json(config)["w"]
+        assert feed["consecutive_failures"] == 0 and feed["articles"] + feed["failed_entries"] == 6, feed
+
+
 def test_04_a_json_feed_with_lone_surrogates_and_a_year_9999_date_stores_its_other_items(
         tmp_path: Path, news_site: NewsSite, store_url: str) -> None:  # noqa: F811
     entries: list[dict[str, Any]] = [{"id": f"j{n}", "url": f"http://x.test/j/{n}", "title": f"Raid number {n}",
