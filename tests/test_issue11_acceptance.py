@@ -565,6 +565,19 @@ def test_13_a_khmer_title_and_a_refused_message_fail_no_other_email(tmp_path: Pa
     assert len(smtp_server.messages) in (11, 12)
 
 
+def test_13_a_chat_message_the_receiver_refuses_fails_alone(tmp_path: Path, news_site: NewsSite,  # noqa: F811
+                                                             chat_server: ChatServer) -> None:  # noqa: F811
+    news_site.raw["/feeds/w.xml"] = rss(*(item(n) for n in range(1, 7)))
+    chat_server.refuse = lambda post: 400 if "number 3 " in str(post.get("title")) else None
+    config = write_config(tmp_path, [{"name": "w", "url": f"{news_site.base}/feeds/w.xml"}],
+                          channels={"chat": {"urls": [chat_server.url()]}})
+    code, out = cli(config, "poll")
+    assert code == 0, out
+    assert len(chat_server.messages()) == 5
+    found = deliveries(config)
+    assert [d["status"] for d in found].count("sent") == 5 and len(found) == 6, found
+
+
 def test_13_a_title_cannot_inject_headers_or_recipients(tmp_path: Path, news_site: NewsSite,  # noqa: F811
                                                         smtp_server: SmtpServer) -> None:  # noqa: F811
     news_site.raw["/feeds/w.xml"] = rss(
