@@ -503,6 +503,24 @@ def test_11_mass_mentions_in_a_title_mention_nobody(tmp_path: Path, news_site: N
         assert mention not in text, (mention, text)
 
 
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_11_links_and_markup_in_items_cannot_inject_into_alerts(tmp_path: Path, news_site: NewsSite,  # noqa: F811
+                                                               chat_server: ChatServer, fmt: str) -> None:  # noqa: F811
+    news_site.raw["/feeds/w.xml"] = rss(
+        item(1, link="javascript:alert(1)"), item(2, link="data:text/html,raid"),
+        item(3, title="Raid &lt;img src=x onerror=alert(1)&gt; &lt;a href='http://evil.example/'&gt;x&lt;/a&gt;"),
+        item(4, link='http://evil.example/a b"onmouseover=alert(1)'))
+    config = write_config(tmp_path, [{"name": "w", "url": f"{news_site.base}/feeds/w.xml"}],
+                          channels={"chat": {"urls": [chat_server.url()], "format": fmt}})
+    code, out = cli(config, "poll")
+    assert code == 0, out
+    sent = chat_texts(chat_server)
+    assert len(sent) == 4, sent
+    for text in sent:
+        for bad in ("javascript:", "data:text", "onerror", "<img", "onmouseover", "evil.example"):
+            assert bad not in text, (bad, text)
+
+
 # --- 12. SSRF: the remaining ranges refused, allow_private per feed -----------------------------------------------
 
 REFUSED = ["[fec0::1]", "[fec0::808:808]", "[64:ff9b:1::808:808]", "[64:ff9b:1::7f00:1]", "[64:ff9b::7f00:1]",
