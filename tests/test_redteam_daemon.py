@@ -209,6 +209,7 @@ def test_the_daemon_under_many_hostile_feeds_at_once_alerts_every_healthy_story_
         assert not [p for p, _ in news.requests if p == "/news/loopback-only.html"]  # no allow_private_links
         killed_at = len(chat_server.messages("alerts"))
         daemon.send_signal(signal.SIGKILL)
+        daemon.wait(timeout=10)  # reaped, as a supervisor does
         try:  # its stdout closes once no process of the daemon's is left (the extraction worker held on to it)
             daemon.communicate(timeout=10)
         except subprocess.TimeoutExpired:
