@@ -272,3 +272,62 @@ def test_the_daemon_under_many_hostile_feeds_at_once_alerts_every_healthy_story_
     assert feeds["retry"]["consecutive_failures"] >= 1
     if os.environ.get("DUMP"):
         print(output, json.dumps(feeds, indent=1), cli(site, "deliveries").stdout, sep="\n")
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_daemon_within_seconds_while_everything_hangs(
+        tmp_path: Path, news_site: NewsSite, hostile_server: HostileServer) -> None:  # noqa: F811
+    """Feeds that drip and stall, pages that are slow, a chat receiver that never answers: SIGTERM still stops
+    the daemon in a few seconds, exit 0."""
+    from tests.test_crash import BlackHole
+    for i in range(6):
+        news_site.add("slow", f"Police raid scam compound number {i}", f"Raid number {i} on a compound ({i * 7919}).")
+    news_site.page_delay = 20.0  # pages under /news/; the one under /pages/ answers at once
+    news_site.raw["/pages/fast.html"] = f"<html><body><h1>Raid</h1><p>{STORIES[0][3]}</p></body></html>"
+    news_site.raw["/feeds/fast.xml"] = rss({"title": STORIES[0][2], "link": f"{news_site.base}/pages/fast.html",
+                                            "guid": "fast"})
+    with BlackHole() as hole:
+        (tmp_path / "rules").mkdir()
+        (tmp_path / "rules" / "r.yaml").write_text(RULES, encoding="utf-8")
+        config = tmp_path / "config.toml"
+        config.write_text(f"""
+[database]
+url = "sqlite:///monitor.db"
+[scheduler]
+tick = "1s"
+poll_interval = "1s"
+[fetch]
+timeout = "60s"
+extract_processes = 1
+[channels.chat]
+urls = ["{hole.url('alerts')}"]
+[[routes]]
+channels = ["chat"]
+""" + "".join(f"""
+[[feeds]]
+name = "{name}"
+url = "{url}"
+allow_private = true
+allow_private_links = true
+""" for name, url in [f for f in [("drip", hostile_server.url("/drip", "localhost")),
+                                                ("stall", hostile_server.url("/stall/60", "localhost")),
+                      ("slow", news_site.feed_url("slow")), ("fast", f"{news_site.base}/feeds/fast.xml"),
+                      ("reset", hostile_server.url("/reset", "localhost"))]]),
+            encoding="utf-8")
+        site = Site(news_site, hostile_server, config, f"sqlite:///{tmp_path / 'monitor.db'}")
+        daemon = start(site)
+        try:
+            assert wait_for(lambda: bool(news_site.hits("/feeds/slow.xml")) and bool(
+                [p for p, _ in news_site.requests if p.startswith("/news/")]) and bool(hole._held), 20), (
+                news_site.requests, daemon.kill(), daemon.communicate()[0][-5000:])
+            time.sleep(2)
+            assert daemon.poll() is None
+            started = time.monotonic()
+            output = stop(daemon)
+            took = time.monotonic() - started
+        finally:
+            if daemon.poll() is None:
+                daemon.kill()
+                daemon.communicate()
+    assert "Traceback" not in output, output[-3000:]
+    assert took < 8, (took, output[-3000:])
