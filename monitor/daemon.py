@@ -174,10 +174,10 @@ class Daemon:
             try:
                 await self._stop.wait()
             finally:
-                scheduler.shutdown(wait=False)
-                await self._stop_polls(ctx)
+                await self._stop_polls(ctx)  # no job starts new work once stopped
                 async with self._sending:  # let a running delivery run record its outcomes
                     pass
+                scheduler.shutdown(wait=False)  # last: it cancels running jobs (a Traceback for a delivery run)
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
         _log.info("daemon stopped")

@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -253,9 +254,22 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
     raise _SoftTimeout
 
 
-def _warm_up() -> None:
+def _warm_up(owner: int) -> None:
     # Worker initializer: load the language model before the first page's clock starts.
+    threading.Thread(target=_exit_without, args=(owner,), name="owner-watch", daemon=True).start()
     detect_language("warm up the language model in this worker process")
+
+
+def _exit_without(owner: int) -> None:
+    """Exit once the process that owns the pool is gone: after a ``kill -9`` of the daemon its worker would wait
+    on its queue forever (with its language model, ~160 MB, and the daemon's stdout held open). A pid check,
+    since multiprocessing's parent sentinel is at EOF from the start under forkserver."""
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(owner, 0)
+        except OSError:  # gone (or the pid now belongs to another user's process)
+            os._exit(0)
 
 
 def _work(html: bytes | str, url: str, charset: str | None, timeout: float) -> tuple[Extracted | None, str | None]:
@@ -371,7 +385,8 @@ class ExtractorPool:
             if self._executor is None:
                 methods = multiprocessing.get_all_start_methods()
                 context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-                self._executor = ProcessPoolExecutor(self._processes, mp_context=context, initializer=_warm_up)
+                self._executor = ProcessPoolExecutor(self._processes, mp_context=context, initializer=_warm_up,
+                                                     initargs=(os.getpid(),))
                 self._started = False
             return self._executor
 
