@@ -280,12 +280,10 @@ def _work(html: bytes | str, url: str, charset: str | None, timeout: float) -> t
         signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         return extract_html(html, url, charset=charset), None
-    except ExtractError as e:
-        return None, str(e)
     except _SoftTimeout:
         return None, f"extraction timed out after {timeout:g} s"
-    except Exception as e:  # a library bug on one hostile page fails that page alone, as an ExtractError
-        return None, f"extraction failed: {type(e).__name__}: {str(e)[:200]}"
+    except Exception as e:  # an ExtractError, or a library bug on one hostile page: that page fails alone
+        return None, str(e) if isinstance(e, ExtractError) else f"extraction failed: {type(e).__name__}: {str(e)[:200]}"
     finally:
         if armed:
             signal.setitimer(signal.ITIMER_REAL, 0)

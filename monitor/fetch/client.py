@@ -13,9 +13,9 @@ import time
 import urllib.parse
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -30,6 +30,7 @@ from monitor.errors import (
 from monitor.fetch.bounds import (MAX_HEADER, MAX_URL, ascii_digits, clip, parse_retry_after, safe_url, url_host,
                                   validator)
 from monitor.fetch.decode import ACCEPT_ENCODING, UnsupportedEncoding, make_decoder
+from monitor.fetch.gates import HostGates, Lane
 from monitor.fetch.guard import (
     AddressBlocked,
     GuardedTransport,
@@ -46,13 +47,10 @@ __all__ = ["FetchResult", "Fetcher"]
 
 _log = logging.getLogger(__name__)
 
-Lane = Literal["feed", "page"]  # see ``Fetcher.fetch``
-
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 # The decoded body replaces the wire body, so these no longer describe it.
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
-_MAX_GATES = 512  # per-host gates kept before idle ones are dropped
 _PRIVATE_HINT = " (set allow_private = true on this feed in config.toml to fetch it)"
 
 
@@ -78,29 +76,6 @@ class _Hop:
     result: FetchResult | None = None
     location: str | None = None
     status: int = 0
-
-
-@dataclass
-class _HostGate:
-    """Per-host politeness: at most ``per_host`` requests at once, request starts ``delay`` seconds apart."""
-
-    slots: asyncio.Semaphore
-    delay: float
-    next_start: float = 0.0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0  # hops holding or waiting for a slot: a gate without users and past its delay is forgotten
-
-    def idle(self, now: float) -> bool:
-        return not self.users and self.next_start <= now
-
-    async def wait_turn(self) -> None:
-        if self.delay <= 0:
-            return
-        async with self.lock:  # reserve a start time, so concurrent waiters queue rather than bunch up
-            now = time.monotonic()
-            start = max(now, self.next_start)
-            self.next_start = start + self.delay
-        await asyncio.sleep(start - now)
 
 
 class Fetcher:
@@ -139,7 +114,7 @@ class Fetcher:
                 else self._client(GuardedTransport(resolver, allow_private=False, limits=limits))
             )
         self._slots = {lane: asyncio.Semaphore(settings.concurrency) for lane in ("feed", "page")}
-        self._hosts: dict[str, _HostGate] = {}
+        self._gates = HostGates(settings.per_host, settings.per_host_delay)
 
     def _client(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
         s = self._settings
@@ -281,22 +256,11 @@ class Fetcher:
                 f"refused https->http downgrade redirect to {safe_url(next_url)}", url=original
             )
 
-    def _gate(self, host: str, lane: Lane) -> _HostGate:
-        key = f"{lane} {host}"
-        gate = self._hosts.get(key)
-        if gate is None:
-            if len(self._hosts) >= _MAX_GATES:  # links on endless distinct hosts must not grow memory forever
-                now = time.monotonic()
-                self._hosts = {h: g for h, g in self._hosts.items() if not g.idle(now)}
-            gate = _HostGate(asyncio.Semaphore(self._settings.per_host), self._settings.per_host_delay)
-            self._hosts[key] = gate
-        return gate
-
     async def _hop(
         self, client: httpx.AsyncClient, url: str, headers: dict[str, str], budget: float, *, original: str,
         lane: Lane,
     ) -> _Hop:
-        gate = self._gate(httpx.URL(url).host, lane)
+        gate = self._gates.get(httpx.URL(url).host, lane)
         gate.users += 1
         try:
             # Host slot (and delay) first, global slot second: fetches queued behind a busy host hold no global
