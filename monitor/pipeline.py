@@ -187,6 +187,11 @@ async def poll_feed(feed: FeedRecord, ctx: Context) -> FeedResult:
     return FeedResult(result.feed, result.status, result.new, result.matched, result.error, seconds)
 
 
+def _opens(feed: FeedRecord, ctx: Context, key: Literal["allow_private", "allow_private_links"]) -> bool:
+    """Whether the feed's ``[[feeds]]`` entry opens private addresses (CLI-added feeds have none: never)."""
+    return any(getattr(f, key) for f in ctx.settings.feeds if f.name == feed.name)
+
+
 def _interval(feed: FeedRecord, ctx: Context) -> float:
     return float(feed.interval or ctx.settings.scheduler.poll_interval)
 
@@ -198,7 +203,7 @@ def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseExce
 async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) -> tuple[int, int, FeedState]:
     response = await ctx.fetcher.fetch(
         feed.url, etag=feed.etag, last_modified=feed.last_modified,
-        allow_private=any(f.allow_private for f in ctx.settings.feeds if f.name == feed.name), lane="feed",
+        allow_private=_opens(feed, ctx, "allow_private"), lane="feed",
     )
     url, redirect_pending = follow_permanent(feed, response.permanent_url)
     ok = replace(
@@ -269,9 +274,9 @@ async def _guarded_entry(
                      exc_info=not isinstance(e, MonitorError))  # a bug gets its traceback
         try:
             ctx.store.mark_entries_seen(feed.id, keys)
-        except MonitorError as store_error:
-            _log.error("failed entry not marked seen, retried next poll feed=%s error=%r", feed.name,
-                       str(store_error))
+        except Exception as store_error:  # still this entry's failure: the boundary itself must not raise
+            _log.error("failed entry not marked seen, retried next poll feed=%s error=%s", feed.name,
+                       error_line(store_error))
         return 0
 
 
@@ -356,9 +361,7 @@ async def _article_text(
 
 async def _fetch_page(feed: FeedRecord, url: str, ctx: Context, blocked: list[str]) -> FetchResult | None:
     try:
-        return await ctx.fetcher.fetch(
-            url, allow_private=any(f.allow_private_links for f in ctx.settings.feeds if f.name == feed.name)
-        )
+        return await ctx.fetcher.fetch(url, allow_private=_opens(feed, ctx, "allow_private_links"))
     except BlockedAddressError as e:
         blocked.append(url)
         _log.warning("page refused feed=%s url=%s reason=%r", feed.name, url, e.reason or str(e))
@@ -392,5 +395,5 @@ def _record(feed: FeedRecord, ctx: Context, state: FeedState, tally: _Tally) -> 
     )
     try:
         ctx.store.update_feed_state(feed.id, state)
-    except MonitorError as e:
-        _log.error("feed state not recorded feed=%s error=%r", feed.name, str(e))
+    except Exception as e:  # the feed's boundary: an unmapped store error must not reach the poll either
+        _log.error("feed state not recorded feed=%s error=%s", feed.name, error_line(e))

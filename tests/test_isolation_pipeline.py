@@ -509,3 +509,25 @@ def test_a_huge_retry_after_is_a_failure_of_its_feed_only(
     wire = h.feed("wire")
     assert wire.last_status == "error" and wire.next_poll is not None
     assert wire.next_poll <= utcnow() + timedelta(days=31)  # honoured, within reason
+
+
+def test_an_unmapped_store_error_fails_neither_the_feed_nor_the_poll(
+        make_harness: Any, news_site: NewsSite, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """The boundaries' own store writes (marking a failed entry seen, recording the feed's state) may raise what
+    the store does not map (a driver's UnicodeEncodeError): the poll still returns every feed's result."""
+    news_site.add("mekong", *RAID)
+    news_site.add("wire", *TOURISM)
+    h = make_harness([FeedSettings(name="mekong", url=news_site.feed_url("mekong")),
+                      FeedSettings(name="wire", url=news_site.feed_url("wire"))])
+    record = h.store.update_feed_state
+    mekong_id = h.feed("mekong").id
+
+    def flaky(feed_id: int, state: Any) -> bool:
+        if feed_id == mekong_id:
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return record(feed_id, state)
+
+    monkeypatch.setattr(h.store, "update_feed_state", flaky)
+    results = h.poll()
+    assert results["mekong"].status == "ok" and results["wire"].status == "ok"
+    assert h.feed("wire").last_status == "ok" and h.store.count_articles() == 2
