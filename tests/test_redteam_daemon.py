@@ -209,7 +209,7 @@ def test_the_daemon_under_many_hostile_feeds_at_once_alerts_every_healthy_story_
     daemon = start(site)
     try:
         news.answers.pop("/feeds/moved.xml") if wait_for(lambda: bool(news.hits("/feeds/moved.xml")), 20) else None
-        assert wait_for(lambda: every_healthy_story_alerted(smtp_server, chat_server, STORIES + POISONED), 30), (
+        assert wait_for(lambda: every_healthy_story_alerted(smtp_server, chat_server, STORIES + POISONED), 60), (
             [(s[1], alerts(smtp_server, chat_server, s[1])) for s in STORIES + POISONED])
         polls = len(news.hits("/feeds/mekong.xml"))
         assert wait_for(lambda: len(news.hits("/feeds/mekong.xml")) >= polls + 2, 5), "the daemon stopped ticking"
@@ -245,7 +245,7 @@ def test_the_daemon_under_many_hostile_feeds_at_once_alerts_every_healthy_story_
     news.add(*AFTER_RESTART[:1], *AFTER_RESTART[2:])
     daemon = start(site)
     try:
-        assert wait_for(lambda: every_healthy_story_alerted(smtp_server, chat_server, [*STORIES, *POISONED, AFTER_RESTART]), 30), (
+        assert wait_for(lambda: every_healthy_story_alerted(smtp_server, chat_server, [*STORIES, *POISONED, AFTER_RESTART]), 60), (
             [(s[1], alerts(smtp_server, chat_server, s[1])) for s in [*STORIES, *POISONED, AFTER_RESTART]])
         time.sleep(2)  # a few more ticks: still nothing twice
         assert every_healthy_story_alerted(smtp_server, chat_server, [*STORIES, *POISONED, AFTER_RESTART])
