@@ -128,18 +128,11 @@ async def poll_due(
 def due_feeds(
     ctx: Context, now: datetime, limit: int | None = None, busy: Collection[int] = ()
 ) -> list[FeedRecord]:
-    """Up to ``limit`` feeds due at ``now``, most overdue first, except the ``busy`` ones (being polled).
-
-    On PostgreSQL they are claimed with a lease longer than a poll may last, so several processes sharing one
-    database never poll the same feed at once (DESIGN.md, Scale), and a busy feed, still leased, is never claimed.
-    SQLite has one daemon, which needs no claim and so never waits out the lease of a poll that a ``kill -9``
-    interrupted."""
-    if limit is not None and limit <= 0:
-        return []
-    if ctx.store.dialect != "postgresql":
-        return [feed for feed in ctx.store.list_due_feeds(now) if feed.id not in busy][:limit]
+    """Up to ``limit`` feeds due at ``now``, most overdue first, except the ``busy`` ones (being polled), taken
+    for this process (``Store.take_due_feeds``: claimed with a lease longer than a poll may last where several
+    processes may share the database)."""
     lease = max(CLAIM_LEASE, ctx.settings.scheduler.feed_timeout + 60.0)
-    return ctx.store.claim_due_feeds(now, lease, _WORKER, limit=limit)
+    return ctx.store.take_due_feeds(now, lease=lease, worker=_WORKER, limit=limit, busy=busy)
 
 
 @dataclass

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from monitor.api import Monitor
 from monitor.config import Settings, load_settings
 from monitor.notify.redact import redact_credentials
 from monitor.store import MatchRecord, Store
@@ -31,6 +32,7 @@ __all__ = [
     "err_console",
     "link",
     "minute",
+    "monitor_from",
     "open_store",
     "plain",
     "print_jsonl",
@@ -108,6 +110,11 @@ def settings_from(ctx: typer.Context) -> Settings:
 
 def open_store(settings: Settings) -> Store:
     return Store.open(settings.database.url)
+
+
+def monitor_from(ctx: typer.Context) -> Monitor:
+    """The ``Monitor`` of the ``--config`` given (store opened, rules loaded): close it, or use ``with``."""
+    return Monitor(settings_from(ctx))
 
 
 def _default(value: Any) -> Any:

@@ -7,7 +7,7 @@ Outputs: ``FeedRecord`` values (with each feed's article count).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +92,20 @@ class FeedStore(StoreBase):
         """Enabled feeds whose ``next_poll`` is unset or not after ``now``, most overdue first."""
         with self._read("list due feeds") as conn:
             return self._select_feeds(conn, *_due(now), order_due=True)
+
+    def take_due_feeds(self, now: datetime, *, lease: float, worker: str, limit: int | None = None,
+                       busy: Collection[int] = ()) -> list[FeedRecord]:
+        """Up to ``limit`` feeds due at ``now`` for this worker to poll, most overdue first, except ``busy`` ones.
+
+        On PostgreSQL they are claimed for ``lease`` seconds (``claim_due_feeds``), so several processes sharing
+        one database never poll the same feed at once (docs/design.md, Scale); a busy feed is still leased. SQLite
+        has one daemon, which needs no claim and so never waits out the lease of a poll a ``kill -9`` interrupted.
+        """
+        if limit is not None and limit <= 0:
+            return []
+        if self.dialect == "postgresql":
+            return self.claim_due_feeds(now, lease, worker, limit=limit)
+        return [feed for feed in self.list_due_feeds(now) if feed.id not in busy][:limit]
 
     def claim_due_feeds(self, now: datetime, lease: float, worker: str,
                         limit: int | None = None) -> list[FeedRecord]:
