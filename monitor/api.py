@@ -65,11 +65,10 @@ class Monitor:
         rules: RuleSet | Callable[[], RuleSet] | None = None,
     ) -> None:
         self.settings = settings
-        # Rules first: a bad rule file fails before the store is touched. Given rules are used as they are.
-        self.watcher = RuleWatcher(settings) if rules is None else None
-        self._rules = _rules_source(self.watcher, rules)
+        self._given_rules = rules  # used as they are; None: the rule files of the settings, loaded on first use
+        self._watcher: RuleWatcher | None = None
         self._owns_store = store is None
-        self.store = store if store is not None else Store.open(settings.database.url)
+        self._store = store  # None: opened (and migrated) on first use
         self.clock = clock
         self._transport = transport
         self._resolver = resolver
@@ -83,25 +82,65 @@ class Monitor:
 
     def close(self) -> None:
         """Close the store (when this ``Monitor`` opened it)."""
-        if self._owns_store:
-            self.store.close()
+        if self._owns_store and self._store is not None:
+            self._store.close()
+            self._store = None
+
+    @property
+    def store(self) -> Store:
+        """The database, opened and migrated on first use.
+
+        Raises:
+            StoreError: it cannot be opened.
+        """
+        if self._store is None:
+            self._store = Store.open(self.settings.database.url)
+        return self._store
+
+    @property
+    def watcher(self) -> RuleWatcher | None:
+        """The rule files being watched (loaded on first use); None when the rules were given."""
+        if self._watcher is None and self._given_rules is None:
+            self._watcher = RuleWatcher(self.settings)
+        return self._watcher
 
     @property
     def rules(self) -> RuleSet:
-        """The rule set in force (``reload_rules`` picks up edited rule files)."""
-        return self._rules()
+        """The rule set in force, loaded on first use (``reload_rules`` picks up edited rule files).
+
+        Raises:
+            RuleSetError: a rule file is invalid (at the first load; later a bad edit keeps the last good set).
+        """
+        watcher = self.watcher
+        if watcher is not None:
+            return watcher.current()
+        given = self._given_rules
+        return given if isinstance(given, RuleSet) else given()  # type: ignore[misc]
+
+    def _rules(self) -> RuleSet:
+        return self.rules
 
     def reload_rules(self) -> bool:
         """Reload the rule files if they changed; a bad edit keeps the last good set. True when a new set is in force."""
-        return self.watcher.refresh() if self.watcher is not None else False
+        watcher = self.watcher
+        return watcher.refresh() if watcher is not None else False
 
     def sync_feeds(self) -> list[FeedRecord]:
         """Make the config's feeds the stored ones (the daemon and ``poll`` do this at start)."""
         return self.store.sync_feeds(self.settings.feeds)
 
     def feeds(self) -> list[FeedRecord]:
-        """Every stored feed with its health, by name. Reads only: config feeds not yet synced are not listed."""
-        return self.store.list_feeds()
+        """Every feed with its health, by name. Reads only: a config feed not stored yet (the daemon or ``poll``
+        adds it at start) is listed as never polled, with id 0."""
+        stored = self.store.list_feeds()
+        known = {f.name for f in stored}
+        now = self.clock()
+        pending = [FeedRecord(
+            id=0, name=f.name, url=f.url, tags=f.tags, enabled=True, interval=f.interval, full_text=f.full_text,
+            source="config", etag=None, last_modified=None, last_polled=None, last_success=None, last_status=None,
+            last_error=None, consecutive_failures=0, next_poll=None, retry_after_until=None, blocked_requests=0,
+            created_at=now, config_url=f.url) for f in self.settings.feeds if f.name not in known]
+        return sorted(stored + pending, key=lambda f: f.name)
 
     def matches(self, *, rule: str | None = None, since: datetime | None = None,
                 limit: int | None = None) -> list[MatchRecord]:
@@ -154,12 +193,3 @@ class Monitor:
 
         asyncio.run(Daemon.of(self).run())
 
-
-def _rules_source(watcher: RuleWatcher | None, rules: RuleSet | Callable[[], RuleSet] | None) -> Callable[[], RuleSet]:
-    if watcher is not None:
-        return watcher.current
-    if isinstance(rules, RuleSet):
-        fixed = rules
-        return lambda: fixed
-    assert rules is not None
-    return rules

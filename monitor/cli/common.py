@@ -26,6 +26,7 @@ from monitor.store import MatchRecord, Store
 
 __all__ = [
     "Format",
+    "TextOrJson",
     "clean",
     "config_path",
     "console",
@@ -35,6 +36,7 @@ __all__ = [
     "monitor_from",
     "open_store",
     "plain",
+    "print_error",
     "print_jsonl",
     "print_matches",
     "settings_from",
@@ -89,11 +91,27 @@ def link(url: object) -> str:
 
 
 class Format(str, Enum):
-    """Output formats; JSON is JSON Lines (one object a line)."""
+    """Output formats of tables; JSON is JSON Lines (one object a line)."""
 
     text = "text"
     json = "json"
     csv = "csv"
+
+
+class TextOrJson(str, Enum):
+    """Output formats of commands whose rows nest (matches with hits, explanations, extracted articles)."""
+
+    text = "text"
+    json = "json"
+
+
+def print_error(message: object, *, one_line: bool = False) -> None:
+    """The one way an error reaches the user: ``monitor: error: …`` on stderr, with channel secrets and credentials
+    hidden and control characters removed; ``one_line`` also folds line breaks and runs of spaces."""
+    from monitor.notify import redact
+
+    text = clean(redact(str(message)))
+    typer.echo(f"monitor: error: {' '.join(text.split()) if one_line else text}", err=True)
 
 
 def config_path(ctx: typer.Context) -> Path | None:

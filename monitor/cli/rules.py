@@ -8,7 +8,6 @@ and matches as text (rich) or JSON Lines. Exit status: 0 ok / some match, 1 fail
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 
 import typer
@@ -17,8 +16,7 @@ from rich.markup import escape as escape_markup
 from rich.text import Text
 from rich.tree import Tree
 
-from monitor.cli.common import clean, print_jsonl
-from monitor.config import Settings, load_settings
+from monitor.cli.common import TextOrJson, clean, print_error, print_jsonl, settings_from
 from monitor.documents import DocumentError, InputDocument, read_documents
 from monitor.errors import MonitorError, RuleSetError
 from monitor.rules import Explanation, Match, RuleSet, load_rules, run_examples
@@ -35,18 +33,13 @@ _out = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.s
 _EXPECTATIONS = Path("seeds") / "expectations.yaml"
 
 
-class _Format(str, Enum):
-    text = "text"
-    json = "json"
-
-
 def _escape(value: object) -> str:
     """Text from rule files and documents as markup that prints it literally, control sequences removed."""
     return escape_markup(clean(value))
 
 
 def _error(message: str) -> None:
-    typer.echo(f"monitor: error: {' '.join(clean(message).split())}", err=True)
+    print_error(message, one_line=True)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -54,15 +47,8 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _config(ctx: typer.Context) -> Settings:
-    root = ctx.find_root()
-    obj = root.obj if isinstance(root.obj, dict) else {}
-    path = obj.get("config")
-    return load_settings(Path(path) if path else None)
-
-
 def _load(ctx: typer.Context, paths: list[Path] | None, *, examples: bool = True) -> RuleSet:
-    settings = _config(ctx)
+    settings = settings_from(ctx)
     # Without feeds or channels in the config, rules naming them are not warned about (rule files are shared).
     known_feeds = [n for f in settings.feeds for n in (f.name, *f.tags)] or None
     return load_rules(
@@ -157,7 +143,7 @@ def explain(
         ruleset = _load(ctx, rules, examples=False)
         if ruleset.get(rule_id) is None:
             raise DocumentError(f"no rule with id '{rule_id}'")
-        first = next(iter(read_documents(input, _config(ctx).fetch)), None)
+        first = next(iter(read_documents(input, settings_from(ctx).fetch)), None)
         if first is None:
             raise DocumentError(f"no document in {input}")
     except RuleSetError as e:
@@ -177,7 +163,7 @@ def match(
     ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="Documents: .txt, .html, .jsonl files, '-' (JSONL) or URLs."),
     rules: list[Path] = typer.Option(None, "--rules", help="Rule files or folders (default: [rules] paths)."),
-    format: _Format = typer.Option(_Format.text, "--format", help="text or json (JSON Lines)."),
+    format: TextOrJson = typer.Option(TextOrJson.text, "--format", help="text or json (JSON Lines)."),
 ) -> None:
     """Run the rules over documents and print the matches; exit 0 some match, 1 none, 2 error."""
     try:
@@ -191,7 +177,7 @@ def match(
     found, failed = 0, False
     for name in inputs:
         try:
-            for item in read_documents(name, _config(ctx).fetch):
+            for item in read_documents(name, settings_from(ctx).fetch):
                 for m in ruleset.match(item.doc):
                     found += 1
                     _print_match(item, m, format)
@@ -201,8 +187,8 @@ def match(
     raise typer.Exit(2 if failed else 0 if found else 1)
 
 
-def _print_match(item: InputDocument, m: Match, format: _Format) -> None:
-    if format is _Format.json:
+def _print_match(item: InputDocument, m: Match, format: TextOrJson) -> None:
+    if format is TextOrJson.json:
         hits = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.hits]
         doc_id = item.id if item.json_id is None else item.json_id
         row = {"doc": doc_id, "rule": m.rule.id, "severity": m.rule.severity, "hits": hits, "snippet": m.snippet}

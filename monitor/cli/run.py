@@ -23,6 +23,7 @@ __all__ = ["demo", "poll", "run"]
 def run(ctx: typer.Context) -> None:
     """Run the daemon: poll due feeds every tick, deliver alerts and digests, until SIGTERM or Ctrl-C."""
     with monitor_from(ctx) as monitor:
+        _ = monitor.rules  # a bad rule file stops the start, before anything is written
         monitor.run()
 
 
@@ -34,6 +35,7 @@ def poll(
 ) -> None:
     """Poll every enabled feed once now, deliver pending alerts, and exit."""
     with monitor_from(ctx) as monitor:
+        _ = monitor.rules  # a bad rule file stops the poll, before anything is written
         monitor.sync_feeds()
         unknown = set(feed) - {f.name for f in monitor.feeds()}
         if unknown:
@@ -62,6 +64,7 @@ def demo(
             feeds=(FeedSettings(url=feed_url, name="mekong-daily", tags=("demo", "cambodia")),),
         )
         with Monitor(settings) as monitor:
+            _ = monitor.rules
             monitor.sync_feeds()
             console.print(Text.assemble(
                 f"Serving {len(articles)} articles at ", (feed_url, "bold"),
