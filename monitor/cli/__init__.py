@@ -108,6 +108,7 @@ def _register() -> None:
     app.command("run")(run.run)
     app.command("poll")(run.poll)
     app.command("demo")(run.demo)
+    app.command("init")(run.init)
     app.add_typer(rules.rules_app, name="rules")
     app.command("match")(rules.match)
     app.command("extract")(extract.extract)

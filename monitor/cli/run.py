@@ -13,11 +13,12 @@ from rich.text import Text
 from monitor.api import Monitor
 from monitor.cli.common import clean, console, monitor_from, plain, print_matches
 from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesSettings, Settings
-from monitor.demo import PROJECT_ROOT, demo_articles, serve_demo_site
+from monitor.demo import demo_articles, serve_demo_site
 from monitor.notify.redact import shorten
 from monitor.pipeline import FeedResult
+from monitor.starter import SHIPPED_RULES, init_deployment
 
-__all__ = ["demo", "poll", "run"]
+__all__ = ["demo", "init", "poll", "run"]
 
 
 def run(ctx: typer.Context) -> None:
@@ -52,7 +53,7 @@ def demo(
     rules: list[Path] = typer.Option([], "--rules", help="Rule files or folders (default: the shipped rules/)."),
 ) -> None:
     """Offline end-to-end demo: serve the seed corpus as a news site on loopback, poll it, print the matches."""
-    rule_paths = tuple(p.resolve() for p in rules) or (PROJECT_ROOT / "rules",)
+    rule_paths = tuple(p.resolve() for p in rules) or (SHIPPED_RULES,)
     folder = data.resolve() if data else Path(tempfile.mkdtemp(prefix="monitor-demo-"))
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # as the store makes its folders: private
     articles = demo_articles()
@@ -77,6 +78,17 @@ def demo(
             console.print(Text.assemble("Second poll: ", (second[0].status, "bold"),
                                         f" (conditional GET, {second[0].new} new entries)"))
     console.print(plain(f"Demo database: {folder / 'demo.db'} (choose the folder with --data)"))
+
+
+def init(
+    folder: Path = typer.Argument(Path("."), help="Folder for the new deployment (default: this one)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing config.toml and rule files."),
+) -> None:
+    """Start a deployment: write a starter config.toml and rules/ (copies of the shipped rules) to edit."""
+    written = init_deployment(folder, force=force)
+    for path in written:
+        console.print(plain(f"wrote {path}"))
+    console.print(plain(f"Next: edit {written[0]} (its first lines say what to edit), then `monitor poll`."))
 
 
 def _print_results(results: Sequence[FeedResult]) -> None:
