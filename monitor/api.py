@@ -21,11 +21,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from monitor.clock import now_utc
 from monitor.config import Settings, load_settings
 from monitor.extract import ExtractorPool
 from monitor.fetch import Fetcher
 from monitor.notify import Notifier, SendReport
-from monitor.pipeline import Context, FeedResult, poll_due, utcnow
+from monitor.pipeline import Context, FeedResult, poll_due
 from monitor.rules import Document, Match, RuleSet
 from monitor.rules.watch import RuleWatcher
 from monitor.store import FeedRecord, MatchRecord, Store
@@ -61,7 +62,7 @@ class Monitor:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         resolver: Resolver | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = now_utc,
         rules: RuleSet | Callable[[], RuleSet] | None = None,
     ) -> None:
         self.settings = settings

@@ -26,7 +26,8 @@ from monitor.errors import MonitorError
 from monitor.extract import ExtractorPool
 from monitor.fetch import Resolver
 from monitor.notify import Notifier
-from monitor.pipeline import Context, FeedResult, due_feeds, parallel_polls, poll_feed, utcnow
+from monitor.clock import now_utc
+from monitor.pipeline import Context, FeedResult, due_feeds, parallel_polls, poll_feed
 from monitor.rules import RuleSet
 from monitor.rules.watch import RuleWatcher
 from monitor.store import Store
@@ -48,7 +49,7 @@ async def run_cycle(
     names: tuple[str, ...] = (),
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Callable[[], datetime] = now_utc,
     extractor: ExtractorPool | None = None,
 ) -> list[FeedResult]:
     """One poll cycle with the given rules (``Monitor.poll_async``), with a fresh extractor pool unless one is given."""
@@ -66,7 +67,7 @@ class Daemon:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         resolver: Resolver | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = now_utc,
         extractor: ExtractorPool | None = None,
     ) -> None:
         self._setup(Monitor(settings, store, transport=transport, resolver=resolver, clock=clock), extractor)

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from monitor.api import Monitor
+from monitor.clock import iso_utc
 from monitor.config import Settings, load_settings
 from monitor.notify.redact import redact_credentials
 from monitor.store import MatchRecord, Store
@@ -137,7 +138,7 @@ def monitor_from(ctx: typer.Context) -> Monitor:
 
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds") + ("Z" if value.tzinfo is None else "")
+        return iso_utc(value)
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     return str(value)

@@ -14,9 +14,9 @@ from rich.text import Text
 from monitor.cli.common import (
     Format, clean, console, link, minute, monitor_from, open_store, plain, print_jsonl, print_matches, settings_from,
 )
+from monitor.clock import now_utc
 from monitor.config import FeedSettings, parse_duration
 from monitor.notify.redact import redact_credentials, shorten
-from monitor.pipeline import utcnow
 from monitor.store import FeedRecord
 
 __all__ = ["feeds_app", "matches"]
@@ -134,7 +134,7 @@ def _since(value: str) -> datetime:
         pass
     else:
         try:
-            return utcnow() - timedelta(seconds=seconds)
+            return now_utc() - timedelta(seconds=seconds)
         except OverflowError:
             return datetime.min
     try:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Table, func, nulls_first, or_, select
 
 from monitor.errors import FeedExistsError
-from monitor.store.base import StoreBase, utcnow
+from monitor.clock import now_utc
+from monitor.store.base import StoreBase
 from monitor.store.records import FeedRecord, FeedState
 from monitor.store.tables import Article, Feed, metadata
 
@@ -40,7 +41,7 @@ class FeedStore(StoreBase):
         while the config still names the original one. Config feeds no longer in the config are disabled, not deleted, so their
         articles and seen entries stay. CLI feeds are left alone.
         """
-        now = utcnow()
+        now = now_utc()
         names = [f.name for f in feeds]
         with self._write("sync feeds") as conn:
             for feed in feeds:
@@ -63,7 +64,7 @@ class FeedStore(StoreBase):
         """
         values = {"name": name, "url": url, "tags": list(tags), "interval": interval,
                   "full_text": full_text, "enabled": True, "source": "cli",
-                  "consecutive_failures": 0, "blocked_requests": 0, "created_at": utcnow()}
+                  "consecutive_failures": 0, "blocked_requests": 0, "created_at": now_utc()}
         with self._write("add feed") as conn:
             stmt = self._insert(_feeds).values(values).on_conflict_do_nothing()
             new_id = conn.execute(stmt.returning(_feeds.c.id)).scalar()
