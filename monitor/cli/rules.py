@@ -141,8 +141,7 @@ def explain(
     """Show the rule's query as a tree, each node true or false, with the words that made it so."""
     try:
         ruleset = _load(ctx, rules, examples=False)
-        if ruleset.get(rule_id) is None:
-            raise DocumentError(f"no rule with id '{rule_id}'")
+        ruleset.rule(rule_id)  # an unknown id is reported before the document is read
         first = next(iter(read_documents(input, settings_from(ctx).fetch)), None)
         if first is None:
             raise DocumentError(f"no document in {input}")
