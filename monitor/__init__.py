@@ -4,6 +4,22 @@ Polls news feeds, extracts each new article's text, matches boolean rules writte
 matches, and alerts by email or chat. See README.md and docs/.
 """
 
-__all__ = ["__version__"]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.api import Monitor, open
+
+__all__ = ["Monitor", "__version__", "open"]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The API is imported on first use, so that ``monitor --help`` and ``import monitor.rules`` stay light.
+    if name in ("Monitor", "open"):
+        from monitor import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'monitor' has no attribute {name!r}")

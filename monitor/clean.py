@@ -31,6 +31,8 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 from typing import AnyStr
 
+from monitor.clock import now_utc
+
 __all__ = [
     "INDEXABLE_BYTES",
     "LIMITS",
@@ -181,7 +183,7 @@ def clean_date(when: datetime | None, now: datetime | None = None) -> datetime |
             when = when.astimezone(UTC).replace(tzinfo=None)
         except (OverflowError, ValueError):
             return None
-    now = now or datetime.now(UTC).replace(tzinfo=None)
+    now = now or now_utc()
     if when < MIN_DATE or when > now + MAX_FUTURE:
         return None
     return when

@@ -1,6 +1,6 @@
 """The daemon: an APScheduler timer that runs the pipeline's tick, reloads rules, and stops cleanly.
 
-Inputs: Settings and an open Store. Every tick one job starts a task for each due feed that is not already being
+Inputs: a ``Monitor`` (``monitor.api``: settings, store, rules). Every tick one job starts a task for each due feed that is not already being
 polled (per-feed interval), so a slow feed delays only itself: each poll runs on its own, within
 ``scheduler.feed_timeout``. Another job delivers pending alerts and due digests, so a long poll never holds back
 alerts. A rule file that changes is reloaded; a bad edit keeps the last good rule set and logs the error.
@@ -14,21 +14,22 @@ import asyncio
 import functools
 import logging
 import signal
-from collections.abc import Callable, Iterator
-from contextlib import AsyncExitStack
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor.api import Monitor
 from monitor.config import Settings
 from monitor.errors import MonitorError
 from monitor.extract import ExtractorPool
-from monitor.fetch import Fetcher, Resolver
+from monitor.fetch import Resolver
 from monitor.notify import Notifier
-from monitor.pipeline import Context, FeedResult, due_feeds, parallel_polls, poll_due, poll_feed, utcnow
-from monitor.rules import RuleSet, folder_rule_files, load_rules
+from monitor.clock import now_utc
+from monitor.pipeline import Context, FeedResult, due_feeds, parallel_polls, poll_feed
+from monitor.rules import RuleSet
+from monitor.rules.watch import RuleWatcher
 from monitor.store import Store
 
 __all__ = ["Daemon", "RuleWatcher", "SHUTDOWN_GRACE", "run_cycle"]
@@ -36,61 +37,6 @@ __all__ = ["Daemon", "RuleWatcher", "SHUTDOWN_GRACE", "run_cycle"]
 _log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 5.0  # seconds running polls get to finish after SIGTERM before they are cancelled
-
-
-class RuleWatcher:
-    """Holds the current rule set and reloads it when a rule file changes; a bad edit keeps the last good set."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._fingerprint = self._scan()
-        self._rules = self._load()  # errors at start are fatal: the caller exits 2
-        self.last_error: str | None = None
-
-    def current(self) -> RuleSet:
-        return self._rules
-
-    def refresh(self) -> bool:
-        """Reload if any rule file was added, removed or changed. Returns True when a new set is in force."""
-        fingerprint = self._scan()
-        if fingerprint == self._fingerprint:
-            return False
-        self._fingerprint = fingerprint
-        try:
-            self._rules = self._load()
-        except MonitorError as e:
-            self.last_error = str(e)
-            for error in getattr(e, "errors", None) or [e]:
-                _log.error("rules not reloaded, keeping the last good set error=%r", str(error))
-            return False
-        self.last_error = None
-        _log.info("rules reloaded rules=%d", len(self._rules.rules))
-        return True
-
-    def _load(self) -> RuleSet:
-        settings = self._settings
-        return load_rules(
-            list(settings.rules.paths),
-            known_feeds=[f.name for f in settings.feeds] + [t for f in settings.feeds for t in f.tags],
-            known_channels=list(settings.channels),
-        )
-
-    def _files(self) -> Iterator[Path]:
-        for root in self._settings.rules.paths:
-            if root.is_file():
-                yield root
-            elif root.is_dir():
-                yield from folder_rule_files(root)  # the files load_rules reads, so hidden ones are not watched
-
-    def _scan(self) -> tuple[tuple[str, int, int], ...]:
-        out = []
-        for path in self._files():
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            out.append((str(path), stat.st_mtime_ns, stat.st_size))
-        return tuple(out)
 
 
 async def run_cycle(
@@ -103,22 +49,16 @@ async def run_cycle(
     names: tuple[str, ...] = (),
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Callable[[], datetime] = now_utc,
     extractor: ExtractorPool | None = None,
 ) -> list[FeedResult]:
-    """One poll cycle (``monitor poll``, ``monitor demo``), with a fresh extractor pool unless one is given."""
-    async with AsyncExitStack() as stack:
-        fetcher = await stack.enter_async_context(Fetcher(settings.fetch, transport=transport, resolver=resolver))
-        if extractor is None:
-            extractor = stack.enter_context(
-                ExtractorPool(settings.fetch.extract_processes, timeout=settings.fetch.extract_timeout)
-            )
-        ctx = Context(settings, store, fetcher, rules, extractor, clock)
-        return await poll_due(ctx, due_only=due_only, force=force, names=names)
+    """One poll cycle with the given rules (``Monitor.poll_async``), with a fresh extractor pool unless one is given."""
+    monitor = Monitor(settings, store, transport=transport, resolver=resolver, clock=clock, rules=rules)
+    return await monitor.poll_async(feeds=names, force=force, due_only=due_only, extractor=extractor)
 
 
 class Daemon:
-    """``monitor run``: poll due feeds every tick, deliver alerts, until SIGTERM/SIGINT."""
+    """``monitor run``: poll due feeds every tick, deliver alerts, until SIGTERM/SIGINT (``Monitor.run``)."""
 
     def __init__(
         self,
@@ -127,16 +67,25 @@ class Daemon:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         resolver: Resolver | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = now_utc,
         extractor: ExtractorPool | None = None,
     ) -> None:
-        self.settings = settings
+        self._setup(Monitor(settings, store, transport=transport, resolver=resolver, clock=clock), extractor)
+
+    @classmethod
+    def of(cls, monitor: Monitor, *, extractor: ExtractorPool | None = None) -> Daemon:
+        """The daemon of an open ``Monitor`` (which it neither closes nor replaces)."""
+        daemon = cls.__new__(cls)
+        daemon._setup(monitor, extractor)
+        return daemon
+
+    def _setup(self, monitor: Monitor, extractor: ExtractorPool | None) -> None:
+        self.monitor = monitor
+        self.settings = monitor.settings
+        self.store = monitor.store
+        self.rules = monitor.watcher  # None when the monitor was given fixed rules
         self._extractor = extractor  # None: the daemon starts its own pool (a given one is shared, not closed)
-        self.store = store
-        self.rules = RuleWatcher(settings)
-        self._transport = transport
-        self._resolver = resolver
-        self._clock = clock
+        self._clock = monitor.clock
         self._stop = asyncio.Event()
         self._polls: dict[int, asyncio.Task[FeedResult]] = {}  # feed id -> its running poll: one at a time
         self._sending = asyncio.Lock()
@@ -149,18 +98,11 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
-        self.store.sync_feeds(self.settings.feeds)
-        for warning in (*self.settings.warnings, *self.rules.current().warnings):
+        self.monitor.sync_feeds()
+        for warning in (*self.settings.warnings, *self.monitor.rules.warnings):
             _log.warning("configuration warning: %s", warning)
-        async with AsyncExitStack() as stack:
-            fetcher = await stack.enter_async_context(
-                Fetcher(self.settings.fetch, transport=self._transport, resolver=self._resolver)
-            )
-            extractor = self._extractor if self._extractor is not None else stack.enter_context(
-                ExtractorPool(self.settings.fetch.extract_processes, timeout=self.settings.fetch.extract_timeout)
-            )
-            notifier = Notifier(self.settings, self.store, rules=self.rules.current, clock=self._clock)
-            ctx = Context(self.settings, self.store, fetcher, self.rules.current, extractor, self._clock)
+        async with self.monitor.session(extractor=self._extractor) as ctx:
+            notifier = self.monitor.notifier
             scheduler = AsyncIOScheduler(timezone="UTC")
             # Polling and delivering are separate jobs, so a long poll never holds back the alerts already due.
             for job, args in ((self._start_polls, [ctx]), (self._deliver, [notifier])):
@@ -170,7 +112,7 @@ class Daemon:
                     misfire_grace_time=None,
                 )
             scheduler.start()
-            _log.info("daemon started feeds=%d rules=%d", len(self.store.list_feeds()), len(self.rules.current().rules))
+            _log.info("daemon started feeds=%d rules=%d", len(self.store.list_feeds()), len(self.monitor.rules.rules))
             try:
                 await self._stop.wait()
             finally:
@@ -186,7 +128,7 @@ class Daemon:
         """Start a task for each due feed not already being polled; the tick never waits for a poll."""
         if self._stop.is_set():
             return
-        await asyncio.to_thread(self.rules.refresh)  # a big rule file takes seconds to load: not on the loop
+        await asyncio.to_thread(self.monitor.reload_rules)  # a big rule file takes seconds to load: not on the loop
         room = parallel_polls(self.settings) - len(self._polls)
         try:
             due = due_feeds(ctx, self._clock(), room, busy=self._polls.keys())

@@ -18,9 +18,10 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-__all__ = ["DemoArticle", "PROJECT_ROOT", "article_page", "demo_articles", "rss_feed", "serve_demo_site"]
+from monitor.starter import SHIPPED_SEEDS
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["DemoArticle", "article_page", "demo_articles", "rss_feed", "serve_demo_site"]
+
 
 # Unrelated stories on the same beat: the rules must stay quiet on them.
 _DISTRACTORS = (
@@ -50,7 +51,7 @@ class DemoArticle:
     published: datetime
 
 
-def demo_articles(seeds_dir: Path = PROJECT_ROOT / "seeds", now: datetime | None = None) -> list[DemoArticle]:
+def demo_articles(seeds_dir: Path = SHIPPED_SEEDS, now: datetime | None = None) -> list[DemoArticle]:
     """The seeds (title = first non-empty line, body = the rest) and the distractors, newest first."""
     now = now or datetime.now(timezone.utc)
     stories: list[tuple[str, str]] = []

@@ -40,6 +40,7 @@ __all__ = [
     "RuleSetError",
     "StoreError",
     "TooManyRedirectsError",
+    "UnknownRuleError",
 ]
 
 
@@ -154,6 +155,10 @@ class RuleSetError(RuleError):
     def __str__(self) -> str:
         more = len(self.errors) - 1
         return RuleError.__str__(self) + (f" (and {more} more errors)" if more else "")
+
+
+class UnknownRuleError(MonitorError, LookupError):
+    """No rule of the rule set has this id (the message suggests a close one)."""
 
 
 class NotifyError(MonitorError):

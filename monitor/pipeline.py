@@ -15,16 +15,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 from monitor import dedup
+from monitor.clock import now_utc, worker_id
 from monitor.config import Settings
 from monitor.errors import BlockedAddressError, FetchError, FetchTimeout, MonitorError
 from monitor.extract import Extracted, ExtractorPool, charset_from_headers, choose_text, extract_html
@@ -50,11 +49,10 @@ __all__ = [
     "poll_due",
     "poll_feed",
     "select_feeds",
-    "utcnow",
 ]
 
 _log = logging.getLogger(__name__)
-_WORKER = f"{socket.gethostname()}:{os.getpid()}"
+_WORKER = worker_id()
 
 CLAIM_LEASE = 900.0  # seconds a claimed feed is reserved for this process; a crashed worker's feeds come back
 MAX_ENTRIES_PER_POLL = 200  # a feed that suddenly lists thousands of entries is worked through over several ticks
@@ -71,11 +69,6 @@ _T = TypeVar("_T")
 
 async def _in_thread(function: Callable[..., _T], *args: Any) -> _T:
     return await asyncio.get_running_loop().run_in_executor(_CPU, functools.partial(function, *args))
-
-
-def utcnow() -> datetime:
-    """Naive UTC now: the pipeline's and daemon's one clock (all stored times are naive UTC, docs/dev.md)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -99,7 +92,7 @@ class Context:
     fetcher: Fetcher
     rules: Callable[[], RuleSet]
     extractor: ExtractorPool | None = None
-    clock: Callable[[], datetime] = utcnow
+    clock: Callable[[], datetime] = now_utc
 
 
 async def poll_due(
@@ -128,18 +121,11 @@ async def poll_due(
 def due_feeds(
     ctx: Context, now: datetime, limit: int | None = None, busy: Collection[int] = ()
 ) -> list[FeedRecord]:
-    """Up to ``limit`` feeds due at ``now``, most overdue first, except the ``busy`` ones (being polled).
-
-    On PostgreSQL they are claimed with a lease longer than a poll may last, so several processes sharing one
-    database never poll the same feed at once (DESIGN.md, Scale), and a busy feed, still leased, is never claimed.
-    SQLite has one daemon, which needs no claim and so never waits out the lease of a poll that a ``kill -9``
-    interrupted."""
-    if limit is not None and limit <= 0:
-        return []
-    if ctx.store.dialect != "postgresql":
-        return [feed for feed in ctx.store.list_due_feeds(now) if feed.id not in busy][:limit]
+    """Up to ``limit`` feeds due at ``now``, most overdue first, except the ``busy`` ones (being polled), taken
+    for this process (``Store.take_due_feeds``: claimed with a lease longer than a poll may last where several
+    processes may share the database)."""
     lease = max(CLAIM_LEASE, ctx.settings.scheduler.feed_timeout + 60.0)
-    return ctx.store.claim_due_feeds(now, lease, _WORKER, limit=limit)
+    return ctx.store.take_due_feeds(now, lease=lease, worker=_WORKER, limit=limit, busy=busy)
 
 
 @dataclass

@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.clock import now_utc
 from monitor import dedup
 from monitor.clean import clean_text, is_clean
 from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesSettings, Settings
@@ -212,7 +213,7 @@ def assert_clean(entry: FeedEntry) -> None:
     assert entry.url == "" or (entry.url.startswith(("http://", "https://")) and "s3cret" not in entry.url
                                and "@" not in entry.url.split("/")[2])
     if entry.published is not None:
-        assert datetime(1970, 1, 1) <= entry.published <= datetime.utcnow() + timedelta(days=1)
+        assert datetime(1970, 1, 1) <= entry.published <= now_utc() + timedelta(days=1)
 
 
 def store_entry(store: Store, feed: FeedRecord, rules: RuleSet,  # noqa: F811
@@ -321,7 +322,7 @@ def assert_extracted_clean(extracted: Extracted) -> None:
         assert is_clean(getattr(extracted, name) or ""), name
     assert len(extracted.title) <= 1_000 and len(extracted.author) <= 200 and len(extracted.lang or "") <= 35
     if extracted.date is not None:
-        assert datetime(1970, 1, 1) <= extracted.date <= datetime.utcnow() + timedelta(days=1)
+        assert datetime(1970, 1, 1) <= extracted.date <= now_utc() + timedelta(days=1)
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from monitor.daemon import RuleWatcher, run_cycle
 from monitor.errors import ConfigError
 from monitor.extract import ExtractorPool
 from monitor.fetch import MAX_RETRY_AFTER
-from monitor.pipeline import FeedResult, utcnow
+from monitor.clock import now_utc
+from monitor.pipeline import FeedResult
 from monitor.store import Store
 from tests.dbfixtures import store, store_url  # noqa: F401
 from tests.hostile import HostileServer, hostile_server  # noqa: F401
@@ -109,7 +110,7 @@ def test_crafted_retry_after_on_a_feed_fails_only_that_feed(
     for name, (status, value, times, _) in CRAFTED_RETRY_AFTER.items():
         query = urlencode({"status": status, "Retry-After": value, "times": times})
         feeds.append(FeedSettings(name=name, url=hostile_server.url(f"/headers?{query}"), allow_private=True))
-    before = utcnow()
+    before = now_utc()
 
     results = _poll(_settings(tmp_path, feeds), store, extractor)
 

@@ -27,7 +27,8 @@ from monitor.extract import ExtractorPool
 from monitor.fetch.guard import SystemResolver
 from monitor.lang import detect_language
 from monitor.notify.compose import story_alert
-from monitor.pipeline import FeedResult, utcnow
+from monitor.clock import now_utc
+from monitor.pipeline import FeedResult
 from monitor.rules import Document, Match, RuleSet
 from monitor.store import Store, is_transient
 from tests.dbfixtures import store_url  # noqa: F401 - the fixture, parametrized over SQLite and PostgreSQL
@@ -265,7 +266,7 @@ def test_a_slow_feed_delays_only_itself_and_is_cut_at_its_time_budget(
         assert healthy.last_status in ("ok", "not_modified") and healthy.consecutive_failures == 0
         # the slow feed alone failed, at its budget, and its entry stored before the cut stays stored
         assert slow.last_status == "error" and "feed_timeout" in (slow.last_error or "")
-        assert slow.consecutive_failures == 1 and slow.next_poll is not None and slow.next_poll > utcnow()
+        assert slow.consecutive_failures == 1 and slow.next_poll is not None and slow.next_poll > now_utc()
         assert [m.article.feed for m in store.list_matches()] == ["slow"]
     finally:
         store.close()
@@ -282,7 +283,7 @@ def test_stopping_the_daemon_cancels_a_running_poll_cleanly(
         assert took < 3.0  # grace, then cancelled: not the 60 s budget
         slow = store.get_feed("slow")
         assert slow is not None and slow.last_status is None  # nothing recorded for the cancelled poll
-        assert slow.next_poll is not None and slow.next_poll <= utcnow()  # due again at once (no lease left)
+        assert slow.next_poll is not None and slow.next_poll <= now_utc()  # due again at once (no lease left)
         assert [m.article.feed for m in store.list_matches()] == ["slow"]  # what was stored stays stored
         assert store.get_feed("healthy").last_status == "ok"  # type: ignore[union-attr]
     finally:
@@ -349,7 +350,7 @@ def test_the_alert_prefers_an_owned_copy_among_its_rows(make_harness: Any, news_
     h.poll("wire")
     row = h.store.list_deliveries()[0]
     foreign = replace(row, id=row.id + 1, rule_id="other", article_owned=False, article_title="HOSTILE",
-                      matched_at=(row.matched_at or utcnow()).replace(year=2000))  # older, but foreign
+                      matched_at=(row.matched_at or now_utc()).replace(year=2000))  # older, but foreign
     assert story_alert([foreign, row], {}).article.title == RAID[0]
 
 
@@ -508,7 +509,7 @@ def test_a_huge_retry_after_is_a_failure_of_its_feed_only(
     assert results["mekong"].status == "ok" and results["wire"].status == "error"
     wire = h.feed("wire")
     assert wire.last_status == "error" and wire.next_poll is not None
-    assert wire.next_poll <= utcnow() + timedelta(days=31)  # honoured, within reason
+    assert wire.next_poll <= now_utc() + timedelta(days=31)  # honoured, within reason
 
 
 def test_an_unmapped_store_error_fails_neither_the_feed_nor_the_poll(

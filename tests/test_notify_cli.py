@@ -53,7 +53,7 @@ def test_notify_test_reports_each_url_without_secrets(tmp_path: Path, chat_serve
 def test_notify_test_json_and_unknown_channel(tmp_path: Path, chat_server: ChatServer) -> None:
     config = _config(tmp_path, chat_server)
     result = CliRunner().invoke(app, ["--config", str(config), "notify", "test", "desk", "--format", "json"])
-    rows = [json.loads(line) for line in result.output.splitlines()]
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["ok"] for r in rows] == [True, False]
     assert SECRET not in result.output
     result = CliRunner().invoke(app, ["--config", str(config), "notify", "test", "nope"])

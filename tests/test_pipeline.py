@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.clock import now_utc
 from monitor.config import ChannelSettings, DatabaseSettings, FeedSettings, FetchSettings, RouteSettings, RulesSettings, Settings
 from monitor.daemon import RuleWatcher, run_cycle
 from monitor.extract import ExtractorPool
@@ -143,7 +144,7 @@ def test_a_failing_feed_is_recorded_and_backs_off_while_the_others_work(harness:
     assert results["wire"].status == "error" and "500" in (results["wire"].error or "")
     wire = harness.store.get_feed("wire")
     assert wire is not None and wire.consecutive_failures == 1 and wire.last_error and "500" in wire.last_error
-    assert wire.next_poll is not None and wire.next_poll > datetime.utcnow()
+    assert wire.next_poll is not None and wire.next_poll > now_utc()
     # inside its back-off window `poll` skips it and says why; --force polls it anyway
     assert harness.poll()["wire"].status == "skipped"
     assert harness.poll(force=True)["wire"].status == "error"
@@ -178,7 +179,7 @@ def test_backoff_doubles_and_is_capped_and_honours_retry_after() -> None:
 def test_select_feeds_skips_feeds_waiting_out_a_failure(harness: Harness) -> None:
     from dataclasses import replace
 
-    now = datetime.utcnow()
+    now = now_utc()
     feeds = harness.store.list_feeds()
     waiting = replace(feeds[0], consecutive_failures=2, next_poll=now + timedelta(hours=1))
     healthy_later = replace(feeds[1], next_poll=now + timedelta(hours=1))
@@ -219,7 +220,7 @@ def test_a_feed_that_is_gone_is_retired(harness: Harness, news_site: NewsSite) -
 
 def test_retry_after_is_honoured(harness: Harness, news_site: NewsSite) -> None:
     news_site.answers["/feeds/wire.xml"] = (429, {"Retry-After": "7200"})
-    before = datetime.utcnow()
+    before = now_utc()
     assert harness.poll()["wire"].status == "error"
     wire = harness.store.get_feed("wire")
     assert wire is not None and wire.next_poll is not None and wire.next_poll >= before + timedelta(seconds=7200)

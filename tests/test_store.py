@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from monitor import dedup
+from monitor.config import FeedSettings
 from monitor.errors import FeedExistsError, StoreError
 from monitor.store import (
     DeliveryOutcome,
@@ -368,6 +369,7 @@ CALLS = {
     "add_feed": lambda s: s.add_feed("x", "https://x.example/feed"),
     "claim_deliveries": lambda s: s.claim_deliveries(NOW, worker="w", lease=60),
     "claim_due_feeds": lambda s: s.claim_due_feeds(NOW, 60, "w"),
+    "take_due_feeds": lambda s: s.take_due_feeds(NOW, lease=60, worker="w"),
     "count_articles": lambda s: s.count_articles(),
     "count_blocked_request": lambda s: s.count_blocked_request(1),
     "count_recent_messages": lambda s: s.count_recent_messages("email", NOW),
@@ -441,3 +443,20 @@ def test_relative_sqlite_path_creates_folders(tmp_path: Path,
     with Store.open("sqlite:///data/deep/monitor.db") as db:
         db.add_feed("a", "https://a.example/feed")
     assert (tmp_path / "data" / "deep" / "monitor.db").is_file()
+
+
+def test_take_due_feeds_hides_the_dialect(store: Store) -> None:
+    """One call for the pipeline. On PostgreSQL the feeds are claimed (a second worker gets none until the lease
+    ends; a busy feed is leased anyway); SQLite has one daemon: due feeds minus the busy ones, nothing leased."""
+    store.sync_feeds([FeedSettings(url="https://a.example/feed", name="a"),
+                      FeedSettings(url="https://b.example/feed", name="b")])
+    ids = {f.name: f.id for f in store.list_feeds()}
+    taken = store.take_due_feeds(NOW, lease=300, worker="w1", busy={ids["b"]})
+    again = store.take_due_feeds(NOW, lease=300, worker="w2")
+    if store.dialect == "postgresql":
+        assert ([f.name for f in taken], again) == (["a", "b"], [])
+        assert len(store.take_due_feeds(NOW + timedelta(seconds=301), lease=300, worker="w2")) == 2
+    else:
+        assert [f.name for f in taken] == ["a"]
+        assert [f.name for f in again] == ["a", "b"]
+    assert store.take_due_feeds(NOW, lease=300, worker="w1", limit=0) == []

@@ -27,10 +27,9 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except MonitorError as e:
-            from monitor.cli.common import clean
-            from monitor.notify import redact
+            from monitor.cli.common import print_error
 
-            typer.echo(f"monitor: error: {clean(redact(str(e)))}", err=True)
+            print_error(e)
             raise typer.Exit(2) from None
 
 
@@ -109,6 +108,7 @@ def _register() -> None:
     app.command("run")(run.run)
     app.command("poll")(run.poll)
     app.command("demo")(run.demo)
+    app.command("init")(run.init)
     app.add_typer(rules.rules_app, name="rules")
     app.command("match")(rules.match)
     app.command("extract")(extract.extract)

@@ -19,20 +19,25 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from monitor.api import Monitor
+from monitor.clock import iso_utc
 from monitor.config import Settings, load_settings
 from monitor.notify.redact import redact_credentials
 from monitor.store import MatchRecord, Store
 
 __all__ = [
     "Format",
+    "TextOrJson",
     "clean",
     "config_path",
     "console",
     "err_console",
     "link",
     "minute",
+    "monitor_from",
     "open_store",
     "plain",
+    "print_error",
     "print_jsonl",
     "print_matches",
     "settings_from",
@@ -87,11 +92,27 @@ def link(url: object) -> str:
 
 
 class Format(str, Enum):
-    """Output formats; JSON is JSON Lines (one object a line)."""
+    """Output formats of tables; JSON is JSON Lines (one object a line)."""
 
     text = "text"
     json = "json"
     csv = "csv"
+
+
+class TextOrJson(str, Enum):
+    """Output formats of commands whose rows nest (matches with hits, explanations, extracted articles)."""
+
+    text = "text"
+    json = "json"
+
+
+def print_error(message: object, *, one_line: bool = False) -> None:
+    """The one way an error reaches the user: ``monitor: error: …`` on stderr, with channel secrets and credentials
+    hidden and control characters removed; ``one_line`` also folds line breaks and runs of spaces."""
+    from monitor.notify import redact
+
+    text = clean(redact(str(message)))
+    typer.echo(f"monitor: error: {' '.join(text.split()) if one_line else text}", err=True)
 
 
 def config_path(ctx: typer.Context) -> Path | None:
@@ -110,9 +131,14 @@ def open_store(settings: Settings) -> Store:
     return Store.open(settings.database.url)
 
 
+def monitor_from(ctx: typer.Context) -> Monitor:
+    """The ``Monitor`` of the ``--config`` given (store opened, rules loaded): close it, or use ``with``."""
+    return Monitor(settings_from(ctx))
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds") + ("Z" if value.tzinfo is None else "")
+        return iso_utc(value)
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     return str(value)

@@ -9,21 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from enum import Enum
 from pathlib import Path
 
 import typer
 
-from monitor.cli.common import clean, config_path, print_jsonl
+from monitor.cli.common import TextOrJson, clean, config_path, print_error, print_jsonl
 from monitor.errors import MonitorError
 from monitor.extract import Extracted, ExtractorPool, charset_from_headers, decode_html, extract_html
 
 __all__ = ["extract"]
-
-
-class _Format(str, Enum):
-    text = "text"
-    json = "json"
 
 
 #: (URL for the extractor, body as read or fetched, HTTP charset).
@@ -88,7 +82,7 @@ def _print_text(name: str, article: Extracted) -> None:
 def extract(
     ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., metavar="INPUT...", help="HTML files or http(s) URLs."),
-    format: _Format = typer.Option(_Format.text, "--format", "-f", help="text, or json (JSON Lines)."),
+    format: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f", help="text, or json (JSON Lines)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="config.toml for fetch settings (URLs only)."),
 ) -> None:
     """Show the article text and metadata the pipeline extracts from HTML files or URLs."""
@@ -103,11 +97,11 @@ def extract(
     for name in dict.fromkeys(inputs):
         result = results.get(name)
         if name in errors or isinstance(result, MonitorError):
-            typer.echo(clean(f"monitor: error: {name}: {errors.get(name) or result}"), err=True)
+            print_error(f"{name}: {errors.get(name) or result}")
         elif result is None:
             empty = True
             typer.echo(clean(f"monitor: nothing extracted from {name}"), err=True)
-        elif format is _Format.json:
+        elif format is TextOrJson.json:
             print_jsonl([_as_json(name, result)])
         else:
             _print_text(name, result)

@@ -12,11 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli.common import (
-    Format, clean, console, link, minute, open_store, plain, print_jsonl, print_matches, settings_from,
+    Format, clean, console, link, minute, monitor_from, open_store, plain, print_jsonl, print_matches, settings_from,
 )
+from monitor.clock import now_utc
 from monitor.config import FeedSettings, parse_duration
 from monitor.notify.redact import redact_credentials, shorten
-from monitor.pipeline import utcnow
 from monitor.store import FeedRecord
 
 __all__ = ["feeds_app", "matches"]
@@ -27,13 +27,8 @@ feeds_app = typer.Typer(no_args_is_help=True, help="List, add and remove feeds."
 @feeds_app.command("list")
 def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "--format", "-f")) -> None:
     """Feeds with their health: last success, last error, consecutive failures, next poll."""
-    settings = settings_from(ctx)
-    store = open_store(settings)
-    try:
-        store.sync_feeds(settings.feeds)
-        feeds = store.list_feeds()
-    finally:
-        store.close()
+    with monitor_from(ctx) as monitor:
+        feeds = monitor.feeds()
     rows = [_shown(f.as_json(), "url", "config_url", "redirect_pending", "last_error", "last_entry_error")
             for f in feeds]
     if format is Format.json:
@@ -139,7 +134,7 @@ def _since(value: str) -> datetime:
         pass
     else:
         try:
-            return utcnow() - timedelta(seconds=seconds)
+            return now_utc() - timedelta(seconds=seconds)
         except OverflowError:
             return datetime.min
     try:

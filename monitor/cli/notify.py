@@ -13,7 +13,7 @@ from typing import Any
 import typer
 from rich.text import Text
 
-from monitor.cli.common import clean, console, link, minute, open_store, print_jsonl, settings_from
+from monitor.cli.common import TextOrJson, clean, console, link, minute, open_store, print_jsonl, settings_from
 from monitor.notify import Notifier, redact
 from monitor.notify.redact import redact_credentials
 from monitor.store import DeliveryRecord
@@ -21,11 +21,6 @@ from monitor.store import DeliveryRecord
 __all__ = ["deliveries", "notify_app", "send_test"]
 
 notify_app = typer.Typer(no_args_is_help=True, help="Try alert channels.")
-
-
-class _Format(str, Enum):
-    text = "text"
-    json = "json"
 
 
 class _Status(str, Enum):
@@ -37,7 +32,7 @@ class _Status(str, Enum):
 
 @notify_app.command("test")
 def send_test(ctx: typer.Context, channel: str = typer.Argument(..., help="A [channels.NAME] of config.toml."),
-                 format: _Format = typer.Option(_Format.text, "--format", "-f")) -> None:
+                 format: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f")) -> None:
     """Send a test alert to every URL of CHANNEL and say, per URL, whether it was delivered. Exit 1 if any failed."""
     settings = settings_from(ctx)
     store = open_store(settings)
@@ -45,7 +40,7 @@ def send_test(ctx: typer.Context, channel: str = typer.Argument(..., help="A [ch
         results = Notifier(settings, store).test_channel(channel)
     finally:
         store.close()
-    if format is _Format.json:
+    if format is TextOrJson.json:
         print_jsonl({"channel": channel, "url": redact(r.url), "ok": r.ok,
                      "error": redact(r.error) if r.error else None} for r in results)
     else:
@@ -62,7 +57,7 @@ def deliveries(
     status: _Status = typer.Option(None, "--status", help="Only deliveries in this state."),
     channel: str = typer.Option(None, "--channel", help="Only this channel."),
     limit: int = typer.Option(100, "--limit", min=0, help="At most this many, newest first (0: all)."),
-    format: _Format = typer.Option(_Format.text, "--format", "-f"),
+    format: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f"),
 ) -> None:
     """The alert outbox, newest first: channel, status, attempts and last error. Exit 1 when there are none."""
     store = open_store(settings_from(ctx))
@@ -71,7 +66,7 @@ def deliveries(
                                       limit=limit or None)
     finally:
         store.close()
-    if format is _Format.json:
+    if format is TextOrJson.json:
         print_jsonl(_shown(d) for d in found)
     else:
         _print_text(found)

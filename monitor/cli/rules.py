@@ -7,12 +7,7 @@ and matches as text (rich) or JSON Lines. Exit status: 0 ok / some match, 1 fail
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 import typer
@@ -21,11 +16,11 @@ from rich.markup import escape as escape_markup
 from rich.text import Text
 from rich.tree import Tree
 
-from monitor.cli.common import clean, print_jsonl
-from monitor.cli.seeds import seed_expectations
-from monitor.config import Settings, load_settings
+from monitor.cli.common import TextOrJson, clean, print_error, print_jsonl, settings_from
+from monitor.documents import DocumentError, InputDocument, read_documents
 from monitor.errors import MonitorError, RuleSetError
-from monitor.rules import Document, Explanation, Match, RuleSet, load_rules, run_examples
+from monitor.rules import Explanation, Match, RuleSet, load_rules, run_examples
+from monitor.seeds import SeedFailure, seed_failures
 
 __all__ = ["check", "explain", "match", "rules_app", "test"]
 
@@ -38,30 +33,13 @@ _out = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.s
 _EXPECTATIONS = Path("seeds") / "expectations.yaml"
 
 
-class _Format(str, Enum):
-    text = "text"
-    json = "json"
-
-
-class _InputError(MonitorError, ValueError):
-    """A document input cannot be read (missing file, bad JSON, unsupported kind)."""
-
-
-@dataclass(frozen=True)
-class _Input:
-    id: str
-    doc: Document
-    #: The JSONL ``id`` as given, for ``--format json`` (a number stays a number); None: ``id``.
-    json_id: object = None
-
-
 def _escape(value: object) -> str:
     """Text from rule files and documents as markup that prints it literally, control sequences removed."""
     return escape_markup(clean(value))
 
 
 def _error(message: str) -> None:
-    typer.echo(f"monitor: error: {' '.join(clean(message).split())}", err=True)
+    print_error(message, one_line=True)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -69,15 +47,8 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _config(ctx: typer.Context) -> Settings:
-    root = ctx.find_root()
-    obj = root.obj if isinstance(root.obj, dict) else {}
-    path = obj.get("config")
-    return load_settings(Path(path) if path else None)
-
-
 def _load(ctx: typer.Context, paths: list[Path] | None, *, examples: bool = True) -> RuleSet:
-    settings = _config(ctx)
+    settings = settings_from(ctx)
     # Without feeds or channels in the config, rules naming them are not warned about (rule files are shared).
     known_feeds = [n for f in settings.feeds for n in (f.name, *f.tags)] or None
     return load_rules(
@@ -121,27 +92,6 @@ def _explain_tree(node: Explanation, tree: Tree | None = None) -> Tree:
     return branch
 
 
-_SeedFailure = tuple[str, str, Document | None, bool]
-
-
-def _seed_failures(ruleset: RuleSet, path: Path, *, loaded_only: bool) -> tuple[list[_SeedFailure], int]:
-    """(rule id, seed name, document, should match) for each seed expectation that fails, and how many were
-    skipped: with ``loaded_only`` (rules of some files only), those of rules not loaded do not apply."""
-    failures: list[_SeedFailure] = []
-    skipped = 0
-    docs: dict[str, Document | None] = {}
-    for name, rule_id, should in seed_expectations(path):
-        if name not in docs:
-            seed = path.parent / name
-            docs[name] = _read_txt(seed) if seed.is_file() else None
-        doc = docs[name]
-        if ruleset.get(rule_id) is None and doc is not None and loaded_only:
-            skipped += 1
-        elif doc is None or ruleset.get(rule_id) is None or (ruleset.match_rule(rule_id, doc) is not None) != should:
-            failures.append((rule_id, name, doc, should))
-    return failures, skipped
-
-
 @rules_app.command("test")
 def test(
     ctx: typer.Context,
@@ -152,10 +102,10 @@ def test(
     try:
         ruleset = _load(ctx, paths, examples=False)
         failures = run_examples(ruleset)
-        seed_failures: list[_SeedFailure] = []
+        failed_seeds: list[SeedFailure] = []
         skipped = 0
         if seeds.is_file():
-            seed_failures, skipped = _seed_failures(ruleset, seeds, loaded_only=bool(paths))
+            failed_seeds, skipped = seed_failures(ruleset, seeds, loaded_only=bool(paths))
     except RuleSetError as e:
         raise _print_errors(e) from None
     except MonitorError as e:
@@ -163,7 +113,7 @@ def test(
     for f in failures:
         _out.print(f"[red]FAIL[/] {_escape(str(f))}")
         _out.print(_explain_tree(ruleset.explain(f.rule.id, f.example.doc)))
-    for rule_id, name, doc, should in seed_failures:
+    for rule_id, name, doc, should in failed_seeds:
         want = "should match" if should else "should not match"
         if doc is None or ruleset.get(rule_id) is None:
             what = "no such seed file" if doc is None else "no such rule"
@@ -172,7 +122,7 @@ def test(
         _out.print(f"[red]FAIL[/] seed {_escape(name)}: rule '{_escape(rule_id)}' {want}")
         _out.print(_explain_tree(ruleset.explain(rule_id, doc)))
     total = sum(len(r.examples) for r in ruleset.rules)
-    failed = len(failures) + len(seed_failures)
+    failed = len(failures) + len(failed_seeds)
     note = f" ({seeds} not found)" if not seeds.is_file() else ""
     if skipped:
         note += f" ({skipped} seed expectations skipped: their rules are not in the given paths)"
@@ -191,11 +141,10 @@ def explain(
     """Show the rule's query as a tree, each node true or false, with the words that made it so."""
     try:
         ruleset = _load(ctx, rules, examples=False)
-        if ruleset.get(rule_id) is None:
-            raise _InputError(f"no rule with id '{rule_id}'")
-        first = next(iter(_read_input(ctx, input)), None)
+        ruleset.rule(rule_id)  # an unknown id is reported before the document is read
+        first = next(iter(read_documents(input, settings_from(ctx).fetch)), None)
         if first is None:
-            raise _InputError(f"no document in {input}")
+            raise DocumentError(f"no document in {input}")
     except RuleSetError as e:
         raise _print_errors(e) from None
     except MonitorError as e:
@@ -213,7 +162,7 @@ def match(
     ctx: typer.Context,
     inputs: list[str] = typer.Argument(..., help="Documents: .txt, .html, .jsonl files, '-' (JSONL) or URLs."),
     rules: list[Path] = typer.Option(None, "--rules", help="Rule files or folders (default: [rules] paths)."),
-    format: _Format = typer.Option(_Format.text, "--format", help="text or json (JSON Lines)."),
+    format: TextOrJson = typer.Option(TextOrJson.text, "--format", help="text or json (JSON Lines)."),
 ) -> None:
     """Run the rules over documents and print the matches; exit 0 some match, 1 none, 2 error."""
     try:
@@ -227,7 +176,7 @@ def match(
     found, failed = 0, False
     for name in inputs:
         try:
-            for item in _read_input(ctx, name):
+            for item in read_documents(name, settings_from(ctx).fetch):
                 for m in ruleset.match(item.doc):
                     found += 1
                     _print_match(item, m, format)
@@ -237,8 +186,8 @@ def match(
     raise typer.Exit(2 if failed else 0 if found else 1)
 
 
-def _print_match(item: _Input, m: Match, format: _Format) -> None:
-    if format is _Format.json:
+def _print_match(item: InputDocument, m: Match, format: TextOrJson) -> None:
+    if format is TextOrJson.json:
         hits = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.hits]
         doc_id = item.id if item.json_id is None else item.json_id
         row = {"doc": doc_id, "rule": m.rule.id, "severity": m.rule.severity, "hits": hits, "snippet": m.snippet}
@@ -246,116 +195,3 @@ def _print_match(item: _Input, m: Match, format: _Format) -> None:
         return
     _out.print(f"[bold]{_escape(item.id)}[/]: {_escape(m.rule.id)} {_escape(f'[{m.rule.severity}]')} {_escape(m.rule.title)}")
     _out.print("  " + _escape(m.marked_snippet()))
-
-
-def _read_txt(path: Path) -> Document:
-    text = path.read_text(encoding="utf-8-sig", errors="replace")  # -sig: a BOM is no part of the title or offsets
-    title = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return Document(title=title, text=text)
-
-
-def _read_input(ctx: typer.Context, name: str) -> Iterator[_Input]:
-    """The documents of one INPUT; an _InputError ends that input."""
-    if name == "-":
-        yield from _jsonl(_jsonl_lines(sys.stdin.buffer.read(), "-"), "-")
-    elif name.startswith(("http://", "https://")):
-        yield _Input(name, _fetch(ctx, name))
-    else:
-        path = Path(name)
-        if not path.is_file():
-            raise _InputError(f"{name}: no such file")
-        suffix = path.suffix.lower()
-        try:
-            if suffix == ".txt":
-                yield _Input(name, _read_txt(path))
-            elif suffix in (".html", ".htm"):
-                yield _Input(name, _html(path.read_bytes(), ""))
-            elif suffix == ".jsonl":
-                yield from _jsonl(_jsonl_lines(path.read_bytes(), name), name)
-            else:
-                raise _InputError(f"{name}: unsupported input; use a .txt, .html or .jsonl file, '-' or a URL")
-        except OSError as e:
-            raise _InputError(f"{name}: cannot read the file: {e.strerror or e}") from e
-
-
-def _jsonl_lines(data: bytes, source: str) -> list[str]:
-    """The lines of JSON Lines, split at line feeds only: JSON strings may hold U+2028, U+2029 and U+0085 raw,
-    which ``str.splitlines()`` would break on."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:  # e.object is the data after a BOM, where e.start counts
-        line = e.object.count(b"\n", 0, e.start) + 1
-        raise _InputError(f"{source}:{line}: not UTF-8 text: {e.reason}") from None
-    return [line.removesuffix("\r") for line in text.split("\n")]
-
-
-def _jsonl(lines: list[str], source: str) -> Iterator[_Input]:
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise _InputError(f"{source}:{n}: invalid JSON: {e.msg}") from e
-        if not isinstance(obj, dict):
-            raise _InputError(f"{source}:{n}: a JSONL document must be an object")
-        yield _jsonl_input(obj, f"{source}:{n}")
-
-
-def _jsonl_input(obj: dict[str, object], where: str) -> _Input:
-    """One JSONL document, its fields type-checked: a wrong type is an error, not a crash or a str() of it."""
-
-    def text(key: str) -> str:
-        value = obj.get(key)
-        if value is None or isinstance(value, str):
-            return value or ""
-        raise _InputError(f"{where}: '{key}' must be a string, not {_json_type(value)}")
-
-    tags = obj.get("feed_tags")
-    if tags is not None and not isinstance(tags, list):
-        raise _InputError(f"{where}: 'feed_tags' must be a list of strings, not {_json_type(tags)}")
-    for tag in tags or ():
-        if not isinstance(tag, str):
-            raise _InputError(f"{where}: each item of 'feed_tags' must be a string, not {_json_type(tag)}")
-    doc = Document(
-        title=text("title"), text=text("text"), url=text("url"), author=text("author"), lang=text("lang") or None,
-        feed=text("feed"), feed_tags=tuple(tags or ()),
-    )
-    doc_id = obj.get("id")
-    if doc_id is None:  # absent or null: the line's position names the document
-        doc_id = where
-    elif isinstance(doc_id, bool) or not isinstance(doc_id, (str, int, float)):
-        raise _InputError(f"{where}: 'id' must be a string or a number, not {_json_type(doc_id)}")
-    return _Input(str(doc_id), doc, doc_id)
-
-
-def _json_type(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, (list, dict)):
-        return "a list" if isinstance(value, list) else "an object"
-    return "null" if value is None else "a string"
-
-
-def _html(body: bytes, url: str) -> Document:
-    from monitor.extract import extract_html  # on use: trafilatura takes a second to import
-
-    found = extract_html(body, url)
-    if found is None:
-        return Document(url=url)
-    return Document(title=found.title, text=found.text, author=found.author, url=url, lang=found.lang)
-
-
-def _fetch(ctx: typer.Context, url: str) -> Document:
-    from monitor.fetch import Fetcher
-
-    settings = _config(ctx)
-
-    async def get() -> bytes:
-        async with Fetcher(settings.fetch) as fetcher:
-            result = await fetcher.fetch(url)
-            return bytes(result.body)
-
-    return _html(asyncio.run(get()), url)

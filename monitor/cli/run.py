@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,27 +10,22 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from monitor.cli.common import clean, console, open_store, plain, print_matches, settings_from
+from monitor.api import Monitor
+from monitor.cli.common import clean, console, monitor_from, plain, print_matches
 from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesSettings, Settings
-from monitor.daemon import Daemon, RuleWatcher, run_cycle
-from monitor.demo import PROJECT_ROOT, demo_articles, serve_demo_site
-from monitor.notify import Notifier
+from monitor.demo import demo_articles, serve_demo_site
 from monitor.notify.redact import shorten
 from monitor.pipeline import FeedResult
-from monitor.store import Store
+from monitor.starter import SHIPPED_RULES, init_deployment
 
-__all__ = ["demo", "poll", "run"]
+__all__ = ["demo", "init", "poll", "run"]
 
 
 def run(ctx: typer.Context) -> None:
     """Run the daemon: poll due feeds every tick, deliver alerts and digests, until SIGTERM or Ctrl-C."""
-    settings = settings_from(ctx)
-    store = open_store(settings)
-    try:
-        daemon = Daemon(settings, store)
-        asyncio.run(daemon.run())
-    finally:
-        store.close()
+    with monitor_from(ctx) as monitor:
+        _ = monitor.rules  # a bad rule file stops the start, before anything is written
+        monitor.run()
 
 
 def poll(
@@ -41,22 +35,17 @@ def poll(
     deliver: bool = typer.Option(True, "--deliver/--no-deliver", help="Send pending alerts after polling."),
 ) -> None:
     """Poll every enabled feed once now, deliver pending alerts, and exit."""
-    settings = settings_from(ctx)
-    rules = RuleWatcher(settings)
-    store = open_store(settings)
-    try:
-        store.sync_feeds(settings.feeds)
-        unknown = set(feed) - {f.name for f in store.list_feeds()}
+    with monitor_from(ctx) as monitor:
+        _ = monitor.rules  # a bad rule file stops the poll, before anything is written
+        monitor.sync_feeds()
+        unknown = set(feed) - {f.name for f in monitor.feeds()}
         if unknown:
             raise typer.BadParameter(f"no feed named {sorted(unknown)[0]!r}", param_hint="--feed")
         with console.status("Polling feeds…"):
-            results = asyncio.run(run_cycle(settings, store, rules.current, due_only=False, force=force, names=tuple(feed)))
+            results = monitor.poll(feeds=feed, force=force)
         _print_results(results)
         if deliver:
-            report = Notifier(settings, store, rules=rules.current).send_due()
-            console.print(plain(f"Deliveries: {report}"))
-    finally:
-        store.close()
+            console.print(plain(f"Deliveries: {monitor.deliver()}"))
 
 
 def demo(
@@ -64,7 +53,7 @@ def demo(
     rules: list[Path] = typer.Option([], "--rules", help="Rule files or folders (default: the shipped rules/)."),
 ) -> None:
     """Offline end-to-end demo: serve the seed corpus as a news site on loopback, poll it, print the matches."""
-    rule_paths = tuple(p.resolve() for p in rules) or (PROJECT_ROOT / "rules",)
+    rule_paths = tuple(p.resolve() for p in rules) or (SHIPPED_RULES,)
     folder = data.resolve() if data else Path(tempfile.mkdtemp(prefix="monitor-demo-"))
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # as the store makes its folders: private
     articles = demo_articles()
@@ -75,23 +64,31 @@ def demo(
             rules=RulesSettings(paths=rule_paths),
             feeds=(FeedSettings(url=feed_url, name="mekong-daily", tags=("demo", "cambodia")),),
         )
-        watcher = RuleWatcher(settings)
-        store = Store.open(settings.database.url)
-        try:
-            store.sync_feeds(settings.feeds)
+        with Monitor(settings) as monitor:
+            _ = monitor.rules
+            monitor.sync_feeds()
             console.print(Text.assemble(
                 f"Serving {len(articles)} articles at ", (feed_url, "bold"),
-                clean(f"; {len(watcher.current().rules)} rules from {', '.join(map(str, rule_paths))}")))
+                clean(f"; {len(monitor.rules.rules)} rules from {', '.join(map(str, rule_paths))}")))
             with console.status("Polling the demo feed: fetch, extract, match, store…"):
-                first = asyncio.run(run_cycle(settings, store, watcher.current, due_only=False))
+                first = monitor.poll()
             _print_results(first)
-            print_matches(store.list_matches())
-            second = asyncio.run(run_cycle(settings, store, watcher.current, due_only=False))
+            print_matches(monitor.matches())
+            second = monitor.poll()
             console.print(Text.assemble("Second poll: ", (second[0].status, "bold"),
                                         f" (conditional GET, {second[0].new} new entries)"))
-        finally:
-            store.close()
     console.print(plain(f"Demo database: {folder / 'demo.db'} (choose the folder with --data)"))
+
+
+def init(
+    folder: Path = typer.Argument(Path("."), help="Folder for the new deployment (default: this one)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing config.toml and rule files."),
+) -> None:
+    """Start a deployment: write a starter config.toml and rules/ (copies of the shipped rules) to edit."""
+    written = init_deployment(folder, force=force)
+    for path in written:
+        console.print(plain(f"wrote {path}"))
+    console.print(plain(f"Next: edit {written[0]} (its first lines say what to edit), then `monitor poll`."))
 
 
 def _print_results(results: Sequence[FeedResult]) -> None:

@@ -21,14 +21,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol, TypeVar, runtime_checkable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from monitor.clock import now_utc, worker_id
 from monitor.config import ChannelSettings, Settings
 from monitor.errors import NotifyError, StoreError
 from monitor.notify.compose import RuleInfo, build_digest, group_by_story, story_alert
@@ -111,9 +111,9 @@ class Notifier:
         self._settings = settings
         self._store = store
         self._factory = apprise_factory
-        self._clock = clock or (lambda: datetime.now(UTC).replace(tzinfo=None))
+        self._clock = clock or now_utc
         self._renderer = Renderer(settings.notify.templates, settings.scheduler.timezone)
-        self._worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._worker = worker_id(unique=True)
         self._secrets = tuple(s for ch in settings.channels.values() for url in ch.urls for s in url_secrets(url))
         self._recovered = False
         self._rules_source = rules if callable(rules) else None

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import daachorse
 
+from monitor.errors import UnknownRuleError
 from monitor.rules.anchors import PLACES, best_group, group_cost, requirements, token
 from monitor.rules.compile import CNode, TermTable, compile_node
 from monitor.rules.evaluate import (
@@ -29,6 +30,7 @@ from monitor.rules.evaluate import (
 from monitor.rules.model import Document, Hit, Match, Rule
 from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef, Term
 from monitor.rules.syntax import parse_query
+from monitor.rules.yamlpos import did_you_mean
 
 __all__ = ["Explanation", "MAX_HITS", "Matches", "RuleSet"]
 
@@ -171,6 +173,17 @@ class RuleSet:
         i = self._by_id.get(rule_id)
         return None if i is None else self.rules[i]
 
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with this id.
+
+        Raises:
+            UnknownRuleError: no rule has this id (with a close one suggested).
+        """
+        rule = self.get(rule_id)
+        if rule is None:
+            raise UnknownRuleError(f"no rule with id '{rule_id}'{did_you_mean(rule_id, list(self._by_id))}")
+        return rule
+
     def __len__(self) -> int:
         return len(self.rules)
 
@@ -251,9 +264,9 @@ class RuleSet:
         """The rule's query as a tree, each node with its truth and hits on ``doc``.
 
         Raises:
-            KeyError: no rule has this id.
+            UnknownRuleError: no rule has this id.
         """
-        rule = self.rules[self._by_id[rule_id]]
+        rule = self.rule(rule_id)
         assert rule.node is not None
         st = self._state(doc)
         return self._explain(rule.node, st, ("title", "text"))

@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, text
 
-from monitor.store.base import StoreBase, chunked, utcnow
+from monitor.clock import now_utc
+from monitor.store.base import StoreBase, chunked
 from monitor.store.records import (
     AddResult,
     ArticleRecord,
@@ -81,7 +82,7 @@ class ArticleStore(StoreBase):
         existing article is returned with ``duplicate=True``; ``plan`` is not called.
         An exception from ``plan`` rolls everything back and propagates unchanged.
         """
-        now = now or utcnow()
+        now = now or now_utc()
         with self._write("add article") as conn:
             if self._dialect == "postgresql":
                 # Serialise story assignment across workers (SQLite's BEGIN IMMEDIATE

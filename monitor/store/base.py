@@ -20,7 +20,6 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,7 +31,7 @@ from sqlalchemy.pool import StaticPool
 
 from monitor.errors import StoreError
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT", "StoreBase", "chunked", "create_store_engine", "utcnow"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "StoreBase", "chunked", "create_store_engine"]
 
 #: Seconds a SQLite writer waits for another process's write lock before failing.
 DEFAULT_BUSY_TIMEOUT = 30.0
@@ -47,11 +46,6 @@ def chunked(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
     """``items`` in slices of at most 500, for ``IN (...)`` lists and batch inserts."""
     for start in range(0, len(items), _CHUNK):
         yield items[start:start + _CHUNK]
-
-
-def utcnow() -> datetime:
-    """Now as a naive UTC datetime (the store's time convention)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def create_store_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:

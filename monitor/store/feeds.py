@@ -7,14 +7,15 @@ Outputs: ``FeedRecord`` values (with each feed's article count).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, func, nulls_first, or_, select
 
 from monitor.errors import FeedExistsError
-from monitor.store.base import StoreBase, utcnow
+from monitor.clock import now_utc
+from monitor.store.base import StoreBase
 from monitor.store.records import FeedRecord, FeedState
 from monitor.store.tables import Article, Feed, metadata
 
@@ -40,7 +41,7 @@ class FeedStore(StoreBase):
         while the config still names the original one. Config feeds no longer in the config are disabled, not deleted, so their
         articles and seen entries stay. CLI feeds are left alone.
         """
-        now = utcnow()
+        now = now_utc()
         names = [f.name for f in feeds]
         with self._write("sync feeds") as conn:
             for feed in feeds:
@@ -63,7 +64,7 @@ class FeedStore(StoreBase):
         """
         values = {"name": name, "url": url, "tags": list(tags), "interval": interval,
                   "full_text": full_text, "enabled": True, "source": "cli",
-                  "consecutive_failures": 0, "blocked_requests": 0, "created_at": utcnow()}
+                  "consecutive_failures": 0, "blocked_requests": 0, "created_at": now_utc()}
         with self._write("add feed") as conn:
             stmt = self._insert(_feeds).values(values).on_conflict_do_nothing()
             new_id = conn.execute(stmt.returning(_feeds.c.id)).scalar()
@@ -92,6 +93,20 @@ class FeedStore(StoreBase):
         """Enabled feeds whose ``next_poll`` is unset or not after ``now``, most overdue first."""
         with self._read("list due feeds") as conn:
             return self._select_feeds(conn, *_due(now), order_due=True)
+
+    def take_due_feeds(self, now: datetime, *, lease: float, worker: str, limit: int | None = None,
+                       busy: Collection[int] = ()) -> list[FeedRecord]:
+        """Up to ``limit`` feeds due at ``now`` for this worker to poll, most overdue first, except ``busy`` ones.
+
+        On PostgreSQL they are claimed for ``lease`` seconds (``claim_due_feeds``), so several processes sharing
+        one database never poll the same feed at once (docs/design.md, Scale); a busy feed is still leased. SQLite
+        has one daemon, which needs no claim and so never waits out the lease of a poll a ``kill -9`` interrupted.
+        """
+        if limit is not None and limit <= 0:
+            return []
+        if self.dialect == "postgresql":
+            return self.claim_due_feeds(now, lease, worker, limit=limit)
+        return [feed for feed in self.list_due_feeds(now) if feed.id not in busy][:limit]
 
     def claim_due_feeds(self, now: datetime, lease: float, worker: str,
                         limit: int | None = None) -> list[FeedRecord]:

@@ -1,4 +1,6 @@
-"""The seed corpus expectations of ``monitor rules test --seeds`` (``seeds/expectations.yaml``), type-checked.
+"""The seed corpus expectations (``seeds/expectations.yaml``), type-checked, and the seeds that fail them.
+
+``monitor rules test --seeds`` reports ``seed_failures``.
 
 The file is ``seeds: {NAME: {match: [RULE_ID…], no_match: [RULE_ID…]}}``. It is composed like a rule file, so a
 malformed one is a :class:`~monitor.errors.RuleError` at its ``file:line:column``, never a crash.
@@ -10,10 +12,12 @@ from pathlib import Path
 
 import yaml
 
+from monitor.documents import read_txt
 from monitor.errors import RuleError
+from monitor.rules import Document, RuleSet
 from monitor.rules.yamlpos import Loc, compose_file, did_you_mean, is_null, key_error, type_name
 
-__all__ = ["seed_expectations"]
+__all__ = ["SeedFailure", "seed_expectations", "seed_failures"]
 
 
 def seed_expectations(path: Path) -> list[tuple[str, str, bool]]:
@@ -70,3 +74,25 @@ def _rule_ids(loc: Loc, node: yaml.Node | None, seed: str, errors: list[RuleErro
         else:
             errors.append(loc.error(item, f"each rule id of seed '{seed}' must be a string, not {type_name(item)}"))
     return out
+
+
+#: (rule id, seed name, document, should match) of an expectation that fails.
+SeedFailure = tuple[str, str, Document | None, bool]
+
+
+def seed_failures(ruleset: RuleSet, path: Path, *, loaded_only: bool) -> tuple[list[SeedFailure], int]:
+    """(rule id, seed name, document, should match) for each seed expectation that fails, and how many were
+    skipped: with ``loaded_only`` (rules of some files only), those of rules not loaded do not apply."""
+    failures: list[SeedFailure] = []
+    skipped = 0
+    docs: dict[str, Document | None] = {}
+    for name, rule_id, should in seed_expectations(path):
+        if name not in docs:
+            seed = path.parent / name
+            docs[name] = read_txt(seed) if seed.is_file() else None
+        doc = docs[name]
+        if ruleset.get(rule_id) is None and doc is not None and loaded_only:
+            skipped += 1
+        elif doc is None or ruleset.get(rule_id) is None or (ruleset.match_rule(rule_id, doc) is not None) != should:
+            failures.append((rule_id, name, doc, should))
+    return failures, skipped

@@ -1,0 +1,196 @@
+"""The Python API: ``monitor.open(config)`` gives a ``Monitor``, the one way in for the CLI, the daemon and scripts.
+
+In the manner of ``reader.make_reader``: one object holds the settings, the store and the current rules, and
+offers what a user does with them (poll, deliver, match, read matches and feeds). ``monitor.pipeline`` still wires
+the stages of a poll; this module only builds its collaborators (``session``) and calls it.
+
+    with monitor.open("config.toml") as m:
+        m.poll()
+        m.deliver()
+        for found in m.matches(since=...):
+            ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from monitor.clock import now_utc
+from monitor.config import Settings, load_settings
+from monitor.extract import ExtractorPool
+from monitor.fetch import Fetcher
+from monitor.notify import Notifier, SendReport
+from monitor.pipeline import Context, FeedResult, poll_due
+from monitor.rules import Document, Match, RuleSet
+from monitor.rules.watch import RuleWatcher
+from monitor.store import FeedRecord, MatchRecord, Store
+
+if TYPE_CHECKING:
+    import httpx
+
+    from monitor.fetch import Resolver
+
+__all__ = ["Monitor", "open"]
+
+
+def open(config: Settings | str | Path | None = None, *, store: Store | None = None) -> Monitor:  # noqa: A001
+    """A ``Monitor`` on ``config`` (a ``Settings``, a config file, or None: ``$MONITOR_CONFIG`` else
+    ``./config.toml`` else the defaults), its store opened and migrated and its rules loaded.
+
+    Raises:
+        ConfigError: the config file is invalid (one line, ``file:line``).
+        RuleSetError: a rule file is invalid.
+        StoreError: the database cannot be opened.
+    """
+    settings = config if isinstance(config, Settings) else load_settings(Path(config) if config else None)
+    return Monitor(settings, store)
+
+
+class Monitor:
+    """Settings, store and rules, and what is done with them. Close it (or use it as a context manager)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
+        clock: Callable[[], datetime] = now_utc,
+        rules: RuleSet | Callable[[], RuleSet] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._given_rules = rules  # used as they are; None: the rule files of the settings, loaded on first use
+        self._watcher: RuleWatcher | None = None
+        self._owns_store = store is None
+        self._store = store  # None: opened (and migrated) on first use
+        self.clock = clock
+        self._transport = transport
+        self._resolver = resolver
+        self._notifier: Notifier | None = None
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the store (when this ``Monitor`` opened it)."""
+        if self._owns_store and self._store is not None:
+            self._store.close()
+            self._store = None
+
+    @property
+    def store(self) -> Store:
+        """The database, opened and migrated on first use.
+
+        Raises:
+            StoreError: it cannot be opened.
+        """
+        if self._store is None:
+            self._store = Store.open(self.settings.database.url)
+        return self._store
+
+    @property
+    def watcher(self) -> RuleWatcher | None:
+        """The rule files being watched (loaded on first use); None when the rules were given."""
+        if self._watcher is None and self._given_rules is None:
+            self._watcher = RuleWatcher(self.settings)
+        return self._watcher
+
+    @property
+    def rules(self) -> RuleSet:
+        """The rule set in force, loaded on first use (``reload_rules`` picks up edited rule files).
+
+        Raises:
+            RuleSetError: a rule file is invalid (at the first load; later a bad edit keeps the last good set).
+        """
+        watcher = self.watcher
+        if watcher is not None:
+            return watcher.current()
+        given = self._given_rules
+        return given if isinstance(given, RuleSet) else given()  # type: ignore[misc]
+
+    def _rules(self) -> RuleSet:
+        return self.rules
+
+    def reload_rules(self) -> bool:
+        """Reload the rule files if they changed; a bad edit keeps the last good set. True when a new set is in force."""
+        watcher = self.watcher
+        return watcher.refresh() if watcher is not None else False
+
+    def sync_feeds(self) -> list[FeedRecord]:
+        """Make the config's feeds the stored ones (the daemon and ``poll`` do this at start)."""
+        return self.store.sync_feeds(self.settings.feeds)
+
+    def feeds(self) -> list[FeedRecord]:
+        """Every feed with its health, by name. Reads only: a config feed not stored yet (the daemon or ``poll``
+        adds it at start) is listed as never polled, with id 0."""
+        stored = self.store.list_feeds()
+        known = {f.name for f in stored}
+        now = self.clock()
+        pending = [FeedRecord(
+            id=0, name=f.name, url=f.url, tags=f.tags, enabled=True, interval=f.interval, full_text=f.full_text,
+            source="config", etag=None, last_modified=None, last_polled=None, last_success=None, last_status=None,
+            last_error=None, consecutive_failures=0, next_poll=None, retry_after_until=None, blocked_requests=0,
+            created_at=now, config_url=f.url) for f in self.settings.feeds if f.name not in known]
+        return sorted(stored + pending, key=lambda f: f.name)
+
+    def matches(self, *, rule: str | None = None, since: datetime | None = None,
+                limit: int | None = None) -> list[MatchRecord]:
+        """Stored matches, newest first, with their article and deliveries."""
+        return self.store.list_matches(rule=rule, since=since, limit=limit)
+
+    def match(self, documents: Iterable[Document]) -> Iterator[tuple[Document, Match]]:
+        """Run the current rules over documents (nothing is stored): each (document, match), in input order."""
+        for doc in documents:
+            for found in self.rules.match(doc):
+                yield doc, found
+
+    @asynccontextmanager
+    async def session(self, *, extractor: ExtractorPool | None = None) -> AsyncIterator[Context]:
+        """The collaborators of polls: a fetcher and an extractor pool (a given pool is shared, not closed)."""
+        settings = self.settings
+        async with AsyncExitStack() as stack:
+            fetcher = await stack.enter_async_context(
+                Fetcher(settings.fetch, transport=self._transport, resolver=self._resolver))
+            if extractor is None:
+                extractor = stack.enter_context(
+                    ExtractorPool(settings.fetch.extract_processes, timeout=settings.fetch.extract_timeout))
+            yield Context(settings, self.store, fetcher, self._rules, extractor, self.clock)
+
+    async def poll_async(self, *, feeds: Sequence[str] = (), force: bool = False, due_only: bool = False,
+                         extractor: ExtractorPool | None = None) -> list[FeedResult]:
+        """One poll cycle: every enabled feed (``due_only``: those due), or the named ``feeds``; one result each."""
+        async with self.session(extractor=extractor) as ctx:
+            return await poll_due(ctx, due_only=due_only, force=force, names=tuple(feeds))
+
+    def poll(self, *, feeds: Sequence[str] = (), force: bool = False, due_only: bool = False) -> list[FeedResult]:
+        """``poll_async`` from synchronous code (it runs its own event loop)."""
+        return asyncio.run(self.poll_async(feeds=feeds, force=force, due_only=due_only))
+
+    @property
+    def notifier(self) -> Notifier:
+        """The sender of this monitor's alerts (made once: it remembers the senders it recovered)."""
+        if self._notifier is None:
+            self._notifier = Notifier(self.settings, self.store, rules=self._rules, clock=self.clock)
+        return self._notifier
+
+    def deliver(self, now: datetime | None = None, *, digests: bool = False) -> SendReport:
+        """Send the alerts due now (and, with ``digests``, the digests due); every outcome is recorded."""
+        report = self.notifier.send_due(now)
+        return report + self.notifier.send_digests(now) if digests else report
+
+    def run(self) -> None:
+        """Run the daemon until SIGTERM or SIGINT (``monitor run``)."""
+        from monitor.daemon import Daemon  # the daemon is built on this class
+
+        asyncio.run(Daemon.of(self).run())
+
