@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from monitor.notify import digest_due, next_digest_at, next_retry, plan_deliveries, split_for_throttle
+from monitor.notify import next_digest_at, next_retry, plan_deliveries, split_for_throttle
 from tests.notifykit import T0, make_settings, rule
 
 CHANNELS = {name: {"urls": [f"json://127.0.0.1:9/{name}"]} for name in ("desk", "oncall", "daily", "legal")}
@@ -67,11 +67,8 @@ def test_digest_deliveries_are_due_at_the_next_fire_time_in_the_configured_zone(
     assert planned.not_before == datetime(2026, 11, 4, 1, 0)
 
 
-def test_next_digest_at_and_digest_due() -> None:
+def test_next_digest_at_is_the_next_fire_of_the_schedule() -> None:
     assert next_digest_at("*/5 * * * *", "UTC", datetime(2026, 1, 1, 8, 0)) == datetime(2026, 1, 1, 8, 5)
-    assert digest_due("0 8 * * *", "UTC", None, T0)
-    assert not digest_due("0 8 * * *", "UTC", datetime(2026, 11, 3, 8, 0), datetime(2026, 11, 4, 7, 59))
-    assert digest_due("0 8 * * *", "UTC", datetime(2026, 11, 3, 8, 0), datetime(2026, 11, 4, 8, 0))
 
 
 def test_retry_backoff_follows_the_schedule_then_gives_up_after_a_day() -> None:

@@ -143,13 +143,6 @@ def test_claim_due_feeds_leases_them(store: Store) -> None:
                                                   limit=1)} <= {"a", "b"}
 
 
-def test_blocked_requests_are_counted(store: Store) -> None:
-    feed = store.add_feed("a", "https://a.example/feed")
-    store.count_blocked_request(feed.id)
-    store.count_blocked_request(feed.id)
-    assert store.get_feed("a").blocked_requests == 2  # type: ignore[union-attr]
-
-
 # --- entries and articles -----------------------------------------------------------------
 
 def test_unseen_entries_are_per_feed(store: Store) -> None:
@@ -371,7 +364,6 @@ CALLS = {
     "claim_due_feeds": lambda s: s.claim_due_feeds(NOW, 60, "w"),
     "take_due_feeds": lambda s: s.take_due_feeds(NOW, lease=60, worker="w"),
     "count_articles": lambda s: s.count_articles(),
-    "count_blocked_request": lambda s: s.count_blocked_request(1),
     "count_recent_messages": lambda s: s.count_recent_messages("email", NOW),
     "get_article": lambda s: s.get_article(1),
     "get_feed": lambda s: s.get_feed("x"),
