@@ -1,4 +1,4 @@
-"""Divergences from ``../shared/RULES.md`` found in a contract audit, one test each (table-driven where natural)."""
+"""Divergences from ``docs/rule-language.md`` found in a contract audit, one test each (table-driven where natural)."""
 
 from __future__ import annotations
 
