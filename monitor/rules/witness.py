@@ -44,6 +44,9 @@ def witness(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> 
 def spread(hits: _Witness) -> tuple[int, int, int, int]:
     """How a witness reads, smaller is better: (no text hit, windows of the snippet's size it needs, extent in the
     text, first offset)."""
+    if len(hits) == 1:
+        f, s, e = hits[0]
+        return (0, 1, e - s, s) if f == "text" else (1, 1, 0, s)
     spans = sorted((s, e) for f, s, e in hits if f == "text")
     if not spans:
         return 1, 1, 0, min((s for _, s, _ in hits), default=0)
@@ -148,7 +151,10 @@ class _Finder:
         shown = [i for i, w in enumerate(found) if w]
         if len(shown) <= 1:
             return [h for w in found for h in w]
-        anchors = sorted(shown, key=lambda i: self._count(kids[i], scope))[:_ANCHORS]
+        counts = {i: self._count(kids[i], scope) for i in shown}
+        anchors = sorted(shown, key=counts.__getitem__)[:_ANCHORS]
+        if counts[anchors[0]] == 1:  # every witness holds that one occurrence: the best is near it
+            anchors = anchors[:1]
         best: _Witness = []
         best_key = (2, 0, 0, 0)
         for i in anchors:
@@ -165,13 +171,18 @@ class _Finder:
     def _or(self, kids: tuple[CNode, ...], scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
         best: _Witness | None = None
         best_key: tuple[int, ...] = ()
+        best_gap = _FAR + 1
         for x in kids:
             w = self.find(x, scope, target)
             if w is None:
                 continue
-            key = spread(w) if target is None else (_gap(w, target), *spread(w))
+            gap = 0 if target is None else _gap(w, target)
+            if gap > best_gap:
+                continue
+            no_text, windows, extent, start = spread(w)
+            key = (gap, no_text, windows, start, extent)  # the nearest, else the earliest of the compact ones
             if best is None or key < best_key:
-                best, best_key = w, key
+                best, best_key, best_gap = w, key, gap
         return best
 
     def _near(self, c: CNode, scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
