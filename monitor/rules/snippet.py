@@ -26,6 +26,7 @@ SEPARATOR = " […] "
 #: Passages a snippet shows at most (each gets at least 60 characters); decisive hits beyond them are not shown.
 MAX_PASSAGES = 4
 _WS_RE = re.compile(r"\s+")  # the same characters as str.isspace()
+_SENTENCE_END = re.compile(r"[.!?。！？]\s+|\n\s*")
 #: Characters a passage keeps around its hits at least.
 _CONTEXT = 40
 #: (field, start, end): a hit as offsets into the document's field text.
@@ -88,6 +89,9 @@ def _windows(source: str, keys: list[_Span]) -> list[_Span]:
     windows: list[_Span] = []
     for gs, ge in groups:
         lo = max(0, gs - max(0, width - (ge - gs)) // 3)  # a third of the room before the hits
+        start = _sentence_start(source, max(0, lo - _CONTEXT), gs)
+        if start is not None and ge <= start + width:
+            lo = start
         hi = min(len(source), lo + width)
         lo = max(0, min(lo, hi - width))
         lo, hi = _word_edges(source, lo, hi, gs, ge)
@@ -106,6 +110,13 @@ def _groups(keys: list[_Span], width: int) -> list[_Span]:
         else:
             groups.append((s, e))
     return groups
+
+
+def _sentence_start(source: str, lo: int, hi: int) -> int | None:
+    """The last sentence start in ``lo..hi`` (after ``.``, ``!``, ``?`` and a space, or a line break; the text's
+    start), if any: a passage reads better from there."""
+    found = [m.end() for m in _SENTENCE_END.finditer(source, lo, hi)]
+    return found[-1] if found else 0 if lo == 0 else None
 
 
 def _word_edges(source: str, lo: int, hi: int, first: int, last: int) -> _Span:
