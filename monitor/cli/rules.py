@@ -188,7 +188,8 @@ def explain(
     input: str = typer.Argument(..., help="A .txt, .html or .jsonl file, '-' or a URL (first document)."),
     rules: list[Path] = typer.Option(None, "--rules", help="Rule files or folders."),
 ) -> None:
-    """Show the rule's query as a tree, each node true or false, with the words that made it so."""
+    """Say whether the rule matches, with the passages that made it true, then the query as a tree, each node true
+    or false, with the words that made it so."""
     try:
         ruleset = _load(ctx, rules, examples=False)
         if ruleset.get(rule_id) is None:

@@ -3,9 +3,10 @@
 ``Match.hits`` lists every occurrence of every positive term in every true branch (RULES.md section 6); on a long
 article they are spread over the whole text. A witness keeps one occurrence per leaf that has to be there: a term
 or set its first occurrence (in the text before the title: the snippet shows text), unless a sibling under an AND
-wants a nearer one; an OR the true branch whose witness is most compact, then earliest; an AND one witness per
-conjunct, near each other (each of a few conjuncts, the rarest, is tried as the anchor the others come near); a
-NEAR/ONEAR one pair within the distance; a field scope its field; a regex its first match; NOT and META none.
+wants a nearer one; an OR the true branch whose witness needs the fewest snippet windows, then the earliest; an
+AND one witness per conjunct, near each other (each of a few conjuncts, the rarest, is tried as the anchor the others
+come near); a NEAR/ONEAR one pair within the distance; a field scope its field; a regex its first match; NOT and
+META none.
 
 Computed only for a rule that matched, from the document's cached occurrences (:class:`DocState`) with binary
 searches: a term occurring 100,000 times costs a bisect, an OR of 5,000 branches one look at each.
