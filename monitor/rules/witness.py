@@ -42,7 +42,7 @@ def witness(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> 
     return sorted(set(found), key=lambda h: (_READING.get(h[0], 4), h[1], h[2]))
 
 
-def spread(hits: _Witness) -> tuple[int, int, int, int]:
+def _spread(hits: _Witness) -> tuple[int, int, int, int]:
     """How a witness reads, smaller is better: (no text hit, windows of the snippet's size it needs, extent in the
     text, first offset)."""
     if len(hits) == 1:
@@ -69,12 +69,12 @@ def _gap(hits: _Witness, target: _Target) -> int:
 
 
 def _target(hits: _Witness) -> _Target | None:
-    """The stretch of text a witness covers (in its best field), for its siblings to come near."""
-    if not hits:
+    """The stretch of the text a witness covers, for its siblings to come near (None: it has no hit in the text,
+    and nearness in a title says nothing the snippet shows)."""
+    spans = [(s, e) for f, s, e in hits if f == "text"]
+    if not spans:
         return None
-    field = min((h[0] for h in hits), key=lambda f: _FIELD_RANK.get(f, 4))
-    spans = [(s, e) for f, s, e in hits if f == field]
-    return field, min(s for s, _ in spans), max(e for _, e in spans)
+    return "text", min(s for s, _ in spans), max(e for _, e in spans)
 
 
 class _Finder:
@@ -154,7 +154,7 @@ class _Finder:
             return [h for w in found for h in w]
         counts = {i: self._count(kids[i], scope) for i in shown}
         anchors = sorted(shown, key=counts.__getitem__)[:_ANCHORS]
-        if counts[anchors[0]] == 1:  # every witness holds that one occurrence: the best is near it
+        if counts[anchors[0]] == 1 and _target(found[anchors[0]]):  # every witness holds that one occurrence
             anchors = anchors[:1]
         best: _Witness = []
         best_key = (2, 0, 0, 0)
@@ -163,8 +163,8 @@ class _Finder:
             combo = list(found[i])
             for j in shown:
                 if j != i:
-                    combo += self.find(kids[j], scope, near) or found[j]
-            key = spread(combo)
+                    combo += (self.find(kids[j], scope, near) if near else None) or found[j]
+            key = _spread(combo)
             if key < best_key:
                 best, best_key = combo, key
         return best
@@ -180,7 +180,7 @@ class _Finder:
             gap = 0 if target is None else _gap(w, target)
             if gap > best_gap:
                 continue
-            no_text, windows, extent, start = spread(w)
+            no_text, windows, extent, start = _spread(w)
             key = (gap, no_text, windows, start, extent)  # the nearest, else the earliest of the compact ones
             if best is None or key < best_key:
                 best, best_key, best_gap = w, key, gap

@@ -223,3 +223,11 @@ def test_passages_are_cut_at_word_boundaries() -> None:
         inner = passage.strip("…")
         words = set(re.findall(r"[A-Za-z]+", FILLER + "Poipet is far Police raided it"))
         assert set(re.findall(r"[A-Za-z]+", inner)) <= words, passage
+
+
+def test_an_and_anchored_in_the_title_still_shows_the_text_near_each_other() -> None:
+    text = "Cambodia in brief. " + _filler(6000) + "Cambodia said a scam ring was broken up. " + _filler(2000)
+    m = _match("title:election AND cambodia AND scam", text, title="Election in Cambodia")
+    assert [(h.field, h.text) for h in m.decisive] == [("title", "Election"), ("text", "Cambodia"), ("text", "scam")]
+    assert m.decisive[1].start > 6000 and SEPARATOR not in m.snippet
+    assert "**Cambodia** said a **scam** ring" in m.marked_snippet()
