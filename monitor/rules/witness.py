@@ -164,7 +164,8 @@ class _Finder:
             for j in shown:
                 if j != i:
                     combo += (self.find(kids[j], scope, near) if near else None) or found[j]
-            key = _spread(combo)
+            no_text, windows, extent, start = _spread(combo)
+            key = (no_text, windows, start, extent)  # the fewest windows, then the earliest, as an OR's branches
             if key < best_key:
                 best, best_key = combo, key
         return best

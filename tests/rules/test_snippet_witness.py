@@ -231,3 +231,10 @@ def test_an_and_anchored_in_the_title_still_shows_the_text_near_each_other() -> 
     assert [(h.field, h.text) for h in m.decisive] == [("title", "Election"), ("text", "Cambodia"), ("text", "scam")]
     assert m.decisive[1].start > 6000 and SEPARATOR not in m.snippet
     assert "**Cambodia** said a **scam** ring" in m.marked_snippet()
+
+
+def test_an_and_that_fits_one_window_at_the_start_keeps_the_first_hits() -> None:
+    text = "Police raid in Poipet. " + _filler(5000) + "Poipet raid again. " + _filler(500)
+    m = _match("raid AND poipet", text)
+    assert [h.start for h in m.decisive] == [7, 15]
+    assert m.snippet.startswith("Police raid in Poipet.") and SEPARATOR not in m.snippet
