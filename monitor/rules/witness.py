@@ -87,6 +87,8 @@ class _Finder:
 
     def find(self, c: CNode, scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
         """The witness of ``c`` (None: false), near ``target`` if given."""
+        if c[0] == TERM:  # the commonest node, cheaper to find again than to cache
+            return self._term((c[1],), scope, target)
         if target is None:
             key = (id(c), scope)
             if key not in self._canonical:
