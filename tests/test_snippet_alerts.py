@@ -97,6 +97,8 @@ def test_email_html_and_text_and_chat_markdown_show_the_same_passages(
     assert "<mark>Cambodia</mark> left two soldiers dead" in html and " […] …" in html
     assert "<mark>scam centres</mark> held thousands in <mark>forced labour</mark>" in html
     assert html.count("<mark>") == 3
+    derived = " ".join(by_to["html@example.org"]["text/plain"].split())  # apprise's text part of the HTML email
+    assert f"{first} […] {second}" in derived
     # Markdown: brackets escaped in the source, shown as " […] " once rendered.
     assert "\\[…\\]" in markdown
     rendered = " ".join(convert_between(NotifyFormat.MARKDOWN, NotifyFormat.HTML, post["message"]).split())
