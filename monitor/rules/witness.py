@@ -15,6 +15,7 @@ searches: a term occurring 100,000 times costs a bisect, an OR of 5,000 branches
 from __future__ import annotations
 
 from bisect import bisect_left
+from functools import lru_cache
 
 from monitor.rules.compile import AND, FIELD, NEAR, OR, REGEX, SET, TERM, CNode
 from monitor.rules.evaluate import DocState, RegexTimeout, SpanHit, is_true, near_used, regex_first
@@ -119,7 +120,10 @@ class _Finder:
     def _term(self, tids: tuple[int, ...], scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
         best: SpanHit | None = None
         best_key = (_FAR, _FAR, _FAR)
-        for field in scope:
+        # The text first: an occurrence there (near the target, which is in the text, or not) beats any other.
+        for field in _text_first(scope):
+            if best is not None:
+                break
             near = target is not None and target[0] == field
             for t in tids:
                 spans = self.st.term_spans(t, field)
@@ -243,6 +247,11 @@ class _Finder:
         if kind == AND:
             return min((self._count(x, scope) for x in c[1]), default=_FAR)
         return _FAR  # a regex, NOT or META: never the anchor
+
+
+@lru_cache(maxsize=64)
+def _text_first(scope: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(scope, key=lambda f: _FIELD_RANK.get(f, 4)))
 
 
 def _nearest(spans: list[tuple[int, int]], lo: int, hi: int) -> tuple[int, int]:
