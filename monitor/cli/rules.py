@@ -138,7 +138,8 @@ def explain(
     input: str = typer.Argument(..., help="A .txt, .html or .jsonl file, '-' or a URL (first document)."),
     rules: list[Path] = typer.Option(None, "--rules", help="Rule files or folders."),
 ) -> None:
-    """Show the rule's query as a tree, each node true or false, with the words that made it so."""
+    """Say whether the rule matches, with the passages that made it true, then the query as a tree, each node true
+    or false, with the words that made it so."""
     try:
         ruleset = _load(ctx, rules, examples=False)
         ruleset.rule(rule_id)  # an unknown id is reported before the document is read
@@ -151,11 +152,17 @@ def explain(
         raise _fail(str(e)) from None
     result = ruleset.explain(rule_id, first.doc)
     m = ruleset.match_rule(rule_id, first.doc)
-    _out.print(_explain_tree(result))
+    # The verdict and the decisive passages (what an alert would show) first, then the whole tree.
     verdict = "matches" if m is not None else "does not match"
     rule = ruleset.get(rule_id)
     disabled = " (the rule is disabled: the pipeline never runs it)" if rule is not None and not rule.enabled else ""
     _out.print(f"rule '{_escape(rule_id)}' {verdict} {_escape(first.id)}{disabled}")
+    if m is not None:
+        _out.print("  " + _escape(m.marked_snippet()))
+        words = ", ".join(f"{h.field} {h.start}-{h.end} {h.text!r}" for h in m.decisive)
+        if words:
+            _out.print(f"  [dim]decisive hits: {_escape(words)}[/]")
+    _out.print(_explain_tree(result))
 
 
 def match(
@@ -190,7 +197,9 @@ def _print_match(item: InputDocument, m: Match, format: TextOrJson) -> None:
     if format is TextOrJson.json:
         hits = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.hits]
         doc_id = item.id if item.json_id is None else item.json_id
-        row = {"doc": doc_id, "rule": m.rule.id, "severity": m.rule.severity, "hits": hits, "snippet": m.snippet}
+        decisive = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.decisive]
+        row = {"doc": doc_id, "rule": m.rule.id, "severity": m.rule.severity, "hits": hits, "snippet": m.snippet,
+               "snippet_hits": [list(span) for span in m.snippet_hits], "decisive": decisive}
         print_jsonl([row])
         return
     _out.print(f"[bold]{_escape(item.id)}[/]: {_escape(m.rule.id)} {_escape(f'[{m.rule.severity}]')} {_escape(m.rule.title)}")

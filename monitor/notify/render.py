@@ -300,7 +300,8 @@ def _hit_spans(snippet: str, hit_texts: Sequence[str]) -> list[tuple[int, int]]:
     ``_HITS_MAX`` of them, are searched for (each search is a regex over the snippet).
     """
     folded = snippet.casefold()
-    found = [t for t in dict.fromkeys(t.strip() for t in hit_texts) if t and t.casefold() in folded]
+    # A snippet's whitespace runs are collapsed to one space: so are a hit's (a phrase across a line break).
+    found = [t for t in dict.fromkeys(" ".join(t.split()) for t in hit_texts) if t and t.casefold() in folded]
     spans: list[tuple[int, int]] = []
     for text in sorted(found[:_HITS_MAX], key=len, reverse=True):
         pattern = re.compile(r"(?<!\w)" + re.escape(text) + r"(?!\w)", re.IGNORECASE)

@@ -33,6 +33,8 @@ __all__ = [
     "evaluate",
     "is_true",
     "make_snippet",
+    "near_used",
+    "regex_first",
 ]
 
 _log = logging.getLogger(__name__)
@@ -112,6 +114,8 @@ class DocState:
         # Per field: term id -> spans of its occurrences in the field's text.
         self._spans: dict[str, dict[int, list[tuple[int, int]]]] = {name: {} for name in _ALL_FIELDS}
         self._operands: dict[tuple[str, tuple[int, ...]], list[_Occ]] = {}
+        # Per (NEAR node's operands, distance, order, field): the occurrences with a partner (``near_used``).
+        self.near: dict[tuple[object, ...], list[_Occ]] = {}
         self._detect = detect
         self._lang: str | None = doc.lang or None  # an empty language is an absent one: detected
         self._lang_done = self._lang is not None
@@ -215,8 +219,17 @@ def _near_true(st: DocState, c: CNode, field: str) -> bool:
     return False
 
 
+def near_used(st: DocState, c: CNode, field: str) -> list[_Occ]:
+    """Sorted occurrences of either operand that have a partner within the distance (RULES.md: both operands);
+    cached per document (the snippet's witness asks again)."""
+    key = (*c[1:], field)
+    cached = st.near.get(key)
+    if cached is None:
+        cached = st.near[key] = _near_used(st, c, field)
+    return cached
+
+
 def _near_used(st: DocState, c: CNode, field: str) -> list[_Occ]:
-    """Sorted occurrences of either operand that have a partner within the distance (RULES.md: both operands)."""
     _, left, right, dist, ordered = c
     a_occ = st.operand_occ(left, field)
     b_occ = st.operand_occ(right, field)
@@ -267,6 +280,12 @@ def _regex(st: DocState, c: CNode, scope: tuple[str, ...], first_only: bool) -> 
     finally:
         st.budget.charge(perf_counter() - start)
     return hits
+
+
+def regex_first(st: DocState, c: CNode, scope: tuple[str, ...]) -> SpanHit | None:
+    """The first match of a REGEX node in ``scope`` (see :func:`_regex`)."""
+    hits = _regex(st, c, scope, True)
+    return hits[0] if hits else None
 
 
 def is_true(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> bool:
@@ -350,7 +369,7 @@ def _collect(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit])
     if kind == NEAR:
         found = False
         for field in scope:
-            used = _near_used(st, c, field)
+            used = near_used(st, c, field)
             if used:
                 found = True
                 out.extend(st.spans(field, used))

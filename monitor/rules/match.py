@@ -30,6 +30,7 @@ from monitor.rules.evaluate import (
 from monitor.rules.model import Document, Hit, Match, Rule
 from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef, Term
 from monitor.rules.syntax import parse_query
+from monitor.rules.witness import witness
 from monitor.rules.yamlpos import did_you_mean
 
 __all__ = ["Explanation", "MAX_HITS", "Matches", "RuleSet"]
@@ -257,8 +258,9 @@ class RuleSet:
             return None
         ordered = sorted(set(spans), key=_reading_order)[:MAX_HITS] if len(spans) > 1 else spans
         hits = tuple(Hit(f, s, e, getattr(st.doc, f)[s:e]) for f, s, e in ordered)
-        snippet, marks = make_snippet(st.doc, ordered)
-        return Match(rule, hits, snippet, marks)
+        decisive = witness(st, self._compiled[i])
+        snippet, marks = make_snippet(st.doc, ordered, decisive)
+        return Match(rule, hits, snippet, marks, tuple(Hit(f, s, e, getattr(st.doc, f)[s:e]) for f, s, e in decisive))
 
     def explain(self, rule_id: str, doc: Document) -> Explanation:
         """The rule's query as a tree, each node with its truth and hits on ``doc``.

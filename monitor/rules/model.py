@@ -73,14 +73,18 @@ class Hit:
 class Match:
     """A rule that matched a document.
 
-    ``snippet`` is plain text (about 300 characters around the first hits); ``snippet_hits`` are the
-    ``(start, end)`` offsets of the hits inside it, which :meth:`marked_snippet` uses to mark them.
+    ``hits`` are every hit (RULES.md section 6); ``decisive`` the few of them that together make the query true
+    (its witness, :mod:`monitor.rules.witness`). ``snippet`` is plain text, about 300 characters around the
+    decisive hits: one passage, or several joined by `` […] `` when they are far apart (docs/rules.md,
+    "Snippets"); ``snippet_hits`` are the ``(start, end)`` offsets of the hits inside it, which
+    :meth:`marked_snippet` uses to mark them.
     """
 
     rule: Rule
     hits: tuple[Hit, ...]
     snippet: str
     snippet_hits: tuple[tuple[int, int], ...] = ()
+    decisive: tuple[Hit, ...] = ()
 
     def marked_snippet(self, before: str = "**", after: str = "**") -> str:
         """The snippet with every hit wrapped in ``before``/``after`` (``**…**`` by default)."""

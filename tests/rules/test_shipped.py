@@ -110,7 +110,7 @@ def _score(docs: list[_Labelled]) -> tuple[_Score, list[str]]:
             score.doc_tp += bool(fired)
             score.doc_fn += not fired
         else:
-            score.doc_fp += bool(fired)
+            score.doc_fp += bool(fired - d.may)  # an alert the labels allow (may) is not a false alarm
         if missed or wrong:
             problems.append(f"{d.id}: missed {sorted(missed)} wrongly fired {sorted(wrong)}")
     return score, problems
@@ -260,9 +260,10 @@ def test_ordinary_world_news_raises_almost_no_alerts() -> None:
     print(f"\n{len(entries)} real feed entries, {len(alerts)} alerts:")
     for a in alerts:
         print("  ", a)
-    # The only known alert is a long TIME piece on Thai politics whose paragraph on Cambodian scam centres
-    # and forced labour is genuinely on topic.
-    assert len(alerts) <= 3
+    # The one alert these feeds used to raise, a long TIME piece on Thailand's election that names Cambodia (a border
+    # clash) some 650 words before one sentence on scam centres and forced labour, is gone: the place must now stand
+    # in the same passage as the topic (tests/rules/test_long.py).
+    assert alerts == []
 
 
 @pytest.mark.skipif(not _ARTICLES.is_file(), reason="../shared/eval extraction benchmark not present")
