@@ -7,7 +7,7 @@ trafilatura, and extraction quality (P/R/F1) on the article-extraction benchmark
   ``trafilatura.bare_extraction(bytes, url=…, with_metadata=True, include_comments=False, deduplicate=False)``,
   interleaved page by page so that machine noise hits both alike; the median of per-page ratios and the ratio of
   totals are reported (the wrapper adds decoding, the size checks, the date's time zone and language detection).
-* Quality: the benchmark's own metric (see tests/test_extraction_quality.py) on the pool's results.
+* Quality: the benchmark's own metric (see tests/extract/test_quality.py) on the pool's results.
 
 Usage: ``python benchmarks/bench_extract.py [--rounds 3] [--write]``; ``--write`` replaces the "## Extraction"
 section of docs/benchmarks.md.
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from monitor.errors import ExtractError  # noqa: E402
 from monitor.extract import ExtractorPool, extract_html  # noqa: E402
-from tests.test_extraction_quality import benchmark_pages, score  # noqa: E402
+from tests.extract.test_quality import benchmark_pages, score  # noqa: E402
 from benchmarks.docs_section import write_section  # noqa: E402
 
 _Pages = list[tuple[bytes, str]]

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.errors import ConfigError
+from monitor.severity import SEVERITIES, Severity
 from monitor.tomlpos import key_lines, line_of, toml_error_position
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "SchedulerSettings",
     "Settings",
     "Size",
-    "WebSettings",
     "load_settings",
     "parse_duration",
     "parse_size",
@@ -48,7 +48,6 @@ __all__ = [
 DEFAULT_CONFIG_PATH = Path("config.toml")
 DEFAULT_DATABASE_URL = "sqlite:///data/monitor.db"
 DEFAULT_USER_AGENT = "monitor/0.1 (media-monitoring alert pipeline; +https://example.org/monitor)"
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
@@ -169,7 +168,7 @@ class ChannelSettings(_Section):
 
 class RouteSettings(_Section):
     channels: tuple[str, ...] = Field(min_length=1)
-    severity: Literal["info", "low", "medium", "high", "critical"] | None = None
+    severity: Severity | None = None
     tags: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     mode: Literal["immediate", "digest"] = "immediate"
@@ -197,11 +196,6 @@ class NotifySettings(_Section):
     digest_max_items: int = Field(default=200, ge=1)
 
 
-class WebSettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
-
-
 class Settings(_Section):
     """The whole configuration. ``path`` is the file it came from (None: built-in defaults)."""
 
@@ -215,7 +209,6 @@ class Settings(_Section):
     channels: dict[str, ChannelSettings] = {}
     routes: tuple[RouteSettings, ...] = ()
     notify: NotifySettings = NotifySettings()
-    web: WebSettings = WebSettings()
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

@@ -27,3 +27,11 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def project() -> Path:
     return PROJECT
+
+
+# The fixtures of the support modules, registered once for every test (a test names them as parameters).
+from tests.support.chat import chat_server  # noqa: E402, F401
+from tests.support.dbfixtures import store, store_url  # noqa: E402, F401
+from tests.support.hostile import hostile_server  # noqa: E402, F401
+from tests.support.newssite import news_site  # noqa: E402, F401
+from tests.support.smtp import smtp_server  # noqa: E402, F401

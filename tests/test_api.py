@@ -10,9 +10,9 @@ import pytest
 import monitor
 from monitor.errors import ConfigError, RuleSetError
 from monitor.rules import Document
-from tests.chat import ChatServer, chat_server  # noqa: F401  (fixture)
-from tests.newssite import NewsSite, news_site  # noqa: F401  (fixture)
-from tests.test_pipeline import RAID, RULES, TOURISM
+from tests.support.chat import ChatServer
+from tests.support.newssite import NewsSite
+from tests.pipeline.test_poll import RAID, RULES, TOURISM
 
 
 def _deployment(tmp_path: Path, feed_url: str, chat_url: str) -> Path:

@@ -8,7 +8,7 @@ Inputs: matches and their planned deliveries (the outbox rows the store writes w
 - ``Notifier(settings, store, *, rules=(), apprise_factory=None, clock=None)``: ``send_due(now)``,
   ``send_digests(now)``, ``test_channel(name)`` (``notifier.py``).
 - ``redact(text)``: the one secret-redaction helper (``redact.py``).
-- Pure decisions: ``next_retry`` (backoff), ``digest_due``/``next_digest_at`` (cron), ``split_for_throttle``.
+- Pure decisions: ``next_retry`` (backoff), ``next_digest_at`` (cron), ``split_for_throttle``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from monitor.notify.notifier import Notifier, SendReport
 from monitor.notify.redact import redact, url_secrets
 from monitor.notify.render import Message, Renderer, StoryAlert, render_snippet
-from monitor.notify.routing import digest_due, next_digest_at, plan_deliveries, route_applies
+from monitor.notify.routing import next_digest_at, plan_deliveries, route_applies
 from monitor.notify.send import UrlResult, next_retry, split_for_throttle
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "SendReport",
     "StoryAlert",
     "UrlResult",
-    "digest_due",
     "next_digest_at",
     "next_retry",
     "plan_deliveries",

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from monitor.notify.render import ALSO_REPORTED_MAX, AlertArticle, AlertRule, DigestGroup, StoryAlert, clip
-from monitor.notify.routing import severity_rank
+from monitor.severity import severity_rank
 from monitor.store import ArticleRecord, DeliveryRecord
 
 __all__ = ["RuleInfo", "build_digest", "group_by_story", "story_alert"]

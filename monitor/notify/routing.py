@@ -25,15 +25,14 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from monitor.config import SEVERITIES, RouteSettings, Settings
+from monitor.config import RouteSettings, Settings
+from monitor.severity import severity_rank
 from monitor.store import PlannedDelivery
 
 __all__ = [
-    "digest_due",
     "next_digest_at",
     "plan_deliveries",
     "route_applies",
-    "rules_for_channel",
     "severity_rank",
 ]
 
@@ -67,11 +66,6 @@ class _MatchWithRuleId(Protocol):
 _MatchLike = _MatchWithRule | _MatchWithRuleId | str
 
 
-def severity_rank(severity: str) -> int:
-    """Position of ``severity`` in ``SEVERITIES`` (info=0 … critical=4); unknown severities rank lowest."""
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
-
-
 def route_applies(route: RouteSettings, rule: _RuleLike) -> bool:
     """True when ``rule`` passes every filter of ``route`` (severity minimum, tag overlap, id globs)."""
     if route.severity is not None and severity_rank(rule.severity) < severity_rank(route.severity):
@@ -91,16 +85,6 @@ def next_digest_at(cron: str, tz: str, after: datetime) -> datetime:
         raise ValueError(f"cron expression {cron!r} never fires after {after.isoformat()}")
     utc: datetime = fire.astimezone(timezone.utc)
     return utc.replace(tzinfo=None)
-
-
-def digest_due(cron: str, tz: str, last_sent: datetime | None, now: datetime) -> bool:
-    """True when the schedule ``cron`` has fired since ``last_sent`` (None: never sent, due at the first fire).
-
-    All datetimes are naive UTC; ``tz`` is the zone the cron expression is read in.
-    """
-    if last_sent is None:
-        return True
-    return next_digest_at(cron, tz, last_sent) <= now
 
 
 def plan_deliveries(
@@ -130,11 +114,6 @@ def plan_deliveries(
         if rule is not None:
             planned.extend(_plan_rule(rule, settings, stale, now))
     return planned
-
-
-def rules_for_channel(rules: Iterable[_RuleLike]) -> list[_RuleLike]:
-    """The rules of one message, highest severity first, then by id (DESIGN.md: one alert per story)."""
-    return sorted(rules, key=lambda rule: (-severity_rank(rule.severity), rule.id))
 
 
 def _rules_by_id(rules: Iterable[_RuleLike] | Mapping[str, _RuleLike] | _HasRules) -> dict[str, _RuleLike]:

@@ -1,4 +1,4 @@
-"""The rule language of monitor: load rule files, match documents (``../shared/RULES.md``).
+"""The rule language of monitor: load rule files, match documents (``docs/rule-language.md``).
 
 The pipeline uses only this API::
 

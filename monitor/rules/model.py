@@ -6,11 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.rules.nodes import Node
+from monitor.severity import SEVERITIES
 
 __all__ = ["Document", "Example", "Hit", "Match", "Rule", "SEVERITIES"]
-
-#: Rule severities, ascending.
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,11 +234,6 @@ class Field:
         edges = self._edges()
         return [(edges[2 * a], edges[2 * b + 1]) for a, b in occs]
 
-    def span(self, first: int, last: int) -> tuple[int, int]:
-        """Original-text span covering words ``first`` to ``last`` inclusive."""
-        edges = self._edges()
-        return edges[2 * first], edges[2 * last + 1]
-
     def find_all(self, key: str) -> list[int]:
         """Start of every occurrence of ``key`` in :attr:`norm` (overlapping ones too), ascending."""
         find = self.norm.find

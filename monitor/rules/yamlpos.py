@@ -18,7 +18,7 @@ import yaml
 from monitor.errors import RuleError
 
 __all__ = [
-    "Loc", "MAX_ALIAS_GROWTH", "MAX_DEPTH", "MAX_FILE_BYTES", "compose_file", "did_you_mean", "is_null", "key_error", "merged_pairs", "node_error", "offset_position",
+    "Loc", "MAX_ALIAS_GROWTH", "MAX_DEPTH", "MAX_FILE_BYTES", "compose_file", "did_you_mean", "is_null", "key_error", "merged_pairs", "offset_position",
     "type_name",
 ]
 
@@ -104,10 +104,6 @@ class Loc:
 
     def at(self, line: int, column: int, message: str) -> RuleError:
         return RuleError(message, path=self.path, line=line, column=column)
-
-
-def node_error(loc: Loc, node: yaml.Node, message: str) -> RuleError:
-    return loc.error(node, message)
 
 
 def type_name(node: yaml.Node) -> str:
@@ -307,7 +303,3 @@ def _skip_escape(src: str, i: int, end: int) -> int:
 
 def is_null(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG
-
-
-def _is_str(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == _STR_TAG

@@ -144,12 +144,6 @@ class FeedStore(StoreBase):
             with self._write("release feeds") as conn:
                 conn.execute(_feeds.update().where(_feeds.c.id.in_(list(feed_ids))).values(next_poll=now))
 
-    def count_blocked_request(self, feed_id: int) -> None:
-        """Count one SSRF refusal on the feed (``blocked_requests``), for ``feeds list``."""
-        with self._write("count blocked request") as conn:
-            conn.execute(_feeds.update().where(_feeds.c.id == feed_id)
-                         .values(blocked_requests=_feeds.c.blocked_requests + 1))
-
     def _upsert_config_feed(self, conn: Connection, feed: FeedSettings, now: datetime) -> None:
         values: dict[str, Any] = {"url": feed.url, "tags": list(feed.tags),
                                   "interval": feed.interval, "full_text": feed.full_text,
