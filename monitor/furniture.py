@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from monitor.extract import Extracted
 
 __all__ = [
-    "MAX_BLOCKS", "Block", "Chosen", "choose_article", "choose_text", "furniture_blocks", "split_text", "split_tree",
+    "Block", "Chosen", "MAX_BLOCKS", "choose_article", "choose_text", "furniture_blocks", "split_text", "split_tree",
 ]
 
 #: Blocks looked at; the rest of a (hostile) page is body as it stands. Real articles have a few hundred at most.
@@ -66,7 +66,7 @@ _LIST_HEADINGS = (
     r"you (may|might) (also )?(like|enjoy|be interested in)( this| these)?", r"recommended( for you| stories| reading)?",
     r"(what|stories) to read next", r"further reading", r"explore further", r"latest( news| stories| articles)?",
     r"in other news", r"(more|other) news", r"more stories", r"tags?", r"topics?", r"filed under", r"live updates?",
-    r"share( this)?( article| story| post| page)?", r"[\w-]+ (to|2) earn( opportunity)?",
+    r"share( this)?( article| story| post| page)?",
     # id / ms
     r"baca juga", r"berita terkait", r"artikel terkait", r"terpopuler", r"populer", r"berita terkini",
     r"berita lainnya", r"berita pilihan", r"artikel berkaitan", r"berita berkaitan", r"bacaan berkaitan",
@@ -93,7 +93,7 @@ _END_HEADINGS = (
     r"(join|show) (the )?(discussion|comments?|conversation)", r"about the authors?", r"about the writer",
     r"komentar", r"\d* ?komen(tar)?", r"tulis komentar", r"ความคิดเห็น", r"แสดงความคิดเห็น", r"评论", r"发表评论",
     r"网友评论", r"bình luận", r"ý kiến bạn đọc", r"commentaires?", r"(laisser|ajouter) un commentaire",
-    r"réagir", r"à propos de l'auteur", r"មតិ", r"មតិយោបល់", r"[\w-]+ (to|2) earn",
+    r"réagir", r"à propos de l'auteur", r"មតិ", r"មតិយោបល់", r"\w+[ -](to|2)[ -]earn( \w+)?",
 )
 _LIST_HEADING = re.compile(r"(?:%s)" % "|".join(_LIST_HEADINGS))
 _END_HEADING = re.compile(r"(?:%s)" % "|".join(_END_HEADINGS))
@@ -228,19 +228,26 @@ def _after_heading(blocks: Sequence[Block], at: int, kind: str, body_end: int) -
 
 
 def _headline_runs(blocks: Sequence[Block], indices: range, min_run: int, heads: bool = True) -> set[int]:
-    """Indices in runs of at least ``min_run`` headline-like blocks; ``heads=False``: headings are left out."""
+    """Indices in runs of at least ``min_run`` headline-like blocks; ``heads=False``: headings are left out.
+    A block of less than two units ("...", "Date", a bullet) joins a run without counting."""
     found: set[int] = set()
     run: list[int] = []
+    size = 0
     for i in [*indices, -1]:
         if i >= 0 and not heads and blocks[i].kind == "head":
             continue  # before the story, a page's headings are its title, kicker and standfirst
-        if i >= 0 and _headlines(blocks[i]):
+        if i >= 0 and (tiny := _tiny(blocks[i].text)) or i >= 0 and _headlines(blocks[i]):
             run.append(i)
+            size += not tiny
             continue
-        if len(run) >= min_run:
+        if size >= min_run:
             found.update(run)
-        run = []
+        run, size = [], 0
     return found
+
+
+def _tiny(text: str) -> bool:
+    return _units(text[:_SCAN_CHARS]) < 2 and _SENTENCE_END.search(text) is None
 
 
 def furniture_blocks(blocks: Sequence[Block], title: str = "") -> set[int]:

@@ -285,7 +285,7 @@ async def _process_entry(
 ) -> int:
     """Fetch, extract, match and store one new entry; returns the number of rules it matched."""
     chosen, author, published, lang = await _article_text(feed, entry, ctx, tally)
-    title, text = chosen.title, chosen.text  # the body: furniture is stored apart, never matched
+    title, text = chosen.title, chosen.text  # the body: the furniture is stored apart, never matched
     rules = ctx.rules()
     document = Document(
         title=title, text=text, url=entry.url, author=author, lang=lang, feed=feed.name, feed_tags=tuple(feed.tags)
@@ -344,9 +344,8 @@ def _new_match(match: Match) -> NewMatch:
 async def _article_text(
     feed: FeedRecord, entry: FeedEntry, ctx: Context, tally: _Tally
 ) -> tuple[Chosen, str, datetime | None, str | None]:
-    """The article's title, body and furniture (``Chosen``), author, date and language.
-
-    Falls back to the feed's own content when the page cannot be fetched, is refused, or yields nothing."""
+    """The article's title, body and furniture (``Chosen``), author, date and language; the feed's own content
+    when the page cannot be fetched, is refused, or yields nothing."""
     extracted = None
     full_text = feed.full_text if feed.full_text is not None else ctx.settings.fetch.full_text
     if full_text and entry.url:

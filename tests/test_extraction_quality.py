@@ -87,4 +87,5 @@ def test_benchmark_f1() -> None:
     assert not errors
     predictions = [r.text if r is not None and not isinstance(r, ExtractError) else "" for r in results]
     precision, recall, f1 = score(truths, predictions)
+    print(f"P={precision:.4f} R={recall:.4f} F1={f1:.4f}")
     assert f1 >= 0.95, f"P={precision:.3f} R={recall:.3f} F1={f1:.3f}"
