@@ -58,7 +58,7 @@ _INTRODUCES = re.compile(r"[:：]\s*$")
 
 # Headings that open furniture, matched against a whole short block (case-folded, trailing punctuation dropped).
 _LIST_HEADINGS = (
-    r"(the )?most (read|popular|viewed|shared|commented|watched|emailed)( \w+){0,4}",
+    r"(the )?most (read|popular|viewed|shared|commented|watched|emailed)( \w+){0,4}", r"[\w' ]{0,30}newsletters?",
     r"trending( now| stories| news| articles| topics| today)?", r"popular( now| stories| news| posts)?",
     r"popular (on|in|at) [\w .'’-]{1,30}", r"more (from|on|in|about|stories|news|articles|to read)( [\w .'’-]{1,30})?",
     r"related( articles?| stories| news| posts?| content| coverage| topics| reading| links| videos?)?",
@@ -176,7 +176,8 @@ def _headlines(block: Block) -> bool:
 
 
 def _heading(text: str) -> str | None:
-    """``"list"`` or ``"end"`` when the block is a furniture heading, else None."""
+    """``"list"`` or ``"end"`` when the block is a furniture heading (``end``: its section runs to the end of the
+    page when it follows the story), else None."""
     if len(text) > 60 or "\n" in text.strip():
         return None
     key = _HEADING_TRIM.sub("", text.strip().casefold())
@@ -186,14 +187,17 @@ def _heading(text: str) -> str | None:
 
 
 def _content_kind(block: Block) -> str | None:
-    """What a block says it is: ``list``/``end`` (a heading), ``line`` (furniture by itself), or None."""
+    """What a block says it is: ``list``/``end`` (a heading), ``comment`` (a comment's time stamp or "Reply"),
+    ``line`` (furniture by itself), or None."""
     text = block.text.strip()
     if (kind := _heading(text)) is not None:
         return kind
     head = text[:_SCAN_CHARS]
     if _units(head) > _SHORT_UNITS or block.kind == "list":  # a list is furniture by its heading or its shape
         return None
-    if _PREFIX.match(head) and _units(head) <= 30 or _SHARE_BAR.match(head) or _COMMENT_META.search(head):
+    if _COMMENT_META.search(head):
+        return "comment"
+    if _PREFIX.match(head) and _units(head) <= 30 or _SHARE_BAR.match(head):
         return "line"
     return "line" if _PROMO.search(head) else None
 
@@ -217,8 +221,10 @@ def _body_span(blocks: Sequence[Block], marked: dict[int, str]) -> tuple[int, in
 def _after_heading(blocks: Sequence[Block], at: int, kind: str, body_end: int) -> range:
     """The blocks a furniture heading at ``at`` takes: to the end (comments, bios after the body), else the
     headline-like blocks and lists that follow it."""
-    if kind == "end" and at > body_end:
-        return range(at, len(blocks))
+    if kind != "list" and at > body_end:  # the commenter's name comes before a comment's time stamp
+        return range(max(body_end + 1, at - (kind == "comment")), len(blocks))
+    if kind == "comment":
+        return range(at, at + 1)
     end = at + 1
     while end < len(blocks) and not _is_prose(blocks[end]):
         if blocks[end].kind == "head" and end > at + 1:
@@ -260,12 +266,26 @@ def furniture_blocks(blocks: Sequence[Block], title: str = "") -> set[int]:
         if kind != "line":
             found.update(_after_heading(blocks, i, kind, last))
     body_size = sum(len(blocks[i].text) for i in range(first, last + 1))
-    for shaped in (_headline_runs(blocks, range(last + 1, len(blocks)), 2),
-                   _headline_runs(blocks, range(0, first), 3, heads=False)):
+    tail = range(_tail(blocks, last, found), len(blocks))
+    if shaped := _headline_runs(blocks, tail, 2) | (found & set(tail)):
+        shaped = set(range(min(shaped), len(blocks)))  # from the first furniture on, the tail is all furniture
+    for shaped in (shaped, _headline_runs(blocks, range(0, first), 3, heads=False)):
         if sum(len(blocks[i].text) for i in shaped - found) <= body_size * _MAX_SHAPED_SHARE:
             found |= shaped  # more headline-like text than story: a listing page, not furniture around a story
     found.update(i for i in range(min(3, len(blocks))) if title and _same(blocks[i].text, title))
     return found
+
+
+def _tail(blocks: Sequence[Block], last: int, found: set[int]) -> int:
+    """Where the page's tail starts: after the body, the blocks from which on nothing reads as story (prose, or
+    a list of more than headlines: a recipe's steps after its ingredients)."""
+    start = len(blocks)
+    while start > last + 1:
+        block = blocks[start - 1]
+        if start - 1 not in found and (_is_prose(block) or block.kind == "list" and not _headlines(block)):
+            break
+        start -= 1
+    return start
 
 
 def _same(text: str, title: str) -> bool:
