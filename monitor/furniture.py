@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Block", "Chosen", "MAX_BLOCKS", "choose_article", "choose_text", "furniture_blocks", "split_text", "split_tree",
+    "title_blocks",
 ]
 
 #: Blocks looked at; the rest of a (hostile) page is body as it stands. Real articles have a few hundred at most.
@@ -43,7 +44,7 @@ _SCAN_CHARS = 400
 _PROSE_UNITS = 25
 _MIN_SENTENCE = 8
 #: Headline-like: a few units, no sentence-final punctuation.
-_HEADLINE_UNITS = (2, 24)
+_HEADLINE_UNITS = (3, 24)
 #: Content furniture is short; a longer block that happens to mention "subscribe" is prose.
 _SHORT_UNITS = 40
 #: Headline-like blocks between two prose blocks that end a run of prose (sub-headings and fact lists do not).
@@ -97,14 +98,14 @@ _END_HEADINGS = (
 )
 _LIST_HEADING = re.compile(r"(?:%s)" % "|".join(_LIST_HEADINGS))
 _END_HEADING = re.compile(r"(?:%s)" % "|".join(_END_HEADINGS))
-_HEADING_TRIM = re.compile(r"^[\W_]+|[\s:：.…>»|\-–—!]+$")
+_HEADING_TRIM = re.compile(r"^[\W_]+|[\s:：៖.…>»|\-–—!]+$")
 
 #: "Read also: <headline>" lines. After a colon any of these; without one only the unambiguous ones.
 _PREFIX = re.compile(
     r"^\W{0,3}(?:(?:read (?:also|more|next)|also read|see also|related|more|also|don'?t miss|recommended|watch|"
     r"baca juga|baca selengkapnya|berita terkait|simak juga|lihat juga|artikel berkaitan|baca lagi|"
     r"อ่านเพิ่มเติม|อ่านต่อ|ข่าวที่เกี่ยวข้อง|相关阅读|相关|推荐阅读|延伸阅读|xem thêm|đọc thêm|tin liên quan|"
-    r"(?:à |a )?lire aussi|voir aussi|lire la suite|អានបន្ថែម|អត្ថបទទាក់ទង)\s*[:：»>|–—-]|"
+    r"(?:à |a )?lire aussi|voir aussi|lire la suite|អានបន្ថែម|អត្ថបទទាក់ទង)\s*[:：៖»>|–—-]|"
     r"(?:baca juga|read also|also read|อ่านเพิ่มเติม|อ่านต่อ|相关阅读|推荐阅读|延伸阅读|xem thêm|đọc thêm|"
     r"(?:à |a )?lire aussi|អានបន្ថែម|don'?t miss)\s)",
     re.I,
@@ -119,6 +120,7 @@ _PROMO = re.compile(
     r"\bcontributed (?:reporting|to this report)\b|"
     r"^(?:\(?(?:additional )?reporting|writing|editing|edited|compiled|translated) by\b|^(?:write|email) to\b|"
     r"^(?:this|the) (?:article|story) (?:was|has been) (?:updated|corrected)|^updated\b.{0,40}\d|"
+    r"^the post\b.{1,300}\bappeared first on\b|"
     r"\b\d+[ -]min(?:ute)?s?[ -]read\b|reading time|temps de lecture|waktu baca|เวลาอ่าน|"
     r"berlangganan|langganan|ikuti (?:kami|kanal|berita)|abonnez-vous|inscrivez-vous|suivez-nous|"
     r"订阅|关注我们|下载.{0,10}(?:app|客户端)|đăng ký nhận|theo dõi chúng tôi|ติดตาม.{0,20}(?:ได้ที่|ทาง)|"
@@ -149,6 +151,8 @@ class Block(NamedTuple):
 def _units(text: str) -> int:
     """Words, counting a run of Thai, Khmer or CJK characters as one unit per three characters."""
     spaceless = len(_SPACELESS.findall(text))
+    if spaceless:  # their combining vowels are no \w: counted as characters, not as words
+        text = _SPACELESS.sub(" ", text)
     return len(_WORD.findall(text)) + spaceless // 3
 
 
@@ -256,7 +260,7 @@ def _tiny(text: str) -> bool:
     return _units(text[:_SCAN_CHARS]) < 2 and _SENTENCE_END.search(text) is None
 
 
-def furniture_blocks(blocks: Sequence[Block], title: str = "") -> set[int]:
+def furniture_blocks(blocks: Sequence[Block]) -> set[int]:
     """Indices of the furniture among ``blocks`` (only the first ``MAX_BLOCKS`` are judged)."""
     blocks = blocks[:MAX_BLOCKS]
     marked = {i: kind for i, block in enumerate(blocks) if (kind := _content_kind(block)) is not None}
@@ -267,13 +271,17 @@ def furniture_blocks(blocks: Sequence[Block], title: str = "") -> set[int]:
             found.update(_after_heading(blocks, i, kind, last))
     body_size = sum(len(blocks[i].text) for i in range(first, last + 1))
     tail = range(_tail(blocks, last, found), len(blocks))
-    if shaped := _headline_runs(blocks, tail, 2) | (found & set(tail)):
+    if shaped := _headline_runs(blocks, tail, 1) | (found & set(tail)):
         shaped = set(range(min(shaped), len(blocks)))  # from the first furniture on, the tail is all furniture
     for shaped in (shaped, _headline_runs(blocks, range(0, first), 3, heads=False)):
         if sum(len(blocks[i].text) for i in shaped - found) <= body_size * _MAX_SHAPED_SHARE:
             found |= shaped  # more headline-like text than story: a listing page, not furniture around a story
-    found.update(i for i in range(min(3, len(blocks))) if title and _same(blocks[i].text, title))
     return found
+
+
+def title_blocks(blocks: Sequence[Block], title: str) -> set[int]:
+    """Indices of the page's headline repeated above the story: it is the article's title, stored as such."""
+    return {i for i in range(min(3, len(blocks))) if title and _same(blocks[i].text, title)}
 
 
 def _tail(blocks: Sequence[Block], last: int, found: set[int]) -> int:
@@ -298,10 +306,11 @@ def split_text(text: str, title: str = "") -> tuple[str, str]:
     lines = text.splitlines()
     blocks = [Block("line", line) for line in lines[:MAX_BLOCKS] if line.strip()]
     where = [i for i, line in enumerate(lines[:MAX_BLOCKS]) if line.strip()]
-    cut = {where[i] for i in furniture_blocks(blocks, title)}
-    if not cut:
+    cut = {where[i] for i in furniture_blocks(blocks)}
+    dropped = cut | {where[i] for i in title_blocks(blocks, title)}
+    if not dropped:
         return text, ""
-    body = "\n".join(line for i, line in enumerate(lines) if i not in cut)
+    body = "\n".join(line for i, line in enumerate(lines) if i not in dropped)
     return body.strip("\n"), "\n".join(lines[i] for i in sorted(cut))
 
 
@@ -319,7 +328,10 @@ def split_tree(body: etree._Element, title: str, render: Callable[[etree._Elemen
     """(body, furniture) of trafilatura's element tree (its ``body``: ``head``, ``p``, ``list``, … children);
     ``render`` turns a tree into text (trafilatura's own, so the body reads exactly as its text output)."""
     children = list(islice(body, MAX_BLOCKS))
-    cut = furniture_blocks([_tree_block(child) for child in children], title)
+    blocks = [_tree_block(child) for child in children]
+    cut = furniture_blocks(blocks)
+    for i in title_blocks(blocks, title) - cut:
+        body.remove(children[i])
     if not cut:
         return render(body), ""
     furniture = etree.Element(body.tag)
