@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from monitor.cli import app
 from monitor.extract import Extracted, choose_article, extract_html
 from monitor.furniture import MAX_BLOCKS, split_text
 
@@ -210,3 +212,21 @@ def test_deeply_nested_lists_do_not_crash() -> None:
     nested = "<ul><li>" * 5_000 + "Police raid scam compound in Poipet" + "</li></ul>" * 5_000
     article = extract_html(_page(_paragraphs() + nested), "https://news.example/nested")
     assert article is not None and STORY[0] in article.text
+
+
+# --- the CLI: `monitor match FILE.html` matches the body only; .txt stays the whole file -----------------------
+
+
+def test_monitor_match_html_matches_the_body_only(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yaml").write_text("rules:\n  - id: scam-raid\n    title: Raid\n    query: 'raid* AND \"scam compound\"'\n"
+                                  "    severity: high\n", encoding="utf-8")
+    items = "".join(f"<li>{line}</li>" for line in BAIT)
+    page = tmp_path / "durian.html"
+    page.write_bytes(_page(_paragraphs() + f"<h2>Most read</h2><ul>{items}</ul>"))
+    text = tmp_path / "durian.txt"
+    text.write_text("\n".join([*STORY, *BAIT]), encoding="utf-8")
+    run = CliRunner().invoke
+    assert run(app, ["match", "--rules", str(rules), str(page)]).exit_code == 1  # no match: bait in furniture
+    assert run(app, ["match", "--rules", str(rules), str(text)]).exit_code == 0  # a .txt is matched as given
