@@ -6,24 +6,29 @@ author bios, "Read-to-Earn"-style widgets. Extraction leaves some of it in; matc
 report must not alert because its "Most read" list names scam raids in Poipet).
 
 One detector serves both inputs: the blocks of trafilatura's element tree (``head``, ``p``, ``list``, ``quote``,
-``table``; see ``monitor.extract``) and plain text split into lines (a feed's own text, ``split_text``). It works in
-three passes over the blocks, each bounded (``MAX_BLOCKS``; a block's text is read up to ``_SCAN_CHARS``):
+``table``; ``split_tree``, called by ``monitor.extract``) and plain text split into lines (a feed's own text,
+``split_text``, which ``choose_article`` applies). Three passes over the blocks, each linear and bounded
+(``MAX_BLOCKS``; a block's text is read up to ``_SCAN_CHARS``):
 
 1. content: a block that *says* it is furniture: a furniture heading ("Most read", "Baca juga", "相关阅读", …), an
    inline "Read more: <headline>" line, a promo, a credit, a share bar, a comment's time stamp or "Reply";
-2. the body: the longest run of prose blocks (long, or sentence-ending), runs cut at content furniture;
-3. shape: after a furniture heading, the headline-like blocks that follow it (a heading that opens reader comments
-   or an author bio after the body takes the rest of the page); outside the body, runs of short headline-like lines
-   (no sentence-final punctuation) and lists of them. Inside the body, only content furniture goes: sub-headings,
-   bulleted facts and quotes stay.
+2. the body: the longest run of prose blocks (long, or sentence-ending), runs cut at furniture headings, comments
+   and long stretches of headline-like blocks;
+3. shape: a furniture heading takes the headline-like blocks after it (a comments, bio or "-to-Earn" heading, or a
+   comment's time stamp, after the body takes the rest of the page); after the body, the page's tail (no prose left)
+   is furniture from its first furniture or headline-like block on; before the body, runs of three or more
+   headline-like lines. Inside the body only content furniture goes: sub-headings, bulleted facts and quotes stay.
+
+The page's headline repeated above the story (``title_blocks``) is dropped from the body: it is the title.
+docs/fetching.md describes the rules, the languages and the known limits.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, NamedTuple
 
 from lxml import etree
@@ -244,8 +249,8 @@ def _after_heading(blocks: Sequence[Block], at: int, kind: str, body_end: int) -
         return range(at, at + 1)
     end = at + 1
     while end < len(blocks) and not _is_prose(blocks[end]):
-        if blocks[end].kind == "head" and end > at + 1:
-            break  # a sub-heading after the list: the story goes on
+        if end > at + 1 and (blocks[end].kind == "head" or _heading(blocks[end].text)):
+            break  # a sub-heading after the list (the story goes on), or the next furniture heading
         end += 1
     return range(at, end)
 
@@ -279,9 +284,12 @@ def furniture_blocks(blocks: Sequence[Block]) -> set[int]:
     marked = {i: kind for i, block in enumerate(blocks) if (kind := _content_kind(block)) is not None}
     first, last = _body_span(blocks, marked)
     found = set(marked)
-    for i, kind in marked.items():
-        if kind != "line":
-            found.update(_after_heading(blocks, i, kind, last))
+    reach = 0  # a heading inside what an earlier one took adds nothing: each block is walked once
+    for i, kind in sorted(marked.items()):
+        if kind != "line" and i >= reach:
+            taken = _after_heading(blocks, i, kind, last)
+            found.update(taken)
+            reach = taken.stop
     body_size = sum(len(blocks[i].text) for i in range(first, last + 1))
     tail = range(_tail(blocks, last, found), len(blocks))
     if shaped := _headline_runs(blocks, tail, 1) | (found & set(tail)):

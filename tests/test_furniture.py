@@ -208,6 +208,19 @@ def test_a_hundred_thousand_short_lines_are_bounded() -> None:
     assert "headline number 99999" in body
 
 
+@pytest.mark.parametrize("line", ["Related", "3 days ago", "Read more: a headline", "Comments"])
+def test_a_hundred_thousand_furniture_lines_are_bounded(line: str) -> None:
+    # each heading walks what follows it: without a bound on that walk this shape is quadratic (minutes)
+    body, furniture = split_text("\n".join([*STORY, *[line] * 100_000]))
+    assert STORY[-1] in body and furniture.startswith(line)
+
+
+def test_a_related_list_then_comments_in_text() -> None:
+    comment = "The scam compound raids in Poipet were all over the news, this is the same story every year."
+    body, furniture = split_text("\n".join([*STORY, "Related", *BAIT[:2], "3 Comments", "reader88", comment, "Reply"]))
+    _assert_split(body, furniture, [*BAIT[:2], comment])
+
+
 def test_deeply_nested_lists_do_not_crash() -> None:
     nested = "<ul><li>" * 5_000 + "Police raid scam compound in Poipet" + "</li></ul>" * 5_000
     article = extract_html(_page(_paragraphs() + nested), "https://news.example/nested")
