@@ -214,7 +214,7 @@ def extract_html(html: bytes | str, url: str, *, charset: str | None = None) -> 
     if doc is None or isinstance(doc, dict) or not doc.text:
         return None
     title = _field(doc.title, "title")
-    body, furniture = split_tree(doc.body, title, _render) if doc.body is not None else (doc.text, "")
+    body, furniture = split_tree(doc.body, title, _render, doc.text) if doc.body is not None else (doc.text, "")
     if not (text := _field(body, "text")):
         return None
     return Extracted(

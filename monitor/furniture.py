@@ -69,7 +69,8 @@ _LIST_HEADINGS = (
     r"popular (on|in|at) [\w .'’-]{1,30}", r"more (from|on|in|about|stories|news|articles|to read)( [\w .'’-]{1,30})?",
     r"related( articles?| stories| news| posts?| content| coverage| topics| reading| links| videos?)?",
     r"read (also|more|next)", r"also read", r"see also", r"don'?t miss", r"editor'?s picks?", r"top stories",
-    r"you (may|might) (also )?(like|enjoy|be interested in)( this| these)?", r"recommended( for you| stories| reading)?",
+    r"you (may|might) (also )?(like|enjoy|be interested in)( this| these)?",
+    r"recommended( for you| stories| reading)?",
     r"(what|stories) to read next", r"further reading", r"explore further", r"latest( news| stories| articles)?",
     r"in other news", r"(more|other) news", r"more stories", r"tags?", r"topics?", r"filed under", r"live updates?",
     r"share( this)?( article| story| post| page)?",
@@ -345,13 +346,18 @@ def _tree_block(element: etree._Element) -> Block:
     return Block(str(element.tag), _flat(element))
 
 
-def split_tree(body: etree._Element, title: str, render: Callable[[etree._Element], str]) -> tuple[str, str]:
+def split_tree(body: etree._Element, title: str, render: Callable[[etree._Element], str],
+               text: str | None = None) -> tuple[str, str]:
     """(body, furniture) of trafilatura's element tree (its ``body``: ``head``, ``p``, ``list``, … children);
-    ``render`` turns a tree into text (trafilatura's own, so the body reads exactly as its text output)."""
+    ``render`` turns a tree into text (trafilatura's own, so the body reads exactly as its text output); ``text``,
+    the tree already rendered, is returned as it is when nothing is cut."""
     children = list(islice(body, MAX_BLOCKS))
     blocks = [_tree_block(child) for child in children]
     cut = furniture_blocks(blocks)
-    for i in title_blocks(blocks, title) - cut:
+    dropped = title_blocks(blocks, title) - cut
+    if not cut and not dropped and text is not None:
+        return text, ""
+    for i in dropped:
         body.remove(children[i])
     if not cut:
         return render(body), ""
@@ -371,9 +377,7 @@ class Chosen:
     from_page: bool
 
 
-def choose_article(
-    extracted: Extracted | None, feed_title: str, feed_summary: str, feed_content: str
-) -> Chosen:
+def choose_article(extracted: Extracted | None, feed_title: str, feed_summary: str, feed_content: str) -> Chosen:
     """The title and text to match and store for an entry: the page's article, else the feed's own text.
 
     The title is the feed's (it is what the publisher chose to announce; page titles often carry the site name),
@@ -382,17 +386,14 @@ def choose_article(
     nothing falls back to the feed, and so does a page that yields less than the feed itself carries (a paywall
     teaser, a cookie notice).
     """
-    page_title = extracted.title if extracted is not None else ""
-    title = (feed_title or "").strip() or page_title
+    title = (feed_title or "").strip() or (extracted.title if extracted is not None else "")
     page = (extracted.text, extracted.furniture) if extracted is not None else ("", "")
     feed = (split_text((text or "").strip(), title) for text in (feed_content, feed_summary))
     text, furniture = max((page, *feed), key=lambda pair: len(pair[0]))
     return Chosen(title, text, furniture, from_page=bool(page[0]) and (text, furniture) == page)
 
 
-def choose_text(
-    extracted: Extracted | None, feed_title: str, feed_summary: str, feed_content: str
-) -> tuple[str, str]:
+def choose_text(extracted: Extracted | None, feed_title: str, feed_summary: str, feed_content: str) -> tuple[str, str]:
     """``choose_article``'s (title, text)."""
     chosen = choose_article(extracted, feed_title, feed_summary, feed_content)
     return chosen.title, chosen.text

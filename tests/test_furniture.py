@@ -233,8 +233,8 @@ def test_deeply_nested_lists_do_not_crash() -> None:
 def test_monitor_match_html_matches_the_body_only(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "r.yaml").write_text("rules:\n  - id: scam-raid\n    title: Raid\n    query: 'raid* AND \"scam compound\"'\n"
-                                  "    severity: high\n", encoding="utf-8")
+    rule = "rules:\n  - id: scam-raid\n    title: Raid\n    query: 'raid* AND \"scam compound\"'\n    severity: high\n"
+    (rules / "r.yaml").write_text(rule, encoding="utf-8")
     items = "".join(f"<li>{line}</li>" for line in BAIT)
     page = tmp_path / "durian.html"
     page.write_bytes(_page(_paragraphs() + f"<h2>Most read</h2><ul>{items}</ul>"))
