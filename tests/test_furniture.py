@@ -126,6 +126,15 @@ def test_facts_sub_headings_quotes_and_a_short_last_paragraph_stay() -> None:
     assert article.furniture == ""
 
 
+def test_a_scam_story_about_apps_and_sign_ups_stays() -> None:
+    # promo words in a story's own sentences are the story (scam reports are full of them)
+    lines = ["Victims were told to sign up for a free account on a trading app.",
+             "Victims were told to download the app and deposit money.",
+             "The ministry urged people to follow its page on Facebook for warnings."]
+    body, furniture = split_text("\n".join([STORY[0], *lines, *STORY[1:]]))
+    assert all(line in body for line in lines) and furniture == ""
+
+
 def test_a_recipe_card_after_the_story_stays() -> None:
     card = ("<h2>Durian sticky rice</h2><h3>Ingredients</h3><ul><li>2 cups glutinous rice</li><li>1 cup coconut "
             "milk</li><li>200 g durian flesh</li></ul><h3>Method</h3><ol><li>Soak the rice overnight and steam it "
@@ -150,6 +159,12 @@ def test_text_comments_without_a_heading_are_furniture() -> None:
                 "Reply", "mekong_watcher", "5 hours ago", "Nobody mentions the trafficking victims again."]
     body, furniture = split_text("\n".join([*STORY, *comments]))
     _assert_split(body, furniture, ["scam compound in Poipet", "trafficking victims", "Dara K."])
+
+
+def test_tags_and_share_lines_are_furniture() -> None:
+    lines = ["Tags: Poipet, scam centres, Cambodia", "Share this: Facebook Twitter WhatsApp", "แท็ก: ปอยเปต แก๊งคอลเซ็นเตอร์"]
+    body, furniture = split_text("\n".join([*STORY[:2], lines[0], *STORY[2:], *lines[1:]]))
+    _assert_split(body, furniture, lines)
 
 
 @pytest.mark.parametrize(("lang", "lines"), [
