@@ -150,11 +150,13 @@ def _body_span(blocks: Sequence[Block], marked: dict[int, str]) -> tuple[int, in
     return best
 
 
-def _after_heading(blocks: Sequence[Block], at: int, kind: str, body_end: int) -> range:
-    """The blocks a furniture heading at ``at`` takes: to the end (comments, bios after the body), else the
-    headline-like blocks and lists that follow it."""
-    if kind != "list" and at > body_end:  # the commenter's name comes before a comment's time stamp
-        return range(max(body_end + 1, at - (kind == "comment")), len(blocks))
+def _after_heading(blocks: Sequence[Block], at: int, kind: str, body: tuple[int, int], prose_after: int) -> range:
+    """The blocks a furniture heading at ``at`` takes: to the end (comments, bios after the ``body`` of that size,
+    unless as much prose as half the body follows: then the story goes on after a widget), else the headline-like
+    blocks and lists that follow it."""
+    body_end, body_size = body
+    if kind != "list" and at > body_end and prose_after <= body_size * _MAX_SHAPED_SHARE:
+        return range(max(body_end + 1, at - (kind == "comment")), len(blocks))  # a commenter's name, then the stamp
     if kind == "comment":
         return range(at, at + 1)
     end = at + 1
@@ -176,7 +178,7 @@ def _headline_runs(blocks: Sequence[Block], indices: range, min_run: int, heads:
             continue  # before the story, a page's headings are its title, kicker and standfirst
         if i >= 0 and (tiny := _tiny(blocks[i].text)) or i >= 0 and _headlines(blocks[i]):
             run.append(i)
-            size += not tiny
+            size += 0 if tiny else blocks[i].text.count("\n") + 1  # a list counts its items
             continue
         if size >= min_run:
             found.update(run)
@@ -194,13 +196,16 @@ def furniture_blocks(blocks: Sequence[Block]) -> set[int]:
     marked = {i: kind for i, block in enumerate(blocks) if (kind := _content_kind(block)) is not None}
     first, last = _body_span(blocks, marked)
     found = set(marked)
+    body_size = sum(len(blocks[i].text) for i in range(first, last + 1))
+    prose_after = [0] * (len(blocks) + 1)  # prose characters from each block on
+    for i in range(len(blocks) - 1, -1, -1):
+        prose_after[i] = prose_after[i + 1] + (len(blocks[i].text) if _is_prose(blocks[i]) else 0)
     reach = 0  # a heading inside what an earlier one took adds nothing: each block is walked once
     for i, kind in sorted(marked.items()):
         if kind != "line" and i >= reach:
-            taken = _after_heading(blocks, i, kind, last)
+            taken = _after_heading(blocks, i, kind, (last, body_size), prose_after[i])
             found.update(taken)
             reach = taken.stop
-    body_size = sum(len(blocks[i].text) for i in range(first, last + 1))
     tail = range(_tail(blocks, last, found), len(blocks))
     if shaped := _headline_runs(blocks, tail, 1) | (found & set(tail)):
         shaped = set(range(min(shaped), len(blocks)))  # from the first furniture on, the tail is all furniture

@@ -80,6 +80,18 @@ def test_headlines_without_a_heading_after_the_story_are_furniture() -> None:
     assert not any(b in article.text for b in BAIT) and BAIT[0] in article.furniture
 
 
+def test_a_list_of_headlines_before_the_story_is_furniture() -> None:
+    article = _extract("<ul>" + "".join(f"<li>{line}</li>" for line in BAIT) + "</ul>" + _paragraphs())
+    _assert_split(article.text, article.furniture)
+
+
+def test_a_widget_inside_the_story_takes_only_itself() -> None:
+    # an end-of-page heading ("Read-to-Earn", "Comments") in mid-story must not take the rest of the story with it
+    widget = "<h4>Read-to-Earn</h4><p>Earn tokens by reading about Poipet scam raids</p>"
+    article = _extract(_paragraphs(STORY[:2]) + widget + _paragraphs(STORY[2:]))
+    _assert_split(article.text, article.furniture, ["Earn tokens by reading about Poipet scam raids"])
+
+
 def test_an_inline_read_also_line_inside_the_story_is_cut_out() -> None:
     inline = [f"<p>Read also: {BAIT[0]}</p>", f"<p>Baca juga: {BAIT[1]}</p>", f"<p>Lire aussi : {BAIT[2]}</p>"]
     body = "".join(f"<p>{p}</p>{line}" for p, line in zip(STORY, [*inline, ""], strict=True))
