@@ -1,4 +1,4 @@
-"""Red team, issue 11 (notify, CLI, rules): attacks beyond tests/test_isolation_*.py, each through the real parts
+"""Red team, issue 11 (notify, CLI, rules): attacks beyond the isolation tests, each through the real parts
 (the ``Notifier`` with the aiosmtpd and chat sinks, the CLI on a real database, the rule loader and matcher).
 """
 
