@@ -1,9 +1,10 @@
 """Extraction: a fetched article page (bytes, URL) -> Extracted (text, title, author, date, language, site name).
 
 trafilatura does the work; this module decodes the bytes the way a browser would, bounds pathological pages, maps
-trafilatura's and lxml's failures to ``ExtractError``, and runs extraction in a process pool with a time limit per
-page (``ExtractorPool``). ``choose_text`` is the pipeline's fallback to the feed's own text. Only this module
-touches trafilatura.
+trafilatura's and lxml's failures to ``ExtractError``, splits off page furniture (``monitor.furniture``: the text is
+the story's body, the furniture is kept apart), and runs extraction in a process pool with a time limit per page
+(``ExtractorPool``). ``choose_article`` (re-exported from ``monitor.furniture``) is the pipeline's fallback to the
+feed's own text. Only this module touches trafilatura.
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ from typing import Any
 
 import trafilatura
 import trafilatura.utils
+import trafilatura.xml
 
 from monitor.clean import LIMITS, bound_tags, charset_codec, clean_date, clean_text
 from monitor.errors import ExtractError
+from monitor.furniture import Chosen, choose_article, choose_text, split_tree
 from monitor.lang import detect_language
 
-__all__ = ["Extracted", "ExtractorPool", "charset_from_headers", "choose_text", "decode_html", "extract_html"]
+__all__ = [
+    "Chosen", "Extracted", "ExtractorPool", "charset_from_headers", "choose_article", "choose_text", "decode_html",
+    "extract_html",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -70,7 +76,8 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codec
 
 @dataclass(frozen=True)
 class Extracted:
-    """What a page yields. Strings are ``""`` when the page does not say; ``date`` is naive UTC."""
+    """What a page yields. Strings are ``""`` when the page does not say; ``date`` is naive UTC. ``text`` is the
+    story's body; ``furniture`` the page furniture extraction kept (related lists, comments, promos), never matched."""
 
     title: str
     text: str
@@ -78,6 +85,7 @@ class Extracted:
     date: datetime | None
     lang: str | None
     sitename: str
+    furniture: str = ""
 
 
 def charset_from_headers(headers: Mapping[str, str]) -> str | None:
@@ -203,12 +211,16 @@ def extract_html(html: bytes | str, url: str, *, charset: str | None = None) -> 
         raise ExtractError("page nested too deeply to extract", url=url) from e
     except Exception as e:  # noqa: BLE001 - hostile markup must never stop the pipeline; the error is mapped
         raise ExtractError(f"extraction failed: {type(e).__name__}: {e}", url=url) from e
-    text = "" if doc is None or isinstance(doc, dict) else _field(doc.text, "text")
-    if doc is None or isinstance(doc, dict) or not text:
+    if doc is None or isinstance(doc, dict) or not doc.text:
+        return None
+    title = _field(doc.title, "title")
+    body, furniture = split_tree(doc.body, title, _render) if doc.body is not None else (doc.text, "")
+    if not (text := _field(body, "text")):
         return None
     return Extracted(
-        title=_field(doc.title, "title"),
+        title=title,
         text=text,
+        furniture=_field(furniture, "text"),
         author=_field(doc.author, "author"),
         date=_parse_date(doc.date),
         lang=_field(doc.language, "lang") or detect_language(text),
@@ -221,20 +233,8 @@ def _field(value: object, name: str) -> str:
     return clean_text(value, LIMITS[name]).strip()
 
 
-def choose_text(
-    extracted: Extracted | None, feed_title: str, feed_summary: str, feed_content: str
-) -> tuple[str, str]:
-    """The (title, text) to match and store for an entry: the page's article, else the feed's own text.
-
-    The title is the feed's (it is what the publisher chose to announce; page titles often carry the site name),
-    else the page's. The text is the longest of the extracted article, the feed's full content and its summary:
-    a page that could not be fetched or yielded nothing falls back to the feed, and so does a page that yields
-    less than the feed itself carries (a paywall teaser, a cookie notice).
-    """
-    page_title, page_text = (extracted.title, extracted.text) if extracted is not None else ("", "")
-    title = (feed_title or "").strip() or page_title
-    candidates = (page_text, (feed_content or "").strip(), (feed_summary or "").strip())
-    return title, max(candidates, key=len)
+def _render(tree: Any) -> str:
+    return trafilatura.xml.xmltotxt(tree, False)
 
 
 #: Attempts per page when a worker process dies under it (the retry runs on a fresh pool).

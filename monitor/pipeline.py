@@ -26,7 +26,7 @@ from monitor import dedup
 from monitor.clock import now_utc, worker_id
 from monitor.config import Settings
 from monitor.errors import BlockedAddressError, FetchError, FetchTimeout, MonitorError
-from monitor.extract import Extracted, ExtractorPool, charset_from_headers, choose_text, extract_html
+from monitor.extract import Chosen, Extracted, ExtractorPool, charset_from_headers, choose_article, extract_html
 from monitor.feeds import FeedEntry
 from monitor.feedstate import (backoff_delay, error_line, failed_state, follow_permanent, later, pages_per_feed,
                                parallel_polls, select_feeds)
@@ -270,7 +270,8 @@ async def _process_entry(
     feed: FeedRecord, entry: FeedEntry, ctx: Context, sites: frozenset[str], tally: _Tally
 ) -> int:
     """Fetch, extract, match and store one new entry; returns the number of rules it matched."""
-    title, text, author, published, lang, extracted = await _article_text(feed, entry, ctx, tally)
+    chosen, author, published, lang = await _article_text(feed, entry, ctx, tally)
+    title, text = chosen.title, chosen.text  # the body: the furniture is stored apart, never matched
     rules = ctx.rules()
     document = Document(
         title=title, text=text, url=entry.url, author=author, lang=lang, feed=feed.name, feed_tags=tuple(feed.tags)
@@ -294,8 +295,9 @@ async def _process_entry(
             # A copy of another site's article also joins the story of other copies of its link.
             story_keys=dedup.story_keys(text) + (() if owned else (dedup.link_story_key(link),)),
             entry_keys=_entry_keys(entry),
-            extracted=extracted,
+            extracted=chosen.from_page,
             owned=owned,
+            furniture=chosen.furniture,
         )
 
     matches, article = await _in_thread(analyse)
@@ -327,22 +329,21 @@ def _new_match(match: Match) -> NewMatch:
 
 async def _article_text(
     feed: FeedRecord, entry: FeedEntry, ctx: Context, tally: _Tally
-) -> tuple[str, str, str, datetime | None, str | None, bool]:
-    """The article's title, text, author, date, language and whether the text came from the page itself.
-
-    Falls back to the feed's own content when the page cannot be fetched, is refused, or yields nothing."""
+) -> tuple[Chosen, str, datetime | None, str | None]:
+    """The article's title, body and furniture (``Chosen``), author, date and language; the feed's own content
+    when the page cannot be fetched, is refused, or yields nothing."""
     extracted = None
     full_text = feed.full_text if feed.full_text is not None else ctx.settings.fetch.full_text
     if full_text and entry.url:
         async with tally.pages:  # a feed whose pages drip on many hosts must not hold every connection
             page = await _fetch_page(feed, entry.url, ctx, tally.blocked)
             extracted = await _extract(page, ctx) if page is not None else None
-    title, text = choose_text(extracted, entry.title, entry.summary, entry.content)
-    used_page = extracted is not None and bool(extracted.text) and text == extracted.text  # choose_text decided
+    chosen = choose_article(extracted, entry.title, entry.summary, entry.content)
+    used_page = extracted is not None and chosen.from_page
     author = (extracted.author if extracted and used_page else "") or entry.author
     published = entry.published or (extracted.date if extracted else None)
     lang = extracted.lang if extracted and used_page else None
-    return title, text, author or "", published, lang, used_page
+    return chosen, author or "", published, lang
 
 
 async def _fetch_page(feed: FeedRecord, url: str, ctx: Context, blocked: list[str]) -> FetchResult | None:

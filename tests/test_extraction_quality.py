@@ -4,7 +4,8 @@ Every page goes through the pipeline's own path (gzip-stored bytes -> ``Extracto
 scored with the benchmark's metric, as its ``evaluate.py`` computes it: ``\\w+`` tokens (case kept), word 4-gram
 shingles counted with multiplicity, per-page TP/FP/FN normalised by their sum; precision averaged over pages with a
 prediction, recall over pages with a ground truth; F1 = 2PR/(P+R). trafilatura 2.0.0 published F1 0.958
-(P 0.938, R 0.978); a drop means our settings or our decoding lose something trafilatura gets right.
+(P 0.938, R 0.978); our text is the body without the furniture ``monitor.furniture`` splits off. A drop means our
+settings, our decoding or the furniture detector lose something.
 """
 
 from __future__ import annotations
@@ -87,4 +88,6 @@ def test_benchmark_f1() -> None:
     assert not errors
     predictions = [r.text if r is not None and not isinstance(r, ExtractError) else "" for r in results]
     precision, recall, f1 = score(truths, predictions)
-    assert f1 >= 0.95, f"P={precision:.3f} R={recall:.3f} F1={f1:.3f}"
+    # measured: P 0.959 R 0.976 F1 0.967 (trafilatura alone: P 0.942 R 0.978 F1 0.960); furniture removal must
+    # raise precision without costing the bodies' recall
+    assert f1 >= 0.965 and recall >= 0.974, f"P={precision:.3f} R={recall:.3f} F1={f1:.3f}"

@@ -39,7 +39,7 @@ def test_open_creates_the_schema_at_head(store_url: str) -> None:
         assert TABLES <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert _revision(store_url) == head_revision() == "0003"
+    assert _revision(store_url) == head_revision() == "0004"
 
 
 def test_tables_and_migrations_agree(store_url: str) -> None:
@@ -162,3 +162,23 @@ def test_many_processes_opening_new_sqlite_files_at_once_all_succeed(tmp_path) -
     with context.Pool(8) as pool:
         for url in urls:
             assert pool.map(_open, [url] * 8) == ["ok"] * 8
+
+
+def test_upgrade_from_0003_gives_stored_articles_no_furniture(store_url: str) -> None:
+    engine = create_store_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0003")
+            conn.execute(text("INSERT INTO stories (id, created_at, title) VALUES (1, :now, 't')"),
+                         {"now": datetime(2026, 1, 1)})
+            conn.execute(text("INSERT INTO articles (canonical_url, url, content_hash, title, text, feed_name, "
+                              "story_id, fetched_at, extracted, owned) VALUES ('https://kt.example/a', "
+                              "'https://kt.example/a', 'h', 't', 'body and its old furniture', 'kt', 1, :now, "
+                              "true, true)"), {"now": datetime(2026, 1, 1)})
+    finally:
+        engine.dispose()
+    with Store.open(store_url) as db:
+        [article] = db.story_articles(1)
+    # 0004: the text stored before stays as it was; its furniture column is empty, not NULL
+    assert (article.text, article.furniture) == ("body and its old furniture", "")
+    assert _revision(store_url) == head_revision()

@@ -158,7 +158,7 @@ class ArticleStore(StoreBase):
                         now: datetime) -> int | None:
         values = {name: getattr(article, name) for name in (
             "url", "content_hash", "title", "text", "author", "published",
-            "lang", "feed_id", "feed_name", "extracted", "owned")}
+            "lang", "feed_id", "feed_name", "extracted", "owned", "furniture")}
         stmt = self._insert(_articles).values(canonical_url=storage_key(article), story_id=story_id,
                                               fetched_at=now, **values)
         new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_articles.c.id)).scalar()

@@ -132,11 +132,12 @@ class NewArticle:
     entry_keys: tuple[str, ...] = ()
     extracted: bool = False
     owned: bool = True  # False: the link is on another site than the feed's (stored under a feed-scoped key)
+    furniture: str = ""  # page furniture split off the text (monitor.furniture): kept, never matched
 
     def __post_init__(self) -> None:
         # Last line of defence; parse_feed and extract_html already clean (monitor.clean). PostgreSQL refuses NUL
         # in text and no driver encodes a lone surrogate, so one such value would fail the insert.
-        for name in ("feed_name", "url", "canonical_url", "title", "text", "author", "lang"):
+        for name in ("feed_name", "url", "canonical_url", "title", "text", "author", "lang", "furniture"):
             value = getattr(self, name)
             if isinstance(value, str) and not is_clean(value):
                 object.__setattr__(self, name, value := clean_text(value))
@@ -204,6 +205,7 @@ class ArticleRecord:
     fetched_at: datetime
     extracted: bool
     owned: bool = True
+    furniture: str = ""
 
 
 @dataclass(frozen=True)

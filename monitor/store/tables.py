@@ -102,6 +102,8 @@ class Article(SQLModel, table=True):
     # True: the link is on the feed's own site (stored under its canonical URL); False: a copy of another site's
     # article, stored under a key of its feed ("feed:<id>:<url>") so it can never claim that site's URL.
     owned: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
+    # Page furniture split off the text (related lists, comments, promos: monitor.furniture); never matched.
+    furniture: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class Match(SQLModel, table=True):
