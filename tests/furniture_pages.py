@@ -66,6 +66,7 @@ class Block:
     heading: str
     lines: tuple[str, ...]
     comments: tuple[tuple[str, str], ...] = ()
+    shape: int = 0  # lists: 0 links, 1 links with a date, 2 cards; comments: 0 classed markup, 1 bare divs
 
     def text(self) -> str:
         """The block's visible words, as a reader sees them."""
@@ -118,7 +119,7 @@ def _pick(options: dict[str, Any], lang: str) -> Any:
     return options.get(lang) or options["en"]
 
 
-def _block(kind: str, lang: str, bait: bool, n: int, headed: bool) -> Block:
+def _block(kind: str, lang: str, bait: bool, n: int, headed: bool, shape: int) -> Block:
     """The n-th block of a kind: parts rotate with n, so neighbouring pages carry different words."""
     data = _load("furniture.yaml")
     side = "bait" if bait else "filler"
@@ -130,14 +131,14 @@ def _block(kind: str, lang: str, bait: bool, n: int, headed: bool) -> Block:
         lines = rotated[:4]
         if kind == "ticker":
             lines = [f"{9 + i:02d}:{(17 * (n + i)) % 60:02d} {line}" for i, line in enumerate(lines)]
-        return Block(kind, lang, bait, heading, tuple(lines))
+        return Block(kind, lang, bait, heading, tuple(lines), shape=shape % 3)
     if kind == "read-also-inline":
         return Block(kind, lang, bait, _INLINE.get(lang, _INLINE["en"]), (rotated[0],))
     if kind in ("comments", "read-to-earn"):
         pool = _pick(data["comments"], lang)[side]
         chosen = tuple((str(a), str(t)) for a, t in (pool[(n + i) % len(pool)] for i in range(min(3, len(pool)))))
-        lines = tuple(data["read_to_earn"]) if kind == "read-to-earn" else ()
-        return Block(kind, lang, bait, heading, lines, chosen)
+        widget = tuple(str(w) for w in data["read_to_earn"]) if kind == "read-to-earn" else ()
+        return Block(kind, lang, bait, heading, widget, chosen, 1 if widget else shape % 2)  # the widget: bare
     if kind == "tags":
         return Block(kind, lang, bait, heading, tuple(_pick(data["tags"], lang)[side]))
     if kind == "share":
@@ -151,22 +152,23 @@ def _block(kind: str, lang: str, bait: bool, n: int, headed: bool) -> Block:
 def pages() -> tuple[Page, ...]:
     """Every labelled page: three per off-topic story, one per on-topic story."""
     out: list[Page] = []
+    seen: dict[tuple[str, bool], int] = {}  # pages of a kind so far, per label: placements and shapes rotate
     for i, story in enumerate(_stories("offtopic.yaml")):
         for j in range(_PAGES_PER_OFFTOPIC_STORY):
-            out.append(_page(story, _PAGES_PER_OFFTOPIC_STORY * i + j, i + j, bait=True))
+            out.append(_page(story, _PAGES_PER_OFFTOPIC_STORY * i + j, i + j, seen))
     for k, story in enumerate(_stories("ontopic.yaml")):
-        out.append(_page(story, 4 * k + 1, k, bait=False))
+        out.append(_page(story, 4 * k + 1, k, seen))
     return tuple(out)
 
 
-def _page(story: Story, n: int, turn: int, *, bait: bool) -> Page:
+def _page(story: Story, n: int, turn: int, seen: dict[tuple[str, bool], int]) -> Page:
     kind = KINDS[n % len(KINDS)]
-    rounds = n // len(KINDS)
+    bait = not story.match
+    m = seen[kind, bait] = seen.get((kind, bait), -1) + 1
     templates = _TEMPLATES.get(story.lang, _DEFAULT_TEMPLATES)
-    places = PLACES[kind]
-    headed = kind != "headless" and (kind not in _LISTS or rounds % 3 != 2)  # a third of the lists have no heading
-    return Page(story, templates[turn % len(templates)], _block(kind, story.lang, bait, n, headed),
-                places[(rounds + turn) % len(places)])
+    headed = kind != "headless" and (kind not in _LISTS or m % 3 != 2)  # a third of the lists have no heading
+    block = _block(kind, story.lang, bait, n, headed, m + m // 3 if kind in _LISTS else m)
+    return Page(story, templates[turn % len(templates)], block, PLACES[kind][m % len(PLACES[kind])])
 
 
 def _e(text: str) -> str:
@@ -200,26 +202,49 @@ def _block_html(block: Block, template: str) -> str:
         return f'<{tag}><strong>{_e(block.heading)}</strong> <a href="{_href(block.lines[0])}">{_e(block.lines[0])}</a></{tag}>'
     if block.kind == "headless":
         tag = "div" if template == "plain" else "p"
-        return "".join(f'<{tag}><a href="{_href(t)}">{_e(t)}</a></{tag}>' for t in block.lines)
+        return "".join(f"<{tag}>{_item(t, block.shape)}</{tag}>" for t in block.lines)
     cls = (_WP_CLASSES.get(block.kind, block.kind) if template in ("wordpress", "amp", "portal")
            else f"b{len(block.kind) * 7}" if template == "plain" else block.kind.replace("-", "_"))
     parts = [f'<{wrap} class="{cls}">']
     if block.heading:
         parts.append(f"<{head}><b>{_e(block.heading)}</b></{head}>" if template == "plain" else f"<{head}>{_e(block.heading)}</{head}>")
-    if block.kind in _LISTS or block.kind == "tags":
-        links = [f'<{item}><a href="{_href(t)}">{_e(t)}</a></{item}>' for t in block.lines]
-        parts.append(f"<{lst}>{''.join(links)}</{lst}>")
+    if block.kind == "tags":
+        parts.append(f"<{lst}>" + "".join(f'<{item}><a href="{_href(t)}">{_e(t)}</a></{item}>' for t in block.lines)
+                     + f"</{lst}>")
+    elif block.kind in _LISTS and block.shape == 2:  # cards: the headline as text, a date, a "Read more" link
+        card = ("<div><div>{t}</div><div>{ago}</div>" if template == "plain"
+                else '<div class="card"><h4>{t}</h4><p>{ago}</p>') + '<a href="{href}">Read more</a></div>'
+        parts.extend(card.format(t=_e(t), ago=_ago(t), href=_href(t)) for t in block.lines)
+    elif block.kind in _LISTS:
+        parts.append(f"<{lst}>" + "".join(f"<{item}>{_item(t, block.shape)}</{item}>" for t in block.lines)
+                     + f"</{lst}>")
     elif block.kind == "share":
         buttons = "".join(f'<a class="share-{_slug(w)}" href="#">{_e(w)}</a> ' for w in block.lines[:-1])
         parts.append(f'<div>{buttons}</div><p class="next">{_e(block.lines[-1])}</p>')
     else:
         parts.extend(f"<p>{_e(t)}</p>" for t in block.lines)
-    if block.comments:
+    if block.comments and (block.shape == 1 or template == "plain"):  # bare divs, as on seed 004's site: avatar, name, words
+        parts.extend(f"<div><div>Avatar of {_e(a)}</div><div>{_e(a)}</div><div>{_e(t)}</div></div>"
+                     for a, t in block.comments)
+        parts.append("<div>Add your comment</div>")
+    elif block.comments:
         parts.append(f"<{lst}>" + "".join(
             f'<{item} class="comment"><div class="comment-author"><b>{_e(a)}</b> <time>2 hours ago</time></div>'
             f'<div class="comment-content"><p>{_e(t)}</p></div><a class="reply" href="#">Reply</a></{item}>'
             for a, t in block.comments) + f"</{lst}>")
     return "".join(parts) + f"</{wrap}>"
+
+
+def _ago(text: str) -> str:
+    return f"{1 + len(text) % 11} hours ago"
+
+
+def _item(text: str, shape: int) -> str:
+    """A headline in a list: a link (0), a link and its age (1), or plain text (2, headless runs only)."""
+    if shape == 2:
+        return _e(text)
+    link = f'<a href="{_href(text)}">{_e(text)}</a>'
+    return f'{link} <span class="time">{_ago(text)}</span>' if shape == 1 else link
 
 
 def _body(page: Page, para: str) -> list[str]:
