@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,6 +46,7 @@ class Outcome:
     fired: dict[str, list[Fired]] = field(default_factory=dict)  # page id -> its matches
     feeds: list[dict[str, object]] = field(default_factory=list)  # ``feeds list --format json``
     unfetched: list[str] = field(default_factory=list)  # pages the poll never requested
+    texts: dict[str, str] = field(default_factory=dict)  # page id -> the article text the store kept and matched
     poll_output: str = ""
 
     def rules(self, page: Page) -> set[str]:
@@ -57,14 +60,29 @@ class Outcome:
         """On-topic pages on which a rule of their label did not fire."""
         return [p for p in pages() if p.on_topic and not p.story.match <= self.rules(p)]
 
+    def lost_body(self, page: Page) -> list[str]:
+        """The story's paragraphs (their opening and closing words) missing from the stored text."""
+        stored = _squeeze(self.texts.get(page.id, ""))
+        return [p[:40] for p in map(_squeeze, page.story.body) if p[:40] not in stored or p[-40:] not in stored]
+
+    def body_losses(self) -> list[Page]:
+        """Pages whose stored text lost part of the story itself."""
+        return [p for p in pages() if self.lost_body(p)]
+
     def explain(self, page: Page) -> str:
         """One failed page: its id (story--kind-place-template), what fired with its hits, what was missing."""
         lines = [f"{page.id} [{page.block.kind}, {page.place}, {page.story.lang}]"]
         for f in self.fired.get(page.id, []):
             lines.append(f"    fired {f.rule}: hits {list(f.hits)}; snippet {f.snippet[:160]!r}")
+        if lost := self.lost_body(page):
+            lines.append(f"    story paragraphs not in the stored text: {lost}")
         if page.on_topic and (missing := page.story.match - self.rules(page)):
             lines.append(f"    missing {sorted(missing)}")
         return "\n".join(lines)
+
+
+def _squeeze(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _invoke(*args: str) -> tuple[int, str]:
@@ -115,6 +133,9 @@ def run_set(folder: Path) -> Outcome:
             page_id = by_url.get(row["article"]["url"], row["article"]["url"])
             hits = tuple(f"{h['field']}: {h['text']}" for h in row["hits"])
             outcome.fired.setdefault(page_id, []).append(Fired(row["rule"], hits, row["snippet"]))
+        with closing(sqlite3.connect(folder / "furniture.db")) as db:  # the text the dashboard shows
+            for url, text in db.execute("SELECT url, text FROM articles"):
+                outcome.texts[by_url.get(url, url)] = text
         return outcome
     finally:
         site.close()
@@ -122,16 +143,18 @@ def run_set(folder: Path) -> Outcome:
 
 def _table(title: str, key: Callable[[Page], str], order: Iterable[str], outcome: Outcome) -> list[str]:
     false, missed = {p.id for p in outcome.false_alerts()}, {p.id for p in outcome.misses()}
-    rows = [f"| {title} | off-topic pages | off-topic alerted | on-topic pages | on-topic missed |",
-            "|---|---:|---:|---:|---:|"]
-    totals = [0, 0, 0, 0]
+    cut = {p.id for p in outcome.body_losses()}
+    rows = [f"| {title} | off-topic pages | off-topic alerted | on-topic pages | on-topic missed | story cut |",
+            "|---|---:|---:|---:|---:|---:|"]
+    totals = [0, 0, 0, 0, 0]
     for name in order:
         chosen = [p for p in pages() if key(p) == name]
         if not chosen:
             continue
         off = [p for p in chosen if not p.on_topic]
         on = [p for p in chosen if p.on_topic]
-        counts = [len(off), sum(p.id in false for p in off), len(on), sum(p.id in missed for p in on)]
+        counts = [len(off), sum(p.id in false for p in off), len(on), sum(p.id in missed for p in on),
+                  sum(p.id in cut for p in chosen)]
         totals = [a + b for a, b in zip(totals, counts)]
         rows.append(f"| {name} | " + " | ".join(map(str, counts)) + " |")
     rows.append("| **all** | " + " | ".join(f"**{n}**" for n in totals) + " |")
@@ -139,7 +162,8 @@ def _table(title: str, key: Callable[[Page], str], order: Iterable[str], outcome
 
 
 def tables(outcome: Outcome) -> str:
-    """Markdown tables of the outcome by furniture kind, language, placement and site template."""
+    """Markdown tables of the outcome by furniture kind, language, placement and site template. "story cut": pages
+    whose stored text lost part of the story itself (a paragraph's opening or closing words)."""
     langs = ("en", "km", "th", "zh", "id", "vi", "ms", "fr")
     parts = [
         _table("kind", lambda p: p.block.kind, KINDS, outcome),
@@ -157,7 +181,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         outcome = run_set(Path(folder))
     print(tables(outcome))
-    failed = outcome.false_alerts() + outcome.misses()
+    failed = list(dict.fromkeys(outcome.false_alerts() + outcome.misses() + outcome.body_losses()))
     if outcome.unfetched:
         print(f"\nnever fetched: {outcome.unfetched}")
     if failed:

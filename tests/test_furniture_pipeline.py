@@ -67,6 +67,12 @@ def test_every_page_was_fetched_extracted_and_stored(outcome: Outcome) -> None:
     assert all(f["last_status"] == "ok" and not f["failed_entries"] for f in outcome.feeds), outcome.feeds
 
 
+def test_the_story_itself_is_stored_whole_beside_its_furniture(outcome: Outcome) -> None:
+    cut = outcome.body_losses()
+    assert len(cut) == 0, (f"{len(cut)} pages lost part of their story, by furniture kind "
+                           f"{dict(Counter(p.block.kind for p in cut))}:\n" + "\n".join(outcome.explain(p) for p in cut))
+
+
 def test_no_off_topic_page_alerts_on_its_furniture(outcome: Outcome) -> None:
     false = outcome.false_alerts()
     by_kind = Counter(p.block.kind for p in false)
