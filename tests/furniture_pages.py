@@ -24,14 +24,15 @@ __all__ = ["DATA", "KINDS", "PLACES", "Block", "Page", "Story", "pages", "render
 DATA = Path(__file__).resolve().parent / "data" / "furniture"
 KINDS = ("related", "most-read", "trending", "more-from", "read-also", "read-also-inline", "comments", "newsletter",
          "subscription", "share", "tags", "ticker", "author-bio", "read-to-earn", "headless")
-#: Where each kind sits on real sites: top (in the article, before the body), inline (between body paragraphs),
-#: end (in the article, after the body), after (outside the article element).
+#: Where each kind sits on real sites: before (above the article, under the site's header), top (in the article,
+#: before the body), inline (between body paragraphs), end (in the article, after the body), after (outside the
+#: article element: sidebar, comments area).
 PLACES: dict[str, tuple[str, ...]] = {
-    "related": ("end", "after"), "most-read": ("after", "end"), "trending": ("top", "after"),
+    "related": ("end", "after"), "most-read": ("after", "end"), "trending": ("top", "after", "before"),
     "more-from": ("end", "after"), "read-also": ("end", "inline"), "read-also-inline": ("inline",),
     "comments": ("after", "end"), "newsletter": ("inline", "end"), "subscription": ("inline", "end", "top"),
-    "share": ("top", "end"), "tags": ("end", "after"), "ticker": ("top", "after"), "author-bio": ("end", "after"),
-    "read-to-earn": ("end", "after"), "headless": ("end",),
+    "share": ("top", "end"), "tags": ("end", "after"), "ticker": ("before", "top", "after"),
+    "author-bio": ("end", "after"), "read-to-earn": ("end", "after"), "headless": ("end",),
 }
 _LISTS = {"related", "most-read", "trending", "more-from", "read-also", "headless", "ticker"}
 _TEMPLATES = {"km": ("portal", "newspaper", "plain"), "th": ("portal", "newspaper", "plain"),
@@ -196,43 +197,46 @@ _WP_CLASSES = {"related": "jp-relatedposts", "most-read": "widget widget_top-pos
 
 
 def _block_html(block: Block, template: str) -> str:
+    """The block in the site's markup; the plain site has no semantic tags or class names."""
     wrap, head, lst, item = _STYLES[template]
+    tag = "div" if template == "plain" else "p"
     if block.kind == "read-also-inline":
-        tag = "div" if template == "plain" else "p"
-        return f'<{tag}><strong>{_e(block.heading)}</strong> <a href="{_href(block.lines[0])}">{_e(block.lines[0])}</a></{tag}>'
+        line = block.lines[0]
+        return f'<{tag}><strong>{_e(block.heading)}</strong> <a href="{_href(line)}">{_e(line)}</a></{tag}>'
     if block.kind == "headless":
-        tag = "div" if template == "plain" else "p"
         return "".join(f"<{tag}>{_item(t, block.shape)}</{tag}>" for t in block.lines)
     cls = (_WP_CLASSES.get(block.kind, block.kind) if template in ("wordpress", "amp", "portal")
            else f"b{len(block.kind) * 7}" if template == "plain" else block.kind.replace("-", "_"))
     parts = [f'<{wrap} class="{cls}">']
     if block.heading:
-        parts.append(f"<{head}><b>{_e(block.heading)}</b></{head}>" if template == "plain" else f"<{head}>{_e(block.heading)}</{head}>")
-    if block.kind == "tags":
-        parts.append(f"<{lst}>" + "".join(f'<{item}><a href="{_href(t)}">{_e(t)}</a></{item}>' for t in block.lines)
-                     + f"</{lst}>")
-    elif block.kind in _LISTS and block.shape == 2:  # cards: the headline as text, a date, a "Read more" link
+        heading = f"<b>{_e(block.heading)}</b>" if template == "plain" else _e(block.heading)
+        parts.append(f"<{head}>{heading}</{head}>")
+    if block.kind in _LISTS and block.shape == 2:  # cards: the headline as text, a date, a "Read more" link
         card = ("<div><div>{t}</div><div>{ago}</div>" if template == "plain"
                 else '<div class="card"><h4>{t}</h4><p>{ago}</p>') + '<a href="{href}">Read more</a></div>'
         parts.extend(card.format(t=_e(t), ago=_ago(t), href=_href(t)) for t in block.lines)
-    elif block.kind in _LISTS:
-        parts.append(f"<{lst}>" + "".join(f"<{item}>{_item(t, block.shape)}</{item}>" for t in block.lines)
-                     + f"</{lst}>")
+    elif block.kind in _LISTS or block.kind == "tags":
+        shape = 0 if block.kind == "tags" else block.shape
+        parts.append(f"<{lst}>" + "".join(f"<{item}>{_item(t, shape)}</{item}>" for t in block.lines) + f"</{lst}>")
     elif block.kind == "share":
         buttons = "".join(f'<a class="share-{_slug(w)}" href="#">{_e(w)}</a> ' for w in block.lines[:-1])
         parts.append(f'<div>{buttons}</div><p class="next">{_e(block.lines[-1])}</p>')
     else:
         parts.extend(f"<p>{_e(t)}</p>" for t in block.lines)
-    if block.comments and (block.shape == 1 or template == "plain"):  # bare divs, as on seed 004's site: avatar, name, words
-        parts.extend(f"<div><div>Avatar of {_e(a)}</div><div>{_e(a)}</div><div>{_e(t)}</div></div>"
-                     for a, t in block.comments)
-        parts.append("<div>Add your comment</div>")
-    elif block.comments:
-        parts.append(f"<{lst}>" + "".join(
-            f'<{item} class="comment"><div class="comment-author"><b>{_e(a)}</b> <time>2 hours ago</time></div>'
-            f'<div class="comment-content"><p>{_e(t)}</p></div><a class="reply" href="#">Reply</a></{item}>'
-            for a, t in block.comments) + f"</{lst}>")
+    parts.append(_comments_html(block, template, lst, item))
     return "".join(parts) + f"</{wrap}>"
+
+
+def _comments_html(block: Block, template: str, lst: str, item: str) -> str:
+    if not block.comments:
+        return ""
+    if block.shape == 1 or template == "plain":  # bare divs, as on seed 004's site: avatar, name, words
+        return "".join(f"<div><div>Avatar of {_e(a)}</div><div>{_e(a)}</div><div>{_e(t)}</div></div>"
+                       for a, t in block.comments) + "<div>Add your comment</div>"
+    return f"<{lst}>" + "".join(
+        f'<{item} class="comment"><div class="comment-author"><b>{_e(a)}</b> <time>2 hours ago</time></div>'
+        f'<div class="comment-content"><p>{_e(t)}</p></div><a class="reply" href="#">Reply</a></{item}>'
+        for a, t in block.comments) + f"</{lst}>"
 
 
 def _ago(text: str) -> str:
@@ -259,7 +263,7 @@ def render(page: Page) -> str:
     """The page's HTML, in its site's template."""
     s, t = page.story, page.template
     at = _BASE_DATE - timedelta(hours=pages().index(page))
-    slot = {p: _block_html(page.block, t) if page.place == p else "" for p in ("top", "end", "after")}
+    slot = {p: _block_html(page.block, t) if page.place == p else "" for p in ("before", "top", "end", "after")}
     nav = "".join(f'<li><a href="/{_slug(n)}/">{n}</a></li>' for n in _NAV)
     head = (f'<!DOCTYPE html><html lang="{s.lang}"{" amp" if t == "amp" else ""}><head><meta charset="utf-8">'
             f"<title>{_e(s.title)} | {page.feed}</title>"
@@ -270,7 +274,8 @@ def render(page: Page) -> str:
     if t == "wordpress":
         body = "".join(_body(page, "<p>{text}</p>"))
         return (f'{head}<header id="masthead" class="site-header"><nav class="main-navigation"><ul>{nav}</ul></nav>'
-                f'</header><div id="primary" class="content-area"><main id="main" class="site-main">'
+                f'</header>{slot["before"]}<div id="primary" class="content-area">'
+                f'<main id="main" class="site-main">'
                 f'<article class="post type-post hentry"><header class="entry-header"><h1 class="entry-title">'
                 f'{_e(s.title)}</h1><div class="entry-meta">{byline}</div></header>{slot["top"]}'
                 f'<div class="entry-content">{body}{slot["end"]}</div><footer class="entry-footer">'
@@ -280,26 +285,29 @@ def render(page: Page) -> str:
     if t == "newspaper":
         body = "".join(_body(page, "<p>{text}</p>"))
         return (f'{head}<header class="masthead"><a class="logo" href="/">The Daily</a><nav><ul>{nav}</ul></nav>'
-                f'</header><main><div class="layout"><article><h1>{_e(s.title)}</h1><p class="byline">By Staff '
+                f'</header>{slot["before"]}<main><div class="layout"><article><h1>{_e(s.title)}</h1>'
+                f'<p class="byline">By Staff '
                 f'Reporter · {byline}</p>{slot["top"]}<div class="article-body" itemprop="articleBody">{body}</div>'
                 f'{slot["end"]}</article><aside class="sidebar">{slot["after"]}<div class="ad">Advertisement</div>'
                 f'</aside></div></main><footer>{foot}</footer></body></html>')
     if t == "plain":
         body = "".join(_body(page, "<div>{text}</div>"))
         links = " | ".join(f'<a href="/{_slug(n)}/">{n}</a>' for n in _NAV)
-        return (f'{head}<div id="w"><div class="t1">{links}</div><div class="t2"><div class="t3">'
+        return (f'{head}<div id="w"><div class="t1">{links}</div>{slot["before"]}<div class="t2"><div class="t3">'
                 f'<div class="t4"><b>{_e(s.title)}</b></div><div class="t5">{byline}</div>{slot["top"]}'
                 f'<div class="t6">{body}{slot["end"]}</div></div>{slot["after"]}</div><div class="t9">{foot}</div>'
                 f"</div></body></html>")
     if t == "amp":
         body = "".join(_body(page, "<p>{text}</p>"))
-        return (f'{head}<header class="amp-header"><a href="/">News</a></header><main><article class="amp-article">'
+        return (f'{head}<header class="amp-header"><a href="/">News</a></header>{slot["before"]}'
+                f'<main><article class="amp-article">'
                 f'<h1 class="amp-title">{_e(s.title)}</h1><div class="amp-meta">{byline}</div>{slot["top"]}'
                 f'<amp-img src="/img/{_slug(s.id)}.jpg" width="800" height="450" layout="responsive"></amp-img>'
                 f'<div class="amp-article-content">{body}{slot["end"]}</div></article>{slot["after"]}</main>'
                 f'<footer class="amp-footer">{foot}</footer></body></html>')
     body = "".join(_body(page, '<p style="text-indent:2em">{text}</p>'))
-    return (f'{head}<div class="top-bar"><ul>{nav}</ul></div><div class="main-wrap"><div class="left-col">'
+    return (f'{head}<div class="top-bar"><ul>{nav}</ul></div>{slot["before"]}'
+            f'<div class="main-wrap"><div class="left-col">'
             f'<div class="detail"><h1 class="detail-title">{_e(s.title)}</h1><div class="detail-info">{byline}</div>'
             f'{slot["top"]}<div class="article-content" id="content">{body}</div>{slot["end"]}</div></div>'
             f'<div class="right-col">{slot["after"]}</div></div><div class="footer">{foot}</div></body></html>')

@@ -168,7 +168,7 @@ def tables(outcome: Outcome) -> str:
     parts = [
         _table("kind", lambda p: p.block.kind, KINDS, outcome),
         _table("language", lambda p: p.story.lang, langs, outcome),
-        _table("placement", lambda p: p.place, ("top", "inline", "end", "after"), outcome),
+        _table("placement", lambda p: p.place, ("before", "top", "inline", "end", "after"), outcome),
         _table("template", lambda p: p.template, ("wordpress", "newspaper", "plain", "amp", "portal"), outcome),
     ]
     return "\n\n".join("\n".join(t) for t in parts)
