@@ -220,9 +220,9 @@ def _block_html(block: Block, template: str) -> str:
         parts.append(f"<{lst}>" + "".join(f"<{item}>{_item(t, shape)}</{item}>" for t in block.lines) + f"</{lst}>")
     elif block.kind == "share":
         buttons = "".join(f'<a class="share-{_slug(w)}" href="#">{_e(w)}</a> ' for w in block.lines[:-1])
-        parts.append(f'<div>{buttons}</div><p class="next">{_e(block.lines[-1])}</p>')
+        parts.append(f'<div>{buttons}</div><{tag} class="next">{_e(block.lines[-1])}</{tag}>')
     else:
-        parts.extend(f"<p>{_e(t)}</p>" for t in block.lines)
+        parts.extend(f"<{tag}>{_e(t)}</{tag}>" for t in block.lines)
     parts.append(_comments_html(block, template, lst, item))
     return "".join(parts) + f"</{wrap}>"
 
@@ -295,7 +295,8 @@ def render(page: Page) -> str:
         links = " | ".join(f'<a href="/{_slug(n)}/">{n}</a>' for n in _NAV)
         return (f'{head}<div id="w"><div class="t1">{links}</div>{slot["before"]}<div class="t2"><div class="t3">'
                 f'<div class="t4"><b>{_e(s.title)}</b></div><div class="t5">{byline}</div>{slot["top"]}'
-                f'<div class="t6">{body}{slot["end"]}</div></div>{slot["after"]}</div><div class="t9">{foot}</div>'
+                f'<div class="t6">{body}{slot["end"]}</div></div>{slot["after"]}</div>'
+                f'<div class="t9">{foot.replace("<p>", "<div>").replace("</p>", "</div>")}</div>'
                 f"</div></body></html>")
     if t == "amp":
         body = "".join(_body(page, "<p>{text}</p>"))
