@@ -128,8 +128,10 @@ def _block(kind: str, lang: str, bait: bool, n: int, headed: bool, shape: int) -
     heading = str(headings[n % len(headings)]).replace("{n}", str(3 + n % 9)) if headed else ""
     heads = _pick(data["headlines"], lang)[side]
     rotated = [str(heads[(n + i) % len(heads)]) for i in range(len(heads))]
-    if kind in _LISTS:
-        lines = rotated[:4]
+    if kind in _LISTS:  # bait lists mix in other headlines, as real ones do: bait, other, bait, other
+        others = _pick(data["headlines"], lang)["filler"]
+        lines = ([rotated[i // 2] if i % 2 == 0 else str(others[(n + i) % len(others)]) for i in range(4)] if bait
+                 else rotated[:4])
         if kind == "ticker":
             lines = [f"{9 + i:02d}:{(17 * (n + i)) % 60:02d} {line}" for i, line in enumerate(lines)]
         return Block(kind, lang, bait, heading, tuple(lines), shape=shape % 3)

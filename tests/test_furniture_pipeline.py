@@ -60,7 +60,7 @@ def test_the_set_is_large_varied_and_its_bait_would_alert_if_matched(shipped: Ru
         assert not missing, f"{page.story.id}: the clean story misses {missing}"
 
 
-def test_every_page_was_fetched_extracted_and_stored(outcome: Outcome) -> None:
+def test_every_page_was_fetched_and_stored(outcome: Outcome) -> None:
     assert not outcome.unfetched, outcome.unfetched
     per_feed = Counter(p.feed for p in pages())
     assert {str(f["name"]): f["articles"] for f in outcome.feeds} == dict(per_feed), outcome.poll_output
