@@ -10,6 +10,7 @@ chosen by rotation, so the set is the same on every run. ``docs/furniture.md`` d
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -40,7 +41,15 @@ _TEMPLATES = {"km": ("portal", "newspaper", "plain"), "th": ("portal", "newspape
 _DEFAULT_TEMPLATES = ("wordpress", "newspaper", "plain", "amp")
 _PAGES_PER_OFFTOPIC_STORY = 3
 _BASE_DATE = datetime(2026, 11, 20, 8, 30)
-_NAV = ("Home", "Cambodia", "Business", "Sport", "World", "Lifestyle", "Opinion", "Video")
+_NAV = {"en": ("Home", "Cambodia", "Business", "Sport", "World", "Lifestyle", "Opinion", "Video"),
+        "km": ("ទំព័រដើម", "ព័ត៌មានជាតិ", "សេដ្ឋកិច្ច", "កីឡា", "អន្តរជាតិ", "វីដេអូ"),
+        "th": ("หน้าแรก", "ข่าว", "เศรษฐกิจ", "กีฬา", "ต่างประเทศ", "บันเทิง"),
+        "zh": ("首页", "柬埔寨", "财经", "体育", "国际", "视频"),
+        "id": ("Beranda", "Nasional", "Ekonomi", "Olahraga", "Internasional"),
+        "vi": ("Trang chủ", "Thời sự", "Kinh doanh", "Thể thao", "Thế giới"),
+        "ms": ("Utama", "Nasional", "Bisnes", "Sukan", "Dunia"),
+        "fr": ("Accueil", "Cambodge", "Économie", "Sport", "Monde", "Culture")}
+_CJK_SPACE = re.compile(r"(?<=[\u3000-\u9fff\uff00-\uffef]) (?=[\u3000-\u9fff\uff00-\uffef])")
 _INLINE = {"en": "Read also:", "km": "អានបន្ថែម៖", "th": "อ่านเพิ่มเติม:", "zh": "延伸阅读：", "id": "Baca juga:",
            "vi": "Xem thêm:", "ms": "Baca juga:", "fr": "Lire aussi :"}
 
@@ -104,7 +113,7 @@ def _load(name: str) -> Any:
 def _stories(name: str) -> list[Story]:
     out = []
     for s in _load(name)["stories"]:
-        body = tuple(str(p) for p in s["body"])
+        body = tuple(_CJK_SPACE.sub("", str(p)) for p in s["body"])  # YAML folds a line break into a space
         out.append(Story(s["id"], s["lang"], s["title"], s.get("summary") or _teaser(body[0]), body,
                          frozenset(s.get("match") or ())))
     return out
@@ -266,7 +275,8 @@ def render(page: Page) -> str:
     s, t = page.story, page.template
     at = _BASE_DATE - timedelta(hours=pages().index(page))
     slot = {p: _block_html(page.block, t) if page.place == p else "" for p in ("before", "top", "end", "after")}
-    nav = "".join(f'<li><a href="/{_slug(n)}/">{n}</a></li>' for n in _NAV)
+    sections = _NAV.get(s.lang, _NAV["en"])
+    nav = "".join(f'<li><a href="/{_slug(n)}/">{n}</a></li>' for n in sections)
     head = (f'<!DOCTYPE html><html lang="{s.lang}"{" amp" if t == "amp" else ""}><head><meta charset="utf-8">'
             f"<title>{_e(s.title)} | {page.feed}</title>"
             f'<meta property="og:title" content="{_e(s.title)}"><meta name="description" content="{_e(s.summary)}">'
@@ -294,7 +304,7 @@ def render(page: Page) -> str:
                 f'</aside></div></main><footer>{foot}</footer></body></html>')
     if t == "plain":
         body = "".join(_body(page, "<div>{text}</div>"))
-        links = " | ".join(f'<a href="/{_slug(n)}/">{n}</a>' for n in _NAV)
+        links = " | ".join(f'<a href="/{_slug(n)}/">{n}</a>' for n in sections)
         return (f'{head}<div id="w"><div class="t1">{links}</div>{slot["before"]}<div class="t2"><div class="t3">'
                 f'<div class="t4"><b>{_e(s.title)}</b></div><div class="t5">{byline}</div>{slot["top"]}'
                 f'<div class="t6">{body}{slot["end"]}</div></div>{slot["after"]}</div>'
