@@ -147,8 +147,9 @@ def _block(kind: str, lang: str, bait: bool, n: int, headed: bool, shape: int) -
     if kind == "read-also-inline":
         return Block(kind, lang, bait, _INLINE.get(lang, _INLINE["en"]), (rotated[0],))
     if kind in ("comments", "read-to-earn"):
-        pool = _pick(data["comments"], lang)[side]
-        chosen = tuple((str(a), str(t)) for a, t in (pool[(n + i) % len(pool)] for i in range(min(3, len(pool)))))
+        pool, others = _pick(data["comments"], lang)[side], _pick(data["comments"], lang)["filler"]
+        picked = [pool[n % len(pool)], others[n % len(others)], pool[(n + 1) % len(pool)]]  # bait, other, bait
+        chosen = tuple(dict.fromkeys((str(a), str(t)) for a, t in (picked if bait else others)))
         widget = tuple(str(w) for w in data["read_to_earn"]) if kind == "read-to-earn" else ()
         return Block(kind, lang, bait, heading, widget, chosen, 1 if widget else shape % 2)  # the widget: bare
     if kind == "tags":
@@ -196,7 +197,7 @@ def _slug(text: str) -> str:
     return "-".join(w for w in ascii_words.split("-") if w)[:60] or f"a{sum(map(ord, text)) % 99991}"
 
 
-# Site styles: (wrapper tag, heading tag, list tag, item tag, class of the wrapper by kind or a fixed class).
+# Site styles: (wrapper tag, heading tag, list tag, item tag).
 _STYLES: dict[str, tuple[str, str, str, str]] = {
     "wordpress": ("div", "h3", "ul", "li"), "newspaper": ("section", "h2", "ul", "li"),
     "plain": ("div", "div", "div", "div"), "amp": ("section", "h2", "ul", "li"), "portal": ("div", "h3", "ul", "li"),
