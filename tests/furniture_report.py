@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -112,7 +112,7 @@ def run_set(folder: Path) -> Outcome:
     site = NewsSite()
     try:
         feeds = sorted({p.feed for p in pages()})
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for page in pages():
             site.raw[f"/news/{page.id}.html"] = render(page)
         for feed in feeds:
@@ -155,7 +155,7 @@ def _table(title: str, key: Callable[[Page], str], order: Iterable[str], outcome
         on = [p for p in chosen if p.on_topic]
         counts = [len(off), sum(p.id in false for p in off), len(on), sum(p.id in missed for p in on),
                   sum(p.id in cut for p in chosen)]
-        totals = [a + b for a, b in zip(totals, counts)]
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
         rows.append(f"| {name} | " + " | ".join(map(str, counts)) + " |")
     rows.append("| **all** | " + " | ".join(f"**{n}**" for n in totals) + " |")
     return rows
