@@ -1,8 +1,8 @@
-"""The furniture sets through the real pipeline, and their numbers: ``.venv/bin/python -m tests.furniture_report``
+"""The furniture sets through the real pipeline, and their numbers: ``.venv/bin/python -m tests.support.furniture_report``
 (both sets; ``--set a`` or ``--set b`` for one).
 
-``run_set`` serves every page of a labelled set (set A: ``tests.furniture_pages``; set B, written blind:
-``tests.furniture_pages_b``) and one RSS feed per site template from a loopback HTTP server, runs ``monitor poll`` and ``monitor matches --format json`` through the CLI with the shipped rules into a
+``run_set`` serves every page of a labelled set (set A: ``tests.support.furniture_pages``; set B, written blind:
+``tests.support.furniture_pages_b``) and one RSS feed per site template from a loopback HTTP server, runs ``monitor poll`` and ``monitor matches --format json`` through the CLI with the shipped rules into a
 temporary SQLite store, and returns what a user sees: the rules that fired on each page, with their hits.
 ``tables`` prints the outcome by furniture kind, language, placement and template.
 """
@@ -25,13 +25,13 @@ from typing import Any
 from typer.testing import CliRunner
 
 from monitor.cli import app
-from tests.furniture_pages import KINDS, Page, pages, render, rss
-from tests.furniture_pages_b import KINDS_B, PLACES_B, TEMPLATES_B, PageB, pages_b, render_b, rss_b
-from tests.newssite import NewsSite
+from tests.support.furniture_pages import KINDS, Page, pages, render, rss
+from tests.support.furniture_pages_b import KINDS_B, PLACES_B, TEMPLATES_B, PageB, pages_b, render_b, rss_b
+from tests.support.newssite import NewsSite
 
 __all__ = ["LANGUAGES", "PROJECT", "SET_A", "SET_B", "Fired", "LabelledSet", "Outcome", "main", "run_set", "tables"]
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 AnyPage = Page | PageB
 LANGUAGES = ("en", "km", "th", "zh", "id", "vi", "ms", "fr")
 
@@ -205,7 +205,7 @@ def tables(outcome: Outcome) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print each set's tables and every failed page; exit 1 when any page failed."""
-    parser = argparse.ArgumentParser(prog="python -m tests.furniture_report")
+    parser = argparse.ArgumentParser(prog="python -m tests.support.furniture_report")
     parser.add_argument("--set", choices=("a", "b", "all"), default="all", help="which labelled set (default: both)")
     chosen = {"a": [SET_A], "b": [SET_B], "all": [SET_A, SET_B]}[parser.parse_args(argv).set]
     for name in [n for n in os.environ if n.startswith("MONITOR_")]:

@@ -22,7 +22,7 @@ import yaml
 
 __all__ = ["DATA", "KINDS", "PLACES", "Block", "Page", "Story", "pages", "render", "rss"]
 
-DATA = Path(__file__).resolve().parent / "data" / "furniture"
+DATA = Path(__file__).resolve().parents[1] / "data" / "furniture"
 KINDS = ("related", "most-read", "trending", "more-from", "read-also", "read-also-inline", "comments", "newsletter",
          "subscription", "share", "tags", "ticker", "author-bio", "read-to-earn", "headless")
 #: Where each kind sits on real sites: before (above the article, under the site's header), top (in the article,

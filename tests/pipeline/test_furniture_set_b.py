@@ -1,10 +1,10 @@
 """Page furniture through the real pipeline, set B: written blind after the detector was tuned on set A.
 
-94 article pages (tests/furniture_pages_b.py, tests/data/furniture/set-b/) on a loopback site, six site templates
+94 article pages (tests/support/furniture_pages_b.py, tests/data/furniture/set-b/) on a loopback site, six site templates
 (Ghost-like, Drupal-like, a Chinese portal, all-``<p>``-and-``<br>``, schema.org microdata, ``<table>`` layout), one
 RSS feed per template, ONE ``monitor poll`` with the shipped rules into a temporary SQLite store, then
-``monitor matches --format json``: the same run and the same assertions as set A (tests/test_furniture_pipeline.py).
-Numbers: ``python -m tests.furniture_report --set b``; the first pass is in docs/furniture.md.
+``monitor matches --format json``: the same run and the same assertions as set A (tests/pipeline/test_furniture_set_a.py).
+Numbers: ``python -m tests.support.furniture_report --set b``; the first pass is in docs/furniture.md.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import pytest
 
 from monitor.rules import Document, RuleSet, load_rules
-from tests.furniture_pages_b import KINDS_B, PLACES_B, TEMPLATES_B, PageB, clean_misses, pages_b
-from tests.furniture_report import LANGUAGES, PROJECT, SET_B, Outcome, run_set, tables
+from tests.support.furniture_pages_b import KINDS_B, PLACES_B, TEMPLATES_B, PageB, clean_misses, pages_b
+from tests.support.furniture_report import LANGUAGES, PROJECT, SET_B, Outcome, run_set, tables
 
 
 @pytest.fixture(scope="module")

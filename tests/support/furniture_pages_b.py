@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from tests.furniture_pages import DATA, Story
+from tests.support.furniture_pages import DATA, Story
 
 __all__ = ["DATA_B", "KINDS_B", "PLACES_B", "TEMPLATES_B", "BlockB", "PageB", "clean_misses", "pages_b", "render_b",
            "rss_b"]

@@ -1,9 +1,9 @@
-"""Page furniture through the real pipeline: the labelled furniture set (tests/furniture_pages.py, docs/furniture.md).
+"""Page furniture through the real pipeline: the labelled furniture set (tests/support/furniture_pages.py, docs/furniture.md).
 
 167 article pages on a loopback site, five site templates, one RSS feed per template, ONE ``monitor poll`` with the
 shipped rules into a temporary SQLite store, then ``monitor matches --format json``. An off-topic story whose
 furniture (most-read lists, comments, promos, widgets...) carries topic bait raises no alert; an on-topic story with
-off-topic furniture raises at least the rules of its label. Numbers by kind: ``python -m tests.furniture_report``.
+off-topic furniture raises at least the rules of its label. Numbers by kind: ``python -m tests.support.furniture_report``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from monitor.rules import Document, RuleSet, load_rules
-from tests.furniture_pages import KINDS, Page, pages
-from tests.furniture_report import PROJECT, Outcome, run_set, tables
+from tests.support.furniture_pages import KINDS, Page, pages
+from tests.support.furniture_report import PROJECT, Outcome, run_set, tables
 
 LANGUAGES = {"en", "km", "th", "zh", "id", "vi", "ms", "fr"}
 
