@@ -9,8 +9,16 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
-# The third-party evaluation data lives beside the project (../shared/eval), in development and on CI alike.
-EVAL = PROJECT.parent / "shared" / "eval"
+# Third-party evaluation data (docs/benchmarks.md, "Evaluation data"): beside the checkout as shared/eval, or where
+# MONITOR_EVAL_DIR points. Tests that read it skip without it, saying how to get it.
+EVAL = Path(os.environ.get("MONITOR_EVAL_DIR") or PROJECT.parent / "shared" / "eval")
+
+
+def needs_eval(path: Path) -> pytest.MarkDecorator:
+    """Skip unless ``path`` (inside ``EVAL``) exists, with a reason that says how to get the data."""
+    return pytest.mark.skipif(not path.exists(), reason=(
+        f"third-party evaluation data not found at {path}: get it as docs/benchmarks.md "
+        "('Evaluation data') says, or set MONITOR_EVAL_DIR"))
 # Read before the autouse fixture clears MONITOR_* for each test.
 TEST_DATABASE_URL = os.environ.get("MONITOR_TEST_DATABASE_URL", "")
 

@@ -1,4 +1,4 @@
-"""Reading matches: ``monitor matches``, the dashboard and the Atom feed of matches.
+"""Reading matches: ``monitor matches`` and ``Monitor.matches`` (the web dashboard, when it comes, reads the same).
 
 Inputs: an optional rule id (or glob), a start time and a limit.
 Outputs: ``MatchRecord`` values, newest first, each with its article summary and the

@@ -32,6 +32,9 @@ from tests.support.hostile import HostileServer
 from tests.support.newssite import NewsSite
 from tests.support.smtp import SmtpServer
 
+# End to end through real servers and processes: in the full suite, not the fast loop.
+pytestmark = pytest.mark.slow
+
 RULES = """
 rules:
   - id: scam-raid

@@ -236,7 +236,7 @@ def test_choose_text(extracted: Extracted | None, feed: tuple[str, str, str], ex
 
 def _benchmark_pages(count: int) -> list[tuple[bytes, str]]:
     if not BENCHMARK.exists():
-        pytest.skip("extraction benchmark not available (../shared/eval)")
+        pytest.skip(f"third-party evaluation data not found at {BENCHMARK}: see docs/benchmarks.md (Evaluation data)")
     truth = json.loads((BENCHMARK / "ground-truth.json").read_text())
     ids = sorted(truth)[:count]
     return [(gzip.decompress((BENCHMARK / "html_gz" / f"{i}.html.gz").read_bytes()), truth[i]["url"]) for i in ids]

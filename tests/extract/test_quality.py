@@ -20,7 +20,7 @@ import pytest
 
 from monitor.errors import ExtractError
 from monitor.extract import ExtractorPool
-from tests.conftest import EVAL
+from tests.conftest import EVAL, needs_eval
 
 BENCHMARK = EVAL / "extraction-benchmark"
 _TOKEN = re.compile(r"\w+", re.UNICODE | re.MULTILINE | re.IGNORECASE | re.DOTALL)
@@ -78,7 +78,7 @@ def test_metric_matches_the_benchmark_definition() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not BENCHMARK.exists(), reason="extraction benchmark not available")
+@needs_eval(BENCHMARK)
 def test_benchmark_f1() -> None:
     pages, truths = benchmark_pages()
     with ExtractorPool(processes=2, timeout=30.0) as pool:

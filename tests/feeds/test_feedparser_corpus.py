@@ -20,14 +20,14 @@ from monitor.feeds import parse_feed
 from monitor.fetch import Fetcher
 
 from tests.support.hostile import HostileServer
-from tests.conftest import EVAL
+from tests.conftest import EVAL, needs_eval
 
 __all__ = ["hostile_server"]
 
 ROOT = EVAL / "feeds"
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not ROOT.is_dir(), reason="eval feed corpus not present"),
+    needs_eval(ROOT),
 ]
 
 _EXPECTS_ENTRY = re.compile(rb"^Expect:.*\bentries\[0\]", re.M)

@@ -34,6 +34,9 @@ from monitor.store import Store, is_transient
 from tests.support.hostile import HostileServer
 from tests.support.newssite import NewsSite
 
+# End to end through real servers and processes: in the full suite, not the fast loop.
+pytestmark = pytest.mark.slow
+
 RULES = """
 rules:
   - id: scam-raid

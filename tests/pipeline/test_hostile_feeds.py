@@ -31,6 +31,9 @@ from tests.support.newssite import NewsSite
 from tests.pipeline.test_feed_isolation import (RAID, TOURISM, _run_daemon, extractor, make_harness,  # noqa: F401
                                            rss, rules_dir, settings_for)
 
+# End to end through real servers and processes: in the full suite, not the fast loop.
+pytestmark = pytest.mark.slow
+
 
 # --- a slow feed delays only itself, whatever hosts its links name ----------------------------------------------
 

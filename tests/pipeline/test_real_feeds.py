@@ -11,11 +11,11 @@ import pytest
 from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesSettings, Settings
 from monitor.daemon import RuleWatcher, run_cycle
 from monitor.store import Store
-from tests.conftest import EVAL, PROJECT
+from tests.conftest import EVAL, PROJECT, needs_eval
 from tests.support.hostile import HostileServer
 
 ROOT = EVAL / "feeds"
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not ROOT.is_dir(), reason="eval feed corpus not present")]
+pytestmark = [pytest.mark.slow, needs_eval(ROOT)]
 
 
 def test_the_whole_corpus_in_one_poll(tmp_path: Path, hostile_server: HostileServer) -> None:  # noqa: F811

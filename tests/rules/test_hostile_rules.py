@@ -24,6 +24,9 @@ from monitor.rules import match as match_mod
 from monitor.rules.syntax import MAX_NESTING, MAX_QUERY_CHARS
 from monitor.rules.yamlpos import MAX_DEPTH, MAX_FILE_BYTES
 
+# Hostile inputs at their limits (seconds each): in the full suite, not the fast loop.
+pytestmark = pytest.mark.slow
+
 GOOD = "rules:\n  - id: good\n    title: Good\n    query: fraud\n"
 #: The issue's file: nine lines, each mapping merging the previous one nine times (9^7 expansions).
 LAUGHS = "a: &a {x: 1, y: 2}\n" + "".join(

@@ -15,13 +15,13 @@ Checks:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
+from tests.conftest import EVAL, needs_eval
 from tests.rules.test_shipped import _fired, _load_labelled, _report, _score
 
-_ARTICLES = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "extraction-benchmark" / "ground-truth.json"
+_ARTICLES = EVAL / "extraction-benchmark" / "ground-truth.json"
 _MIN = 0.9
 _MIN_PAIR_PRECISION = 0.8
 
@@ -68,7 +68,7 @@ def _long_bodies() -> list[str]:
     return [b for b in bodies if len(b.split()) >= 1500 and b.count("\n") >= 8][:8]
 
 
-@pytest.mark.skipif(not _ARTICLES.is_file(), reason="../shared/eval extraction benchmark not present")
+@needs_eval(_ARTICLES)
 @pytest.mark.parametrize(("place", "topic", "rule"), _PASSING, ids=[p[2] for p in _PASSING])
 def test_place_and_topic_far_apart_do_not_alert(place: str, topic: str, rule: str) -> None:
     bodies = _long_bodies()

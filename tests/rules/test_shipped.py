@@ -22,13 +22,14 @@ import pytest
 import yaml
 
 from monitor.rules import Document, RuleSet, load_rules
+from tests.conftest import EVAL, needs_eval
 
 _ROOT = Path(__file__).resolve().parents[2]
 _RULES = _ROOT / "rules"
 _LABELLED = _ROOT / "tests" / "data" / "labelled"
 _SEEDS = _ROOT / "seeds"
-_NEWS_FEEDS = _ROOT.parent / "shared" / "eval" / "feeds" / "real" / "news"
-_ARTICLES = _ROOT.parent / "shared" / "eval" / "extraction-benchmark" / "ground-truth.json"
+_NEWS_FEEDS = EVAL / "feeds" / "real" / "news"
+_ARTICLES = EVAL / "extraction-benchmark" / "ground-truth.json"
 _SEED_004 = "004_46fac9c3ab20f065.txt"
 _BOILERPLATE_START = "Read-to-Earn opportunity"
 _MIN_PRECISION = 0.9
@@ -248,7 +249,7 @@ def _feed_entries() -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _NEWS_FEEDS.is_dir(), reason="../shared/eval feeds not present")
+@needs_eval(_NEWS_FEEDS)
 def test_ordinary_world_news_raises_almost_no_alerts() -> None:
     entries = _feed_entries()
     assert len(entries) > 1000
@@ -266,7 +267,7 @@ def test_ordinary_world_news_raises_almost_no_alerts() -> None:
     assert alerts == []
 
 
-@pytest.mark.skipif(not _ARTICLES.is_file(), reason="../shared/eval extraction benchmark not present")
+@needs_eval(_ARTICLES)
 def test_real_article_bodies_on_other_topics_raise_no_alert() -> None:
     # 181 full article bodies from 126 sites (the extraction benchmark's human-written ground truth): news, blogs
     # and product pages on every topic but this one.
