@@ -155,7 +155,7 @@ def _items(block: BlockB, template: str) -> str:
         return '<ol class="most-read">' + "".join(
             f'<li><img src="/img/m{i}.jpg" alt="" width="80">{_a(t)} <time>{_ago(t, lang)}</time></li>'
             for i, t in enumerate(block.items)) + "</ol>"
-    if block.shape == "nav":
+    if block.shape in ("nav", "section"):
         return "<ul>" + "".join(f"<li>{_a(t)}</li>" for t in block.items) + "</ul>"
     if block.kind == "ticker":  # "09:41 headline": the time in its own element
         rows = (t.split(" ", 1) if t[:1].isdigit() else ["", t] for t in block.items)
@@ -247,6 +247,9 @@ def _inner(block: BlockB, template: str) -> str:
 def _block_html(page: PageC) -> str:
     block, template = page.block, page.template
     out = _special(block, template)
+    if out is None and block.shape == "section":  # a sectioning element of its own, not in the site's wrapper
+        out = (f'<section class="{block.kind}" aria-labelledby="h-{block.id}"><h2 id="h-{block.id}">'
+               f"{_e(block.heading)}</h2>{_items(block, template)}</section>")
     if out is None:
         out = _DIALECTS[template][_WRAP].format(k=block.kind, x=_inner(block, template))
     return f'<aside class="inline-aside">{out}</aside>' if page.place == "aside" else out
