@@ -1,7 +1,7 @@
 """Page furniture through the real pipeline, set C: written blind as the final judge, while the detector was tuned on
 sets A and B.
 
-81 article pages (tests/support/furniture_pages_c.py, tests/data/furniture/set-c/) on a loopback site, nine site
+85 article pages (tests/support/furniture_pages_c.py, tests/data/furniture/set-c/) on a loopback site, nine site
 templates (Next.js-style, Blogger, Medium-like, Vietnamese, Indonesian, Thai and Chinese portals, a Khmer WordPress site,
 a French regional site), one RSS feed per template, ONE ``monitor poll`` with the shipped rules into a temporary SQLite
 store, then ``monitor matches --format json``: the same run and the same assertions as sets A and B.

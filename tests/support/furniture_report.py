@@ -2,8 +2,9 @@
 (every set; ``--set a``, ``--set b`` or ``--set c`` for one).
 
 ``run_set`` serves every page of a labelled set (set A: ``tests.support.furniture_pages``; set B, written blind:
-``tests.support.furniture_pages_b``; set C, the final blind judge: ``tests.support.furniture_pages_c``) and one RSS feed per site template from a loopback HTTP server, runs ``monitor poll`` and ``monitor matches --format json`` through the CLI with the shipped rules into a
-temporary SQLite store, and returns what a user sees: the rules that fired on each page, with their hits.
+``tests.support.furniture_pages_b``; set C, the final blind judge: ``tests.support.furniture_pages_c``) and one RSS
+feed per site template from a loopback HTTP server, runs ``monitor poll`` and ``monitor matches --format json``
+through the CLI with the shipped rules into a temporary SQLite store, and returns what a user sees: the rules that fired on each page, with their hits.
 ``tables`` prints the outcome by furniture kind, language, placement and template.
 """
 
