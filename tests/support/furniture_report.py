@@ -1,9 +1,10 @@
 """The furniture sets through the real pipeline, and their numbers: ``.venv/bin/python -m tests.support.furniture_report``
-(both sets; ``--set a`` or ``--set b`` for one).
+(every set; ``--set a``, ``--set b`` or ``--set c`` for one).
 
 ``run_set`` serves every page of a labelled set (set A: ``tests.support.furniture_pages``; set B, written blind:
-``tests.support.furniture_pages_b``) and one RSS feed per site template from a loopback HTTP server, runs ``monitor poll`` and ``monitor matches --format json`` through the CLI with the shipped rules into a
-temporary SQLite store, and returns what a user sees: the rules that fired on each page, with their hits.
+``tests.support.furniture_pages_b``; set C, the final blind judge: ``tests.support.furniture_pages_c``) and one RSS
+feed per site template from a loopback HTTP server, runs ``monitor poll`` and ``monitor matches --format json``
+through the CLI with the shipped rules into a temporary SQLite store, and returns what a user sees: the rules that fired on each page, with their hits.
 ``tables`` prints the outcome by furniture kind, language, placement and template.
 """
 
@@ -27,12 +28,13 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from tests.support.furniture_pages import KINDS, Page, pages, render, rss
 from tests.support.furniture_pages_b import KINDS_B, PLACES_B, TEMPLATES_B, PageB, pages_b, render_b, rss_b
+from tests.support.furniture_pages_c import KINDS_C, PLACES_C, TEMPLATES_C, PageC, pages_c, render_c, rss_c
 from tests.support.newssite import NewsSite
 
-__all__ = ["LANGUAGES", "PROJECT", "SET_A", "SET_B", "Fired", "LabelledSet", "Outcome", "main", "run_set", "tables"]
+__all__ = ["LANGUAGES", "PROJECT", "SET_A", "SET_B", "SET_C", "Fired", "LabelledSet", "Outcome", "main", "run_set", "tables"]
 
 PROJECT = Path(__file__).resolve().parents[2]
-AnyPage = Page | PageB
+AnyPage = Page | PageB | PageC
 LANGUAGES = ("en", "km", "th", "zh", "id", "vi", "ms", "fr")
 
 
@@ -52,6 +54,7 @@ class LabelledSet:
 SET_A = LabelledSet("A", pages, render, rss, KINDS, ("before", "top", "inline", "end", "after"),
                     ("wordpress", "newspaper", "plain", "amp", "portal"))
 SET_B = LabelledSet("B", pages_b, render_b, rss_b, KINDS_B, PLACES_B, TEMPLATES_B)
+SET_C = LabelledSet("C", pages_c, render_c, rss_c, KINDS_C, PLACES_C, TEMPLATES_C)
 
 
 @dataclass(frozen=True)
@@ -206,8 +209,9 @@ def tables(outcome: Outcome) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Print each set's tables and every failed page; exit 1 when any page failed."""
     parser = argparse.ArgumentParser(prog="python -m tests.support.furniture_report")
-    parser.add_argument("--set", choices=("a", "b", "all"), default="all", help="which labelled set (default: both)")
-    chosen = {"a": [SET_A], "b": [SET_B], "all": [SET_A, SET_B]}[parser.parse_args(argv).set]
+    parser.add_argument("--set", choices=("a", "b", "c", "all"), default="all",
+                        help="which labelled set (default: all)")
+    chosen = {"a": [SET_A], "b": [SET_B], "c": [SET_C], "all": [SET_A, SET_B, SET_C]}[parser.parse_args(argv).set]
     for name in [n for n in os.environ if n.startswith("MONITOR_")]:
         del os.environ[name]  # the developer's settings must not leak into the run
     status = 0
