@@ -143,7 +143,7 @@ class FeedSettings(_Section):
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"(?i)https?://[^/\s]+", value):
-            raise ValueError(f"feed url must start with http:// or https://, got {value!r}")
+            raise ValueError(f"{value!r} is not a feed URL: use http(s)://…, e.g. https://example.org/feed.xml")
         return value
 
     @model_validator(mode="after")

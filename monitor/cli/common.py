@@ -21,7 +21,7 @@ from rich.text import Text
 
 from monitor.api import Monitor
 from monitor.clock import iso_utc
-from monitor.config import Settings, load_settings
+from monitor.config import DatabaseSettings, Settings, load_settings
 from monitor.notify.redact import redact_credentials
 from monitor.store import MatchRecord, Store
 
@@ -124,7 +124,11 @@ def config_path(ctx: typer.Context) -> Path | None:
 
 
 def settings_from(ctx: typer.Context) -> Settings:
-    return load_settings(config_path(ctx))
+    """The settings of ``--config``, with ``--database`` (or ``MONITOR_DATABASE_URL``) as the database when given."""
+    settings = load_settings(config_path(ctx))
+    root = ctx.find_root()
+    url = root.obj.get("database") if isinstance(root.obj, dict) else None
+    return settings.model_copy(update={"database": DatabaseSettings(url=url)}) if url else settings
 
 
 def open_store(settings: Settings) -> Store:

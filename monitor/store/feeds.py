@@ -7,14 +7,15 @@ Outputs: ``FeedRecord`` values (with each feed's article count).
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, func, nulls_first, or_, select
 
-from monitor.errors import FeedExistsError
 from monitor.clock import now_utc
+from monitor.errors import FeedExistsError
 from monitor.store.base import StoreBase
 from monitor.store.records import FeedRecord, FeedState
 from monitor.store.tables import Article, Feed, metadata
@@ -22,7 +23,7 @@ from monitor.store.tables import Article, Feed, metadata
 if TYPE_CHECKING:
     from monitor.config import FeedSettings
 
-__all__ = ["FeedStore"]
+__all__ = ["FeedStore", "feed_url_key"]
 
 _log = logging.getLogger(__name__)
 _feeds: Table = metadata.tables[Feed.__tablename__]
@@ -60,12 +61,16 @@ class FeedStore(StoreBase):
         """Add a feed from the CLI (``source="cli"``).
 
         Raises:
-            FeedExistsError: a feed with this name exists.
+            FeedExistsError: a feed with this name exists, or one with this URL (``feed_url_key``); the message
+                names it.
         """
         values = {"name": name, "url": url, "tags": list(tags), "interval": interval,
                   "full_text": full_text, "enabled": True, "source": "cli",
                   "consecutive_failures": 0, "blocked_requests": 0, "created_at": now_utc()}
         with self._write("add feed") as conn:
+            same = _feed_with_url(conn, url)
+            if same is not None:
+                raise FeedExistsError(f"feed {same!r} already has this URL ({url})", name=same)
             stmt = self._insert(_feeds).values(values).on_conflict_do_nothing()
             new_id = conn.execute(stmt.returning(_feeds.c.id)).scalar()
             if new_id is None:
@@ -173,6 +178,28 @@ class FeedStore(StoreBase):
         else:
             query = query.order_by(_feeds.c.name)
         return [_feed_record(row._mapping) for row in conn.execute(query)]
+
+
+def feed_url_key(url: str) -> str:
+    """What two spellings of one feed URL share: scheme and host in lower case, no default port, no fragment, no
+    trailing slash (``HTTPS://Example.org:443/feed/#x`` is ``https://example.org/feed``); never raises."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    netloc = host if port in (None, {"http": 80, "https": 443}.get(scheme)) else f"{host}:{port}"
+    return urllib.parse.urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
+
+
+def _feed_with_url(conn: Connection, url: str) -> str | None:
+    """The name of a stored feed polled at ``url`` or named so by the config, or None (one pass over the feeds)."""
+    key = feed_url_key(url)
+    for name, polled, configured in conn.execute(select(_feeds.c.name, _feeds.c.url, _feeds.c.config_url)):
+        if key in (feed_url_key(polled), feed_url_key(configured or "")):
+            return str(name)
+    return None
 
 
 def _due(now: datetime) -> tuple[Any, ...]:
