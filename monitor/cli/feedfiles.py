@@ -107,9 +107,10 @@ def import_feeds(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="An OPML file, as feed readers export (use - for standard input)."),
 ) -> None:
-    """Add the feeds of an OPML file: names from their title (or text), tags from their folders and categories.
+    """Add the feeds of an OPML file (as feed readers export them).
 
-    A feed whose URL is already there is skipped and reported; one whose name is taken gets a number."""
+    Names come from each outline's title (or text), tags from its folders and categories. A feed whose URL is
+    already there is skipped and reported; one whose name is taken gets a number."""
     opml = read_opml(_read_bounded(file), source=str(file))
     added, skipped = 0, list(opml.skipped)
     with monitor_from(ctx) as monitor:
@@ -150,8 +151,9 @@ def export_feeds(
     format: ExportFormat = typer.Option(ExportFormat.opml, "--format", "-f"),
     output: Path = typer.Option(None, "--output", "-o", help="Write to this file (default: standard output)."),
 ) -> None:
-    """Write the enabled feeds (config.toml's and those added here) as OPML 2.0, for a feed reader or
-    `monitor feeds import`. URLs are written whole, credentials included."""
+    """Write the enabled feeds as OPML 2.0, for a feed reader or `feeds import`.
+
+    The feeds of config.toml and those added here; URLs are written whole, credentials included."""
     with monitor_from(ctx) as monitor:
         feeds = [OpmlFeed(f.url, f.name, f.tags) for f in monitor.feeds() if f.enabled]
     text = write_opml(feeds)
