@@ -70,7 +70,7 @@ class FeedStore(StoreBase):
         with self._write("add feed") as conn:
             same = _feed_with_url(conn, url)
             if same is not None:
-                raise FeedExistsError(f"feed {same!r} already has this URL ({url})", name=same)
+                raise FeedExistsError(f"feed {same!r} already has this URL", name=same)
             stmt = self._insert(_feeds).values(values).on_conflict_do_nothing()
             new_id = conn.execute(stmt.returning(_feeds.c.id)).scalar()
             if new_id is None:

@@ -11,7 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
+from monitor.config import FeedSettings
 from monitor.demo import rss_feed
+from monitor.errors import FeedExistsError
+from monitor.store import Store
+from monitor.store.feeds import feed_url_key
 from tests.support.newssite import NewsSite
 
 
@@ -178,3 +182,16 @@ def test_a_url_named_in_config_toml_is_refused_before_its_first_poll(config: Pat
     assert code == 2 and err == "monitor: error: feed 'bbc' already has this URL\n"
     code, _, err = invoke(config, "feeds", "add", "https://example.org/feed", "--name", "bbc", "--no-check")
     assert code == 2 and err == "monitor: error: a feed named 'bbc' already exists: choose another name with --name\n"
+
+
+def test_the_store_refuses_a_second_name_for_a_url_too(store: Store) -> None:  # noqa: F811
+    """Two processes adding at once both pass the command's check: the store's insert is the last word."""
+    store.sync_feeds([FeedSettings(name="bbc", url="https://feeds.bbci.co.uk/news/rss.xml")])
+    store.add_feed("moved", "https://example.org/feed/")
+    for name, url in (("again", "https://EXAMPLE.org:443/feed"), ("bbc-2", "https://feeds.bbci.co.uk/news/rss.xml")):
+        with pytest.raises(FeedExistsError) as error:
+            store.add_feed(name, url)
+        assert str(error.value).endswith("already has this URL") and error.value.name in ("moved", "bbc")
+    assert [f.name for f in store.list_feeds()] == ["bbc", "moved"]
+    assert feed_url_key("https://example.org:8443/feed") != feed_url_key("https://example.org/feed")
+    assert feed_url_key("https://example.org/feed?page=2") != feed_url_key("https://example.org/feed")
