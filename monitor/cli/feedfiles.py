@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from monitor.errors import (
     MonitorError,
 )
 from monitor.fetch import Fetcher
-from monitor.opml import MAX_BYTES, MAX_OUTLINES, OpmlFeed, read_opml, write_opml
+from monitor.opml import MAX_BYTES, OpmlFeed, read_opml, write_opml
 from monitor.store import FeedRecord
 from monitor.store.feeds import feed_url_key
 
@@ -112,27 +111,24 @@ def import_feeds(
     Names come from each outline's title (or text), tags from its folders and categories. A feed whose URL is
     already there is skipped and reported; one whose name is taken gets a number."""
     opml = read_opml(_read_bounded(file), source=str(file))
-    added, skipped = 0, list(opml.skipped)
+    skipped = list(opml.skipped)
     with monitor_from(ctx) as monitor:
-        known = monitor.feeds()
+        known = monitor.feeds()  # config.toml's feeds included, before their first poll
+        owners = {feed_url_key(url): f.name for f in known for url in (f.config_url, f.url) if url}
         names = {f.name for f in known}
+        numbers: dict[str, int] = {}
+        batch = []
         for feed in opml.feeds:
-            try:
-                refuse_known(known, FeedSettings(url=feed.url, name=feed.name))
-            except FeedExistsError as e:
-                if e.name == feed.name and e.name in names and "already has this URL" not in str(e):
-                    feed = replace(feed, name=_free_name(feed.name, names))
-                else:
-                    skipped.append(f"{feed.name!r}: {e}")
-                    continue
-            try:
-                record = monitor.store.add_feed(feed.name, feed.url, feed.tags)
-            except FeedExistsError as e:  # added meanwhile by another process
-                skipped.append(f"{feed.name!r}: {e}")
+            key = feed_url_key(feed.url)
+            if key in owners:
+                skipped.append(f"{feed.name!r}: feed {owners[key]!r} already has this URL")
                 continue
-            known.append(record)
-            names.add(record.name)
-            added += 1
+            name = _free_name(feed.name, names, numbers)
+            owners[key] = name
+            batch.append(FeedSettings(url=feed.url, name=name, tags=feed.tags))
+        results = monitor.store.add_feeds(batch)
+    skipped += [f"{f.name!r}: {r}" for f, r in zip(batch, results, strict=True) if isinstance(r, FeedExistsError)]
+    added = len(results) - sum(isinstance(r, FeedExistsError) for r in results)
     console.print(plain(f"Imported {_count(added, 'feed')} from {file}; skipped {len(skipped)}."))
     for line in skipped[:_MAX_REPORTED]:
         console.print(plain(f"  skipped {line}", "yellow"))
@@ -178,9 +174,16 @@ def _read_bounded(file: Path) -> bytes:
         raise MonitorError(f"{file}: cannot read: {e.strerror or e}") from None
 
 
-def _free_name(name: str, taken: set[str]) -> str:
-    """``name (2)``, ``name (3)``…: the first not taken (bounded: a file holds at most ``MAX_OUTLINES``)."""
-    return next(f"{name} ({n})" for n in range(2, MAX_OUTLINES + 3) if f"{name} ({n})" not in taken)
+def _free_name(name: str, taken: set[str], numbers: dict[str, int]) -> str:
+    """``name``, else ``name (2)``, ``name (3)``…: the first not taken, which it becomes. ``numbers`` remembers
+    where each name's count stopped, so a file of one name repeated costs linear time."""
+    candidate, number = name, numbers.get(name, 1)
+    while candidate in taken:
+        number += 1
+        candidate = f"{name} ({number})"
+    numbers[name] = number
+    taken.add(candidate)
+    return candidate
 
 
 def _count(n: int, noun: str) -> str:

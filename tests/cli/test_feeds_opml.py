@@ -131,3 +131,13 @@ def test_a_bad_file_is_one_line_and_exit_2(config: Path, tmp_path: Path, content
 
 def _without_date(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if "<dateCreated>" not in line)
+
+
+def test_names_taken_get_the_next_number_and_standard_input_is_read(config: Path) -> None:
+    outlines = "".join(f'<outline text="World News" xmlUrl="https://site{i}.example.org/feed"/>' for i in range(4))
+    opml = f'<opml version="2.0"><body><outline text="bbc" xmlUrl="https://bbc.example/rss"/>{outlines}</body></opml>'
+    result = CliRunner().invoke(app, ["--config", str(config), "feeds", "import", "-"], input=opml)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "Imported 5 feeds from -; skipped 0.\n"
+    assert [name for name, _, _ in feeds("--config", str(config))] == [
+        "World News", "World News (2)", "World News (3)", "World News (4)", "bbc", "bbc (2)"]
