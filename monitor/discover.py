@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import lxml.etree
 import lxml.html
 
-from monitor.clean import clean_text, clean_url
+from monitor.clean import bound_tags, clean_text, clean_url
 from monitor.errors import FeedParseError, FetchError
 from monitor.feeds import parse_feed
 from monitor.fetch import Fetcher, FetchResult
@@ -82,7 +82,7 @@ def _page_links(response: FetchResult) -> tuple[str, tuple[FeedLink, ...]]:
     """The page's title and the feeds its ``<link rel="alternate">`` elements name (http(s) only, first
     ``_MAX_LINKS``, each once), resolved against ``<base href>`` or the page's URL."""
     try:
-        page = lxml.html.document_fromstring(response.body)
+        page = lxml.html.document_fromstring(bound_tags(response.body))  # libxml2 is quadratic in one tag's size
     except (lxml.etree.ParserError, ValueError):
         return "", ()
     base = response.final_url

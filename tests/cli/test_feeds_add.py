@@ -195,3 +195,12 @@ def test_the_store_refuses_a_second_name_for_a_url_too(store: Store) -> None:  #
     assert [f.name for f in store.list_feeds()] == ["bbc", "moved"]
     assert feed_url_key("https://example.org:8443/feed") != feed_url_key("https://example.org/feed")
     assert feed_url_key("https://example.org/feed?page=2") != feed_url_key("https://example.org/feed")
+
+
+def test_a_page_of_many_feed_links_lists_the_first_twenty_against_its_base(config: Path, news_site: NewsSite) -> None:
+    links = [rss_link(f"feeds/{i}.xml") for i in range(200)]
+    news_site.raw["/news/farm.html"] = page('<base href="https://mirror.example.org/site/">', *links)
+    code, out, _ = invoke(config, "feeds", "add", f"{news_site.base}/news/farm.html", "--allow-private")
+    listed = [line.strip() for line in out.splitlines() if line.startswith("  ")]
+    assert code == 1 and listed == [f"https://mirror.example.org/site/feeds/{i}.xml" for i in range(20)]
+    assert len(news_site.requests) == 1  # listed, not fetched
