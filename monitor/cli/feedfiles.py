@@ -156,7 +156,10 @@ def export_feeds(
     if output is None:
         sys.stdout.write(text)
         return
-    output.write_text(text, encoding="utf-8")
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise MonitorError(f"{output}: cannot write: {e.strerror or e}") from None
     console.print(plain(f"Exported {_count(len(feeds), 'feed')} to {output}"))
 
 

@@ -204,3 +204,8 @@ def test_a_page_of_many_feed_links_lists_the_first_twenty_against_its_base(confi
     listed = [line.strip() for line in out.splitlines() if line.startswith("  ")]
     assert code == 1 and listed == [f"https://mirror.example.org/site/feeds/{i}.xml" for i in range(20)]
     assert len(news_site.requests) == 1  # listed, not fetched
+
+
+def test_a_long_paste_is_not_echoed_whole(config: Path) -> None:
+    code, _, err = invoke(config, "feeds", "add", "word " * 1000)
+    assert code == 2 and len(err) < 250 and "is not a feed URL" in err and "…' is not" in err

@@ -141,3 +141,10 @@ def test_names_taken_get_the_next_number_and_standard_input_is_read(config: Path
     assert result.stdout == "Imported 5 feeds from -; skipped 0.\n"
     assert [name for name, _, _ in feeds("--config", str(config))] == [
         "World News", "World News (2)", "World News (3)", "World News (4)", "bbc", "bbc (2)"]
+
+
+def test_export_to_a_folder_that_does_not_exist_is_one_line(config: Path, tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "feeds.opml"
+    code, out, err = invoke("--config", str(config), "feeds", "export", "-o", str(target))
+    assert code == 2 and out == ""
+    assert err == f"monitor: error: {target}: cannot write: No such file or directory\n"
