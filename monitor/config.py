@@ -143,7 +143,8 @@ class FeedSettings(_Section):
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"(?i)https?://[^/\s]+", value):
-            raise ValueError(f"feed url must start with http:// or https://, got {value!r}")
+            shown = value if len(value) <= 100 else value[:99] + "…"  # a pasted page is not repeated whole
+            raise ValueError(f"{shown!r} is not a feed URL: use http(s)://…, e.g. https://example.org/feed.xml")
         return value
 
     @model_validator(mode="after")

@@ -10,17 +10,21 @@ from __future__ import annotations
 import hashlib
 import html
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor.starter import SHIPPED_SEEDS
 
-__all__ = ["DemoArticle", "article_page", "demo_articles", "rss_feed", "serve_demo_site"]
+if TYPE_CHECKING:
+    from monitor.store import MatchRecord
+
+__all__ = ["DemoArticle", "article_page", "demo_articles", "in_demo_order", "rss_feed", "serve_demo_site"]
 
 
 # Unrelated stories on the same beat: the rules must stay quiet on them.
@@ -67,12 +71,21 @@ def demo_articles(seeds_dir: Path = SHIPPED_SEEDS, now: datetime | None = None) 
 
 def _headline(lines: list[str]) -> tuple[str, str]:
     """A seed's title and body: the first line that reads like a headline (3–20 words; a lone section label such
-    as "Cybersecurity" is not one), else the first sentence of a seed that starts straight with its text."""
+    as "Cybersecurity" is not one), else the first sentence of a seed that starts straight with its text, taken out
+    of the body (a title that the text repeats would show twice in every alert and snippet)."""
     for index, line in enumerate(lines[:3]):
         if 3 <= len(line.split()) <= 20 and not line.endswith("."):
             return line, "\n".join(lines[:index] + lines[index + 1 :])
-    first = lines[0].split(". ")[0]
-    return (first if len(first) <= 100 else first[:99].rsplit(" ", 1)[0] + "…"), "\n".join(lines)
+    first, _, rest = lines[0].partition(". ")
+    return first.removesuffix("."), "\n".join(([rest] if rest else []) + lines[1:])
+
+
+def in_demo_order(matches: Iterable[MatchRecord]) -> list[MatchRecord]:
+    """Matches by their article's published date, newest first, then URL: the same order on every run (the store
+    gives them in the order the poll matched them, which concurrent page fetches vary)."""
+    by_url = sorted(matches, key=lambda m: m.article.url)
+    # ISO text sorts as the dates do ("" for none: last); the sort is stable, so equal dates keep URL order
+    return sorted(by_url, key=lambda m: m.article.published.isoformat() if m.article.published else "", reverse=True)
 
 
 def article_page(article: DemoArticle, others: list[DemoArticle]) -> str:

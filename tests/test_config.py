@@ -85,7 +85,7 @@ ERRORS = [
      r"config.toml:5: feeds\[1\].interval: invalid duration 'ten minutes'"),
     ("missing-env", '[channels.chat]\nurls = ["json://${HOOK}"]\n', r"config.toml:2: channels.chat.urls\[0\]: environment variable \$\{HOOK\} is not set"),
     ("bad-toml", '[fetch\ntimeout = 1\n', r"config.toml:1:\d+: invalid TOML"),
-    ("bad-url", '[[feeds]]\nurl = "ftp://a.example/f"\n', r"config.toml:2: feeds\[0\].url: feed url must start with http"),
+    ("bad-url", '[[feeds]]\nurl = "ftp://a.example/f"\n', r"config.toml:2: feeds\[0\].url: 'ftp://a.example/f' is not a feed URL: use http"),
     ("unknown-channel", '[channels.a]\nurls = ["json://x"]\n[[routes]]\nchannels = ["b"]\n', r"routes\[0\].channels: unknown channel 'b'"),
     ("digest-without-cron", '[channels.a]\nurls = ["json://x"]\n[[routes]]\nchannels = ["a"]\nmode = "digest"\n', r"config.toml:3: routes\[0\]: .*needs digest"),
     ("bad-cron", '[channels.a]\nurls = ["json://x"]\n[[routes]]\nchannels = ["a"]\nmode = "digest"\ndigest = "every day"\n', r"invalid cron expression"),

@@ -49,10 +49,14 @@ def _root(
     config: Path = typer.Option(
         None, "--config", "-c", envvar="MONITOR_CONFIG", help="config.toml to use (default ./config.toml)."
     ),
+    database: str = typer.Option(
+        None, "--database", envvar="MONITOR_DATABASE_URL", metavar="URL",
+        help="The database to use instead of [database] url, e.g. sqlite:///monitor.db (no config file needed).",
+    ),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-vv for debug)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors in the log."),
 ) -> None:
-    ctx.obj = {"config": config}
+    ctx.obj = {"config": config, "database": database}
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     _setup_logging(level)
 

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from monitor.api import Monitor
 from monitor.clock import iso_utc
-from monitor.config import Settings, load_settings
+from monitor.config import DatabaseSettings, Settings, load_settings
 from monitor.notify.redact import redact_credentials
 from monitor.store import MatchRecord, Store
 
@@ -124,7 +124,11 @@ def config_path(ctx: typer.Context) -> Path | None:
 
 
 def settings_from(ctx: typer.Context) -> Settings:
-    return load_settings(config_path(ctx))
+    """The settings of ``--config``, with ``--database`` (or ``MONITOR_DATABASE_URL``) as the database when given."""
+    settings = load_settings(config_path(ctx))
+    root = ctx.find_root()
+    url = root.obj.get("database") if isinstance(root.obj, dict) else None
+    return settings.model_copy(update={"database": DatabaseSettings(url=url)}) if url else settings
 
 
 def open_store(settings: Settings) -> Store:
@@ -160,9 +164,10 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
-def print_matches(matches: Iterable[MatchRecord]) -> None:
-    """One block per article, newest first: title and source, the rules it matched (highest severity first) with
-    their delivery state, and the snippet with the matched words in bold."""
+def print_matches(matches: Iterable[MatchRecord], titles: Mapping[str, str] | None = None) -> None:
+    """One block per article, in the order given (newest first from the store): title and source, the rules it
+    matched (highest severity first; by title when ``titles`` maps rule ids to titles) with their delivery state, and
+    the snippet with the matched words in bold."""
     from monitor.notify import render_snippet
     from monitor.rules import SEVERITIES
 
@@ -178,7 +183,9 @@ def print_matches(matches: Iterable[MatchRecord]) -> None:
         console.print(Text("  ").append(f"{clean(article.feed)} · {when} UTC · {link(article.url)}", "dim"))
         for m in found:
             severity = (clean(m.severity), _SEVERITY_STYLE.get(m.severity, ""))
-            line = Text.assemble("  ", clean(m.rule), " (", severity, ")")
+            title = (titles or {}).get(m.rule)
+            line = (Text.assemble("  ", clean(title), " (", clean(m.rule), ", ", severity, ")") if title
+                    else Text.assemble("  ", clean(m.rule), " (", severity, ")"))
             sent = ", ".join(f"{d.channel}: {d.status}" for d in m.deliveries)
             console.print(line.append(f"  {clean(sent)}", "dim") if sent else line)
         # the ** marks around matched words become bold; the text between them stays text

@@ -1,4 +1,5 @@
-"""``monitor feeds list|add|remove`` and ``monitor matches``: what the store holds, as tables, JSON Lines or CSV."""
+"""``monitor feeds list|add|remove|import|export`` and ``monitor matches``: what the store holds, as tables, JSON
+Lines or CSV (checking a new feed and OPML files: ``feedfiles``)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 from rich.text import Text
 
 from monitor.cli.common import (
     Format, clean, console, link, minute, monitor_from, open_store, plain, print_jsonl, print_matches, settings_from,
 )
+from monitor.cli.feedfiles import check_url, export_feeds, import_feeds, refuse_known
 from monitor.clock import now_utc
 from monitor.config import FeedSettings, parse_duration
+from monitor.errors import MonitorError
 from monitor.notify.redact import redact_credentials, shorten
 from monitor.store import FeedRecord
 
@@ -29,8 +33,9 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
     """Feeds with their health: last success, last error, consecutive failures, next poll."""
     with monitor_from(ctx) as monitor:
         feeds = monitor.feeds()
-    rows = [_shown(f.as_json(), "url", "config_url", "redirect_pending", "last_error", "last_entry_error")
-            for f in feeds]
+    # blocked_requests is not in FeedRecord.as_json (its keys are a contract: extended here, never renamed)
+    rows = [_shown({**f.as_json(), "blocked_requests": f.blocked_requests}, "url", "config_url", "redirect_pending",
+                   "last_error", "last_entry_error") for f in feeds]
     if format is Format.json:
         print_jsonl(rows)
         return
@@ -49,6 +54,11 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
                       str(f.failed_entries), str(f.blocked_requests), _when(f.last_success), _when(f.next_poll),
                       Text(shorten(link(_notes(f)))))  # JSON and CSV keep each field whole
     console.print(table)
+    console.print(Text(_FOOTNOTE, "dim"))
+
+
+_FOOTNOTE = ("blocked: requests of this feed the address guard refused (its URL, a redirect or an article link "
+             "pointing at a loopback, private or link-local address): see allow_private in docs/config.md.")
 
 
 def _notes(feed: FeedRecord) -> str:
@@ -66,22 +76,51 @@ def _notes(feed: FeedRecord) -> str:
 @feeds_app.command("add")
 def _add_feed(
     ctx: typer.Context,
-    url: str = typer.Argument(..., help="The feed's URL (http or https)."),
+    url: str = typer.Argument(..., help="The feed's URL (http or https), or a web page that links to its feed."),
     name: str = typer.Option("", "--name", help="A short unique name (default: the host)."),
     tag: list[str] = typer.Option([], "--tag", help="A tag for routes and rule filters; repeatable."),
     interval: str = typer.Option("", "--interval", help="Poll interval, e.g. 10m (default: scheduler.poll_interval)."),
+    check: bool = typer.Option(True, "--check/--no-check",
+                               help="Fetch the URL first: refuse what is not a feed, find the feeds of a web page."),
+    allow_private: bool = typer.Option(False, "--allow-private",
+                                       help="Let the check reach loopback and private addresses (your own network)."),
 ) -> None:
-    """Add a feed to the database (feeds in config.toml are added at every start)."""
-    try:
-        feed = FeedSettings(url=url, name=name, tags=tuple(tag), interval=parse_duration(interval) if interval else None)
-    except ValueError as e:
-        raise typer.BadParameter(str(e).splitlines()[-1].strip()) from None
-    store = open_store(settings_from(ctx))
-    try:
-        record = store.add_feed(feed.name, feed.url, feed.tags, feed.interval, feed.full_text)
-    finally:
-        store.close()
+    """Add a feed to the database (feeds in config.toml are added at every start).
+
+    The URL is fetched first (unless --no-check): a feed is added; a web page's feed, found from its
+    <link rel="alternate"> (or a usual path such as /feed), is added when it has one, listed when it has several."""
+    feed = _feed_settings(url, name, tag, interval)
+    with monitor_from(ctx) as monitor:
+        refuse_known(monitor.feeds(), feed)
+        if check:
+            found = check_url(monitor.settings, feed, allow_private)
+            if found is None:
+                raise typer.Exit(1)
+            if found.url != feed.url:
+                feed = _feed_settings(found.url, name, tag, interval)
+                refuse_known(monitor.feeds(), feed)
+        record = monitor.store.add_feed(feed.name, feed.url, feed.tags, feed.interval, feed.full_text)
+        private = monitor.settings.fetch.allow_private
     console.print(Text.assemble("Added feed ", (clean(record.name), "bold"), " ", link(record.url)))
+    if allow_private and not private:
+        console.print(plain("Note: polls reach loopback and private addresses only with allow_private = true under "
+                            "[fetch] in config.toml (or with the feed as a [[feeds]] entry with allow_private = true).",
+                            "yellow"))
+
+
+def _feed_settings(url: str, name: str, tags: list[str], interval: str) -> FeedSettings:
+    """The feed as the config would hold it; a bad value is one line (the validator's message, not pydantic's)."""
+    try:
+        return FeedSettings(url=url, name=name, tags=tuple(tags),
+                            interval=parse_duration(interval) if interval else None)
+    except ValidationError as e:
+        raise MonitorError(str(e.errors()[0]["msg"]).removeprefix("Value error, ")) from None
+    except ValueError as e:
+        raise MonitorError(f"--interval: {e}") from None
+
+
+feeds_app.command("import")(import_feeds)
+feeds_app.command("export")(export_feeds)
 
 
 @feeds_app.command("remove")

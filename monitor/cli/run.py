@@ -13,7 +13,7 @@ from rich.text import Text
 from monitor.api import Monitor
 from monitor.cli.common import clean, console, monitor_from, plain, print_matches
 from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesSettings, Settings
-from monitor.demo import demo_articles, serve_demo_site
+from monitor.demo import demo_articles, in_demo_order, serve_demo_site
 from monitor.notify.redact import shorten
 from monitor.pipeline import FeedResult
 from monitor.starter import SHIPPED_RULES, init_deployment
@@ -73,7 +73,8 @@ def demo(
             with console.status("Polling the demo feed: fetch, extract, match, store…"):
                 first = monitor.poll()
             _print_results(first)
-            print_matches(monitor.matches())
+            titles = {rule.id: rule.title for rule in monitor.rules.rules}
+            print_matches(in_demo_order(monitor.matches()), titles=titles)
             second = monitor.poll()
             console.print(Text.assemble("Second poll: ", (second[0].status, "bold"),
                                         f" (conditional GET, {second[0].new} new entries)"))

@@ -89,7 +89,8 @@ def test_feeds_list_add_remove(config: Path) -> None:
     assert set(feeds) == {"mekong", "extra"}
     assert set(feeds["extra"]) == {"name", "url", "tags", "enabled", "last_polled", "last_success", "last_status",
                                    "last_error", "consecutive_failures", "next_poll", "articles",
-                                   "config_url", "redirect_pending", "failed_entries", "last_entry_error"}
+                                   "config_url", "redirect_pending", "failed_entries", "last_entry_error",
+                                   "blocked_requests"}
     assert feeds["extra"]["tags"] == ["region"] and feeds["extra"]["articles"] == 0
 
     code, _, err = invoke("--config", str(config), "feeds", "add", "https://other.example.org/rss", "--name", "extra")

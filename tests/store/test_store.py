@@ -360,6 +360,7 @@ CALLS = {
     "add_article_with_matches": lambda s: s.add_article_with_matches(article("https://x/1"), [],
                                                                      no_plan),
     "add_feed": lambda s: s.add_feed("x", "https://x.example/feed"),
+    "add_feeds": lambda s: s.add_feeds([FeedSettings(url="https://x.example/feed", name="x")]),
     "claim_deliveries": lambda s: s.claim_deliveries(NOW, worker="w", lease=60),
     "claim_due_feeds": lambda s: s.claim_due_feeds(NOW, 60, "w"),
     "take_due_feeds": lambda s: s.take_due_feeds(NOW, lease=60, worker="w"),
