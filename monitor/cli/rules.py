@@ -8,6 +8,7 @@ and matches as text (rich) or JSON Lines. Exit status: 0 ok / some match, 1 fail
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -18,13 +19,15 @@ from rich.tree import Tree
 
 from monitor.cli.common import _SEVERITY_STYLE as SEVERITY_STYLE  # the colours of `monitor matches`
 from monitor.cli.common import TextOrJson, clean, print_error, print_jsonl, settings_from
+from monitor.config import Settings
 from monitor.documents import DocumentError, InputDocument, read_documents
 from monitor.errors import MonitorError, RuleSetError
 from monitor.rules import Explanation, Match, RuleSet, load_rules, run_examples
 from monitor.rules.skeleton import write_skeleton
+from monitor.rules.yamlpos import did_you_mean
 from monitor.seeds import SeedFailure, seed_failures
 
-__all__ = ["check", "explain", "match", "new", "rules_app", "test"]
+__all__ = ["check", "explain", "match", "new", "rules_app", "test", "unknown_rule"]
 
 rules_app = typer.Typer(
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -225,6 +228,19 @@ def new(
     loaded = any(_inside(path, p) for p in settings.rules.paths)
     _out.print(_escape(f"wrote {path}: replace its placeholder words with yours"))
     _out.print(_escape(f"Next: monitor rules test{'' if loaded else f' {path}'}  (runs its examples)"))
+
+
+def unknown_rule(settings: Settings, rule: str, stored_ids: Callable[[], list[str]]) -> str | None:
+    """For ``matches --rule``: the error when ``rule`` names no rule, neither a stored match's nor a loaded one (a
+    glob such as ``kh-*`` names none), with the closest id; None when it names one."""
+    if any(c in rule for c in "*?"):
+        return None
+    known = set(stored_ids())
+    try:
+        known.update(r.id for r in load_rules(list(settings.rules.paths), run_rule_examples=False).rules)
+    except MonitorError:
+        pass  # rule files with errors: the stored ids still say which rules exist
+    return None if rule in known else f"no rule named {rule!r}{did_you_mean(rule, sorted(known))}"
 
 
 def _shown(path: Path) -> Path:
