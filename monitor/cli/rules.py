@@ -31,7 +31,7 @@ __all__ = ["check", "explain", "match", "new", "rules_app", "test", "unknown_rul
 
 rules_app = typer.Typer(
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
-    help="Check, test and explain rule files.",
+    help="Check, test and explain rule files; start one with `rules new`.",
 )
 # emoji=False: text from rule files and documents prints as written (`:fire:` is not an emoji code here)
 _out = Console(highlight=False, soft_wrap=True, emoji=False, width=None if sys.stdout.isatty() else 200)
