@@ -225,8 +225,7 @@ def test_match_uses_colour_on_a_terminal_and_stars_when_piped(here: Path) -> Non
     command = [sys.executable, "-m", "monitor", "match", "a.txt"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")} | {"TERM": "xterm", "COLUMNS": "100"}
     env.pop("NO_COLOR", None)
-    piped = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
-    assert (piped.returncode, piped.stdout) == (0, "a.txt: r [medium] t\n  Police **raid** in Poipet\n")
+    assert invoke("match", "a.txt")[:2] == (0, "a.txt: r [medium] t\n  Police **raid** in Poipet\n")  # not a tty
     primary, secondary = pty.openpty()
     tty = subprocess.run(command, stdout=secondary, stderr=subprocess.PIPE, env=env, timeout=60)
     os.close(secondary)
