@@ -67,7 +67,7 @@ def _load(ctx: typer.Context, paths: list[Path] | None, *, examples: bool = True
             f"no rules to load: there is no config.toml in {Path.cwd()}, so the built-in defaults are in use, and "
             f"they look for rules in {where}, which does not exist. To start: `monitor init` (writes config.toml "
             "and rules/ here), then `monitor rules new ID` for a rule of your own; or name rule files: "
-            "`monitor rules check PATH`"
+            "`monitor rules check PATH`, `monitor match --rules PATH INPUT`"
         )
     # Without feeds or channels in the config, rules naming them are not warned about (rule files are shared).
     known_feeds = [n for f in settings.feeds for n in (f.name, *f.tags)] or None
@@ -268,7 +268,7 @@ def match(
     except RuleSetError as e:
         for err in e.errors:
             typer.echo(clean(err), err=True)
-        raise _fail(f"{len(e.errors)} errors in the rules") from None
+        raise _fail(f"{_plural(len(e.errors), 'error')} in the rules") from None
     except MonitorError as e:
         raise _fail(str(e)) from None
     found, failed = 0, False

@@ -68,6 +68,16 @@ def test_words_that_are_not_between_terms_or_are_quoted_are_not_warned_about(her
     assert code == 0 and "warning" not in out
 
 
+def test_warnings_and_errors_of_one_query_are_bounded(here: Path) -> None:
+    rule_file(here, " or ".join(["junta"] * 5000))
+    code, out, _ = invoke("rules", "check")
+    assert code == 0 and out.count("'or' is a word here") == 10
+    rule_file(here, " AND ".join(["@Bad"] * 5000))
+    code, out, _ = invoke("rules", "check")
+    assert code == 2 and out.count("a set name after '@'") == 10
+    assert "stopped reading the query after 10 errors" in out and "11 errors: the rule set is rejected" in out
+
+
 def test_the_daemon_logs_lookalikes_at_start_and_at_reload(tmp_path: Path) -> None:
     rule = rule_file(tmp_path, "junta or tatmadaw")
     (tmp_path / "config.toml").write_text('[database]\nurl = "sqlite:///m.db"\n[scheduler]\ntick = "1s"\n'
@@ -201,7 +211,7 @@ def test_check_without_config_or_rules_says_defaults_are_in_use_and_how_to_start
     assert err == (f"monitor: error: no rules to load: there is no config.toml in {here}, so the built-in defaults "
                    f"are in use, and they look for rules in {here / 'rules'}, which does not exist. To start: "
                    "`monitor init` (writes config.toml and rules/ here), then `monitor rules new ID` for a rule of "
-                   "your own; or name rule files: `monitor rules check PATH`\n")
+                   "your own; or name rule files: `monitor rules check PATH`, `monitor match --rules PATH INPUT`\n")
 
 
 # --- item 13: plurals, --rules repeatable, colour on a terminal only, matches --rule naming no rule
