@@ -80,7 +80,7 @@ def _load(ctx: typer.Context, paths: list[Path] | None, *, examples: bool = True
 def _print_errors(e: RuleSetError) -> typer.Exit:
     for err in e.errors:
         _out.print(_escape(str(err)))
-    _out.print(f"{len(e.errors)} error{'s' if len(e.errors) != 1 else ''}: the rule set is rejected")
+    _out.print(f"{_plural(len(e.errors), 'error')}: the rule set is rejected")
     return typer.Exit(2)
 
 
