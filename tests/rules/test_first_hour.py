@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import pty
+import queue
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -85,14 +87,18 @@ def test_the_daemon_logs_lookalikes_at_start_and_at_reload(tmp_path: Path) -> No
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     daemon = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"), "run"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in daemon.stdout or ()], daemon=True).start()
+
+    def next_warning() -> str:
+        while "warning" not in (line := lines.get(timeout=30)):  # queue.Empty: the daemon never logged it
+            pass
+        return line
+
     try:
-        assert daemon.stdout is not None
-        lines = iter(daemon.stdout.readline, "")
-        first = next(line for line in lines if "warning" in line)
-        assert f"{rule}:4:19: query of rule 'r': 'or' is a word here; write OR for either" in first
+        assert f"{rule}:4:19: query of rule 'r': 'or' is a word here; write OR for either" in next_warning()
         rule.write_text("rules:\n  - id: r\n    title: t\n    query: junta Near/5 airstrike\n", encoding="utf-8")
-        reloaded = next(line for line in lines if "warning" in line)
-        assert f"{rule}:4:18: query of rule 'r': 'Near/5' is a word here; write NEAR/5" in reloaded
+        assert f"{rule}:4:18: query of rule 'r': 'Near/5' is a word here; write NEAR/5" in next_warning()
     finally:
         daemon.terminate()
         daemon.communicate(timeout=30)
