@@ -85,12 +85,15 @@ def folder_rule_files(folder: Path) -> list[Path]:
     return sorted(filter(wanted, folder.rglob("*")))
 
 
-def _files(paths: Sequence[Path], errors: list[RuleError]) -> list[Path]:
+def _files(paths: Sequence[Path], errors: list[RuleError], warnings: list[str]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            out.extend(folder_rule_files(p))
+            found = folder_rule_files(p)
+            if not found:  # "0 rules OK" alone hides a wrong folder
+                warnings.append(f"{p}:1:1: no rule files (*.yaml, *.yml) in this folder")
+            out.extend(found)
         elif p.is_file():
             out.append(p)
         else:
@@ -288,7 +291,8 @@ def load_rules(
     """
     errors: list[RuleError] = []
     docs: list[tuple[Loc, yaml.Node]] = []
-    for path in _files(paths, errors):
+    lint: list[str] = []
+    for path in _files(paths, errors, lint):
         composed = compose_file(path, errors)
         if composed is not None and composed[1] is not None:
             docs.append((composed[0], composed[1]))
@@ -313,7 +317,6 @@ def load_rules(
             else:
                 errors.append(loc.error(k, f"unknown top-level key '{key}'{did_you_mean(key, _TOP_KEYS)}; a rule file has only 'sets' and 'rules'"))
     resolver = _Resolver(_resolve_sets(sets, errors), tuple(sets))
-    lint: list[str] = []
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     rendered: dict[int, str] = {}  # the sets' texts for rule versions, by the identity of the resolved terms

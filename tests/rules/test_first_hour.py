@@ -220,6 +220,14 @@ def test_check_without_config_or_rules_says_defaults_are_in_use_and_how_to_start
                    "your own; or name rule files: `monitor rules check PATH`, `monitor match --rules PATH INPUT`\n")
 
 
+def test_a_folder_without_rule_files_is_warned_about(here: Path) -> None:
+    (here / "rules").mkdir()
+    (here / "rules" / "notes.txt").write_text("not a rule file\n", encoding="utf-8")
+    code, out, _ = invoke("rules", "check")
+    assert code == 0
+    assert out == f"warning: {here / 'rules'}:1:1: no rule files (*.yaml, *.yml) in this folder\n0 rules OK\n"
+
+
 # --- item 13: plurals, --rules repeatable, colour on a terminal only, matches --rule naming no rule
 
 def test_counts_are_singular_for_one(here: Path) -> None:
