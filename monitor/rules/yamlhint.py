@@ -35,8 +35,8 @@ def yaml_problem(e: yaml.MarkedYAMLError, source: str) -> tuple[int, int, str]:
                                "(title: 'Raids: Cambodia')")
         return line, start, f"invalid YAML: bad indentation: {_indent_note(lines, line)}"
     if "could not find expected ':'" in problem:
-        return line, col, (f"invalid YAML: a line above (from {where}) has no ':' after its key, or a key is "
-                           "indented differently from its siblings")
+        return line, col, (f"invalid YAML: the text at {where} is neither 'key: value' nor a '- ' item: a ':' is "
+                           "missing after its key, or it is indented differently from its siblings")
     if "quoted scalar" in context and "end of stream" in problem:
         return line, col, f"invalid YAML: the quote opened at {where} is never closed"
     if "flow sequence" in context or "flow mapping" in context:

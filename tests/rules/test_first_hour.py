@@ -141,6 +141,8 @@ def test_a_structural_error_ends_the_query_after_the_errors_before_it(here: Path
     ("rules:\n  - id: a\n    title: Raids: Cambodia\n    query: x\n",
      "3:17: invalid YAML: a second ': ' on this line: quote a value that holds ': ' (title: 'Raids: Cambodia')"),
     ("rules:\n\t- id: a\n", "2:1: invalid YAML: a tab character: indent with spaces only"),
+    ("rules:\n  - id: a\n    title\n    query: x\n", "4:5: invalid YAML: the text at line 3, column 5 is neither "
+     "'key: value' nor a '- ' item: a ':' is missing after its key"),
     ("rules:\n  - id: a\n    title: t\n    query: 'x\n", "5:1: invalid YAML: the quote opened at line 4, column 12 "
      "is never closed"),
     ("rules:\n  - id: a\n    tags: [a, b\n    query: x\n", "4:10: invalid YAML: the '[' opened at line 3, column 11 "
