@@ -80,6 +80,7 @@ def test_warnings_and_errors_of_one_query_are_bounded(here: Path) -> None:
     assert "stopped reading the query after 10 errors" in out and "11 errors: the rule set is rejected" in out
 
 
+@pytest.mark.slow  # a daemon subprocess, as tests/daemon/test_daemon.py
 def test_the_daemon_logs_lookalikes_at_start_and_at_reload(tmp_path: Path) -> None:
     rule = rule_file(tmp_path, "junta or tatmadaw")
     (tmp_path / "config.toml").write_text('[database]\nurl = "sqlite:///m.db"\n[scheduler]\ntick = "1s"\n'
