@@ -177,10 +177,20 @@ def test_explain_shows_true_entries_and_a_few_false_ones_and_exits_by_verdict(he
     assert code == 0 and "place199" in out and "more false" not in out
     code, out, _ = invoke("rules", "explain", "r", "miss.txt")
     assert code == 1
-    assert out.splitlines()[0] == "rule 'r' does not match miss.txt"
+    assert out.splitlines()[:2] == ["rule 'r' does not match miss.txt", "  false: @places"]
     assert "… 198 more false entries (--all shows them)" in out
     code, _, err = invoke("rules", "explain", "nope", "hit.txt")
     assert code == 2 and "nope" in err
+
+
+def test_explain_says_when_the_rules_filters_leave_a_document_out(here: Path) -> None:
+    path = rule_file(here, "raid*")
+    path.write_text(path.read_text() + "    lang: [km]\n", encoding="utf-8")
+    (here / "a.jsonl").write_text('{"id": "a", "title": "Police raid", "text": "", "lang": "en"}\n', encoding="utf-8")
+    code, out, _ = invoke("rules", "explain", "r", "a.jsonl")
+    assert code == 1
+    assert out.splitlines()[:2] == ["rule 'r' does not match a",
+                                    "  the query is true, but the rule's filters (lang: [km]) leave this document out"]
 
 
 # --- rules new: a skeleton that passes check as written, never overwritten, with the next step
