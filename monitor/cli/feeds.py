@@ -14,9 +14,13 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli.common import (
-    Format, clean, console, link, minute, monitor_from, open_store, plain, print_jsonl, print_matches, settings_from,
+    Format, clean, console, link, minute, monitor_from, open_store, plain, print_error, print_jsonl, print_matches, settings_from,
 )
+<<<<<<< HEAD
 from monitor.cli.feedfiles import check_url, export_feeds, import_feeds, refuse_known
+=======
+from monitor.cli.rules import unknown_rule
+>>>>>>> fh-rules
 from monitor.clock import now_utc
 from monitor.config import FeedSettings, parse_duration
 from monitor.errors import MonitorError
@@ -152,8 +156,12 @@ def matches(
     store = open_store(settings_from(ctx))
     try:
         found = store.list_matches(rule=rule, since=cutoff, limit=limit)
+        unknown = unknown_rule(settings_from(ctx), rule, store.rule_ids) if rule and not found else None
     finally:
         store.close()
+    if unknown:
+        print_error(unknown)
+        raise typer.Exit(2)
     if format is Format.json:
         print_jsonl(_shown_match(m.as_json()) for m in found)
     elif format is Format.csv:

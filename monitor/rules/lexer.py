@@ -14,7 +14,7 @@ import regex
 from monitor.errors import RuleError
 from monitor.rules.nodes import TEXT_FIELDS
 
-__all__ = ["Lexer", "META_FIELDS", "Token", "syntax_error"]
+__all__ = ["Lexer", "MAX_QUERY_ERRORS", "META_FIELDS", "Token", "syntax_error"]
 
 #: Metadata fields (filters, not text): ``feed:x``, ``lang:xx``.
 META_FIELDS = ("feed", "lang")
@@ -26,6 +26,8 @@ _NEAR_RE = regex.compile(r"(O?NEAR)(?:/(\S*))?")
 #: Phrase quotes: the straight one, and the curly ones a query pasted from a word processor carries (“…”, „…“).
 _QUOTES = '"\u201c\u201d\u201e'
 _QUOTE_RE = regex.compile(f"[{_QUOTES}]")
+#: A query stops being read after this many errors (each is reported; a hostile query could hold thousands).
+MAX_QUERY_ERRORS = 10
 
 
 def _stop(ch: str) -> bool:
@@ -42,7 +44,7 @@ def syntax_error(message: str, col: int) -> RuleError:
 class Token:
     """One token of a query and its 1-based column."""
 
-    kind: str  # ( ) AND OR NOT NEAR FIELD TERM PHRASE REGEX SET EOF
+    kind: str  # ( ) AND OR NOT NEAR FIELD TERM PHRASE REGEX SET EOF, and BAD: an operand already reported
     col: int
     text: str = ""
     exact: bool = False
@@ -52,12 +54,25 @@ class Token:
 
 
 class Lexer:
-    """Cuts a query into tokens: ``Lexer(query).run()``, ending with an ``EOF`` token."""
+    """Cuts a query into tokens: ``Lexer(query).run()``, ending with an ``EOF`` token.
 
-    def __init__(self, query: str) -> None:
+    With an ``errors`` list, an error that leaves the rest of the query readable (an unknown field, a bad set
+    name or regex flag, a NEAR without a distance) is appended there and lexing goes on; without one, it is raised.
+    """
+
+    def __init__(self, query: str, errors: list[RuleError] | None = None) -> None:
         self.q = query
         self.i = 0
         self.toks: list[Token] = []
+        self.errors = errors
+
+    def soft(self, error: RuleError) -> None:
+        """Report an error the parse can go on after (raise it when no list collects them)."""
+        if self.errors is None:
+            raise error
+        self.errors.append(error)
+        if len(self.errors) >= MAX_QUERY_ERRORS:
+            raise syntax_error(f"stopped reading the query after {MAX_QUERY_ERRORS} errors", error.column)
 
     def run(self) -> list[Token]:
         q = self.q
@@ -82,8 +97,8 @@ class Lexer:
         elif ch == "=":
             self.i += 1
             if self.i >= len(q) or (_stop(q[self.i]) and q[self.i] not in _QUOTES):
-                raise syntax_error("'=' must be followed by a term or a phrase", col)
-            if q[self.i] in _QUOTES:
+                self.soft(syntax_error("'=' must be followed by a term or a phrase", col))
+            elif q[self.i] in _QUOTES:
                 self._phrase(col, exact=True)
             else:
                 self._word(col, exact=True)
@@ -97,8 +112,12 @@ class Lexer:
             assert m is not None
             end = m.end()
             if not m.group(1) or (end < len(q) and not _stop(q[end])) or m.group(1).lower() != m.group(1):
-                raise syntax_error("a set name after '@' is lower-case letters, digits and '_'", col)
-            self.toks.append(Token("SET", col, m.group(1)))
+                self.soft(syntax_error("a set name after '@' is lower-case letters, digits and '_'", col))
+                while end < len(q) and not _stop(q[end]):
+                    end += 1
+                self.toks.append(Token("BAD", col))
+            else:
+                self.toks.append(Token("SET", col, m.group(1)))
             self.i = end
         else:
             m = _FIELD_RE.match(q, i)
@@ -112,7 +131,7 @@ class Lexer:
         known = TEXT_FIELDS + META_FIELDS
         if name not in known:
             hint = " (field names are lower case)" if name.lower() in known else ""
-            raise syntax_error(f"unknown field '{name}'{hint}; fields are {', '.join(known)}", col)
+            self.soft(syntax_error(f"unknown field '{name}'{hint}; fields are {', '.join(known)}", col))
         self.toks.append(Token("FIELD", col, name))
 
     def _phrase(self, col: int, *, exact: bool) -> None:
@@ -140,11 +159,13 @@ class Lexer:
         if j < len(q) and q[j] == "i":
             flag, j = True, j + 1
         if j < len(q) and not _stop(q[j]):
-            raise syntax_error(f"unknown regex flag '{q[j]}' (only 'i' is allowed)", j + 1)
+            self.soft(syntax_error(f"unknown regex flag '{q[j]}' (only 'i' is allowed)", j + 1))
+            while j < len(q) and not _stop(q[j]):
+                j += 1
         pattern = "".join(out)
         if not pattern:
-            raise syntax_error("empty regex", col)
-        self.toks.append(Token("REGEX", col, pattern, flag=flag))
+            self.soft(syntax_error("empty regex", col))
+        self.toks.append(Token("REGEX", col, pattern, flag=flag) if pattern else Token("BAD", col))
         self.i = j
 
     def _word(self, col: int, *, exact: bool) -> None:
@@ -165,9 +186,11 @@ class Lexer:
 
     def _near(self, op: str, dist: str | None, col: int) -> None:
         if dist is None:
-            raise syntax_error(f"{op} needs a distance: write {op}/n with n a whole number", col)
+            self.soft(syntax_error(f"{op} needs a distance: write {op}/n with n a whole number", col))
+            dist = "0"
         if not dist.isascii() or not dist.isdigit():
-            raise syntax_error(f"{op}/{dist}: the distance must be a whole number", col)
+            self.soft(syntax_error(f"{op}/{dist}: the distance must be a whole number", col))
+            dist = "0"
         digits = dist.lstrip("0") or "0"
         # More words than any field holds: no need to convert thousands of digits (int() refuses past 4,300).
         distance = int(digits) if len(digits) <= 15 else 10**15

@@ -17,6 +17,7 @@ import yaml
 from monitor.errors import RuleError, RuleSetError
 from monitor.rules import evaluate
 from monitor.rules.evaluate import RegexBudget
+from monitor.rules.lint import lookalikes
 from monitor.rules.match import RuleSet
 from monitor.rules.model import Example, Rule
 from monitor.rules.nodes import Node, Regex, SetRef, Term, iter_nodes
@@ -52,6 +53,20 @@ class ExampleFailure:
         return f"{self.rule.path or '?'}:{self.example.line}:{self.example.column}: {self.message}"
 
 
+class _Resolver:
+    """Looks a set up by name for the parser: its flattened terms, () for a set that is defined but broken (its
+    error is reported once, where it is defined), None for an undefined one; ``names`` for "did you mean"."""
+
+    def __init__(self, resolved: dict[str, tuple[Term, ...]], names: Sequence[str]) -> None:
+        self.resolved = resolved
+        self.names = names
+
+    def __call__(self, name: str) -> tuple[Term, ...] | None:
+        if name in self.resolved:
+            return self.resolved[name]
+        return () if name in self.names else None
+
+
 @dataclass
 class _Set:
     name: str
@@ -70,12 +85,15 @@ def folder_rule_files(folder: Path) -> list[Path]:
     return sorted(filter(wanted, folder.rglob("*")))
 
 
-def _files(paths: Sequence[Path], errors: list[RuleError]) -> list[Path]:
+def _files(paths: Sequence[Path], errors: list[RuleError], warnings: list[str]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            out.extend(folder_rule_files(p))
+            found = folder_rule_files(p)
+            if not found:  # "0 rules OK" alone hides a wrong folder
+                warnings.append(f"{p}:1:1: no rule files (*.yaml, *.yml) in this folder")
+            out.extend(found)
         elif p.is_file():
             out.append(p)
         else:
@@ -147,7 +165,8 @@ def _resolve_sets(sets: dict[str, _Set], errors: list[RuleError]) -> dict[str, t
             if isinstance(entry, Term):
                 terms.append(entry)
             elif entry.name not in sets:
-                errors.append(sets[name].loc.error(item, f"undefined set '@{entry.name}' in set '{name}'"))
+                hint = did_you_mean(entry.name, list(sets))
+                errors.append(sets[name].loc.error(item, f"undefined set '@{entry.name}' in set '{name}'{hint}"))
                 ok = False
             else:
                 sub = visit(entry.name, stack + [name])
@@ -182,19 +201,24 @@ def _version(
 
 
 def _build_rule(
-    loc: Loc, raw: RawRule, resolver: Callable[[str], tuple[Term, ...] | None], errors: list[RuleError],
-    rendered: dict[int, str],
+    loc: Loc, raw: RawRule, resolver: _Resolver, errors: list[RuleError], rendered: dict[int, str],
+    warnings: list[str],
 ) -> Rule | None:
     query = raw.values.get("query")
     node: Node | None = None
     if isinstance(query, str):
+        qnode = raw.nodes["query"]
+        assert isinstance(qnode, yaml.ScalarNode)
         try:
-            node = parse_query(query, resolver)
+            node = parse_query(query, resolver, set_names=resolver.names)
         except RuleError as e:
-            qnode = raw.nodes["query"]
-            assert isinstance(qnode, yaml.ScalarNode)
-            line, col = offset_position(loc, qnode, e.column - 1)
-            errors.append(loc.at(line, col, f"query of {raw.name}: {e.message}"))
+            for err in getattr(e, "errors", None) or [e]:
+                line, col = offset_position(loc, qnode, err.column - 1)
+                errors.append(loc.at(line, col, f"query of {raw.name}: {err.message}"))
+        else:
+            for column, message in lookalikes(query):
+                line, col = offset_position(loc, qnode, column - 1)
+                warnings.append(f"{loc.path}:{line}:{col}: query of {raw.name}: {message}")
     if node is None or not all(k in raw.values for k in ("id", "title")):
         return None
     v = raw.values
@@ -267,7 +291,8 @@ def load_rules(
     """
     errors: list[RuleError] = []
     docs: list[tuple[Loc, yaml.Node]] = []
-    for path in _files(paths, errors):
+    lint: list[str] = []
+    for path in _files(paths, errors, lint):
         composed = compose_file(path, errors)
         if composed is not None and composed[1] is not None:
             docs.append((composed[0], composed[1]))
@@ -291,13 +316,7 @@ def load_rules(
                     errors.append(loc.error(v, f"'rules' must be a list of rules, not {type_name(v)}"))
             else:
                 errors.append(loc.error(k, f"unknown top-level key '{key}'{did_you_mean(key, _TOP_KEYS)}; a rule file has only 'sets' and 'rules'"))
-    resolved = _resolve_sets(sets, errors)
-
-    def resolver(name: str) -> tuple[Term, ...] | None:
-        if name in resolved:
-            return resolved[name]
-        return () if name in sets else None  # a broken set is reported once, where it is defined
-
+    resolver = _Resolver(_resolve_sets(sets, errors), tuple(sets))
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     rendered: dict[int, str] = {}  # the sets' texts for rule versions, by the identity of the resolved terms
@@ -305,7 +324,7 @@ def load_rules(
         raw = read_rule(loc, node, errors)
         if raw is None:
             continue
-        rule = _build_rule(loc, raw, resolver, errors, rendered)
+        rule = _build_rule(loc, raw, resolver, errors, rendered, lint)
         rid = raw.values.get("id")
         if isinstance(rid, str) and rid in seen:
             errors.append(loc.error(raw.nodes["id"], f"duplicate rule id '{rid}' (first defined at {seen[rid]})"))
@@ -327,5 +346,5 @@ def load_rules(
         f"{s.loc.path}:{s.node.start_mark.line + 1}:{s.node.start_mark.column + 1}: set '{s.name}' is empty"
         for s in sets.values() if not s.entries
     ]
-    ruleset.warnings = (*empty, *_warnings(ruleset, known_feeds, known_channels))
+    ruleset.warnings = (*empty, *lint, *_warnings(ruleset, known_feeds, known_channels))
     return ruleset

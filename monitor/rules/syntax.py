@@ -2,16 +2,20 @@
 
 A recursive-descent parser over the tokens of :mod:`monitor.rules.lexer`. Precedence, tightest first:
 NOT/-, NEAR/ONEAR, AND (also juxtaposition), OR. Errors are :class:`~monitor.errors.RuleError` with
-``column`` set (1-based, into the query text) and no path; the loader adds the file position.
+``column`` set (1-based, into the query text) and no path; the loader adds the file position. Every error the
+parse can go on after (a bad term, field, regex or NEAR operand, an undefined set, an OR branch with no positive
+term) is collected; a structural one (a missing parenthesis or operand) ends the parse. Several errors are raised
+together as a :class:`~monitor.errors.RuleSetError`, whose ``errors`` lists them by column.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import regex
 
+from monitor.errors import RuleError, RuleSetError
 from monitor.rules.lexer import META_FIELDS, Lexer, Token, syntax_error
 from monitor.rules.nodes import (
     And,
@@ -28,6 +32,7 @@ from monitor.rules.nodes import (
     iter_nodes,
 )
 from monitor.rules.text import split_words
+from monitor.rules.yamlpos import did_you_mean
 
 __all__ = ["MAX_NESTING", "MAX_QUERY_CHARS", "MAX_REGEX_SIZE", "SetResolver", "make_term", "parse_query", "parse_set_entry"]
 
@@ -86,11 +91,18 @@ def make_term(text: str, col: int, *, exact: bool) -> Term | None:
     return Term(col, tuple(elems), exact)
 
 
+def _placeholder(col: int) -> Term:
+    """Stands for an operand whose error is already reported, so the parse goes on to find the next error."""
+    return Term(col, (Elem("?", None, False, False),), False)
+
+
 class _Parser:
-    def __init__(self, query: str, sets: SetResolver | None) -> None:
-        self.toks = Lexer(query).run()
+    def __init__(self, query: str, sets: SetResolver | None, errors: list[RuleError], set_names: Sequence[str]) -> None:
+        self.lexer = Lexer(query, errors)
+        self.toks = self.lexer.run()
         self.k = 0
         self.sets = sets
+        self.set_names = set_names
         self.depth = -1  # a query's first operand is at depth 0, inside one parenthesis at depth 1
 
     @property
@@ -125,7 +137,7 @@ class _Parser:
         return children[0] if len(children) == 1 else Or(children[0].col, tuple(children))
 
     def _starts_operand(self) -> bool:
-        return self.tok.kind in ("(", "NOT", "FIELD", "TERM", "PHRASE", "REGEX", "SET")
+        return self.tok.kind in ("(", "NOT", "FIELD", "TERM", "PHRASE", "REGEX", "SET", "BAD")
 
     def _and(self) -> Node:
         if self.tok.kind in ("AND", "NEAR"):
@@ -148,8 +160,11 @@ class _Parser:
             if not self._starts_operand():
                 raise syntax_error(f"'{op.text}/{op.distance}' needs a term on its right", op.col)
             right = self._unary()
-            _check_near_operand(left, op.text)
-            _check_near_operand(right, op.text)
+            for operand in (left, right):
+                try:
+                    _check_near_operand(operand, op.text)
+                except RuleError as e:
+                    self.lexer.soft(e)
             left = Near(left.col, left, right, op.distance, op.ordered)
         return left
 
@@ -174,18 +189,27 @@ class _Parser:
     def _primary(self) -> Node:
         t = self._next()
         while t.kind in ("TERM", "PHRASE"):
-            term = make_term(t.text, t.col, exact=t.exact)
+            try:
+                term = make_term(t.text, t.col, exact=t.exact)
+            except RuleError as e:
+                self.lexer.soft(e)
+                return _placeholder(t.col)
             if term is not None:
                 return term
             if t.exact or t.kind == "PHRASE" or not self._starts_operand():
-                raise syntax_error(f"'{t.text}' holds no word to search for", t.col)
+                self.lexer.soft(syntax_error(f"'{t.text}' holds no word to search for", t.col))
+                return _placeholder(t.col)
             t = self._next()  # punctuation between terms: skip it (in a loop: a hostile query repeats it)
+        if t.kind == "BAD":
+            return _placeholder(t.col)
         if t.kind == "NOT":  # `a & NOT b`, `a & -b`
             self.k -= 1
             return self._unary()
         if t.kind == "(":
             if self.tok.kind == ")":
-                raise syntax_error("empty parentheses", t.col)
+                self.lexer.soft(syntax_error("empty parentheses", t.col))
+                self._next()
+                return _placeholder(t.col)
             node = self._or()
             if self.tok.kind != ")":
                 raise syntax_error("missing ')' to close this '('", t.col)
@@ -194,7 +218,11 @@ class _Parser:
         if t.kind == "FIELD":
             return self._field(t)
         if t.kind == "REGEX":
-            return _make_regex(t)
+            try:
+                return _make_regex(t)
+            except RuleError as e:
+                self.lexer.soft(e)
+                return _placeholder(t.col)
         if t.kind == "SET":
             return self._set(t)
         raise syntax_error(f"unexpected '{t.text or t.kind}'", t.col)  # pragma: no cover
@@ -214,7 +242,8 @@ class _Parser:
             return SetRef(t.col, t.text)
         terms = self.sets(t.text)
         if terms is None:
-            raise syntax_error(f"undefined set '@{t.text}'", t.col)
+            self.lexer.soft(syntax_error(f"undefined set '@{t.text}'{did_you_mean(t.text, self.set_names)}", t.col))
+            return SetRef(t.col, t.text, ())
         return SetRef(t.col, t.text, terms)
 
 
@@ -305,30 +334,36 @@ def _positive(node: Node) -> bool:
     return False  # Not, Meta
 
 
-def _check_positive(root: Node) -> None:
+def _check_positive(root: Node, report: Callable[[RuleError], None]) -> None:
     if not _positive(root) and not isinstance(root, Or):
-        raise syntax_error(
-            f"'{root}' has no positive term: a query must search for at least one word", root.col
-        )
+        report(syntax_error(f"'{root}' has no positive term: a query must search for at least one word", root.col))
     for node in iter_nodes(root, entries=False):  # set entries hold no OR
         if isinstance(node, Or):
             for c in node.children:
                 if not _positive(c):
-                    raise syntax_error(
-                        f"OR branch '{c}' has no positive term: each OR branch must search for a word",
-                        c.col,
-                    )
+                    report(syntax_error(
+                        f"OR branch '{c}' has no positive term: each OR branch must search for a word", c.col
+                    ))
 
 
-def parse_query(query: str, sets: SetResolver | None = None) -> Node:
-    """Parse a query. ``sets`` resolves ``@name``; without it set references stay unresolved.
+def parse_query(query: str, sets: SetResolver | None = None, *, set_names: Sequence[str] = ()) -> Node:
+    """Parse a query. ``sets`` resolves ``@name``; without it set references stay unresolved. ``set_names``: the
+    defined sets, for the "did you mean" of an undefined one.
 
     Raises:
-        RuleError: with ``column`` pointing into ``query``.
+        RuleError: with ``column`` pointing into ``query``; a ``RuleSetError`` listing them when there are several.
     """
     _check_length(query, "the query")
-    root = _Parser(query, sets).parse()
-    _check_positive(root)
+    errors: list[RuleError] = []
+    try:
+        parser = _Parser(query, sets, errors, set_names)
+        root = parser.parse()
+        _check_positive(root, parser.lexer.soft)
+    except RuleError as e:  # a structural error: the parse cannot go on
+        errors.append(e)
+    if errors:
+        errors.sort(key=lambda e: e.column)
+        raise errors[0] if len(errors) == 1 else RuleSetError(errors)
     return root
 
 

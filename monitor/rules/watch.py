@@ -49,6 +49,8 @@ class RuleWatcher:
             return False
         self.last_error = None
         _log.info("rules reloaded rules=%d", len(self._rules.rules))
+        for warning in self._rules.warnings:  # the daemon logs those of the first load at its start
+            _log.warning("rule warning: %s", warning)
         return True
 
     def _load(self) -> RuleSet:

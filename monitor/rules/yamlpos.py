@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from monitor.errors import RuleError
+from monitor.rules.yamlhint import yaml_problem
 
 __all__ = [
     "Loc", "MAX_ALIAS_GROWTH", "MAX_DEPTH", "MAX_FILE_BYTES", "compose_file", "did_you_mean", "is_null", "key_error", "merged_pairs", "offset_position",
@@ -202,10 +203,7 @@ def compose_file(path: Path, errors: list[RuleError]) -> tuple[Loc, yaml.Node | 
         errors.append(loc.at(e.line, e.column, e.message))
         return None
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        problem = " ".join(filter(None, [e.context, e.problem]))
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        errors.append(loc.at(line, col, f"invalid YAML: {problem}"))
+        errors.append(loc.at(*yaml_problem(e, source)))
         return None
     except yaml.reader.ReaderError as e:  # not a MarkedYAMLError: it has only an offset into the source
         errors.append(loc.at(*_position(source, e.position), f"invalid YAML: {_reader_problem(e)}"))

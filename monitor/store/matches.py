@@ -52,6 +52,12 @@ class MatchStore(StoreBase):
             deliveries = _deliveries_of(conn, [row["id"] for row in rows])
         return [_match_record(row, deliveries.get(row["id"], ())) for row in rows]
 
+    def rule_ids(self) -> list[str]:
+        """The ids of the rules that have stored matches, sorted."""
+        query = select(_matches.c.rule_id).distinct().order_by(_matches.c.rule_id)
+        with self._read("list rule ids") as conn:
+            return [row[0] for row in conn.execute(query)]
+
 
 def _deliveries_of(conn: Connection, match_ids: list[int]) -> dict[int, list[MatchDelivery]]:
     found: dict[int, list[MatchDelivery]] = defaultdict(list)

@@ -73,8 +73,8 @@ def test_poll_then_matches_in_every_format(config: Path, news_site: NewsSite) ->
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and [r["rule"] for r in rows] == [first["rule"]]
 
-    code, out, _ = invoke("--config", str(config), "matches", "--rule", "no-such-rule")
-    assert code == 1
+    code, out, err = invoke("--config", str(config), "matches", "--rule", "no-such-rule")
+    assert code == 2 and err == "monitor: error: no rule named 'no-such-rule'\n"  # issue 13: not "0 matches"
 
     code, out, _ = invoke("--config", str(config), "matches", "--since", "1h")
     assert code == 0 and RAID[0] in out

@@ -59,7 +59,7 @@ def test_check_clean(app: typer.Typer, tmp_path: Path) -> None:
     _rules(tmp_path)
     result = CliRunner().invoke(app, ["rules", "check"])  # default ./rules
     assert result.exit_code == 0, result.output
-    assert "1 rules OK" in result.output
+    assert "1 rule OK" in result.output
 
 
 def test_check_errors_exit_2_with_positions(app: typer.Typer, tmp_path: Path) -> None:

@@ -199,7 +199,7 @@ def test_a_well_formed_seeds_file_still_runs(tmp_path: Path) -> None:
     result = _run("rules", "test", "--seeds", str(seeds), "r.yaml")
     assert result.exit_code == 1
     assert "FAIL seed doc2.txt: rule 'r' should not match, but no such seed file" in result.stdout
-    assert "0 examples, 1 failures" in result.stdout
+    assert "0 examples, 1 failure" in result.stdout
 
 
 # 9. `match` stopped at the first bad input; as grep, it reports it, goes on, and exits 2 at the end.
@@ -228,7 +228,7 @@ def test_a_folder_scan_skips_hidden_files_and_folders(tmp_path: Path) -> None:
     assert folder_rule_files(folder) == [folder / "kh.yaml", folder / "sub" / "more.yml"]
     result = _run("rules", "check", str(folder))
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "1 rules OK"
+    assert result.stdout.strip() == "1 rule OK"
     assert [r.id for r in load_rules([folder, hidden]).rules] == ["r", "hidden"]
 
 
@@ -239,7 +239,7 @@ def test_rules_test_of_some_files_skips_other_rules_seed_expectations(tmp_path: 
     _write(tmp_path / "seeds" / "expectations.yaml", "seeds:\n  doc1.txt:\n    match: [r, other-rule]\n")
     result = _run("rules", "test", "r.yaml")
     assert result.exit_code == 0, result.stdout
-    assert "1 examples, 0 failures (1 seed expectations skipped: their rules are not in the given paths)" in result.stdout
+    assert "1 example, 0 failures (1 seed expectations skipped: their rules are not in the given paths)" in result.stdout
     _write(tmp_path / "seeds" / "expectations.yaml", "seeds:\n  doc1.txt:\n    no_match: [r]\n")
     failed = _run("rules", "test", "r.yaml")
     assert failed.exit_code == 1
