@@ -16,11 +16,8 @@ from rich.text import Text
 from monitor.cli.common import (
     Format, clean, console, link, minute, monitor_from, open_store, plain, print_error, print_jsonl, print_matches, settings_from,
 )
-<<<<<<< HEAD
 from monitor.cli.feedfiles import check_url, export_feeds, import_feeds, refuse_known
-=======
 from monitor.cli.rules import unknown_rule
->>>>>>> fh-rules
 from monitor.clock import now_utc
 from monitor.config import FeedSettings, parse_duration
 from monitor.errors import MonitorError
