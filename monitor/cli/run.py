@@ -15,6 +15,7 @@ from monitor.cli.common import (
     clean,
     console,
     err_console,
+    link,
     local_time,
     plain,
     print_matches,
@@ -133,7 +134,7 @@ def _print_problems(results: Sequence[FeedResult], feeds: dict[str, FeedRecord])
     for r in results:
         feed = feeds.get(r.feed)
         if r.status == "error":
-            typer.echo(clean(f"{r.feed}: failed: {r.error}"))
+            typer.echo(link(f"{r.feed}: failed: {r.error}"))  # credentials of a URL in it hidden
         elif r.status == "skipped" and feed is not None and feed.next_poll is not None:
             window = "Retry-After" if (r.error or "").startswith("retry-after") else "back-off"
             typer.echo(clean(f"{r.feed}: skipped: in {window} after {feed.consecutive_failures} failed "

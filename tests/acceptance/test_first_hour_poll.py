@@ -261,6 +261,7 @@ channels = ["chat", "email"]
     # the alert left right after its poll, long before the next tick (it used to wait for it)
     assert arrived < tick - 5, arrived
     assert "Scam raids" in json.dumps(chat_server.messages())
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d \+00:00", json.dumps(chat_server.messages()))  # [scheduler] timezone
     text = log.read_text()
     assert (f"monitor started: 1 feed, 1 rules, channels on: chat; off: email; database {tmp_path / 'monitor.db'}; "
             "tick 30 s") in text
