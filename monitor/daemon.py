@@ -175,9 +175,10 @@ class Daemon:
         """When a tick's polls are done: one line for the cycle, and an offline cycle retried soon."""
         done = await asyncio.gather(*polls, return_exceptions=True)
         results = [r for r in done if isinstance(r, FeedResult)]
-        failed = ", ".join(r.feed for r in results if r.status == "error")
+        failed = [r.feed for r in results if r.status == "error"]
+        named = ", ".join(failed[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
         _log.info("poll cycle: %s in %.1f s%s", summary(results), time.monotonic() - started,
-                  f" (failed: {failed})" if failed else "")
+                  f" (failed: {named})" if failed else "")
         try:
             await asyncio.to_thread(self.monitor.settle_offline, results)
         except MonitorError as e:  # the database is down: the feeds keep their back-off

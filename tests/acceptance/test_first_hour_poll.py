@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -22,8 +21,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from monitor.cli import app
-from monitor.cli import common
+from monitor.cli import app, common
 from tests.support.chat import ChatServer
 from tests.support.newssite import NewsSite
 
@@ -252,7 +250,7 @@ channels = ["chat", "email"]
                                   env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         assert wait_for(lambda: bool(chat_server.messages()), tick), log.read_text()
-        arrived = time.monotonic() - started
+        arrived, arrived_at = time.monotonic() - started, time.time()
         assert wait_for(lambda: "poll cycle:" in log.read_text(), 10), log.read_text()
         workers = descendants(daemon.pid)
     finally:
@@ -266,7 +264,11 @@ channels = ["chat", "email"]
     assert (f"monitor started: 1 feed, 1 rules, channels on: chat; off: email; database {tmp_path / 'monitor.db'}; "
             "tick 30 s") in text
     assert "warning: channel 'email' has no URL and is off (set MONITOR_EMAIL_URL)" in text
-    assert "poll cycle: 1 feed: 1 ok, 1 new, 1 matched, 0 failed in " in text
+    cycle = re.search(r"^(\S+ \S+) INFO monitor.daemon: poll cycle: 1 feed: 1 ok, 1 new, 1 matched, 0 failed in ",
+                      text, re.MULTILINE)
+    assert cycle, text
+    polled_at = datetime.strptime(cycle.group(1), "%Y-%m-%d %H:%M:%S,%f").astimezone().timestamp()  # local time
+    assert arrived_at - polled_at < 5  # within seconds of its poll
     # its extraction workers (forkserver, resource tracker, pool workers) die with it
     assert workers, "the poll extracted its page in a worker process"
     assert wait_for(lambda: not any(map(alive, workers)), 10), [
