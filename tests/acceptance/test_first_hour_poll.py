@@ -183,28 +183,21 @@ channels = ["chat"]
 
 
 def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (from /proc: a parent's children, then theirs)."""
-    found: set[int] = set()
-    frontier = [pid]
-    for _ in range(1000):  # bounded: a process tree is not that deep
-        if not frontier:
-            break
-        parent = frontier.pop()
-        for child in _children(parent):
-            if child not in found:
-                found.add(child)
-                frontier.append(child)
-    return found
-
-
-def _children(pid: int) -> list[int]:
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
+    """Every process below ``pid``, from each process's parent in /proc/PID/stat."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
         try:
-            children += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:  # the thread or the process ended meanwhile
+            if entry.name.isdigit():
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:  # ended meanwhile
             pass
-    return children
+    found = {pid}
+    for _ in range(100):  # a level of the tree a round: bounded, a process tree is not that deep
+        below = {child for child, parent in parents.items() if parent in found} - found
+        if not below:
+            break
+        found |= below
+    return found - {pid}
 
 
 def alive(pid: int) -> bool:
