@@ -14,6 +14,7 @@ the stages of a poll; this module only builds its collaborators (``session``) an
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 from monitor.clock import now_utc
 from monitor.config import Settings, load_settings
 from monitor.extract import ExtractorPool
+from monitor.feedstate import OFFLINE_RETRY, offline, offline_state
 from monitor.fetch import Fetcher
 from monitor.notify import Notifier, SendReport
 from monitor.pipeline import Context, FeedResult, poll_due
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     from monitor.fetch import Resolver
 
 __all__ = ["Monitor", "open"]
+
+_log = logging.getLogger(__name__)
 
 
 def open(config: Settings | str | Path | None = None, *, store: Store | None = None) -> Monitor:  # noqa: A001
@@ -170,7 +174,24 @@ class Monitor:
                          extractor: ExtractorPool | None = None) -> list[FeedResult]:
         """One poll cycle: every enabled feed (``due_only``: those due), or the named ``feeds``; one result each."""
         async with self.session(extractor=extractor) as ctx:
-            return await poll_due(ctx, due_only=due_only, force=force, names=tuple(feeds))
+            results = await poll_due(ctx, due_only=due_only, force=force, names=tuple(feeds))
+        await asyncio.to_thread(self.settle_offline, results)
+        return results
+
+    def settle_offline(self, results: Sequence[FeedResult]) -> bool:
+        """After a cycle in which every feed failed to resolve its host or find a route (``feedstate.offline``):
+        the machine is offline, not the feeds broken. Their failure is not counted and they are due again after
+        ``OFFLINE_RETRY`` seconds, not after a back-off. True when that was the case."""
+        if not offline(results):
+            return False
+        now = self.clock()
+        failed = {r.feed for r in results if r.status == "error"}
+        for feed in self.store.list_feeds():
+            if feed.name in failed:
+                self.store.update_feed_state(feed.id, offline_state(feed.state, now))
+        _log.warning("offline: all %d feeds failed to resolve their host or reach the network; "
+                     "trying again in %g s, not backing off", len(failed), OFFLINE_RETRY)
+        return True
 
     def poll(self, *, feeds: Sequence[str] = (), force: bool = False, due_only: bool = False) -> list[FeedResult]:
         """``poll_async`` from synchronous code (it runs its own event loop)."""

@@ -3,30 +3,39 @@
 Inputs: a ``Monitor`` (``monitor.api``: settings, store, rules). Every tick one job starts a task for each due feed that is not already being
 polled (per-feed interval), so a slow feed delays only itself: each poll runs on its own, within
 ``scheduler.feed_timeout``. Another job delivers pending alerts and due digests, so a long poll never holds back
-alerts. A rule file that changes is reloaded; a bad edit keeps the last good rule set and logs the error.
+alerts; a poll that stored new matches also starts a delivery run at once, so its alerts leave within seconds, not
+at the next tick. A rule file that changes is reloaded; a bad edit keeps the last good rule set and logs the error.
+It logs a start line and, when a tick's polls are done, one line for that cycle (``feedstate.summary``); a cycle
+in which every feed failed to resolve its host or reach the network is retried in a minute (``Monitor.settle_offline``).
 SIGTERM and SIGINT give running polls a short grace, then cancel them (each article is its own transaction, so
 nothing is left half-written) and exit.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import functools
 import logging
+import re
 import signal
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine
 from datetime import datetime
+from typing import Any
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.api import Monitor
+from monitor.clock import now_utc
 from monitor.config import Settings
 from monitor.errors import MonitorError
 from monitor.extract import ExtractorPool
+from monitor.feedstate import summary
 from monitor.fetch import Resolver
 from monitor.notify import Notifier
-from monitor.clock import now_utc
+from monitor.notify.redact import redact_credentials
 from monitor.pipeline import Context, FeedResult, due_feeds, parallel_polls, poll_feed
 from monitor.rules import RuleSet
 from monitor.rules.watch import RuleWatcher
@@ -37,6 +46,7 @@ __all__ = ["Daemon", "RuleWatcher", "SHUTDOWN_GRACE", "run_cycle"]
 _log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 5.0  # seconds running polls get to finish after SIGTERM before they are cancelled
+_OFF = re.compile(r"^channel ('.*'|\".*\") has no URL and is off")
 
 
 async def run_cycle(
@@ -89,6 +99,8 @@ class Daemon:
         self._stop = asyncio.Event()
         self._polls: dict[int, asyncio.Task[FeedResult]] = {}  # feed id -> its running poll: one at a time
         self._sending = asyncio.Lock()
+        self._notifier: Notifier | None = None
+        self._background: set[asyncio.Task[None]] = set()  # cycle summaries and deliveries a poll started
 
     def stop(self) -> None:
         self._stop.set()
@@ -102,7 +114,7 @@ class Daemon:
         for warning in (*self.settings.warnings, *self.monitor.rules.warnings):
             _log.warning("configuration warning: %s", warning)
         async with self.monitor.session(extractor=self._extractor) as ctx:
-            notifier = self.monitor.notifier
+            notifier = self._notifier = self.monitor.notifier
             scheduler = AsyncIOScheduler(timezone="UTC")
             # Polling and delivering are separate jobs, so a long poll never holds back the alerts already due.
             for job, args in ((self._start_polls, [ctx]), (self._deliver, [notifier])):
@@ -112,11 +124,12 @@ class Daemon:
                     misfire_grace_time=None,
                 )
             scheduler.start()
-            _log.info("daemon started feeds=%d rules=%d", len(self.store.list_feeds()), len(self.monitor.rules.rules))
+            _log.info(self._start_line())
             try:
                 await self._stop.wait()
             finally:
                 await self._stop_polls(ctx)  # no job starts new work once stopped
+                await asyncio.gather(*self._background, return_exceptions=True)
                 async with self._sending:  # let a running delivery run record its outcomes
                     pass
                 scheduler.shutdown(wait=False)  # last: it cancels running jobs (a Traceback for a delivery run)
@@ -135,15 +148,56 @@ class Daemon:
         except MonitorError as e:  # the database is down: try again next tick
             _log.error("due feeds not read error=%r", str(e))
             return
+        cycle = []
         for feed in due:
             task = asyncio.create_task(poll_feed(feed, ctx), name=f"poll {feed.name}")
             self._polls[feed.id] = task
             task.add_done_callback(functools.partial(self._poll_done, feed.id))
+            cycle.append(task)
+        if cycle:
+            self._in_background(self._cycle_done(cycle, time.monotonic()))
 
     def _poll_done(self, feed_id: int, task: asyncio.Task[FeedResult]) -> None:
         self._polls.pop(feed_id, None)
-        if not task.cancelled() and task.exception() is not None:  # poll_feed records its failures: a bug
+        if task.cancelled():
+            return
+        if task.exception() is not None:  # poll_feed records its failures: a bug
             _log.error("feed poll crashed feed_id=%d", feed_id, exc_info=task.exception())
+        elif task.result().matched and self._notifier is not None:  # its alerts go now, not at the next tick
+            self._in_background(self._deliver(self._notifier))
+
+    def _in_background(self, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(job)
+        self._background.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._background.discard)
+
+    async def _cycle_done(self, polls: list[asyncio.Task[FeedResult]], started: float) -> None:
+        """When a tick's polls are done: one line for the cycle, and an offline cycle retried soon."""
+        done = await asyncio.gather(*polls, return_exceptions=True)
+        results = [r for r in done if isinstance(r, FeedResult)]
+        failed = [r.feed for r in results if r.status == "error"]
+        named = ", ".join(failed[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
+        _log.info("poll cycle: %s in %.1f s%s", summary(results), time.monotonic() - started,
+                  f" (failed: {named})" if failed else "")
+        try:
+            await asyncio.to_thread(self.monitor.settle_offline, results)
+        except MonitorError as e:  # the database is down: the feeds keep their back-off
+            _log.error("offline cycle not recorded error=%r", str(e))
+
+    def _start_line(self) -> str:
+        """What is running: feeds, rules, channels on and off, the database (without its credentials), the tick."""
+        settings = self.settings
+        off = []
+        for warning in settings.warnings:
+            if found := _OFF.match(warning):
+                off.append(str(ast.literal_eval(found.group(1))))
+        on = ", ".join(sorted(settings.channels)) or "none"
+        url = settings.database.url  # a SQLite file by its path: the log redacts URL paths that look like tokens
+        database = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else redact_credentials(url)
+        feeds = len(self.store.list_feeds())
+        return (f"monitor started: {feeds} feed{'' if feeds == 1 else 's'}, {len(self.monitor.rules.rules)} rules, "
+                f"channels on: {on}; off: {', '.join(off) or 'none'}; database {database}; "
+                f"tick {settings.scheduler.tick:g} s")
 
     async def _stop_polls(self, ctx: Context) -> None:
         """Let running polls finish within ``SHUTDOWN_GRACE``, then cancel the rest. A cancelled poll records

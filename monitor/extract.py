@@ -33,6 +33,7 @@ from monitor.clean import LIMITS, bound_tags, charset_codec, clean_date, clean_t
 from monitor.errors import ExtractError
 from monitor.furniture import Chosen, choose_article, choose_text, split_tree
 from monitor.lang import detect_language
+from monitor.orphans import start_worker
 
 __all__ = [
     "Chosen", "Extracted", "ExtractorPool", "charset_from_headers", "choose_article", "choose_text", "decode_html",
@@ -383,8 +384,8 @@ class ExtractorPool:
             if self._executor is None:
                 methods = multiprocessing.get_all_start_methods()
                 context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-                self._executor = ProcessPoolExecutor(self._processes, mp_context=context, initializer=_warm_up,
-                                                     initargs=(os.getpid(),))
+                self._executor = ProcessPoolExecutor(self._processes, mp_context=context, initializer=start_worker,
+                                                     initargs=(_warm_up, os.getpid()))  # dies with its parent
                 self._started = False
             return self._executor
 

@@ -2,7 +2,8 @@
 
 Inputs: ``FeedRecord`` values, the time, a poll's error or its permanent redirect.
 Outputs: the feeds to poll (``select_feeds``), back-off delays, the ``FeedState`` after a failure, the URL to poll
-next, and errors as one storable line. ``pipeline`` records these; ``cli`` shows them.
+next, errors as one storable line, whether a cycle's failures mean the machine is offline (``offline``), and a
+cycle's one-line summary. ``pipeline`` records these; ``cli`` and the daemon show them.
 """
 
 from __future__ import annotations
@@ -12,18 +13,38 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from monitor.config import Settings
 from monitor.errors import FetchStatusError, MonitorError
 from monitor.store import FeedRecord, FeedState
 
-__all__ = ["ERROR_CHARS", "MAX_RETRY_AFTER", "backoff_delay", "error_line", "failed_state", "follow_permanent", "later",
-           "pages_per_feed", "parallel_polls", "select_feeds"]
+__all__ = ["ERROR_CHARS", "MAX_RETRY_AFTER", "OFFLINE_RETRY", "Outcome", "backoff_delay", "error_line", "failed_state",
+           "follow_permanent", "later", "offline", "offline_state", "pages_per_feed", "parallel_polls", "select_feeds",
+           "summary"]
 
 _log = logging.getLogger(__name__)
 
 MAX_RETRY_AFTER = 30 * 86400.0  # a server's Retry-After is honoured up to 30 days
 ERROR_CHARS = 500  # a recorded error is one line of at most this many characters
+OFFLINE_RETRY = 60.0  # seconds until feeds are tried again after a cycle in which the machine seemed offline
+
+# How a failure reads when the network, not the feed, is down: no name resolves, no route leaves the machine.
+_NETWORK_DOWN = ("cannot resolve ", "Name or service not known", "Temporary failure in name resolution",
+                 "Network is unreachable", "No route to host")
+
+
+class Outcome(Protocol):
+    """What a summary reads of a poll's result (``pipeline.FeedResult``)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def new(self) -> int: ...
+    @property
+    def matched(self) -> int: ...
+    @property
+    def error(self) -> str | None: ...
 
 
 def later(now: datetime, seconds: float) -> datetime:
@@ -126,3 +147,28 @@ def _bounded_retry_after(seconds: float | None) -> float | None:
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return None
     return min(seconds, MAX_RETRY_AFTER)
+
+
+def offline(results: Sequence[Outcome]) -> bool:
+    """Whether a cycle's results say the machine is offline rather than its feeds broken: two or more feeds
+    polled, and every one failed to resolve its host or to find a route. Then the feeds are tried again after
+    ``OFFLINE_RETRY`` (``offline_state``) instead of each backing off for up to ``fetch.max_backoff``."""
+    polled = [r for r in results if r.status != "skipped"]
+    return len(polled) >= 2 and all(
+        r.status == "error" and any(mark in (r.error or "") for mark in _NETWORK_DOWN) for r in polled)
+
+
+def offline_state(state: FeedState, now: datetime) -> FeedState:
+    """A feed's state after a failure recorded in an offline cycle: its error kept, not counted as one of the
+    feed's failures, and the feed due again after ``OFFLINE_RETRY`` (not after its back-off)."""
+    return replace(state, consecutive_failures=max(state.consecutive_failures - 1, 0),
+                   next_poll=later(now, OFFLINE_RETRY), retry_after_until=None)
+
+
+def summary(results: Sequence[Outcome]) -> str:
+    """A cycle in one line: ``11 feeds: 9 ok, 3 new, 1 matched, 2 failed`` (and how many were skipped)."""
+    count = {status: sum(r.status == status for r in results) for status in ("error", "skipped")}
+    ok = len(results) - count["error"] - count["skipped"]
+    line = (f"{len(results)} feed{'' if len(results) == 1 else 's'}: {ok} ok, {sum(r.new for r in results)} new, "
+            f"{sum(r.matched for r in results)} matched, {count['error']} failed")
+    return line + (f", {count['skipped']} skipped" if count["skipped"] else "")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +37,61 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def project() -> Path:
     return PROJECT
+
+
+def _processes() -> dict[int, tuple[int, list[str]]]:
+    """Live processes of this Python (``sys.executable``, this virtualenv): pid -> (parent pid, argv)."""
+    found: dict[int, tuple[int, list[str]]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+        if argv[0] == sys.executable and fields[0] != "Z":
+            found[int(entry.name)] = (int(fields[1]), argv)
+    return found
+
+
+def _left_behind(before: set[int]) -> list[str]:
+    """Processes the suite started that outlive it: a ``monitor`` daemon below this pytest, or a multiprocessing
+    helper (forkserver, resource tracker, pool worker) whose owner is gone. Another test run's are not ours."""
+    procs = _processes()
+    helpers = {pid for pid, (_, argv) in procs.items() if any("multiprocessing" in arg for arg in argv)}
+    left = []
+    for pid, (parent, argv) in procs.items():
+        if pid in before or pid == os.getpid():
+            continue
+        if pid in helpers:  # up through helpers to the owner: gone (reparented to init) or not
+            for _ in range(100):
+                if parent not in helpers:
+                    break
+                parent = procs[parent][0]
+            if parent == 1 or not Path(f"/proc/{parent}").exists():
+                left.append(f"{pid}: {' '.join(argv)[:160]}")
+        elif "monitor" in argv[1:3] and parent == os.getpid():  # a daemon a test started and never stopped
+            left.append(f"{pid}: {' '.join(argv)[:160]}")
+    return left
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_BEFORE] = set(_processes())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The suite fails if a process it started (a daemon, an extraction worker) is still running after it."""
+    before = session.config.stash.get(_BEFORE, set())
+    deadline = time.monotonic() + 5.0  # an orphaned worker notices its owner is gone within a second
+    while (left := _left_behind(before)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if left:
+        print("\nprocesses left running by the test suite:\n  " + "\n  ".join(left), file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_BEFORE = pytest.StashKey[set[int]]()
 
 
 # The fixtures of the support modules, registered once for every test (a test names them as parameters).

@@ -43,6 +43,14 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from monitor import __version__
+
+        typer.echo(f"monitor {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
@@ -55,10 +63,14 @@ def _root(
     ),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-vv for debug)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors in the log."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
 ) -> None:
     ctx.obj = {"config": config, "database": database}
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     _setup_logging(level)
+    # The daemon's start line and one line per poll cycle are shown at the default verbosity (not under -q).
+    logging.getLogger("monitor.daemon").setLevel(logging.INFO if level == logging.WARNING else logging.NOTSET)
 
 
 class _RedactingFormatter(logging.Formatter):

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -33,6 +34,7 @@ __all__ = [
     "console",
     "err_console",
     "link",
+    "local_time",
     "minute",
     "monitor_from",
     "open_store",
@@ -41,6 +43,7 @@ __all__ = [
     "print_jsonl",
     "print_matches",
     "settings_from",
+    "show_times_in",
 ]
 
 # emoji=False: feed titles, rule names and errors print as written (`:fire:` is text, not an emoji code)
@@ -86,6 +89,25 @@ def minute(value: datetime, sep: str = " ") -> str:
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}{sep}{value.hour:02d}:{value.minute:02d}"
 
 
+# The zone every human-facing time is shown in: the configured [scheduler] timezone (set by ``settings_from``).
+_zone: list[ZoneInfo] = [ZoneInfo("UTC")]
+
+
+def local_time(value: datetime, *, seconds: bool = False) -> str:
+    """``value`` (naive UTC, as stored) in the configured ``[scheduler] timezone`` with its offset, to the minute
+    or (``seconds``: a time something is due) to the second: ``2026-12-05 23:06 +01:00``. JSON keeps ISO UTC."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    try:
+        local = aware.astimezone(_zone[0])
+    except (OverflowError, ValueError):  # the zone's offset would leave years 1..9999: show it in UTC
+        local = aware.astimezone(UTC)
+    offset = local.utcoffset() or timedelta()
+    sign, rest = ("-", -offset) if offset < timedelta() else ("+", offset)
+    hours, minutes = divmod(int(rest.total_seconds()) // 60, 60)
+    second = f":{local.second:02d}" if seconds else ""
+    return f"{minute(local)}{second} {sign}{hours:02d}:{minutes:02d}"
+
+
 def link(url: object) -> str:
     """A URL (or text holding URLs) to show: credentials (``user:pass@``, ``apikey=…``) hidden, cleaned."""
     return clean(redact_credentials(url))
@@ -124,11 +146,20 @@ def config_path(ctx: typer.Context) -> Path | None:
 
 
 def settings_from(ctx: typer.Context) -> Settings:
-    """The settings of ``--config``, with ``--database`` (or ``MONITOR_DATABASE_URL``) as the database when given."""
+    """The settings of ``--config``, with ``--database`` (or ``MONITOR_DATABASE_URL``) as the database when given;
+    their ``[scheduler] timezone`` becomes the zone times are shown in."""
     settings = load_settings(config_path(ctx))
     root = ctx.find_root()
     url = root.obj.get("database") if isinstance(root.obj, dict) else None
-    return settings.model_copy(update={"database": DatabaseSettings(url=url)}) if url else settings
+    if url:
+        settings = settings.model_copy(update={"database": DatabaseSettings(url=url)})
+    show_times_in(settings)
+    return settings
+
+
+def show_times_in(settings: Settings) -> None:
+    """Show every human-facing time from now on in ``settings.scheduler.timezone`` (``local_time``)."""
+    _zone[0] = ZoneInfo(settings.scheduler.timezone)
 
 
 def open_store(settings: Settings) -> Store:
@@ -178,9 +209,9 @@ def print_matches(matches: Iterable[MatchRecord], titles: Mapping[str, str] | No
     for found in by_article.values():
         found.sort(key=lambda m: SEVERITIES.index(m.severity), reverse=True)
         article = found[0].article
-        when = minute(article.published or found[0].matched_at)
+        when = local_time(article.published or found[0].matched_at)
         console.print(plain(article.title, "bold"))
-        console.print(Text("  ").append(f"{clean(article.feed)} · {when} UTC · {link(article.url)}", "dim"))
+        console.print(Text("  ").append(f"{clean(article.feed)} · {when} · {link(article.url)}", "dim"))
         for m in found:
             severity = (clean(m.severity), _SEVERITY_STYLE.get(m.severity, ""))
             title = (titles or {}).get(m.rule)

@@ -14,7 +14,18 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli.common import (
-    Format, clean, console, link, minute, monitor_from, open_store, plain, print_error, print_jsonl, print_matches, settings_from,
+    Format,
+    clean,
+    console,
+    link,
+    local_time,
+    monitor_from,
+    open_store,
+    plain,
+    print_error,
+    print_jsonl,
+    print_matches,
+    settings_from,
 )
 from monitor.cli.feedfiles import check_url, export_feeds, import_feeds, refuse_known
 from monitor.cli.rules import unknown_rule
@@ -52,7 +63,8 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
         if not f.enabled:
             status = f"disabled ({status})"
         table.add_row(plain(f.name), plain(status), str(f.articles), str(f.consecutive_failures),
-                      str(f.failed_entries), str(f.blocked_requests), _when(f.last_success), _when(f.next_poll),
+                      str(f.failed_entries), str(f.blocked_requests), _when(f.last_success),
+                      _when(f.next_poll, seconds=True),
                       Text(shorten(link(_notes(f)))))  # JSON and CSV keep each field whole
     console.print(table)
     console.print(Text(_FOOTNOTE, "dim"))
@@ -233,7 +245,7 @@ def _csv_value(value: Any) -> Any:
 _FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
-def _when(value: datetime | None) -> str:
-    return minute(value) if value else "-"
+def _when(value: datetime | None, *, seconds: bool = False) -> str:
+    return local_time(value, seconds=seconds) if value else "-"
 
 

@@ -6,6 +6,8 @@ Every URL and error printed here passes through ``monitor.notify.redact`` (artic
 
 from __future__ import annotations
 
+import re
+import tomllib
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -13,12 +15,24 @@ from typing import Any
 import typer
 from rich.text import Text
 
-from monitor.cli.common import TextOrJson, clean, console, link, minute, open_store, print_jsonl, settings_from
+from monitor.cli.common import (
+    TextOrJson,
+    clean,
+    console,
+    err_console,
+    link,
+    local_time,
+    open_store,
+    plain,
+    print_jsonl,
+    settings_from,
+)
+from monitor.config import Settings
 from monitor.notify import Notifier, redact
 from monitor.notify.redact import redact_credentials
 from monitor.store import DeliveryRecord
 
-__all__ = ["deliveries", "notify_app", "send_test"]
+__all__ = ["deliveries", "naming_variables", "notify_app", "send_test"]
 
 notify_app = typer.Typer(no_args_is_help=True, help="Try alert channels.")
 
@@ -34,7 +48,10 @@ class _Status(str, Enum):
 def send_test(ctx: typer.Context, channel: str = typer.Argument(..., help="A [channels.NAME] of config.toml."),
                  format: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f")) -> None:
     """Send a test alert to every URL of CHANNEL and say, per URL, whether it was delivered. Exit 1 if any failed."""
-    settings = settings_from(ctx)
+    settings = naming_variables(settings_from(ctx))
+    for warning in settings.warnings:
+        if not warning.startswith(f"channel {channel!r}"):  # the channel tested says its own in the error
+            err_console.print(plain(f"monitor: warning: {warning}"))
     store = open_store(settings)
     try:
         results = Notifier(settings, store).test_channel(channel)
@@ -87,12 +104,37 @@ def _print_text(found: list[DeliveryRecord]) -> None:
         when = d.sent_at if d.status in ("sent", "suppressed") else d.next_attempt_at
         label = "sent" if d.status in ("sent", "suppressed") else "next"
         typer.echo(clean(f"#{d.id} {d.channel} {d.mode} {d.status} attempts={d.attempts} rule={d.rule_id} "
-                         f"story={d.story_id} {label}={_when(when)}"))
+                         f"story={d.story_id} {label}={_when(when, seconds=label == 'next')}"))
         typer.echo(f"    {clean(d.article_title or '(article gone)')} {link(d.article_url or '')}".rstrip())
         if d.last_error:
             typer.echo(f"    last error: {clean(redact(d.last_error))}")
     typer.echo(f"{len(found)} deliveries")
 
 
-def _when(value: datetime | None) -> str:
-    return minute(value, "T") + "Z" if value else "-"
+def _when(value: datetime | None, *, seconds: bool) -> str:
+    return local_time(value, seconds=seconds).replace(" ", "T", 1).replace(" ", "") if value else "-"
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+_UNNAMED = "(set its environment variable)"
+
+
+def naming_variables(settings: Settings) -> Settings:
+    """``settings`` whose "channel has no URL and is off" warnings name the variables to set, as the config file's
+    ``[channels.NAME] urls`` spell them (``${MONITOR_CHAT_URL:-}`` → ``set MONITOR_CHAT_URL``)."""
+    if settings.path is None or not any(_UNNAMED in w for w in settings.warnings):
+        return settings
+    try:
+        channels = tomllib.loads(settings.path.read_text(encoding="utf-8")).get("channels")
+    except (OSError, ValueError):  # read when the settings were loaded: changed since, keep the general hint
+        return settings
+    named = []
+    for warning in settings.warnings:
+        for name, channel in (channels if isinstance(channels, dict) else {}).items():
+            urls = channel.get("urls") if isinstance(channel, dict) else None
+            found = [v for url in (urls if isinstance(urls, list) else [])[:100] if isinstance(url, str)
+                     for v in _VARIABLE.findall(url)]
+            if found and warning.startswith(f"channel {name!r}"):
+                warning = warning.replace(_UNNAMED, f"(set {' or '.join(dict.fromkeys(found))})")
+        named.append(warning)
+    return settings.model_copy(update={"warnings": tuple(named)})

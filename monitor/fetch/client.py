@@ -51,7 +51,9 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 # The decoded body replaces the wire body, so these no longer describe it.
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
-_PRIVATE_HINT = " (set allow_private = true on this feed in config.toml to fetch it)"
+# Both settings that open the address: the feed's own, or every request's.
+_PRIVATE_HINT = (" (to fetch it, set allow_private = true on this feed's [[feeds]] entry in config.toml,"
+                 " or [fetch] allow_private = true for every feed)")
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,7 @@ class Fetcher:
         if literal is not None:
             why = blocked_reason(literal, allow_private=allow_private)
             if why is not None:
-                reason = f"{clip(host, 60)} is {why}"
+                reason = why  # "loopback address 127.0.0.1": the address is named once
                 hint = _PRIVATE_HINT if blocked_reason(literal, allow_private=True) is None else ""
                 raise BlockedAddressError(f"blocked: {reason}{hint}", url=url, reason=reason)
         try:

@@ -318,7 +318,7 @@ def _localtime(when: datetime | None, zone: ZoneInfo) -> str:
     aware = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
     try:
         local = aware.astimezone(zone)
-        name = local.tzname() or ""
+        name = local.isoformat()[-6:]  # its offset, +06:30, as every human-facing time shows it (cli.common)
     except (OverflowError, ValueError):  # the zone's offset would leave years 1..9999: show it as it came
         local = aware
         name = "UTC" if aware.utcoffset() == timedelta(0) else aware.strftime("%z")

@@ -104,12 +104,14 @@ def test_feeds_list_add_remove(config: Path) -> None:
 
 def test_feeds_list_shows_a_failing_feed_and_why(config: Path, news_site: NewsSite) -> None:  # noqa: F811
     news_site.broken.add("/feeds/mekong.xml")
-    assert invoke("--config", str(config), "poll")[0] == 0  # the cycle ran, even though the feed failed
+    code, out, _ = invoke("--config", str(config), "poll")
+    assert code == 1  # every feed polled failed (the cycle ran and recorded it)
+    assert "mekong: failed: HTTP 500" in out or "mekong: failed: " in out and "500" in out
     code, out, _ = invoke("--config", str(config), "feeds", "list", "--format", "json")
     [feed] = map(json.loads, out.splitlines())
     assert feed["last_status"] == "error" and "500" in feed["last_error"] and feed["consecutive_failures"] == 1
     code, out, _ = invoke("--config", str(config), "poll")
-    assert "skipped" in out and "back-off" in out
+    assert code == 0 and "mekong: skipped: in back-off" in out and "`monitor poll --force` polls it now" in out
 
 
 @pytest.mark.parametrize(

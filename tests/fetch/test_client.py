@@ -644,7 +644,8 @@ def test_permission_is_per_request_and_the_pools_are_separate(hostile_server: Ho
     trusted, refused, new_connections = asyncio.run(go())
     assert trusted.body == FEED_XML and new_connections == 0  # the second trusted fetch reused its connection
     assert refused.reason == "intranet.test resolves to loopback address 127.0.0.1"
-    assert str(refused).endswith("(set allow_private = true on this feed in config.toml to fetch it)")
+    assert str(refused).endswith("(to fetch it, set allow_private = true on this feed's [[feeds]] entry in config.toml,"
+                                  " or [fetch] allow_private = true for every feed)")
 
 
 def test_a_permitted_request_follows_its_redirects_to_loopback(hostile_server: HostileServer) -> None:
@@ -653,7 +654,7 @@ def test_a_permitted_request_follows_its_redirects_to_loopback(hostile_server: H
             return await fetcher.fetch(hostile_server.url("/redirect/2"), allow_private=allow)
 
     assert asyncio.run(go(True)).body == FEED_XML
-    with pytest.raises(BlockedAddressError, match="127.0.0.1 is loopback address 127.0.0.1 .set allow_private"):
+    with pytest.raises(BlockedAddressError, match=r"blocked: loopback address 127.0.0.1 \(to fetch it, set "):
         asyncio.run(go(False))
 
 

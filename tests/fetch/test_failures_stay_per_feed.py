@@ -156,7 +156,7 @@ def test_loopback_is_reachable_only_by_the_feeds_opened_for_it(
     assert recorded["hostile"].blocked_requests == len(targets)
     for name in ("closed", "from-cli"):
         assert results[name].status == "error"
-        assert "set allow_private = true on this feed in config.toml" in (recorded[name].last_error or "")
+        assert "set allow_private = true on this feed's [[feeds]] entry" in (recorded[name].last_error or "")
         assert recorded[name].blocked_requests == 1
 
 

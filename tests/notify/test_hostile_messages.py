@@ -192,7 +192,7 @@ def test_matches_and_deliveries_at_year_1_and_9999_with_extreme_cutoffs(tmp_path
     for command in ("matches", "deliveries"):
         result = run(command, "--limit", "-1")
         assert result.exit_code == 2 and "--limit" in result.output
-    assert "next=0001-01-01T00:00Z" in run("deliveries").output
+    assert "next=0001-01-01T00:00:00+00:00" in run("deliveries").output
 
 
 def test_lone_surrogates_in_a_document_print_in_every_command_and_format(tmp_path: Path) -> None:
