@@ -73,7 +73,7 @@ def test_a_feed_is_checked_then_added(config: Path, news_site: NewsSite) -> None
 def test_loopback_needs_allow_private_and_the_error_says_so(config: Path, news_site: NewsSite) -> None:
     code, out, err = invoke(config, "feeds", "add", news_site.feed_url("mekong"))
     assert code == 2 and out == ""
-    assert err == ("monitor: error: blocked: 127.0.0.1 is loopback address 127.0.0.1: "
+    assert err == ("monitor: error: blocked: loopback address 127.0.0.1: "
                    "add --allow-private to add a feed on your own network\n")
     assert not news_site.requests and stored(config) == {}
 

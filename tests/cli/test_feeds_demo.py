@@ -14,7 +14,7 @@ from monitor.cli import app
 from monitor.demo import demo_articles
 from monitor.starter import SHIPPED_SEEDS
 
-_SOURCE = re.compile(r"^  mekong-daily · (\d{4}-\d\d-\d\d \d\d:\d\d) UTC · (\S+)$")
+_SOURCE = re.compile(r"^  mekong-daily · (\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d) · (\S+)$")
 _RULE = re.compile(r"^  (.+) \((kh-[a-z-]+), (critical|high|medium|low|info)\)(  .*)?$")
 
 
