@@ -47,16 +47,17 @@ def main() -> None:
     bodies = [b for b in bodies if 3000 <= len(b) <= 8000]
     norm_us, span_us = [], []
     for body in bodies:
-        norm = _best_of(lambda: normalise(body), args.repeats)
-        both = _best_of(lambda: _middle_span(body), args.repeats)
+        norm = _best_of(lambda body=body: normalise(body), args.repeats)
+        both = _best_of(lambda body=body: _middle_span(body), args.repeats)
         norm_us.append(norm * 1e6)
         span_us.append(max(0.0, both - norm) * 1e6)
     ascii_only = sum(b.isascii() for b in bodies)
     print(f"{len(bodies)} articles ({ascii_only} pure ASCII); best of {args.repeats}")
-    print(f"normalise: mean {statistics.mean(norm_us):.0f} us, median {statistics.median(norm_us):.0f} us, "
-          f"max {max(norm_us):.0f} us")
-    print(f"first span of a matched article: mean {statistics.mean(span_us):.0f} us, "
-          f"max {max(span_us):.0f} us")
+    print(
+        f"normalise: mean {statistics.mean(norm_us):.0f} us, median {statistics.median(norm_us):.0f} us, "
+        f"max {max(norm_us):.0f} us"
+    )
+    print(f"first span of a matched article: mean {statistics.mean(span_us):.0f} us, max {max(span_us):.0f} us")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -32,13 +32,15 @@ __all__: list[str] = []
 
 # Filler around each seed's text: everyday news words, none of them a rule term, so each article carries the
 # seed's matches once, as a real article would (not fifty repetitions of "scam").
-_WORDS = ("ministry officials province workers court report government week village market company minister "
-          "investigation labour rights economy tourism farmers rice rubber exports festival weather school road "
-          "bridge hospital election budget students teachers prices fuel harvest river season council").split()
+_WORDS = (
+    "ministry officials province workers court report government week village market company minister "
+    "investigation labour rights economy tourism farmers rice rubber exports festival weather school road "
+    "bridge hospital election budget students teachers prices fuel harvest river season council"
+).split()
 
 
 def _articles(feed: int, entries: int, seeds: list[DemoArticle], rng: random.Random) -> list[DemoArticle]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     out = []
     for i in range(entries):
         seed = seeds[rng.randrange(len(seeds))]
@@ -95,8 +97,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8" if self.path.endswith("html")
-                         else "application/rss+xml; charset=utf-8")
+        self.send_header(
+            "Content-Type",
+            "text/html; charset=utf-8" if self.path.endswith("html") else "application/rss+xml; charset=utf-8",
+        )
         self.send_header("ETag", etag)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -134,8 +138,10 @@ def run(feeds: int, entries: int, full_text: bool, folder: Path, hosts: int) -> 
     store.close()
     site.close()
     label = "full text" if full_text else "feed text only"
-    print(f"| {feeds} feeds × {entries} entries on {hosts} hosts, {label} | first poll {first:.1f} s ({counts1['new'] / first:.0f} "
-          f"entries/s, {counts1}) | second poll {second:.2f} s ({counts2}) | {matches} matches |")
+    print(
+        f"| {feeds} feeds × {entries} entries on {hosts} hosts, {label} | first poll {first:.1f} s ({counts1['new'] / first:.0f} "
+        f"entries/s, {counts1}) | second poll {second:.2f} s ({counts2}) | {matches} matches |"
+    )
 
 
 def main() -> None:

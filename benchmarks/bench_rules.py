@@ -25,8 +25,8 @@ import os
 import platform
 import random
 import re
-import sys
 import statistics
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -36,11 +36,11 @@ import daachorse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.docs_section import write_section  # noqa: E402
 from monitor.rules import Document, Rule, RuleSet  # noqa: E402
 from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef, Term  # noqa: E402
 from monitor.rules.syntax import make_term, parse_query  # noqa: E402
 from monitor.rules.text import normalise  # noqa: E402
-from benchmarks.docs_section import write_section  # noqa: E402
 
 SEED = 20261122
 _FIELDS = ("title", "text", "url", "author")
@@ -51,8 +51,10 @@ RULE_RANKS_FROM = 1000
 CALIBRATION_ARTICLES = {"calibrated": 300, "strict": 3000}
 CALIBRATION_ROUNDS = 5
 _SYL = ["ka", "mo", "ri", "sen", "tha", "pol", "ver", "dan", "lu", "cam", "bo", "nex", "tri", "gal", "zu", "pe"]
-_COMMON = ("the of and to in a is that for on was with as by at from his her said police officials "
-           "government report court new year people country city week two three told after").split()
+_COMMON = (
+    "the of and to in a is that for on was with as by at from his her said police officials "
+    "government report court new year people country city week two three told after"
+).split()
 
 
 def _vocab(rng: random.Random, n: int) -> list[str]:
@@ -247,9 +249,19 @@ def _measure(
     bare, bare_norm = _bare_pass(rs, docs, repeats)
     naive = _naive(rules, docs, n)
     return {
-        "rules": n, "compile_s": compile_s, "peak_mb": peak / 1e6, "per_ms": per * 1000, "aps": 1 / per,
-        "matches": matches, "candidates": candidates, "bare_ms": bare * 1000, "bare_norm_ms": bare_norm * 1000,
-        "naive_ms": naive * 1000, "vs_naive": naive / per, "vs_bare": per / bare, "vs_bare_norm": per / bare_norm,
+        "rules": n,
+        "compile_s": compile_s,
+        "peak_mb": peak / 1e6,
+        "per_ms": per * 1000,
+        "aps": 1 / per,
+        "matches": matches,
+        "candidates": candidates,
+        "bare_ms": bare * 1000,
+        "bare_norm_ms": bare_norm * 1000,
+        "naive_ms": naive * 1000,
+        "vs_naive": naive / per,
+        "vs_bare": per / bare,
+        "vs_bare_norm": per / bare_norm,
     }
 
 
@@ -257,7 +269,10 @@ def run(sizes: list[int], n_articles: int, repeats: int, profiles: list[str]) ->
     rng = random.Random(SEED)
     vocab = _vocab(rng, 30000)
     weights = list(itertools.accumulate(1.0 / (i + 1) for i in range(len(vocab))))  # Zipf
-    docs = [Document(title=_article(rng, vocab, weights)[:80], text=_article(rng, vocab, weights)) for _ in range(n_articles)]
+    docs = [
+        Document(title=_article(rng, vocab, weights)[:80], text=_article(rng, vocab, weights))
+        for _ in range(n_articles)
+    ]
     crng = random.Random(SEED + 1)
     n_calibration = max((CALIBRATION_ARTICLES.get(p, 0) for p in profiles), default=0)
     corpus = [  # the 300 articles of "calibrated" are the first 300 of "strict"
@@ -270,7 +285,7 @@ def run(sizes: list[int], n_articles: int, repeats: int, profiles: list[str]) ->
         built = [_build(*_queries(vocab, n, corpus[:size] if size else None)) for n in sizes]
         pers = _interleaved([b[0] for b in built], docs, repeats)
         out[profile] = []
-        for b, per in zip(built, pers):
+        for b, per in zip(built, pers, strict=False):
             out[profile].append(_measure(b, per, docs, repeats))
             print(profile, {k: round(v, 3) for k, v in out[profile][-1].items()}, flush=True)
     return out
@@ -361,8 +376,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--articles", type=int, default=150)
     parser.add_argument("--repeats", type=int, default=5, help="passes over the articles; the median is reported")
-    parser.add_argument("--profiles", nargs="+", choices=["calibrated", "strict", "high"],
-                        default=["calibrated", "strict", "high"])
+    parser.add_argument(
+        "--profiles", nargs="+", choices=["calibrated", "strict", "high"], default=["calibrated", "strict", "high"]
+    )
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     results = run(args.sizes, args.articles, args.repeats, args.profiles)

@@ -140,15 +140,37 @@ class Monitor:
         stored = self.store.list_feeds()
         known = {f.name for f in stored}
         now = self.clock()
-        pending = [FeedRecord(
-            id=0, name=f.name, url=f.url, tags=f.tags, enabled=True, interval=f.interval, full_text=f.full_text,
-            source="config", etag=None, last_modified=None, last_polled=None, last_success=None, last_status=None,
-            last_error=None, consecutive_failures=0, next_poll=None, retry_after_until=None, blocked_requests=0,
-            created_at=now, config_url=f.url) for f in self.settings.feeds if f.name not in known]
+        pending = [
+            FeedRecord(
+                id=0,
+                name=f.name,
+                url=f.url,
+                tags=f.tags,
+                enabled=True,
+                interval=f.interval,
+                full_text=f.full_text,
+                source="config",
+                etag=None,
+                last_modified=None,
+                last_polled=None,
+                last_success=None,
+                last_status=None,
+                last_error=None,
+                consecutive_failures=0,
+                next_poll=None,
+                retry_after_until=None,
+                blocked_requests=0,
+                created_at=now,
+                config_url=f.url,
+            )
+            for f in self.settings.feeds
+            if f.name not in known
+        ]
         return sorted(stored + pending, key=lambda f: f.name)
 
-    def matches(self, *, rule: str | None = None, since: datetime | None = None,
-                limit: int | None = None) -> list[MatchRecord]:
+    def matches(
+        self, *, rule: str | None = None, since: datetime | None = None, limit: int | None = None
+    ) -> list[MatchRecord]:
         """Stored matches, newest first, with their article and deliveries."""
         return self.store.list_matches(rule=rule, since=since, limit=limit)
 
@@ -164,14 +186,22 @@ class Monitor:
         settings = self.settings
         async with AsyncExitStack() as stack:
             fetcher = await stack.enter_async_context(
-                Fetcher(settings.fetch, transport=self._transport, resolver=self._resolver))
+                Fetcher(settings.fetch, transport=self._transport, resolver=self._resolver)
+            )
             if extractor is None:
                 extractor = stack.enter_context(
-                    ExtractorPool(settings.fetch.extract_processes, timeout=settings.fetch.extract_timeout))
+                    ExtractorPool(settings.fetch.extract_processes, timeout=settings.fetch.extract_timeout)
+                )
             yield Context(settings, self.store, fetcher, self._rules, extractor, self.clock)
 
-    async def poll_async(self, *, feeds: Sequence[str] = (), force: bool = False, due_only: bool = False,
-                         extractor: ExtractorPool | None = None) -> list[FeedResult]:
+    async def poll_async(
+        self,
+        *,
+        feeds: Sequence[str] = (),
+        force: bool = False,
+        due_only: bool = False,
+        extractor: ExtractorPool | None = None,
+    ) -> list[FeedResult]:
         """One poll cycle: every enabled feed (``due_only``: those due), or the named ``feeds``; one result each."""
         async with self.session(extractor=extractor) as ctx:
             results = await poll_due(ctx, due_only=due_only, force=force, names=tuple(feeds))
@@ -189,8 +219,12 @@ class Monitor:
         for feed in self.store.list_feeds():
             if feed.name in failed:
                 self.store.update_feed_state(feed.id, offline_state(feed.state, now))
-        _log.warning("offline: all %d feeds failed to resolve their host or reach the network; "
-                     "trying again in %g s, not backing off", len(failed), OFFLINE_RETRY)
+        _log.warning(
+            "offline: all %d feeds failed to resolve their host or reach the network; "
+            "trying again in %g s, not backing off",
+            len(failed),
+            OFFLINE_RETRY,
+        )
         return True
 
     def poll(self, *, feeds: Sequence[str] = (), force: bool = False, due_only: bool = False) -> list[FeedResult]:
@@ -214,4 +248,3 @@ class Monitor:
         from monitor.daemon import Daemon  # the daemon is built on this class
 
         asyncio.run(Daemon.of(self).run())
-

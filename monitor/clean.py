@@ -69,7 +69,7 @@ MAX_KEY_BYTES = 2_048
 #: key the edge let through is stored as looked up.
 INDEXABLE_BYTES = 2_600
 MAX_TAG_CHARS = 20_000  # real tags are far shorter; what a longer one holds (a data: image) is no text
-MIN_DATE = datetime(1970, 1, 1)
+MIN_DATE = datetime(1970, 1, 1)  # noqa: DTZ001 - times are naive UTC (docs/dev.md)
 MAX_FUTURE = timedelta(days=1)
 
 # Lone surrogates, C0 controls but tab, newline and CR, and DEL. CR is handled apart (it becomes a newline).

@@ -119,8 +119,13 @@ class Daemon:
             # Polling and delivering are separate jobs, so a long poll never holds back the alerts already due.
             for job, args in ((self._start_polls, [ctx]), (self._deliver, [notifier])):
                 scheduler.add_job(
-                    job, "interval", args=args, seconds=self.settings.scheduler.tick,
-                    next_run_time=datetime.now().astimezone(), max_instances=1, coalesce=True,
+                    job,
+                    "interval",
+                    args=args,
+                    seconds=self.settings.scheduler.tick,
+                    next_run_time=datetime.now().astimezone(),
+                    max_instances=1,
+                    coalesce=True,
                     misfire_grace_time=None,
                 )
             scheduler.start()
@@ -177,8 +182,12 @@ class Daemon:
         results = [r for r in done if isinstance(r, FeedResult)]
         failed = [r.feed for r in results if r.status == "error"]
         named = ", ".join(failed[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
-        _log.info("poll cycle: %s in %.1f s%s", summary(results), time.monotonic() - started,
-                  f" (failed: {named})" if failed else "")
+        _log.info(
+            "poll cycle: %s in %.1f s%s",
+            summary(results),
+            time.monotonic() - started,
+            f" (failed: {named})" if failed else "",
+        )
         try:
             await asyncio.to_thread(self.monitor.settle_offline, results)
         except MonitorError as e:  # the database is down: the feeds keep their back-off
@@ -195,9 +204,11 @@ class Daemon:
         url = settings.database.url  # a SQLite file by its path: the log redacts URL paths that look like tokens
         database = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else redact_credentials(url)
         feeds = len(self.store.list_feeds())
-        return (f"monitor started: {feeds} feed{'' if feeds == 1 else 's'}, {len(self.monitor.rules.rules)} rules, "
-                f"channels on: {on}; off: {', '.join(off) or 'none'}; database {database}; "
-                f"tick {settings.scheduler.tick:g} s")
+        return (
+            f"monitor started: {feeds} feed{'' if feeds == 1 else 's'}, {len(self.monitor.rules.rules)} rules, "
+            f"channels on: {on}; off: {', '.join(off) or 'none'}; database {database}; "
+            f"tick {settings.scheduler.tick:g} s"
+        )
 
     async def _stop_polls(self, ctx: Context) -> None:
         """Let running polls finish within ``SHUTDOWN_GRACE``, then cancel the rest. A cancelled poll records

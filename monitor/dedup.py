@@ -27,8 +27,20 @@ import numpy as np
 from courlan import extract_domain, normalize_url
 from datasketch import MinHash
 
-__all__ = ["MAX_KEY_BYTES", "SHINGLE_WORDS", "STORY_BANDS", "STORY_MIN_WORDS", "STORY_ROWS", "canonical_url",
-           "content_hash", "link_story_key", "normalize_text", "site", "storable_key", "story_keys"]
+__all__ = [
+    "MAX_KEY_BYTES",
+    "SHINGLE_WORDS",
+    "STORY_BANDS",
+    "STORY_MIN_WORDS",
+    "STORY_ROWS",
+    "canonical_url",
+    "content_hash",
+    "link_story_key",
+    "normalize_text",
+    "site",
+    "storable_key",
+    "story_keys",
+]
 
 #: Words per shingle. Three-word shingles keep two articles on one topic (same names,
 #: same places) far apart while a reprint keeps most of its shingles.
@@ -66,10 +78,8 @@ def canonical_url(url: str) -> str:
     try:
         normal = normalize_url(stripped, strict=False)
         parts = urlsplit(normal)
-        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                 if not _TRACKING_PARAM.match(k)]
-        return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path,
-                           urlencode(query), ""))
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING_PARAM.match(k)]
+        return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path, urlencode(query), ""))
     except (ValueError, TypeError, UnicodeError):
         return stripped
 
@@ -123,20 +133,16 @@ def story_keys(text: str) -> tuple[int, ...]:
     words = _WORD.findall(normalize_text(text))
     if len(words) < STORY_MIN_WORDS:
         return ()
-    shingles = {" ".join(words[i:i + SHINGLE_WORDS])
-                for i in range(len(words) - SHINGLE_WORDS + 1)}
-    minhash = MinHash(num_perm=STORY_BANDS * STORY_ROWS, seed=_SEED,
-                      permutations=_permutations(), scheme=_SCHEME)
+    shingles = {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
+    minhash = MinHash(num_perm=STORY_BANDS * STORY_ROWS, seed=_SEED, permutations=_permutations(), scheme=_SCHEME)
     minhash.update_batch([s.encode("utf-8") for s in sorted(shingles)])
     values = np.asarray(minhash.hashvalues, dtype=np.uint64)
-    return tuple(_band_key(band, values[band * STORY_ROWS:(band + 1) * STORY_ROWS])
-                 for band in range(STORY_BANDS))
+    return tuple(_band_key(band, values[band * STORY_ROWS : (band + 1) * STORY_ROWS]) for band in range(STORY_BANDS))
 
 
 def _band_key(band: int, rows: np.ndarray) -> int:
     # The band number is hashed in so equal rows in different bands are different keys.
-    digest = hashlib.blake2b(struct.pack(">I", band) + rows.astype(">u8").tobytes(),
-                             digest_size=8).digest()
+    digest = hashlib.blake2b(struct.pack(">I", band) + rows.astype(">u8").tobytes(), digest_size=8).digest()
     value: int = struct.unpack(">q", digest)[0]  # signed: fits a BIGINT column
     return value
 

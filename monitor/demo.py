@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,7 +57,7 @@ class DemoArticle:
 
 def demo_articles(seeds_dir: Path = SHIPPED_SEEDS, now: datetime | None = None) -> list[DemoArticle]:
     """The seeds (title = first non-empty line, body = the rest) and the distractors, newest first."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     stories: list[tuple[str, str]] = []
     for path in sorted(seeds_dir.glob("*.txt")):
         lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

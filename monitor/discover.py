@@ -22,8 +22,9 @@ from monitor.fetch import Fetcher, FetchResult
 __all__ = ["COMMON_PATHS", "Discovery", "FeedLink", "discover"]
 
 COMMON_PATHS = ("/feed", "/rss", "/feed.xml", "/rss.xml", "/atom.xml", "/index.xml")
-_FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml",
-                         "application/feed+json"})  # not application/json: WordPress names its REST API so
+_FEED_TYPES = frozenset(
+    {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"}
+)  # not application/json: WordPress names its REST API so
 _MAX_LINKS = 20  # a page offering more is a link farm; the first ones are the site's own
 _HTML_START = (b"<!doctype html", b"<html")
 

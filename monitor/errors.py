@@ -102,9 +102,7 @@ class TooManyRedirectsError(FetchError):
 class FetchStatusError(FetchError):
     """The server answered with an error status."""
 
-    def __init__(
-        self, message: str, *, url: str = "", status: int, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, url: str = "", status: int, retry_after: float | None = None) -> None:
         super().__init__(message, url=url)
         self.status = status
         self.retry_after = retry_after
@@ -129,9 +127,7 @@ class ExtractError(MonitorError):
 class RuleError(MonitorError, ValueError):
     """A rule file is wrong; ``str()`` is ``path:line:column: message``."""
 
-    def __init__(
-        self, message: str, *, path: Path | str | None = None, line: int = 0, column: int = 0
-    ) -> None:
+    def __init__(self, message: str, *, path: Path | str | None = None, line: int = 0, column: int = 0) -> None:
         self.message = _one_line(message)
         self.path = Path(path) if path is not None else None
         self.line = line

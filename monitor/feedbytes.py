@@ -27,11 +27,22 @@ _MAX_DECL_BYTES = 512  # an XML declaration is under 100 bytes
 _MAX_AUTHOR_SCAN = 1_000  # author text feedparser searches for an e-mail address (the field keeps 200 chars)
 _MAX_TAGS = 100  # categories feedparser keeps per entry (we read none)
 _MAX_NAMESPACES = 100  # namespaces feedparser tracks; it scans them all for each element of an unknown one
-_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
-              (codecs.BOM_UTF16_BE, "utf-16"))  # UTF-32 first: its LE BOM starts with UTF-16's
-_WIDE_STARTS = tuple((re.compile(p, re.S), c) for p, c in ((rb"[<{]\0\0\0", "utf-32-le"), (rb"\0\0\0[<{]", "utf-32-be"),
-                                                             (rb"[<{]\0.\0", "utf-16-le"), (rb"\0[<{]\0", "utf-16-be"),
-                                                             (rb"\x4c\x6f\xa7\x94", "cp037")))  # EBCDIC "<?xm"
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)  # UTF-32 first: its LE BOM starts with UTF-16's
+_WIDE_STARTS = tuple(
+    (re.compile(p, re.S), c)
+    for p, c in (
+        (rb"[<{]\0\0\0", "utf-32-le"),
+        (rb"\0\0\0[<{]", "utf-32-be"),
+        (rb"[<{]\0.\0", "utf-16-le"),
+        (rb"\0[<{]\0", "utf-16-be"),
+        (rb"\x4c\x6f\xa7\x94", "cp037"),
+    )
+)  # EBCDIC "<?xm"
 _XML_DECL_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*["'])[^"']*(["'])""")
 
 
@@ -72,11 +83,12 @@ def _as_utf8(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, Mapping[st
     """A UTF-16/32 (BOM, NUL pattern or header) or EBCDIC body re-encoded as UTF-8 and labelled so, for the
     byte-level fixes."""
     bom, codec = next(((bom, name) for bom, name in _WIDE_BOMS if body.startswith(bom)), (b"", None))
-    if codec is not None and b"\x00" not in body[len(bom):len(bom) + 64]:  # UTF-16/32 markup is full of NULs
-        body, codec = body[len(bom):], None  # a wide BOM on 8-bit text lies: the text wins (else nothing parses)
+    if codec is not None and b"\x00" not in body[len(bom) : len(bom) + 64]:  # UTF-16/32 markup is full of NULs
+        body, codec = body[len(bom) :], None  # a wide BOM on 8-bit text lies: the text wins (else nothing parses)
     codec = codec or next((name for pattern, name in _WIDE_STARTS if pattern.match(body)), None)
-    declared = (re.findall(r"charset=[\"']?(utf-(?:16|32)(?:-?[lb]e)?)", headers.get("content-type", "").lower())
-                or [None])[0]
+    declared = (
+        re.findall(r"charset=[\"']?(utf-(?:16|32)(?:-?[lb]e)?)", headers.get("content-type", "").lower()) or [None]
+    )[0]
     codec = codec or (declared if b"\x00" in body[:64] else None)
     if codec is None and declared:  # a UTF-16/32 label on 8-bit text lies: decoded so, nothing would parse
         return body, {**headers, "content-type": headers["content-type"].split(";")[0].strip()}
@@ -149,8 +161,17 @@ def _declares_entities(body: bytes) -> bool:
     head = body.replace(b"\x00", b"")
     pos = 0
     while True:
-        while pos < len(head) and head[pos : pos + 1] in (b" ", b"\t", b"\r", b"\n", b"\xef", b"\xbb", b"\xbf",
-                                                             b"\xff", b"\xfe"):
+        while pos < len(head) and head[pos : pos + 1] in (
+            b" ",
+            b"\t",
+            b"\r",
+            b"\n",
+            b"\xef",
+            b"\xbb",
+            b"\xbf",
+            b"\xff",
+            b"\xfe",
+        ):
             pos += 1
         if head.startswith(b"<?", pos):
             end, closer = head.find(b"?>", pos), 2

@@ -19,7 +19,7 @@ import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -29,7 +29,14 @@ import lxml.html
 
 from monitor import feedbytes
 from monitor.clean import (
-    LIMITS, MAX_URL_CHARS, bound_tags, clean_date, clean_guid, clean_text, clean_url, strip_userinfo,
+    LIMITS,
+    MAX_URL_CHARS,
+    bound_tags,
+    clean_date,
+    clean_guid,
+    clean_text,
+    clean_url,
+    strip_userinfo,
 )
 from monitor.errors import FeedParseError
 
@@ -120,8 +127,9 @@ def _bozo_reason(parsed: Mapping[str, Any], ctype: str) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
 
 
-def _entry(guid: object, url: str, title: str, summary: str, content: str, author: str,
-           published: datetime | None) -> FeedEntry:
+def _entry(
+    guid: object, url: str, title: str, summary: str, content: str, author: str, published: datetime | None
+) -> FeedEntry:
     """The one way out of this module for an entry: every field cleaned and bounded (``monitor.clean``)."""
     url = clean_url(url)
     title = clean_text(title, _MAX_TITLE_CHARS)
@@ -135,9 +143,9 @@ def _entry_from_feedparser(entry: dict[str, Any], base: str) -> FeedEntry:
     title = _text(entry.get("title", ""), _detail_type(entry.get("title_detail")), _MAX_TITLE_CHARS)
     summary = _text(entry.get("summary", ""), _detail_type(entry.get("summary_detail")), _MAX_SUMMARY_CHARS)
     contents = entry.get("content") or []
-    content = "\n".join(
-        _text(c.get("value", ""), c.get("type", "text/html"), _MAX_CONTENT_CHARS) for c in contents
-    )[:_MAX_CONTENT_CHARS]
+    content = "\n".join(_text(c.get("value", ""), c.get("type", "text/html"), _MAX_CONTENT_CHARS) for c in contents)[
+        :_MAX_CONTENT_CHARS
+    ]
     link = _absolute(entry.get("link", ""), base)
     # dict.get: FeedParserDict maps a missing updated_parsed to published_parsed with a DeprecationWarning.
     published = _struct_to_datetime(dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed"))
@@ -164,6 +172,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
 def _load_json(text: str) -> Any:
     """JSON text as Python; a huge integer is read as a float, arrays and objects nested past ``_MAX_JSON_DEPTH``
     as null (a junk extension field of one item must not fail its feed)."""
+
     def number(digits: str) -> int | float:
         return int(digits) if len(digits) <= _MAX_JSON_DIGITS else float(digits)
 
@@ -242,7 +251,7 @@ def _struct_to_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc).replace(tzinfo=None)
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC).replace(tzinfo=None)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
 

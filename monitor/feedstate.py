@@ -19,9 +19,23 @@ from monitor.config import Settings
 from monitor.errors import FetchStatusError, MonitorError
 from monitor.store import FeedRecord, FeedState
 
-__all__ = ["ERROR_CHARS", "MAX_RETRY_AFTER", "OFFLINE_RETRY", "Outcome", "backoff_delay", "error_line", "failed_state",
-           "follow_permanent", "later", "offline", "offline_state", "pages_per_feed", "parallel_polls", "select_feeds",
-           "summary"]
+__all__ = [
+    "ERROR_CHARS",
+    "MAX_RETRY_AFTER",
+    "OFFLINE_RETRY",
+    "Outcome",
+    "backoff_delay",
+    "error_line",
+    "failed_state",
+    "follow_permanent",
+    "later",
+    "offline",
+    "offline_state",
+    "pages_per_feed",
+    "parallel_polls",
+    "select_feeds",
+    "summary",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -30,8 +44,13 @@ ERROR_CHARS = 500  # a recorded error is one line of at most this many character
 OFFLINE_RETRY = 60.0  # seconds until feeds are tried again after a cycle in which the machine seemed offline
 
 # How a failure reads when the network, not the feed, is down: no name resolves, no route leaves the machine.
-_NETWORK_DOWN = ("cannot resolve ", "Name or service not known", "Temporary failure in name resolution",
-                 "Network is unreachable", "No route to host")
+_NETWORK_DOWN = (
+    "cannot resolve ",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "Network is unreachable",
+    "No route to host",
+)
 
 
 class Outcome(Protocol):
@@ -53,7 +72,7 @@ def later(now: datetime, seconds: float) -> datetime:
     try:
         return now + timedelta(seconds=seconds)
     except OverflowError:
-        return datetime.max
+        return datetime.max  # noqa: DTZ901 - naive UTC
 
 
 def backoff_delay(failures: int, interval: float, max_backoff: float, retry_after: float | None = None) -> float:
@@ -118,7 +137,7 @@ def error_line(error: BaseException, prefix: str = "", *, name_class: bool = Fal
     text = text if isinstance(error, MonitorError) else f"internal error: {type(error).__name__}: {error}"
     text = " ".join(f"{prefix}{text}".split())
     text = text.encode("utf-8", "replace").decode("utf-8").replace("\0", "")
-    return text if len(text) <= ERROR_CHARS else text[:ERROR_CHARS - 1] + "…"
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…"
 
 
 def failed_state(
@@ -155,20 +174,27 @@ def offline(results: Sequence[Outcome]) -> bool:
     ``OFFLINE_RETRY`` (``offline_state``) instead of each backing off for up to ``fetch.max_backoff``."""
     polled = [r for r in results if r.status != "skipped"]
     return len(polled) >= 2 and all(
-        r.status == "error" and any(mark in (r.error or "") for mark in _NETWORK_DOWN) for r in polled)
+        r.status == "error" and any(mark in (r.error or "") for mark in _NETWORK_DOWN) for r in polled
+    )
 
 
 def offline_state(state: FeedState, now: datetime) -> FeedState:
     """A feed's state after a failure recorded in an offline cycle: its error kept, not counted as one of the
     feed's failures, and the feed due again after ``OFFLINE_RETRY`` (not after its back-off)."""
-    return replace(state, consecutive_failures=max(state.consecutive_failures - 1, 0),
-                   next_poll=later(now, OFFLINE_RETRY), retry_after_until=None)
+    return replace(
+        state,
+        consecutive_failures=max(state.consecutive_failures - 1, 0),
+        next_poll=later(now, OFFLINE_RETRY),
+        retry_after_until=None,
+    )
 
 
 def summary(results: Sequence[Outcome]) -> str:
     """A cycle in one line: ``11 feeds: 9 ok, 3 new, 1 matched, 2 failed`` (and how many were skipped)."""
     count = {status: sum(r.status == status for r in results) for status in ("error", "skipped")}
     ok = len(results) - count["error"] - count["skipped"]
-    line = (f"{len(results)} feed{'' if len(results) == 1 else 's'}: {ok} ok, {sum(r.new for r in results)} new, "
-            f"{sum(r.matched for r in results)} matched, {count['error']} failed")
+    line = (
+        f"{len(results)} feed{'' if len(results) == 1 else 's'}: {ok} ok, {sum(r.new for r in results)} new, "
+        f"{sum(r.matched for r in results)} matched, {count['error']} failed"
+    )
     return line + (f", {count['skipped']} skipped" if count["skipped"] else "")

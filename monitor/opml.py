@@ -65,8 +65,9 @@ def read_opml(data: bytes, source: str = "OPML") -> Opml:
         raise OpmlError(f"{source}: larger than {MAX_BYTES:,} bytes; refused")
     if declares_entities(data):
         raise OpmlError(f"{source}: declares XML entities (<!ENTITY>); refused")
-    parser = lxml.etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                                  remove_comments=True, remove_pis=True)
+    parser = lxml.etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True
+    )
     try:
         root = lxml.etree.fromstring(data, parser)
     except lxml.etree.XMLSyntaxError as e:

@@ -18,9 +18,15 @@ EVAL = Path(os.environ.get("MONITOR_EVAL_DIR") or PROJECT.parent / "shared" / "e
 
 def needs_eval(path: Path) -> pytest.MarkDecorator:
     """Skip unless ``path`` (inside ``EVAL``) exists, with a reason that says how to get the data."""
-    return pytest.mark.skipif(not path.exists(), reason=(
-        f"third-party evaluation data not found at {path}: get it as docs/benchmarks.md "
-        "('Evaluation data') says, or set MONITOR_EVAL_DIR"))
+    return pytest.mark.skipif(
+        not path.exists(),
+        reason=(
+            f"third-party evaluation data not found at {path}: get it as docs/benchmarks.md "
+            "('Evaluation data') says, or set MONITOR_EVAL_DIR"
+        ),
+    )
+
+
 # Read before the autouse fixture clears MONITOR_* for each test.
 TEST_DATABASE_URL = os.environ.get("MONITOR_TEST_DATABASE_URL", "")
 

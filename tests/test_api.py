@@ -10,16 +10,17 @@ import pytest
 import monitor
 from monitor.errors import ConfigError, RuleSetError
 from monitor.rules import Document
+from tests.pipeline.test_poll import RAID, RULES, TOURISM
 from tests.support.chat import ChatServer
 from tests.support.newssite import NewsSite
-from tests.pipeline.test_poll import RAID, RULES, TOURISM
 
 
 def _deployment(tmp_path: Path, feed_url: str, chat_url: str) -> Path:
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "scams.yaml").write_text(RULES, encoding="utf-8")
     config = tmp_path / "config.toml"
-    config.write_text(f"""
+    config.write_text(
+        f"""
 [database]
 url = "sqlite:///data/monitor.db"
 [fetch]
@@ -34,12 +35,15 @@ url = "{feed_url}"
 urls = ["{chat_url}"]
 [[routes]]
 channels = ["chat"]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return config
 
 
-def test_a_script_polls_delivers_and_reads_matches(tmp_path: Path, news_site: NewsSite,
-                                                   chat_server: ChatServer) -> None:
+def test_a_script_polls_delivers_and_reads_matches(
+    tmp_path: Path, news_site: NewsSite, chat_server: ChatServer
+) -> None:
     news_site.add("daily", *RAID)
     news_site.add("daily", *TOURISM)
     config = _deployment(tmp_path, news_site.feed_url("daily"), chat_server.url())

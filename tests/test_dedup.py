@@ -20,22 +20,27 @@ def _seed(i: int) -> str:
     return SEEDS[i].read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("HTTPS://News.Example.COM:443/a/b?utm_source=x&utm_medium=rss&id=5#comments",
-     "https://news.example.com/a/b?id=5"),
-    ("https://news.example.com/story?fbclid=abc", "https://news.example.com/story"),
-    ("http://news.example.com:80/story", "http://news.example.com/story"),
-    ("https://news.example.com/view.php?newsid=12&b=2&a=1", "https://news.example.com/view.php?a=1&b=2&newsid=12"),
-    ("  https://news.example.com/x  ", "https://news.example.com/x"),
-], ids=["trackers-port-case-fragment", "fbclid", "default-port", "keeps-article-params", "spaces"])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "HTTPS://News.Example.COM:443/a/b?utm_source=x&utm_medium=rss&id=5#comments",
+            "https://news.example.com/a/b?id=5",
+        ),
+        ("https://news.example.com/story?fbclid=abc", "https://news.example.com/story"),
+        ("http://news.example.com:80/story", "http://news.example.com/story"),
+        ("https://news.example.com/view.php?newsid=12&b=2&a=1", "https://news.example.com/view.php?a=1&b=2&newsid=12"),
+        ("  https://news.example.com/x  ", "https://news.example.com/x"),
+    ],
+    ids=["trackers-port-case-fragment", "fbclid", "default-port", "keeps-article-params", "spaces"],
+)
 def test_canonical_url(url: str, expected: str) -> None:
     assert canonical_url(url) == expected
 
 
 def test_canonical_url_keeps_distinct_articles_apart() -> None:
     # courlan's strict mode would drop newsid and merge these two articles into one.
-    assert canonical_url("https://n.example/view.php?newsid=1") != canonical_url(
-        "https://n.example/view.php?newsid=2")
+    assert canonical_url("https://n.example/view.php?newsid=1") != canonical_url("https://n.example/view.php?newsid=2")
 
 
 @settings(max_examples=100, deadline=None)
@@ -59,9 +64,13 @@ def _reprint(text: str, changed_words: int, seed: int = 7) -> str:
     rng = random.Random(seed)
     for _ in range(changed_words):
         words[rng.randrange(len(words))] = "reportedly"
-    return "\n".join(["Crackdown widens as authorities move on online scam hubs",
-                      "PHNOM PENH (Wire) - Officials gave new details on Monday.",
-                      " ".join(words)])
+    return "\n".join(
+        [
+            "Crackdown widens as authorities move on online scam hubs",
+            "PHNOM PENH (Wire) - Officials gave new details on Monday.",
+            " ".join(words),
+        ]
+    )
 
 
 @pytest.mark.parametrize("index", range(len(SEEDS)))
@@ -88,9 +97,10 @@ def test_short_texts_get_no_story_keys() -> None:
 def test_story_keys_fit_bigint_and_are_stable_across_processes() -> None:
     keys = story_keys(_seed(0))
     assert len(keys) == 24
-    assert all(-2**63 <= k < 2**63 for k in keys)
-    code = ("import sys; from monitor.dedup import story_keys; "
-            "print(story_keys(open(sys.argv[1], encoding='utf-8').read()))")
-    other = subprocess.run([sys.executable, "-c", code, str(SEEDS[0])], capture_output=True,
-                           text=True, check=True)
+    assert all(-(2**63) <= k < 2**63 for k in keys)
+    code = (
+        "import sys; from monitor.dedup import story_keys; "
+        "print(story_keys(open(sys.argv[1], encoding='utf-8').read()))"
+    )
+    other = subprocess.run([sys.executable, "-c", code, str(SEEDS[0])], capture_output=True, text=True, check=True)
     assert other.stdout.strip() == str(keys)

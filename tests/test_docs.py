@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-
 from typing import Any
 
 import pytest
@@ -62,14 +61,21 @@ def cli_reference() -> str:
 
 def test_cli_md_is_the_real_help_output() -> None:
     assert (DOCS / "cli.md").read_text(encoding="utf-8") == cli_reference(), (
-        "docs/cli.md is stale: run .venv/bin/python -m tests.test_docs")
+        "docs/cli.md is stale: run .venv/bin/python -m tests.test_docs"
+    )
 
 
 def _keys(model: type[BaseModel], prefix: str) -> list[tuple[str, str]]:
     out = []
     for name, field in model.model_fields.items():
-        nested = next((a for a in (field.annotation, *getattr(field.annotation, "__args__", ()))
-                       if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        nested = next(
+            (
+                a
+                for a in (field.annotation, *getattr(field.annotation, "__args__", ()))
+                if isinstance(a, type) and issubclass(a, BaseModel)
+            ),
+            None,
+        )
         if nested is not None:
             out += _keys(nested, name)
         elif prefix:

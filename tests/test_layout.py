@@ -38,8 +38,11 @@ def test_each_module_has_a_docstring_and_a_sorted_all_matching_its_public_names(
     defined = {
         node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
     } | {
-        t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
-        for t in (node.targets if isinstance(node, ast.Assign) else [node.target]) if isinstance(t, ast.Name)
+        t.id
+        for node in tree.body
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(t, ast.Name)
     }
     public = {name for name in defined if not name.startswith("_")}
     assert public <= set(exported), f"public but not in __all__: {sorted(public - set(exported))}"

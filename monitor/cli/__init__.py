@@ -58,13 +58,17 @@ def _root(
         None, "--config", "-c", envvar="MONITOR_CONFIG", help="config.toml to use (default ./config.toml)."
     ),
     database: str = typer.Option(
-        None, "--database", envvar="MONITOR_DATABASE_URL", metavar="URL",
+        None,
+        "--database",
+        envvar="MONITOR_DATABASE_URL",
+        metavar="URL",
         help="The database to use instead of [database] url, e.g. sqlite:///monitor.db (no config file needed).",
     ),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output (-vv for debug)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only errors in the log."),
-    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+    ),
 ) -> None:
     ctx.obj = {"config": config, "database": database}
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]

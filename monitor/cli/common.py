@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -113,7 +113,7 @@ def link(url: object) -> str:
     return clean(redact_credentials(url))
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     """Output formats of tables; JSON is JSON Lines (one object a line)."""
 
     text = "text"
@@ -121,7 +121,7 @@ class Format(str, Enum):
     csv = "csv"
 
 
-class TextOrJson(str, Enum):
+class TextOrJson(StrEnum):
     """Output formats of commands whose rows nest (matches with hits, explanations, extracted articles)."""
 
     text = "text"
@@ -215,11 +215,17 @@ def print_matches(matches: Iterable[MatchRecord], titles: Mapping[str, str] | No
         for m in found:
             severity = (clean(m.severity), _SEVERITY_STYLE.get(m.severity, ""))
             title = (titles or {}).get(m.rule)
-            line = (Text.assemble("  ", clean(title), " (", clean(m.rule), ", ", severity, ")") if title
-                    else Text.assemble("  ", clean(m.rule), " (", severity, ")"))
+            line = (
+                Text.assemble("  ", clean(title), " (", clean(m.rule), ", ", severity, ")")
+                if title
+                else Text.assemble("  ", clean(m.rule), " (", severity, ")")
+            )
             sent = ", ".join(f"{d.channel}: {d.status}" for d in m.deliveries)
             console.print(line.append(f"  {clean(sent)}", "dim") if sent else line)
         # the ** marks around matched words become bold; the text between them stays text
         parts = _BOLD.split(clean(render_snippet(found[0].snippet, found[0].hits, "text")))
-        console.print(Text("  ").append_tokens(
-            (part, "bold yellow" if i % 2 else "") for i, part in enumerate(parts)).append("\n"))
+        console.print(
+            Text("  ")
+            .append_tokens((part, "bold yellow" if i % 2 else "") for i, part in enumerate(parts))
+            .append("\n")
+        )

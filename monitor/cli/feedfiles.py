@@ -38,8 +38,9 @@ def refuse_known(feeds: list[FeedRecord], feed: FeedSettings) -> None:
     key = feed_url_key(feed.url)
     for known in feeds:
         if known.name == feed.name:
-            raise FeedExistsError(f"a feed named {feed.name!r} already exists: choose another name with --name",
-                                  name=known.name)
+            raise FeedExistsError(
+                f"a feed named {feed.name!r} already exists: choose another name with --name", name=known.name
+            )
         if key in (feed_url_key(known.url), feed_url_key(known.config_url or "")):
             raise FeedExistsError(f"feed {known.name!r} already has this URL", name=known.name)
 
@@ -58,8 +59,9 @@ def check_url(settings: Settings, feed: FeedSettings, allow_private: bool) -> Fe
         raise MonitorError(f"blocked: {e.reason or e}{hint}") from None
     except FetchStatusError as e:
         if 400 <= e.status < 500 and e.status != 429:
-            raise MonitorError(f"the server answered HTTP {e.status}: check the URL (--no-check adds it anyway)"
-                               ) from None
+            raise MonitorError(
+                f"the server answered HTTP {e.status}: check the URL (--no-check adds it anyway)"
+            ) from None
         _warn_unchecked(feed.url, e)
         return FeedLink(feed.url)
     except FetchError as e:
@@ -73,8 +75,10 @@ def check_url(settings: Settings, feed: FeedSettings, allow_private: bool) -> Fe
         console.print(plain(f"This is a web page; its feed is {link(single.url)}"))
         return single
     if not found.feeds:
-        raise MonitorError("this is a web page and it names no feed (no <link rel=\"alternate\"> to one, nothing at "
-                           f"{', '.join(COMMON_PATHS)}): look for the site's RSS or Atom link")
+        raise MonitorError(
+            'this is a web page and it names no feed (no <link rel="alternate"> to one, nothing at '
+            f"{', '.join(COMMON_PATHS)}): look for the site's RSS or Atom link"
+        )
     console.print(plain("This is a web page; its feeds are:"))
     for each in found.feeds:
         console.print(plain(f"  {link(each.url)}" + (f"  {each.title}" if each.title else "")))
@@ -98,8 +102,13 @@ async def _discover(settings: Settings, url: str, allow_private: bool) -> tuple[
 
 
 def _warn_unchecked(url: str, error: Exception) -> None:
-    err_console.print(plain(f"warning: could not check {link(url)} ({error}); adding it anyway: "
-                            "`monitor feeds list` shows its health after the next poll", "yellow"))
+    err_console.print(
+        plain(
+            f"warning: could not check {link(url)} ({error}); adding it anyway: "
+            "`monitor feeds list` shows its health after the next poll",
+            "yellow",
+        )
+    )
 
 
 def import_feeds(

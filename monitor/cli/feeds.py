@@ -46,8 +46,17 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
     with monitor_from(ctx) as monitor:
         feeds = monitor.feeds()
     # blocked_requests is not in FeedRecord.as_json (its keys are a contract: extended here, never renamed)
-    rows = [_shown({**f.as_json(), "blocked_requests": f.blocked_requests}, "url", "config_url", "redirect_pending",
-                   "last_error", "last_entry_error") for f in feeds]
+    rows = [
+        _shown(
+            {**f.as_json(), "blocked_requests": f.blocked_requests},
+            "url",
+            "config_url",
+            "redirect_pending",
+            "last_error",
+            "last_entry_error",
+        )
+        for f in feeds
+    ]
     if format is Format.json:
         print_jsonl(rows)
         return
@@ -55,23 +64,41 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
         _write_csv(rows)
         return
     table = Table(title=f"{len(feeds)} feeds")  # cells are Text: a feed's name or error is never markup
-    for column in ("name", "status", "articles", "failures", "failed entries", "blocked", "last success",
-                   "next poll", "last error"):
+    for column in (
+        "name",
+        "status",
+        "articles",
+        "failures",
+        "failed entries",
+        "blocked",
+        "last success",
+        "next poll",
+        "last error",
+    ):
         table.add_column(column, overflow="fold")
     for f in feeds:
         status = f.last_status or "never polled"
         if not f.enabled:
             status = f"disabled ({status})"
-        table.add_row(plain(f.name), plain(status), str(f.articles), str(f.consecutive_failures),
-                      str(f.failed_entries), str(f.blocked_requests), _when(f.last_success),
-                      _when(f.next_poll, seconds=True),
-                      Text(shorten(link(_notes(f)))))  # JSON and CSV keep each field whole
+        table.add_row(
+            plain(f.name),
+            plain(status),
+            str(f.articles),
+            str(f.consecutive_failures),
+            str(f.failed_entries),
+            str(f.blocked_requests),
+            _when(f.last_success),
+            _when(f.next_poll, seconds=True),
+            Text(shorten(link(_notes(f)))),
+        )  # JSON and CSV keep each field whole
     console.print(table)
     console.print(Text(_FOOTNOTE, "dim"))
 
 
-_FOOTNOTE = ("blocked: requests of this feed the address guard refused (its URL, a redirect or an article link "
-             "pointing at a loopback, private or link-local address): see allow_private in docs/config.md.")
+_FOOTNOTE = (
+    "blocked: requests of this feed the address guard refused (its URL, a redirect or an article link "
+    "pointing at a loopback, private or link-local address): see allow_private in docs/config.md."
+)
 
 
 def _notes(feed: FeedRecord) -> str:
@@ -93,10 +120,12 @@ def _add_feed(
     name: str = typer.Option("", "--name", help="A short unique name (default: the host)."),
     tag: list[str] = typer.Option([], "--tag", help="A tag for routes and rule filters; repeatable."),
     interval: str = typer.Option("", "--interval", help="Poll interval, e.g. 10m (default: scheduler.poll_interval)."),
-    check: bool = typer.Option(True, "--check/--no-check",
-                               help="Fetch the URL first: refuse what is not a feed, find the feeds of a web page."),
-    allow_private: bool = typer.Option(False, "--allow-private",
-                                       help="Let the check reach loopback and private addresses (your own network)."),
+    check: bool = typer.Option(
+        True, "--check/--no-check", help="Fetch the URL first: refuse what is not a feed, find the feeds of a web page."
+    ),
+    allow_private: bool = typer.Option(
+        False, "--allow-private", help="Let the check reach loopback and private addresses (your own network)."
+    ),
 ) -> None:
     """Add a feed to the database (feeds in config.toml are added at every start).
 
@@ -116,16 +145,21 @@ def _add_feed(
         private = monitor.settings.fetch.allow_private
     console.print(Text.assemble("Added feed ", (clean(record.name), "bold"), " ", link(record.url)))
     if allow_private and not private:
-        console.print(plain("Note: polls reach loopback and private addresses only with allow_private = true under "
-                            "[fetch] in config.toml (or with the feed as a [[feeds]] entry with allow_private = true).",
-                            "yellow"))
+        console.print(
+            plain(
+                "Note: polls reach loopback and private addresses only with allow_private = true under "
+                "[fetch] in config.toml (or with the feed as a [[feeds]] entry with allow_private = true).",
+                "yellow",
+            )
+        )
 
 
 def _feed_settings(url: str, name: str, tags: list[str], interval: str) -> FeedSettings:
     """The feed as the config would hold it; a bad value is one line (the validator's message, not pydantic's)."""
     try:
-        return FeedSettings(url=url, name=name, tags=tuple(tags),
-                            interval=parse_duration(interval) if interval else None)
+        return FeedSettings(
+            url=url, name=name, tags=tuple(tags), interval=parse_duration(interval) if interval else None
+        )
     except ValidationError as e:
         raise MonitorError(str(e.errors()[0]["msg"]).removeprefix("Value error, ")) from None
     except ValueError as e:
@@ -148,8 +182,11 @@ def _remove_feed(ctx: typer.Context, name: str = typer.Argument(..., help="The f
     if not removed:
         console.print(plain(f"No feed named {name!r}.", "red"))
         raise typer.Exit(1)
-    note = " (it is also in config.toml: remove it there too, or it comes back)" if any(
-        f.name == name for f in settings.feeds) else ""
+    note = (
+        " (it is also in config.toml: remove it there too, or it comes back)"
+        if any(f.name == name for f in settings.feeds)
+        else ""
+    )
     console.print(Text.assemble("Removed feed ", (clean(name), "bold"), note))
 
 
@@ -192,17 +229,18 @@ def _since(value: str) -> datetime:
         try:
             return now_utc() - timedelta(seconds=seconds)
         except OverflowError:
-            return datetime.min
+            return datetime.min  # noqa: DTZ901 - naive UTC
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is neither a duration (2h, 3d) nor a date (2026-11-01)",
-                                 param_hint="--since") from None
+        raise typer.BadParameter(
+            f"{value!r} is neither a duration (2h, 3d) nor a date (2026-11-01)", param_hint="--since"
+        ) from None
     offset = parsed.utcoffset() or timedelta()
     try:
         return parsed.replace(tzinfo=None) - offset
     except OverflowError:
-        return datetime.min if offset > timedelta() else datetime.max
+        return datetime.min if offset > timedelta() else datetime.max  # noqa: DTZ901 - naive UTC
 
 
 def _shown(row: dict[str, Any], *keys: str) -> dict[str, Any]:
@@ -247,5 +285,3 @@ _FORMULA_STARTS = frozenset("=+-@\t\r")
 
 def _when(value: datetime | None, *, seconds: bool = False) -> str:
     return local_time(value, seconds=seconds) if value else "-"
-
-

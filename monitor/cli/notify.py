@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import typer
@@ -37,7 +37,7 @@ __all__ = ["deliveries", "naming_variables", "notify_app", "send_test"]
 notify_app = typer.Typer(no_args_is_help=True, help="Try alert channels.")
 
 
-class _Status(str, Enum):
+class _Status(StrEnum):
     pending = "pending"
     sent = "sent"
     failed = "failed"
@@ -45,8 +45,11 @@ class _Status(str, Enum):
 
 
 @notify_app.command("test")
-def send_test(ctx: typer.Context, channel: str = typer.Argument(..., help="A [channels.NAME] of config.toml."),
-                 format: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f")) -> None:
+def send_test(
+    ctx: typer.Context,
+    channel: str = typer.Argument(..., help="A [channels.NAME] of config.toml."),
+    format: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f"),
+) -> None:
     """Send a test alert to every URL of CHANNEL and say, per URL, whether it was delivered. Exit 1 if any failed."""
     settings = naming_variables(settings_from(ctx))
     for warning in settings.warnings:
@@ -58,8 +61,10 @@ def send_test(ctx: typer.Context, channel: str = typer.Argument(..., help="A [ch
     finally:
         store.close()
     if format is TextOrJson.json:
-        print_jsonl({"channel": channel, "url": redact(r.url), "ok": r.ok,
-                     "error": redact(r.error) if r.error else None} for r in results)
+        print_jsonl(
+            {"channel": channel, "url": redact(r.url), "ok": r.ok, "error": redact(r.error) if r.error else None}
+            for r in results
+        )
     else:
         for r in results:
             verdict = ("delivered", "green") if r.ok else ("failed", "red")
@@ -79,8 +84,7 @@ def deliveries(
     """The alert outbox, newest first: channel, status, attempts and last error. Exit 1 when there are none."""
     store = open_store(settings_from(ctx))
     try:
-        found = store.list_deliveries(status=status.value if status else None, channel=channel,
-                                      limit=limit or None)
+        found = store.list_deliveries(status=status.value if status else None, channel=channel, limit=limit or None)
     finally:
         store.close()
     if format is TextOrJson.json:
@@ -103,8 +107,12 @@ def _print_text(found: list[DeliveryRecord]) -> None:
     for d in found:
         when = d.sent_at if d.status in ("sent", "suppressed") else d.next_attempt_at
         label = "sent" if d.status in ("sent", "suppressed") else "next"
-        typer.echo(clean(f"#{d.id} {d.channel} {d.mode} {d.status} attempts={d.attempts} rule={d.rule_id} "
-                         f"story={d.story_id} {label}={_when(when, seconds=label == 'next')}"))
+        typer.echo(
+            clean(
+                f"#{d.id} {d.channel} {d.mode} {d.status} attempts={d.attempts} rule={d.rule_id} "
+                f"story={d.story_id} {label}={_when(when, seconds=label == 'next')}"
+            )
+        )
         typer.echo(f"    {clean(d.article_title or '(article gone)')} {link(d.article_url or '')}".rstrip())
         if d.last_error:
             typer.echo(f"    last error: {clean(redact(d.last_error))}")
@@ -132,8 +140,12 @@ def naming_variables(settings: Settings) -> Settings:
     for warning in settings.warnings:
         for name, channel in (channels if isinstance(channels, dict) else {}).items():
             urls = channel.get("urls") if isinstance(channel, dict) else None
-            found = [v for url in (urls if isinstance(urls, list) else [])[:100] if isinstance(url, str)
-                     for v in _VARIABLE.findall(url)]
+            found = [
+                v
+                for url in (urls if isinstance(urls, list) else [])[:100]
+                if isinstance(url, str)
+                for v in _VARIABLE.findall(url)
+            ]
             if found and warning.startswith(f"channel {name!r}"):
                 warning = warning.replace(_UNNAMED, f"(set {' or '.join(dict.fromkeys(found))})")
         named.append(warning)

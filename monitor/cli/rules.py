@@ -30,7 +30,10 @@ from monitor.seeds import SeedFailure, seed_failures
 __all__ = ["check", "explain", "match", "new", "rules_app", "test", "unknown_rule"]
 
 rules_app = typer.Typer(
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     help="Check, test and explain rule files; start one with `rules new`.",
 )
 # emoji=False: text from rule files and documents prints as written (`:fire:` is not an emoji code here)
@@ -72,8 +75,10 @@ def _load(ctx: typer.Context, paths: list[Path] | None, *, examples: bool = True
     # Without feeds or channels in the config, rules naming them are not warned about (rule files are shared).
     known_feeds = [n for f in settings.feeds for n in (f.name, *f.tags)] or None
     return load_rules(
-        list(paths or settings.rules.paths or [Path("rules")]), known_feeds=known_feeds,
-        known_channels=list(settings.channels) or None, run_rule_examples=examples,
+        list(paths or settings.rules.paths or [Path("rules")]),
+        known_feeds=known_feeds,
+        known_channels=list(settings.channels) or None,
+        run_rule_examples=examples,
     )
 
 
@@ -171,8 +176,9 @@ def explain(
     rule_id: str = typer.Argument(..., help="The rule to explain."),
     input: str = typer.Argument(..., help="A .txt, .html or .jsonl file, '-' or a URL (first document)."),
     rules: list[Path] = typer.Option(None, "--rules", help=_RULE_PATHS_HELP),
-    show_all: bool = typer.Option(False, "--all", help="Show every entry of every set (default: the true ones "
-                                  f"and {_FALSE_ENTRIES} false ones)."),
+    show_all: bool = typer.Option(
+        False, "--all", help=f"Show every entry of every set (default: the true ones and {_FALSE_ENTRIES} false ones)."
+    ),
 ) -> None:
     """Say whether the rule matches, with the passages that made it true, then the query as a tree, each node true
     or false, with the words that made it so. Exit 0 when the rule matches, 1 when it does not, 2 on errors."""
@@ -210,9 +216,14 @@ def _why_not(result: Explanation, rule: Rule) -> str | None:
     """What kept a rule from matching, in one line: the false parts of a query that is partly true, or the rule's
     lang/feeds filters when the query itself is true."""
     if result.value:
-        limits = [f"{key}: [{', '.join(values)}]" for key, values in (("lang", rule.lang), ("feeds", rule.feeds))
-                  if values]
-        return f"the query is true, but the rule's filters ({', '.join(limits)}) leave this document out" if limits else None
+        limits = [
+            f"{key}: [{', '.join(values)}]" for key, values in (("lang", rule.lang), ("feeds", rule.feeds)) if values
+        ]
+        return (
+            f"the query is true, but the rule's filters ({', '.join(limits)}) leave this document out"
+            if limits
+            else None
+        )
     if not any(c.value for c in result.children):  # nothing true below: the tree says it all
         return None
     false = [c.query if len(c.query) <= 80 else c.query[:79] + "…" for c in result.children if not c.value]
@@ -224,8 +235,11 @@ def _why_not(result: Explanation, rule: Rule) -> str | None:
 def new(
     ctx: typer.Context,
     rule_id: str = typer.Argument(..., help="The new rule's id: lower-case letters, digits, '.', '_', '-'."),
-    file: Path = typer.Option(None, "--file", help="The file to write (default: rules/ID.yaml in the first "
-                              "[rules] paths folder); never overwritten."),
+    file: Path = typer.Option(
+        None,
+        "--file",
+        help="The file to write (default: rules/ID.yaml in the first [rules] paths folder); never overwritten.",
+    ),
 ) -> None:
     """Write a commented rule file to start from (a set, a query, severity, tags, examples), valid as written."""
     settings = settings_from(ctx)
@@ -306,12 +320,21 @@ def _print_match(item: InputDocument, m: Match, format: TextOrJson) -> None:
         hits = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.hits]
         doc_id = item.id if item.json_id is None else item.json_id
         decisive = [{"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in m.decisive]
-        row = {"doc": doc_id, "rule": m.rule.id, "severity": m.rule.severity, "hits": hits, "snippet": m.snippet,
-               "snippet_hits": [list(span) for span in m.snippet_hits], "decisive": decisive}
+        row = {
+            "doc": doc_id,
+            "rule": m.rule.id,
+            "severity": m.rule.severity,
+            "hits": hits,
+            "snippet": m.snippet,
+            "snippet_hits": [list(span) for span in m.snippet_hits],
+            "decisive": decisive,
+        }
         print_jsonl([row])
         return
     if not _out.is_terminal:  # scripts read this: ** marks the hits, as always
-        _out.print(f"[bold]{_escape(item.id)}[/]: {_escape(m.rule.id)} {_escape(f'[{m.rule.severity}]')} {_escape(m.rule.title)}")
+        _out.print(
+            f"[bold]{_escape(item.id)}[/]: {_escape(m.rule.id)} {_escape(f'[{m.rule.severity}]')} {_escape(m.rule.title)}"
+        )
         _out.print("  " + _escape(m.marked_snippet()))
         return
     # On a terminal, colour as `monitor matches` does: severity by level, the hits in bold yellow.

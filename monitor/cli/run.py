@@ -94,17 +94,24 @@ def demo(
         with Monitor(settings) as monitor:
             _ = monitor.rules
             monitor.sync_feeds()
-            console.print(Text.assemble(
-                f"Serving {len(articles)} articles at ", (feed_url, "bold"),
-                clean(f"; {len(monitor.rules.rules)} rules from {', '.join(map(str, rule_paths))}")))
+            console.print(
+                Text.assemble(
+                    f"Serving {len(articles)} articles at ",
+                    (feed_url, "bold"),
+                    clean(f"; {len(monitor.rules.rules)} rules from {', '.join(map(str, rule_paths))}"),
+                )
+            )
             with console.status("Polling the demo feed: fetch, extract, match, store…"):
                 first = monitor.poll()
             _print_results(first)
             titles = {rule.id: rule.title for rule in monitor.rules.rules}
             print_matches(in_demo_order(monitor.matches()), titles=titles)
             second = monitor.poll()
-            console.print(Text.assemble("Second poll: ", (second[0].status, "bold"),
-                                        f" (conditional GET, {second[0].new} new entries)"))
+            console.print(
+                Text.assemble(
+                    "Second poll: ", (second[0].status, "bold"), f" (conditional GET, {second[0].new} new entries)"
+                )
+            )
     console.print(plain(f"Demo database: {folder / 'demo.db'} (choose the folder with --data)"))
 
 
@@ -138,9 +145,15 @@ def _print_problems(results: Sequence[FeedResult], feeds: dict[str, FeedRecord])
             typer.echo(link(f"{r.feed}: failed: {r.error}"))  # credentials of a URL in it hidden
         elif r.status == "skipped" and feed is not None and feed.next_poll is not None:
             window = "Retry-After" if (r.error or "").startswith("retry-after") else "back-off"
-            typer.echo(clean(f"{r.feed}: skipped: in {window} after {feed.consecutive_failures} failed "
-                             f"poll{'' if feed.consecutive_failures == 1 else 's'}, due "
-                             f"{local_time(feed.next_poll, seconds=True)}; `monitor poll --force` polls it now"))
+            typer.echo(
+                clean(
+                    f"{r.feed}: skipped: in {window} after {feed.consecutive_failures} failed "
+                    f"poll{'' if feed.consecutive_failures == 1 else 's'}, due "
+                    f"{local_time(feed.next_poll, seconds=True)}; `monitor poll --force` polls it now"
+                )
+            )
     if offline(results):
-        typer.echo(f"Offline? Every feed failed to resolve its host or reach the network: they are tried again "
-                   f"in {OFFLINE_RETRY:g} s, without backing off.")
+        typer.echo(
+            f"Offline? Every feed failed to resolve its host or reach the network: they are tried again "
+            f"in {OFFLINE_RETRY:g} s, without backing off."
+        )

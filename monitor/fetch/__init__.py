@@ -6,9 +6,15 @@ Content-Encoding decoders, ``bounds`` the limits on what a server sends (header 
 """
 
 from monitor.fetch.bounds import MAX_RETRY_AFTER, parse_retry_after
-from monitor.fetch.client import FetchResult, Fetcher
+from monitor.fetch.client import Fetcher, FetchResult
 from monitor.fetch.guard import Resolver, SystemResolver, blocked_reason
 
 __all__ = [
-    "FetchResult", "Fetcher", "MAX_RETRY_AFTER", "Resolver", "SystemResolver", "blocked_reason", "parse_retry_after"
+    "FetchResult",
+    "Fetcher",
+    "MAX_RETRY_AFTER",
+    "Resolver",
+    "SystemResolver",
+    "blocked_reason",
+    "parse_retry_after",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 
@@ -76,8 +76,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     try:
         when = email.utils.parsedate_to_datetime(value[:64])
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
     except (TypeError, ValueError, IndexError, OverflowError):  # OverflowError: a date past year 9999 in UTC
         return None
     return min(max(0.0, seconds), MAX_RETRY_AFTER)

@@ -27,8 +27,16 @@ from monitor.errors import (
     ResponseTooLargeError,
     TooManyRedirectsError,
 )
-from monitor.fetch.bounds import (MAX_HEADER, MAX_URL, ascii_digits, clip, parse_retry_after, safe_url, url_host,
-                                  validator)
+from monitor.fetch.bounds import (
+    MAX_HEADER,
+    MAX_URL,
+    ascii_digits,
+    clip,
+    parse_retry_after,
+    safe_url,
+    url_host,
+    validator,
+)
 from monitor.fetch.decode import ACCEPT_ENCODING, UnsupportedEncoding, make_decoder
 from monitor.fetch.gates import HostGates, Lane
 from monitor.fetch.guard import (
@@ -52,8 +60,10 @@ _PERMANENT = frozenset({301, 308})
 # The decoded body replaces the wire body, so these no longer describe it.
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 # Both settings that open the address: the feed's own, or every request's.
-_PRIVATE_HINT = (" (to fetch it, set allow_private = true on this feed's [[feeds]] entry in config.toml,"
-                 " or [fetch] allow_private = true for every feed)")
+_PRIVATE_HINT = (
+    " (to fetch it, set allow_private = true on this feed's [[feeds]] entry in config.toml,"
+    " or [fetch] allow_private = true for every feed)"
+)
 
 
 @dataclass(frozen=True)
@@ -103,8 +113,7 @@ class Fetcher:
     ) -> None:
         self._settings = settings
         # Two lanes (feeds, pages), each with ``concurrency`` slots: the pool must hold both.
-        limits = httpx.Limits(max_connections=2 * settings.concurrency,
-                              max_keepalive_connections=settings.concurrency)
+        limits = httpx.Limits(max_connections=2 * settings.concurrency, max_keepalive_connections=settings.concurrency)
         if transport is not None:
             self._strict = self._open = self._client(transport)
         else:
@@ -144,7 +153,12 @@ class Fetcher:
             await self._open.aclose()
 
     async def fetch(
-        self, url: str, etag: str | None = None, last_modified: str | None = None, *, allow_private: bool = False,
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        *,
+        allow_private: bool = False,
         lane: Lane = "page",
     ) -> FetchResult:
         """GET ``url`` (conditionally when ``etag``/``last_modified`` are given), following redirects.
@@ -202,7 +216,8 @@ class Fetcher:
             if len(hop.location) > MAX_URL:
                 raise FetchError(
                     f"redirect Location of {len(hop.location):,} characters from {safe_url(target)}"
-                    f" (at most {MAX_URL:,})", url=url,
+                    f" (at most {MAX_URL:,})",
+                    url=url,
                 )
             try:
                 next_url = str(httpx.URL(target).join(hop.location))
@@ -244,8 +259,9 @@ class Fetcher:
         try:
             target.host  # noqa: B018 - httpx decodes it for the Host header: 'xn--.test' parses, then raises there
         except UnicodeError as e:
-            raise FetchError(f"invalid URL: host {url_host(target)!r} is not valid IDNA: {clip(str(e), 60)}",
-                             url=url) from e
+            raise FetchError(
+                f"invalid URL: host {url_host(target)!r} is not valid IDNA: {clip(str(e), 60)}", url=url
+            ) from e
         return str(target)
 
     def _check_downgrade(self, current: str, next_url: str, original: str) -> None:
@@ -254,12 +270,16 @@ class Fetcher:
             and httpx.URL(next_url).scheme == "http"
             and not self._settings.allow_https_downgrade
         ):
-            raise TooManyRedirectsError(
-                f"refused https->http downgrade redirect to {safe_url(next_url)}", url=original
-            )
+            raise TooManyRedirectsError(f"refused https->http downgrade redirect to {safe_url(next_url)}", url=original)
 
     async def _hop(
-        self, client: httpx.AsyncClient, url: str, headers: dict[str, str], budget: float, *, original: str,
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        headers: dict[str, str],
+        budget: float,
+        *,
+        original: str,
         lane: Lane,
     ) -> _Hop:
         gate = self._gates.get(httpx.URL(url).host, lane)
@@ -332,9 +352,7 @@ class Fetcher:
         try:
             decoder = make_decoder(encoding)
         except UnsupportedEncoding as e:
-            raise FetchError(
-                f"unsupported Content-Encoding from {safe_url(url)}: {clip(str(e))}", url=original
-            ) from e
+            raise FetchError(f"unsupported Content-Encoding from {safe_url(url)}: {clip(str(e))}", url=original) from e
         body = bytearray()
         try:
             async for raw in response.aiter_raw():

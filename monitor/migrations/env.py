@@ -21,18 +21,20 @@ __all__: list[str] = []
 
 
 def _configure(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
 
 def _cli_url() -> str:
-    url = (context.get_x_argument(as_dictionary=True).get("url")
-           or os.environ.get("MONITOR_DATABASE_URL"))
+    url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get("MONITOR_DATABASE_URL")
     if not url:
-        raise SystemExit("give the database: alembic -x url=sqlite:///dev.db … "
-                         "(or set MONITOR_DATABASE_URL)")
+        raise SystemExit("give the database: alembic -x url=sqlite:///dev.db … (or set MONITOR_DATABASE_URL)")
     return url
 
 

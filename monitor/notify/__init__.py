@@ -13,9 +13,10 @@ Inputs: matches and their planned deliveries (the outbox rows the store writes w
 
 from __future__ import annotations
 
-from monitor.notify.notifier import Notifier, SendReport
+from monitor.notify.notifier import Notifier
 from monitor.notify.redact import redact, url_secrets
 from monitor.notify.render import Message, Renderer, StoryAlert, render_snippet
+from monitor.notify.report import SendReport
 from monitor.notify.routing import next_digest_at, plan_deliveries, route_applies
 from monitor.notify.send import UrlResult, next_retry, split_for_throttle
 

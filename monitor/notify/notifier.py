@@ -19,21 +19,20 @@ one message only. Each channel's run is itself a boundary: nothing escapes ``sen
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol, TypeVar, runtime_checkable
-from datetime import datetime, timedelta
 
 from monitor.clock import now_utc, worker_id
 from monitor.config import ChannelSettings, Settings
 from monitor.errors import NotifyError, StoreError
 from monitor.notify.compose import RuleInfo, build_digest, group_by_story, story_alert
 from monitor.notify.redact import redact, url_secrets
-from monitor.notify.render import AlertArticle, AlertRule, Message, Renderer, StoryAlert
+from monitor.notify.render import Message, Renderer, StoryAlert
+from monitor.notify.report import Failure, SendReport, pid_alive, test_alert
 from monitor.notify.send import (
     AppriseFactory,
     UrlResult,
@@ -52,15 +51,6 @@ _HOUR = timedelta(hours=1)
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True)
-class _Failure:
-    """Why one message was not delivered; ``retry``: try again later; ``channel_wide``: the rest will fail too."""
-
-    error: str
-    retry: bool = True
-    channel_wide: bool = False
-
-
 @runtime_checkable
 class _HasRules(Protocol):
     @property
@@ -68,29 +58,6 @@ class _HasRules(Protocol):
 
 
 _Rules = Iterable[RuleInfo] | _HasRules
-
-
-@dataclass(frozen=True)
-class SendReport:
-    """What one ``send_due``/``send_digests`` run did. Counts are deliveries (rows) unless named messages."""
-
-    messages: int = 0
-    sent: int = 0
-    suppressed: int = 0
-    retried: int = 0
-    failed: int = 0
-    held: int = 0
-    errors: tuple[str, ...] = field(default=())
-
-    def __str__(self) -> str:
-        text = (f"{self.messages} messages sent ({self.sent} sent, {self.suppressed} summarised), "
-                f"{self.retried} to retry, {self.failed} failed, {self.held} held by the hourly limit")
-        return text + (f"; errors: {'; '.join(self.errors)}" if self.errors else "")
-
-    def __add__(self, other: SendReport) -> SendReport:
-        return SendReport(self.messages + other.messages, self.sent + other.sent,
-                          self.suppressed + other.suppressed, self.retried + other.retried,
-                          self.failed + other.failed, self.held + other.held, self.errors + other.errors)
 
 
 class Notifier:
@@ -105,9 +72,15 @@ class Notifier:
         clock: naive-UTC "now" used when a method gets no ``now``.
     """
 
-    def __init__(self, settings: Settings, store: Store, *, rules: _Rules | Callable[[], _Rules] = (),
-                 apprise_factory: AppriseFactory | None = None,
-                 clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        rules: _Rules | Callable[[], _Rules] = (),
+        apprise_factory: AppriseFactory | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self._settings = settings
         self._store = store
         self._factory = apprise_factory
@@ -143,7 +116,7 @@ class Notifier:
         for worker in self._store.list_claimants(now or self._clock()):
             name, _, rest = worker.partition(":")
             pid = rest.partition(":")[0]
-            if name == host and worker != self._worker and pid.isdigit() and not _pid_alive(int(pid)):
+            if name == host and worker != self._worker and pid.isdigit() and not pid_alive(int(pid)):
                 released += self._store.release_claims(worker)
         if released:
             _log.info("deliveries recovered count=%d", released)
@@ -172,8 +145,7 @@ class Notifier:
         """Send every digest due at ``now``: one message per channel, its matches grouped by rule and story."""
         now = now or self._clock()
         self._prepare(now)
-        rows = self._store.claim_deliveries(now, worker=self._worker, lease=self.lease, mode="digest",
-                                            limit=100_000)
+        rows = self._store.claim_deliveries(now, worker=self._worker, lease=self.lease, mode="digest", limit=100_000)
         return self._per_channel(rows, lambda name, chunk: self._send_digest(name, chunk, now))
 
     def test_channel(self, name: str) -> list[UrlResult]:
@@ -183,7 +155,7 @@ class Notifier:
             NotifyError: no such channel.
         """
         channel = self._channel(name)
-        message = self._renderer.alert(_test_alert(name, self._clock()), channel.format)
+        message = self._renderer.alert(test_alert(name, self._clock()), channel.format)
         return [self._send_url(url, message) for url in channel.urls]
 
     def _channel(self, name: str) -> ChannelSettings:
@@ -196,20 +168,21 @@ class Notifier:
             raise NotifyError(f"unknown channel {name!r} (channels: {known})", channel=name)
         return channel
 
-    def _per_channel(self, rows: Sequence[DeliveryRecord],
-                     job: Callable[[str, list[DeliveryRecord]], SendReport]) -> SendReport:
+    def _per_channel(
+        self, rows: Sequence[DeliveryRecord], job: Callable[[str, list[DeliveryRecord]], SendReport]
+    ) -> SendReport:
         by_channel: dict[str, list[DeliveryRecord]] = {}
         for row in rows:
             by_channel.setdefault(row.channel, []).append(row)
         if not by_channel:
             return SendReport()
-        with ThreadPoolExecutor(max_workers=min(8, len(by_channel)),
-                                thread_name_prefix="monitor-notify") as pool:
+        with ThreadPoolExecutor(max_workers=min(8, len(by_channel)), thread_name_prefix="monitor-notify") as pool:
             reports = list(pool.map(lambda item: self._channel_boundary(job, *item), by_channel.items()))
         return sum(reports, SendReport())
 
-    def _channel_boundary(self, job: Callable[[str, list[DeliveryRecord]], SendReport], name: str,
-                          rows: list[DeliveryRecord]) -> SendReport:
+    def _channel_boundary(
+        self, job: Callable[[str, list[DeliveryRecord]], SendReport], name: str, rows: list[DeliveryRecord]
+    ) -> SendReport:
         """One channel's run; an error outside every message (the outbox unwritable …) ends only this channel.
 
         Its claimed deliveries stay leased and are sent again when the lease ends.
@@ -230,7 +203,7 @@ class Notifier:
         alerts, summarised, held = split_for_throttle(group_by_story(rows), budget)
         self._store.release_deliveries([row.id for group in held for row in group], self._worker)
         report = SendReport(held=sum(len(group) for group in held))
-        down: _Failure | None = None  # a channel-wide failure in this run: the rest back off with it
+        down: Failure | None = None  # a channel-wide failure in this run: the rest back off with it
         suspect = False  # the last message failed channel-wide: the next one tells the channel from the message
         for group in alerts:
             failure = down or self._deliver(channel, partial(self._alert_message, group, channel))
@@ -242,14 +215,20 @@ class Notifier:
             report += self._recorded(group, now, failure, story=group[0].story_id)
         if summarised:
             if down:
-                return report + self._recorded([row for group in summarised for row in group], now, down,
-                                               status="suppressed")
-            message, summarised, report = self._isolated(summarised, lambda groups: self._renderer.summary(
-                [self._alert(group) for group in groups], channel.format, limit=limit), now, report)
+                return report + self._recorded(
+                    [row for group in summarised for row in group], now, down, status="suppressed"
+                )
+            message, summarised, report = self._isolated(
+                summarised,
+                lambda groups: self._renderer.summary(
+                    [self._alert(group) for group in groups], channel.format, limit=limit
+                ),
+                now,
+                report,
+            )
             if summarised:
-                sent = message if isinstance(message, _Failure) else self._send(channel, message)
-                report += self._recorded([row for group in summarised for row in group], now, sent,
-                                         status="suppressed")
+                sent = message if isinstance(message, Failure) else self._send(channel, message)
+                report += self._recorded([row for group in summarised for row in group], now, sent, status="suppressed")
         return report
 
     def _send_digest(self, name: str, rows: list[DeliveryRecord], now: datetime) -> SendReport:
@@ -259,28 +238,36 @@ class Notifier:
         stories: dict[int, list[DeliveryRecord]] = {}
         for row in rows:
             stories.setdefault(row.story_id, []).append(row)
-        message, groups, report = self._isolated(list(stories.values()), lambda groups: self._digest_message(
-            [row for group in groups for row in group], channel), now, SendReport())
+        message, groups, report = self._isolated(
+            list(stories.values()),
+            lambda groups: self._digest_message([row for group in groups for row in group], channel),
+            now,
+            SendReport(),
+        )
         if not groups:
             return report
-        sent = message if isinstance(message, _Failure) else self._send(channel, message)
+        sent = message if isinstance(message, Failure) else self._send(channel, message)
         return report + self._recorded([row for group in groups for row in group], now, sent)
 
-    def _isolated(self, groups: list[list[DeliveryRecord]], make: Callable[[list[list[DeliveryRecord]]], Message],
-                  now: datetime, report: SendReport) -> tuple[Message | _Failure, list[list[DeliveryRecord]],
-                                                              SendReport]:
+    def _isolated(
+        self,
+        groups: list[list[DeliveryRecord]],
+        make: Callable[[list[list[DeliveryRecord]]], Message],
+        now: datetime,
+        report: SendReport,
+    ) -> tuple[Message | Failure, list[list[DeliveryRecord]], SendReport]:
         """One message about many stories (a digest, a summary), and the stories it is about.
 
         When it cannot be made, each story is tried alone: those that fail alone are recorded failed alone, and the
         message is made again without them (rare, so N+1 renders are fine).
         """
         message = self._attempt(partial(make, groups))
-        if not isinstance(message, _Failure) or len(groups) < 2:
+        if not isinstance(message, Failure) or len(groups) < 2:
             return message, groups, report
         kept: list[list[DeliveryRecord]] = []
         for group in groups:
             alone = self._attempt(partial(make, [group]))
-            if isinstance(alone, _Failure):
+            if isinstance(alone, Failure):
                 report += self._recorded(group, now, alone, story=group[0].story_id)
             else:
                 kept.append(group)
@@ -288,24 +275,25 @@ class Notifier:
             return message, kept, report
         return self._attempt(partial(make, kept)), kept, report
 
-    def _deliver(self, channel: ChannelSettings, make: Callable[[], Message]) -> _Failure | None:
+    def _deliver(self, channel: ChannelSettings, make: Callable[[], Message]) -> Failure | None:
         """Compose, render and send one message: None when sent, else why not. Never raises."""
         message = self._attempt(make)
-        return message if isinstance(message, _Failure) else self._send(channel, message)
+        return message if isinstance(message, Failure) else self._send(channel, message)
 
-    def _attempt(self, make: Callable[[], _T]) -> _T | _Failure:
+    def _attempt(self, make: Callable[[], _T]) -> _T | Failure:
         """``make()``, or the failure it raised: the boundary of one message's composing and rendering."""
         try:
             return make()
         except (NotifyError, StoreError) as e:  # a user template, the database: may be fixed, so retried
-            return _Failure(self.redact(e))
+            return Failure(self.redact(e))
         except Exception as e:  # from the data itself: the same again at every retry, so failed at once
             _log.warning("alert not rendered error_class=%s error=%s", type(e).__name__, self.redact(e))
-            return _Failure(self.redact(f"cannot render the alert: {type(e).__name__}: {e}"), retry=False)
+            return Failure(self.redact(f"cannot render the alert: {type(e).__name__}: {e}"), retry=False)
 
     def _digest_message(self, rows: Sequence[DeliveryRecord], channel: ChannelSettings) -> Message:
-        groups, stories, omitted = build_digest(rows, self._rules, self._store.story_articles,
-                                                max_items=self._settings.notify.digest_max_items)
+        groups, stories, omitted = build_digest(
+            rows, self._rules, self._store.story_articles, max_items=self._settings.notify.digest_max_items
+        )
         return self._renderer.digest(groups, channel.format, stories=stories, omitted=omitted)
 
     def _alert_message(self, rows: Sequence[DeliveryRecord], channel: ChannelSettings) -> Message:
@@ -314,70 +302,92 @@ class Notifier:
     def _alert(self, rows: Sequence[DeliveryRecord]) -> StoryAlert:
         return story_alert(rows, self._rules, self._store.story_articles)
 
-    def _send(self, channel: ChannelSettings, message: Message) -> _Failure | None:
+    def _send(self, channel: ChannelSettings, message: Message) -> Failure | None:
         """Send to every URL of the channel; None on success, else the errors (redacted)."""
         try:
             failures = [r for r in (self._send_url(url, message) for url in channel.urls) if not r.ok]
         except Exception as e:  # send_to_url reports failures as values; anything else is a bug: this message only
             _log.warning("alert not sent error_class=%s error=%s", type(e).__name__, self.redact(e))
-            return _Failure(self.redact(f"{type(e).__name__}: {e}"))
+            return Failure(self.redact(f"{type(e).__name__}: {e}"))
         if not failures:
             return None
-        return _Failure("; ".join(f"{r.url}: {r.error}" for r in failures),
-                        channel_wide=any(r.channel_wide for r in failures))
+        return Failure(
+            "; ".join(f"{r.url}: {r.error}" for r in failures), channel_wide=any(r.channel_wide for r in failures)
+        )
 
     def _send_url(self, url: str, message: Message) -> UrlResult:
-        return send_to_url(url, message, timeout=self._settings.notify.timeout, factory=self._factory,
-                           secrets=self._secrets)
+        return send_to_url(
+            url, message, timeout=self._settings.notify.timeout, factory=self._factory, secrets=self._secrets
+        )
 
-    def _recorded(self, rows: Sequence[DeliveryRecord], now: datetime, failure: _Failure | None, *,
-                  status: str = "sent", story: int | None = None) -> SendReport:
-        return self._record(rows, now, failure.error if failure else None, status=status,
-                            retry=failure.retry if failure else True, story=story)
+    def _recorded(
+        self,
+        rows: Sequence[DeliveryRecord],
+        now: datetime,
+        failure: Failure | None,
+        *,
+        status: str = "sent",
+        story: int | None = None,
+    ) -> SendReport:
+        return self._record(
+            rows,
+            now,
+            failure.error if failure else None,
+            status=status,
+            retry=failure.retry if failure else True,
+            story=story,
+        )
 
-    def _record(self, rows: Sequence[DeliveryRecord], now: datetime, error: str | None, *,
-                status: str = "sent", retry: bool = True, story: int | None = None) -> SendReport:
+    def _record(
+        self,
+        rows: Sequence[DeliveryRecord],
+        now: datetime,
+        error: str | None,
+        *,
+        status: str = "sent",
+        retry: bool = True,
+        story: int | None = None,
+    ) -> SendReport:
         outcomes = [self._outcome(row, now, error, status, retry) for row in rows]
         self._store.record_outcomes(outcomes)
         counts = {s: sum(o.status == s for o in outcomes) for s in ("sent", "suppressed", "pending", "failed")}
         channel = rows[0].channel if rows else ""
         if error is None:
-            _log.info("alert sent channel=%s mode=%s story=%s status=%s deliveries=%d", channel, rows[0].mode,
-                      story if story is not None else "-", status, len(rows))
+            _log.info(
+                "alert sent channel=%s mode=%s story=%s status=%s deliveries=%d",
+                channel,
+                rows[0].mode,
+                story if story is not None else "-",
+                status,
+                len(rows),
+            )
         else:
-            _log.warning("alert failed channel=%s mode=%s story=%s retry=%d failed=%d error=%s", channel,
-                         rows[0].mode if rows else "-", story if story is not None else "-",
-                         counts["pending"], counts["failed"], self.redact(error))
-        return SendReport(messages=1 if error is None and rows else 0, sent=counts["sent"],
-                          suppressed=counts["suppressed"], retried=counts["pending"], failed=counts["failed"],
-                          errors=(f"{channel}: {self.redact(error)}",) if error else ())
+            _log.warning(
+                "alert failed channel=%s mode=%s story=%s retry=%d failed=%d error=%s",
+                channel,
+                rows[0].mode if rows else "-",
+                story if story is not None else "-",
+                counts["pending"],
+                counts["failed"],
+                self.redact(error),
+            )
+        return SendReport(
+            messages=1 if error is None and rows else 0,
+            sent=counts["sent"],
+            suppressed=counts["suppressed"],
+            retried=counts["pending"],
+            failed=counts["failed"],
+            errors=(f"{channel}: {self.redact(error)}",) if error else (),
+        )
 
-    def _outcome(self, row: DeliveryRecord, now: datetime, error: str | None, status: str,
-                 retry: bool) -> DeliveryOutcome:
+    def _outcome(
+        self, row: DeliveryRecord, now: datetime, error: str | None, status: str, retry: bool
+    ) -> DeliveryOutcome:
         attempts = row.attempts + 1
         if error is None:
             return DeliveryOutcome(row.id, status, attempts, row.next_attempt_at, None, now)
         first = first_attempt_estimate(row.attempts, row.next_attempt_at, now)
         again = next_retry(attempts, first, now) if retry else None
-        return DeliveryOutcome(row.id, "pending" if again else "failed", attempts, again,
-                               self.redact(error)[:2000], None)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def _test_alert(channel: str, now: datetime) -> StoryAlert:
-    rule = AlertRule(id="monitor.test", title="Test alert", severity="info",
-                     description="Sent by `monitor notify test`.")
-    article = AlertArticle(title=f"monitor test alert for channel {channel}",
-                           url="https://example.org/monitor-test", feed="monitor", published=now)
-    return StoryAlert(story_id=0, rules=(rule,), article=article,
-                      snippet="If you can read this, the channel works: monitor alerts will arrive here.",
-                      hit_texts=("channel works",))
+        return DeliveryOutcome(
+            row.id, "pending" if again else "failed", attempts, again, self.redact(error)[:2000], None
+        )

@@ -48,8 +48,29 @@ _VALUE = re.compile(r"""[^\s&,;'"<>]++""")
 _BOUNDARY = re.compile(r"\b")
 # Query parameters that are harmless and help a reader tell channels apart.
 _SAFE_QUERY_KEYS = frozenset(
-    {"mode", "format", "overflow", "retry", "wait", "optional", "cto", "method", "priority", "from", "to",
-     "cc", "bcc", "name", "smtp", "port", "secure", "verify", "rto", "lang", "tz"}
+    {
+        "mode",
+        "format",
+        "overflow",
+        "retry",
+        "wait",
+        "optional",
+        "cto",
+        "method",
+        "priority",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "name",
+        "smtp",
+        "port",
+        "secure",
+        "verify",
+        "rto",
+        "lang",
+        "tz",
+    }
 )
 _HOSTNAME = re.compile(r"^(?:localhost|\[[0-9a-fA-F:.]+\]|(?:[A-Za-z0-9\-]+\.)+[A-Za-z0-9\-]+)(?::\d{1,5})?$")
 # A path word we can show: short, letters only (api, hooks, services, webhooks, notify, path).
@@ -189,7 +210,7 @@ def _each_url(text: str, replace: Callable[[str, str], str]) -> str:
             continue
         rest = _URL_REST.match(text, run.end() + 3)
         assert rest is not None  # _SCHEME_RUN looked ahead for one character of it
-        out += [text[done:scheme.start()], replace(scheme.group(), rest.group())]
+        out += [text[done : scheme.start()], replace(scheme.group(), rest.group())]
         done = pos = rest.end()
     out.append(text[done:])
     return "".join(out)
@@ -209,8 +230,8 @@ def _redact_key_values(text: str) -> str:
         value = _VALUE.match(text, found.end())
         assert value is not None  # the separator pattern looked ahead for one value character
         if value.group() != MASK:
-            scheme = f"{text[found.start(2):found.end(2)]} " if found.group(2) else ""
-            out += [text[done:found.end(1)], scheme, MASK]
+            scheme = f"{text[found.start(2) : found.end(2)]} " if found.group(2) else ""
+            out += [text[done : found.end(1)], scheme, MASK]
             done = value.end()
         pos = value.end()
     out.append(text[done:])

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeGuard, cast
 from zoneinfo import ZoneInfo
 
@@ -79,11 +79,11 @@ def next_digest_at(cron: str, tz: str, after: datetime) -> datetime:
     """The first fire time of ``cron`` (in zone ``tz``) strictly after ``after``, as naive UTC."""
     zone = ZoneInfo(tz)
     trigger = CronTrigger.from_crontab(cron, timezone=zone)
-    start = after.replace(tzinfo=timezone.utc).astimezone(zone)
+    start = after.replace(tzinfo=UTC).astimezone(zone)
     fire: datetime | None = trigger.get_next_fire_time(None, start + timedelta(microseconds=1))
     if fire is None:  # a cron expression always fires again; guard for mypy and odd triggers
         raise ValueError(f"cron expression {cron!r} never fires after {after.isoformat()}")
-    utc: datetime = fire.astimezone(timezone.utc)
+    utc: datetime = fire.astimezone(UTC)
     return utc.replace(tzinfo=None)
 
 
@@ -155,9 +155,11 @@ def _plan_rule(rule: _RuleLike, settings: Settings, stale: bool, now: datetime) 
                 immediate.setdefault(channel)
             elif route.digest:
                 digest.setdefault(channel, route.digest)
-    planned = [] if stale else [
-        PlannedDelivery(rule_id=rule.id, channel=c, mode="immediate", not_before=now) for c in immediate
-    ]
+    planned = (
+        []
+        if stale
+        else [PlannedDelivery(rule_id=rule.id, channel=c, mode="immediate", not_before=now) for c in immediate]
+    )
     for channel, cron in digest.items():
         if stale or channel not in immediate:
             due = next_digest_at(cron, settings.scheduler.timezone, now)

@@ -66,8 +66,7 @@ class AppriseLike(Protocol):
 
     def add(self, servers: str) -> bool: ...
 
-    def notify(self, body: str, title: str = "", *, body_format: str | None = None,
-               timeout: float = 0) -> Any: ...
+    def notify(self, body: str, title: str = "", *, body_format: str | None = None, timeout: float = 0) -> Any: ...
 
 
 AppriseFactory = Callable[[], AppriseLike]
@@ -76,8 +75,10 @@ AppriseFactory = Callable[[], AppriseLike]
 # apprise's plugins say "Connection error" for refused connections, resets, DNS and TLS failures, SMTP login
 # failures; these (and our timeout) concern every message of the channel. Any other failure is the server
 # answering "no" to this message (a 5xx, an SMTP 500/554): the channel's other messages are still tried.
-_UNREACHABLE = re.compile(r"(?i)connection error|connection refused|timed out|invalid or unsupported apprise url"
-                          r"|invalid apprise url")
+_UNREACHABLE = re.compile(
+    r"(?i)connection error|connection refused|timed out|invalid or unsupported apprise url"
+    r"|invalid apprise url"
+)
 #: Characters of an email body (apprise's email limit of 32,768 would cut digests no mail server refuses).
 EMAIL_BODY_MAX = 2_000_000
 _SHORTENED = "… (shortened to fit the channel)"
@@ -132,11 +133,12 @@ def split_for_throttle(groups: Sequence[_T], budget: int) -> tuple[list[_T], lis
         return list(groups), [], []
     if budget <= 0:
         return [], [], list(groups)
-    return list(groups[: budget - 1]), list(groups[budget - 1:]), []
+    return list(groups[: budget - 1]), list(groups[budget - 1 :]), []
 
 
-def send_to_url(url: str, message: Message, *, timeout: float, factory: AppriseFactory | None = None,
-                secrets: Iterable[str] = ()) -> UrlResult:
+def send_to_url(
+    url: str, message: Message, *, timeout: float, factory: AppriseFactory | None = None, secrets: Iterable[str] = ()
+) -> UrlResult:
     """Send ``message`` to one apprise URL, waiting at most ``timeout`` seconds.
 
     Never raises for a delivery problem: an invalid URL, a False result, a timeout or an exception from apprise
@@ -152,14 +154,19 @@ def send_to_url(url: str, message: Message, *, timeout: float, factory: AppriseF
         if not instance.add(url):
             return UrlResult(shown, False, "invalid or unsupported apprise URL", channel_wide=True)
     except Exception as e:  # apprise parses user input; any failure here is a config problem we report
-        return UrlResult(shown, False, redact(f"invalid apprise URL: {type(e).__name__}: {e}", hidden),
-                         channel_wide=True)
+        return UrlResult(
+            shown, False, redact(f"invalid apprise URL: {type(e).__name__}: {e}", hidden), channel_wide=True
+        )
     message = fit_to_service(message, instance)
-    outcome = _call_with_deadline(lambda: instance.notify(
-        message.body, message.title, body_format=message.format, timeout=timeout), timeout)
+    outcome = _call_with_deadline(
+        lambda: instance.notify(message.body, message.title, body_format=message.format, timeout=timeout), timeout
+    )
     if isinstance(outcome, BaseException):
-        detail = f"timed out after {timeout:g}s" if isinstance(outcome, TimeoutError) else (
-            f"{type(outcome).__name__}: {outcome}")
+        detail = (
+            f"timed out after {timeout:g}s"
+            if isinstance(outcome, TimeoutError)
+            else (f"{type(outcome).__name__}: {outcome}")
+        )
         return UrlResult(shown, False, redact(detail, hidden), channel_wide=isinstance(outcome, TimeoutError))
     if outcome:
         return UrlResult(shown, True, None)
@@ -243,7 +250,7 @@ def _describe_failure(result: Any) -> str:
     details: list[str] = []
     for service in getattr(result, "results", ()) or ():
         logs = getattr(service, "logs", None)
-        for entry in (logs() if callable(logs) else ()):
+        for entry in logs() if callable(logs) else ():
             text = str(getattr(entry, "message", entry)).strip()
             if text and text not in details:
                 details.append(text.split(" - ", 2)[-1])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import regex
@@ -120,7 +120,7 @@ _ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _ASCII_WORD_TAIL = re.compile(r"[a-z0-9]*")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compile_glob(pattern: str) -> re.Pattern[str] | regex.Pattern[str]:
     # Globs are literals, '.' and '.*': the stdlib compiles them ~50x faster than `regex`, which we
     # keep for grapheme clusters (\X, a '?' in a no-space script).
@@ -146,7 +146,7 @@ def _choose_key(term: Term) -> tuple[str | None, int, bool, bool]:
     if all(e.pattern is None for e in term.elems):
         return " " + " ".join(words) + " ", 0, False, True
     best: tuple[int, str, int, bool] | None = None
-    for k, (e, w) in enumerate(zip(term.elems, words)):
+    for k, (e, w) in enumerate(zip(term.elems, words, strict=True)):
         options: list[tuple[int, str, int, bool]] = []
         if e.pattern is None:
             options.append((len(w) + 2, f" {w} ", k, False))
@@ -213,7 +213,6 @@ class TermTable:
         """Length of key ``kid``; a partial word key counts one less than a whole word of that length."""
         key = self._key_strs[kid]
         return len(key) - (0 if key.endswith(" ") else 1)
-
 
 
 def compile_node(node: Node, table: TermTable) -> CNode:

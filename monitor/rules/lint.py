@@ -47,8 +47,10 @@ def _message(word: str, before: Token | None, after: Token) -> str | None:
     near = _NEAR_LIKE.fullmatch(word)
     if near:
         op = near.group(1).upper()
-        return (f"'{word}' is a word here; write {op}/{near.group(3)} for words at most {near.group(3)} apart"
-                f"{' in this order' if op == 'ONEAR' else ''}")
+        return (
+            f"'{word}' is a word here; write {op}/{near.group(3)} for words at most {near.group(3)} apart"
+            f"{' in this order' if op == 'ONEAR' else ''}"
+        )
     low = word.lower()
     if low not in ("and", "or", "not", "near", "onear"):
         return None

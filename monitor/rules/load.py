@@ -78,6 +78,7 @@ class _Set:
 def folder_rule_files(folder: Path) -> list[Path]:
     """The ``*.yaml``/``*.yml`` files under a folder (any case: ``KH.YAML`` too), sorted; hidden files and folders
     (``.git``) are skipped."""
+
     def wanted(f: Path) -> bool:
         hidden = any(name.startswith(".") for name in f.relative_to(folder).parts)
         return f.suffix.lower() in (".yaml", ".yml") and not hidden and f.is_file()
@@ -115,7 +116,9 @@ def _read_sets(loc: Loc, node: yaml.Node, sets: dict[str, _Set], errors: list[Ru
             continue
         if name in sets:
             first = sets[name]
-            errors.append(loc.error(k, f"set '{name}' is already defined at {first.loc.path}:{first.node.start_mark.line + 1}"))
+            errors.append(
+                loc.error(k, f"set '{name}' is already defined at {first.loc.path}:{first.node.start_mark.line + 1}")
+            )
             continue
         if not isinstance(v, yaml.SequenceNode):
             errors.append(loc.error(v, f"set '{name}' must be a list of terms, not {type_name(v)}"))
@@ -146,8 +149,13 @@ def _resolve_sets(sets: dict[str, _Set], errors: list[RuleError]) -> dict[str, t
         if len(stack) >= MAX_SET_NESTING:
             if "" not in reported:  # once: every set of a long chain is that deep from some other
                 s = sets[stack[-1]]
-                errors.append(s.loc.error(s.node, f"set '{stack[-1]}' includes sets nested more than "
-                                                  f"{MAX_SET_NESTING} deep (@{stack[0]} -> ... -> @{name})"))
+                errors.append(
+                    s.loc.error(
+                        s.node,
+                        f"set '{stack[-1]}' includes sets nested more than "
+                        f"{MAX_SET_NESTING} deep (@{stack[0]} -> ... -> @{name})",
+                    )
+                )
                 reported.add("")
             return None
         if name in stack:
@@ -190,7 +198,9 @@ def _version(
     rendered = {} if rendered is None else rendered
     # render(spaced=True), not str(): the text hashed before terms of no-space scripts were shown as written.
     parts = [rule_id, node.render(spaced=True)]
-    for ref in sorted({n.name: n for n in iter_nodes(node, entries=False) if isinstance(n, SetRef)}.values(), key=lambda r: r.name):
+    for ref in sorted(
+        {n.name: n for n in iter_nodes(node, entries=False) if isinstance(n, SetRef)}.values(), key=lambda r: r.name
+    ):
         text = rendered.get(id(ref.terms))
         if text is None:
             text = rendered[id(ref.terms)] = "|".join(t.render(spaced=True) for t in ref.terms)
@@ -201,7 +211,11 @@ def _version(
 
 
 def _build_rule(
-    loc: Loc, raw: RawRule, resolver: _Resolver, errors: list[RuleError], rendered: dict[int, str],
+    loc: Loc,
+    raw: RawRule,
+    resolver: _Resolver,
+    errors: list[RuleError],
+    rendered: dict[int, str],
     warnings: list[str],
 ) -> Rule | None:
     query = raw.values.get("query")
@@ -229,12 +243,21 @@ def _build_rule(
 
     lang, feeds = strs("lang"), strs("feeds")
     return Rule(
-        id=str(v["id"]), title=str(v["title"]), query=str(query), description=str(v.get("description", "")),
-        severity=str(v.get("severity", "medium")), tags=strs("tags"),
-        lang=lang, feeds=feeds, enabled=bool(v.get("enabled", True)),
+        id=str(v["id"]),
+        title=str(v["title"]),
+        query=str(query),
+        description=str(v.get("description", "")),
+        severity=str(v.get("severity", "medium")),
+        tags=strs("tags"),
+        lang=lang,
+        feeds=feeds,
+        enabled=bool(v.get("enabled", True)),
         notify=strs("notify") if "notify" in v else None,
-        version=_version(str(v["id"]), node, lang, feeds, rendered), path=loc.path, line=raw.node.start_mark.line + 1,
-        node=node, examples=tuple(raw.examples),
+        version=_version(str(v["id"]), node, lang, feeds, rendered),
+        path=loc.path,
+        line=raw.node.start_mark.line + 1,
+        node=node,
+        examples=tuple(raw.examples),
     )
 
 
@@ -251,23 +274,27 @@ def run_examples(ruleset: RuleSet) -> list[ExampleFailure]:
     return failures
 
 
-def _warnings(
-    ruleset: RuleSet, known_feeds: Iterable[str] | None, known_channels: Iterable[str] | None
-) -> list[str]:
+def _warnings(ruleset: RuleSet, known_feeds: Iterable[str] | None, known_channels: Iterable[str] | None) -> list[str]:
     out: list[str] = []
     for rule in ruleset.scan_rules:
         how = "a regex scan" if any(isinstance(n, Regex) for n in iter_nodes(rule.node, entries=False)) else "a scan"  # type: ignore[arg-type]
-        out.append(f"{rule.path}:{rule.line}:1: rule '{rule.id}' can only be matched by {how} of every article "
-                   "(add a required word so the matcher can index it)")
+        out.append(
+            f"{rule.path}:{rule.line}:1: rule '{rule.id}' can only be matched by {how} of every article "
+            "(add a required word so the matcher can index it)"
+        )
     feeds = None if known_feeds is None else {f.casefold() for f in known_feeds}
     channels = None if known_channels is None else set(known_channels)
     for rule in ruleset.rules:
         for f in rule.feeds if feeds is not None else ():
             if f.casefold() not in feeds:  # type: ignore[operator]
-                out.append(f"{rule.path}:{rule.line}:1: rule '{rule.id}' names feed '{f}', which the config does not have")
+                out.append(
+                    f"{rule.path}:{rule.line}:1: rule '{rule.id}' names feed '{f}', which the config does not have"
+                )
         for c in rule.notify or () if channels is not None else ():
             if c not in channels:  # type: ignore[operator]
-                out.append(f"{rule.path}:{rule.line}:1: rule '{rule.id}' names channel '{c}', which the config does not have")
+                out.append(
+                    f"{rule.path}:{rule.line}:1: rule '{rule.id}' names channel '{c}', which the config does not have"
+                )
     return out
 
 
@@ -300,7 +327,9 @@ def load_rules(
     rule_nodes: list[tuple[Loc, yaml.Node]] = []
     for loc, root in docs:
         if not isinstance(root, yaml.MappingNode):
-            errors.append(loc.error(root, f"a rule file must be a mapping with 'sets' and 'rules', not {type_name(root)}"))
+            errors.append(
+                loc.error(root, f"a rule file must be a mapping with 'sets' and 'rules', not {type_name(root)}")
+            )
             continue
         for k, v in root.value:
             if not isinstance(k, yaml.ScalarNode):
@@ -315,7 +344,12 @@ def load_rules(
                 else:
                     errors.append(loc.error(v, f"'rules' must be a list of rules, not {type_name(v)}"))
             else:
-                errors.append(loc.error(k, f"unknown top-level key '{key}'{did_you_mean(key, _TOP_KEYS)}; a rule file has only 'sets' and 'rules'"))
+                errors.append(
+                    loc.error(
+                        k,
+                        f"unknown top-level key '{key}'{did_you_mean(key, _TOP_KEYS)}; a rule file has only 'sets' and 'rules'",
+                    )
+                )
     resolver = _Resolver(_resolve_sets(sets, errors), tuple(sets))
     rules: list[Rule] = []
     seen: dict[str, str] = {}
@@ -344,7 +378,8 @@ def load_rules(
         raise RuleSetError(errors)
     empty = [  # valid, but a query branch naming such a set can never match: most likely a mistake
         f"{s.loc.path}:{s.node.start_mark.line + 1}:{s.node.start_mark.column + 1}: set '{s.name}' is empty"
-        for s in sets.values() if not s.entries
+        for s in sets.values()
+        if not s.entries
     ]
     ruleset.warnings = (*empty, *lint, *_warnings(ruleset, known_feeds, known_channels))
     return ruleset

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-from itertools import chain
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import daachorse
 
@@ -196,8 +196,12 @@ class RuleSet:
         whose regex ran out of time on it)."""
         st = self._state(doc)
         if st.cut:
-            _log.warning("rule matching reads only the first %d characters of field=%s article=%r",
-                         MAX_FIELD_CHARS, ",".join(st.cut), _article_label(doc))
+            _log.warning(
+                "rule matching reads only the first %d characters of field=%s article=%r",
+                MAX_FIELD_CHARS,
+                ",".join(st.cut),
+                _article_label(doc),
+            )
         out = Matches()
         timed_out: list[str] = []
         for i in self._candidates(st):

@@ -17,7 +17,17 @@ from monitor.rules.yamlpos import Loc, did_you_mean, is_null, key_error, merged_
 __all__ = ["RULE_KEYS", "RawRule", "read_rule"]
 
 RULE_KEYS = (
-    "id", "title", "query", "description", "severity", "tags", "lang", "feeds", "enabled", "notify", "examples",
+    "id",
+    "title",
+    "query",
+    "description",
+    "severity",
+    "tags",
+    "lang",
+    "feeds",
+    "enabled",
+    "notify",
+    "examples",
 )
 _REQUIRED = ("id", "title", "query")
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9._-]*")
@@ -69,9 +79,13 @@ def _check(loc: Loc, raw: RawRule, key: str, node: yaml.Node, errors: list[RuleE
         if value is None:
             return
         if key == "id" and not _ID_RE.fullmatch(value):
-            errors.append(loc.error(node, f"invalid rule id '{value}': use lower-case letters, digits, '.', '_' and '-'"))
+            errors.append(
+                loc.error(node, f"invalid rule id '{value}': use lower-case letters, digits, '.', '_' and '-'")
+            )
         elif key == "severity" and value not in SEVERITIES:
-            errors.append(loc.error(node, f"unknown severity '{value}' in {raw.name}; use one of {', '.join(SEVERITIES)}"))
+            errors.append(
+                loc.error(node, f"unknown severity '{value}' in {raw.name}; use one of {', '.join(SEVERITIES)}")
+            )
         elif key in ("title", "query") and not value.strip():
             errors.append(loc.error(node, f"{where} is empty"))
         else:
@@ -82,7 +96,7 @@ def _check(loc: Loc, raw: RawRule, key: str, node: yaml.Node, errors: list[RuleE
             return
         if key == "lang":
             items = tuple(x.lower() for x in items)
-            for x, item_node in zip(items, node.value):
+            for x, item_node in zip(items, node.value, strict=False):
                 if not _LANG_RE.fullmatch(x):
                     errors.append(loc.error(item_node, f"'{x}' in {where} is not an ISO 639-1 code (two letters)"))
         raw.values[key] = items
@@ -161,7 +175,9 @@ def _example_doc(loc: Loc, raw: RawRule, item: yaml.Node, where: str, errors: li
             errors.append(key_error(loc, k, f"unknown key in {where} of {raw.name}"))
             ok = False
         elif key not in _EXAMPLE_KEYS:
-            errors.append(loc.error(k, f"unknown key '{key}' in {where} of {raw.name}{did_you_mean(key, _EXAMPLE_KEYS)}"))
+            errors.append(
+                loc.error(k, f"unknown key '{key}' in {where} of {raw.name}{did_you_mean(key, _EXAMPLE_KEYS)}")
+            )
             ok = False
         elif key == "feed_tags":
             tags = _str_list(loc, v, f"'{key}' in {where}", errors)

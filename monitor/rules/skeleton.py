@@ -53,8 +53,10 @@ def skeleton(rule_id: str) -> str:
         RuleError: ``rule_id`` is not a valid rule id.
     """
     if len(rule_id) > _MAX_ID or not _ID_RE.fullmatch(rule_id):
-        raise RuleError(f"invalid rule id {rule_id[:_MAX_ID]!r}: use lower-case letters, digits, '.', '_' and '-', "
-                        "starting with a letter or digit (kh-scam-raids)")
+        raise RuleError(
+            f"invalid rule id {rule_id[:_MAX_ID]!r}: use lower-case letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit (kh-scam-raids)"
+        )
     title = rule_id.replace("-", " ").replace("_", " ").replace(".", " ").capitalize()
     return _TEMPLATE.format(id=rule_id, title=title, set=re.sub(r"[.-]", "_", rule_id) + "_terms")
 

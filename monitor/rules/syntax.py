@@ -10,7 +10,6 @@ together as a :class:`~monitor.errors.RuleSetError`, whose ``errors`` lists them
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
 import regex
@@ -31,13 +30,23 @@ from monitor.rules.nodes import (
     Term,
     iter_nodes,
 )
+from monitor.rules.regexterm import MAX_REGEX_SIZE, make_regex
 from monitor.rules.text import split_words
 from monitor.rules.yamlpos import did_you_mean
 
-__all__ = ["MAX_NESTING", "MAX_QUERY_CHARS", "MAX_REGEX_SIZE", "SetResolver", "make_term", "parse_query", "parse_set_entry"]
+__all__ = [
+    "MAX_NESTING",
+    "MAX_QUERY_CHARS",
+    "MAX_REGEX_SIZE",
+    "SetResolver",
+    "make_term",
+    "parse_query",
+    "parse_set_entry",
+]
 
 #: Looks a set up by name: its flattened terms, or None when the set is not defined.
 SetResolver = Callable[[str], "tuple[Term, ...] | None"]
+
 
 _MIN_PREFIX = 3
 #: A longer query (or set entry) is refused: parsing is linear, but a hostile file could hold megabytes of it.
@@ -45,16 +54,14 @@ MAX_QUERY_CHARS = 100_000
 #: Parentheses, NOT and fields nested deeper than this are refused: the parser and every walk over the tree
 #: recurse once per level (a rule needs a handful).
 MAX_NESTING = 32
-#: A regex whose counted repeats (``{n}``) expand to more steps than this is refused: compiling it takes memory
-#: in proportion (a million steps: about 200 MB).
-MAX_REGEX_SIZE = 100_000
 
 
 def _check_length(text: str, what: str) -> None:
     if len(text) > MAX_QUERY_CHARS:
         raise syntax_error(
             f"{what} is {len(text):,} characters long, more than the {MAX_QUERY_CHARS:,} allowed "
-            "(put long lists of terms in sets)", 1,
+            "(put long lists of terms in sets)",
+            1,
         )
 
 
@@ -80,9 +87,7 @@ def make_term(text: str, col: int, *, exact: bool) -> Term | None:
                 raise syntax_error(
                     f"'{text}': a wildcard needs at least {_MIN_PREFIX} letters before the first '*'", col
                 )
-            pattern = "".join(
-                ".*" if c == "*" else "." if c == "?" else regex.escape(c) for c in word
-            )
+            pattern = "".join(".*" if c == "*" else "." if c == "?" else regex.escape(c) for c in word)
             elems.append(Elem(word, pattern, p.nospace, joined))
         else:
             elems.append(Elem(word, None, p.nospace, joined))
@@ -171,7 +176,9 @@ class _Parser:
     def _unary(self) -> Node:
         # Every level of nesting (a parenthesis, a NOT, a field) passes through here.
         if self.depth >= MAX_NESTING:  # `depth + 1` levels deep once inside
-            raise syntax_error(f"the query nests parentheses, NOT and fields more than {MAX_NESTING} deep", self.tok.col)
+            raise syntax_error(
+                f"the query nests parentheses, NOT and fields more than {MAX_NESTING} deep", self.tok.col
+            )
         self.depth += 1
         try:
             return self._unary_inner()
@@ -219,7 +226,7 @@ class _Parser:
             return self._field(t)
         if t.kind == "REGEX":
             try:
-                return _make_regex(t)
+                return make_regex(t)
             except RuleError as e:
                 self.lexer.soft(e)
                 return _placeholder(t.col)
@@ -247,55 +254,6 @@ class _Parser:
         return SetRef(t.col, t.text, terms)
 
 
-def _make_regex(t: Token) -> Regex:
-    import unicodedata
-
-    pattern = unicodedata.normalize("NFKC", t.text)
-    shown = t.text if len(t.text) <= 60 else t.text[:59] + "…"
-    if _expanded_size(pattern) > MAX_REGEX_SIZE:
-        raise syntax_error(f"regex /{shown}/ repeats too much: its counted repeats ({{n}}) multiply to more than "
-                           f"{MAX_REGEX_SIZE:,} steps", t.col)
-    try:
-        regex.compile(pattern, regex.IGNORECASE if t.flag else 0)
-    except regex.error as e:
-        raise syntax_error(f"invalid regex /{shown}/: {e}", t.col) from e
-    except RecursionError as e:  # the `regex` parser recurses once per nested group
-        raise syntax_error(f"invalid regex /{shown}/: groups nested too deep", t.col) from e
-    except ValueError as e:  # a repeat count of thousands of digits
-        raise syntax_error(f"invalid regex /{shown}/: {e}", t.col) from e
-    return Regex(t.col, pattern, t.flag)
-
-
-_COUNTED_REPEAT = re.compile(r"\{(\d*)(?:,(\d*))?\}")
-
-
-def _expanded_size(pattern: str) -> int:
-    """Roughly how many steps ``regex`` compiles ``pattern`` into: counted repeats (``x{n}``) copy what they
-    repeat, so nested ones multiply (``((a{100}){100}){100}`` took 450 MB to compile; one more level, all memory)."""
-    sizes = [0]  # per open group, the size of its contents so far
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        size, i = 1, i + 1
-        if c == "\\":
-            i += 1
-        elif c == "[":  # a class is one step: skip to its end (a ']' first in it is literal)
-            end = pattern.find("]", i + 1 if pattern[i : i + 1] in ("]", "^") else i)
-            i = len(pattern) if end < 0 else end + 1
-        elif c == "(":
-            sizes.append(0)
-            continue
-        elif c == ")" and len(sizes) > 1:
-            size = sizes.pop()
-        m = _COUNTED_REPEAT.match(pattern, i)
-        if m and any(m.groups()):
-            digits = max(((g or "0").lstrip("0") or "0" for g in m.groups()), key=len)
-            size *= int(digits) if len(digits) <= 9 else 10**9
-            i = m.end()
-        sizes[-1] += size
-    return sum(sizes)
-
-
 def _near_problem(node: Node) -> tuple[str, Node] | None:
     """Why ``node`` cannot be a NEAR operand (and the offending node), or None when it can."""
     if isinstance(node, (Term, SetRef)):
@@ -307,8 +265,12 @@ def _near_problem(node: Node) -> tuple[str, Node] | None:
                 return problem
         return None
     why = {
-        And: "an AND", Not: "a NOT", FieldScope: "a field", Near: "another NEAR",
-        Regex: "a regex", Meta: "a feed:/lang: filter",
+        And: "an AND",
+        Not: "a NOT",
+        FieldScope: "a field",
+        Near: "another NEAR",
+        Regex: "a regex",
+        Meta: "a feed:/lang: filter",
     }[type(node)]
     return why, node
 
@@ -341,9 +303,11 @@ def _check_positive(root: Node, report: Callable[[RuleError], None]) -> None:
         if isinstance(node, Or):
             for c in node.children:
                 if not _positive(c):
-                    report(syntax_error(
-                        f"OR branch '{c}' has no positive term: each OR branch must search for a word", c.col
-                    ))
+                    report(
+                        syntax_error(
+                            f"OR branch '{c}' has no positive term: each OR branch must search for a word", c.col
+                        )
+                    )
 
 
 def parse_query(query: str, sets: SetResolver | None = None, *, set_names: Sequence[str] = ()) -> Node:
@@ -379,8 +343,14 @@ def parse_set_entry(entry: str) -> Term | SetRef:
         raise syntax_error("empty set entry", 1)
     for t in toks:
         why = {
-            "AND": "an operator", "OR": "an operator", "NEAR": "an operator", "NOT": "a NOT",
-            "(": "a parenthesis", ")": "a parenthesis", "FIELD": "a field", "REGEX": "a regex",
+            "AND": "an operator",
+            "OR": "an operator",
+            "NEAR": "an operator",
+            "NOT": "a NOT",
+            "(": "a parenthesis",
+            ")": "a parenthesis",
+            "FIELD": "a field",
+            "REGEX": "a regex",
         }.get(t.kind)
         if why:
             raise syntax_error(f"a set entry is one term or phrase and may not contain {why}", t.col)

@@ -16,8 +16,8 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import accumulate
 from functools import lru_cache
+from itertools import accumulate
 
 import regex
 
@@ -102,7 +102,18 @@ class Field:
     """
 
     __slots__ = (
-        "text", "words", "cased", "norm", "nfkc", "_maps", "_parts", "_runs", "_cut", "_edges_cache", "_sparse", "_lower",
+        "text",
+        "words",
+        "cased",
+        "norm",
+        "nfkc",
+        "_maps",
+        "_parts",
+        "_runs",
+        "_cut",
+        "_edges_cache",
+        "_sparse",
+        "_lower",
     )
 
     def __init__(self, text: str, *, fast: bool = True) -> None:
@@ -281,8 +292,10 @@ def _separator_only(ch: str) -> bool:
     if ch == "\u02bc":
         return True  # an apostrophe (see _APOSTROPHE)
     nfkc = unicodedata.normalize("NFKC", ch)
-    return len(nfkc) == 1 and not unicodedata.category(ch).startswith(_WORDISH) and not (
-        unicodedata.category(nfkc).startswith(_WORDISH)
+    return (
+        len(nfkc) == 1
+        and not unicodedata.category(ch).startswith(_WORDISH)
+        and not (unicodedata.category(nfkc).startswith(_WORDISH))
     )
 
 

@@ -31,18 +31,30 @@ def yaml_problem(e: yaml.MarkedYAMLError, source: str) -> tuple[int, int, str]:
         return line, start, f"invalid YAML: bad indentation: {_indent_note(lines, line)}"
     if problem == "mapping values are not allowed here":
         if ": " in text[: col - 1] or text[: col - 1].rstrip().endswith(":"):
-            return line, col, ("invalid YAML: a second ': ' on this line: quote a value that holds ': ' "
-                               "(title: 'Raids: Cambodia')")
+            return (
+                line,
+                col,
+                ("invalid YAML: a second ': ' on this line: quote a value that holds ': ' (title: 'Raids: Cambodia')"),
+            )
         return line, start, f"invalid YAML: bad indentation: {_indent_note(lines, line)}"
     if "could not find expected ':'" in problem:
-        return line, col, (f"invalid YAML: the text at {where} is neither 'key: value' nor a '- ' item: a ':' is "
-                           "missing after its key, or it is indented differently from its siblings")
+        return (
+            line,
+            col,
+            (
+                f"invalid YAML: the text at {where} is neither 'key: value' nor a '- ' item: a ':' is "
+                "missing after its key, or it is indented differently from its siblings"
+            ),
+        )
     if "quoted scalar" in context and "end of stream" in problem:
         return line, col, f"invalid YAML: the quote opened at {where} is never closed"
     if "flow sequence" in context or "flow mapping" in context:
         pair = "[]" if "sequence" in context else "{}"
-        return line, col, (f"invalid YAML: the '{pair[0]}' opened at {where} needs a ',' between items and a "
-                           f"closing '{pair[1]}'")
+        return (
+            line,
+            col,
+            (f"invalid YAML: the '{pair[0]}' opened at {where} needs a ',' between items and a closing '{pair[1]}'"),
+        )
     return line, col, "invalid YAML: " + " ".join(filter(None, [context, problem]))
 
 

@@ -19,7 +19,16 @@ from monitor.errors import RuleError
 from monitor.rules.yamlhint import yaml_problem
 
 __all__ = [
-    "Loc", "MAX_ALIAS_GROWTH", "MAX_DEPTH", "MAX_FILE_BYTES", "compose_file", "did_you_mean", "is_null", "key_error", "merged_pairs", "offset_position",
+    "Loc",
+    "MAX_ALIAS_GROWTH",
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "compose_file",
+    "did_you_mean",
+    "is_null",
+    "key_error",
+    "merged_pairs",
+    "offset_position",
     "type_name",
 ]
 
@@ -65,8 +74,10 @@ class _BoundedLoader(yaml.SafeLoader):
         tag = getattr(event, "tag", None)
         if tag not in (None, "!") and tag not in _PLAIN_TAGS:
             shown = str(tag).replace("tag:yaml.org,2002:", "!!")
-            raise _Refused(f"unsupported YAML tag '{shown}': a rule file holds only plain strings, "
-                           "numbers, lists and mappings", event)
+            raise _Refused(
+                f"unsupported YAML tag '{shown}': a rule file holds only plain strings, numbers, lists and mappings",
+                event,
+            )
         if self._depth >= MAX_DEPTH:
             raise _Refused(f"lists and mappings nested more than {MAX_DEPTH} deep", event)
         self._depth += 1
@@ -87,8 +98,11 @@ class _BoundedLoader(yaml.SafeLoader):
         else:
             weight = 1 + sum(w.get(id(k), 1) + w.get(id(v), 1) for k, v in node.value)
         if weight > self.weight_limit:
-            raise _Refused(f"YAML aliases expand this value to more than {self.weight_limit:,} values and "
-                           "characters (nested aliases or merge keys, as in a 'billion laughs' file)", node)
+            raise _Refused(
+                f"YAML aliases expand this value to more than {self.weight_limit:,} values and "
+                "characters (nested aliases or merge keys, as in a 'billion laughs' file)",
+                node,
+            )
         w[id(node)] = weight
 
 
@@ -148,7 +162,9 @@ def merged_pairs(loc: Loc, node: yaml.MappingNode, errors: list[RuleError]) -> _
                 continue
             for source in value.value if isinstance(value, yaml.SequenceNode) else [value]:
                 if not isinstance(source, yaml.MappingNode):
-                    errors.append(loc.error(source, f"'<<' merges a mapping or a list of mappings, not {type_name(source)}"))
+                    errors.append(
+                        loc.error(source, f"'<<' merges a mapping or a list of mappings, not {type_name(source)}")
+                    )
                     continue
                 if any(source is m for m in active):
                     errors.append(loc.error(key, "'<<' merges a mapping that contains this one (a cycle)"))
@@ -225,8 +241,14 @@ def _read(path: Path, errors: list[RuleError]) -> str | None:
         errors.append(RuleError(f"cannot read the file: {e.strerror}", path=path, line=1, column=1))
         return None
     if len(data) > MAX_FILE_BYTES:
-        errors.append(RuleError(f"the file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB, the limit for a "
-                                "rule file: split it", path=path, line=1, column=1))
+        errors.append(
+            RuleError(
+                f"the file is larger than {MAX_FILE_BYTES // 1024 // 1024} MiB, the limit for a rule file: split it",
+                path=path,
+                line=1,
+                column=1,
+            )
+        )
         return None
     # Without the BOM: PyYAML skips one but its index counts it, which shifts columns computed from the source.
     data = data.removeprefix(codecs.BOM_UTF8)
@@ -235,8 +257,9 @@ def _read(path: Path, errors: list[RuleError]) -> str | None:
     except UnicodeDecodeError as e:
         line_start = data.rfind(b"\n", 0, e.start) + 1
         column = len(data[line_start : e.start].decode("utf-8", "replace")) + 1
-        errors.append(RuleError(f"not UTF-8 text: {e.reason}", path=path, line=data.count(b"\n", 0, e.start) + 1,
-                                column=column))
+        errors.append(
+            RuleError(f"not UTF-8 text: {e.reason}", path=path, line=data.count(b"\n", 0, e.start) + 1, column=column)
+        )
         return None
 
 

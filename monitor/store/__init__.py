@@ -63,8 +63,7 @@ class Store(FeedStore, ArticleStore, MatchStore, DeliveryStore):
     """monitor's database. Open with ``Store.open(url)``; close with ``close()`` or ``with``."""
 
     @classmethod
-    def open(cls, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-             migrate: bool = True) -> Store:
+    def open(cls, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, migrate: bool = True) -> Store:
         """Connect to ``url`` and upgrade its schema to the newest revision.
 
         Safe to call from several processes at once: the migration runs under a lock.
@@ -91,8 +90,7 @@ class Store(FeedStore, ArticleStore, MatchStore, DeliveryStore):
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
 

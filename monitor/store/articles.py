@@ -64,8 +64,11 @@ class ArticleStore(StoreBase):
         seen: set[str] = set()
         with self._read("unseen entries") as conn:
             for chunk in chunked(wanted):
-                seen.update(conn.execute(select(_entries.c.key).where(
-                    _entries.c.feed_id == feed_id, _entries.c.key.in_(chunk))).scalars())
+                seen.update(
+                    conn.execute(
+                        select(_entries.c.key).where(_entries.c.feed_id == feed_id, _entries.c.key.in_(chunk))
+                    ).scalars()
+                )
         return set(wanted) - seen
 
     def mark_entries_seen(self, feed_id: int, keys: Sequence[str]) -> None:
@@ -73,9 +76,14 @@ class ArticleStore(StoreBase):
         with self._write("mark entries seen") as conn:
             self._mark_seen(conn, feed_id, keys)
 
-    def add_article_with_matches(self, article: NewArticle, matches: Sequence[NewMatch],
-                                 plan: DeliveryPlan, *, now: datetime | None = None,
-                                 ) -> AddResult:
+    def add_article_with_matches(
+        self,
+        article: NewArticle,
+        matches: Sequence[NewMatch],
+        plan: DeliveryPlan,
+        *,
+        now: datetime | None = None,
+    ) -> AddResult:
         """Store an article, its story, matches and planned deliveries in one transaction.
 
         If the canonical URL is already stored, only the entry keys are recorded and the
@@ -104,12 +112,25 @@ class ArticleStore(StoreBase):
                 return AddResult(found[0], found[1], new_story=False, duplicate=True)
             self._insert_story_keys(conn, story_id, article.story_keys)
             match_ids = self._insert_matches(conn, article_id, story_id, matches, now)
-            created = self._insert_deliveries(conn, story_id, match_ids,
-                                              plan(story_id, new_story), now, owned=article.owned)
-        _log.debug("article stored id=%d story=%d new_story=%s matches=%d deliveries=%d",
-                   article_id, story_id, new_story, len(match_ids), created)
-        return AddResult(article_id, story_id, new_story, duplicate=False,
-                         match_ids=tuple(i for _, i in match_ids), deliveries_created=created)
+            created = self._insert_deliveries(
+                conn, story_id, match_ids, plan(story_id, new_story), now, owned=article.owned
+            )
+        _log.debug(
+            "article stored id=%d story=%d new_story=%s matches=%d deliveries=%d",
+            article_id,
+            story_id,
+            new_story,
+            len(match_ids),
+            created,
+        )
+        return AddResult(
+            article_id,
+            story_id,
+            new_story,
+            duplicate=False,
+            match_ids=tuple(i for _, i in match_ids),
+            deliveries_created=created,
+        )
 
     def get_article(self, article_id: int) -> ArticleRecord | None:
         """The article with this id, or None."""
@@ -120,8 +141,11 @@ class ArticleStore(StoreBase):
     def story_articles(self, story_id: int) -> list[ArticleRecord]:
         """Every article of a story, oldest first (the first one broke the story)."""
         with self._read("story articles") as conn:
-            rows = conn.execute(select(_articles).where(_articles.c.story_id == story_id)
-                                .order_by(_articles.c.fetched_at, _articles.c.id))
+            rows = conn.execute(
+                select(_articles)
+                .where(_articles.c.story_id == story_id)
+                .order_by(_articles.c.fetched_at, _articles.c.id)
+            )
             return [_article_record(row._mapping) for row in rows]
 
     def count_articles(self) -> int:
@@ -136,13 +160,15 @@ class ArticleStore(StoreBase):
         for chunk in chunked(rows):
             conn.execute(self._insert(_entries).on_conflict_do_nothing(), list(chunk))
 
-    def _find_or_create_story(self, conn: Connection, article: NewArticle,
-                              now: datetime) -> tuple[int, bool]:
+    def _find_or_create_story(self, conn: Connection, article: NewArticle, now: datetime) -> tuple[int, bool]:
         story_id: int | None = None
         if article.content_hash and len(article.text.split()) >= MIN_HASH_WORDS:
             story_id = conn.execute(
-                select(_articles.c.story_id).where(_articles.c.content_hash == article.content_hash)
-                .order_by(_articles.c.id).limit(1)).scalar()
+                select(_articles.c.story_id)
+                .where(_articles.c.content_hash == article.content_hash)
+                .order_by(_articles.c.id)
+                .limit(1)
+            ).scalar()
         keys = list(dict.fromkeys(article.story_keys))
         if story_id is None and keys:
             story_id = conn.execute(
@@ -150,17 +176,32 @@ class ArticleStore(StoreBase):
             ).scalar()
         if story_id is not None:
             return story_id, False
-        new_id = conn.execute(_stories.insert().values(created_at=now, title=article.title)
-                              .returning(_stories.c.id)).scalar_one()
+        new_id = conn.execute(
+            _stories.insert().values(created_at=now, title=article.title).returning(_stories.c.id)
+        ).scalar_one()
         return int(new_id), True
 
-    def _insert_article(self, conn: Connection, article: NewArticle, story_id: int,
-                        now: datetime) -> int | None:
-        values = {name: getattr(article, name) for name in (
-            "url", "content_hash", "title", "text", "author", "published",
-            "lang", "feed_id", "feed_name", "extracted", "owned", "furniture")}
-        stmt = self._insert(_articles).values(canonical_url=storage_key(article), story_id=story_id,
-                                              fetched_at=now, **values)
+    def _insert_article(self, conn: Connection, article: NewArticle, story_id: int, now: datetime) -> int | None:
+        values = {
+            name: getattr(article, name)
+            for name in (
+                "url",
+                "content_hash",
+                "title",
+                "text",
+                "author",
+                "published",
+                "lang",
+                "feed_id",
+                "feed_name",
+                "extracted",
+                "owned",
+                "furniture",
+            )
+        }
+        stmt = self._insert(_articles).values(
+            canonical_url=storage_key(article), story_id=story_id, fetched_at=now, **values
+        )
         new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_articles.c.id)).scalar()
         return int(new_id) if new_id is not None else None
 
@@ -169,25 +210,38 @@ class ArticleStore(StoreBase):
         if rows:
             conn.execute(self._insert(_story_keys).on_conflict_do_nothing(), rows)
 
-    def _insert_matches(self, conn: Connection, article_id: int, story_id: int,
-                        matches: Sequence[NewMatch], now: datetime) -> list[tuple[str, int]]:
+    def _insert_matches(
+        self, conn: Connection, article_id: int, story_id: int, matches: Sequence[NewMatch], now: datetime
+    ) -> list[tuple[str, int]]:
         ids: list[tuple[str, int]] = []
         for match in matches:
             hits = [MatchHit.coerce(hit).as_json() for hit in match.hits]
             stmt = self._insert(_matches).values(
-                article_id=article_id, rule_id=match.rule_id,
-                rule_version=str(match.rule_version), severity=match.severity,
-                tags=list(match.tags), hits=hits, snippet=match.snippet, story_id=story_id,
-                matched_at=now)
+                article_id=article_id,
+                rule_id=match.rule_id,
+                rule_version=str(match.rule_version),
+                severity=match.severity,
+                tags=list(match.tags),
+                hits=hits,
+                snippet=match.snippet,
+                story_id=story_id,
+                matched_at=now,
+            )
             new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_matches.c.id)).scalar()
             if new_id is not None:
                 ids.append((match.rule_id, int(new_id)))
         return ids
 
-    def _insert_deliveries(self, conn: Connection, story_id: int,
-                           match_ids: Sequence[tuple[str, int]],
-                           planned: Sequence[PlannedDelivery], now: datetime, *,
-                           owned: bool = True) -> int:
+    def _insert_deliveries(
+        self,
+        conn: Connection,
+        story_id: int,
+        match_ids: Sequence[tuple[str, int]],
+        planned: Sequence[PlannedDelivery],
+        now: datetime,
+        *,
+        owned: bool = True,
+    ) -> int:
         created = 0
         by_rule: dict[str, int] = {}
         for rule_id, match_id in match_ids:
@@ -195,9 +249,16 @@ class ArticleStore(StoreBase):
         for item in planned:
             rule_match = by_rule.get(item.rule_id)
             stmt = self._insert(_deliveries).values(
-                match_id=rule_match, channel=item.channel, story_id=story_id,
-                rule_id=item.rule_id, mode=item.mode, status="pending", attempts=0,
-                next_attempt_at=item.not_before or now, created_at=now)
+                match_id=rule_match,
+                channel=item.channel,
+                story_id=story_id,
+                rule_id=item.rule_id,
+                mode=item.mode,
+                status="pending",
+                attempts=0,
+                next_attempt_at=item.not_before or now,
+                created_at=now,
+            )
             new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_deliveries.c.id)).scalar()
             created += new_id is not None
             if new_id is None and owned and rule_match is not None:
@@ -218,8 +279,11 @@ def _lookup_keys(article: NewArticle) -> list[str]:
 
 
 def _existing(conn: Connection, keys: Sequence[str]) -> tuple[int, int] | None:
-    rows = conn.execute(select(_articles.c.canonical_url, _articles.c.id, _articles.c.story_id)
-                        .where(_articles.c.canonical_url.in_(list(keys)))).all()
+    rows = conn.execute(
+        select(_articles.c.canonical_url, _articles.c.id, _articles.c.story_id).where(
+            _articles.c.canonical_url.in_(list(keys))
+        )
+    ).all()
     found = {row[0]: (int(row[1]), int(row[2])) for row in rows}
     return next((found[key] for key in keys if key in found), None)
 
@@ -227,13 +291,23 @@ def _existing(conn: Connection, keys: Sequence[str]) -> tuple[int, int] | None:
 def _take_over_pending(conn: Connection, story_id: int, item: PlannedDelivery, match_id: int) -> None:
     """An owned copy joining a story takes over its pending alert from a foreign copy (the alert then shows the
     outlet's own title and link); an alert already sent stays as it was."""
-    foreign = (select(_matches.c.id).join(_articles, _articles.c.id == _matches.c.article_id)
-               .where(_articles.c.owned.is_(False)))
-    conn.execute(_deliveries.update().where(
-        _deliveries.c.channel == item.channel, _deliveries.c.story_id == story_id,
-        _deliveries.c.rule_id == item.rule_id, _deliveries.c.mode == item.mode,
-        _deliveries.c.status == "pending", _deliveries.c.match_id.in_(foreign),
-    ).values(match_id=match_id))
+    foreign = (
+        select(_matches.c.id)
+        .join(_articles, _articles.c.id == _matches.c.article_id)
+        .where(_articles.c.owned.is_(False))
+    )
+    conn.execute(
+        _deliveries.update()
+        .where(
+            _deliveries.c.channel == item.channel,
+            _deliveries.c.story_id == story_id,
+            _deliveries.c.rule_id == item.rule_id,
+            _deliveries.c.mode == item.mode,
+            _deliveries.c.status == "pending",
+            _deliveries.c.match_id.in_(foreign),
+        )
+        .values(match_id=match_id)
+    )
 
 
 def _article_record(row: Any) -> ArticleRecord:

@@ -45,7 +45,7 @@ _CHUNK = 500  # bound parameters per IN (...) list, well under SQLite's limit
 def chunked(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
     """``items`` in slices of at most 500, for ``IN (...)`` lists and batch inserts."""
     for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
+        yield items[start : start + _CHUNK]
 
 
 def create_store_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
@@ -95,8 +95,10 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
     if not memory and not url.query.get("uri"):
         _create_private(Path(database).expanduser().resolve())
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": busy_timeout},
-        poolclass=StaticPool if memory else None)
+        url,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout},
+        poolclass=StaticPool if memory else None,
+    )
     timeout_ms = int(busy_timeout * 1000)
 
     @event.listens_for(engine, "connect")

@@ -60,16 +60,28 @@ class DeliveryRecord:
 
     def as_json(self) -> dict[str, Any]:
         """The ``deliveries --format json`` object."""
+
         def iso(when: datetime | None) -> str | None:
             return None if when is None else when.replace(microsecond=0).isoformat() + "Z"
 
         return {
-            "id": self.id, "channel": self.channel, "story": self.story_id, "rule": self.rule_id,
-            "mode": self.mode, "status": self.status, "attempts": self.attempts,
-            "next_attempt_at": iso(self.next_attempt_at), "last_error": self.last_error,
-            "created_at": iso(self.created_at), "sent_at": iso(self.sent_at),
-            "article": {"id": self.article_id, "title": self.article_title, "url": self.article_url,
-                        "feed": self.feed_name},
+            "id": self.id,
+            "channel": self.channel,
+            "story": self.story_id,
+            "rule": self.rule_id,
+            "mode": self.mode,
+            "status": self.status,
+            "attempts": self.attempts,
+            "next_attempt_at": iso(self.next_attempt_at),
+            "last_error": self.last_error,
+            "created_at": iso(self.created_at),
+            "sent_at": iso(self.sent_at),
+            "article": {
+                "id": self.article_id,
+                "title": self.article_title,
+                "url": self.article_url,
+                "feed": self.feed_name,
+            },
         }
 
 
@@ -88,8 +100,9 @@ class DeliveryOutcome:
 class DeliveryStore(StoreBase):
     """The outbox methods of ``Store``."""
 
-    def claim_deliveries(self, now: datetime, *, worker: str, lease: float, mode: str = "immediate",
-                         limit: int = 500) -> list[DeliveryRecord]:
+    def claim_deliveries(
+        self, now: datetime, *, worker: str, lease: float, mode: str = "immediate", limit: int = 500
+    ) -> list[DeliveryRecord]:
         """Take pending deliveries of ``mode`` that are due at ``now`` for ``lease`` seconds.
 
         Due: ``next_attempt_at`` unset or not after ``now``, and no live lease (``claimed_until`` unset or past).
@@ -97,18 +110,27 @@ class DeliveryStore(StoreBase):
         """
         until = now + timedelta(seconds=lease)
         with self._write("claim deliveries") as conn:
-            query = (select(_deliveries.c.id).where(*_claimable(now, mode))
-                     .order_by(_deliveries.c.created_at, _deliveries.c.id)
-                     .limit(limit).with_for_update(skip_locked=True))
+            query = (
+                select(_deliveries.c.id)
+                .where(*_claimable(now, mode))
+                .order_by(_deliveries.c.created_at, _deliveries.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
             ids = list(conn.execute(query).scalars())
             if not ids:
                 return []
-            conn.execute(_deliveries.update()
-                         .where(_deliveries.c.id.in_(ids), *_claimable(now, mode))
-                         .values(claimed_until=until, claimed_by=worker))
+            conn.execute(
+                _deliveries.update()
+                .where(_deliveries.c.id.in_(ids), *_claimable(now, mode))
+                .values(claimed_until=until, claimed_by=worker)
+            )
             claimed = self._select_deliveries(
-                conn, _deliveries.c.id.in_(ids), _deliveries.c.claimed_by == worker,
-                _deliveries.c.claimed_until == until)
+                conn,
+                _deliveries.c.id.in_(ids),
+                _deliveries.c.claimed_by == worker,
+                _deliveries.c.claimed_until == until,
+            )
         _log.debug("deliveries claimed worker=%s mode=%s count=%d", worker, mode, len(claimed))
         return claimed
 
@@ -123,9 +145,16 @@ class DeliveryStore(StoreBase):
                 updated += conn.execute(
                     _deliveries.update()
                     .where(_deliveries.c.id == outcome.id, _deliveries.c.status == "pending")
-                    .values(status=outcome.status, attempts=outcome.attempts,
-                            next_attempt_at=outcome.next_attempt_at, last_error=outcome.last_error,
-                            sent_at=outcome.sent_at, claimed_until=None, claimed_by=None)).rowcount
+                    .values(
+                        status=outcome.status,
+                        attempts=outcome.attempts,
+                        next_attempt_at=outcome.next_attempt_at,
+                        last_error=outcome.last_error,
+                        sent_at=outcome.sent_at,
+                        claimed_until=None,
+                        claimed_by=None,
+                    )
+                ).rowcount
         return updated
 
     def release_deliveries(self, ids: Sequence[int], worker: str) -> None:
@@ -133,22 +162,33 @@ class DeliveryStore(StoreBase):
         if not ids:
             return
         with self._write("release deliveries") as conn:
-            conn.execute(_deliveries.update()
-                         .where(_deliveries.c.id.in_(list(ids)), _deliveries.c.claimed_by == worker)
-                         .values(claimed_until=None, claimed_by=None))
+            conn.execute(
+                _deliveries.update()
+                .where(_deliveries.c.id.in_(list(ids)), _deliveries.c.claimed_by == worker)
+                .values(claimed_until=None, claimed_by=None)
+            )
 
     def list_claimants(self, now: datetime) -> list[str]:
         """The workers holding a live lease on some delivery at ``now``."""
         with self._read("list delivery claimants") as conn:
-            return sorted(conn.execute(
-                select(_deliveries.c.claimed_by).distinct()
-                .where(_deliveries.c.claimed_by.is_not(None), _deliveries.c.claimed_until >= now)).scalars())
+            return sorted(
+                conn.execute(
+                    select(_deliveries.c.claimed_by)
+                    .distinct()
+                    .where(_deliveries.c.claimed_by.is_not(None), _deliveries.c.claimed_until >= now)
+                ).scalars()
+            )
 
     def release_claims(self, worker: str) -> int:
         """Drop every lease ``worker`` holds (a worker known to be dead); returns the rows released."""
         with self._write("release claims") as conn:
-            return int(conn.execute(_deliveries.update().where(_deliveries.c.claimed_by == worker)
-                                    .values(claimed_until=None, claimed_by=None)).rowcount)
+            return int(
+                conn.execute(
+                    _deliveries.update()
+                    .where(_deliveries.c.claimed_by == worker)
+                    .values(claimed_until=None, claimed_by=None)
+                ).rowcount
+            )
 
     def count_recent_messages(self, channel: str, since: datetime) -> int:
         """Immediate messages (alerts and throttle summaries) sent to ``channel`` after ``since``.
@@ -159,15 +199,20 @@ class DeliveryStore(StoreBase):
         """
         with self._read("count recent messages") as conn:
             rows = conn.execute(
-                select(_deliveries.c.story_id, _deliveries.c.status, _deliveries.c.sent_at)
-                .where(_deliveries.c.channel == channel, _deliveries.c.mode == "immediate",
-                       _deliveries.c.status.in_(("sent", "suppressed")), _deliveries.c.sent_at > since)).all()
+                select(_deliveries.c.story_id, _deliveries.c.status, _deliveries.c.sent_at).where(
+                    _deliveries.c.channel == channel,
+                    _deliveries.c.mode == "immediate",
+                    _deliveries.c.status.in_(("sent", "suppressed")),
+                    _deliveries.c.sent_at > since,
+                )
+            ).all()
         alerts = {(r.story_id, r.sent_at) for r in rows if r.status == "sent"}
         summaries = {r.sent_at for r in rows if r.status == "suppressed"}
         return len(alerts) + len(summaries)
 
-    def list_deliveries(self, *, status: str | None = None, channel: str | None = None,
-                        limit: int | None = 100) -> list[DeliveryRecord]:
+    def list_deliveries(
+        self, *, status: str | None = None, channel: str | None = None, limit: int | None = 100
+    ) -> list[DeliveryRecord]:
         """Deliveries newest first, optionally of one ``status`` and/or ``channel``."""
         where: list[Any] = []
         if status is not None:
@@ -177,32 +222,63 @@ class DeliveryStore(StoreBase):
         with self._read("list deliveries") as conn:
             return self._select_deliveries(conn, *where, newest_first=True, limit=limit)
 
-    def _select_deliveries(self, conn: Any, *where: Any, newest_first: bool = False,
-                           limit: int | None = None) -> list[DeliveryRecord]:
-        query = (select(_deliveries, _matches.c.severity, _matches.c.snippet, _matches.c.hits,
-                        _matches.c.matched_at, _matches.c.article_id, _articles.c.title.label("article_title"),
-                        _articles.c.url.label("article_url"), _articles.c.feed_name, _articles.c.published,
-                        _articles.c.owned)
-                 .outerjoin(_matches, _matches.c.id == _deliveries.c.match_id)
-                 .outerjoin(_articles, _articles.c.id == _matches.c.article_id)
-                 .where(*where))
+    def _select_deliveries(
+        self, conn: Any, *where: Any, newest_first: bool = False, limit: int | None = None
+    ) -> list[DeliveryRecord]:
+        query = (
+            select(
+                _deliveries,
+                _matches.c.severity,
+                _matches.c.snippet,
+                _matches.c.hits,
+                _matches.c.matched_at,
+                _matches.c.article_id,
+                _articles.c.title.label("article_title"),
+                _articles.c.url.label("article_url"),
+                _articles.c.feed_name,
+                _articles.c.published,
+                _articles.c.owned,
+            )
+            .outerjoin(_matches, _matches.c.id == _deliveries.c.match_id)
+            .outerjoin(_articles, _articles.c.id == _matches.c.article_id)
+            .where(*where)
+        )
         order = _deliveries.c.id.desc() if newest_first else _deliveries.c.id
         return [_delivery_record(row._mapping) for row in conn.execute(query.order_by(order).limit(limit))]
 
 
 def _claimable(now: datetime, mode: str) -> tuple[Any, ...]:
-    return (_deliveries.c.status == "pending", _deliveries.c.mode == mode,
-            or_(_deliveries.c.next_attempt_at.is_(None), _deliveries.c.next_attempt_at <= now),
-            or_(_deliveries.c.claimed_until.is_(None), _deliveries.c.claimed_until < now))
+    return (
+        _deliveries.c.status == "pending",
+        _deliveries.c.mode == mode,
+        or_(_deliveries.c.next_attempt_at.is_(None), _deliveries.c.next_attempt_at <= now),
+        or_(_deliveries.c.claimed_until.is_(None), _deliveries.c.claimed_until < now),
+    )
 
 
 def _delivery_record(row: Any) -> DeliveryRecord:
     hits = tuple(MatchHit.coerce(hit) for hit in (row["hits"] or ()))
     return DeliveryRecord(
-        id=row["id"], channel=row["channel"], story_id=row["story_id"], rule_id=row["rule_id"],
-        mode=row["mode"], status=row["status"], attempts=row["attempts"],
-        next_attempt_at=row["next_attempt_at"], last_error=row["last_error"], created_at=row["created_at"],
-        sent_at=row["sent_at"], match_id=row["match_id"], severity=row["severity"] or "info",
-        snippet=row["snippet"] or "", hits=hits, matched_at=row["matched_at"], article_id=row["article_id"],
-        article_title=row["article_title"] or "", article_url=row["article_url"] or "",
-        feed_name=row["feed_name"] or "", published=row["published"], article_owned=bool(row["owned"]))
+        id=row["id"],
+        channel=row["channel"],
+        story_id=row["story_id"],
+        rule_id=row["rule_id"],
+        mode=row["mode"],
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        sent_at=row["sent_at"],
+        match_id=row["match_id"],
+        severity=row["severity"] or "info",
+        snippet=row["snippet"] or "",
+        hits=hits,
+        matched_at=row["matched_at"],
+        article_id=row["article_id"],
+        article_title=row["article_title"] or "",
+        article_url=row["article_url"] or "",
+        feed_name=row["feed_name"] or "",
+        published=row["published"],
+        article_owned=bool(row["owned"]),
+    )

@@ -56,8 +56,14 @@ class FeedStore(StoreBase):
         _log.info("feeds synced count=%d disabled=%d", len(records), disabled)
         return records
 
-    def add_feed(self, name: str, url: str, tags: Sequence[str] = (),
-                 interval: float | None = None, full_text: bool | None = None) -> FeedRecord:
+    def add_feed(
+        self,
+        name: str,
+        url: str,
+        tags: Sequence[str] = (),
+        interval: float | None = None,
+        full_text: bool | None = None,
+    ) -> FeedRecord:
         """Add a feed from the CLI (``source="cli"``).
 
         Raises:
@@ -79,8 +85,9 @@ class FeedStore(StoreBase):
             records = {r.id: r for r in self._select_feeds(conn)} if rows else {}
         return [a if isinstance(a, FeedExistsError) else records[a] for a in added]
 
-    def _add_feeds(self, conn: Connection, rows: Sequence[tuple[str, str, Sequence[str], float | None, bool | None]]
-                   ) -> list[int | FeedExistsError]:
+    def _add_feeds(
+        self, conn: Connection, rows: Sequence[tuple[str, str, Sequence[str], float | None, bool | None]]
+    ) -> list[int | FeedExistsError]:
         owners = _url_owners(conn)
         out: list[int | FeedExistsError] = []
         for name, url, tags, interval, full_text in rows:
@@ -88,9 +95,18 @@ class FeedStore(StoreBase):
             if key in owners:
                 out.append(FeedExistsError(f"feed {owners[key]!r} already has this URL", name=owners[key]))
                 continue
-            values = {"name": name, "url": url, "tags": list(tags), "interval": interval, "full_text": full_text,
-                      "enabled": True, "source": "cli", "consecutive_failures": 0, "blocked_requests": 0,
-                      "created_at": now_utc()}
+            values = {
+                "name": name,
+                "url": url,
+                "tags": list(tags),
+                "interval": interval,
+                "full_text": full_text,
+                "enabled": True,
+                "source": "cli",
+                "consecutive_failures": 0,
+                "blocked_requests": 0,
+                "created_at": now_utc(),
+            }
             stmt = self._insert(_feeds).values(values).on_conflict_do_nothing()
             new_id = conn.execute(stmt.returning(_feeds.c.id)).scalar()
             if new_id is None:
@@ -122,8 +138,9 @@ class FeedStore(StoreBase):
         with self._read("list due feeds") as conn:
             return self._select_feeds(conn, *_due(now), order_due=True)
 
-    def take_due_feeds(self, now: datetime, *, lease: float, worker: str, limit: int | None = None,
-                       busy: Collection[int] = ()) -> list[FeedRecord]:
+    def take_due_feeds(
+        self, now: datetime, *, lease: float, worker: str, limit: int | None = None, busy: Collection[int] = ()
+    ) -> list[FeedRecord]:
         """Up to ``limit`` feeds due at ``now`` for this worker to poll, most overdue first, except ``busy`` ones.
 
         On PostgreSQL they are claimed for ``lease`` seconds (``claim_due_feeds``), so several processes sharing
@@ -136,8 +153,7 @@ class FeedStore(StoreBase):
             return self.claim_due_feeds(now, lease, worker, limit=limit)
         return [feed for feed in self.list_due_feeds(now) if feed.id not in busy][:limit]
 
-    def claim_due_feeds(self, now: datetime, lease: float, worker: str,
-                        limit: int | None = None) -> list[FeedRecord]:
+    def claim_due_feeds(self, now: datetime, lease: float, worker: str, limit: int | None = None) -> list[FeedRecord]:
         """Take the due feeds for ``lease`` seconds so other workers skip them.
 
         On PostgreSQL the rows are read ``FOR UPDATE SKIP LOCKED``: two processes
@@ -146,9 +162,13 @@ class FeedStore(StoreBase):
         and a worker that dies leaves the feed due again when the lease ends.
         """
         with self._write("claim due feeds") as conn:
-            query = (select(_feeds.c.id).where(*_due(now))
-                     .order_by(nulls_first(_feeds.c.next_poll.asc()), _feeds.c.id)
-                     .limit(limit).with_for_update(skip_locked=True))
+            query = (
+                select(_feeds.c.id)
+                .where(*_due(now))
+                .order_by(nulls_first(_feeds.c.next_poll.asc()), _feeds.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
             ids = list(conn.execute(query).scalars())
             if not ids:
                 return []
@@ -162,8 +182,7 @@ class FeedStore(StoreBase):
         """Store a feed's polling state; False if the feed no longer exists."""
         values = {name: getattr(state, name) for name in _STATE_FIELDS}
         with self._write("update feed state") as conn:
-            count = conn.execute(
-                _feeds.update().where(_feeds.c.id == feed_id).values(values)).rowcount
+            count = conn.execute(_feeds.update().where(_feeds.c.id == feed_id).values(values)).rowcount
         return bool(count)
 
     def release_feeds(self, feed_ids: Sequence[int], now: datetime) -> None:
@@ -173,15 +192,28 @@ class FeedStore(StoreBase):
                 conn.execute(_feeds.update().where(_feeds.c.id.in_(list(feed_ids))).values(next_poll=now))
 
     def _upsert_config_feed(self, conn: Connection, feed: FeedSettings, now: datetime) -> None:
-        values: dict[str, Any] = {"url": feed.url, "tags": list(feed.tags),
-                                  "interval": feed.interval, "full_text": feed.full_text,
-                                  "enabled": feed.enabled, "source": "config"}
-        stored = conn.execute(select(_feeds.c.url, _feeds.c.config_url)
-                              .where(_feeds.c.name == feed.name)).first()
+        values: dict[str, Any] = {
+            "url": feed.url,
+            "tags": list(feed.tags),
+            "interval": feed.interval,
+            "full_text": feed.full_text,
+            "enabled": feed.enabled,
+            "source": "config",
+        }
+        stored = conn.execute(select(_feeds.c.url, _feeds.c.config_url).where(_feeds.c.name == feed.name)).first()
         if stored is None:
-            conn.execute(self._insert(_feeds).values(
-                name=feed.name, created_at=now, consecutive_failures=0, blocked_requests=0,
-                config_url=feed.url, **values).on_conflict_do_nothing())
+            conn.execute(
+                self._insert(_feeds)
+                .values(
+                    name=feed.name,
+                    created_at=now,
+                    consecutive_failures=0,
+                    blocked_requests=0,
+                    config_url=feed.url,
+                    **values,
+                )
+                .on_conflict_do_nothing()
+            )
             return
         if (stored.config_url or stored.url) == feed.url:
             del values["url"]  # unchanged in the config: keep the URL a permanent redirect moved it to
@@ -190,12 +222,13 @@ class FeedStore(StoreBase):
         values["config_url"] = feed.url
         conn.execute(_feeds.update().where(_feeds.c.name == feed.name).values(values))
 
-    def _select_feeds(self, conn: Connection, *where: Any,
-                      order_due: bool = False) -> list[FeedRecord]:
-        counts = (select(_articles.c.feed_id, func.count().label("n"))
-                  .group_by(_articles.c.feed_id).subquery())
-        query = (select(_feeds, func.coalesce(counts.c.n, 0).label("articles"))
-                 .outerjoin(counts, counts.c.feed_id == _feeds.c.id).where(*where))
+    def _select_feeds(self, conn: Connection, *where: Any, order_due: bool = False) -> list[FeedRecord]:
+        counts = select(_articles.c.feed_id, func.count().label("n")).group_by(_articles.c.feed_id).subquery()
+        query = (
+            select(_feeds, func.coalesce(counts.c.n, 0).label("articles"))
+            .outerjoin(counts, counts.c.feed_id == _feeds.c.id)
+            .where(*where)
+        )
         if order_due:
             query = query.order_by(nulls_first(_feeds.c.next_poll.asc()), _feeds.c.name)
         else:
@@ -227,8 +260,7 @@ def _url_owners(conn: Connection) -> dict[str, str]:
 
 
 def _due(now: datetime) -> tuple[Any, ...]:
-    return (_feeds.c.enabled.is_(True),
-            or_(_feeds.c.next_poll.is_(None), _feeds.c.next_poll <= now))
+    return (_feeds.c.enabled.is_(True), or_(_feeds.c.next_poll.is_(None), _feeds.c.next_poll <= now))
 
 
 def _feed_record(row: Any) -> FeedRecord:

@@ -28,8 +28,9 @@ _GLOB = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_", "*": "%", "?": "_"}
 class MatchStore(StoreBase):
     """The match methods of ``Store``."""
 
-    def list_matches(self, rule: str | None = None, since: datetime | None = None,
-                     limit: int | None = None) -> list[MatchRecord]:
+    def list_matches(
+        self, rule: str | None = None, since: datetime | None = None, limit: int | None = None
+    ) -> list[MatchRecord]:
         """Matches, newest first.
 
         Args:
@@ -37,10 +38,19 @@ class MatchStore(StoreBase):
             since: only matches at or after this naive UTC time.
             limit: at most this many.
         """
-        query = (select(_matches, _articles.c.url, _articles.c.title, _articles.c.feed_name,
-                        _articles.c.published, _articles.c.lang)
-                 .join(_articles, _articles.c.id == _matches.c.article_id)
-                 .order_by(_matches.c.matched_at.desc(), _matches.c.id.desc()).limit(limit))
+        query = (
+            select(
+                _matches,
+                _articles.c.url,
+                _articles.c.title,
+                _articles.c.feed_name,
+                _articles.c.published,
+                _articles.c.lang,
+            )
+            .join(_articles, _articles.c.id == _matches.c.article_id)
+            .order_by(_matches.c.matched_at.desc(), _matches.c.id.desc())
+            .limit(limit)
+        )
         if rule is not None and any(c in rule for c in "*?"):
             query = query.where(_matches.c.rule_id.like(rule.translate(_GLOB), escape="\\"))
         elif rule is not None:
@@ -62,21 +72,42 @@ class MatchStore(StoreBase):
 def _deliveries_of(conn: Connection, match_ids: list[int]) -> dict[int, list[MatchDelivery]]:
     found: dict[int, list[MatchDelivery]] = defaultdict(list)
     for chunk in chunked(match_ids):
-        rows = conn.execute(select(_deliveries).where(_deliveries.c.match_id.in_(chunk))
-                            .order_by(_deliveries.c.channel, _deliveries.c.mode))
+        rows = conn.execute(
+            select(_deliveries)
+            .where(_deliveries.c.match_id.in_(chunk))
+            .order_by(_deliveries.c.channel, _deliveries.c.mode)
+        )
         for row in rows:
-            found[row.match_id].append(MatchDelivery(
-                channel=row.channel, status=row.status, attempts=row.attempts,
-                last_error=row.last_error, mode=row.mode))
+            found[row.match_id].append(
+                MatchDelivery(
+                    channel=row.channel,
+                    status=row.status,
+                    attempts=row.attempts,
+                    last_error=row.last_error,
+                    mode=row.mode,
+                )
+            )
     return found
 
 
 def _match_record(row: Any, deliveries: Any) -> MatchRecord:
     return MatchRecord(
-        id=row["id"], rule=row["rule_id"], rule_version=row["rule_version"],
-        severity=row["severity"], tags=tuple(row["tags"] or ()),
-        article=ArticleSummary(id=row["article_id"], url=row["url"], title=row["title"],
-                               feed=row["feed_name"], published=row["published"],
-                               lang=row["lang"]),
-        story=row["story_id"], hits=tuple(MatchHit.coerce(h) for h in row["hits"] or ()),
-        snippet=row["snippet"], matched_at=row["matched_at"], deliveries=tuple(deliveries))
+        id=row["id"],
+        rule=row["rule_id"],
+        rule_version=row["rule_version"],
+        severity=row["severity"],
+        tags=tuple(row["tags"] or ()),
+        article=ArticleSummary(
+            id=row["article_id"],
+            url=row["url"],
+            title=row["title"],
+            feed=row["feed_name"],
+            published=row["published"],
+            lang=row["lang"],
+        ),
+        story=row["story_id"],
+        hits=tuple(MatchHit.coerce(h) for h in row["hits"] or ()),
+        snippet=row["snippet"],
+        matched_at=row["matched_at"],
+        deliveries=tuple(deliveries),
+    )

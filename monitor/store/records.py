@@ -93,24 +93,41 @@ class FeedRecord:
     def state(self) -> FeedState:
         """The polling state, to ``dataclasses.replace`` and pass to ``update_feed_state``."""
         return FeedState(
-            url=self.url, enabled=self.enabled, etag=self.etag,
-            last_modified=self.last_modified, last_polled=self.last_polled,
-            last_success=self.last_success, last_status=self.last_status,
-            last_error=self.last_error, consecutive_failures=self.consecutive_failures,
-            next_poll=self.next_poll, retry_after_until=self.retry_after_until,
-            blocked_requests=self.blocked_requests, failed_entries=self.failed_entries,
-            last_entry_error=self.last_entry_error, redirect_pending=self.redirect_pending)
+            url=self.url,
+            enabled=self.enabled,
+            etag=self.etag,
+            last_modified=self.last_modified,
+            last_polled=self.last_polled,
+            last_success=self.last_success,
+            last_status=self.last_status,
+            last_error=self.last_error,
+            consecutive_failures=self.consecutive_failures,
+            next_poll=self.next_poll,
+            retry_after_until=self.retry_after_until,
+            blocked_requests=self.blocked_requests,
+            failed_entries=self.failed_entries,
+            last_entry_error=self.last_entry_error,
+            redirect_pending=self.redirect_pending,
+        )
 
     def as_json(self) -> dict[str, Any]:
         """The ``feeds list --format json`` object."""
         return {
-            "name": self.name, "url": self.url, "tags": list(self.tags),
-            "enabled": self.enabled, "last_polled": iso_utc(self.last_polled),
-            "last_success": iso_utc(self.last_success), "last_status": self.last_status,
-            "last_error": self.last_error, "consecutive_failures": self.consecutive_failures,
-            "next_poll": iso_utc(self.next_poll), "articles": self.articles,
-            "config_url": self.config_url, "redirect_pending": self.redirect_pending,
-            "failed_entries": self.failed_entries, "last_entry_error": self.last_entry_error,
+            "name": self.name,
+            "url": self.url,
+            "tags": list(self.tags),
+            "enabled": self.enabled,
+            "last_polled": iso_utc(self.last_polled),
+            "last_success": iso_utc(self.last_success),
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+            "consecutive_failures": self.consecutive_failures,
+            "next_poll": iso_utc(self.next_poll),
+            "articles": self.articles,
+            "config_url": self.config_url,
+            "redirect_pending": self.redirect_pending,
+            "failed_entries": self.failed_entries,
+            "last_entry_error": self.last_entry_error,
         }
 
 
@@ -277,12 +294,24 @@ class MatchRecord:
         """The ``matches --format json`` object of DESIGN.md."""
         art = self.article
         return {
-            "id": self.id, "rule": self.rule, "rule_version": self.rule_version,
+            "id": self.id,
+            "rule": self.rule,
+            "rule_version": self.rule_version,
             "severity": self.severity,
-            "article": {"id": art.id, "url": art.url, "title": art.title, "feed": art.feed,
-                        "published": iso_utc(art.published), "lang": art.lang},
-            "story": self.story, "hits": [h.as_json() for h in self.hits],
-            "snippet": self.snippet, "matched_at": iso_utc(self.matched_at),
-            "deliveries": [{"channel": d.channel, "status": d.status, "attempts": d.attempts,
-                            "last_error": d.last_error} for d in self.deliveries],
+            "article": {
+                "id": art.id,
+                "url": art.url,
+                "title": art.title,
+                "feed": art.feed,
+                "published": iso_utc(art.published),
+                "lang": art.lang,
+            },
+            "story": self.story,
+            "hits": [h.as_json() for h in self.hits],
+            "snippet": self.snippet,
+            "matched_at": iso_utc(self.matched_at),
+            "deliveries": [
+                {"channel": d.channel, "status": d.status, "attempts": d.attempts, "last_error": d.last_error}
+                for d in self.deliveries
+            ],
         }

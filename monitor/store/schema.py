@@ -18,8 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "head_revision",
-           "upgrade_to_head"]
+__all__ = ["MIGRATIONS_DIR", "alembic_config", "current_revision", "head_revision", "upgrade_to_head"]
 
 _log = logging.getLogger(__name__)
 

@@ -74,8 +74,7 @@ class StoryKey(SQLModel, table=True):
 
     __tablename__ = "story_keys"
 
-    key: int = Field(sa_type=BigInteger, primary_key=True,
-                     sa_column_kwargs={"autoincrement": False})
+    key: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
     story_id: int = Field(foreign_key="stories.id", ondelete="CASCADE", primary_key=True)
 
 
@@ -93,8 +92,7 @@ class Article(SQLModel, table=True):
     author: str | None = None
     published: datetime | None = Field(default=None, sa_type=DateTime)
     lang: str | None = None
-    feed_id: int | None = Field(default=None, foreign_key="feeds.id", ondelete="SET NULL",
-                                index=True)
+    feed_id: int | None = Field(default=None, foreign_key="feeds.id", ondelete="SET NULL", index=True)
     feed_name: str = ""
     story_id: int = Field(foreign_key="stories.id", index=True)
     fetched_at: datetime = Field(sa_type=DateTime)
@@ -110,8 +108,9 @@ class Match(SQLModel, table=True):
     """A rule that matched an article; unique per (article, rule, rule version)."""
 
     __tablename__ = "matches"
-    __table_args__ = (UniqueConstraint("article_id", "rule_id", "rule_version",
-                                       name="uq_matches_article_rule_version"),)
+    __table_args__ = (
+        UniqueConstraint("article_id", "rule_id", "rule_version", name="uq_matches_article_rule_version"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     article_id: int = Field(foreign_key="articles.id", ondelete="CASCADE")
@@ -130,14 +129,12 @@ class Delivery(SQLModel, table=True):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        UniqueConstraint("channel", "story_id", "rule_id", "mode",
-                         name="uq_deliveries_channel_story_rule_mode"),
+        UniqueConstraint("channel", "story_id", "rule_id", "mode", name="uq_deliveries_channel_story_rule_mode"),
         Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    match_id: int | None = Field(default=None, foreign_key="matches.id", ondelete="SET NULL",
-                                 index=True)
+    match_id: int | None = Field(default=None, foreign_key="matches.id", ondelete="SET NULL", index=True)
     channel: str
     story_id: int = Field(foreign_key="stories.id")
     rule_id: str

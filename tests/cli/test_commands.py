@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from tests.support.newssite import NewsSite
 
-RAID = ("Police raid scam compound in Poipet",
-        "Police raided an online scam compound in Poipet, Cambodia, on Monday and detained 270 foreign workers.\n"
-        "The National Committee for Counter Trafficking said the workers had been forced to defraud victims online.")
+RAID = (
+    "Police raid scam compound in Poipet",
+    "Police raided an online scam compound in Poipet, Cambodia, on Monday and detained 270 foreign workers.\n"
+    "The National Committee for Counter Trafficking said the workers had been forced to defraud victims online.",
+)
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -26,19 +28,22 @@ def invoke(*args: str) -> tuple[int, str, str]:
 @pytest.fixture
 def config(tmp_path: Path, news_site: NewsSite, project: Path) -> Path:  # noqa: F811
     path = tmp_path / "config.toml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 [database]
 url = "sqlite:///monitor.db"
 [fetch]
 allow_private = true
 extract_processes = 1
 [rules]
-paths = ["{project / 'rules'}"]
+paths = ["{project / "rules"}"]
 [[feeds]]
 name = "mekong"
-url = "{news_site.feed_url('mekong')}"
+url = "{news_site.feed_url("mekong")}"
 tags = ["cambodia"]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -63,8 +68,18 @@ def test_poll_then_matches_in_every_format(config: Path, news_site: NewsSite) ->
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and lines
     first = lines[0]
-    assert set(first) == {"id", "rule", "rule_version", "severity", "article", "story", "hits", "snippet",
-                          "matched_at", "deliveries"}
+    assert set(first) == {
+        "id",
+        "rule",
+        "rule_version",
+        "severity",
+        "article",
+        "story",
+        "hits",
+        "snippet",
+        "matched_at",
+        "deliveries",
+    }
     assert set(first["article"]) == {"id", "url", "title", "feed", "published", "lang"}
     assert first["article"]["title"] == RAID[0] and first["article"]["feed"] == "mekong"
     assert all({"field", "start", "end", "text"} == set(h) for h in first["hits"])
@@ -81,16 +96,41 @@ def test_poll_then_matches_in_every_format(config: Path, news_site: NewsSite) ->
 
 
 def test_feeds_list_add_remove(config: Path) -> None:
-    code, out, err = invoke("--config", str(config), "feeds", "add", "https://news.example.org/rss",
-                            "--name", "extra", "--tag", "region", "--interval", "10m")
+    code, out, err = invoke(
+        "--config",
+        str(config),
+        "feeds",
+        "add",
+        "https://news.example.org/rss",
+        "--name",
+        "extra",
+        "--tag",
+        "region",
+        "--interval",
+        "10m",
+    )
     assert code == 0, err
     code, out, _ = invoke("--config", str(config), "feeds", "list", "--format", "json")
     feeds = {f["name"]: f for f in map(json.loads, out.splitlines())}
     assert set(feeds) == {"mekong", "extra"}
-    assert set(feeds["extra"]) == {"name", "url", "tags", "enabled", "last_polled", "last_success", "last_status",
-                                   "last_error", "consecutive_failures", "next_poll", "articles",
-                                   "config_url", "redirect_pending", "failed_entries", "last_entry_error",
-                                   "blocked_requests"}
+    assert set(feeds["extra"]) == {
+        "name",
+        "url",
+        "tags",
+        "enabled",
+        "last_polled",
+        "last_success",
+        "last_status",
+        "last_error",
+        "consecutive_failures",
+        "next_poll",
+        "articles",
+        "config_url",
+        "redirect_pending",
+        "failed_entries",
+        "last_entry_error",
+        "blocked_requests",
+    }
     assert feeds["extra"]["tags"] == ["region"] and feeds["extra"]["articles"] == 0
 
     code, _, err = invoke("--config", str(config), "feeds", "add", "https://other.example.org/rss", "--name", "extra")
@@ -140,5 +180,8 @@ def test_poll_feed_polls_only_that_feed(config: Path, news_site: NewsSite) -> No
     code, out, err = invoke("--config", str(config), "poll", "--feed", "other")
     assert code == 0, err
     assert news_site.hits("/feeds/other.xml") and not news_site.hits("/feeds/mekong.xml")
-    feeds = {f["name"]: f for f in map(json.loads, invoke("--config", str(config), "feeds", "list", "-f", "json")[1].splitlines())}
+    feeds = {
+        f["name"]: f
+        for f in map(json.loads, invoke("--config", str(config), "feeds", "list", "-f", "json")[1].splitlines())
+    }
     assert feeds["other"]["articles"] == 1 and feeds["mekong"]["last_polled"] is None

@@ -73,8 +73,9 @@ def test_a_feed_is_checked_then_added(config: Path, news_site: NewsSite) -> None
 def test_loopback_needs_allow_private_and_the_error_says_so(config: Path, news_site: NewsSite) -> None:
     code, out, err = invoke(config, "feeds", "add", news_site.feed_url("mekong"))
     assert code == 2 and out == ""
-    assert err == ("monitor: error: blocked: loopback address 127.0.0.1: "
-                   "add --allow-private to add a feed on your own network\n")
+    assert err == (
+        "monitor: error: blocked: loopback address 127.0.0.1: add --allow-private to add a feed on your own network\n"
+    )
     assert not news_site.requests and stored(config) == {}
 
 
@@ -84,8 +85,10 @@ def test_a_web_page_with_one_feed_link_adds_that_feed(config: Path, news_site: N
     code, out, err = invoke(config, "feeds", "add", f"{news_site.base}/news/story.html", "--allow-private")
     assert code == 0, err
     feed = news_site.feed_url("mekong")
-    assert out.splitlines()[:2] == [f"This is a web page; its feed is {feed}",
-                                    f"Added feed 127.0.0.1:{feed.split(':')[2].split('/')[0]} {feed}"]
+    assert out.splitlines()[:2] == [
+        f"This is a web page; its feed is {feed}",
+        f"Added feed 127.0.0.1:{feed.split(':')[2].split('/')[0]} {feed}",
+    ]
     assert [f["url"] for f in stored(config).values()] == [feed]
 
 
@@ -112,8 +115,9 @@ def test_a_web_page_without_feed_links_is_tried_at_the_usual_paths(config: Path,
     news_site.add("mekong", "Police raid scam compound", "Police raided a compound in Poipet.")
     news_site.raw["/news/story.html"] = page()
     news_site.raw["/rss"] = rss_feed(news_site.feeds["mekong"], news_site.base)
-    code, out, err = invoke(config, "feeds", "add", f"{news_site.base}/news/story.html", "--allow-private",
-                            "--name", "mekong")
+    code, out, err = invoke(
+        config, "feeds", "add", f"{news_site.base}/news/story.html", "--allow-private", "--name", "mekong"
+    )
     assert code == 0, err
     assert out.splitlines()[0] == f"This is a web page; its feed is {news_site.base}/rss"
     assert stored(config)["mekong"]["url"] == f"{news_site.base}/rss"
@@ -124,7 +128,7 @@ def test_a_web_page_without_any_feed_is_refused(config: Path, news_site: NewsSit
     news_site.raw["/news/story.html"] = page()
     code, out, err = invoke(config, "feeds", "add", f"{news_site.base}/news/story.html", "--allow-private")
     assert code == 2 and out == ""
-    assert err.startswith("monitor: error: this is a web page and it names no feed (no <link rel=\"alternate\">")
+    assert err.startswith('monitor: error: this is a web page and it names no feed (no <link rel="alternate">')
     assert "/feed, /rss" in err and stored(config) == {}
 
 
@@ -154,8 +158,9 @@ def test_a_client_error_is_refused_a_dead_server_only_warned(config: Path, news_
     with socket.socket() as sock:  # a port nobody listens on: the server may be down for now only
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    code, out, err = invoke(config, "feeds", "add", f"http://127.0.0.1:{port}/feed", "--allow-private",
-                            "--name", "down")
+    code, out, err = invoke(
+        config, "feeds", "add", f"http://127.0.0.1:{port}/feed", "--allow-private", "--name", "down"
+    )
     assert code == 0 and out.startswith(f"Added feed down http://127.0.0.1:{port}/feed\n")
     assert " ".join(err.split()).startswith(f"warning: could not check http://127.0.0.1:{port}/feed (")
     assert "adding it anyway: `monitor feeds list` shows its health after the next poll" in " ".join(err.split())
@@ -177,8 +182,7 @@ def test_the_same_url_under_two_names_is_refused_naming_the_feed(config: Path, n
 
 def test_a_url_named_in_config_toml_is_refused_before_its_first_poll(config: Path) -> None:
     config.write_text(config.read_text() + '[[feeds]]\nname = "bbc"\nurl = "https://feeds.bbci.co.uk/rss.xml"\n')
-    code, _, err = invoke(config, "feeds", "add", "https://feeds.bbci.co.uk/rss.xml", "--name", "other",
-                          "--no-check")
+    code, _, err = invoke(config, "feeds", "add", "https://feeds.bbci.co.uk/rss.xml", "--name", "other", "--no-check")
     assert code == 2 and err == "monitor: error: feed 'bbc' already has this URL\n"
     code, _, err = invoke(config, "feeds", "add", "https://example.org/feed", "--name", "bbc", "--no-check")
     assert code == 2 and err == "monitor: error: a feed named 'bbc' already exists: choose another name with --name\n"

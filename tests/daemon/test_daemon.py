@@ -38,7 +38,8 @@ def daemon_config(tmp_path: Path, news_site: NewsSite) -> Path:  # noqa: F811
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "r.yaml").write_text(RULE.format(id="raids"), encoding="utf-8")
     config = tmp_path / "config.toml"
-    config.write_text(f"""
+    config.write_text(
+        f"""
 [database]
 url = "sqlite:///monitor.db"
 [scheduler]
@@ -49,8 +50,10 @@ allow_private = true
 extract_processes = 1
 [[feeds]]
 name = "mekong"
-url = "{news_site.feed_url('mekong')}"
-""", encoding="utf-8")
+url = "{news_site.feed_url("mekong")}"
+""",
+        encoding="utf-8",
+    )
     return config
 
 
@@ -59,7 +62,10 @@ def daemon(daemon_config: Path) -> Iterator[subprocess.Popen[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "monitor", "--config", str(daemon_config), "-v", "run"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     yield process
     if process.poll() is None:
@@ -77,12 +83,17 @@ def articles(config: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_daemon_picks_up_new_entries_reloads_rules_and_stops_on_sigterm(
-    daemon: subprocess.Popen[str], daemon_config: Path, news_site: NewsSite  # noqa: F811
+    daemon: subprocess.Popen[str],
+    daemon_config: Path,
+    news_site: NewsSite,  # noqa: F811
 ) -> None:
     db = daemon_config.parent / "monitor.db"
     assert wait_for(lambda: db.exists() and bool(news_site.hits("/feeds/mekong.xml"))), "daemon never polled"
-    news_site.add("mekong", "Police raid scam compound in Bavet",
-                  "Police raided a scam compound in Bavet and detained 120 people, officials said on Tuesday.")
+    news_site.add(
+        "mekong",
+        "Police raid scam compound in Bavet",
+        "Police raided a scam compound in Bavet and detained 120 people, officials said on Tuesday.",
+    )
     assert wait_for(lambda: "raids" in articles(daemon_config)), "the entry added while running was not matched"
 
     # a bad edit of the rules keeps the last good set; the daemon stays up
@@ -91,8 +102,11 @@ def test_daemon_picks_up_new_entries_reloads_rules_and_stops_on_sigterm(
     assert daemon.poll() is None
     # a good edit is picked up
     (daemon_config.parent / "rules" / "r.yaml").write_text(RULE.format(id="raids-v2"), encoding="utf-8")
-    news_site.add("mekong", "Second raid on a scam compound",
-                  "Police raided another scam compound near Bavet on Wednesday, freeing 40 workers held there.")
+    news_site.add(
+        "mekong",
+        "Second raid on a scam compound",
+        "Police raided another scam compound near Bavet on Wednesday, freeing 40 workers held there.",
+    )
     assert wait_for(lambda: "raids-v2" in articles(daemon_config)), "the edited rule set was not reloaded"
 
     daemon.send_signal(signal.SIGTERM)
@@ -105,17 +119,23 @@ def test_daemon_picks_up_new_entries_reloads_rules_and_stops_on_sigterm(
 def test_a_broken_config_at_start_is_one_line_and_exit_2(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[fetch]\ntimout = "3s"\n', encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), "run"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), "run"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
-    assert result.stderr.strip() == (f"monitor: error: {config}:2: fetch.timout: unknown key 'timout' "
-                                     "(did you mean 'timeout'?)")
+    assert result.stderr.strip() == (
+        f"monitor: error: {config}:2: fetch.timout: unknown key 'timout' (did you mean 'timeout'?)"
+    )
 
 
 def test_broken_rules_at_start_are_one_line_and_exit_2(daemon_config: Path) -> None:
     (daemon_config.parent / "rules" / "r.yaml").write_text("rules:\n  - id: x\n    title: t\n    query: 'a AND'\n")
-    result = subprocess.run([sys.executable, "-m", "monitor", "--config", str(daemon_config), "run"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(daemon_config), "run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("monitor: error: ") and "r.yaml:4:" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

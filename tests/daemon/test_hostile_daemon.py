@@ -21,35 +21,65 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.daemon.test_daemon import wait_for
+from tests.pipeline.test_feed_isolation import rss
 from tests.support.chat import ChatServer
 from tests.support.hostile import HostileServer
 from tests.support.newssite import NewsSite
 from tests.support.smtp import SmtpServer, parts
-from tests.daemon.test_daemon import wait_for
-from tests.pipeline.test_feed_isolation import rss
 
 RULES = "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound*\"'\n    severity: high\n"
 # Healthy on-topic stories: (feed, unique title word, title, body). Bodies differ enough not to be near-duplicates.
 STORIES = [
-    ("mekong", "Bavet", "Police raid scam compound in Bavet",
-     "Police raided a scam compound in Bavet on Tuesday and detained 120 people from six countries, officials said."),
-    ("mekong", "Kampot", "Raids on Kampot scam compounds free 300",
-     "Two raids on scam compounds outside Kampot freed 300 workers on Sunday; most were lured by fake job offers."),
-    ("wire", "Refused", "Refused visas after raid on scam compound in Sihanoukville",
-     "Thirty managers were refused visas after a raid on a scam compound in Sihanoukville, immigration said today."),
-    ("moved", "Pursat", "Pursat police raid a scam compound at night",
-     "A night raid on a scam compound in Pursat province ended with 45 arrests and the seizure of 900 phones."),
-    ("poisoned", "Takeo", "Takeo raid on scam compound",
-     "Officers in Takeo raided a scam compound hidden behind a casino and rescued eleven teenagers on Friday."),
+    (
+        "mekong",
+        "Bavet",
+        "Police raid scam compound in Bavet",
+        "Police raided a scam compound in Bavet on Tuesday and detained 120 people from six countries, officials said.",
+    ),
+    (
+        "mekong",
+        "Kampot",
+        "Raids on Kampot scam compounds free 300",
+        "Two raids on scam compounds outside Kampot freed 300 workers on Sunday; most were lured by fake job offers.",
+    ),
+    (
+        "wire",
+        "Refused",
+        "Refused visas after raid on scam compound in Sihanoukville",
+        "Thirty managers were refused visas after a raid on a scam compound in Sihanoukville, immigration said today.",
+    ),
+    (
+        "moved",
+        "Pursat",
+        "Pursat police raid a scam compound at night",
+        "A night raid on a scam compound in Pursat province ended with 45 arrests and the seizure of 900 phones.",
+    ),
+    (
+        "poisoned",
+        "Takeo",
+        "Takeo raid on scam compound",
+        "Officers in Takeo raided a scam compound hidden behind a casino and rescued eleven teenagers on Friday.",
+    ),
 ]
-AFTER_RESTART = ("mekong", "Koh Kong", "Koh Kong raid on scam compound",
-                 "A raid on a scam compound on Koh Kong island freed 64 fishermen held for ransom, the navy said.")
+AFTER_RESTART = (
+    "mekong",
+    "Koh Kong",
+    "Koh Kong raid on scam compound",
+    "A raid on a scam compound on Koh Kong island freed 64 fishermen held for ransom, the navy said.",
+)
 HOSTILE_TITLE = "HIJACKED raid scam compound"
 # Poisoned but on-topic entries of the poisoned feed: each alerts once per channel, cleaned (word, title, body).
 POISONED = [("poisoned", w, "", "") for w in ("Surrogate", "NUL raid", "Far future", "Credential")]
 # Feeds that fail whole, each in its own way (hostile server paths): their failure must stay theirs.
-BROKEN = {"bomb": "/gzip-bomb", "loop": "/loop/a", "reset": "/reset", "laughs": "/body/billion-laughs.xml",
-          "codings": "/headers?Content-Encoding=" + "gzip," * 3000 + "gzip", "markup": "/reason/500?text=[/x][link=x]"}
+BROKEN = {
+    "bomb": "/gzip-bomb",
+    "loop": "/loop/a",
+    "reset": "/reset",
+    "laughs": "/body/billion-laughs.xml",
+    "codings": "/headers?Content-Encoding=" + "gzip," * 3000 + "gzip",
+    "markup": "/reason/500?text=[/x][link=x]",
+}
 
 
 @dataclass
@@ -60,8 +90,9 @@ class Site:
     db_url: str
 
 
-def write_site(tmp_path: Path, db_url: str, news: NewsSite, hostile: HostileServer, smtp: SmtpServer,
-               chat: ChatServer) -> Site:
+def write_site(
+    tmp_path: Path, db_url: str, news: NewsSite, hostile: HostileServer, smtp: SmtpServer, chat: ChatServer
+) -> Site:
     """The loopback world: healthy feeds, hostile feeds, an SMTP and a chat channel; returns the config."""
     for feed, _, title, body in STORIES:
         news.add("hidden" if feed == "poisoned" else feed, title, body)
@@ -69,41 +100,76 @@ def write_site(tmp_path: Path, db_url: str, news: NewsSite, hostile: HostileServ
     base = news.base
     good = next(f"{base}/news/{a.slug}.html" for a in news.feeds["hidden"])
     page = "/news/poison-page.html"  # a page with NUL bytes and a lone surrogate's bytes in its text
-    news.raw[page] = (b"<html><body><h1>Raid\x00 on scam compound \xed\xa0\x80</h1><p>"
-                      + b"Police raided a scam compound \x00 and \xed\xa0\x80 freed many. " * 20 + b"</p></body></html>")
+    news.raw[page] = (
+        b"<html><body><h1>Raid\x00 on scam compound \xed\xa0\x80</h1><p>"
+        + b"Police raided a scam compound \x00 and \xed\xa0\x80 freed many. " * 20
+        + b"</p></body></html>"
+    )
     poisoned = [
         {"title": "Surrogate &#xD800; raid on scam compound", "link": f"{base}/news/s.html", "guid": "s&#xDFFF;1"},
-        {"title": "NUL&#0; raid on scam compound", "link": f"{base}/news/n&#0;.html", "guid": "n&#0;1",
-         "description": "a&#0;b"},
+        {
+            "title": "NUL&#0; raid on scam compound",
+            "link": f"{base}/news/n&#0;.html",
+            "guid": "n&#0;1",
+            "description": "a&#0;b",
+        },
         {"title": "Far future raid on scam compound", "link": f"{base}/news/f.html", "guid": "f1"},
-        {"title": "Credential raid on scam compound", "guid": "c1",
-         "link": f"http://user:secret@127.0.0.1:{news.base.rsplit(':', 1)[1]}/c.html"},
-        {"title": "Huge " + "raid " * 40_000, "link": f"{base}/news/h.html", "guid": "h" * 20_000,
-         "description": "scam " * 100_000},
+        {
+            "title": "Credential raid on scam compound",
+            "guid": "c1",
+            "link": f"http://user:secret@127.0.0.1:{news.base.rsplit(':', 1)[1]}/c.html",
+        },
+        {
+            "title": "Huge " + "raid " * 40_000,
+            "link": f"{base}/news/h.html",
+            "guid": "h" * 20_000,
+            "description": "scam " * 100_000,
+        },
         {"title": "Poisoned page", "link": base + page, "guid": "p1"},
         {"title": STORIES[4][2], "link": good, "guid": "good"},
     ]
-    news.raw["/feeds/poisoned.xml"] = rss(*poisoned).replace(
-        "<guid>f1</guid>", "<guid>f1</guid><pubDate>Fri, 31 Dec 9999 23:00:00 GMT</pubDate>").replace(
-        "<guid>s&#xDFFF;1</guid>", "<guid>s&#xDFFF;1</guid><author>a&#0;@x&#xD800;</author>")
+    news.raw["/feeds/poisoned.xml"] = (
+        rss(*poisoned)
+        .replace("<guid>f1</guid>", "<guid>f1</guid><pubDate>Fri, 31 Dec 9999 23:00:00 GMT</pubDate>")
+        .replace("<guid>s&#xDFFF;1</guid>", "<guid>s&#xDFFF;1</guid><author>a&#0;@x&#xD800;</author>")
+    )
     mekong_first = f"{base}/news/{news.feeds['mekong'][-1].slug}.html"
-    news.raw["/feeds/copycat.xml"] = rss({"title": HOSTILE_TITLE, "link": mekong_first, "guid": "cc",
-                                          "content": "Hostile text about a raid on a scam compound. " * 50})
-    news.raw["/feeds/nolinks.xml"] = rss({"title": "Loopback raid on scam compound", "guid": "l1",
-                                          "link": f"{base}/news/loopback-only.html", "description": "raid"})
+    news.raw["/feeds/copycat.xml"] = rss(
+        {
+            "title": HOSTILE_TITLE,
+            "link": mekong_first,
+            "guid": "cc",
+            "content": "Hostile text about a raid on a scam compound. " * 50,
+        }
+    )
+    news.raw["/feeds/nolinks.xml"] = rss(
+        {
+            "title": "Loopback raid on scam compound",
+            "guid": "l1",
+            "link": f"{base}/news/loopback-only.html",
+            "description": "raid",
+        }
+    )
     news.answers["/feeds/retry.xml"] = (503, {"Retry-After": "99999999999999999999"})
     news.answers["/feeds/moved.xml"] = (301, {"Location": news.feed_url("elsewhere")})
     smtp.refuse = lambda m: "554 5.7.1 refused" if "Refused" in str(m["Subject"]) else None
     localhost = base.replace("127.0.0.1", "localhost")  # another site: a foreign host for ownership
-    feeds = [("mekong", news.feed_url("mekong"), "true"), ("wire", news.feed_url("wire"), "true"),
-             ("moved", f"{base}/feeds/moved.xml", "true"), ("poisoned", f"{base}/feeds/poisoned.xml", "true"),
-             ("copycat", f"{localhost}/feeds/copycat.xml", "true"), ("retry", f"{base}/feeds/retry.xml", "true"),
-             ("drip", hostile.url("/drip"), "true"), ("nolinks", f"{base}/feeds/nolinks.xml", "false"),
-             *((name, hostile.url(path), "true") for name, path in BROKEN.items())]
+    feeds = [
+        ("mekong", news.feed_url("mekong"), "true"),
+        ("wire", news.feed_url("wire"), "true"),
+        ("moved", f"{base}/feeds/moved.xml", "true"),
+        ("poisoned", f"{base}/feeds/poisoned.xml", "true"),
+        ("copycat", f"{localhost}/feeds/copycat.xml", "true"),
+        ("retry", f"{base}/feeds/retry.xml", "true"),
+        ("drip", hostile.url("/drip"), "true"),
+        ("nolinks", f"{base}/feeds/nolinks.xml", "false"),
+        *((name, hostile.url(path), "true") for name, path in BROKEN.items()),
+    ]
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "r.yaml").write_text(RULES, encoding="utf-8")
     config = tmp_path / "config.toml"
-    config.write_text(f"""
+    config.write_text(
+        f"""
 [database]
 url = "{db_url}"
 [scheduler]
@@ -116,31 +182,48 @@ extract_processes = 1
 [channels.mail]
 urls = ["{smtp.url()}"]
 [channels.chat]
-urls = ["{chat.url('alerts')}"]
+urls = ["{chat.url("alerts")}"]
 format = "markdown"
 [[routes]]
 channels = ["mail", "chat"]
-""" + "".join(f"""
+"""
+        + "".join(
+            f"""
 [[feeds]]
 name = "{name}"
 url = "{url}"
 allow_private = true
 allow_private_links = {links}
-""" for name, url, links in feeds), encoding="utf-8")
+"""
+            for name, url, links in feeds
+        ),
+        encoding="utf-8",
+    )
     return Site(news, hostile, config, db_url)
 
 
 def start(site: Site) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(site.config), "-v", "run"],
-                            env=env, cwd=site.config.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(site.config), "-v", "run"],
+        env=env,
+        cwd=site.config.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def cli(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return subprocess.run([sys.executable, "-m", "monitor", "--config", str(site.config), *args], env=env,
-                          cwd=site.config.parent, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(site.config), *args],
+        env=env,
+        cwd=site.config.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def mail_text(message: EmailMessage) -> str:
@@ -163,8 +246,11 @@ def stored_text(db_url: str) -> list[str]:
     engine = create_engine(db_url)
     try:
         with engine.connect() as conn:
-            rows = [r for t in ("articles", "feeds", "matches", "deliveries")
-                    for r in conn.execute(text(f"SELECT * FROM {t}"))]
+            rows = [
+                r
+                for t in ("articles", "feeds", "matches", "deliveries")
+                for r in conn.execute(text(f"SELECT * FROM {t}"))
+            ]
     finally:
         engine.dispose()
     return [v for row in rows for v in row if isinstance(v, str)]
@@ -188,8 +274,14 @@ def stop(process: subprocess.Popen[str]) -> str:
 
 
 @pytest.fixture
-def site(tmp_path: Path, store_url: str, news_site: NewsSite, hostile_server: HostileServer,  # noqa: F811
-         smtp_server: SmtpServer, chat_server: ChatServer) -> Iterator[Site]:  # noqa: F811
+def site(
+    tmp_path: Path,
+    store_url: str,
+    news_site: NewsSite,
+    hostile_server: HostileServer,  # noqa: F811
+    smtp_server: SmtpServer,
+    chat_server: ChatServer,
+) -> Iterator[Site]:  # noqa: F811
     yield write_site(tmp_path, store_url, news_site, hostile_server, smtp_server, chat_server)
 
 
@@ -203,13 +295,15 @@ def feeds_json(site: Site) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.slow
 def test_the_daemon_under_many_hostile_feeds_at_once_alerts_every_healthy_story_once(
-        site: Site, smtp_server: SmtpServer, chat_server: ChatServer) -> None:  # noqa: F811
+    site: Site, smtp_server: SmtpServer, chat_server: ChatServer
+) -> None:  # noqa: F811
     news = site.news
     daemon = start(site)
     try:
         news.answers.pop("/feeds/moved.xml") if wait_for(lambda: bool(news.hits("/feeds/moved.xml")), 20) else None
-        assert wait_for(lambda: every_healthy_story_alerted(smtp_server, chat_server, STORIES + POISONED), 60), (
-            [(s[1], alerts(smtp_server, chat_server, s[1])) for s in STORIES + POISONED])
+        assert wait_for(lambda: every_healthy_story_alerted(smtp_server, chat_server, STORIES + POISONED), 60), [
+            (s[1], alerts(smtp_server, chat_server, s[1])) for s in STORIES + POISONED
+        ]
         polls = len(news.hits("/feeds/mekong.xml"))
         assert wait_for(lambda: len(news.hits("/feeds/mekong.xml")) >= polls + 2, 5), "the daemon stopped ticking"
         assert daemon.poll() is None
@@ -224,7 +318,9 @@ def test_the_daemon_under_many_hostile_feeds_at_once_alerts_every_healthy_story_
             assert feeds[name]["last_error"] in (None, ""), (name, feeds[name])
         deliveries = cli(site, "deliveries", "--channel", "mail", "--format", "json")
         assert deliveries.returncode == 0, deliveries.stderr
-        refused = [d for line in deliveries.stdout.splitlines() if "Refused" in (d := json.loads(line))["article"]["title"]]
+        refused = [
+            d for line in deliveries.stdout.splitlines() if "Refused" in (d := json.loads(line))["article"]["title"]
+        ]
         assert [(d["status"] != "sent", bool(d["last_error"])) for d in refused] == [(True, True)], refused
         assert not [p for p, _ in news.requests if p == "/news/loopback-only.html"]  # no allow_private_links
         killed_at = len(chat_server.messages("alerts"))
@@ -244,8 +340,9 @@ def test_the_daemon_under_many_hostile_feeds_at_once_alerts_every_healthy_story_
     news.add(*AFTER_RESTART[:1], *AFTER_RESTART[2:])
     daemon = start(site)
     try:
-        assert wait_for(lambda: every_healthy_story_alerted(smtp_server, chat_server, [*STORIES, *POISONED, AFTER_RESTART]), 60), (
-            [(s[1], alerts(smtp_server, chat_server, s[1])) for s in [*STORIES, *POISONED, AFTER_RESTART]])
+        assert wait_for(
+            lambda: every_healthy_story_alerted(smtp_server, chat_server, [*STORIES, *POISONED, AFTER_RESTART]), 60
+        ), [(s[1], alerts(smtp_server, chat_server, s[1])) for s in [*STORIES, *POISONED, AFTER_RESTART]]
         time.sleep(2)  # a few more ticks: still nothing twice
         assert every_healthy_story_alerted(smtp_server, chat_server, [*STORIES, *POISONED, AFTER_RESTART])
         assert len(chat_server.messages("alerts")) >= killed_at + 1
@@ -260,8 +357,11 @@ def test_the_daemon_under_many_hostile_feeds_at_once_alerts_every_healthy_story_
     assert "Traceback" not in output, output[-3000:]
     # the copycat listed the outlet's URL with its own text: the outlet's own copy holds the URL, under its title
     # (the copy alerting as the copycat's own story, when polled first, is by design: aggregators link elsewhere)
-    owned = stored_rows(site.db_url, "SELECT title FROM articles WHERE canonical_url = :u",
-                        u=f"{news.base}/news/{news.feeds['mekong'][-1].slug}.html")
+    owned = stored_rows(
+        site.db_url,
+        "SELECT title FROM articles WHERE canonical_url = :u",
+        u=f"{news.base}/news/{news.feeds['mekong'][-1].slug}.html",
+    )
     assert owned == [(STORIES[0][2],)], owned
     stored = stored_text(site.db_url)
     assert not [v for v in stored if "\x00" in v or any("\ud800" <= c <= "\udfff" for c in v)]
@@ -277,24 +377,29 @@ def test_the_daemon_under_many_hostile_feeds_at_once_alerts_every_healthy_story_
 
 @pytest.mark.slow
 def test_sigterm_stops_the_daemon_within_seconds_while_everything_hangs(
-        tmp_path: Path, news_site: NewsSite, hostile_server: HostileServer) -> None:  # noqa: F811
+    tmp_path: Path, news_site: NewsSite, hostile_server: HostileServer
+) -> None:  # noqa: F811
     """Feeds that drip and stall, pages that are slow, a chat receiver that never answers: SIGTERM still stops
     the daemon in a few seconds, exit 0."""
     from tests.pipeline.test_crash import BlackHole
+
     other = news_site.base.replace("127.0.0.1", "localhost")  # slow pages on their own host: the alert's is not held
     for i in range(6):
         news_site.add("pages", f"Police raid scam compound number {i}", f"Raid number {i} on a compound ({i * 7919}).")
-    news_site.raw["/feeds/slow.xml"] = rss(*({"title": a.title, "link": f"{other}/news/{a.slug}.html", "guid": a.slug}
-                                            for a in news_site.feeds["pages"]))
+    news_site.raw["/feeds/slow.xml"] = rss(
+        *({"title": a.title, "link": f"{other}/news/{a.slug}.html", "guid": a.slug} for a in news_site.feeds["pages"])
+    )
     news_site.page_delay = 20.0  # pages under /news/; the one under /pages/ answers at once
     news_site.raw["/pages/fast.html"] = f"<html><body><h1>Raid</h1><p>{STORIES[0][3]}</p></body></html>"
-    news_site.raw["/feeds/fast.xml"] = rss({"title": STORIES[0][2], "link": f"{news_site.base}/pages/fast.html",
-                                            "guid": "fast"})
+    news_site.raw["/feeds/fast.xml"] = rss(
+        {"title": STORIES[0][2], "link": f"{news_site.base}/pages/fast.html", "guid": "fast"}
+    )
     with BlackHole() as hole:
         (tmp_path / "rules").mkdir()
         (tmp_path / "rules" / "r.yaml").write_text(RULES, encoding="utf-8")
         config = tmp_path / "config.toml"
-        config.write_text(f"""
+        config.write_text(
+            f"""
 [database]
 url = "sqlite:///monitor.db"
 [scheduler]
@@ -304,25 +409,37 @@ poll_interval = "1s"
 timeout = "60s"
 extract_processes = 1
 [channels.chat]
-urls = ["{hole.url('alerts')}"]
+urls = ["{hole.url("alerts")}"]
 [[routes]]
 channels = ["chat"]
-""" + "".join(f"""
+"""
+            + "".join(
+                f"""
 [[feeds]]
 name = "{name}"
 url = "{url}"
 allow_private = true
 allow_private_links = true
-""" for name, url in [f for f in [("drip", hostile_server.url("/drip", "localhost")),
-                                                ("stall", hostile_server.url("/stall/60", "localhost")),
-                      ("slow", f"{news_site.base}/feeds/slow.xml"), ("fast", f"{news_site.base}/feeds/fast.xml"),
-                      ("reset", hostile_server.url("/reset", "localhost"))]]),
-            encoding="utf-8")
+"""
+                for name, url in [
+                    f
+                    for f in [
+                        ("drip", hostile_server.url("/drip", "localhost")),
+                        ("stall", hostile_server.url("/stall/60", "localhost")),
+                        ("slow", f"{news_site.base}/feeds/slow.xml"),
+                        ("fast", f"{news_site.base}/feeds/fast.xml"),
+                        ("reset", hostile_server.url("/reset", "localhost")),
+                    ]
+                ]
+            ),
+            encoding="utf-8",
+        )
         site = Site(news_site, hostile_server, config, f"sqlite:///{tmp_path / 'monitor.db'}")
         daemon = start(site)
         try:
             assert wait_for(lambda: bool(news_site.hits("/feeds/slow.xml")) and bool(hole._held), 20), (
-                "the slow feed or the alert never started")
+                "the slow feed or the alert never started"
+            )
             time.sleep(2)
             assert daemon.poll() is None
             started = time.monotonic()

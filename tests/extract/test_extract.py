@@ -12,8 +12,8 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -124,8 +124,10 @@ def test_article_metadata() -> None:
     ids=["windows-1251", "shift_jis", "koi8-r"],
 )
 def test_legacy_encoding_declared_by_meta(encoding: str, label: str, paragraphs: list[str], lang: str) -> None:
-    html = _page("".join(f"<p>{p}</p>" for p in paragraphs), f'<meta http-equiv="Content-Type" '
-                 f'content="text/html; charset={label}">')
+    html = _page(
+        "".join(f"<p>{p}</p>" for p in paragraphs),
+        f'<meta http-equiv="Content-Type" content="text/html; charset={label}">',
+    )
     article = extract_html(html.encode(encoding), "https://example.org/a")
     assert article is not None
     assert paragraphs[0] in article.text
@@ -149,18 +151,38 @@ def test_http_charset_decodes_a_page_without_meta() -> None:
         # latin-1 is read as windows-1252 (WHATWG), so 0x80 is the euro sign
         (b'<meta charset="latin1"><p>5 \x80</p>', None, '<meta charset="latin1"><p>5 €</p>'),
         # ISO-2022-JP is 7-bit: only the declaration tells it from ASCII
-        ('<meta charset="iso-2022-jp"><p>日本</p>'.encode("iso-2022-jp"), None, '<meta charset="iso-2022-jp"><p>日本</p>'),
+        (
+            '<meta charset="iso-2022-jp"><p>日本</p>'.encode("iso-2022-jp"),
+            None,
+            '<meta charset="iso-2022-jp"><p>日本</p>',
+        ),
         # the HTTP charset beats the meta declaration
-        ('<meta charset="koi8-r"><p>Привет</p>'.encode("cp1251"), "windows-1251", '<meta charset="koi8-r"><p>Привет</p>'),
+        (
+            '<meta charset="koi8-r"><p>Привет</p>'.encode("cp1251"),
+            "windows-1251",
+            '<meta charset="koi8-r"><p>Привет</p>',
+        ),
         # a UTF-16 label on bytes without NULs is wrong
         ("<p>café</p>".encode(), "utf-16", "<p>café</p>"),
         ("<p>café</p>".encode("utf-16-le"), "utf-16le", "<p>café</p>"),
         # short text: charset detection alone (what trafilatura does with bytes) reads this as another charset
-        ('<meta charset="iso-8859-2"><p>Żółć gęślą jaźń</p>'.encode("iso-8859-2"), None,
-         '<meta charset="iso-8859-2"><p>Żółć gęślą jaźń</p>'),
+        (
+            '<meta charset="iso-8859-2"><p>Żółć gęślą jaźń</p>'.encode("iso-8859-2"),
+            None,
+            '<meta charset="iso-8859-2"><p>Żółć gęślą jaźń</p>',
+        ),
     ],
-    ids=["utf8-bom", "utf16-bom", "utf8-mislabelled", "latin1-as-cp1252", "iso-2022-jp", "http-over-meta", "bad-utf16-label",
-         "utf16le-no-bom", "short-latin2"],
+    ids=[
+        "utf8-bom",
+        "utf16-bom",
+        "utf8-mislabelled",
+        "latin1-as-cp1252",
+        "iso-2022-jp",
+        "http-over-meta",
+        "bad-utf16-label",
+        "utf16le-no-bom",
+        "short-latin2",
+    ],
 )
 def test_decode_html(data: bytes, charset: str | None, expected: str) -> None:
     assert decode_html(data, charset) == expected
@@ -221,7 +243,11 @@ def _extracted(text: str, title: str = "Page title") -> Extracted:
         (_extracted("full article " * 50), ("Feed title", "summary", ""), ("Feed title", "full article " * 50)),
         (None, ("Feed title", "the summary", "the full content"), ("Feed title", "the full content")),
         (None, ("Feed title", "the summary", ""), ("Feed title", "the summary")),
-        (_extracted("Subscribe to read"), ("T", "A longer summary of the story", ""), ("T", "A longer summary of the story")),
+        (
+            _extracted("Subscribe to read"),
+            ("T", "A longer summary of the story", ""),
+            ("T", "A longer summary of the story"),
+        ),
         (_extracted("article text"), ("", "", ""), ("Page title", "article text")),
         (None, ("", "", ""), ("", "")),
     ],
@@ -338,7 +364,9 @@ def test_cli_json_lines(cli: typer.Typer, tmp_path: Path) -> None:
     page = tmp_path / "article.html"
     page.write_bytes(_article_page().encode())
     legacy = tmp_path / "legacy.html"
-    legacy.write_bytes(_page("".join(f"<p>{p}</p>" for p in _RUSSIAN), '<meta charset="windows-1251">').encode("cp1251"))
+    legacy.write_bytes(
+        _page("".join(f"<p>{p}</p>" for p in _RUSSIAN), '<meta charset="windows-1251">').encode("cp1251")
+    )
     result = CliRunner().invoke(cli, ["extract", "--format", "json", str(page), str(legacy)])
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
@@ -387,9 +415,7 @@ def legacy_site() -> Iterator[str]:
     server.server_close()
 
 
-def test_cli_url_is_fetched_and_decoded_by_its_http_charset(
-    cli: typer.Typer, tmp_path: Path, legacy_site: str
-) -> None:
+def test_cli_url_is_fetched_and_decoded_by_its_http_charset(cli: typer.Typer, tmp_path: Path, legacy_site: str) -> None:
     config = tmp_path / "config.toml"
     config.write_text("[fetch]\nallow_private = true\n")
     runner = CliRunner()

@@ -18,11 +18,8 @@ from monitor.config import FetchSettings
 from monitor.errors import FeedParseError
 from monitor.feeds import parse_feed
 from monitor.fetch import Fetcher
-
-from tests.support.hostile import HostileServer
 from tests.conftest import EVAL, needs_eval
-
-__all__ = ["hostile_server"]
+from tests.support.hostile import HostileServer
 
 ROOT = EVAL / "feeds"
 pytestmark = [
@@ -74,8 +71,10 @@ def test_feedparser_corpus_never_raises_anything_but_feed_parse_error(hostile_se
     assert len(outcomes) == len(files) > 2000
     failed = [o for o in outcomes if o.entries < 0]
     with_entries = sum(o.entries > 0 for o in outcomes)
-    print(f"feedparser corpus: {len(files)} files, {with_entries} with entries, {len(failed)} FeedParseError, "
-          f"{elapsed:.1f}s")
+    print(
+        f"feedparser corpus: {len(files)} files, {with_entries} with entries, {len(failed)} FeedParseError, "
+        f"{elapsed:.1f}s"
+    )
     assert all("\n" not in o.error for o in failed)
     by_path = {o.path: o for o in outcomes}
     missing = [

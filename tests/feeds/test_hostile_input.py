@@ -17,11 +17,13 @@ import pytest
 from monitor.config import FeedSettings
 from monitor.feeds import parse_feed
 from monitor.store import NewArticle, Store
-from tests.support.newssite import NewsSite
 from tests.feeds.test_poisoned_entries import POISON_AT, Poller, assert_all_clean, json_feed, rss, serve
+from tests.support.newssite import NewsSite
 
-NS = ('<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/" xmlns:content="http://purl.org/rss/1.0/modules/'
-      'content/" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" xmlns:dc="http://purl.org/dc/elements/1.1/"')
+NS = (
+    '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/" xmlns:content="http://purl.org/rss/1.0/modules/'
+    'content/" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" xmlns:dc="http://purl.org/dc/elements/1.1/"'
+)
 ATTRIBUTES = " ".join(f'a{i}="1"' for i in range(20_000))
 
 
@@ -84,10 +86,16 @@ def test_an_xml_declaration_of_many_encodings_is_not_cubic(poller: Poller, news_
     took 15 s, 3,000 (54 KB) 276 s, 5 MB years."""
     declaration = b'<?xml version="1.0" ' + b'encoding="utf-8" ' * 1_000  # and no "?>"
     body = rss("").replace(b'<?xml version="1.0" encoding="utf-8"?>', declaration)
-    ebcdic = rss("", "ebcdic").decode().replace('<?xml version="1.0" encoding="utf-8"?>',
-                                                 '<?xml version="1.0" ' + 'encoding="cp037" ' * 600)
-    bodies = {"decl": body, "bom": codecs.BOM_UTF8 + body.replace(b"/news/", b"/news/bom"),  # feedparser drops the BOM
-              "ebcdic": ebcdic.encode("cp037")}  # and decodes EBCDIC before that regex
+    ebcdic = (
+        rss("", "ebcdic")
+        .decode()
+        .replace('<?xml version="1.0" encoding="utf-8"?>', '<?xml version="1.0" ' + 'encoding="cp037" ' * 600)
+    )
+    bodies = {
+        "decl": body,
+        "bom": codecs.BOM_UTF8 + body.replace(b"/news/", b"/news/bom"),  # feedparser drops the BOM
+        "ebcdic": ebcdic.encode("cp037"),
+    }  # and decodes EBCDIC before that regex
     started = time.monotonic()
     results = poller.poll(serve(news_site, bodies, "xml"))
     for name in bodies:
@@ -96,16 +104,22 @@ def test_an_xml_declaration_of_many_encodings_is_not_cubic(poller: Poller, news_
     assert_all_clean(poller, expected=60, feeds=3)
     # a declaration that closes late, or a long one that does close, still reads
     for first in (b'<?xml version="1.0" ' + b" " * 1_000 + b'encoding="utf-8"?>', b'<?xml version="1.0"?>'):
-        assert len(parse_feed(body.replace(body[:body.index(b"<rss")], first), "http://x.test/", {}).entries) == 20
+        assert len(parse_feed(body.replace(body[: body.index(b"<rss")], first), "http://x.test/", {}).entries) == 20
 
 
 JSON_POISONS = {
     "integer-over-4300-digits": '{"id": "item-7", "url": "/news/7.html", "title": "Police raid number 7", '
-                                '"summary": ' + "9" * 5_000 + ', "_ext": {"n": -' + "1" * 10_000 + "}}",
+    '"summary": ' + "9" * 5_000 + ', "_ext": {"n": -' + "1" * 10_000 + "}}",
     "nested-1000-deep": '{"id": "item-7", "url": "/news/7.html", "title": "Police raid number 7", "_ext": '
-                        + "[" * 1_000 + '"x", {"a": "]"}' + "]" * 1_000 + "}",
+    + "[" * 1_000
+    + '"x", {"a": "]"}'
+    + "]" * 1_000
+    + "}",
     "nested-objects-5000-deep": '{"id": "item-7", "url": "/news/7.html", "title": "Police raid number 7", "_e": '
-                                + '{"a": ' * 5_000 + "1" + "}" * 5_000 + "}",
+    + '{"a": ' * 5_000
+    + "1"
+    + "}" * 5_000
+    + "}",
 }
 
 
@@ -129,8 +143,12 @@ def test_a_json_feed_nested_past_the_limit_and_unclosed_is_still_a_clear_error()
     with pytest.raises(Exception, match="^invalid JSON") as error:
         parse_feed(body, "http://x.test/", {})
     assert type(error.value).__name__ == "FeedParseError"
-    doc = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
-        {"id": "a", "title": "Police", "_x": json.loads("[" * 100 + "]" * 100)}]})  # shallow enough: untouched
+    doc = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "items": [{"id": "a", "title": "Police", "_x": json.loads("[" * 100 + "]" * 100)}],
+        }
+    )  # shallow enough: untouched
     assert [e.title for e in parse_feed(doc.encode(), "http://x.test/", {}).entries] == ["Police"]
 
 
@@ -158,24 +176,34 @@ def test_encoding_labels_that_lie_do_not_fail_the_feed(poller: Poller, news_site
 
 
 def test_real_utf16_feeds_still_read() -> None:
-    text = rss(f"<title>Police raid number {POISON_AT} \u00e9\U0001F600</title>").decode()
+    text = rss(f"<title>Police raid number {POISON_AT} \u00e9\U0001f600</title>").decode()
     for codec in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):
         data = text.replace('encoding="utf-8"', f'encoding="{codec}"').encode(codec)
         for headers in ({}, {"content-type": f"application/xml; charset={codec}"}):
             entries = parse_feed(data, "http://x.test/", headers).entries
-            assert len(entries) == 20 and "\u00e9\U0001F600" in entries[POISON_AT].title, (codec, headers)
+            assert len(entries) == 20 and "\u00e9\U0001f600" in entries[POISON_AT].title, (codec, headers)
 
 
 def test_a_page_tag_with_thousands_of_attributes_is_not_quadratic(poller: Poller, news_site: NewsSite) -> None:
     """lxml's HTML parser is quadratic in one tag's attributes: 25,000 took 8 s, 100,000 327 s, in the event loop
     when pages are extracted in-process; a quoted ``>`` in the first value must not hide the tag."""
     attributes = " ".join(f"a{i}=1" for i in range(25_000))
-    paragraphs = "".join(f"<p>Police raided compound number {n} in Poipet, officials told reporters on Monday while "
-                         "detaining workers.</p>" for n in range(8))
-    for i, tag in enumerate((f"<p {attributes}>x</p>", f'<p a=">" {attributes}>x</p>',
-                             f'<img src="data:image/png;base64,{"A" * 3_000_000}">')):
-        news_site.raw[f"/news/{i}.html"] = (f"<html><head><title>Police raid</title></head><body><article>"
-                                            f"<h1>Police raid</h1>{tag}{paragraphs}</article></body></html>")
+    paragraphs = "".join(
+        f"<p>Police raided compound number {n} in Poipet, officials told reporters on Monday while "
+        "detaining workers.</p>"
+        for n in range(8)
+    )
+    for i, tag in enumerate(
+        (
+            f"<p {attributes}>x</p>",
+            f'<p a=">" {attributes}>x</p>',
+            f'<img src="data:image/png;base64,{"A" * 3_000_000}">',
+        )
+    ):
+        news_site.raw[f"/news/{i}.html"] = (
+            f"<html><head><title>Police raid</title></head><body><article>"
+            f"<h1>Police raid</h1>{tag}{paragraphs}</article></body></html>"
+        )
     news_site.raw["/feeds/pages.xml"] = rss("")
     started = time.monotonic()
     result = poller.poll({"pages": f"{news_site.base}/feeds/pages.xml"}, full_text=True)["pages"]
@@ -190,9 +218,11 @@ def test_links_a_browser_reads_with_credentials_are_not_stored(poller: Poller, n
     """``https:////u:p@h/`` and ``https://<tab>/u:p@h/`` have no host to Python (so nothing was stripped) but are
     ``u:p@h`` to a browser (WHATWG skips extra slashes and drops tabs); an ``@`` after the host is encoded."""
     port = news_site.base.rsplit(":", 1)[1]
-    links = {7: f"https:////spy:hunter2@127.0.0.1:{port}/news/x.html",  # another scheme: urljoin keeps it as is
-             3: f"https://&#9;&#10;/spy:hunter2@127.0.0.1:{port}/news/y.html",
-             5: f"http://127.0.0.1:{port}/news/@5.html?next=http://spy:hunter2@evil.test/"}
+    links = {
+        7: f"https:////spy:hunter2@127.0.0.1:{port}/news/x.html",  # another scheme: urljoin keeps it as is
+        3: f"https://&#9;&#10;/spy:hunter2@127.0.0.1:{port}/news/y.html",
+        5: f"http://127.0.0.1:{port}/news/@5.html?next=http://spy:hunter2@evil.test/",
+    }
     body = rss("")
     for i, link in links.items():
         body = body.replace(f"<link>/news/{i}.html</link>".encode(), f"<link>{link}</link>".encode())
@@ -227,11 +257,16 @@ def test_a_declared_charset_that_is_no_charset_is_ignored(poller: Poller, news_s
 
 
 def test_a_page_declaring_a_charset_that_is_no_charset_is_still_read(poller: Poller, news_site: NewsSite) -> None:
-    paragraphs = "".join(f"<p>Police raided compound number {n} in Poipet, officials told reporters on Monday while "
-                         "detaining workers.</p>" for n in range(8))
+    paragraphs = "".join(
+        f"<p>Police raided compound number {n} in Poipet, officials told reporters on Monday while "
+        "detaining workers.</p>"
+        for n in range(8)
+    )
     for i, charset in enumerate(PSEUDO_CHARSETS):  # items 0-6 by <meta>, 10-16 by the Content-Type header
-        page = (f'<html><head><meta charset="{charset}"><title>Police raid</title></head><body><article>'
-                f"<h1>Police raid \u00e9</h1>{paragraphs}</article></body></html>")
+        page = (
+            f'<html><head><meta charset="{charset}"><title>Police raid</title></head><body><article>'
+            f"<h1>Police raid \u00e9</h1>{paragraphs}</article></body></html>"
+        )
         news_site.raw[f"/news/{i}.html"] = page.encode("latin-1")  # not UTF-8: the declaration is read
         news_site.raw[f"/news/{i + 10}.html"] = page.replace("<meta", "<meta name=x").encode("latin-1")
         news_site.content_types[f"/news/{i + 10}.html"] = f"text/html; charset={charset}"
@@ -247,9 +282,20 @@ def test_the_store_refuses_a_link_a_browser_reads_with_credentials(store: Store)
     store.sync_feeds([FeedSettings(name="f", url="http://news.test/feed.xml")])
     feed = store.get_feed("f")
     assert feed is not None
-    for i, url in enumerate(("http:///spy:hunter2@news.test/a", "https://\t/spy:hunter2@news.test/b",
-                             "http://spy:hunter2@news.test/c")):
-        article = NewArticle(feed_id=feed.id, feed_name="f", url=url, canonical_url=f"http://news.test/{i}",
-                             title="Raid", text="Text", author=None, published=None, lang=None, content_hash=str(i))
+    for i, url in enumerate(
+        ("http:///spy:hunter2@news.test/a", "https://\t/spy:hunter2@news.test/b", "http://spy:hunter2@news.test/c")
+    ):
+        article = NewArticle(
+            feed_id=feed.id,
+            feed_name="f",
+            url=url,
+            canonical_url=f"http://news.test/{i}",
+            title="Raid",
+            text="Text",
+            author=None,
+            published=None,
+            lang=None,
+            content_hash=str(i),
+        )
         stored = store.get_article(store.add_article_with_matches(article, [], lambda story, new: []).article_id)
         assert stored is not None and "hunter2" not in stored.url, stored.url

@@ -78,10 +78,14 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
         (EXTERNAL_ENTITY, "f.opml: declares XML entities (<!ENTITY>); refused"),
         (b"<opml><body><outline text='x'", "f.opml: not valid XML: "),
         (b"<rss version='2.0'><channel/></rss>", "f.opml: not an OPML file (its root element is <rss>, not <opml>)"),
-        (b"<opml>" + b"<outline text='f'>" * (MAX_DEPTH + 1) + b"</outline>" * (MAX_DEPTH + 1) + b"</opml>",
-         f"f.opml: outlines nested more than {MAX_DEPTH} levels deep; refused"),
-        (b"<opml><body>" + b"<outline/>" * (MAX_OUTLINES + 1) + b"</body></opml>",
-         f"f.opml: more than {MAX_OUTLINES:,} outlines; refused"),
+        (
+            b"<opml>" + b"<outline text='f'>" * (MAX_DEPTH + 1) + b"</outline>" * (MAX_DEPTH + 1) + b"</opml>",
+            f"f.opml: outlines nested more than {MAX_DEPTH} levels deep; refused",
+        ),
+        (
+            b"<opml><body>" + b"<outline/>" * (MAX_OUTLINES + 1) + b"</body></opml>",
+            f"f.opml: more than {MAX_OUTLINES:,} outlines; refused",
+        ),
         (b" " * (MAX_BYTES + 1), f"f.opml: larger than {MAX_BYTES:,} bytes; refused"),
     ],
     ids=["billion-laughs", "external-entity", "not-xml", "not-opml", "too-deep", "too-many", "too-large"],
@@ -94,14 +98,21 @@ def test_a_hostile_or_broken_file_is_refused_whole_in_one_line(data: bytes, mess
 
 def test_an_external_dtd_is_never_fetched(news_site: NewsSite) -> None:
     news_site.raw["/evil.dtd"] = '<!ENTITY name "from the network">'
-    data = (f'<?xml version="1.0"?><!DOCTYPE opml SYSTEM "{news_site.base}/evil.dtd">'
-            '<opml version="2.0"><body><outline text="x" xmlUrl="https://example.org/feed"/></body></opml>')
+    data = (
+        f'<?xml version="1.0"?><!DOCTYPE opml SYSTEM "{news_site.base}/evil.dtd">'
+        '<opml version="2.0"><body><outline text="x" xmlUrl="https://example.org/feed"/></body></opml>'
+    )
     assert read_opml(data.encode()).feeds == (OpmlFeed("https://example.org/feed", "x", ()),)
     assert news_site.requests == []
 
 
 def test_long_values_are_bounded() -> None:
-    data = (b'<opml><body><outline text="' + b"n" * 5000 + b'" category="' + b"t," * 5000
-            + b'" xmlUrl="https://example.org/feed"/></body></opml>')
+    data = (
+        b'<opml><body><outline text="'
+        + b"n" * 5000
+        + b'" category="'
+        + b"t," * 5000
+        + b'" xmlUrl="https://example.org/feed"/></body></opml>'
+    )
     [feed] = read_opml(data).feeds
     assert len(feed.name) == 200 and feed.tags == ("t",)

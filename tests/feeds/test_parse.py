@@ -27,13 +27,15 @@ def parse(body: bytes, ctype: str = RSS) -> ParsedFeed:
 
 
 def test_rss_entry_fields_are_plain_text_with_absolute_links_and_utc_dates() -> None:
-    feed = parse(rss(
-        "<item><title>Raid &lt;b&gt;in&lt;/b&gt; Poipet</title><link>/story/1?x=1</link><guid>g-1</guid>"
-        "<description>&lt;p&gt;Police &lt;b&gt;raided&lt;/b&gt; a compound &amp;amp; freed 200.&lt;/p&gt;"
-        "&lt;script&gt;alert(1)&lt;/script&gt;&lt;p&gt;Second para&lt;/p&gt;</description>"
-        "<author>desk@news.example (Desk)</author>"
-        "<pubDate>Mon, 02 Feb 2026 17:30:00 +0700</pubDate></item>"
-    ))
+    feed = parse(
+        rss(
+            "<item><title>Raid &lt;b&gt;in&lt;/b&gt; Poipet</title><link>/story/1?x=1</link><guid>g-1</guid>"
+            "<description>&lt;p&gt;Police &lt;b&gt;raided&lt;/b&gt; a compound &amp;amp; freed 200.&lt;/p&gt;"
+            "&lt;script&gt;alert(1)&lt;/script&gt;&lt;p&gt;Second para&lt;/p&gt;</description>"
+            "<author>desk@news.example (Desk)</author>"
+            "<pubDate>Mon, 02 Feb 2026 17:30:00 +0700</pubDate></item>"
+        )
+    )
     assert feed.title == "World & More"
     [entry] = feed.entries
     assert entry.guid == "g-1" and entry.url == "https://news.example/story/1?x=1"
@@ -55,11 +57,13 @@ def test_atom_content_and_updated_date() -> None:
 
 
 def test_guid_falls_back_to_link_then_to_a_hash_and_duplicates_keep_the_first() -> None:
-    feed = parse(rss(
-        "<item><title>linked</title><link>https://news.example/x</link></item>"
-        "<item><title>bare</title><description>no link</description></item>"
-        "<item><title>first</title><guid>dup</guid></item><item><title>second</title><guid>dup</guid></item>"
-    ))
+    feed = parse(
+        rss(
+            "<item><title>linked</title><link>https://news.example/x</link></item>"
+            "<item><title>bare</title><description>no link</description></item>"
+            "<item><title>first</title><guid>dup</guid></item><item><title>second</title><guid>dup</guid></item>"
+        )
+    )
     guids = [e.guid for e in feed.entries]
     assert guids[0] == "https://news.example/x" and guids[1].startswith("sha256:") and guids[2] == "dup"
     assert len(feed.entries) == 3 and feed.entries[2].title == "first"
@@ -158,8 +162,14 @@ def test_json_feed() -> None:
         "title": "JSON News",
         "home_page_url": "https://news.example/",
         "items": [
-            {"id": "1", "url": "/a/1", "title": "Scam compound raided", "content_html": "<p>Freed &amp; safe</p>",
-             "date_published": "2026-02-02T17:30:00+07:00", "authors": [{"name": "Desk"}]},
+            {
+                "id": "1",
+                "url": "/a/1",
+                "title": "Scam compound raided",
+                "content_html": "<p>Freed &amp; safe</p>",
+                "date_published": "2026-02-02T17:30:00+07:00",
+                "authors": [{"name": "Desk"}],
+            },
             {"id": "1", "title": "duplicate"},
             {"title": "no id", "content_text": "plain text"},
             "not an object",
@@ -174,8 +184,10 @@ def test_json_feed() -> None:
 
 
 def test_utf8_mislabelled_as_windows_1252_is_read_as_utf8() -> None:
-    body = '<?xml version="1.0" encoding="windows-1252"?><rss version="2.0"><channel><item><title>Euro €</title>' \
+    body = (
+        '<?xml version="1.0" encoding="windows-1252"?><rss version="2.0"><channel><item><title>Euro €</title>'
         "</item></channel></rss>"
+    )
     assert parse(body.encode("utf-8"), "application/xml").entries[0].title == "Euro €"
     # ...but a charset in the Content-Type header is the server's word and is kept
     assert parse(body.encode("utf-8"), "application/xml; charset=windows-1252").entries[0].title == "Euro â‚¬"
@@ -193,15 +205,20 @@ def test_json_feed_is_recognised_by_content_not_label() -> None:
 
 
 def test_references_to_forbidden_characters_are_dropped_and_valid_ones_kept() -> None:
-    feed = parse(rss("<item><guid>g&#0;1</guid><title>A&#x41;&#233;&#x1F600;&#x0000000042; &#xD800;&#55296;&#1;"
-                     "&#x110000;&#99999999999999999999;&#xFFFE;Z</title></item>"))
+    feed = parse(
+        rss(
+            "<item><guid>g&#0;1</guid><title>A&#x41;&#233;&#x1F600;&#x0000000042; &#xD800;&#55296;&#1;"
+            "&#x110000;&#99999999999999999999;&#xFFFE;Z</title></item>"
+        )
+    )
     [entry] = feed.entries
     assert entry.title == "AAé😀B Z" and entry.guid == "g 1"
 
 
 def test_a_surrogate_pair_written_as_two_references_is_the_character_it_encodes() -> None:
-    feed = parse(rss("<item><guid>g1</guid><title>Raid &#55357;&#56832; &#xD83D;&#xDE00;&#xD83D; &#xDE00;x</title>"
-                     "</item>"))
+    feed = parse(
+        rss("<item><guid>g1</guid><title>Raid &#55357;&#56832; &#xD83D;&#xDE00;&#xD83D; &#xDE00;x</title></item>")
+    )
     assert feed.entries[0].title == "Raid 😀 😀 x"
 
 
@@ -214,13 +231,16 @@ def test_wide_encodings_get_the_same_cleaning(encoding: str) -> None:
         assert [e.title for e in feed.entries] == ["Raid in Poipet é", ""], (encoding, headers)
 
 
-@pytest.mark.parametrize("element", ["author", "dc:creator", "managingEditor", "webMaster", "dc:publisher",
-                                     "itunes:author"])
+@pytest.mark.parametrize(
+    "element", ["author", "dc:creator", "managingEditor", "webMaster", "dc:publisher", "itunes:author"]
+)
 def test_a_megabyte_author_is_parsed_in_linear_time(element: str) -> None:
     # feedparser looks for an e-mail address in these with a quadratic regex: 1 MB would take hours
     for content in ("a" * 1_000_000, "<![CDATA[" + "é" * 500_000 + "]]>"):
-        body = rss(f'<item xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:itunes="http://www.itunes.com/dtds/'
-                   f'podcast-1.0.dtd"><guid>g1</guid><{element}>{content}</{element}><title>Raid</title></item>')
+        body = rss(
+            f'<item xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:itunes="http://www.itunes.com/dtds/'
+            f'podcast-1.0.dtd"><guid>g1</guid><{element}>{content}</{element}><title>Raid</title></item>'
+        )
         started = time.monotonic()
         [entry] = parse(body).entries
         assert time.monotonic() - started < 2 and entry.title == "Raid"
@@ -228,10 +248,15 @@ def test_a_megabyte_author_is_parsed_in_linear_time(element: str) -> None:
 
 
 def test_link_credentials_are_stripped_and_fields_bounded() -> None:
-    feed = parse_feed(rss("<item><link>/a/1</link><title>" + "t" * 5_000 + "</title></item>"
-                          "<item><link>https://u:p@other.example/x</link></item>"
-                          "<item><link>/" + "x" * 3_000 + "</link><guid>" + "g" * 3_000 + "</guid></item>"),
-                      "https://reader:s3cret@news.example/rss.xml", {})
+    feed = parse_feed(
+        rss(
+            "<item><link>/a/1</link><title>" + "t" * 5_000 + "</title></item>"
+            "<item><link>https://u:p@other.example/x</link></item>"
+            "<item><link>/" + "x" * 3_000 + "</link><guid>" + "g" * 3_000 + "</guid></item>"
+        ),
+        "https://reader:s3cret@news.example/rss.xml",
+        {},
+    )
     first, second, third = feed.entries
     assert first.url == "https://news.example/a/1" and len(first.title) == 1_000
     assert second.url == "https://other.example/x"
@@ -240,24 +265,48 @@ def test_link_credentials_are_stripped_and_fields_bounded() -> None:
 
 def test_guids_and_links_are_bounded_in_bytes_as_indexed() -> None:
     cjk = "".join(chr(0x4E00 + (i * 7919) % 20_000) for i in range(2_000))  # 3 bytes each, 9 percent-encoded
-    short, long = parse(rss(f"<item><guid>{cjk[:600]}</guid><link>/{cjk[:200]}</link></item>"
-                            f"<item><guid>{cjk[:700]}</guid><link>/{cjk[:300]}</link></item>")).entries
+    short, long = parse(
+        rss(
+            f"<item><guid>{cjk[:600]}</guid><link>/{cjk[:200]}</link></item>"
+            f"<item><guid>{cjk[:700]}</guid><link>/{cjk[:300]}</link></item>"
+        )
+    ).entries
     assert short.guid == cjk[:600] and short.url.endswith(cjk[:200])  # 1,800 bytes; 1,800 chars encoded
     assert long.guid.startswith("sha256:") and long.url == ""  # 2,100 bytes; 2,700 chars encoded
 
 
-@pytest.mark.parametrize("date", ["Fri, 31 Dec 9999 23:00:00 GMT", "Mon, 01 Jan 0001 00:00:00 +1400",
-                                  "Mon, 01 Jan 1900 00:00:00 GMT", "Fri, 31 Dec 2100 23:00:00 GMT"])
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Fri, 31 Dec 9999 23:00:00 GMT",
+        "Mon, 01 Jan 0001 00:00:00 +1400",
+        "Mon, 01 Jan 1900 00:00:00 GMT",
+        "Fri, 31 Dec 2100 23:00:00 GMT",
+    ],
+)
 def test_dates_out_of_range_are_unknown(date: str) -> None:
     [entry] = parse(rss(f"<item><guid>g</guid><pubDate>{date}</pubDate></item>")).entries
     assert entry.published is None
 
 
 def test_json_feed_values_of_the_wrong_type_are_ignored() -> None:
-    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": ["x"], "items": [
-        {"id": 7, "title": {"a": 1}, "url": ["/x"], "authors": {"name": "x"}, "date_published": 1e308,
-         "content_text": "Police raided\u0000 a compound \ud800"},
-        {"id": "b", "author": {"name": "\udc00Desk"}, "date_published": "9999-12-31T23:59:59-01:00"}]})
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": ["x"],
+            "items": [
+                {
+                    "id": 7,
+                    "title": {"a": 1},
+                    "url": ["/x"],
+                    "authors": {"name": "x"},
+                    "date_published": 1e308,
+                    "content_text": "Police raided\u0000 a compound \ud800",
+                },
+                {"id": "b", "author": {"name": "\udc00Desk"}, "date_published": "9999-12-31T23:59:59-01:00"},
+            ],
+        }
+    )
     first, second = parse(body.encode(), "application/feed+json").entries
     assert (first.guid, first.title, first.url, first.author) == ("7", "", "", "")
     assert first.content == "Police raided a compound"

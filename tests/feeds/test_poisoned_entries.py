@@ -52,8 +52,9 @@ class Poller:
 
         async def run() -> list[FeedResult]:
             async with Fetcher(settings.fetch) as fetcher:
-                return await poll_due(Context(settings, self.store, fetcher, RuleWatcher(settings).current),
-                                      due_only=False)
+                return await poll_due(
+                    Context(settings, self.store, fetcher, RuleWatcher(settings).current), due_only=False
+                )
 
         return {r.feed: r for r in asyncio.run(run())}
 
@@ -62,8 +63,9 @@ class Poller:
         engine = create_engine(self.url)
         try:
             with engine.connect() as conn:
-                rows = conn.execute(text("SELECT url, canonical_url, title, text, author, published, lang "
-                                         "FROM articles ORDER BY id"))
+                rows = conn.execute(
+                    text("SELECT url, canonical_url, title, text, author, published, lang FROM articles ORDER BY id")
+                )
                 found = [dict(row._mapping) for row in rows]
         finally:
             engine.dispose()
@@ -108,12 +110,16 @@ def rss(poison: str, slug: str = "") -> bytes:
     """20 RSS items linking to ``/news/<slug><i>.html``; ``poison`` is raw XML put first inside item 7."""
     items = []
     for i in range(20):
-        body = (f"<title>Police raid number {i}</title><link>/news/{slug}{i}.html</link><guid>item-{i}</guid>"
-                f"<description>Police raided compound {i} on Monday.</description>"
-                f"<pubDate>Mon, 02 Nov 2026 10:{i:02d}:00 GMT</pubDate>")
+        body = (
+            f"<title>Police raid number {i}</title><link>/news/{slug}{i}.html</link><guid>item-{i}</guid>"
+            f"<description>Police raided compound {i} on Monday.</description>"
+            f"<pubDate>Mon, 02 Nov 2026 10:{i:02d}:00 GMT</pubDate>"
+        )
         items.append(f"<item>{poison if i == POISON_AT else ''}{body}</item>")
-    return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Poisoned</title>'
-            f"{''.join(items)}</channel></rss>").encode("utf-8", "surrogatepass")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Poisoned</title>'
+        f"{''.join(items)}</channel></rss>"
+    ).encode("utf-8", "surrogatepass")
 
 
 def assert_all_clean(poller: Poller, expected: int = 20, feeds: int = 1) -> list[dict[str, Any]]:
@@ -197,12 +203,16 @@ def test_one_poisoned_rss_item_fails_nothing(poller: Poller, news_site: NewsSite
 
 def test_surrogate_and_nul_references_in_an_atom_feed(poller: Poller, news_site: NewsSite) -> None:  # noqa: F811
     entries = "".join(
-        f'<entry><id>urn:e{i}</id><title>Police raid number {i}{"&#xD800;&#0;" if i == POISON_AT else ""}</title>'
+        f"<entry><id>urn:e{i}</id><title>Police raid number {i}{'&#xD800;&#0;' if i == POISON_AT else ''}</title>"
         f'<link href="/news/{i}.html"/><updated>2026-11-02T10:00:00Z</updated>'
-        f'<author><name>{"&#xDC00;&#0;x" if i == POISON_AT else "A"}</name></author>'
-        f"<summary>Police raided compound {i}.</summary></entry>" for i in range(20))
-    news_site.raw["/feeds/atom.xml"] = ('<?xml version="1.0" encoding="utf-8"?>'
-                                        f'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>{entries}</feed>')
+        f"<author><name>{'&#xDC00;&#0;x' if i == POISON_AT else 'A'}</name></author>"
+        f"<summary>Police raided compound {i}.</summary></entry>"
+        for i in range(20)
+    )
+    news_site.raw["/feeds/atom.xml"] = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>{entries}</feed>'
+    )
     result = poller.poll({"atom": f"{news_site.base}/feeds/atom.xml"})["atom"]
     assert (result.status, result.new) == ("ok", 20)
     assert_all_clean(poller)
@@ -218,9 +228,16 @@ def test_a_utf16_feed_with_a_surrogate_reference(poller: Poller, news_site: News
 
 def json_feed(poison: dict[str, Any] | str, slug: str = "") -> bytes:
     """20 JSON Feed items; item 7 is updated with ``poison`` (a dict) or replaced by raw JSON text (a str)."""
-    items: list[Any] = [{"id": f"item-{i}", "url": f"/news/{slug}{i}.html", "title": f"Police raid number {i}",
-                         "content_text": f"Police raided compound {i} on Monday.",
-                         "date_published": "2026-11-02T10:00:00+07:00"} for i in range(20)]
+    items: list[Any] = [
+        {
+            "id": f"item-{i}",
+            "url": f"/news/{slug}{i}.html",
+            "title": f"Police raid number {i}",
+            "content_text": f"Police raided compound {i} on Monday.",
+            "date_published": "2026-11-02T10:00:00+07:00",
+        }
+        for i in range(20)
+    ]
     if isinstance(poison, dict):
         items[POISON_AT] = items[POISON_AT] | poison
     else:
@@ -232,18 +249,29 @@ def json_feed(poison: dict[str, Any] | str, slug: str = "") -> bytes:
 
 RAW_7 = '{"id": "item-7", "url": "/news/7.html", "title": "Police raid number 7", '
 JSON_POISONS: dict[str, dict[str, Any] | str] = {
-    "surrogate-title": RAW_7[:-len('"Police raid number 7", ')] + '"\\ud800Police raid number 7\\udfff"}',
+    "surrogate-title": RAW_7[: -len('"Police raid number 7", ')] + '"\\ud800Police raid number 7\\udfff"}',
     "surrogate-author": RAW_7 + '"authors": [{"name": "\\udc00x"}], "author": {"name": "\\ud800"}}',
-    "nul-everywhere": {"id": "item-7\u0000", "url": "/news/\u00007.html", "authors": [{"name": "a\u0000b"}],
-                       "summary": "s\u0000", "content_html": "<p>Police raided\u0000 compound 7</p>"},
+    "nul-everywhere": {
+        "id": "item-7\u0000",
+        "url": "/news/\u00007.html",
+        "authors": [{"name": "a\u0000b"}],
+        "summary": "s\u0000",
+        "content_html": "<p>Police raided\u0000 compound 7</p>",
+    },
     "date-9999-minus-1": {"date_published": "9999-12-31T23:59:59-01:00"},
     "date-0001-plus-14": {"date_published": "0001-01-01T00:00:00+14:00"},
     "date-year-0": {"date_published": "0000-01-01T00:00:00Z"},
     "date-number": {"date_published": 1e308, "date_modified": -1},
     "nan-and-infinity": RAW_7 + '"date_published": NaN, "summary": Infinity, "id2": -Infinity}',
     "huge-number": RAW_7 + '"date_published": 1e999999, "summary": ' + "9" * 4000 + "}",
-    "wrong-types": {"title": {"nested": ["Police raid number 7"]}, "authors": "me", "author": ["x"],
-                    "content_text": [1, 2], "url": 7, "tags": {"a": 1}},
+    "wrong-types": {
+        "title": {"nested": ["Police raid number 7"]},
+        "authors": "me",
+        "author": ["x"],
+        "content_text": [1, 2],
+        "url": 7,
+        "tags": {"a": 1},
+    },
     "author-not-a-list": {"authors": {"name": "x"}},
     "nested-deep": {"_ext": json.loads("[" * 500 + "]" * 500)},
     "huge-title": {"title": "Police raid number 7 " + "x" * 1_000_000},
@@ -260,8 +288,10 @@ def test_one_poisoned_json_feed_item_fails_nothing(poller: Poller, news_site: Ne
     assert all(a["published"] for a in articles if not a["url"].endswith("7.html"))  # only item 7's date is lost
 
 
-def test_json_nested_past_the_recursion_limit_is_a_clear_feed_error(poller: Poller, news_site: NewsSite,  # noqa: F811
-                                                                    ) -> None:
+def test_json_nested_past_the_recursion_limit_is_a_clear_feed_error(
+    poller: Poller,
+    news_site: NewsSite,  # noqa: F811
+) -> None:
     news_site.raw["/feeds/deep.json"] = b'{"version": "https://jsonfeed.org/version/1.1", "items": ' + b"[" * 200_000
     news_site.add("healthy", "Police raid a compound in Poipet", "Police raided a compound in Poipet.")
     results = poller.poll({"deep": f"{news_site.base}/feeds/deep.json", "healthy": news_site.feed_url("healthy")})
@@ -273,13 +303,19 @@ def test_json_nested_past_the_recursion_limit_is_a_clear_feed_error(poller: Poll
 def test_credentials_of_the_feed_url_never_reach_item_links(poller: Poller, news_site: NewsSite) -> None:  # noqa: F811
     port = news_site.base.rsplit(":", 1)[1]
     news_site.raw["/feeds/private.xml"] = rss("").replace(
-        b"<link>/news/7.html</link>", f"<link>http://spy:hunter2@127.0.0.1:{port}/news/abs.html</link>".encode())
-    news_site.raw["/feeds/private.json"] = json.dumps({
-        "version": "https://jsonfeed.org/version/1.1", "home_page_url": f"http://home:pw@127.0.0.1:{port}/",
-        "items": [{"id": "j1", "url": "news/j1.html", "content_text": "Police raided a compound."}]}).encode()
+        b"<link>/news/7.html</link>", f"<link>http://spy:hunter2@127.0.0.1:{port}/news/abs.html</link>".encode()
+    )
+    news_site.raw["/feeds/private.json"] = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "home_page_url": f"http://home:pw@127.0.0.1:{port}/",
+            "items": [{"id": "j1", "url": "news/j1.html", "content_text": "Police raided a compound."}],
+        }
+    ).encode()
     creds = f"http://user:s3cret@127.0.0.1:{port}"
-    results = poller.poll({"private": f"{creds}/feeds/private.xml", "json": f"{creds}/feeds/private.json"},
-                          full_text=True)
+    results = poller.poll(
+        {"private": f"{creds}/feeds/private.xml", "json": f"{creds}/feeds/private.json"}, full_text=True
+    )
     assert (results["private"].status, results["private"].new) == ("ok", 20)
     assert (results["json"].status, results["json"].new) == ("ok", 1)
     articles = poller.articles()
@@ -294,8 +330,9 @@ def test_credentials_of_the_feed_url_never_reach_item_links(poller: Poller, news
 
 
 def test_absurd_lengths_are_bounded(poller: Poller, news_site: NewsSite) -> None:  # noqa: F811
-    news_site.raw["/feeds/long.xml"] = rss("<title>" + "Raid " * 200_000 + "</title><author>" + "b" * 5_000
-                                           + "</author><guid>" + "g" * 5_000 + "</guid>")
+    news_site.raw["/feeds/long.xml"] = rss(
+        "<title>" + "Raid " * 200_000 + "</title><author>" + "b" * 5_000 + "</author><guid>" + "g" * 5_000 + "</guid>"
+    )
     assert poller.poll({"long": f"{news_site.base}/feeds/long.xml"})["long"].new == 20
     [long] = [a for a in assert_all_clean(poller) if a["title"].startswith("Raid Raid")]
     assert len(long["title"]) <= 1_000 and len(long["author"]) == 200
@@ -312,8 +349,11 @@ PAGE_POISONS = ["\x00", "\x01\x1b", "\ud800", "&#xD800;", "&#0;", "\ufffe\U0010f
 
 def test_poisoned_pages_are_cleaned_and_their_feed_goes_on(poller: Poller, news_site: NewsSite) -> None:  # noqa: F811
     for i, bad in enumerate(PAGE_POISONS):  # pages of items 0-5; the other items' pages answer 404
-        paragraphs = "".join(f"<p>Police raided{bad} compound number {n} in Poipet, officials told reporters on "
-                             f"Monday while detaining workers.</p>" for n in range(8))
+        paragraphs = "".join(
+            f"<p>Police raided{bad} compound number {n} in Poipet, officials told reporters on "
+            f"Monday while detaining workers.</p>"
+            for n in range(8)
+        )
         page = PAGE.format(lang="x" * 300, bad=bad, date="9999-12-31T23:59:59-01:00", paragraphs=paragraphs)
         news_site.raw[f"/news/{i}.html"] = page.encode("utf-8", "surrogatepass")
     news_site.raw["/feeds/pages.xml"] = rss("")
@@ -331,9 +371,19 @@ def test_the_store_cleans_what_the_edge_missed(store: Store) -> None:  # noqa: F
     store.sync_feeds([FeedSettings(name="f", url="http://news.test/feed.xml")])
     feed = store.get_feed("f")
     assert feed is not None
-    article = NewArticle(feed_id=feed.id, feed_name="f", url="http://u:pw@news.test/a\x00", content_hash="h",
-                         canonical_url="http://u:pw@news.test/a", title="Raid\x00 \ud800here", text="Text\udc00\x01",
-                         author="A\x00", published=None, lang="e\x00n", entry_keys=("guid:g\x00", "url:x\ud800"))
+    article = NewArticle(
+        feed_id=feed.id,
+        feed_name="f",
+        url="http://u:pw@news.test/a\x00",
+        content_hash="h",
+        canonical_url="http://u:pw@news.test/a",
+        title="Raid\x00 \ud800here",
+        text="Text\udc00\x01",
+        author="A\x00",
+        published=None,
+        lang="e\x00n",
+        entry_keys=("guid:g\x00", "url:x\ud800"),
+    )
     stored = store.get_article(store.add_article_with_matches(article, [], lambda story, new: []).article_id)
     assert stored is not None
     assert (stored.url, stored.title, stored.text, stored.author) == ("http://news.test/a", "Raid here", "Text", "A")

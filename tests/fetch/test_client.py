@@ -29,10 +29,7 @@ from monitor.errors import (
 )
 from monitor.fetch import MAX_RETRY_AFTER, Fetcher, FetchResult, blocked_reason, parse_retry_after
 from monitor.fetch.guard import GuardedTransport
-
 from tests.support.hostile import FEED_XML, HostileServer
-
-__all__ = ["hostile_server"]
 
 T = TypeVar("T")
 
@@ -59,7 +56,11 @@ def settings(**overrides: Any) -> FetchSettings:
 
 
 def fetch(
-    url: str, *, resolver: MapResolver | None = None, etag: str | None = None, last_modified: str | None = None,
+    url: str,
+    *,
+    resolver: MapResolver | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
     **overrides: Any,
 ) -> FetchResult:
     async def go() -> FetchResult:
@@ -97,7 +98,9 @@ def test_sends_user_agent_and_accept_encoding(hostile_server: HostileServer) -> 
 @pytest.mark.parametrize(
     ("etag", "last_modified"), [('"v1"', None), (None, "Mon, 02 Feb 2026 10:00:00 GMT")], ids=["etag", "last-modified"]
 )
-def test_conditional_get_gives_not_modified(hostile_server: HostileServer, etag: str | None, last_modified: str | None) -> None:
+def test_conditional_get_gives_not_modified(
+    hostile_server: HostileServer, etag: str | None, last_modified: str | None
+) -> None:
     result = fetch(hostile_server.url("/feed.xml"), etag=etag, last_modified=last_modified)
     assert result.not_modified and result.status == 304 and result.body == b""
     sent = hostile_server.requests[-1][1]
@@ -169,7 +172,9 @@ def test_connection_reset_is_a_fetch_error(hostile_server: HostileServer) -> Non
     assert type(caught.value) is FetchError and "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize(("encoding", "message"), [("compress", "unsupported Content-Encoding"), ("gzip", "corrupt gzip")])
+@pytest.mark.parametrize(
+    ("encoding", "message"), [("compress", "unsupported Content-Encoding"), ("gzip", "corrupt gzip")]
+)
 def test_bad_content_encoding_is_a_fetch_error(hostile_server: HostileServer, encoding: str, message: str) -> None:
     with pytest.raises(FetchError, match=message):
         fetch(hostile_server.url(f"/encoded/{encoding}"))
@@ -177,9 +182,14 @@ def test_bad_content_encoding_is_a_fetch_error(hostile_server: HostileServer, en
 
 @pytest.mark.parametrize(
     ("raised", "expected"),
-    [(httpx.ConnectTimeout("t"), FetchTimeout), (httpx.ReadTimeout("t"), FetchTimeout),
-     (httpx.PoolTimeout("t"), FetchTimeout), (httpx.ConnectError("refused"), FetchError),
-     (httpx.RemoteProtocolError(""), FetchError), (httpx.ReadError("eof"), FetchError)],
+    [
+        (httpx.ConnectTimeout("t"), FetchTimeout),
+        (httpx.ReadTimeout("t"), FetchTimeout),
+        (httpx.PoolTimeout("t"), FetchTimeout),
+        (httpx.ConnectError("refused"), FetchError),
+        (httpx.RemoteProtocolError(""), FetchError),
+        (httpx.ReadError("eof"), FetchError),
+    ],
     ids=lambda v: type(v).__name__ if isinstance(v, Exception) else v.__name__,
 )
 def test_every_httpx_error_leaves_as_a_fetch_error(raised: Exception, expected: type[FetchError]) -> None:
@@ -200,8 +210,15 @@ def test_every_httpx_error_leaves_as_a_fetch_error(raised: Exception, expected: 
 
 @pytest.mark.parametrize(
     "url",
-    ["", "notaurl", "http:///nohost", "javascript:alert(1)", "http://[bad/", "http://" + "a" * 300 + ".test/",
-     "http://unknown.test/feed"],
+    [
+        "",
+        "notaurl",
+        "http:///nohost",
+        "javascript:alert(1)",
+        "http://[bad/",
+        "http://" + "a" * 300 + ".test/",
+        "http://unknown.test/feed",
+    ],
 )
 def test_malformed_or_unresolvable_urls_are_fetch_errors(url: str) -> None:
     with pytest.raises(FetchError) as caught:
@@ -338,7 +355,7 @@ def test_per_host_delay_spaces_requests(hostile_server: HostileServer) -> None:
     before = len(hostile_server.requests)
     _concurrent(hostile_server, "/feed.xml", 3, per_host=3, per_host_delay=0.3)
     starts = [t for _, _, t in hostile_server.requests[before:]]
-    assert all(b - a >= 0.25 for a, b in zip(starts, starts[1:]))
+    assert all(b - a >= 0.25 for a, b in zip(starts, starts[1:], strict=False))
 
 
 # --- SSRF guard ---
@@ -346,9 +363,26 @@ def test_per_host_delay_spaces_requests(hostile_server: HostileServer) -> None:
 
 @pytest.mark.parametrize(
     "address",
-    ["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "100.64.0.1", "169.254.169.254", "0.0.0.0", "224.0.0.1",
-     "::1", "::", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1",
-     "2001:0:4136:e378:8000:63bf:80ff:fffe", "192.0.2.1", "240.0.0.1"],
+    [
+        "127.0.0.1",
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.1.1",
+        "100.64.0.1",
+        "169.254.169.254",
+        "0.0.0.0",
+        "224.0.0.1",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "::ffff:127.0.0.1",
+        "64:ff9b::7f00:1",
+        "2002:7f00:1::1",
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",
+        "192.0.2.1",
+        "240.0.0.1",
+    ],
 )
 def test_names_resolving_to_non_public_addresses_are_refused_before_connecting(
     hostile_server: HostileServer, address: str
@@ -357,7 +391,7 @@ def test_names_resolving_to_non_public_addresses_are_refused_before_connecting(
     connections = hostile_server.connections
     with pytest.raises(BlockedAddressError) as caught:
         fetch(hostile_server.url("/feed.xml", host="news.example"), resolver=resolver, allow_private=False)
-    assert f"news.example resolves to" in str(caught.value) and str(ipaddress.ip_address(address)) in caught.value.reason
+    assert "news.example resolves to" in str(caught.value) and str(ipaddress.ip_address(address)) in caught.value.reason
     assert hostile_server.connections == connections
 
 
@@ -389,8 +423,15 @@ def test_allow_private_fetches_loopback_through_a_name_keeping_the_host_header(h
     assert json.loads(result.body)["Host"] == f"intranet.test:{hostile_server.port}"
 
 
-@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data/", "http://0.0.0.0:{port}/feed.xml",
-                                    "http://[fe80::1]/", "http://metadata.test/"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://0.0.0.0:{port}/feed.xml",
+        "http://[fe80::1]/",
+        "http://metadata.test/",
+    ],
+)
 def test_allow_private_never_opens_link_local_or_unspecified(hostile_server: HostileServer, target: str) -> None:
     resolver = MapResolver({"metadata.test": ["169.254.169.254"]})
     url = hostile_server.url("/redirect-to?url=" + quote(target.format(port=hostile_server.port)))
@@ -418,10 +459,21 @@ def test_redirect_from_public_server_to_loopback_is_refused(target: str) -> None
 
 @pytest.mark.parametrize(
     ("address", "allow_private", "blocked"),
-    [("8.8.8.8", False, False), ("2606:4700:4700::1111", False, False), ("127.0.0.1", True, False),
-     ("10.0.0.1", True, False), ("fd00::1", True, False), ("100.64.0.1", True, False),
-     ("169.254.169.254", True, True), ("fe80::1", True, True), ("0.0.0.0", True, True), ("::", True, True),
-     ("224.0.0.1", True, True), ("::ffff:169.254.169.254", True, True), ("::ffff:8.8.8.8", False, False)],
+    [
+        ("8.8.8.8", False, False),
+        ("2606:4700:4700::1111", False, False),
+        ("127.0.0.1", True, False),
+        ("10.0.0.1", True, False),
+        ("fd00::1", True, False),
+        ("100.64.0.1", True, False),
+        ("169.254.169.254", True, True),
+        ("fe80::1", True, True),
+        ("0.0.0.0", True, True),
+        ("::", True, True),
+        ("224.0.0.1", True, True),
+        ("::ffff:169.254.169.254", True, True),
+        ("::ffff:8.8.8.8", False, False),
+    ],
 )
 def test_address_policy_table(address: str, allow_private: bool, blocked: bool) -> None:
     reason = blocked_reason(ipaddress.ip_address(address), allow_private=allow_private)
@@ -443,10 +495,28 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hosti
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=news.test",
-         "-addext", "subjectAltName=DNS:news.test"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=news.test",
+            "-addext",
+            "subjectAltName=DNS:news.test",
+        ],
+        check=True,
+        capture_output=True,
     )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
@@ -464,7 +534,9 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hosti
 def _fetch_tls(url: str, cafile: Path) -> FetchResult:
     settings = FetchSettings(allow_private=True, timeout=5.0)
     transport = GuardedTransport(
-        _AnyNameResolver(), allow_private=True, limits=httpx.Limits(max_connections=4),
+        _AnyNameResolver(),
+        allow_private=True,
+        limits=httpx.Limits(max_connections=4),
         ssl_context=ssl.create_default_context(cafile=str(cafile)),
     )
 
@@ -499,8 +571,15 @@ def _headers(server: HostileServer, **query: str) -> str:
 
 @pytest.mark.parametrize(
     "raised",
-    [RecursionError("maximum recursion depth exceeded"), ValueError("x" * 100_000), OverflowError("too big"),
-     UnicodeError("bad label"), KeyError("k"), AttributeError("h11 oddity"), ExceptionGroup("g", [OSError("o")])],
+    [
+        RecursionError("maximum recursion depth exceeded"),
+        ValueError("x" * 100_000),
+        OverflowError("too big"),
+        UnicodeError("bad label"),
+        KeyError("k"),
+        AttributeError("h11 oddity"),
+        ExceptionGroup("g", [OSError("o")]),
+    ],
     ids=lambda e: type(e).__name__,
 )
 def test_any_other_exception_leaves_as_a_short_fetch_error_naming_its_class(raised: Exception) -> None:
@@ -530,8 +609,10 @@ def test_cancellation_is_never_turned_into_a_fetch_error() -> None:
         asyncio.run(go())
 
 
-@pytest.mark.parametrize(("coding", "times", "ok"), [("gzip,", "3000", False), ("gzip,", "5", False),
-                                                      ("identity,", "3000", True), ("identity,", "1", True)])
+@pytest.mark.parametrize(
+    ("coding", "times", "ok"),
+    [("gzip,", "3000", False), ("gzip,", "5", False), ("identity,", "3000", True), ("identity,", "1", True)],
+)
 def test_content_encoding_codings_are_bounded(hostile_server: HostileServer, coding: str, times: str, ok: bool) -> None:
     url = _headers(hostile_server, Content_Encoding=coding, times=times)
     if ok:
@@ -544,11 +625,22 @@ def test_content_encoding_codings_are_bounded(hostile_server: HostileServer, cod
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [("²", None), ("١٢", None), ("３０", None), ("30", 30), (" 30 ", 30), ("0" * 30 + "5", 5),
-     ("99999999999999999999", MAX_RETRY_AFTER),
-     ("9" * 5000, MAX_RETRY_AFTER), ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER),
-     ("Fri, 31 Dec 9999 23:59:59 -2359", MAX_RETRY_AFTER), ("Mon, 01 Jan 0001 00:00:00 +2359", 0.0),
-     ("Mon, 01 Jan 2001 00:00:00 GMT", 0.0), ("Fri, 31 Dec 9999 99:99:99 GMT", None), ("1e9", None)],
+    [
+        ("²", None),
+        ("١٢", None),
+        ("３０", None),
+        ("30", 30),
+        (" 30 ", 30),
+        ("0" * 30 + "5", 5),
+        ("99999999999999999999", MAX_RETRY_AFTER),
+        ("9" * 5000, MAX_RETRY_AFTER),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER),
+        ("Fri, 31 Dec 9999 23:59:59 -2359", MAX_RETRY_AFTER),
+        ("Mon, 01 Jan 0001 00:00:00 +2359", 0.0),
+        ("Mon, 01 Jan 2001 00:00:00 GMT", 0.0),
+        ("Fri, 31 Dec 9999 99:99:99 GMT", None),
+        ("1e9", None),
+    ],
 )
 def test_retry_after_is_read_from_ascii_digits_or_a_date_and_clamped(value: str, seconds: float | None) -> None:
     assert parse_retry_after(value) == seconds
@@ -598,12 +690,47 @@ def test_a_resolver_answering_garbage_is_a_fetch_error() -> None:
 
 @pytest.mark.parametrize(
     "address",
-    ["fec0::1", "feff::1", "64:ff9b:1::808:808", "64:ff9b:1::7f00:1", "64:ff9b:1:7f00:0:100::", "64:ff9b::a00:1",
-     "2002:c0a8:101::1", "2002:a9fe:a9fe::1", "2001::1", "2001:0:4136:e378:8000:63bf:f7f7:f7f7", "::7f00:1",
-     "::808:808", "::ffff:0:808:808", "::ffff:0:7f00:1", "::ffff:0.0.0.0", "::ffff:100.64.0.1", "::ffff:198.18.0.1",
-     "::", "::0.0.0.2", "ff02::1", "ff0e::1", "2001:db8::1", "3fff::1", "100::1", "5f00::1", "4000::1",
-     "0.1.2.3", "100.127.255.255", "198.18.0.1", "198.19.255.255", "192.0.0.9", "192.0.2.1", "198.51.100.7",
-     "203.0.113.9", "192.88.99.1", "224.0.0.251", "239.255.255.250", "240.0.0.1", "255.255.255.255"],
+    [
+        "fec0::1",
+        "feff::1",
+        "64:ff9b:1::808:808",
+        "64:ff9b:1::7f00:1",
+        "64:ff9b:1:7f00:0:100::",
+        "64:ff9b::a00:1",
+        "2002:c0a8:101::1",
+        "2002:a9fe:a9fe::1",
+        "2001::1",
+        "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
+        "::7f00:1",
+        "::808:808",
+        "::ffff:0:808:808",
+        "::ffff:0:7f00:1",
+        "::ffff:0.0.0.0",
+        "::ffff:100.64.0.1",
+        "::ffff:198.18.0.1",
+        "::",
+        "::0.0.0.2",
+        "ff02::1",
+        "ff0e::1",
+        "2001:db8::1",
+        "3fff::1",
+        "100::1",
+        "5f00::1",
+        "4000::1",
+        "0.1.2.3",
+        "100.127.255.255",
+        "198.18.0.1",
+        "198.19.255.255",
+        "192.0.0.9",
+        "192.0.2.1",
+        "198.51.100.7",
+        "203.0.113.9",
+        "192.88.99.1",
+        "224.0.0.251",
+        "239.255.255.250",
+        "240.0.0.1",
+        "255.255.255.255",
+    ],
 )
 def test_more_non_public_ranges_are_refused(address: str) -> None:
     assert blocked_reason(ipaddress.ip_address(address), allow_private=False) is not None
@@ -611,17 +738,39 @@ def test_more_non_public_ranges_are_refused(address: str) -> None:
 
 @pytest.mark.parametrize(
     ("address", "opened"),
-    [("fec0::1", True), ("64:ff9b:1::808:808", True), ("64:ff9b:1::7f00:1", True), ("::ffff:100.64.0.1", True),
-     ("64:ff9b:1::a9fe:a9fe", False), ("64:ff9b:1:7f00:0:100::", False), ("2002:a9fe:a9fe::1", False),
-     ("::ffff:0:808:808", False), ("2001::1", False), ("198.18.0.1", False), ("2001:db8::1", False),
-     ("ff02::1", False), ("240.0.0.1", False)],
+    [
+        ("fec0::1", True),
+        ("64:ff9b:1::808:808", True),
+        ("64:ff9b:1::7f00:1", True),
+        ("::ffff:100.64.0.1", True),
+        ("64:ff9b:1::a9fe:a9fe", False),
+        ("64:ff9b:1:7f00:0:100::", False),
+        ("2002:a9fe:a9fe::1", False),
+        ("::ffff:0:808:808", False),
+        ("2001::1", False),
+        ("198.18.0.1", False),
+        ("2001:db8::1", False),
+        ("ff02::1", False),
+        ("240.0.0.1", False),
+    ],
 )
 def test_allow_private_opens_only_intranet_ranges(address: str, opened: bool) -> None:
     assert (blocked_reason(ipaddress.ip_address(address), allow_private=True) is None) == opened
 
 
-@pytest.mark.parametrize("address", ["64:ff9b::8.8.8.8", "2002:808:808::1", "::ffff:8.8.8.8", "2a00:1450:4001::1",
-                                     "1.1.1.1", "192.31.196.1", "100.128.0.1", "198.20.0.1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::8.8.8.8",
+        "2002:808:808::1",
+        "::ffff:8.8.8.8",
+        "2a00:1450:4001::1",
+        "1.1.1.1",
+        "192.31.196.1",
+        "100.128.0.1",
+        "198.20.0.1",
+    ],
+)
 def test_public_addresses_and_their_translations_are_fetched(address: str) -> None:
     assert blocked_reason(ipaddress.ip_address(address), allow_private=False) is None
 
@@ -644,8 +793,10 @@ def test_permission_is_per_request_and_the_pools_are_separate(hostile_server: Ho
     trusted, refused, new_connections = asyncio.run(go())
     assert trusted.body == FEED_XML and new_connections == 0  # the second trusted fetch reused its connection
     assert refused.reason == "intranet.test resolves to loopback address 127.0.0.1"
-    assert str(refused).endswith("(to fetch it, set allow_private = true on this feed's [[feeds]] entry in config.toml,"
-                                  " or [fetch] allow_private = true for every feed)")
+    assert str(refused).endswith(
+        "(to fetch it, set allow_private = true on this feed's [[feeds]] entry in config.toml,"
+        " or [fetch] allow_private = true for every feed)"
+    )
 
 
 def test_a_permitted_request_follows_its_redirects_to_loopback(hostile_server: HostileServer) -> None:

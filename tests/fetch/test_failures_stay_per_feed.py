@@ -12,12 +12,12 @@ from urllib.parse import urlencode
 
 import pytest
 
+from monitor.clock import now_utc
 from monitor.config import FeedSettings, FetchSettings, RulesSettings, Settings, load_settings
 from monitor.daemon import RuleWatcher, run_cycle
 from monitor.errors import ConfigError
 from monitor.extract import ExtractorPool
 from monitor.fetch import MAX_RETRY_AFTER
-from monitor.clock import now_utc
 from monitor.pipeline import FeedResult
 from monitor.store import Store
 from tests.support.hostile import HostileServer
@@ -37,8 +37,10 @@ CRAFTED_PAGES = {
 
 
 def _item(n: int, link: str) -> str:
-    return (f"<item><title>Raid number {n} on a scam compound</title><link>{link.replace('&', '&amp;')}</link>"
-            f"<guid>item-{n}</guid><description>Police raided scam compound {n} near Bavet.</description></item>")
+    return (
+        f"<item><title>Raid number {n} on a scam compound</title><link>{link.replace('&', '&amp;')}</link>"
+        f"<guid>item-{n}</guid><description>Police raided scam compound {n} near Bavet.</description></item>"
+    )
 
 
 def _rss(links: list[str]) -> str:
@@ -49,7 +51,8 @@ def _rss(links: list[str]) -> str:
 def _settings(tmp_path: Path, feeds: list[FeedSettings], **fetch: Any) -> Settings:
     (tmp_path / "rules").mkdir(exist_ok=True)
     (tmp_path / "rules" / "r.yaml").write_text(
-        "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n")
+        "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n"
+    )
     return Settings(
         fetch=FetchSettings(**{"timeout": 5, "connect_timeout": 2, "extract_processes": 1, **fetch}),
         rules=RulesSettings(paths=(tmp_path / "rules",)),
@@ -71,14 +74,18 @@ def _poll(settings: Settings, store: Store, extractor: ExtractorPool) -> dict[st
 
 
 def test_crafted_pages_fail_only_their_own_entry(
-    tmp_path: Path, store: Store, extractor: ExtractorPool, hostile_server: HostileServer,  # noqa: F811
+    tmp_path: Path,
+    store: Store,
+    extractor: ExtractorPool,
+    hostile_server: HostileServer,  # noqa: F811
     news_site: NewsSite,  # noqa: F811
 ) -> None:
     good = news_site.add("x", "Police raid scam compound in Poipet", "Police raided a scam compound in Poipet.")
     links = [hostile_server.url("/headers?" + urlencode(q)) for q in CRAFTED_PAGES.values()] + [good]
     news_site.raw["/feeds/crafted.xml"] = _rss(links)
-    feed = FeedSettings(name="crafted", url=f"{news_site.base}/feeds/crafted.xml",
-                        allow_private=True, allow_private_links=True)
+    feed = FeedSettings(
+        name="crafted", url=f"{news_site.base}/feeds/crafted.xml", allow_private=True, allow_private_links=True
+    )
 
     result = _poll(_settings(tmp_path, [feed]), store, extractor)["crafted"]
 
@@ -101,7 +108,10 @@ CRAFTED_RETRY_AFTER = {  # feed name -> (status, Retry-After, times repeated, th
 
 
 def test_crafted_retry_after_on_a_feed_fails_only_that_feed(
-    tmp_path: Path, store: Store, extractor: ExtractorPool, hostile_server: HostileServer,  # noqa: F811
+    tmp_path: Path,
+    store: Store,
+    extractor: ExtractorPool,
+    hostile_server: HostileServer,  # noqa: F811
     news_site: NewsSite,  # noqa: F811
 ) -> None:
     news_site.add("good", "Police raid scam compound in Poipet", "Police raided a scam compound in Poipet.")
@@ -127,14 +137,23 @@ def test_crafted_retry_after_on_a_feed_fails_only_that_feed(
 
 
 def test_loopback_is_reachable_only_by_the_feeds_opened_for_it(
-    tmp_path: Path, store: Store, extractor: ExtractorPool, news_site: NewsSite,  # noqa: F811
+    tmp_path: Path,
+    store: Store,
+    extractor: ExtractorPool,
+    news_site: NewsSite,  # noqa: F811
     hostile_server: HostileServer,  # noqa: F811
 ) -> None:
-    intranet_page = news_site.add("intranet", "Police raid scam compound in Poipet",
-                                  "Police raided a scam compound in Poipet and freed 40 workers.")
+    intranet_page = news_site.add(
+        "intranet",
+        "Police raid scam compound in Poipet",
+        "Police raided a scam compound in Poipet and freed 40 workers.",
+    )
     targets = [news_site.add("other", f"Internal page {n}", "An internal page.") for n in range(2)]
-    targets += [hostile_server.url("/echo"), hostile_server.url("/feed.xml", host="localhost"),
-                hostile_server.url("/feed.xml", host="[::ffff:127.0.0.1]")]
+    targets += [
+        hostile_server.url("/echo"),
+        hostile_server.url("/feed.xml", host="localhost"),
+        hostile_server.url("/feed.xml", host="[::ffff:127.0.0.1]"),
+    ]
     news_site.raw["/feeds/hostile.xml"] = _rss(targets)
     feeds = [
         FeedSettings(name="intranet", url=news_site.feed_url("intranet"), allow_private=True, allow_private_links=True),
@@ -161,7 +180,10 @@ def test_loopback_is_reachable_only_by_the_feeds_opened_for_it(
 
 
 def test_the_global_switch_still_opens_every_feed_and_link(
-    tmp_path: Path, store: Store, extractor: ExtractorPool, news_site: NewsSite,  # noqa: F811
+    tmp_path: Path,
+    store: Store,
+    extractor: ExtractorPool,
+    news_site: NewsSite,  # noqa: F811
 ) -> None:
     page = news_site.add("demo", "Police raid scam compound in Poipet", "Police raided a scam compound in Poipet.")
     store.add_feed("from-cli", news_site.feed_url("demo"))
@@ -180,18 +202,21 @@ def _config(tmp_path: Path, feed_keys: str) -> Path:
 
 
 def test_per_feed_keys_are_read_and_default_to_closed(tmp_path: Path) -> None:
-    settings = load_settings(_config(tmp_path, "allow_private = true\n\n[[feeds]]\nurl = \"http://b.test/\""), {})
+    settings = load_settings(_config(tmp_path, 'allow_private = true\n\n[[feeds]]\nurl = "http://b.test/"'), {})
     assert [(f.allow_private, f.allow_private_links) for f in settings.feeds] == [(True, False), (False, False)]
     settings = load_settings(_config(tmp_path, "allow_private_links = true"), {})
     assert (settings.feeds[0].allow_private, settings.feeds[0].allow_private_links) == (False, True)
     assert settings.fetch.allow_private is False
 
 
-@pytest.mark.parametrize(("keys", "message"), [
-    ('allow_private = "maybe"', "feeds[0].allow_private: Input should be a valid boolean"),
-    ("allow_privat = true", "unknown key 'allow_privat' (did you mean 'allow_private'?)"),
-    ("allow_private_link = true", "(did you mean 'allow_private_links'?)"),
-])
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ('allow_private = "maybe"', "feeds[0].allow_private: Input should be a valid boolean"),
+        ("allow_privat = true", "unknown key 'allow_privat' (did you mean 'allow_private'?)"),
+        ("allow_private_link = true", "(did you mean 'allow_private_links'?)"),
+    ],
+)
 def test_bad_per_feed_keys_name_file_and_line(tmp_path: Path, keys: str, message: str) -> None:
     path = _config(tmp_path, keys)
     with pytest.raises(ConfigError) as caught:

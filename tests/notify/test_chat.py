@@ -13,14 +13,15 @@ from monitor.store import Store
 from tests.support.chat import ChatServer
 from tests.support.notifykit import T0, add_story, make_settings, rule
 
-__all__ = ["chat_server"]
-
-TEXT = ("Police raided a scam compound in Poipet on Monday and detained hundreds of workers, "
-        "officials of the national committee said after the operation near the border. " * 2 +
-        "The workers, many of them trafficked from neighbouring countries, were taken to a shelter where "
-        "interviews will decide who is a victim of trafficking and who faces charges for online fraud. "
-        "The committee said more operations would follow in Sihanoukville, Bavet and the capital this month, "
-        "and urged anyone held against their will to call the hotline number published by the ministry.")
+TEXT = (
+    "Police raided a scam compound in Poipet on Monday and detained hundreds of workers, "
+    "officials of the national committee said after the operation near the border. "
+    * 2
+    + "The workers, many of them trafficked from neighbouring countries, were taken to a shelter where "
+    "interviews will decide who is a victim of trafficking and who faces charges for online fraud. "
+    "The committee said more operations would follow in Sihanoukville, Bavet and the capital this month, "
+    "and urged anyone held against their will to call the hotline number published by the ministry."
+)
 RAID = rule("kh.raid", "high", title="Scam compound raid")
 POLICE = rule("kh.police", "medium", title="Police operations")
 
@@ -32,10 +33,10 @@ def store(tmp_path: Path) -> Store:
     opened.close()
 
 
-def test_one_message_per_story_listing_every_rule_and_none_for_reprints(store: Store,
-                                                                         chat_server: ChatServer) -> None:
-    settings = make_settings({"chat": {"urls": [chat_server.url("chat")], "format": "markdown"}},
-                             [{"channels": ["chat"]}])
+def test_one_message_per_story_listing_every_rule_and_none_for_reprints(store: Store, chat_server: ChatServer) -> None:
+    settings = make_settings(
+        {"chat": {"urls": [chat_server.url("chat")], "format": "markdown"}}, [{"channels": ["chat"]}]
+    )
     add_story(store, settings, [RAID, POLICE], url="https://a.example.org/raid", title="Raid in Poipet", text=TEXT)
     notifier = Notifier(settings, store, rules=[RAID, POLICE])
     report = notifier.send_due(T0)
@@ -45,10 +46,25 @@ def test_one_message_per_story_listing_every_rule_and_none_for_reprints(store: S
     assert post["message"].index("Scam compound raid") < post["message"].index("Police operations")
     assert "**scam compound**" in post["message"]
     # The same story from another outlet (same text, other URL) and a near copy: no new alert.
-    add_story(store, settings, [RAID, POLICE], url="https://b.example.org/copy", title="Poipet raid",
-              text=TEXT, feed="Phnom Penh Post", now=T0 + timedelta(minutes=5))
-    add_story(store, settings, [RAID], url="https://c.example.org/near", title="Poipet raid (update)",
-              text=TEXT.replace("Monday", "Monday morning"), now=T0 + timedelta(minutes=6))
+    add_story(
+        store,
+        settings,
+        [RAID, POLICE],
+        url="https://b.example.org/copy",
+        title="Poipet raid",
+        text=TEXT,
+        feed="Phnom Penh Post",
+        now=T0 + timedelta(minutes=5),
+    )
+    add_story(
+        store,
+        settings,
+        [RAID],
+        url="https://c.example.org/near",
+        title="Poipet raid (update)",
+        text=TEXT.replace("Monday", "Monday morning"),
+        now=T0 + timedelta(minutes=6),
+    )
     assert notifier.send_due(T0 + timedelta(minutes=10)).messages == 0
     assert len(chat_server.messages("chat")) == 1
 
@@ -57,14 +73,24 @@ def test_a_failing_channel_does_not_delay_the_others(store: Store, chat_server: 
     slow = ChatServer()
     slow.delay = 4.0  # answers after the 1 s timeout
     slow.start()
-    settings = make_settings({
-        "good": {"urls": [chat_server.url("good")]},
-        "dead": {"urls": ["json://127.0.0.1:1/dead"]},  # connection refused
-        "slow": {"urls": [slow.url("slow")]},
-    }, [{"channels": ["good", "dead", "slow"]}], timeout=1.0)
+    settings = make_settings(
+        {
+            "good": {"urls": [chat_server.url("good")]},
+            "dead": {"urls": ["json://127.0.0.1:1/dead"]},  # connection refused
+            "slow": {"urls": [slow.url("slow")]},
+        },
+        [{"channels": ["good", "dead", "slow"]}],
+        timeout=1.0,
+    )
     for n in range(3):
-        add_story(store, settings, [RAID], url=f"https://a.example.org/{n}", title=f"Story {n}",
-                  text=f"Story number {n}: " + " ".join(f"w{n}x{i}" for i in range(40)))
+        add_story(
+            store,
+            settings,
+            [RAID],
+            url=f"https://a.example.org/{n}",
+            title=f"Story {n}",
+            text=f"Story number {n}: " + " ".join(f"w{n}x{i}" for i in range(40)),
+        )
     started = time.monotonic()
     report = Notifier(settings, store, rules=[RAID]).send_due(T0)
     elapsed = time.monotonic() - started

@@ -14,8 +14,6 @@ from monitor.store import Store
 from tests.support.chat import ChatServer
 from tests.support.notifykit import T0, add_story, rule
 
-__all__ = ["chat_server"]
-
 SECRET = "Xy7SuperSecretToken42"
 
 
@@ -29,7 +27,7 @@ url = "sqlite:///{tmp_path}/m.db"
 timeout = "3s"
 
 [channels.desk]
-urls = ["{chat.url('desk')}?token={SECRET}", "json://monitor:{SECRET}@127.0.0.1:1/{SECRET}"]
+urls = ["{chat.url("desk")}?token={SECRET}", "json://monitor:{SECRET}@127.0.0.1:1/{SECRET}"]
 format = "markdown"
 
 [[routes]]
@@ -67,8 +65,14 @@ def test_deliveries_lists_status_attempts_and_redacted_errors(tmp_path: Path, ch
     raid = rule("kh.raid", title="Scam compound raid")
     with Store.open(settings.database.url) as store:
         assert store.list_deliveries() == []
-        add_story(store, settings, [raid], url="https://a.example.org/1", title="Raid in Poipet",
-                  text="Police raided a scam compound in Poipet.")
+        add_story(
+            store,
+            settings,
+            [raid],
+            url="https://a.example.org/1",
+            title="Raid in Poipet",
+            text="Police raided a scam compound in Poipet.",
+        )
         Notifier(settings, store, rules=[raid]).send_due(T0)
     result = CliRunner().invoke(app, ["--config", str(config), "deliveries", "--format", "json"])
     assert result.exit_code == 0, result.output

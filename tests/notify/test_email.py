@@ -13,10 +13,10 @@ from monitor.store import Store
 from tests.support.notifykit import T0, add_story, make_settings, rule
 from tests.support.smtp import SmtpServer, parts
 
-__all__ = ["smtp_server"]
-
-TEXT = ("Cambodian police raided a scam compound in Poipet on Monday, detaining 700 workers. "
-        "The national committee said the operation targeted online fraud rings near the Thai border.")
+TEXT = (
+    "Cambodian police raided a scam compound in Poipet on Monday, detaining 700 workers. "
+    "The national committee said the operation targeted online fraud rings near the Thai border."
+)
 RAID = rule("kh.raid", "critical", title="Scam compound raid")
 
 
@@ -33,8 +33,15 @@ def _settings(server: SmtpServer, fmt: str = "html") -> object:
 
 def test_html_email_has_subject_snippet_link_and_escaped_title(store: Store, smtp_server: SmtpServer) -> None:
     settings = _settings(smtp_server)
-    add_story(store, settings, [RAID], url="https://news.example.org/poipet-raid",  # type: ignore[arg-type]
-              title="Poipet raid <script>alert(1)</script>", text=TEXT, hits=("scam compound", "Poipet"))
+    add_story(
+        store,
+        settings,
+        [RAID],
+        url="https://news.example.org/poipet-raid",  # type: ignore[arg-type]
+        title="Poipet raid <script>alert(1)</script>",
+        text=TEXT,
+        hits=("scam compound", "Poipet"),
+    )
     report = Notifier(settings, store, rules=[RAID]).send_due(T0)  # type: ignore[arg-type]
     assert report.sent == 1
     [message] = smtp_server.messages
@@ -51,8 +58,15 @@ def test_html_email_has_subject_snippet_link_and_escaped_title(store: Store, smt
 
 def test_text_email_marks_hits(store: Store, smtp_server: SmtpServer) -> None:
     settings = _settings(smtp_server, "text")
-    add_story(store, settings, [RAID], url="https://news.example.org/a", title="Raid",  # type: ignore[arg-type]
-              text=TEXT, hits=("scam compound",))
+    add_story(
+        store,
+        settings,
+        [RAID],
+        url="https://news.example.org/a",
+        title="Raid",  # type: ignore[arg-type]
+        text=TEXT,
+        hits=("scam compound",),
+    )
     Notifier(settings, store, rules=[RAID]).send_due(T0)  # type: ignore[arg-type]
     [message] = smtp_server.messages
     text = parts(message)["text/plain"]
@@ -82,8 +96,7 @@ def test_smtp_down_then_back_delivers_exactly_once(store: Store, smtp_server: Sm
     assert (row.status, row.attempts, row.last_error) == ("sent", 3, None)
 
 
-def test_a_permanently_failing_delivery_is_marked_failed_after_a_day(store: Store,
-                                                                      smtp_server: SmtpServer) -> None:
+def test_a_permanently_failing_delivery_is_marked_failed_after_a_day(store: Store, smtp_server: SmtpServer) -> None:
     settings = _settings(smtp_server)
     add_story(store, settings, [RAID], url="https://news.example.org/a", title="Raid", text=TEXT)  # type: ignore[arg-type]
     notifier = Notifier(settings, store, rules=[RAID])  # type: ignore[arg-type]

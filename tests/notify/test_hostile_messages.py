@@ -27,8 +27,6 @@ from tests.support.chat import ChatServer
 from tests.support.notifykit import T0, add_story, make_settings, rule
 from tests.support.smtp import free_port
 
-__all__ = ["chat_server", "store", "store_url"]
-
 RAID = rule("kh.raid", "critical", title="Scam compound raid")
 _LIVE = re.compile(r"(?i)[@＠](?![\u200b])[\w*]|<(?!\u200b)[@!#]|＜(?!\u200b)")
 
@@ -38,13 +36,18 @@ def _text(n: int) -> str:
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
-def test_a_mention_in_an_article_url_right_after_the_host_pings_nobody(store: Store, chat_server: ChatServer,
-                                                                      fmt: str) -> None:
+def test_a_mention_in_an_article_url_right_after_the_host_pings_nobody(
+    store: Store, chat_server: ChatServer, fmt: str
+) -> None:
     # "/@name" was encoded, but a query or fragment straight after the host, or a user info part, was not; in
     # markdown a link is not escaped, so "@everyone" there reached the chat live.
     settings = make_settings({"chat": {"urls": [chat_server.url("chat")], "format": fmt}}, [{"channels": ["chat"]}])
-    urls = ["https://a.example.org?q=@everyone", "https://b.example.org#@here",
-            "https://x@everyone.example.org/story", "https://c.example.org?@**all**"]
+    urls = [
+        "https://a.example.org?q=@everyone",
+        "https://b.example.org#@here",
+        "https://x@everyone.example.org/story",
+        "https://c.example.org?@**all**",
+    ]
     for n, url in enumerate(urls):
         add_story(store, settings, [RAID], url=url, title=f"Raid {n}", text=_text(n), now=T0 + timedelta(seconds=n))
     assert Notifier(settings, store, rules=[RAID]).send_due(T0 + timedelta(minutes=1)).sent == len(urls)
@@ -98,15 +101,23 @@ def picky() -> Iterator[_PickyReceiver]:
 
 
 @pytest.mark.parametrize("poison", ["hang", "stall"])
-def test_a_receiver_that_hangs_up_on_one_message_does_not_stop_the_channel(store: Store, picky: _PickyReceiver,
-                                                                           poison: str) -> None:
+def test_a_receiver_that_hangs_up_on_one_message_does_not_stop_the_channel(
+    store: Store, picky: _PickyReceiver, poison: str
+) -> None:
     # A dropped connection or a timeout reads as "server unreachable": it backed off every other message of the
     # channel with it, and the poisoned message, first in line again at each retry, did so at every run.
     settings = make_settings({"chat": {"urls": [picky.url()]}}, [{"channels": ["chat"]}], timeout=0.5)
     titles = [f"{poison} first", "Second", "Third", f"{poison} fourth", "Fifth"]
     for n, title in enumerate(titles):
-        add_story(store, settings, [RAID], url=f"https://news.example.org/{n}", title=title, text=_text(n),
-                  now=T0 + timedelta(seconds=n))
+        add_story(
+            store,
+            settings,
+            [RAID],
+            url=f"https://news.example.org/{n}",
+            title=title,
+            text=_text(n),
+            now=T0 + timedelta(seconds=n),
+        )
     notifier = Notifier(settings, store, rules=[RAID])
     report = notifier.send_due(T0 + timedelta(minutes=1))
     assert (report.sent, report.retried) == (3, 2)
@@ -117,8 +128,15 @@ def test_a_receiver_that_hangs_up_on_one_message_does_not_stop_the_channel(store
 def test_a_dead_receiver_still_backs_off_the_channel_after_two_messages(store: Store) -> None:
     settings = make_settings({"chat": {"urls": [f"json://127.0.0.1:{free_port()}/hook"]}}, [{"channels": ["chat"]}])
     for n in range(6):
-        add_story(store, settings, [RAID], url=f"https://news.example.org/{n}", title=f"Story {n}", text=_text(n),
-                  now=T0 + timedelta(seconds=n))
+        add_story(
+            store,
+            settings,
+            [RAID],
+            url=f"https://news.example.org/{n}",
+            title=f"Story {n}",
+            text=_text(n),
+            now=T0 + timedelta(seconds=n),
+        )
     report = Notifier(settings, store, rules=[RAID]).send_due(T0 + timedelta(minutes=1))
     assert report.retried == 6
     assert len({d.last_error for d in store.list_deliveries(limit=None)}) == 1
@@ -127,20 +145,45 @@ def test_a_dead_receiver_still_backs_off_the_channel_after_two_messages(store: S
 def test_a_wildcard_that_hit_thousands_of_distinct_words_renders_at_once(store: Store, chat_server: ChatServer) -> None:
     # "scam*" on a hostile article of 30,000 distinct "scamNNNNN" words: every distinct hit text was compiled and
     # searched for in the snippet, about 4 s per message and format (13 s at the 100,000 hits a match keeps).
-    settings = make_settings({"chat": {"urls": [chat_server.url("chat")], "format": "markdown"}},
-                             [{"channels": ["chat"]}])
+    settings = make_settings(
+        {"chat": {"urls": [chat_server.url("chat")], "format": "markdown"}}, [{"channels": ["chat"]}]
+    )
     words = [f"scam{n:05d}" for n in range(30_000)]
     text = " ".join(words)
     hits = tuple(("text", 10 * n, 10 * n + 9, word) for n, word in enumerate(words))  # each word is 9 + 1 long
-    match = NewMatch(rule_id=RAID.id, rule_version=RAID.version, severity=RAID.severity, tags=RAID.tags, hits=hits,
-                     snippet=text[:500])
-    article = NewArticle(feed_id=None, feed_name="Flood", url="https://news.example.org/flood",
-                         canonical_url="https://news.example.org/flood", title="Flood", text=text, author=None,
-                         published=T0, lang="en", content_hash=content_hash(text), story_keys=story_keys(text))
-    store.add_article_with_matches(article, [match], lambda story, new: plan_deliveries(
-        [match], [RAID], settings, T0, T0), now=T0)
-    add_story(store, settings, [RAID], url="https://news.example.org/next", title="Next", text=_text(1),
-              now=T0 + timedelta(seconds=1))
+    match = NewMatch(
+        rule_id=RAID.id,
+        rule_version=RAID.version,
+        severity=RAID.severity,
+        tags=RAID.tags,
+        hits=hits,
+        snippet=text[:500],
+    )
+    article = NewArticle(
+        feed_id=None,
+        feed_name="Flood",
+        url="https://news.example.org/flood",
+        canonical_url="https://news.example.org/flood",
+        title="Flood",
+        text=text,
+        author=None,
+        published=T0,
+        lang="en",
+        content_hash=content_hash(text),
+        story_keys=story_keys(text),
+    )
+    store.add_article_with_matches(
+        article, [match], lambda story, new: plan_deliveries([match], [RAID], settings, T0, T0), now=T0
+    )
+    add_story(
+        store,
+        settings,
+        [RAID],
+        url="https://news.example.org/next",
+        title="Next",
+        text=_text(1),
+        now=T0 + timedelta(seconds=1),
+    )
     started = time.monotonic()
     assert Notifier(settings, store, rules=[RAID]).send_due(T0 + timedelta(minutes=1)).sent == 2
     assert time.monotonic() - started < 2
@@ -149,7 +192,8 @@ def test_a_wildcard_that_hit_thousands_of_distinct_words_renders_at_once(store: 
 
 
 def test_secrets_in_json_or_a_dict_and_split_across_arguments_never_reach_the_log(
-        capsys: pytest.CaptureFixture[str]) -> None:
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     # A chat service's error echoing its JSON request, or a logged dict: the quote after the key hid the value.
     _setup_logging(logging.INFO)
     log = logging.getLogger("monitor.notify")
@@ -164,19 +208,30 @@ def test_secrets_in_json_or_a_dict_and_split_across_arguments_never_reach_the_lo
 
 def _config(tmp_path: Path, database: str) -> Path:
     config = tmp_path / "config.toml"
-    config.write_text(f'[database]\nurl = "{database}"\n[channels.chat]\nurls = ["json://127.0.0.1:9/hook"]\n'
-                      '[[routes]]\nchannels = ["chat"]\n')
+    config.write_text(
+        f'[database]\nurl = "{database}"\n[channels.chat]\nurls = ["json://127.0.0.1:9/hook"]\n'
+        '[[routes]]\nchannels = ["chat"]\n'
+    )
     return config
 
 
-def test_matches_and_deliveries_at_year_1_and_9999_with_extreme_cutoffs(tmp_path: Path, store: Store,
-                                                                         store_url: str) -> None:
+def test_matches_and_deliveries_at_year_1_and_9999_with_extreme_cutoffs(
+    tmp_path: Path, store: Store, store_url: str
+) -> None:
     # "--since 99999999999d" and a year-1 date east of UTC overflowed into a traceback; a negative --limit was a
     # database error on PostgreSQL; year 1 printed as "1-01-01".
     settings = make_settings({"chat": {"urls": ["json://127.0.0.1:9/hook"]}}, [{"channels": ["chat"]}])
     for n, published in enumerate((datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59))):
-        add_story(store, settings, [RAID], url=f"https://news.example.org/{n}", title=f"[/x] @everyone {n}",
-                  text=_text(n), published=published, now=datetime(1, 1, 1, 0, n) if n == 0 else T0)
+        add_story(
+            store,
+            settings,
+            [RAID],
+            url=f"https://news.example.org/{n}",
+            title=f"[/x] @everyone {n}",
+            text=_text(n),
+            published=published,
+            now=datetime(1, 1, 1, 0, n) if n == 0 else T0,
+        )
     config = _config(tmp_path, store_url)
 
     def run(*args: str) -> Result:
@@ -200,11 +255,16 @@ def test_lone_surrogates_in_a_document_print_in_every_command_and_format(tmp_pat
     # match --format json and rules explain.
     (tmp_path / "r.yaml").write_text("rules:\n  - id: rx\n    title: 'Raid \\ud800'\n    query: '/scam\\s+compound/'\n")
     docs = tmp_path / "d.jsonl"
-    docs.write_text('{"id": "s\\ud800", "title": "raid \\ud800", "text": "police raid scam compound \\udfff"}\n'
-                    '{"id": "next", "title": "raid", "text": "police raid scam compound"}\n')
+    docs.write_text(
+        '{"id": "s\\ud800", "title": "raid \\ud800", "text": "police raid scam compound \\udfff"}\n'
+        '{"id": "next", "title": "raid", "text": "police raid scam compound"}\n'
+    )
     rules = ["--rules", str(tmp_path / "r.yaml")]
-    for args in (["match", *rules, str(docs)], ["match", *rules, "--format", "json", str(docs)],
-                 ["rules", "explain", *rules, "rx", str(docs)]):
+    for args in (
+        ["match", *rules, str(docs)],
+        ["match", *rules, "--format", "json", str(docs)],
+        ["rules", "explain", *rules, "rx", str(docs)],
+    ):
         result = CliRunner().invoke(app, ["--config", str(_config(tmp_path, "sqlite://")), *args])
         assert result.exit_code == 0 and result.exception is None, (args, result.exception)
         assert "scam compound" in result.output and "\ud800" not in result.output

@@ -15,20 +15,37 @@ from monitor.notify.redact import _redact_url
 from monitor.notify.send import install_log_redaction
 
 CASES = [
-    ("mailto://alerts:S3cretPass@smtp.example.org:587?from=a@example.org&to=desk@example.org",
-     ["S3cretPass", "alerts:"], "smtp.example.org:587"),
-    ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#general",
-     ["T1JJ3T3L2", "A1BRTD4JD", "TIiajkdnlazkcOXrIdevi7FQ"], "slack://"),
-    ("tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-100123456", ["AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"],
-     "tgram://"),
-    ("discord://1234567890/abcdefTOKENxyz_-9876543210", ["abcdefTOKENxyz_-9876543210", "1234567890"],
-     "discord://"),
-    ("json://127.0.0.1:8080/hooks/xoxb-supersecret-path?token=qwerty123456&mode=x",
-     ["xoxb-supersecret-path", "qwerty123456"], "127.0.0.1:8080/hooks/"),
-    ("https://hooks.slack.com/services/T000AAAA/B000BBBB/XXXXXXXXXXXXXXXXXXXXXXXX",
-     ["T000AAAA", "B000BBBB", "XXXXXXXXXXXXXXXXXXXXXXXX"], "hooks.slack.com/services/"),
-    ("mmost://mattermost.example.org/8uz1yz4ns3ff7rc9gh3ti3t7jr", ["8uz1yz4ns3ff7rc9gh3ti3t7jr"],
-     "mattermost.example.org"),
+    (
+        "mailto://alerts:S3cretPass@smtp.example.org:587?from=a@example.org&to=desk@example.org",
+        ["S3cretPass", "alerts:"],
+        "smtp.example.org:587",
+    ),
+    (
+        "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#general",
+        ["T1JJ3T3L2", "A1BRTD4JD", "TIiajkdnlazkcOXrIdevi7FQ"],
+        "slack://",
+    ),
+    (
+        "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-100123456",
+        ["AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"],
+        "tgram://",
+    ),
+    ("discord://1234567890/abcdefTOKENxyz_-9876543210", ["abcdefTOKENxyz_-9876543210", "1234567890"], "discord://"),
+    (
+        "json://127.0.0.1:8080/hooks/xoxb-supersecret-path?token=qwerty123456&mode=x",
+        ["xoxb-supersecret-path", "qwerty123456"],
+        "127.0.0.1:8080/hooks/",
+    ),
+    (
+        "https://hooks.slack.com/services/T000AAAA/B000BBBB/XXXXXXXXXXXXXXXXXXXXXXXX",
+        ["T000AAAA", "B000BBBB", "XXXXXXXXXXXXXXXXXXXXXXXX"],
+        "hooks.slack.com/services/",
+    ),
+    (
+        "mmost://mattermost.example.org/8uz1yz4ns3ff7rc9gh3ti3t7jr",
+        ["8uz1yz4ns3ff7rc9gh3ti3t7jr"],
+        "mattermost.example.org",
+    ),
     ("ntfy://user:hunter22@ntfy.example.org/alerts", ["hunter22"], "ntfy.example.org/alerts"),
     ("postgresql+psycopg://monitor:dbpass99@db.internal/monitor", ["dbpass99"], "db.internal/monitor"),
 ]
@@ -43,12 +60,15 @@ def test_redact_hides_secrets_and_keeps_the_host(url: str, secrets: list[str], k
     assert "***" in shown
 
 
-@pytest.mark.parametrize("text", [
-    "login failed: password=hunter22 for user x",
-    "Authorization: Bearer abcdef123456",
-    "api_key: 9f8e7d6c5b4a",
-    'error sending to "discord://1234567890/abcdefTOKENxyz_-9876543210": refused',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "login failed: password=hunter22 for user x",
+        "Authorization: Bearer abcdef123456",
+        "api_key: 9f8e7d6c5b4a",
+        'error sending to "discord://1234567890/abcdefTOKENxyz_-9876543210": refused',
+    ],
+)
 def test_redact_hides_key_value_secrets_in_messages(text: str) -> None:
     shown = redact(text)
     for secret in ("hunter22", "abcdef123456", "9f8e7d6c5b4a", "abcdefTOKENxyz"):
@@ -98,9 +118,51 @@ def _old_redact(text: str) -> str:
 # Pieces that meet at every edge of the patterns: key characters and word boundaries ("-", "é" is a word character,
 # "K" (Kelvin), "ſ", "ı", "İ" are what case-insensitive [a-z] also matches), separators, value stops, the bearer
 # scheme, the mask, and URL parts (a scheme longer than 31 characters, user info, query, fragment).
-_PIECES = ["a", "-", "_", "=", ":", " ", "\t", "\n", "&", ",", ";", "<", "'", "é", "\u212a", "\u017f", "\u0131",
-           "\u0130", '"', "key", "pass", "token", "Bearer", "basic", "***", "=***", "x", "1", "api_key", "AUTH", "s",
-           "://", "http", "+", ".", "/", "?", "@", "#", "h.t", "A" * 12, "`", "user:pw@"]
+_PIECES = [
+    "a",
+    "-",
+    "_",
+    "=",
+    ":",
+    " ",
+    "\t",
+    "\n",
+    "&",
+    ",",
+    ";",
+    "<",
+    "'",
+    "é",
+    "\u212a",
+    "\u017f",
+    "\u0131",
+    "\u0130",
+    '"',
+    "key",
+    "pass",
+    "token",
+    "Bearer",
+    "basic",
+    "***",
+    "=***",
+    "x",
+    "1",
+    "api_key",
+    "AUTH",
+    "s",
+    "://",
+    "http",
+    "+",
+    ".",
+    "/",
+    "?",
+    "@",
+    "#",
+    "h.t",
+    "A" * 12,
+    "`",
+    "user:pw@",
+]
 
 
 @settings(max_examples=1500, deadline=None)
@@ -112,9 +174,20 @@ def test_linear_redaction_hides_exactly_what_the_old_patterns_hid(text: str) -> 
 # Shapes that made the old patterns quadratic (a lazy prefix before a secret word after any word boundary), and
 # others that stress each remaining pattern: runs of key characters, separators, schemes, URL parts.
 ADVERSARIAL = {
-    "a-a-": "a-", "keykey": "key", "pass=": "pass=", "key= ": "key= ", "x=": "x=", "a=b=": "a=b=",
-    "bearer": "token: bearer ", "://": "://", "a://": "a://", "url": "http://x.org/a?b=c&", "dots": "a.",
-    "word-": "é-", "scheme-run": "a" * 40 + "://", "path": "/aa",
+    "a-a-": "a-",
+    "keykey": "key",
+    "pass=": "pass=",
+    "key= ": "key= ",
+    "x=": "x=",
+    "a=b=": "a=b=",
+    "bearer": "token: bearer ",
+    "://": "://",
+    "a://": "a://",
+    "url": "http://x.org/a?b=c&",
+    "dots": "a.",
+    "word-": "é-",
+    "scheme-run": "a" * 40 + "://",
+    "path": "/aa",
 }
 
 

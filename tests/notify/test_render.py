@@ -6,8 +6,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from apprise.conversion import convert_between
 from apprise.common import NotifyFormat
+from apprise.conversion import convert_between
 
 from monitor.errors import NotifyError
 from monitor.notify import Renderer, StoryAlert
@@ -16,9 +16,12 @@ from monitor.notify.render import AlertArticle, AlertRule, DigestGroup
 HOSTILE = StoryAlert(
     story_id=7,
     rules=(AlertRule("kh.raid", "Scam compound raid", "critical"), AlertRule("kh.police", "Police @here", "low")),
-    article=AlertArticle(title='<script>alert("x")</script> Raid in *Poipet* [win](http://evil.example)',
-                         url="https://news.example.org/poipet?id=1&x=2", feed="Khmer Times",
-                         published=datetime(2026, 11, 3, 8, 15)),
+    article=AlertArticle(
+        title='<script>alert("x")</script> Raid in *Poipet* [win](http://evil.example)',
+        url="https://news.example.org/poipet?id=1&x=2",
+        feed="Khmer Times",
+        published=datetime(2026, 11, 3, 8, 15),
+    ),
     snippet="Police raided a scam compound in Poipet, @everyone <!channel> <img src=x onerror=alert(1)>",
     hit_texts=("scam compound", "Poipet"),
 )

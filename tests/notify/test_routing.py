@@ -24,14 +24,19 @@ def plan(*rules: object, published: datetime | None = None, settings: object = S
     return {(p.rule_id, p.channel, p.mode) for p in planned}
 
 
-@pytest.mark.parametrize(("severity", "tags", "rule_id", "expected"), [
-    ("medium", (), "kh.raid", {"desk:immediate", "daily:digest"}),
-    ("high", (), "kh.raid", {"desk:immediate", "oncall:immediate", "daily:digest"}),
-    ("critical", ("legal",), "kh.raid", {"desk:immediate", "oncall:immediate", "legal:immediate", "daily:digest"}),
-    ("low", ("legal",), "th.raid", {"desk:immediate", "daily:digest"}),
-], ids=["medium-plain", "high-adds-oncall", "tag-and-glob-add-legal", "glob-must-match-too"])
-def test_every_route_whose_filters_pass_applies(severity: str, tags: tuple[str, ...], rule_id: str,
-                                                expected: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("severity", "tags", "rule_id", "expected"),
+    [
+        ("medium", (), "kh.raid", {"desk:immediate", "daily:digest"}),
+        ("high", (), "kh.raid", {"desk:immediate", "oncall:immediate", "daily:digest"}),
+        ("critical", ("legal",), "kh.raid", {"desk:immediate", "oncall:immediate", "legal:immediate", "daily:digest"}),
+        ("low", ("legal",), "th.raid", {"desk:immediate", "daily:digest"}),
+    ],
+    ids=["medium-plain", "high-adds-oncall", "tag-and-glob-add-legal", "glob-must-match-too"],
+)
+def test_every_route_whose_filters_pass_applies(
+    severity: str, tags: tuple[str, ...], rule_id: str, expected: set[str]
+) -> None:
     got = plan(rule(rule_id, severity, tags=tags))
     assert {f"{channel}:{mode}" for _, channel, mode in got} == expected
 
@@ -60,8 +65,9 @@ def test_old_entries_get_digests_but_no_immediate_alert() -> None:
 
 def test_digest_deliveries_are_due_at_the_next_fire_time_in_the_configured_zone() -> None:
     settings = make_settings(CHANNELS, [{"channels": ["daily"], "mode": "digest", "digest": "0 8 * * *"}])
-    settings = settings.model_copy(update={"scheduler": settings.scheduler.model_copy(
-        update={"timezone": "Asia/Phnom_Penh"})})
+    settings = settings.model_copy(
+        update={"scheduler": settings.scheduler.model_copy(update={"timezone": "Asia/Phnom_Penh"})}
+    )
     [planned] = plan_deliveries(["kh.raid"], [rule("kh.raid")], settings, None, T0)
     # 08:00 UTC is 15:00 in Phnom Penh; the next 08:00 there is 01:00 UTC the next day.
     assert planned.not_before == datetime(2026, 11, 4, 1, 0)
@@ -86,14 +92,17 @@ def test_retry_backoff_follows_the_schedule_then_gives_up_after_a_day() -> None:
     assert len(waits) == 8
 
 
-@pytest.mark.parametrize(("groups", "budget", "expected"), [
-    (3, 5, (3, 0, 0)),
-    (5, 5, (5, 0, 0)),
-    (8, 5, (4, 4, 0)),
-    (8, 1, (0, 8, 0)),
-    (8, 0, (0, 0, 8)),
-    (8, -2, (0, 0, 8)),
-])
+@pytest.mark.parametrize(
+    ("groups", "budget", "expected"),
+    [
+        (3, 5, (3, 0, 0)),
+        (5, 5, (5, 0, 0)),
+        (8, 5, (4, 4, 0)),
+        (8, 1, (0, 8, 0)),
+        (8, 0, (0, 0, 8)),
+        (8, -2, (0, 0, 8)),
+    ],
+)
 def test_throttle_split_never_exceeds_the_budget(groups: int, budget: int, expected: tuple[int, int, int]) -> None:
     alerts, summarised, held = split_for_throttle(list(range(groups)), budget)
     assert (len(alerts), len(summarised), len(held)) == expected

@@ -25,11 +25,11 @@ from tests.support.newssite import NewsSite
 from tests.support.notifykit import T0, make_settings
 from tests.support.smtp import SmtpServer, parts
 
-__all__ = ["chat_server", "news_site", "smtp_server"]
-
 QUERY = 'cambodia AND ("scam centre*" NEAR/10 "forced labour")'
-FILLER = ("Voters queued from dawn in Bangkok, where the parties held their last rallies on Saturday night and the "
-          "electoral commission promised results before midnight. ")
+FILLER = (
+    "Voters queued from dawn in Bangkok, where the parties held their last rallies on Saturday night and the "
+    "electoral commission promised results before midnight. "
+)
 LEAD = "Thailand votes days after a border clash with Cambodia left two soldiers dead."
 CLAUSE = "Investigators say scam centres held thousands in forced labour near the frontier."
 # A long election article (as TIME's): the place in the lead, the clause that makes the rule fire 16,000 characters on.
@@ -63,12 +63,29 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def _store_match(store: Store, settings: Settings, m: Match) -> None:
     """Store the article and its real match (all hits, the snippet) with the deliveries the pipeline plans."""
-    matches = [NewMatch(rule_id=RULE.id, rule_version=RULE.version, severity=RULE.severity, tags=RULE.tags,
-                        hits=m.hits, snippet=m.snippet)]
-    article = NewArticle(feed_id=None, feed_name="TIME", url="https://time.example.org/thai-election",
-                         canonical_url=canonical_url("https://time.example.org/thai-election"),
-                         title="Thailand's election", text=BODY, author=None, published=T0, lang="en",
-                         content_hash=content_hash(BODY), story_keys=story_keys(BODY))
+    matches = [
+        NewMatch(
+            rule_id=RULE.id,
+            rule_version=RULE.version,
+            severity=RULE.severity,
+            tags=RULE.tags,
+            hits=m.hits,
+            snippet=m.snippet,
+        )
+    ]
+    article = NewArticle(
+        feed_id=None,
+        feed_name="TIME",
+        url="https://time.example.org/thai-election",
+        canonical_url=canonical_url("https://time.example.org/thai-election"),
+        title="Thailand's election",
+        text=BODY,
+        author=None,
+        published=T0,
+        lang="en",
+        content_hash=content_hash(BODY),
+        story_keys=story_keys(BODY),
+    )
 
     def plan(story_id: int, new_story: bool) -> list[Any]:
         return plan_deliveries(matches, [RULE], settings, article.published, T0)
@@ -79,10 +96,14 @@ def _store_match(store: Store, settings: Settings, m: Match) -> None:
 def test_email_html_and_text_and_chat_markdown_show_the_same_passages(
     found: Match, store: Store, smtp_server: SmtpServer, chat_server: ChatServer
 ) -> None:
-    settings = make_settings({"html": {"urls": [smtp_server.url("html@example.org")], "format": "html"},
-                              "text": {"urls": [smtp_server.url("text@example.org")], "format": "text"},
-                              "chat": {"urls": [chat_server.url("chat")], "format": "markdown"}},
-                             [{"channels": ["html", "text", "chat"]}])
+    settings = make_settings(
+        {
+            "html": {"urls": [smtp_server.url("html@example.org")], "format": "html"},
+            "text": {"urls": [smtp_server.url("text@example.org")], "format": "text"},
+            "chat": {"urls": [chat_server.url("chat")], "format": "markdown"},
+        },
+        [{"channels": ["html", "text", "chat"]}],
+    )
     _store_match(store, settings, found)
     assert Notifier(settings, store, rules=[RULE]).send_due(T0).sent == 3
     by_to = {m["To"]: parts(m) for m in smtp_server.messages}
@@ -110,13 +131,21 @@ def test_the_renderer_marks_a_phrase_hit_that_spans_a_line_break() -> None:
     rs = RuleSet.from_queries({"r": '"scam centre" AND poipet'})
     (m,) = rs.match(Document(text="Poipet: the scam\ncentre closed. " + FILLER * 40))
     assert m.decisive[1].text == "scam\ncentre"
-    for fmt, mark in (("text", "**scam centre**"), ("markdown", "**scam centre**"), ("html", "<mark>scam centre</mark>")):
+    for fmt, mark in (
+        ("text", "**scam centre**"),
+        ("markdown", "**scam centre**"),
+        ("html", "<mark>scam centre</mark>"),
+    ):
         from monitor.notify import StoryAlert
         from monitor.notify.render import AlertArticle, AlertRule
 
-        alert = StoryAlert(story_id=1, rules=(AlertRule("r", "R", "high"),),
-                           article=AlertArticle("t", "https://x.example.org/a", "feed"),
-                           snippet=m.snippet, hit_texts=tuple(h.text for h in m.hits))
+        alert = StoryAlert(
+            story_id=1,
+            rules=(AlertRule("r", "R", "high"),),
+            article=AlertArticle("t", "https://x.example.org/a", "feed"),
+            snippet=m.snippet,
+            hit_texts=tuple(h.text for h in m.hits),
+        )
         assert mark in Renderer().alert(alert, fmt).body  # type: ignore[arg-type]
 
 
@@ -130,9 +159,12 @@ def test_match_matches_and_explain_show_the_same_passages(tmp_path: Path, news_s
     rules = tmp_path / "rules.yaml"
     rules.write_text(f"rules:\n  - id: kh.scam\n    title: Scam centres\n    query: '{QUERY}'\n", encoding="utf-8")
     config = tmp_path / "config.toml"
-    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/m.db"\n[fetch]\nallow_private = true\n'
-                      f'extract_processes = 1\n[rules]\npaths = ["{rules}"]\n[[feeds]]\nname = "time"\n'
-                      f'url = "{news_site.feed_url("time")}"\n', encoding="utf-8")
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path}/m.db"\n[fetch]\nallow_private = true\n'
+        f'extract_processes = 1\n[rules]\npaths = ["{rules}"]\n[[feeds]]\nname = "time"\n'
+        f'url = "{news_site.feed_url("time")}"\n',
+        encoding="utf-8",
+    )
     news_site.add("time", "Thailand's election", BODY)
     _invoke("--config", str(config), "poll")
     [stored] = map(json.loads, _invoke("--config", str(config), "matches", "--format", "json").splitlines())
@@ -149,9 +181,11 @@ def test_match_matches_and_explain_show_the_same_passages(tmp_path: Path, news_s
     assert [h["text"] for h in row["decisive"]] == ["Cambodia", "scam centres", "forced labour"]
     assert [snippet[s:e] for s, e in row["snippet_hits"]] == ["Cambodia", "scam centres", "forced labour"]
     marked = "**Cambodia** left two soldiers dead"
-    for out in (_invoke("--config", str(config), "match", str(doc)),
-                _invoke("--config", str(config), "matches"),
-                _invoke("--config", str(config), "rules", "explain", "kh.scam", str(doc))):
+    for out in (
+        _invoke("--config", str(config), "match", str(doc)),
+        _invoke("--config", str(config), "matches"),
+        _invoke("--config", str(config), "rules", "explain", "kh.scam", str(doc)),
+    ):
         flat = " ".join(out.split())
         assert (marked in flat or "Cambodia left two soldiers dead" in flat) and " […] …" in flat, out
         assert "scam centres" in flat and "forced labour" in flat

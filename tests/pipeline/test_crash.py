@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from monitor.store import Store
+from tests.daemon.test_daemon import wait_for
 from tests.support.chat import ChatServer
 from tests.support.newssite import NewsSite
-from tests.daemon.test_daemon import wait_for
 
 ENTRIES = 24
 
@@ -34,9 +34,11 @@ def write_config(folder: Path, feed_url: str, chat_url: str) -> Path:
     """A daemon config: one feed, one rule, one chat channel routed every match, a 1 s tick."""
     (folder / "rules").mkdir()
     (folder / "rules" / "r.yaml").write_text(
-        "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n    severity: high\n")
+        "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n    severity: high\n"
+    )
     config = folder / "config.toml"
-    config.write_text(f"""
+    config.write_text(
+        f"""
 [database]
 url = "sqlite:///monitor.db"
 [scheduler]
@@ -52,7 +54,9 @@ channels = ["chat"]
 [[feeds]]
 name = "mekong"
 url = "{feed_url}"
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return config
 
 
@@ -95,17 +99,25 @@ def delivery_statuses(db: Path) -> list[str]:
 
 def start(config: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    return subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(config), "run"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config), "run"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 @pytest.mark.slow
 def test_kill_9_during_a_poll_then_restart_loses_nothing_and_duplicates_nothing(
-    tmp_path: Path, news_site: NewsSite  # noqa: F811
+    tmp_path: Path,
+    news_site: NewsSite,  # noqa: F811
 ) -> None:
     for i in range(ENTRIES):
-        news_site.add("mekong", f"Police raid scam compound number {i}",
-                      f"Police raided scam compound number {i} near Poipet and detained {i + 10} people on Monday.")
+        news_site.add(
+            "mekong",
+            f"Police raid scam compound number {i}",
+            f"Police raided scam compound number {i} near Poipet and detained {i + 10} people on Monday.",
+        )
     news_site.page_delay = 0.3  # a poll of 24 pages lasts several seconds: time to kill it in the middle
     config = write_config(tmp_path, news_site.feed_url("mekong"), "json://127.0.0.1:9/never-listening")
     db = tmp_path / "monitor.db"
@@ -135,11 +147,16 @@ def test_kill_9_during_a_poll_then_restart_loses_nothing_and_duplicates_nothing(
 
 @pytest.mark.slow
 def test_kill_9_between_matching_and_sending_then_restart_delivers_once(
-    tmp_path: Path, news_site: NewsSite, chat_server: ChatServer  # noqa: F811
+    tmp_path: Path,
+    news_site: NewsSite,
+    chat_server: ChatServer,  # noqa: F811
 ) -> None:
     for i in range(3):
-        news_site.add("mekong", f"Police raid scam compound number {i}",
-                      f"Police raided scam compound number {i} near Poipet, in a story of its own ({i * 7919}).")
+        news_site.add(
+            "mekong",
+            f"Police raid scam compound number {i}",
+            f"Police raided scam compound number {i} near Poipet, in a story of its own ({i * 7919}).",
+        )
     # The first daemon's receiver accepts and never answers, so its alerts are at most in flight when it is
     # killed. (A send that completes just before a kill -9, before it is recorded, is sent again after the
     # restart: at-least-once is all a webhook allows, and a test that raced for that window would flake.)
@@ -155,8 +172,9 @@ def test_kill_9_between_matching_and_sending_then_restart_delivers_once(
             if first.poll() is None:
                 first.kill()
     assert chat_server.messages() == []
-    config.write_text(config.read_text(encoding="utf-8").replace(hole.url("alerts"), chat_server.url("alerts")),
-                      encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(hole.url("alerts"), chat_server.url("alerts")), encoding="utf-8"
+    )
     second = start(config)
     try:
         assert wait_for(lambda: len(chat_server.messages("alerts")) >= 3, timeout=60), chat_server.messages()

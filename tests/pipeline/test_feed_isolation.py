@@ -17,17 +17,25 @@ from typing import Any
 
 import pytest
 
-from monitor import dedup
 from monitor import daemon as daemon_module
-from monitor.config import (ChannelSettings, DatabaseSettings, FeedSettings, FetchSettings, RouteSettings,
-                            RulesSettings, SchedulerSettings, Settings)
+from monitor import dedup
+from monitor.clock import now_utc
+from monitor.config import (
+    ChannelSettings,
+    DatabaseSettings,
+    FeedSettings,
+    FetchSettings,
+    RouteSettings,
+    RulesSettings,
+    SchedulerSettings,
+    Settings,
+)
 from monitor.daemon import Daemon, RuleWatcher, run_cycle
 from monitor.errors import StoreError
 from monitor.extract import ExtractorPool
 from monitor.fetch.guard import SystemResolver
 from monitor.lang import detect_language
 from monitor.notify.compose import story_alert
-from monitor.clock import now_utc
 from monitor.pipeline import FeedResult
 from monitor.rules import Document, Match, RuleSet
 from monitor.store import Store, is_transient
@@ -44,13 +52,17 @@ rules:
     query: 'raid* AND "scam compound*"'
     severity: high
 """
-RAID = ("Police raid scam compound in Poipet",
-        "Police raided a scam compound in Poipet on Monday and detained 270 foreign workers. The National "
-        "Committee for Counter Trafficking said the workers had been forced to defraud victims online. Officers "
-        "seized hundreds of phones and computers, the provincial police chief told reporters at the scene.")
-TOURISM = ("Angkor welcomes record visitors",
-           "Siem Reap received more visitors this year than in any year since 2019. Hotels reported occupancy "
-           "above 70 percent during the high season, officials said on Monday. Guides welcomed the recovery.")
+RAID = (
+    "Police raid scam compound in Poipet",
+    "Police raided a scam compound in Poipet on Monday and detained 270 foreign workers. The National "
+    "Committee for Counter Trafficking said the workers had been forced to defraud victims online. Officers "
+    "seized hundreds of phones and computers, the provincial police chief told reporters at the scene.",
+)
+TOURISM = (
+    "Angkor welcomes record visitors",
+    "Siem Reap received more visitors this year than in any year since 2019. Hotels reported occupancy "
+    "above 70 percent during the high season, officials said on Monday. Guides welcomed the recovery.",
+)
 
 
 class TestHosts(SystemResolver):
@@ -66,10 +78,14 @@ def rss(*items: dict[str, str]) -> str:
         f"<item><title>{i['title']}</title><link>{i['link']}</link><guid>{i['guid']}</guid>"
         f"<description>{i.get('description', '')}</description>"
         + (f"<content:encoded><![CDATA[{i['content']}]]></content:encoded>" if "content" in i else "")
-        + "</item>" for i in items)
-    return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
-            'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title>'
-            f"{body}</channel></rss>")
+        + "</item>"
+        for i in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title>'
+        f"{body}</channel></rss>"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +127,18 @@ class Harness:
         self.rules = RuleWatcher(settings).current
 
     def poll(self, *names: str, rules: Any = None) -> dict[str, FeedResult]:
-        results = asyncio.run(run_cycle(self.settings, self.store, rules or self.rules, due_only=False, force=True,
-                                        names=names, extractor=self.extractor, resolver=TestHosts()))
+        results = asyncio.run(
+            run_cycle(
+                self.settings,
+                self.store,
+                rules or self.rules,
+                due_only=False,
+                force=True,
+                names=names,
+                extractor=self.extractor,
+                resolver=TestHosts(),
+            )
+        )
         return {r.feed: r for r in results}
 
     def feed(self, name: str) -> Any:
@@ -156,8 +182,10 @@ class BuggyRules:
 
 # --- the entry boundary ---------------------------------------------------------------------------------------
 
+
 def test_an_entry_that_raises_fails_alone_is_recorded_and_not_retried(
-        make_harness: Any, news_site: NewsSite, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    make_harness: Any, news_site: NewsSite, caplog: pytest.LogCaptureFixture
+) -> None:  # noqa: F811
     news_site.add("mekong", *RAID)
     news_site.add("mekong", "BOOM: an item that breaks matching", TOURISM[1])
     news_site.add("mekong", *TOURISM)
@@ -180,21 +208,28 @@ def test_an_entry_that_raises_fails_alone_is_recorded_and_not_retried(
 
 
 def test_entries_a_database_may_refuse_fail_alone_and_the_connection_stays_usable(
-        make_harness: Any, news_site: NewsSite) -> None:  # noqa: F811
+    make_harness: Any, news_site: NewsSite
+) -> None:  # noqa: F811
     """Lone surrogates, NUL (PostgreSQL refuses it in text), a 10 KB GUID and a 5 KB link (over PostgreSQL's
     B-tree limit): each entry is stored or fails alone; the entries after it are stored on the same pool."""
     base = f"{news_site.base}/news"
     items = [
         {"id": "ok-1", "url": f"{base}/ok1.html", "title": RAID[0], "content_text": RAID[1]},
-        {"id": "surrogate", "url": f"{base}/s.html", "title": "Lone \ud800 surrogate", "content_text": "x \udfff y",
-         "authors": [{"name": "\ud83d"}]},
+        {
+            "id": "surrogate",
+            "url": f"{base}/s.html",
+            "title": "Lone \ud800 surrogate",
+            "content_text": "x \udfff y",
+            "authors": [{"name": "\ud83d"}],
+        },
         {"id": "nul\u0000guid", "url": f"{base}/n.html", "title": "NUL \u0000 title", "content_text": "a\u0000b"},
         {"id": "g" * 10_000, "url": f"{base}/long-guid.html", "title": "Long GUID", "content_text": TOURISM[1]},
         {"id": "long-link", "url": f"{base}/{'p' * 5000}.html", "title": "Long link", "content_text": TOURISM[1]},
         {"id": "ok-2", "url": f"{base}/ok2.html", "title": TOURISM[0], "content_text": TOURISM[1]},
     ]
     news_site.raw["/feeds/odd.json"] = json.dumps(
-        {"version": "https://jsonfeed.org/version/1.1", "title": "odd", "items": items})
+        {"version": "https://jsonfeed.org/version/1.1", "title": "odd", "items": items}
+    )
     h = make_harness([FeedSettings(name="odd", url=f"{news_site.base}/feeds/odd.json", full_text=False)])
     result = h.poll()["odd"]
     assert result.status == "ok" and result.new == len(items)
@@ -207,29 +242,49 @@ def test_entries_a_database_may_refuse_fail_alone_and_the_connection_stays_usabl
 
 # --- a slow feed delays only itself ---------------------------------------------------------------------------
 
-def _slow_and_healthy(news_site: NewsSite, hostile: HostileServer, rules_dir: Path, url: str,  # noqa: F811
-                      feed_timeout: float, drip_host: str = "drip.test") -> Settings:
+
+def _slow_and_healthy(
+    news_site: NewsSite,
+    hostile: HostileServer,
+    rules_dir: Path,
+    url: str,  # noqa: F811
+    feed_timeout: float,
+    drip_host: str = "drip.test",
+) -> Settings:
     """'slow': one good link, then four links that drip a byte a second; 'healthy': due every 0.3 s."""
     news_site.add("pages", *RAID, slug="good")
-    drips = [{"title": f"Drip {i}", "link": hostile.url(f"/drip?track=1&n={i}", host=drip_host),
-              "guid": f"d{i}", "description": "slow"} for i in range(4)]
+    drips = [
+        {
+            "title": f"Drip {i}",
+            "link": hostile.url(f"/drip?track=1&n={i}", host=drip_host),
+            "guid": f"d{i}",
+            "description": "slow",
+        }
+        for i in range(4)
+    ]
     news_site.raw["/feeds/slow.xml"] = rss(
-        {"title": RAID[0], "link": f"{news_site.base}/news/good.html", "guid": "good", "description": "raid"},
-        *drips)
+        {"title": RAID[0], "link": f"{news_site.base}/news/good.html", "guid": "good", "description": "raid"}, *drips
+    )
     news_site.add("healthy", *TOURISM)
     return settings_for(
-        url, rules_dir,
-        [FeedSettings(name="slow", url=f"{news_site.base}/feeds/slow.xml"),
-         # On the drips' host the healthy feed's own article page would wait for the host's page slots (politeness
-         # per host, per_host = 2), so there it takes its text from the feed: its feed requests are what must flow.
-         FeedSettings(name="healthy", url=news_site.feed_url("healthy"), interval=0.3,
-                      full_text=drip_host == "drip.test")],
+        url,
+        rules_dir,
+        [
+            FeedSettings(name="slow", url=f"{news_site.base}/feeds/slow.xml"),
+            # On the drips' host the healthy feed's own article page would wait for the host's page slots (politeness
+            # per host, per_host = 2), so there it takes its text from the feed: its feed requests are what must flow.
+            FeedSettings(
+                name="healthy", url=news_site.feed_url("healthy"), interval=0.3, full_text=drip_host == "drip.test"
+            ),
+        ],
         scheduler=SchedulerSettings(tick=0.1, poll_interval=60, feed_timeout=feed_timeout),
-        fetch=FetchSettings(allow_private=True, extract_processes=1, timeout=30))
+        fetch=FetchSettings(allow_private=True, extract_processes=1, timeout=30),
+    )
 
 
-async def _run_daemon(settings: Settings, store: Store, extractor: ExtractorPool, until: Any, *,
-                      limit: float = 20.0) -> float:
+async def _run_daemon(
+    settings: Settings, store: Store, extractor: ExtractorPool, until: Any, *, limit: float = 20.0
+) -> float:
     """Run the daemon until ``until(store)`` is true, stop it; returns the seconds the stop took."""
     daemon = Daemon(settings, store, resolver=TestHosts(), extractor=extractor)
     running = asyncio.create_task(daemon.run())
@@ -246,10 +301,14 @@ async def _run_daemon(settings: Settings, store: Store, extractor: ExtractorPool
 # not hold back that feed's own request (feeds and pages queue in separate lanes).
 @pytest.mark.parametrize("drip_host", ["drip.test", "127.0.0.1"], ids=["other-host", "same-host"])
 def test_a_slow_feed_delays_only_itself_and_is_cut_at_its_time_budget(
-        store_url: str, rules_dir: Path, news_site: NewsSite, extractor: ExtractorPool,  # noqa: F811
-        hostile_server: HostileServer, drip_host: str) -> None:  # noqa: F811
-    settings = _slow_and_healthy(news_site, hostile_server, rules_dir, store_url, feed_timeout=1.5,
-                                 drip_host=drip_host)
+    store_url: str,
+    rules_dir: Path,
+    news_site: NewsSite,
+    extractor: ExtractorPool,  # noqa: F811
+    hostile_server: HostileServer,
+    drip_host: str,
+) -> None:  # noqa: F811
+    settings = _slow_and_healthy(news_site, hostile_server, rules_dir, store_url, feed_timeout=1.5, drip_host=drip_host)
     store = Store.open(store_url)
     healthy_polls_while_slow_ran: list[int] = []
 
@@ -275,8 +334,13 @@ def test_a_slow_feed_delays_only_itself_and_is_cut_at_its_time_budget(
 
 
 def test_stopping_the_daemon_cancels_a_running_poll_cleanly(
-        store_url: str, rules_dir: Path, news_site: NewsSite, extractor: ExtractorPool,  # noqa: F811
-        hostile_server: HostileServer, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    store_url: str,
+    rules_dir: Path,
+    news_site: NewsSite,
+    extractor: ExtractorPool,  # noqa: F811
+    hostile_server: HostileServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # noqa: F811
     monkeypatch.setattr(daemon_module, "SHUTDOWN_GRACE", 0.3)
     settings = _slow_and_healthy(news_site, hostile_server, rules_dir, store_url, feed_timeout=60)
     store = Store.open(store_url)
@@ -294,19 +358,26 @@ def test_stopping_the_daemon_cancels_a_running_poll_cleanly(
 
 # --- a feed cannot pre-claim or take over another site's article ----------------------------------------------
 
+
 def _wire_and_mirror(news_site: NewsSite, make_harness: Any, mirror_item: dict[str, str]) -> Harness:  # noqa: F811
     port = news_site.base.rsplit(":", 1)[1]
     wire, mirror = f"http://wire.test:{port}", f"http://mirror.test:{port}"
     news_site.add("pages", *RAID, slug="raid")
     news_site.raw["/feeds/wire.xml"] = rss(
-        {"title": RAID[0], "link": f"{wire}/news/raid.html", "guid": "w1", "description": RAID[1][:80]})
+        {"title": RAID[0], "link": f"{wire}/news/raid.html", "guid": "w1", "description": RAID[1][:80]}
+    )
     news_site.raw["/feeds/mirror.xml"] = rss({"link": f"{wire}/news/raid.html", "guid": "m1", **mirror_item})
-    return make_harness([FeedSettings(name="wire", url=f"{wire}/feeds/wire.xml"),  # type: ignore[no-any-return]
-                         FeedSettings(name="mirror", url=f"{mirror}/feeds/mirror.xml")])
+    return make_harness(
+        [
+            FeedSettings(name="wire", url=f"{wire}/feeds/wire.xml"),  # type: ignore[no-any-return]
+            FeedSettings(name="mirror", url=f"{mirror}/feeds/mirror.xml"),
+        ]
+    )
 
 
 def test_a_feed_listing_another_sites_article_first_cannot_suppress_its_alert(
-        make_harness: Any, news_site: NewsSite) -> None:  # noqa: F811
+    make_harness: Any, news_site: NewsSite
+) -> None:  # noqa: F811
     decoy = " ".join([TOURISM[1]] * 5)  # longer than the page: the mirror's text wins for its own copy
     h = _wire_and_mirror(news_site, make_harness, {"title": "Nothing to see", "content": decoy})
     assert h.poll("mirror")["mirror"].matched == 0
@@ -321,9 +392,11 @@ def test_a_feed_listing_another_sites_article_first_cannot_suppress_its_alert(
 
 
 def test_the_outlets_own_copy_takes_over_a_pending_alert_from_a_foreign_copy(
-        make_harness: Any, news_site: NewsSite) -> None:  # noqa: F811
-    h = _wire_and_mirror(news_site, make_harness, {"title": "HOSTILE HEADLINE: raid on scam compound",
-                                                   "content": RAID[1]})
+    make_harness: Any, news_site: NewsSite
+) -> None:  # noqa: F811
+    h = _wire_and_mirror(
+        news_site, make_harness, {"title": "HOSTILE HEADLINE: raid on scam compound", "content": RAID[1]}
+    )
     assert h.poll("mirror")["mirror"].matched == 1  # a copy of the story, first: it is the story's alert for now
     [pending] = h.store.list_deliveries()
     assert pending.feed_name == "mirror" and not pending.article_owned
@@ -336,8 +409,9 @@ def test_the_outlets_own_copy_takes_over_a_pending_alert_from_a_foreign_copy(
 
 
 def test_a_foreign_copy_after_the_outlets_own_is_a_duplicate(make_harness: Any, news_site: NewsSite) -> None:  # noqa: F811
-    h = _wire_and_mirror(news_site, make_harness, {"title": "HOSTILE HEADLINE: raid on scam compound",
-                                                   "content": RAID[1]})
+    h = _wire_and_mirror(
+        news_site, make_harness, {"title": "HOSTILE HEADLINE: raid on scam compound", "content": RAID[1]}
+    )
     assert h.poll("wire")["wire"].matched == 1
     assert h.poll("mirror")["mirror"].new == 1
     assert h.store.count_articles() == 1  # the mirror's copy is the wire's article: nothing new, nothing alerts
@@ -346,13 +420,20 @@ def test_a_foreign_copy_after_the_outlets_own_is_a_duplicate(make_harness: Any, 
 
 
 def test_the_alert_prefers_an_owned_copy_among_its_rows(make_harness: Any, news_site: NewsSite) -> None:  # noqa: F811
-    h = _wire_and_mirror(news_site, make_harness, {"title": "HOSTILE HEADLINE: raid on scam compound",
-                                                   "content": RAID[1]})
+    h = _wire_and_mirror(
+        news_site, make_harness, {"title": "HOSTILE HEADLINE: raid on scam compound", "content": RAID[1]}
+    )
     h.poll("mirror")
     h.poll("wire")
     row = h.store.list_deliveries()[0]
-    foreign = replace(row, id=row.id + 1, rule_id="other", article_owned=False, article_title="HOSTILE",
-                      matched_at=(row.matched_at or now_utc()).replace(year=2000))  # older, but foreign
+    foreign = replace(
+        row,
+        id=row.id + 1,
+        rule_id="other",
+        article_owned=False,
+        article_title="HOSTILE",
+        matched_at=(row.matched_at or now_utc()).replace(year=2000),
+    )  # older, but foreign
     assert story_alert([foreign, row], {}).article.title == RAID[0]
 
 
@@ -376,6 +457,7 @@ def test_storable_keys_are_bounded_and_stable() -> None:
 
 # --- a 301 is honoured only when it repeats -------------------------------------------------------------------
 
+
 def test_one_permanent_redirect_does_not_move_a_feed(make_harness: Any, news_site: NewsSite) -> None:  # noqa: F811
     news_site.add("wire", *RAID)
     h = make_harness([FeedSettings(name="wire", url=news_site.feed_url("wire"))])
@@ -394,15 +476,24 @@ def test_one_permanent_redirect_does_not_move_a_feed(make_harness: Any, news_sit
 
 # --- a huge feed does not hold the event loop -----------------------------------------------------------------
 
+
 def test_a_huge_feed_is_parsed_without_holding_the_event_loop(
-        tmp_path: Path, rules_dir: Path, news_site: NewsSite, extractor: ExtractorPool,  # noqa: F811
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path,
+    rules_dir: Path,
+    news_site: NewsSite,
+    extractor: ExtractorPool,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("monitor.pipeline.MAX_ENTRIES_PER_POLL", 20)
-    news_site.raw["/feeds/huge.xml"] = rss(*({"title": f"T{i}", "link": f"{news_site.base}/a/{i}",
-                                              "guid": f"g{i}"} for i in range(6_000)))
-    settings = settings_for(f"sqlite:///{tmp_path / 'm.db'}", rules_dir,
-                            [FeedSettings(name="huge", url=f"{news_site.base}/feeds/huge.xml", full_text=False)],
-                            fetch=FetchSettings(allow_private=True, max_bytes=20_000_000, extract_processes=1))
+    news_site.raw["/feeds/huge.xml"] = rss(
+        *({"title": f"T{i}", "link": f"{news_site.base}/a/{i}", "guid": f"g{i}"} for i in range(6_000))
+    )
+    settings = settings_for(
+        f"sqlite:///{tmp_path / 'm.db'}",
+        rules_dir,
+        [FeedSettings(name="huge", url=f"{news_site.base}/feeds/huge.xml", full_text=False)],
+        fetch=FetchSettings(allow_private=True, max_bytes=20_000_000, extract_processes=1),
+    )
     h = Harness(settings, extractor)
 
     async def poll_and_beat() -> tuple[list[FeedResult], float]:
@@ -431,14 +522,22 @@ def test_a_huge_feed_is_parsed_without_holding_the_event_loop(
 
 # --- a page is its own unit -----------------------------------------------------------------------------------
 
+
 def test_a_page_that_breaks_the_fetcher_falls_back_to_the_feed_text(
-        make_harness: Any, news_site: NewsSite, hostile_server: HostileServer) -> None:  # noqa: F811
+    make_harness: Any, news_site: NewsSite, hostile_server: HostileServer
+) -> None:  # noqa: F811
     """A Content-Encoding of thousands of codings, a 503 with ``Retry-After: ²``: whatever the page does, the
     entry is stored from the feed's own text and the feed's other entries are processed."""
-    links = [hostile_server.url("/encoded/" + ",".join(["gzip"] * 3000), host="pages.test"),
-             hostile_server.url("/retry-after/%C2%B2?status=503", host="pages.test")]
-    news_site.raw["/feeds/pages.xml"] = rss(*({"title": f"{RAID[0]} ({i})", "link": link, "guid": f"p{i}",
-                                               "description": RAID[1]} for i, link in enumerate(links)))
+    links = [
+        hostile_server.url("/encoded/" + ",".join(["gzip"] * 3000), host="pages.test"),
+        hostile_server.url("/retry-after/%C2%B2?status=503", host="pages.test"),
+    ]
+    news_site.raw["/feeds/pages.xml"] = rss(
+        *(
+            {"title": f"{RAID[0]} ({i})", "link": link, "guid": f"p{i}", "description": RAID[1]}
+            for i, link in enumerate(links)
+        )
+    )
     h = make_harness([FeedSettings(name="pages", url=f"{news_site.base}/feeds/pages.xml")])
     result = h.poll()["pages"]
     assert (result.status, result.new) == ("ok", 2)
@@ -446,8 +545,7 @@ def test_a_page_that_breaks_the_fetcher_falls_back_to_the_feed_text(
     assert all(not h.store.get_article(m.article.id).extracted for m in h.store.list_matches())
 
 
-def test_copies_of_one_link_from_feeds_that_do_not_own_it_are_one_story(
-        make_harness: Any, news_site: NewsSite) -> None:  # noqa: F811
+def test_copies_of_one_link_from_feeds_that_do_not_own_it_are_one_story(make_harness: Any, news_site: NewsSite) -> None:  # noqa: F811
     port = news_site.base.rsplit(":", 1)[1]
     link = f"http://wire.test:{port}/news/gone.html"  # the page is gone: each copy keeps its feed's short text
     for name, text in (("agg1", "Police raid a scam compound"), ("agg2", "Raid on scam compound reported")):
@@ -460,13 +558,15 @@ def test_copies_of_one_link_from_feeds_that_do_not_own_it_are_one_story(
 
 
 def test_a_database_locked_for_a_moment_loses_no_entry(
-        tmp_path: Path, rules_dir: Path, news_site: NewsSite, extractor: ExtractorPool) -> None:  # noqa: F811
+    tmp_path: Path, rules_dir: Path, news_site: NewsSite, extractor: ExtractorPool
+) -> None:  # noqa: F811
     """A transient store error is not an entry's fault: the entry stays unseen and is stored at the next poll."""
     news_site.add("mekong", *RAID)
     news_site.add("mekong", *TOURISM)
     path = tmp_path / "m.db"
-    settings = settings_for(f"sqlite:///{path}", rules_dir,
-                            [FeedSettings(name="mekong", url=news_site.feed_url("mekong"))])
+    settings = settings_for(
+        f"sqlite:///{path}", rules_dir, [FeedSettings(name="mekong", url=news_site.feed_url("mekong"))]
+    )
     store = Store.open(settings.database.url, busy_timeout=0.2)
     store.sync_feeds(settings.feeds)
     rules = RuleWatcher(settings).current
@@ -501,12 +601,15 @@ def test_only_store_errors_that_may_pass_are_transient(store_url: str) -> None: 
 
 
 @pytest.mark.parametrize("value", ["99999999999999999999", "1e400", "-5"])
-def test_a_huge_retry_after_is_a_failure_of_its_feed_only(
-        make_harness: Any, news_site: NewsSite, value: str) -> None:  # noqa: F811
+def test_a_huge_retry_after_is_a_failure_of_its_feed_only(make_harness: Any, news_site: NewsSite, value: str) -> None:  # noqa: F811
     news_site.add("mekong", *RAID)
     news_site.answers["/feeds/wire.xml"] = (429, {"Retry-After": value})
-    h = make_harness([FeedSettings(name="mekong", url=news_site.feed_url("mekong")),
-                      FeedSettings(name="wire", url=news_site.feed_url("wire"))])
+    h = make_harness(
+        [
+            FeedSettings(name="mekong", url=news_site.feed_url("mekong")),
+            FeedSettings(name="wire", url=news_site.feed_url("wire")),
+        ]
+    )
     results = h.poll()
     assert results["mekong"].status == "ok" and results["wire"].status == "error"
     wire = h.feed("wire")
@@ -515,13 +618,18 @@ def test_a_huge_retry_after_is_a_failure_of_its_feed_only(
 
 
 def test_an_unmapped_store_error_fails_neither_the_feed_nor_the_poll(
-        make_harness: Any, news_site: NewsSite, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    make_harness: Any, news_site: NewsSite, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: F811
     """The boundaries' own store writes (marking a failed entry seen, recording the feed's state) may raise what
     the store does not map (a driver's UnicodeEncodeError): the poll still returns every feed's result."""
     news_site.add("mekong", *RAID)
     news_site.add("wire", *TOURISM)
-    h = make_harness([FeedSettings(name="mekong", url=news_site.feed_url("mekong")),
-                      FeedSettings(name="wire", url=news_site.feed_url("wire"))])
+    h = make_harness(
+        [
+            FeedSettings(name="mekong", url=news_site.feed_url("mekong")),
+            FeedSettings(name="wire", url=news_site.feed_url("wire")),
+        ]
+    )
     record = h.store.update_feed_state
     mekong_id = h.feed("mekong").id
 

@@ -75,19 +75,25 @@ def test_every_page_of_set_c_was_fetched_and_stored(outcome: Outcome) -> None:
 def test_set_c_story_is_stored_whole_beside_its_furniture(outcome: Outcome) -> None:
     cut = outcome.body_losses()
     by_kind = dict(Counter(p.block.kind for p in cut))
-    assert len(cut) == 0, (f"{len(cut)} pages lost part of their story, by furniture kind {by_kind}:\n"
-                           + "\n".join(outcome.explain(p) for p in cut))
+    assert len(cut) == 0, f"{len(cut)} pages lost part of their story, by furniture kind {by_kind}:\n" + "\n".join(
+        outcome.explain(p) for p in cut
+    )
 
 
 def test_no_off_topic_page_of_set_c_alerts_on_its_furniture(outcome: Outcome) -> None:
     false = outcome.false_alerts()
     by_kind = Counter(p.block.kind for p in false)
-    assert len(false) == 0, (f"{len(false)} off-topic pages alerted, by furniture kind {dict(by_kind)}:\n"
-                             + "\n".join(outcome.explain(p) for p in false) + "\n\n" + tables(outcome))
+    assert len(false) == 0, (
+        f"{len(false)} off-topic pages alerted, by furniture kind {dict(by_kind)}:\n"
+        + "\n".join(outcome.explain(p) for p in false)
+        + "\n\n"
+        + tables(outcome)
+    )
 
 
 def test_every_on_topic_page_of_set_c_raises_the_rules_of_its_label(outcome: Outcome) -> None:
     missed = outcome.misses()
-    assert len(missed) == 0, (f"{len(missed)} on-topic pages missed, by furniture kind "
-                              f"{dict(Counter(p.block.kind for p in missed))}:\n"
-                              + "\n".join(outcome.explain(p) for p in missed))
+    assert len(missed) == 0, (
+        f"{len(missed)} on-topic pages missed, by furniture kind "
+        f"{dict(Counter(p.block.kind for p in missed))}:\n" + "\n".join(outcome.explain(p) for p in missed)
+    )

@@ -19,17 +19,25 @@ from urllib.parse import urlencode
 
 import pytest
 
+from monitor import parsethread
 from monitor.config import FeedSettings, FetchSettings, SchedulerSettings, load_settings
 from monitor.daemon import run_cycle
 from monitor.errors import BlockedAddressError, ConfigError
-from monitor.fetch import Fetcher
 from monitor.extract import ExtractorPool
-from monitor import parsethread
+from monitor.fetch import Fetcher
 from monitor.store import Store
+from tests.pipeline.test_feed_isolation import (  # noqa: F401
+    RAID,
+    TOURISM,
+    _run_daemon,
+    extractor,
+    make_harness,
+    rss,
+    rules_dir,
+    settings_for,
+)
 from tests.support.hostile import HostileServer
 from tests.support.newssite import NewsSite
-from tests.pipeline.test_feed_isolation import (RAID, TOURISM, _run_daemon, extractor, make_harness,  # noqa: F401
-                                           rss, rules_dir, settings_for)
 
 # End to end through real servers and processes: in the full suite, not the fast loop.
 pytestmark = pytest.mark.slow
@@ -37,21 +45,37 @@ pytestmark = pytest.mark.slow
 
 # --- a slow feed delays only itself, whatever hosts its links name ----------------------------------------------
 
+
 def test_links_dripping_on_many_hosts_do_not_starve_other_feeds_of_connections(
-        store_url: str, rules_dir: Path, news_site: NewsSite, extractor: ExtractorPool,  # noqa: F811
-        hostile_server: HostileServer) -> None:  # noqa: F811
+    store_url: str,
+    rules_dir: Path,
+    news_site: NewsSite,
+    extractor: ExtractorPool,  # noqa: F811
+    hostile_server: HostileServer,
+) -> None:  # noqa: F811
     """The per-host limit keeps one slow host to two connections; a feed whose links drip on as many distinct
     hosts as the fetcher has connections must still leave the other feeds room to fetch."""
-    drips = [{"title": f"Drip {i}", "link": hostile_server.url(f"/drip?n={i}", host=f"d{i}.drip.test"),
-              "guid": f"d{i}", "description": "slow"} for i in range(4)]
+    drips = [
+        {
+            "title": f"Drip {i}",
+            "link": hostile_server.url(f"/drip?n={i}", host=f"d{i}.drip.test"),
+            "guid": f"d{i}",
+            "description": "slow",
+        }
+        for i in range(4)
+    ]
     news_site.raw["/feeds/slow.xml"] = rss(*drips)
     news_site.add("healthy", *TOURISM)
     settings = settings_for(
-        store_url, rules_dir,
-        [FeedSettings(name="slow", url=f"{news_site.base}/feeds/slow.xml"),
-         FeedSettings(name="healthy", url=news_site.feed_url("healthy"), interval=0.3)],
+        store_url,
+        rules_dir,
+        [
+            FeedSettings(name="slow", url=f"{news_site.base}/feeds/slow.xml"),
+            FeedSettings(name="healthy", url=news_site.feed_url("healthy"), interval=0.3),
+        ],
         scheduler=SchedulerSettings(tick=0.1, poll_interval=60, feed_timeout=30),
-        fetch=FetchSettings(allow_private=True, extract_processes=1, timeout=1.5, concurrency=4))
+        fetch=FetchSettings(allow_private=True, extract_processes=1, timeout=1.5, concurrency=4),
+    )
     store = Store.open(store_url)
     seen: list[tuple[float, int]] = []  # (when, healthy polls so far) while the slow feed's poll runs
 
@@ -65,8 +89,8 @@ def test_links_dripping_on_many_hosts_do_not_starve_other_feeds_of_connections(
         asyncio.run(_run_daemon(settings, store, extractor, slow_done))
         slow = store.get_feed("slow")
         assert slow is not None and slow.last_status == "ok" and slow.consecutive_failures == 0
-        changes = [when for (when, count), (_, before) in zip(seen[1:], seen) if count != before]
-        stalls = [b - a for a, b in zip([seen[0][0], *changes], [*changes, seen[-1][0]])]
+        changes = [when for (when, count), (_, before) in zip(seen[1:], seen, strict=False) if count != before]
+        stalls = [b - a for a, b in zip([seen[0][0], *changes], [*changes, seen[-1][0]], strict=False)]
         assert max(stalls) < 1.2, stalls  # due every 0.3 s, the healthy feed never waited out a drip (1.5 s)
     finally:
         store.close()
@@ -74,9 +98,11 @@ def test_links_dripping_on_many_hosts_do_not_starve_other_feeds_of_connections(
 
 # --- what a server sends back must not fail the next poll --------------------------------------------------------
 
+
 @pytest.mark.parametrize("header", ["ETag", "Last-Modified"])
 def test_a_non_ascii_validator_does_not_fail_the_feeds_next_polls(
-        make_harness: Any, hostile_server: HostileServer, header: str) -> None:  # noqa: F811
+    make_harness: Any, hostile_server: HostileServer, header: str
+) -> None:  # noqa: F811
     """A validator is sent back as a request header, which httpx encodes as ASCII: 'é' once made every later
     poll of the feed fail (UnicodeEncodeError) until it was removed by hand."""
     url = hostile_server.url("/headers?" + urlencode({"status": "200", header: '"v-é"'}))
@@ -89,29 +115,45 @@ def test_a_non_ascii_validator_does_not_fail_the_feeds_next_polls(
 
 # --- time at the edges -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("clock", [datetime.max - timedelta(minutes=1), datetime(9999, 12, 31)])
-def test_a_clock_at_the_end_of_time_fails_no_poll(make_harness: Any, news_site: NewsSite,  # noqa: F811
-                                                  clock: datetime) -> None:
+
+@pytest.mark.parametrize("clock", [datetime.max - timedelta(minutes=1), datetime(9999, 12, 31)])  # noqa: DTZ901 - naive UTC
+def test_a_clock_at_the_end_of_time_fails_no_poll(
+    make_harness: Any,
+    news_site: NewsSite,  # noqa: F811
+    clock: datetime,
+) -> None:
     """``next_poll`` past year 9999 once raised OverflowError, and again in the failure handler: the poll crashed."""
     news_site.add("mekong", *RAID)
     news_site.answers["/feeds/wire.xml"] = (429, {"Retry-After": "600"})
-    h = make_harness([FeedSettings(name="mekong", url=news_site.feed_url("mekong")),
-                      FeedSettings(name="wire", url=news_site.feed_url("wire"))])
-    results = {r.feed: r for r in asyncio.run(run_cycle(
-        h.settings, h.store, h.rules, due_only=False, extractor=h.extractor, clock=lambda: clock))}
+    h = make_harness(
+        [
+            FeedSettings(name="mekong", url=news_site.feed_url("mekong")),
+            FeedSettings(name="wire", url=news_site.feed_url("wire")),
+        ]
+    )
+    results = {
+        r.feed: r
+        for r in asyncio.run(
+            run_cycle(h.settings, h.store, h.rules, due_only=False, extractor=h.extractor, clock=lambda: clock)
+        )
+    }
     assert (results["mekong"].status, results["mekong"].new) == ("ok", 1)
     assert results["wire"].status == "error" and "HTTP 429" in (results["wire"].error or "")
     for name in ("mekong", "wire"):
-        assert clock < h.feed(name).next_poll <= datetime.max  # saturated, not raised
+        assert clock < h.feed(name).next_poll <= datetime.max  # saturated, not raised  # noqa: DTZ901 - naive UTC
 
 
 def test_an_interval_of_millennia_polls_once_and_not_again(make_harness: Any, news_site: NewsSite) -> None:  # noqa: F811
     news_site.add("mekong", *RAID)
-    h = make_harness([FeedSettings(name="mekong", url=news_site.feed_url("mekong"), interval=1e12),
-                      FeedSettings(name="other", url=news_site.feed_url("other"))])
+    h = make_harness(
+        [
+            FeedSettings(name="mekong", url=news_site.feed_url("mekong"), interval=1e12),
+            FeedSettings(name="other", url=news_site.feed_url("other")),
+        ]
+    )
     results = h.poll()
     assert (results["mekong"].status, results["mekong"].new) == ("ok", 1) and results["other"].status == "ok"
-    assert h.feed("mekong").next_poll == datetime.max
+    assert h.feed("mekong").next_poll == datetime.max  # noqa: DTZ901 - naive UTC
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "-inf", "-5.0"])
@@ -124,6 +166,7 @@ def test_a_non_finite_or_negative_duration_in_config_is_a_clear_error(tmp_path: 
 
 
 # --- links on endless distinct hosts -----------------------------------------------------------------------------
+
 
 def test_links_on_endless_distinct_hosts_do_not_grow_the_fetchers_memory() -> None:
     """Each host gets a politeness gate; a feed listing new subdomains at every poll once kept them all, forever."""
@@ -167,6 +210,7 @@ def _slow_parse(seconds: float) -> Any:
         if SLOW.encode() in body:
             time.sleep(seconds)
         return real(body, url, headers)
+
     return slow
 
 
@@ -190,23 +234,30 @@ def _slow_feed() -> str:
 
 
 def test_a_feed_that_parses_for_minutes_does_not_keep_monitor_poll_from_exiting(
-        tmp_path: Path, news_site: NewsSite) -> None:  # noqa: F811
+    tmp_path: Path, news_site: NewsSite
+) -> None:  # noqa: F811
     """The poll is cut at feed_timeout, but a parse cannot be: its worker thread was joined at exit, so
     ``monitor poll`` took the whole parse (50 s for 60,000 attributes; an hour for a 5 MB feed) to exit."""
     news_site.raw["/feeds/attrs.xml"] = _slow_feed()  # 60 s of parsing
     news_site.add("healthy", *RAID)
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "r.yaml").write_text(
-        "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n")
+        "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n"
+    )
     (tmp_path / "config.toml").write_text(
         f'[database]\nurl = "sqlite:///{tmp_path / "m.db"}"\n[scheduler]\nfeed_timeout = "3s"\n'
         f'[fetch]\nallow_private = true\nfull_text = false\n[rules]\npaths = ["{tmp_path / "rules"}"]\n'
         f'[[feeds]]\nname = "attrs"\nurl = "{news_site.base}/feeds/attrs.xml"\n'
-        f'[[feeds]]\nname = "healthy"\nurl = "{news_site.feed_url("healthy")}"\n')
+        f'[[feeds]]\nname = "healthy"\nurl = "{news_site.feed_url("healthy")}"\n'
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", _SLOW_POLL, "--config", str(tmp_path / "config.toml"), "poll",
-                           "--no-deliver"], env=env, capture_output=True, timeout=90)
+    done = subprocess.run(
+        [sys.executable, "-c", _SLOW_POLL, "--config", str(tmp_path / "config.toml"), "poll", "--no-deliver"],
+        env=env,
+        capture_output=True,
+        timeout=90,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert time.monotonic() - started < 40  # start-up, a 3 s budget, exit: not the 60 s parse
     with Store.open(f"sqlite:///{tmp_path / 'm.db'}") as store:
@@ -216,14 +267,19 @@ def test_a_feed_that_parses_for_minutes_does_not_keep_monitor_poll_from_exiting(
 
 
 def test_a_feed_still_parsing_from_its_last_poll_fails_its_next_poll_at_once(
-        make_harness: Any, news_site: NewsSite, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    make_harness: Any, news_site: NewsSite, monkeypatch: pytest.MonkeyPatch
+) -> None:  # noqa: F811
     """One hostile feed must not pile up uninterruptible parses, one per poll, until they hold every CPU."""
     monkeypatch.setattr(parsethread, "parse_feed", _slow_parse(4))
     news_site.raw["/feeds/attrs.xml"] = _slow_feed()  # 4 s of parsing
     news_site.add("healthy", *RAID)
-    h = make_harness([FeedSettings(name="attrs", url=f"{news_site.base}/feeds/attrs.xml", full_text=False),
-                      FeedSettings(name="healthy", url=news_site.feed_url("healthy"), full_text=False)],
-                     scheduler=SchedulerSettings(feed_timeout=1.5))
+    h = make_harness(
+        [
+            FeedSettings(name="attrs", url=f"{news_site.base}/feeds/attrs.xml", full_text=False),
+            FeedSettings(name="healthy", url=news_site.feed_url("healthy"), full_text=False),
+        ],
+        scheduler=SchedulerSettings(feed_timeout=1.5),
+    )
     first = h.poll()
     assert "feed_timeout" in (first["attrs"].error or "") and first["healthy"].new == 1
     second = h.poll()
@@ -238,14 +294,21 @@ def test_a_feed_still_parsing_from_its_last_poll_fails_its_next_poll_at_once(
 
 # --- a host that is not valid IDNA ---------------------------------------------------------------------------------
 
+
 def test_a_host_that_is_not_valid_idna_is_an_ordinary_fetch_failure(
-        make_harness: Any, news_site: NewsSite, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+    make_harness: Any, news_site: NewsSite, caplog: pytest.LogCaptureFixture
+) -> None:  # noqa: F811
     """``xn--.test`` parses, but httpx raises IDNAError when asked for its host: it went through the fetcher's
     last-resort boundary as an unexpected error, shown as '<invalid URL>'."""
-    news_site.raw["/feeds/idn.xml"] = rss({"title": RAID[0], "link": "http://xn--.test/a", "guid": "a",
-                                           "description": RAID[1]})
-    h = make_harness([FeedSettings(name="links", url=f"{news_site.base}/feeds/idn.xml"),
-                      FeedSettings(name="feed", url="http://xn--.test/feed.xml")])
+    news_site.raw["/feeds/idn.xml"] = rss(
+        {"title": RAID[0], "link": "http://xn--.test/a", "guid": "a", "description": RAID[1]}
+    )
+    h = make_harness(
+        [
+            FeedSettings(name="links", url=f"{news_site.base}/feeds/idn.xml"),
+            FeedSettings(name="feed", url="http://xn--.test/feed.xml"),
+        ]
+    )
     with caplog.at_level(logging.WARNING, logger="monitor.fetch"):
         results = h.poll()
     assert (results["links"].status, results["links"].new, results["links"].matched) == ("ok", 1, 1)

@@ -41,18 +41,27 @@ PRIVATE_LINKS = """<?xml version="1.0" encoding="utf-8"?>
 
 
 @pytest.mark.slow
-def test_one_poll_over_hostile_feeds(tmp_path: Path, hostile_server: HostileServer,  # noqa: F811
-                                     news_site: NewsSite) -> None:  # noqa: F811
-    news_site.add("good", "Police raid scam compound in Poipet",
-                  "Police raided a scam compound in Poipet on Monday and detained 270 foreign workers.")
+def test_one_poll_over_hostile_feeds(
+    tmp_path: Path,
+    hostile_server: HostileServer,  # noqa: F811
+    news_site: NewsSite,
+) -> None:  # noqa: F811
+    news_site.add(
+        "good",
+        "Police raid scam compound in Poipet",
+        "Police raided a scam compound in Poipet on Monday and detained 270 foreign workers.",
+    )
     news_site.raw["/feeds/sneaky.xml"] = PRIVATE_LINKS
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "r.yaml").write_text(
-        "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n")
+        "rules:\n  - id: raids\n    title: Raids\n    query: 'raid* AND \"scam compound\"'\n"
+    )
     feeds = [FeedSettings(name=name, url=hostile_server.url(path)) for name, (path, _) in HOSTILE.items()]
-    feeds += [FeedSettings(name="invalid-xml", url=hostile_server.url("/body/invalid.xml")),
-              FeedSettings(name="good", url=news_site.feed_url("good")),
-              FeedSettings(name="sneaky", url=f"{news_site.base}/feeds/sneaky.xml")]
+    feeds += [
+        FeedSettings(name="invalid-xml", url=hostile_server.url("/body/invalid.xml")),
+        FeedSettings(name="good", url=news_site.feed_url("good")),
+        FeedSettings(name="sneaky", url=f"{news_site.base}/feeds/sneaky.xml"),
+    ]
     settings = Settings(
         database=DatabaseSettings(url=f"sqlite:///{tmp_path / 'm.db'}"),
         fetch=FetchSettings(allow_private=True, timeout=2, connect_timeout=2, max_bytes="1MB", extract_processes=1),
@@ -62,8 +71,9 @@ def test_one_poll_over_hostile_feeds(tmp_path: Path, hostile_server: HostileServ
     store = Store.open(settings.database.url)
     store.sync_feeds(settings.feeds)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    results = {r.feed: r for r in asyncio.run(run_cycle(settings, store, RuleWatcher(settings).current,
-                                                          due_only=False))}
+    results = {
+        r.feed: r for r in asyncio.run(run_cycle(settings, store, RuleWatcher(settings).current, due_only=False))
+    }
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
 
     assert (results["good"].status, results["good"].new, results["good"].matched) == ("ok", 1, 1)

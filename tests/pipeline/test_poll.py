@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from monitor.clock import now_utc
-from monitor.config import ChannelSettings, DatabaseSettings, FeedSettings, FetchSettings, RouteSettings, RulesSettings, Settings
+from monitor.config import (
+    ChannelSettings,
+    DatabaseSettings,
+    FeedSettings,
+    FetchSettings,
+    RouteSettings,
+    RulesSettings,
+    Settings,
+)
 from monitor.daemon import RuleWatcher, run_cycle
 from monitor.extract import ExtractorPool
 from monitor.pipeline import FeedResult, backoff_delay, select_feeds
@@ -25,14 +33,18 @@ rules:
     severity: high
     tags: [scams]
 """
-RAID = ("Police raid scam compound in Poipet",
-        "Police raided a scam compound in Poipet on Monday and detained 270 foreign workers.\n"
-        "The National Committee for Counter Trafficking said the workers had been forced to defraud victims online.\n"
-        "Officers seized hundreds of phones and computers, the provincial police chief told reporters at the scene.")
-TOURISM = ("Angkor welcomes record visitors",
-           "Siem Reap received more visitors this year than in any year since 2019.\n"
-           "Hotels reported occupancy above 70 percent during the high season, officials said on Monday.\n"
-           "Guides welcomed the recovery, while prices for temple passes rose faster than wages.")
+RAID = (
+    "Police raid scam compound in Poipet",
+    "Police raided a scam compound in Poipet on Monday and detained 270 foreign workers.\n"
+    "The National Committee for Counter Trafficking said the workers had been forced to defraud victims online.\n"
+    "Officers seized hundreds of phones and computers, the provincial police chief told reporters at the scene.",
+)
+TOURISM = (
+    "Angkor welcomes record visitors",
+    "Siem Reap received more visitors this year than in any year since 2019.\n"
+    "Hotels reported occupancy above 70 percent during the high season, officials said on Monday.\n"
+    "Guides welcomed the recovery, while prices for temple passes rose faster than wages.",
+)
 
 
 @pytest.fixture
@@ -71,14 +83,19 @@ class Harness:
         self.rules = RuleWatcher(settings)
 
     def poll(self, **kwargs: object) -> dict[str, FeedResult]:
-        results = asyncio.run(run_cycle(self.settings, self.store, self.rules.current, due_only=False,
-                                        extractor=self.extractor, **kwargs))  # type: ignore[arg-type]
+        results = asyncio.run(
+            run_cycle(self.settings, self.store, self.rules.current, due_only=False, extractor=self.extractor, **kwargs)
+        )  # type: ignore[arg-type]
         return {r.feed: r for r in results}
 
 
 @pytest.fixture
-def harness(store_url: str, rules_dir: Path, news_site: NewsSite,  # noqa: F811
-            extractor: ExtractorPool) -> Iterator[Harness]:
+def harness(
+    store_url: str,
+    rules_dir: Path,
+    news_site: NewsSite,  # noqa: F811
+    extractor: ExtractorPool,
+) -> Iterator[Harness]:
     feeds = {"mekong": news_site.feed_url("mekong"), "wire": news_site.feed_url("wire")}
     channels = {"chat": ChannelSettings(urls=("json://127.0.0.1:9/hook",), format="markdown")}
     routes = (RouteSettings(channels=("chat",), severity="high"),)
@@ -161,9 +178,8 @@ def test_an_unreachable_page_falls_back_to_the_feed_summary(harness: Harness, ne
 
 
 def test_old_entries_are_stored_and_matched_but_not_alerted(harness: Harness, news_site: NewsSite) -> None:
-    from datetime import timezone
 
-    news_site.add("mekong", *RAID, published=datetime.now(timezone.utc) - timedelta(days=10))
+    news_site.add("mekong", *RAID, published=datetime.now(UTC) - timedelta(days=10))
     harness.poll()
     [match] = harness.store.list_matches()
     assert match.deliveries == ()

@@ -22,7 +22,9 @@ def test_the_whole_corpus_in_one_poll(tmp_path: Path, hostile_server: HostileSer
     files = sorted(p for p in ROOT.rglob("*") if p.is_file() and p.suffix in (".xml", ".json", ".rdf", ".atom"))
     assert len(files) > 2000
     feeds = tuple(
-        FeedSettings(name=p.relative_to(ROOT).as_posix(), url=hostile_server.url("/file/" + p.relative_to(ROOT).as_posix()))
+        FeedSettings(
+            name=p.relative_to(ROOT).as_posix(), url=hostile_server.url("/file/" + p.relative_to(ROOT).as_posix())
+        )
         for p in files
     )
     settings = Settings(

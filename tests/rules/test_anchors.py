@@ -11,7 +11,6 @@ from monitor.rules.anchors import PLACES, best_group, requirements
 from monitor.rules.compile import TermTable, compile_node
 from monitor.rules.syntax import parse_query
 
-
 _EITHER = "title or text"
 
 

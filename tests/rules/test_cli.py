@@ -114,7 +114,7 @@ def test_explain_shows_tree(app: typer.Typer, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["rules", "explain", "kh-raid", str(doc)])
     assert result.exit_code == 0, result.output
     assert "✓ true  raid* AND @places" in result.output
-    assert "'raided'" in result.output and "✗ false  \"phnom penh\"" in result.output
+    assert "'raided'" in result.output and '✗ false  "phnom penh"' in result.output
     bad = CliRunner().invoke(app, ["rules", "explain", "nope", str(doc)])
     assert bad.exit_code == 2 and "monitor: error: no rule with id 'nope'" in bad.output
 

@@ -10,8 +10,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
-from monitor.cli import app
-from monitor.cli import common
+from monitor.cli import app, common
 from monitor.cli import rules as cli_rules
 from monitor.rules import folder_rule_files, load_rules
 
@@ -180,7 +179,10 @@ def test_a_txt_bom_is_not_part_of_the_document(tmp_path: Path) -> None:
         ("seeds: [doc1.txt]\n", "1:8: 'seeds' must be a mapping, not a list"),
         ("seeds:\n  doc1.txt: {match: r}\n", "2:21: the rule ids of seed 'doc1.txt' must be a list, not a string"),
         ("seeds:\n  doc1.txt: {match: [[r]]}\n", "2:22: each rule id of seed 'doc1.txt' must be a string, not a list"),
-        ("seeds:\n  doc1.txt: {matches: [r]}\n", "2:14: unknown key 'matches' in seed 'doc1.txt' (did you mean 'match'?)"),
+        (
+            "seeds:\n  doc1.txt: {matches: [r]}\n",
+            "2:14: unknown key 'matches' in seed 'doc1.txt' (did you mean 'match'?)",
+        ),
     ],
 )
 def test_a_malformed_seeds_file_is_a_positioned_error(tmp_path: Path, text: str, error: str) -> None:
@@ -239,7 +241,9 @@ def test_rules_test_of_some_files_skips_other_rules_seed_expectations(tmp_path: 
     _write(tmp_path / "seeds" / "expectations.yaml", "seeds:\n  doc1.txt:\n    match: [r, other-rule]\n")
     result = _run("rules", "test", "r.yaml")
     assert result.exit_code == 0, result.stdout
-    assert "1 example, 0 failures (1 seed expectations skipped: their rules are not in the given paths)" in result.stdout
+    assert (
+        "1 example, 0 failures (1 seed expectations skipped: their rules are not in the given paths)" in result.stdout
+    )
     _write(tmp_path / "seeds" / "expectations.yaml", "seeds:\n  doc1.txt:\n    no_match: [r]\n")
     failed = _run("rules", "test", "r.yaml")
     assert failed.exit_code == 1

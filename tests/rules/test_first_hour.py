@@ -40,19 +40,28 @@ def rule_file(folder: Path, query: str, *, sets: str = "", name: str = "r.yaml")
 
 # --- item 2: operator look-alikes are warnings, with file:line:column and what was probably meant
 
-@pytest.mark.parametrize(("query", "column", "message"), [
-    ("junta or tatmadaw", 19, "'or' is a word here; write OR for either"),
-    ("junta Or tatmadaw", 19, "'Or' is a word here; write OR for either"),
-    ("junta and tatmadaw", 19, "'and' is a word here; write AND for both"),
-    ("junta not tatmadaw", 19, "'not' is a word here; write NOT to exclude"),
-    ("junta near airstrike", 19, "'near' is a word here; write NEAR/n for words at most n apart (e.g. NEAR/5)"),
-    ("junta NEAR5 airstrike", 19, "'NEAR5' is a word here; write NEAR/5 for words at most 5 apart"),
-    ("junta Near/5 airstrike", 19, "'Near/5' is a word here; write NEAR/5 for words at most 5 apart"),
-    ("junta near/5 airstrike", 19, "'near/5' is a word here; write NEAR/5 for words at most 5 apart"),
-    ("junta ONEAR5 airstrike", 19, "'ONEAR5' is a word here; write ONEAR/5 for words at most 5 apart in this order"),
-])
+
+@pytest.mark.parametrize(
+    ("query", "column", "message"),
+    [
+        ("junta or tatmadaw", 19, "'or' is a word here; write OR for either"),
+        ("junta Or tatmadaw", 19, "'Or' is a word here; write OR for either"),
+        ("junta and tatmadaw", 19, "'and' is a word here; write AND for both"),
+        ("junta not tatmadaw", 19, "'not' is a word here; write NOT to exclude"),
+        ("junta near airstrike", 19, "'near' is a word here; write NEAR/n for words at most n apart (e.g. NEAR/5)"),
+        ("junta NEAR5 airstrike", 19, "'NEAR5' is a word here; write NEAR/5 for words at most 5 apart"),
+        ("junta Near/5 airstrike", 19, "'Near/5' is a word here; write NEAR/5 for words at most 5 apart"),
+        ("junta near/5 airstrike", 19, "'near/5' is a word here; write NEAR/5 for words at most 5 apart"),
+        (
+            "junta ONEAR5 airstrike",
+            19,
+            "'ONEAR5' is a word here; write ONEAR/5 for words at most 5 apart in this order",
+        ),
+    ],
+)
 def test_operator_lookalikes_are_warned_about_in_check_and_test(
-        here: Path, query: str, column: int, message: str) -> None:
+    here: Path, query: str, column: int, message: str
+) -> None:
     path = rule_file(here, query)
     warning = f"warning: {path}:4:{column}: query of rule 'r': {message}"
     code, out, _ = invoke("rules", "check")
@@ -62,8 +71,17 @@ def test_operator_lookalikes_are_warned_about_in_check_and_test(
     assert code == 0 and warning in out
 
 
-@pytest.mark.parametrize("query", ['"rock and roll" OR jazz', "feed:or AND junta", 'junta "or" tatmadaw',
-                                   "rock n roll", "and junta", "junta OR tatmadaw"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"rock and roll" OR jazz',
+        "feed:or AND junta",
+        'junta "or" tatmadaw',
+        "rock n roll",
+        "and junta",
+        "junta OR tatmadaw",
+    ],
+)
 def test_words_that_are_not_between_terms_or_are_quoted_are_not_warned_about(here: Path, query: str) -> None:
     rule_file(here, query)
     code, out, _ = invoke("rules", "check")
@@ -83,11 +101,19 @@ def test_warnings_and_errors_of_one_query_are_bounded(here: Path) -> None:
 @pytest.mark.slow  # a daemon subprocess, as tests/daemon/test_daemon.py
 def test_the_daemon_logs_lookalikes_at_start_and_at_reload(tmp_path: Path) -> None:
     rule = rule_file(tmp_path, "junta or tatmadaw")
-    (tmp_path / "config.toml").write_text('[database]\nurl = "sqlite:///m.db"\n[scheduler]\ntick = "1s"\n'
-                                          '[fetch]\nextract_processes = 1\n', encoding="utf-8")
+    (tmp_path / "config.toml").write_text(
+        '[database]\nurl = "sqlite:///m.db"\n[scheduler]\ntick = "1s"\n[fetch]\nextract_processes = 1\n',
+        encoding="utf-8",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    daemon = subprocess.Popen([sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"), "run"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(tmp_path / "config.toml"), "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in daemon.stdout or ()], daemon=True).start()
 
@@ -107,9 +133,13 @@ def test_the_daemon_logs_lookalikes_at_start_and_at_reload(tmp_path: Path) -> No
 
 # --- item 2: every error of a query, "did you mean" for sets, readable YAML
 
+
 def test_every_error_of_a_query_is_reported_with_did_you_mean_for_sets(here: Path) -> None:
-    path = rule_file(here, "@place AND Title:x AND ra* AND x NEAR y AND (a OR NOT b)",
-                     sets="sets:\n  places: [Poipet]\n  army: [tatmadaw, '@plces']\n")
+    path = rule_file(
+        here,
+        "@place AND Title:x AND ra* AND x NEAR y AND (a OR NOT b)",
+        sets="sets:\n  places: [Poipet]\n  army: [tatmadaw, '@plces']\n",
+    )
     code, out, _ = invoke("rules", "check")
     assert code == 2
     assert out.splitlines() == [
@@ -133,22 +163,38 @@ def test_a_structural_error_ends_the_query_after_the_errors_before_it(here: Path
     assert f"{path}:4:23: query of rule 'r': missing ')' to close this '('" in out
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("rules:\n  - id: a\n    title: t\n   query: x\n",
-     "4:4: invalid YAML: bad indentation: this line starts at column 4, the line above at column 5; the keys of "
-     "one mapping, and the '-' items of one list, must start in the same column"),
-    ("rules:\n  - id: a\n    title: t\n      query: x\n", "4:7: invalid YAML: bad indentation: this line starts at "
-     "column 7, the line above at column 5"),
-    ("rules:\n  - id: a\n    title: Raids: Cambodia\n    query: x\n",
-     "3:17: invalid YAML: a second ': ' on this line: quote a value that holds ': ' (title: 'Raids: Cambodia')"),
-    ("rules:\n\t- id: a\n", "2:1: invalid YAML: a tab character: indent with spaces only"),
-    ("rules:\n  - id: a\n    title\n    query: x\n", "4:5: invalid YAML: the text at line 3, column 5 is neither "
-     "'key: value' nor a '- ' item: a ':' is missing after its key"),
-    ("rules:\n  - id: a\n    title: t\n    query: 'x\n", "5:1: invalid YAML: the quote opened at line 4, column 12 "
-     "is never closed"),
-    ("rules:\n  - id: a\n    tags: [a, b\n    query: x\n", "4:10: invalid YAML: the '[' opened at line 3, column 11 "
-     "needs a ',' between items and a closing ']'"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "rules:\n  - id: a\n    title: t\n   query: x\n",
+            "4:4: invalid YAML: bad indentation: this line starts at column 4, the line above at column 5; the keys of "
+            "one mapping, and the '-' items of one list, must start in the same column",
+        ),
+        (
+            "rules:\n  - id: a\n    title: t\n      query: x\n",
+            "4:7: invalid YAML: bad indentation: this line starts at column 7, the line above at column 5",
+        ),
+        (
+            "rules:\n  - id: a\n    title: Raids: Cambodia\n    query: x\n",
+            "3:17: invalid YAML: a second ': ' on this line: quote a value that holds ': ' (title: 'Raids: Cambodia')",
+        ),
+        ("rules:\n\t- id: a\n", "2:1: invalid YAML: a tab character: indent with spaces only"),
+        (
+            "rules:\n  - id: a\n    title\n    query: x\n",
+            "4:5: invalid YAML: the text at line 3, column 5 is neither "
+            "'key: value' nor a '- ' item: a ':' is missing after its key",
+        ),
+        (
+            "rules:\n  - id: a\n    title: t\n    query: 'x\n",
+            "5:1: invalid YAML: the quote opened at line 4, column 12 is never closed",
+        ),
+        (
+            "rules:\n  - id: a\n    tags: [a, b\n    query: x\n",
+            "4:10: invalid YAML: the '[' opened at line 3, column 11 needs a ',' between items and a closing ']'",
+        ),
+    ],
+)
 def test_yaml_errors_are_readable_and_positioned(here: Path, text: str, expected: str) -> None:
     (here / "rules").mkdir()
     (here / "rules" / "r.yaml").write_text(text, encoding="utf-8")
@@ -189,20 +235,33 @@ def test_explain_says_when_the_rules_filters_leave_a_document_out(here: Path) ->
     (here / "a.jsonl").write_text('{"id": "a", "title": "Police raid", "text": "", "lang": "en"}\n', encoding="utf-8")
     code, out, _ = invoke("rules", "explain", "r", "a.jsonl")
     assert code == 1
-    assert out.splitlines()[:2] == ["rule 'r' does not match a",
-                                    "  the query is true, but the rule's filters (lang: [km]) leave this document out"]
+    assert out.splitlines()[:2] == [
+        "rule 'r' does not match a",
+        "  the query is true, but the rule's filters (lang: [km]) leave this document out",
+    ]
 
 
 # --- rules new: a skeleton that passes check as written, never overwritten, with the next step
 
+
 def test_rules_new_writes_a_valid_commented_skeleton_and_refuses_to_overwrite(here: Path) -> None:
     code, out, _ = invoke("rules", "new", "kh-raids")
     assert code == 0
-    assert out.splitlines() == ["wrote rules/kh-raids.yaml: replace its placeholder words with yours",
-                                "Next: monitor rules test  (runs its examples)"]
+    assert out.splitlines() == [
+        "wrote rules/kh-raids.yaml: replace its placeholder words with yours",
+        "Next: monitor rules test  (runs its examples)",
+    ]
     text = (here / "rules" / "kh-raids.yaml").read_text(encoding="utf-8")
-    for part in ("title:", "description:", "query: '@kh_raids_terms", "severity:", "tags:", "match:", "no_match:",
-                 "# "):
+    for part in (
+        "title:",
+        "description:",
+        "query: '@kh_raids_terms",
+        "severity:",
+        "tags:",
+        "match:",
+        "no_match:",
+        "# ",
+    ):
         assert part in text
     code, out, _ = invoke("rules", "check")
     assert (code, out) == (0, "1 rule OK\n")
@@ -214,7 +273,10 @@ def test_rules_new_writes_a_valid_commented_skeleton_and_refuses_to_overwrite(he
     assert invoke("rules", "check", "rules", "elsewhere")[:2] == (0, "2 rules OK\n")
     before = text
     code, _, err = invoke("rules", "new", "other", "--file", "rules/kh-raids.yaml")
-    assert code == 2 and err == "monitor: error: rules/kh-raids.yaml exists: not overwritten (name another file with --file)\n"
+    assert (
+        code == 2
+        and err == "monitor: error: rules/kh-raids.yaml exists: not overwritten (name another file with --file)\n"
+    )
     assert (here / "rules" / "kh-raids.yaml").read_text(encoding="utf-8") == before
     code, _, err = invoke("rules", "new", "kh-raids", "--file", "new.yaml")
     assert code == 2 and "rule 'kh-raids' already exists at" in err and not (here / "new.yaml").exists()
@@ -224,13 +286,16 @@ def test_rules_new_writes_a_valid_commented_skeleton_and_refuses_to_overwrite(he
 
 # --- item 10: outside a deployment, say what is in use and how to start
 
+
 def test_check_without_config_or_rules_says_defaults_are_in_use_and_how_to_start(here: Path) -> None:
     code, out, err = invoke("rules", "check")
     assert code == 2 and out == ""
-    assert err == (f"monitor: error: no rules to load: there is no config.toml in {here}, so the built-in defaults "
-                   f"are in use, and they look for rules in {here / 'rules'}, which does not exist. To start: "
-                   "`monitor init` (writes config.toml and rules/ here), then `monitor rules new ID` for a rule of "
-                   "your own; or name rule files: `monitor rules check PATH`, `monitor match --rules PATH INPUT`\n")
+    assert err == (
+        f"monitor: error: no rules to load: there is no config.toml in {here}, so the built-in defaults "
+        f"are in use, and they look for rules in {here / 'rules'}, which does not exist. To start: "
+        "`monitor init` (writes config.toml and rules/ here), then `monitor rules new ID` for a rule of "
+        "your own; or name rule files: `monitor rules check PATH`, `monitor match --rules PATH INPUT`\n"
+    )
 
 
 def test_a_folder_without_rule_files_is_warned_about(here: Path) -> None:
@@ -242,6 +307,7 @@ def test_a_folder_without_rule_files_is_warned_about(here: Path) -> None:
 
 
 # --- item 13: plurals, --rules repeatable, colour on a terminal only, matches --rule naming no rule
+
 
 def test_counts_are_singular_for_one(here: Path) -> None:
     path = rule_file(here, "raid*")

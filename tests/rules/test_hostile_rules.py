@@ -29,9 +29,14 @@ pytestmark = pytest.mark.slow
 
 GOOD = "rules:\n  - id: good\n    title: Good\n    query: fraud\n"
 #: The issue's file: nine lines, each mapping merging the previous one nine times (9^7 expansions).
-LAUGHS = "a: &a {x: 1, y: 2}\n" + "".join(
-    f"{cur}: &{cur} {{<<: [{', '.join([f'*{prev}'] * 9)}]}}\n" for prev, cur in zip("abcdefg", "bcdefgh")
-) + "rules: [{<<: *h, id: r, title: t, query: x}]\n"
+LAUGHS = (
+    "a: &a {x: 1, y: 2}\n"
+    + "".join(
+        f"{cur}: &{cur} {{<<: [{', '.join([f'*{prev}'] * 9)}]}}\n"
+        for prev, cur in zip("abcdefg", "bcdefgh", strict=False)
+    )
+    + "rules: [{<<: *h, id: r, title: t, query: x}]\n"
+)
 _ERROR_LINE = re.compile(r"^\S+:\d+:\d+: \S.*$")
 
 
@@ -75,10 +80,18 @@ def test_billion_laughs_merge_keys_fail_fast_with_one_positioned_error(tmp_path:
 
 def test_alias_bombs_of_lists_and_long_scalars_are_refused(tmp_path: Path) -> None:
     lists = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{cur}: &{cur} [{', '.join([f'*{prev}'] * 9)}]\n" for prev, cur in zip("abcdefg", "bcdefgh")
+        f"{cur}: &{cur} [{', '.join([f'*{prev}'] * 9)}]\n" for prev, cur in zip("abcdefg", "bcdefgh", strict=False)
     )
     assert "YAML aliases expand this value" in _errors(tmp_path, lists)[0]
-    scalar = "s: &s '" + "x" * 50_000 + "'\nt: &t [" + ", ".join(["*s"] * 30) + "]\nrules: [" + ", ".join(["*t"] * 30) + "]\n"
+    scalar = (
+        "s: &s '"
+        + "x" * 50_000
+        + "'\nt: &t ["
+        + ", ".join(["*s"] * 30)
+        + "]\nrules: ["
+        + ", ".join(["*t"] * 30)
+        + "]\n"
+    )
     assert "YAML aliases expand this value" in _errors(tmp_path, scalar)[0]
 
 
@@ -96,9 +109,12 @@ def test_merge_keys_shared_the_ordinary_way_still_load(tmp_path: Path) -> None:
         pytest.param("rules:\n  - &r\n    id: x\n    title: t\n    query: a\n    <<: *r\n", "6:5", id="self"),
         pytest.param(
             "rules:\n  - &r\n    id: x\n    title: t\n    query: a\n    description: &d {<<: *r}\n    <<: *d\n",
-            "6:22", id="through-a-nested-mapping",
+            "6:22",
+            id="through-a-nested-mapping",
         ),
-        pytest.param("rules:\n  - &r\n    id: x\n    title: t\n    query: a\n    <<: [{k: 1}, *r]\n", "6:5", id="in-a-list"),
+        pytest.param(
+            "rules:\n  - &r\n    id: x\n    title: t\n    query: a\n    <<: [{k: 1}, *r]\n", "6:5", id="in-a-list"
+        ),
     ],
 )
 def test_a_merge_cycle_is_a_positioned_error_not_a_traceback(tmp_path: Path, text: str, where: str) -> None:
@@ -145,11 +161,19 @@ def test_python_and_local_tags_are_refused_and_never_run(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        pytest.param(b"rules:\n  - id: a\n    title: caf\xe9\n", "3:15: not UTF-8 text: invalid continuation byte", id="latin-1"),
+        pytest.param(
+            b"rules:\n  - id: a\n    title: caf\xe9\n", "3:15: not UTF-8 text: invalid continuation byte", id="latin-1"
+        ),
         pytest.param("rules: []\n".encode("utf-16"), "1:1: not UTF-8 text: invalid start byte", id="utf-16"),
-        pytest.param(b"\xef\xbb\xbfrules:\n  - id: \xe5\xad\x97\xff\n", "2:10: not UTF-8 text: invalid start byte", id="after-bom"),
+        pytest.param(
+            b"\xef\xbb\xbfrules:\n  - id: \xe5\xad\x97\xff\n",
+            "2:10: not UTF-8 text: invalid start byte",
+            id="after-bom",
+        ),
         pytest.param(b"rules:\n  - id: a\x00\n", "2:10: invalid YAML: unacceptable character #x0000", id="nul"),
-        pytest.param(b"rules:\n  - title: '\x00'\n", "2:13: invalid YAML: unacceptable character #x0000", id="nul-quoted"),
+        pytest.param(
+            b"rules:\n  - title: '\x00'\n", "2:13: invalid YAML: unacceptable character #x0000", id="nul-quoted"
+        ),
     ],
 )
 def test_bad_bytes_are_one_positioned_error(tmp_path: Path, data: bytes, error: str) -> None:
@@ -184,7 +208,17 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
         ("x AND /" + "(" * 3000 + "a" + ")" * 3000 + "/", "groups nested too deep"),
         ("x AND /" + "(a|" * 3000 + "b" + ")" * 3000 + "/", "groups nested too deep"),
     ],
-    ids=["parentheses", "not", "minus", "fields", "long", "regex-repeats", "regex-count-digits", "regex-groups", "regex-alternatives"],
+    ids=[
+        "parentheses",
+        "not",
+        "minus",
+        "fields",
+        "long",
+        "regex-repeats",
+        "regex-count-digits",
+        "regex-groups",
+        "regex-alternatives",
+    ],
 )
 def test_hostile_queries_are_errors_in_the_query(tmp_path: Path, query: str, error: str) -> None:
     (got,) = _errors(tmp_path, f"rules:\n  - id: r\n    title: t\n    query: '{query}'\n")
@@ -194,8 +228,11 @@ def test_hostile_queries_are_errors_in_the_query(tmp_path: Path, query: str, err
 def test_the_nesting_limit_leaves_real_queries_alone(tmp_path: Path) -> None:
     deep = "(" * MAX_NESTING + "scam" + ")" * MAX_NESTING
     rules = {
-        "deep": deep, "punct": "scam " + "& " * 40_000 + "raid", "not": "scam & NOT football",
-        "far": "scam NEAR/" + "9" * 5000 + " raid", "counted": r"scam AND /(\w{1,20} ){2}centre/",
+        "deep": deep,
+        "punct": "scam " + "& " * 40_000 + "raid",
+        "not": "scam & NOT football",
+        "far": "scam NEAR/" + "9" * 5000 + " raid",
+        "counted": r"scam AND /(\w{1,20} ){2}centre/",
     }
     ruleset = RuleSet.from_queries(rules)
     got = ruleset.match(Document(text="Police raid a scam centre"))
@@ -216,8 +253,11 @@ def test_set_includes_nested_too_deep_or_broken_many_times_fail_fast(tmp_path: P
 
 
 def test_a_big_set_used_by_many_rules_is_compiled_once(tmp_path: Path) -> None:
-    text = "sets:\n  big: [" + ", ".join(f"w{i}" for i in range(1500)) + "]\nrules:\n" + "".join(
-        f"  - {{id: r{i}, title: t, query: '@big AND x{i}'}}\n" for i in range(1500)
+    text = (
+        "sets:\n  big: ["
+        + ", ".join(f"w{i}" for i in range(1500))
+        + "]\nrules:\n"
+        + "".join(f"  - {{id: r{i}, title: t, query: '@big AND x{i}'}}\n" for i in range(1500))
     )
     start = time.perf_counter()
     ruleset = load_rules([_write(tmp_path / "r.yaml", text)])  # 2.25 million (rule, term) pairs
@@ -248,7 +288,9 @@ def test_every_hostile_file_at_once_is_one_line_each_and_the_set_is_rejected(tmp
 SLOW = "/(x+x+)+y/"
 
 
-def test_the_regex_time_is_one_budget_per_article(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_regex_time_is_one_budget_per_article(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(evaluate_mod, "REGEX_TIMEOUT", 0.2)
     rules = {f"slow{i}": SLOW for i in range(10)} | {"word": "fraud", "late": "fraud AND /fraud/"}
     ruleset = RuleSet.from_queries(rules)
@@ -265,7 +307,9 @@ def test_the_regex_time_is_one_budget_per_article(monkeypatch: pytest.MonkeyPatc
     assert set(got.timed_out) == {f"slow{i}" for i in range(10)} | {"late"}
     warnings = [r.getMessage() for r in caplog.records if "rule regex timeout" in r.getMessage()]
     assert len(warnings) == 11
-    assert all("https://example.com/aaaa" in w and "secret" not in w and "a" * 100 not in w and "…" in w for w in warnings)
+    assert all(
+        "https://example.com/aaaa" in w and "secret" not in w and "a" * 100 not in w and "…" in w for w in warnings
+    )
     assert "rule regex timeout rule=slow0 article='https://example.com/aaa" in warnings[0]
 
 
@@ -298,7 +342,10 @@ def test_rules_check_reports_an_example_whose_regex_times_out(tmp_path: Path, mo
 @pytest.mark.parametrize(
     "doc",
     [
-        pytest.param(Document(title="scam \ud800", text="scam \udfff raid " * 10_000, url="http://x/\ud800", author="\udc00"), id="surrogates"),
+        pytest.param(
+            Document(title="scam \ud800", text="scam \udfff raid " * 10_000, url="http://x/\ud800", author="\udc00"),
+            id="surrogates",
+        ),
         pytest.param(Document(title="scam\x00", text="scam\x00raid\x00" * 25_000, author="a\x00b"), id="nul"),
         pytest.param(Document(text="scam raid a" + "\u0301" * 500_000), id="one-combining-flood"),
         pytest.param(Document(text="scam raid " + ("a" + "\u0301" * 40 + " ") * 10_000), id="many-combining-floods"),
@@ -311,7 +358,9 @@ def test_rules_check_reports_an_example_whose_regex_times_out(tmp_path: Path, mo
     ],
 )
 def test_a_hostile_article_is_matched_in_bounded_time_and_alone(doc: Document) -> None:
-    ruleset = RuleSet.from_queries({"near": "scam NEAR/3 raid", "set": "(scam OR raid*) AND NOT football", "re": "scam AND /ra.d/"})
+    ruleset = RuleSet.from_queries(
+        {"near": "scam NEAR/3 raid", "set": "(scam OR raid*) AND NOT football", "re": "scam AND /ra.d/"}
+    )
     start = time.perf_counter()
     got = ruleset.match(doc)
     assert time.perf_counter() - start < 5
@@ -322,7 +371,9 @@ def test_a_hostile_article_is_matched_in_bounded_time_and_alone(doc: Document) -
     assert [m.rule.id for m in ruleset.match(Document(text="A raid on a scam centre"))] == ["near", "set", "re"]
 
 
-def test_only_the_start_of_a_huge_field_is_read(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_only_the_start_of_a_huge_field_is_read(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(evaluate_mod, "MAX_FIELD_CHARS", 1000)
     ruleset = RuleSet.from_queries({"early": "scam", "late": "raid"})
     doc = Document(title="T", text="scam " + "x " * 600 + "raid")
@@ -378,4 +429,7 @@ def test_a_wildcard_with_several_stars_is_linear_in_a_huge_word() -> None:
     assert time.perf_counter() - start < 2
     assert [m.rule.id for m in got] == ["word"]
     assert [m.rule.id for m in ruleset.match(Document(text="fraud centrez centerz cent-rez"))] == ["glob", "word"]
-    assert [h.text for h in ruleset.match(Document(text="centrez centerz centrarez"))[0].hits] == ["centrez", "centrarez"]
+    assert [h.text for h in ruleset.match(Document(text="centrez centerz centrarez"))[0].hits] == [
+        "centrez",
+        "centrarez",
+    ]

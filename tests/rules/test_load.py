@@ -48,7 +48,11 @@ def test_readme_example_loads(tmp_path: Path) -> None:
     rs = load_rules([_write(tmp_path, GOOD)])
     (rule,) = rs.rules
     assert (rule.id, rule.severity, rule.tags, rule.enabled, rule.line) == (
-        "kh-scam-crackdown", "high", ("cambodia", "scams"), True, 7,
+        "kh-scam-crackdown",
+        "high",
+        ("cambodia", "scams"),
+        True,
+        7,
     )
     assert rs.get("kh-scam-crackdown") is rule and rs.get("nope") is None
     assert len(rule.version) == 16
@@ -59,7 +63,13 @@ def test_defaults(tmp_path: Path) -> None:
     rs = load_rules([_write(tmp_path, "rules:\n  - {id: a, title: A, query: scam}\n")])
     (rule,) = rs.rules
     assert (rule.severity, rule.tags, rule.lang, rule.feeds, rule.enabled, rule.notify, rule.description) == (
-        "medium", (), (), (), True, None, "",
+        "medium",
+        (),
+        (),
+        (),
+        True,
+        None,
+        "",
     )
 
 
@@ -78,18 +88,26 @@ def test_empty_files_are_valid(tmp_path: Path, text: str) -> None:
 
 
 ERRORS = [
-    ("unknown-key-did-you-mean",
-     "rules:\n  - id: kh-scam\n    title: t\n    query: scam\n    qeury: x\n",
-     "5:5: unknown key 'qeury' in rule 'kh-scam' (did you mean 'query'?)"),
-    ("missing-key-points-at-rule",
-     "rules:\n  - id: kh-scam\n    title: t\n",
-     "2:5: missing key 'query' in rule 'kh-scam'"),
-    ("duplicate-id-at-second",
-     "rules:\n  - {id: a, title: t, query: x}\n  - {id: a, title: t, query: y}\n",
-     "3:10: duplicate rule id 'a'"),
-    ("duplicate-yaml-key",
-     "rules:\n  - id: a\n    title: t\n    query: x\n    query: y\n",
-     "5:5: duplicate key 'query'"),
+    (
+        "unknown-key-did-you-mean",
+        "rules:\n  - id: kh-scam\n    title: t\n    query: scam\n    qeury: x\n",
+        "5:5: unknown key 'qeury' in rule 'kh-scam' (did you mean 'query'?)",
+    ),
+    (
+        "missing-key-points-at-rule",
+        "rules:\n  - id: kh-scam\n    title: t\n",
+        "2:5: missing key 'query' in rule 'kh-scam'",
+    ),
+    (
+        "duplicate-id-at-second",
+        "rules:\n  - {id: a, title: t, query: x}\n  - {id: a, title: t, query: y}\n",
+        "3:10: duplicate rule id 'a'",
+    ),
+    (
+        "duplicate-yaml-key",
+        "rules:\n  - id: a\n    title: t\n    query: x\n    query: y\n",
+        "5:5: duplicate key 'query'",
+    ),
     ("rules-null", "rules:\n", "1:7: 'rules' must be a list of rules, not null"),
     ("sets-null", "sets: ~\n", "1:7: 'sets' must be a mapping"),
     ("rules-mapping", "rules: {a: 1}\n", "1:8: 'rules' must be a list"),
@@ -97,41 +115,83 @@ ERRORS = [
     ("top-level-list", "- a\n", "1:1: a rule file must be a mapping"),
     ("bad-id", "rules:\n  - {id: Kh_Scam, title: t, query: x}\n", "2:10: invalid rule id 'Kh_Scam'"),
     ("bad-severity", "rules:\n  - {id: a, title: t, query: x, severity: urgent}\n", "2:43: unknown severity 'urgent'"),
-    ("tags-not-list", "rules:\n  - {id: a, title: t, query: x, tags: scams}\n", "2:39: 'tags' in rule 'a' must be a list"),
-    ("enabled-not-bool", "rules:\n  - {id: a, title: t, query: x, enabled: maybe}\n", "2:42: 'enabled' in rule 'a' must be true or false"),
-    ("lang-not-iso", "rules:\n  - {id: a, title: t, query: x, lang: [eng]}\n", "2:40: 'eng' in 'lang' in rule 'a' is not an ISO 639-1"),
+    (
+        "tags-not-list",
+        "rules:\n  - {id: a, title: t, query: x, tags: scams}\n",
+        "2:39: 'tags' in rule 'a' must be a list",
+    ),
+    (
+        "enabled-not-bool",
+        "rules:\n  - {id: a, title: t, query: x, enabled: maybe}\n",
+        "2:42: 'enabled' in rule 'a' must be true or false",
+    ),
+    (
+        "lang-not-iso",
+        "rules:\n  - {id: a, title: t, query: x, lang: [eng]}\n",
+        "2:40: 'eng' in 'lang' in rule 'a' is not an ISO 639-1",
+    ),
     ("query-null", "rules:\n  - {id: a, title: t, query: }\n", "2:29: 'query' in rule 'a' must be a string, not null"),
     ("rule-not-mapping", "rules:\n  - scam\n", "2:5: each item of 'rules' must be a mapping"),
-    ("query-syntax-column",
-     "rules:\n  - id: a\n    title: t\n    query: 'scam AND (foo OR NOT bar)'\n",
-     "4:30: query of rule 'a': OR branch 'NOT bar'"),
-    ("query-syntax-plain-scalar",
-     "rules:\n  - id: a\n    title: t\n    query: scam NEAR fraud\n",
-     "4:17: query of rule 'a': NEAR needs a distance"),
-    ("query-syntax-block-scalar",
-     "rules:\n  - id: a\n    title: t\n    query: |\n      scam AND\n      body:x\n",
-     "6:7: query of rule 'a': unknown field 'body'"),
-    ("undefined-set", "rules:\n  - {id: a, title: t, query: 'x @nope'}\n", "2:33: query of rule 'a': undefined set '@nope'"),
+    (
+        "query-syntax-column",
+        "rules:\n  - id: a\n    title: t\n    query: 'scam AND (foo OR NOT bar)'\n",
+        "4:30: query of rule 'a': OR branch 'NOT bar'",
+    ),
+    (
+        "query-syntax-plain-scalar",
+        "rules:\n  - id: a\n    title: t\n    query: scam NEAR fraud\n",
+        "4:17: query of rule 'a': NEAR needs a distance",
+    ),
+    (
+        "query-syntax-block-scalar",
+        "rules:\n  - id: a\n    title: t\n    query: |\n      scam AND\n      body:x\n",
+        "6:7: query of rule 'a': unknown field 'body'",
+    ),
+    (
+        "undefined-set",
+        "rules:\n  - {id: a, title: t, query: 'x @nope'}\n",
+        "2:33: query of rule 'a': undefined set '@nope'",
+    ),
     ("set-defined-twice", "sets:\n  a: [x]\n  a: [y]\n", "3:3: duplicate key 'a'"),
     ("set-bad-name", "sets:\n  Places: [x]\n", "2:3: invalid set name 'Places'"),
-    ("set-entry-operator", "sets:\n  a: [x, 'y OR z']\n", "2:13: in set 'a': a set entry is one term or phrase and may not contain an operator"),
-    ("set-entry-regex", "sets:\n  a: ['/x/']\n", "2:8: in set 'a': a set entry is one term or phrase and may not contain a regex"),
-    ("set-cycle", "sets:\n  a: [x, '@b']\n  b: ['@c']\n  c: ['@a']\n", "2:3: set 'a' includes itself: @a -> @b -> @c -> @a"),
+    (
+        "set-entry-operator",
+        "sets:\n  a: [x, 'y OR z']\n",
+        "2:13: in set 'a': a set entry is one term or phrase and may not contain an operator",
+    ),
+    (
+        "set-entry-regex",
+        "sets:\n  a: ['/x/']\n",
+        "2:8: in set 'a': a set entry is one term or phrase and may not contain a regex",
+    ),
+    (
+        "set-cycle",
+        "sets:\n  a: [x, '@b']\n  b: ['@c']\n  c: ['@a']\n",
+        "2:3: set 'a' includes itself: @a -> @b -> @c -> @a",
+    ),
     ("set-self-cycle", "sets:\n  a: ['@a']\n", "2:3: set 'a' includes itself"),
     ("set-undefined-include", "sets:\n  a: ['@zz']\n", "2:7: undefined set '@zz' in set 'a'"),
     ("set-not-list", "sets:\n  a: x\n", "2:6: set 'a' must be a list"),
-    ("example-fails",
-     "rules:\n  - id: a\n    title: t\n    query: scam\n    examples:\n      match: [fraud]\n      no_match: [scam]\n",
-     "6:15: match example 1 of rule 'a' should match but does not"),
-    ("example-no-match-fails",
-     "rules:\n  - id: a\n    title: t\n    query: scam\n    examples:\n      no_match: [big scam]\n",
-     "6:18: no_match example 1 of rule 'a' should not match but does"),
-    ("example-unknown-key",
-     "rules:\n  - id: a\n    title: t\n    query: scam\n    examples:\n      match:\n        - {titel: scam}\n",
-     "7:12: unknown key 'titel' in examples.match[1] of rule 'a' (did you mean 'title'?)"),
-    ("examples-unknown-section",
-     "rules:\n  - id: a\n    title: t\n    query: scam\n    examples:\n      matches: [scam]\n",
-     "6:7: unknown key 'matches' in the examples of rule 'a' (did you mean 'match'?)"),
+    (
+        "example-fails",
+        "rules:\n  - id: a\n    title: t\n    query: scam\n    examples:\n      match: [fraud]\n      no_match: [scam]\n",
+        "6:15: match example 1 of rule 'a' should match but does not",
+    ),
+    (
+        "example-no-match-fails",
+        "rules:\n  - id: a\n    title: t\n    query: scam\n    examples:\n      no_match: [big scam]\n",
+        "6:18: no_match example 1 of rule 'a' should not match but does",
+    ),
+    (
+        "example-unknown-key",
+        "rules:\n  - id: a\n    title: t\n    query: scam\n    examples:\n      match:\n        - {titel: scam}\n",
+        "7:12: unknown key 'titel' in examples.match[1] of rule 'a' (did you mean 'title'?)",
+    ),
+    (
+        "examples-unknown-section",
+        "rules:\n  - id: a\n    title: t\n    query: scam\n    examples:\n      matches: [scam]\n",
+        "6:7: unknown key 'matches' in the examples of rule 'a' (did you mean 'match'?)",
+    ),
     ("invalid-yaml", "rules: [\n", "2:1: invalid YAML"),
 ]
 
@@ -249,7 +309,10 @@ def test_yaml_merge_keys_share_a_rule_s_keys_and_its_own_keys_win(tmp_path: Path
 
 
 def test_yaml_merge_key_errors_are_positioned(tmp_path: Path) -> None:
-    errors = _errors(tmp_path, MERGED + "  - <<: 5\n    id: kh-c\n    title: C\n    query: x\n  - <<: *kh\n    id: kh-d\n    sevrity: low\n")
+    errors = _errors(
+        tmp_path,
+        MERGED + "  - <<: 5\n    id: kh-c\n    title: C\n    query: x\n  - <<: *kh\n    id: kh-d\n    sevrity: low\n",
+    )
     assert errors == [
         "14:9: '<<' merges a mapping or a list of mappings, not a number",
         "20:5: unknown key 'sevrity' in rule 'kh-d' (did you mean 'severity'?)",

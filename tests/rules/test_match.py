@@ -165,7 +165,9 @@ def _hits(query: str, doc: Document) -> list[tuple[str, int, int, str]]:
 def test_hits_every_occurrence_of_every_positive_term() -> None:
     doc = Document(title="Raid", text="raid and raids; no fraud")
     assert _hits("raid* -football", doc) == [
-        ("title", 0, 4, "Raid"), ("text", 0, 4, "raid"), ("text", 9, 14, "raids"),
+        ("title", 0, 4, "Raid"),
+        ("text", 0, 4, "raid"),
+        ("text", 9, 14, "raids"),
     ]
 
 
@@ -180,7 +182,8 @@ def test_phrase_hit_is_one_span() -> None:
 
 def test_near_reports_both_operands() -> None:
     assert [h[3] for h in _hits("scam NEAR/2 compound", Document(text="scam big compound far far far scam"))] == [
-        "scam", "compound",
+        "scam",
+        "compound",
     ]
 
 

@@ -77,7 +77,8 @@ def test_the_snippet_shows_the_decisive_hits(query: str, text: str, decisive: li
 def test_a_set_shows_its_first_member_that_occurs(tmp_path: Path) -> None:
     (tmp_path / "r.yaml").write_text(
         'sets:\n  places: [Poipet, "Phnom Penh", Bavet]\nrules:\n  - {id: r, title: t, query: "@places"}\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     rs = load_rules([tmp_path / "r.yaml"])
     (m,) = rs.match(Document(text=_filler(800) + "in Phnom Penh and " + _filler(900) + "in Poipet"))
     assert _decisive(m) == ["Phnom Penh"]
@@ -134,9 +135,12 @@ def test_many_far_apart_conjuncts_share_the_length_in_at_most_max_passages() -> 
 def test_time_like_case_shows_the_near_window_and_the_place() -> None:
     # A long election article: Cambodia named in the first paragraph (a border clash), the clause that makes the
     # rule true 16,000 characters later.
-    text = ("Thailand's election campaign opened days after a border clash with Cambodia left two soldiers dead. "
-            + _filler(16000)
-            + "Investigators say scam centres held thousands in forced labour near the frontier. " + _filler(3000))
+    text = (
+        "Thailand's election campaign opened days after a border clash with Cambodia left two soldiers dead. "
+        + _filler(16000)
+        + "Investigators say scam centres held thousands in forced labour near the frontier. "
+        + _filler(3000)
+    )
     m = _match('cambodia AND ("scam centre*" NEAR/10 "forced labour")', text)
     assert _decisive(m) == ["Cambodia", "scam centres", "forced labour"]
     first, second = m.snippet.split(SEPARATOR)
@@ -146,15 +150,20 @@ def test_time_like_case_shows_the_near_window_and_the_place() -> None:
 
 
 def test_and_of_near_takes_the_place_nearest_to_the_window() -> None:
-    text = ("Cambodia in brief. " + _filler(8000) + "Cambodia said on Monday that scam centres used forced labour. "
-            + _filler(8000) + "Cambodia again.")
+    text = (
+        "Cambodia in brief. "
+        + _filler(8000)
+        + "Cambodia said on Monday that scam centres used forced labour. "
+        + _filler(8000)
+        + "Cambodia again."
+    )
     m = _match('cambodia AND ("scam centre*" NEAR/10 "forced labour")', text)
     assert SEPARATOR not in m.snippet
     assert "**Cambodia** said on Monday that **scam centres** used **forced labour**" in m.marked_snippet()
 
 
 def test_or_of_ands_prefers_the_compact_branch() -> None:
-    text = ("Poipet opens. " + _filler(6000) + "A casino arrest was made. " + _filler(3000) + "A raid ended it.")
+    text = "Poipet opens. " + _filler(6000) + "A casino arrest was made. " + _filler(3000) + "A raid ended it."
     m = _match("(poipet AND raid) OR (casino AND arrest)", text)
     assert _decisive(m) == ["casino", "arrest"]
     assert SEPARATOR not in m.snippet and "A casino arrest was made" in m.snippet
@@ -179,8 +188,12 @@ def test_a_term_in_title_and_text_is_shown_in_the_text() -> None:
 
 
 def test_marks_stay_on_the_hits_after_whitespace_collapses_in_every_passage() -> None:
-    text = ("\n\n  Poipet\t\tis   a\n\ntown. " + _filler(3000).replace(" ", "  \n ")
-            + "Police\n\n\n raided \t a   casino. " + _filler(2000))
+    text = (
+        "\n\n  Poipet\t\tis   a\n\ntown. "
+        + _filler(3000).replace(" ", "  \n ")
+        + "Police\n\n\n raided \t a   casino. "
+        + _filler(2000)
+    )
     m = _match("raid* AND poipet", text)
     assert len(m.snippet.split(SEPARATOR)) == 2 and "  " not in m.snippet and "\n" not in m.snippet
     assert _marked(m) == ["Poipet", "raided"]
@@ -193,7 +206,9 @@ _seps = st.sampled_from([" ", "  ", "\n", " \t\n ", ". "])
 @settings(max_examples=200, deadline=None)
 @given(words=_words, seps=st.lists(_seps, min_size=60, max_size=60), pad=st.integers(0, 3))
 def test_every_mark_is_a_hit_whatever_the_spacing_and_distance(words: list[str], seps: list[str], pad: int) -> None:
-    text = "".join(w + s + ("filler " * 40 * pad if i % 7 == 3 else "") for i, (w, s) in enumerate(zip(words, seps)))
+    text = "".join(
+        w + s + ("filler " * 40 * pad if i % 7 == 3 else "") for i, (w, s) in enumerate(zip(words, seps, strict=False))
+    )
     for m in RuleSet.from_queries({"r": "raid AND poipet"}).match(Document(text=text)):
         assert {t.lower() for t in _marked(m)} <= {"raid", "poipet"}
         assert {t.lower() for t in _marked(m)} >= {"raid", "poipet"}

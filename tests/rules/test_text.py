@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
+import unicodedata
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import unicodedata
 
 from monitor.rules.nfkc import _nfkc_each, nfkc_with_map
 from monitor.rules.text import _WORD_RE, Field, fold_word, normalise, split_words
@@ -56,7 +55,7 @@ def test_words(text: str, words: list[str]) -> None:
 )
 def test_offsets_point_into_original_text(text: str, spans: list[tuple[int, int]]) -> None:
     f = normalise(text)
-    assert list(zip(f.starts, f.ends)) == spans
+    assert list(zip(f.starts, f.ends, strict=False)) == spans
 
 
 def test_cased_form_keeps_case_but_folds_accents() -> None:
@@ -104,7 +103,14 @@ def test_english_news_punctuation_takes_the_fast_path() -> None:
     f = Field(text)
     assert f.words == ["cambodia", "s", "scam", "compounds", "raided", "today"]
     assert f._parts is not None  # noqa: SLF001 - the point is which path was taken
-    assert [text[s:e] for s, e in zip(f.starts, f.ends)] == ["Cambodia", "s", "scam", "compounds", "raided", "today"]
+    assert [text[s:e] for s, e in zip(f.starts, f.ends, strict=False)] == [
+        "Cambodia",
+        "s",
+        "scam",
+        "compounds",
+        "raided",
+        "today",
+    ]
     assert Field("Cambodia… today")._parts is None  # noqa: SLF001 - NFKC expands '…' to three characters
 
 
@@ -119,7 +125,7 @@ def test_nfkc_maps_unit_by_unit_agree_with_char_by_char(text: str) -> None:
         return
     each, unit_starts, unit_ends = _nfkc_each(text)
     assert nfkc == each
-    assert all(us <= s < e <= ue for s, e, us, ue in zip(starts, ends, unit_starts, unit_ends))
+    assert all(us <= s < e <= ue for s, e, us, ue in zip(starts, ends, unit_starts, unit_ends, strict=False))
     assert starts == sorted(starts) and ends == sorted(ends)
 
 
@@ -146,4 +152,4 @@ def _reference_spans(text: str) -> list[tuple[int, int]]:
 @settings(max_examples=400, deadline=None)
 def test_word_spans_from_running_lengths_match_the_reference(text: str) -> None:
     f = Field(text, fast=False)
-    assert list(zip(f.starts, f.ends)) == _reference_spans(text)
+    assert list(zip(f.starts, f.ends, strict=False)) == _reference_spans(text)

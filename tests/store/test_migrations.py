@@ -59,10 +59,15 @@ def test_upgrade_from_the_initial_revision_keeps_data(store_url: str) -> None:
     try:
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0001")
-            conn.execute(text("INSERT INTO feeds (name, url, tags, enabled, source, "
-                              "consecutive_failures, blocked_requests, created_at) VALUES "
-                              "('kt', 'https://kt.example/feed', '[\"asia\"]', true, 'config', "
-                              "0, 0, :now)"), {"now": datetime(2026, 1, 1)})
+            conn.execute(
+                text(
+                    "INSERT INTO feeds (name, url, tags, enabled, source, "
+                    "consecutive_failures, blocked_requests, created_at) VALUES "
+                    "('kt', 'https://kt.example/feed', '[\"asia\"]', true, 'config', "
+                    "0, 0, :now)"
+                ),
+                {"now": datetime(2026, 1, 1)},
+            )
     finally:
         engine.dispose()
     with Store.open(store_url) as db:
@@ -79,16 +84,26 @@ def test_upgrade_from_0002_keeps_articles_owned_and_feeds_counted(store_url: str
     try:
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0002")
-            conn.execute(text("INSERT INTO feeds (name, url, config_url, tags, enabled, source, "
-                              "consecutive_failures, blocked_requests, created_at) VALUES "
-                              "('kt', 'https://kt.example/moved', 'https://kt.example/feed', '[]', true, "
-                              "'config', 0, 0, :now)"), {"now": datetime(2026, 1, 1)})
-            conn.execute(text("INSERT INTO stories (id, created_at, title) VALUES (1, :now, 't')"),
-                         {"now": datetime(2026, 1, 1)})
-            conn.execute(text("INSERT INTO articles (canonical_url, url, content_hash, title, text, feed_name, "
-                              "story_id, fetched_at, extracted) VALUES ('https://kt.example/a', "
-                              "'https://kt.example/a', 'h', 't', 'x', 'kt', 1, :now, false)"),
-                         {"now": datetime(2026, 1, 1)})
+            conn.execute(
+                text(
+                    "INSERT INTO feeds (name, url, config_url, tags, enabled, source, "
+                    "consecutive_failures, blocked_requests, created_at) VALUES "
+                    "('kt', 'https://kt.example/moved', 'https://kt.example/feed', '[]', true, "
+                    "'config', 0, 0, :now)"
+                ),
+                {"now": datetime(2026, 1, 1)},
+            )
+            conn.execute(
+                text("INSERT INTO stories (id, created_at, title) VALUES (1, :now, 't')"), {"now": datetime(2026, 1, 1)}
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO articles (canonical_url, url, content_hash, title, text, feed_name, "
+                    "story_id, fetched_at, extracted) VALUES ('https://kt.example/a', "
+                    "'https://kt.example/a', 'h', 't', 'x', 'kt', 1, :now, false)"
+                ),
+                {"now": datetime(2026, 1, 1)},
+            )
     finally:
         engine.dispose()
     with Store.open(store_url) as db:
@@ -96,7 +111,11 @@ def test_upgrade_from_0002_keeps_articles_owned_and_feeds_counted(store_url: str
         [article] = db.story_articles(1)
     # 0003: the moved feed shows its configured URL; nothing failed yet; articles stored before were owned
     assert (feed.url, feed.config_url, feed.failed_entries, feed.redirect_pending) == (
-        "https://kt.example/moved", "https://kt.example/feed", 0, None)
+        "https://kt.example/moved",
+        "https://kt.example/feed",
+        0,
+        None,
+    )
     assert feed.as_json()["config_url"] == "https://kt.example/feed"
     assert article.owned is True
 
@@ -168,12 +187,18 @@ def test_upgrade_from_0003_gives_stored_articles_no_furniture(store_url: str) ->
     try:
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0003")
-            conn.execute(text("INSERT INTO stories (id, created_at, title) VALUES (1, :now, 't')"),
-                         {"now": datetime(2026, 1, 1)})
-            conn.execute(text("INSERT INTO articles (canonical_url, url, content_hash, title, text, feed_name, "
-                              "story_id, fetched_at, extracted, owned) VALUES ('https://kt.example/a', "
-                              "'https://kt.example/a', 'h', 't', 'body and its old furniture', 'kt', 1, :now, "
-                              "true, true)"), {"now": datetime(2026, 1, 1)})
+            conn.execute(
+                text("INSERT INTO stories (id, created_at, title) VALUES (1, :now, 't')"), {"now": datetime(2026, 1, 1)}
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO articles (canonical_url, url, content_hash, title, text, feed_name, "
+                    "story_id, fetched_at, extracted, owned) VALUES ('https://kt.example/a', "
+                    "'https://kt.example/a', 'h', 't', 'body and its old furniture', 'kt', 1, :now, "
+                    "true, true)"
+                ),
+                {"now": datetime(2026, 1, 1)},
+            )
     finally:
         engine.dispose()
     with Store.open(store_url) as db:

@@ -28,32 +28,56 @@ from tests.conftest import PROJECT
 
 NOW = datetime(2026, 11, 3, 8, 0, 0)
 SEEDS = sorted((PROJECT / "seeds").glob("*.txt"))
-WIRE = ("Police in Sihanoukville raided a building used by an online scam ring on Tuesday and "
-        "detained more than two hundred foreign workers, officials from the national committee "
-        "said. The workers told investigators they had been lured by fake job offers and forced "
-        "to defraud people abroad through investment and romance schemes. The committee said it "
-        "would repatriate the victims and prosecute the organisers of the compound.")
+WIRE = (
+    "Police in Sihanoukville raided a building used by an online scam ring on Tuesday and "
+    "detained more than two hundred foreign workers, officials from the national committee "
+    "said. The workers told investigators they had been lured by fake job offers and forced "
+    "to defraud people abroad through investment and romance schemes. The committee said it "
+    "would repatriate the victims and prosecute the organisers of the compound."
+)
 
 
-def article(url: str, *, feed_id: int | None = None, text: str = WIRE, title: str = "Scam raid",
-            feed_name: str = "wire", entry_keys: Sequence[str] = ()) -> NewArticle:
+def article(
+    url: str,
+    *,
+    feed_id: int | None = None,
+    text: str = WIRE,
+    title: str = "Scam raid",
+    feed_name: str = "wire",
+    entry_keys: Sequence[str] = (),
+) -> NewArticle:
     return NewArticle(
-        feed_id=feed_id, feed_name=feed_name, url=url, canonical_url=dedup.canonical_url(url),
-        title=title, text=text, author=None, published=NOW - timedelta(hours=1), lang="en",
-        content_hash=dedup.content_hash(text), story_keys=dedup.story_keys(text),
-        entry_keys=tuple(entry_keys) or (url,), extracted=True)
+        feed_id=feed_id,
+        feed_name=feed_name,
+        url=url,
+        canonical_url=dedup.canonical_url(url),
+        title=title,
+        text=text,
+        author=None,
+        published=NOW - timedelta(hours=1),
+        lang="en",
+        content_hash=dedup.content_hash(text),
+        story_keys=dedup.story_keys(text),
+        entry_keys=tuple(entry_keys) or (url,),
+        extracted=True,
+    )
 
 
 def match(rule: str = "scam-raid", version: str = "v1", severity: str = "high") -> NewMatch:
-    return NewMatch(rule_id=rule, rule_version=version, severity=severity, tags=("scam",),
-                    hits=(("text", 0, 6, "Police"), {"field": "title", "start": 0, "end": 4,
-                                                      "text": "Scam"}),
-                    snippet="Police in Sihanoukville raided a building")
+    return NewMatch(
+        rule_id=rule,
+        rule_version=version,
+        severity=severity,
+        tags=("scam",),
+        hits=(("text", 0, 6, "Police"), {"field": "title", "start": 0, "end": 4, "text": "Scam"}),
+        snippet="Police in Sihanoukville raided a building",
+    )
 
 
 def plan_to(*channels: str, mode: str = "immediate"):  # type: ignore[no-untyped-def]
     def plan(story_id: int, new_story: bool) -> list[PlannedDelivery]:
         return [PlannedDelivery("scam-raid", c, mode, None) for c in channels]
+
     return plan
 
 
@@ -63,10 +87,16 @@ def no_plan(story_id: int, new_story: bool) -> list[PlannedDelivery]:
 
 # --- feeds -------------------------------------------------------------------------------
 
+
 def test_add_get_list_remove_feed(store: Store) -> None:
     added = store.add_feed("kt", "https://kt.example/feed", tags=["asia"], interval=600.0)
     assert (added.name, added.url, added.tags, added.interval, added.source) == (
-        "kt", "https://kt.example/feed", ("asia",), 600.0, "cli")
+        "kt",
+        "https://kt.example/feed",
+        ("asia",),
+        600.0,
+        "cli",
+    )
     assert store.get_feed("kt") == added
     assert [f.name for f in store.list_feeds()] == ["kt"]
     assert store.remove_feed("kt") is True
@@ -82,15 +112,18 @@ def test_duplicate_feed_name_is_a_user_error(store: Store) -> None:
 
 
 def _settings(name: str, url: str, **kw: object) -> SimpleNamespace:
-    values = {"url": url, "name": name, "tags": (), "interval": None, "full_text": None,
-              "enabled": True, **kw}
+    values = {"url": url, "name": name, "tags": (), "interval": None, "full_text": None, "enabled": True, **kw}
     return SimpleNamespace(**values)
 
 
 def test_sync_feeds_upserts_by_name_and_disables_removed(store: Store) -> None:
     store.add_feed("mine", "https://cli.example/feed")
-    store.sync_feeds([_settings("a", "https://a.example/feed", tags=("x",)),  # type: ignore[list-item]
-                      _settings("b", "https://b.example/feed")])
+    store.sync_feeds(
+        [
+            _settings("a", "https://a.example/feed", tags=("x",)),  # type: ignore[list-item]
+            _settings("b", "https://b.example/feed"),
+        ]
+    )
     a = store.get_feed("a")
     assert a is not None
     store.update_feed_state(a.id, dataclasses.replace(a.state, etag='"v1"', last_status="ok"))
@@ -108,10 +141,19 @@ def test_feed_state_round_trip_and_due_feeds(store: Store) -> None:
     first = store.add_feed("a", "https://a.example/feed")
     second = store.add_feed("b", "https://b.example/feed")
     assert {f.name for f in store.list_due_feeds(NOW)} == {"a", "b"}
-    state = FeedState(url="https://a.example/moved", etag='"e"', last_modified="Tue, 03 Nov",
-                      last_polled=NOW, last_success=NOW, last_status="ok", last_error=None,
-                      consecutive_failures=0, next_poll=NOW + timedelta(minutes=10),
-                      retry_after_until=None, blocked_requests=2)
+    state = FeedState(
+        url="https://a.example/moved",
+        etag='"e"',
+        last_modified="Tue, 03 Nov",
+        last_polled=NOW,
+        last_success=NOW,
+        last_status="ok",
+        last_error=None,
+        consecutive_failures=0,
+        next_poll=NOW + timedelta(minutes=10),
+        retry_after_until=None,
+        blocked_requests=2,
+    )
     assert store.update_feed_state(first.id, state) is True
     assert store.get_feed("a").state == state  # type: ignore[union-attr]
     assert [f.name for f in store.list_due_feeds(NOW)] == ["b"]
@@ -123,8 +165,12 @@ def test_feed_state_round_trip_and_due_feeds(store: Store) -> None:
 
 def test_isolation_fields_round_trip_and_release_ends_a_lease(store: Store) -> None:
     feed = store.add_feed("a", "https://a.example/feed")
-    state = dataclasses.replace(feed.state, failed_entries=3, last_entry_error="guid:x: ValueError: bad",
-                                redirect_pending="https://b.example/feed")
+    state = dataclasses.replace(
+        feed.state,
+        failed_entries=3,
+        last_entry_error="guid:x: ValueError: bad",
+        redirect_pending="https://b.example/feed",
+    )
     store.update_feed_state(feed.id, state)
     assert store.get_feed("a").state == state  # type: ignore[union-attr]
     assert [f.name for f in store.claim_due_feeds(NOW, lease=900, worker="w")] == ["a"]
@@ -139,11 +185,11 @@ def test_claim_due_feeds_leases_them(store: Store) -> None:
     claimed = store.claim_due_feeds(NOW, lease=300, worker="w1")
     assert {f.name for f in claimed} == {"a", "b"}
     assert store.claim_due_feeds(NOW, lease=300, worker="w2") == []
-    assert {f.name for f in store.claim_due_feeds(NOW + timedelta(seconds=301), 300, "w2",
-                                                  limit=1)} <= {"a", "b"}
+    assert {f.name for f in store.claim_due_feeds(NOW + timedelta(seconds=301), 300, "w2", limit=1)} <= {"a", "b"}
 
 
 # --- entries and articles -----------------------------------------------------------------
+
 
 def test_unseen_entries_are_per_feed(store: Store) -> None:
     a = store.add_feed("a", "https://a.example/feed")
@@ -160,10 +206,11 @@ def test_article_is_stored_once_through_two_feeds(store: Store) -> None:
     a = store.add_feed("a", "https://a.example/feed")
     b = store.add_feed("b", "https://b.example/feed")
     first = store.add_article_with_matches(
-        article("https://news.example/raid?utm_source=a", feed_id=a.id), [match()], plan_to("email"))
+        article("https://news.example/raid?utm_source=a", feed_id=a.id), [match()], plan_to("email")
+    )
     second = store.add_article_with_matches(
-        article("https://NEWS.example/raid#top", feed_id=b.id, feed_name="b"), [match()],
-        plan_to("email", "chat"))
+        article("https://NEWS.example/raid#top", feed_id=b.id, feed_name="b"), [match()], plan_to("email", "chat")
+    )
     assert not first.duplicate and first.new_story and first.deliveries_created == 1
     assert second.duplicate and second.article_id == first.article_id
     assert (second.match_ids, second.deliveries_created) == ((), 0)
@@ -175,21 +222,19 @@ def test_article_is_stored_once_through_two_feeds(store: Store) -> None:
 
 def test_repeated_match_insert_is_a_no_op(store: Store) -> None:
     result = store.add_article_with_matches(
-        article("https://news.example/1"), [match(), match(), match(version="v2")], no_plan)
+        article("https://news.example/1"), [match(), match(), match(version="v2")], no_plan
+    )
     assert len(result.match_ids) == 2  # (rule, v1) once, (rule, v2) once
     assert sorted(m.rule_version for m in store.list_matches()) == ["v1", "v2"]
 
 
 def test_same_story_and_rule_is_delivered_once_per_channel(store: Store) -> None:
-    first = store.add_article_with_matches(article("https://a.example/1"), [match()],
-                                           plan_to("email", "email"))
-    copy = store.add_article_with_matches(article("https://b.example/copy"), [match()],
-                                          plan_to("email", "chat"))
+    first = store.add_article_with_matches(article("https://a.example/1"), [match()], plan_to("email", "email"))
+    copy = store.add_article_with_matches(article("https://b.example/copy"), [match()], plan_to("email", "chat"))
     assert first.deliveries_created == 1
     assert copy.story_id == first.story_id and not copy.new_story and not copy.duplicate
     assert copy.deliveries_created == 1  # chat is new, email already has this (story, rule)
-    digest = store.add_article_with_matches(article("https://c.example/2"), [match()],
-                                            plan_to("email", mode="digest"))
+    digest = store.add_article_with_matches(article("https://c.example/2"), [match()], plan_to("email", mode="digest"))
     assert digest.deliveries_created == 1  # a digest is a different delivery mode
     channels = sorted((d.channel, d.mode) for m in store.list_matches() for d in m.deliveries)
     assert channels == [("chat", "immediate"), ("email", "digest"), ("email", "immediate")]
@@ -214,8 +259,9 @@ def test_a_failing_plan_rolls_everything_back(store: Store) -> None:
         raise RuntimeError("routing bug")
 
     with pytest.raises(RuntimeError, match="routing bug"):
-        store.add_article_with_matches(article("https://a.example/1", feed_id=feed.id,
-                                               entry_keys=["g1"]), [match()], broken)
+        store.add_article_with_matches(
+            article("https://a.example/1", feed_id=feed.id, entry_keys=["g1"]), [match()], broken
+        )
     assert store.count_articles() == 0 and store.list_matches() == []
     assert store.unseen_entries(feed.id, ["g1"]) == {"g1"}  # retried at the next poll
 
@@ -223,22 +269,20 @@ def test_a_failing_plan_rolls_everything_back(store: Store) -> None:
 def test_stories_group_by_hash_and_story_keys(store: Store) -> None:
     original = store.add_article_with_matches(article("https://a.example/1"), [], no_plan)
     same_text = store.add_article_with_matches(
-        article("https://b.example/2", text=WIRE.upper().replace(" ", "  ")), [], no_plan)
+        article("https://b.example/2", text=WIRE.upper().replace(" ", "  ")), [], no_plan
+    )
     body = SEEDS[3].read_text(encoding="utf-8")
     seed = store.add_article_with_matches(article("https://c.example/3", text=body), [], no_plan)
     lines = body.splitlines()
     reprint_text = "\n".join(["A different headline", "Reporting by a wire service."] + lines[2:])
-    reprint = store.add_article_with_matches(article("https://d.example/4", text=reprint_text),
-                                             [], no_plan)
+    reprint = store.add_article_with_matches(article("https://d.example/4", text=reprint_text), [], no_plan)
     other_text = SEEDS[4].read_text(encoding="utf-8")
-    other = store.add_article_with_matches(article("https://e.example/5", text=other_text),
-                                           [], no_plan)
+    other = store.add_article_with_matches(article("https://e.example/5", text=other_text), [], no_plan)
     assert same_text.story_id == original.story_id
     assert seed.new_story and seed.story_id != original.story_id
     assert reprint.story_id == seed.story_id and not reprint.new_story
     assert other.new_story and other.story_id not in (original.story_id, seed.story_id)
-    assert [a.url for a in store.story_articles(seed.story_id)] == [
-        "https://c.example/3", "https://d.example/4"]
+    assert [a.url for a in store.story_articles(seed.story_id)] == ["https://c.example/3", "https://d.example/4"]
 
 
 def test_short_texts_are_not_grouped_by_hash(store: Store) -> None:
@@ -252,44 +296,65 @@ def test_get_article_returns_what_was_stored(store: Store) -> None:
     stored = store.get_article(result.article_id)
     assert stored is not None
     assert (stored.url, stored.canonical_url, stored.text, stored.published, stored.extracted) == (
-        "https://a.example/1?fbclid=x", "https://a.example/1", WIRE, NOW - timedelta(hours=1), True)
+        "https://a.example/1?fbclid=x",
+        "https://a.example/1",
+        WIRE,
+        NOW - timedelta(hours=1),
+        True,
+    )
     assert store.get_article(result.article_id + 100) is None
 
 
 # --- matches ------------------------------------------------------------------------------
 
+
 def test_list_matches_gives_the_json_contract(store: Store) -> None:
     feed = store.add_feed("kt", "https://kt.example/feed")
-    store.add_article_with_matches(article("https://a.example/1", feed_id=feed.id, feed_name="kt"),
-                                   [match()], plan_to("email"), now=NOW)
+    store.add_article_with_matches(
+        article("https://a.example/1", feed_id=feed.id, feed_name="kt"), [match()], plan_to("email"), now=NOW
+    )
     [found] = store.list_matches()
     line = found.as_json()
-    assert set(line) == {"id", "rule", "rule_version", "severity", "article", "story", "hits",
-                         "snippet", "matched_at", "deliveries"}
-    assert line["article"] == {"id": found.article.id, "url": "https://a.example/1",
-                               "title": "Scam raid", "feed": "kt",
-                               "published": "2026-11-03T07:00:00Z", "lang": "en"}
+    assert set(line) == {
+        "id",
+        "rule",
+        "rule_version",
+        "severity",
+        "article",
+        "story",
+        "hits",
+        "snippet",
+        "matched_at",
+        "deliveries",
+    }
+    assert line["article"] == {
+        "id": found.article.id,
+        "url": "https://a.example/1",
+        "title": "Scam raid",
+        "feed": "kt",
+        "published": "2026-11-03T07:00:00Z",
+        "lang": "en",
+    }
     assert line["hits"][0] == {"field": "text", "start": 0, "end": 6, "text": "Police"}
-    assert line["deliveries"] == [{"channel": "email", "status": "pending", "attempts": 0,
-                                   "last_error": None}]
-    assert (line["rule"], line["severity"], line["matched_at"]) == (
-        "scam-raid", "high", "2026-11-03T08:00:00Z")
+    assert line["deliveries"] == [{"channel": "email", "status": "pending", "attempts": 0, "last_error": None}]
+    assert (line["rule"], line["severity"], line["matched_at"]) == ("scam-raid", "high", "2026-11-03T08:00:00Z")
 
 
 def test_list_matches_filters(store: Store) -> None:
     for i, rule in enumerate(["scam-raid", "scam-rescue", "gambling"]):
-        store.add_article_with_matches(article(f"https://a.example/{i}", text=f"text {i}"),
-                                       [match(rule)], no_plan, now=NOW + timedelta(hours=i))
+        store.add_article_with_matches(
+            article(f"https://a.example/{i}", text=f"text {i}"), [match(rule)], no_plan, now=NOW + timedelta(hours=i)
+        )
     assert [m.rule for m in store.list_matches()] == ["gambling", "scam-rescue", "scam-raid"]
     assert [m.rule for m in store.list_matches(rule="scam-raid")] == ["scam-raid"]
     assert [m.rule for m in store.list_matches(rule="scam-*")] == ["scam-rescue", "scam-raid"]
     assert [m.rule for m in store.list_matches(rule="scam_raid")] == []  # _ is not a wildcard
-    assert [m.rule for m in store.list_matches(since=NOW + timedelta(hours=1))] == [
-        "gambling", "scam-rescue"]
+    assert [m.rule for m in store.list_matches(since=NOW + timedelta(hours=1))] == ["gambling", "scam-rescue"]
     assert len(store.list_matches(limit=1)) == 1
 
 
 # --- concurrency --------------------------------------------------------------------------
+
 
 def _distinct_text(i: int) -> str:
     rng = random.Random(i)
@@ -302,11 +367,13 @@ def _writer(url: str, worker: int, count: int) -> int:
             # Every worker writes the same URLs: articles, matches and deliveries collide.
             db.add_article_with_matches(
                 article(f"https://a.example/{i}", text=_distinct_text(i), entry_keys=[f"g{i}"]),
-                [match()], plan_to("email", "chat"))
+                [match()],
+                plan_to("email", "chat"),
+            )
             # ... and each its own copy of the same story under another URL.
-            db.add_article_with_matches(article(f"https://w{worker}.example/{i}",
-                                                text=_distinct_text(i)),
-                                        [match()], plan_to("email", "chat"))
+            db.add_article_with_matches(
+                article(f"https://w{worker}.example/{i}", text=_distinct_text(i)), [match()], plan_to("email", "chat")
+            )
             db.mark_entries_seen(1, [f"w{worker}-{i}", f"shared-{i}"])
     return worker
 
@@ -332,8 +399,8 @@ def _copier(url: str, worker: int, rounds: int, barrier: Any) -> None:
         for i in range(rounds):
             barrier.wait(timeout=30)  # every worker writes its copy of story i at once
             db.add_article_with_matches(
-                article(f"https://w{worker}.example/{i}", text=_distinct_text(1000 + i)),
-                [match()], plan_to("email"))
+                article(f"https://w{worker}.example/{i}", text=_distinct_text(1000 + i)), [match()], plan_to("email")
+            )
 
 
 @pytest.mark.slow
@@ -341,8 +408,7 @@ def test_copies_written_at_once_by_several_processes_are_one_story(store_url: st
     Store.open(store_url).close()
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(4)
-    workers = [context.Process(target=_copier, args=(store_url, w, 15, barrier))
-               for w in range(4)]
+    workers = [context.Process(target=_copier, args=(store_url, w, 15, barrier)) for w in range(4)]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -357,8 +423,7 @@ def test_copies_written_at_once_by_several_processes_are_one_story(store_url: st
 # --- errors -------------------------------------------------------------------------------
 
 CALLS = {
-    "add_article_with_matches": lambda s: s.add_article_with_matches(article("https://x/1"), [],
-                                                                     no_plan),
+    "add_article_with_matches": lambda s: s.add_article_with_matches(article("https://x/1"), [], no_plan),
     "add_feed": lambda s: s.add_feed("x", "https://x.example/feed"),
     "add_feeds": lambda s: s.add_feeds([FeedSettings(url="https://x.example/feed", name="x")]),
     "claim_deliveries": lambda s: s.claim_deliveries(NOW, worker="w", lease=60),
@@ -387,8 +452,10 @@ CALLS = {
 
 
 def test_every_public_method_is_covered_by_the_error_tests() -> None:
-    public = {name for name in dir(Store) if not name.startswith("_")
-              and callable(getattr(Store, name))} - {"open", "close"}
+    public = {name for name in dir(Store) if not name.startswith("_") and callable(getattr(Store, name))} - {
+        "open",
+        "close",
+    }
     assert public == set(CALLS)
 
 
@@ -404,20 +471,23 @@ def test_broken_database_raises_store_error(tmp_path: Path, name: str) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     with Store.open(url, busy_timeout=0.1) as db:
         with db._write("break") as conn:  # a schema gone wrong under a running process
-            for table in ("deliveries", "matches", "story_keys", "articles", "entries",
-                          "stories", "feeds"):
+            for table in ("deliveries", "matches", "story_keys", "articles", "entries", "stories", "feeds"):
                 conn.exec_driver_sql(f"DROP TABLE {table}")
         with pytest.raises(StoreError) as caught:
             CALLS[name](db)
         assert "no such table" in str(caught.value) and caught.value.__cause__ is not None
 
 
-@pytest.mark.parametrize("url", [
-    "postgresql+psycopg://nobody@127.0.0.1:1/none",
-    "nosuchdialect://x/y",
-    "not a url",
-    "sqlite:////proc/forbidden/monitor.db",
-], ids=["unreachable", "dialect", "garbage", "unwritable"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://nobody@127.0.0.1:1/none",
+        "nosuchdialect://x/y",
+        "not a url",
+        "sqlite:////proc/forbidden/monitor.db",
+    ],
+    ids=["unreachable", "dialect", "garbage", "unwritable"],
+)
 def test_open_failures_raise_store_error(url: str) -> None:
     with pytest.raises(StoreError) as caught:
         Store.open(url)
@@ -430,8 +500,7 @@ def test_password_never_appears_in_errors() -> None:
     assert "s3cret" not in str(caught.value)
 
 
-def test_relative_sqlite_path_creates_folders(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_sqlite_path_creates_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     with Store.open("sqlite:///data/deep/monitor.db") as db:
         db.add_feed("a", "https://a.example/feed")
@@ -441,8 +510,9 @@ def test_relative_sqlite_path_creates_folders(tmp_path: Path,
 def test_take_due_feeds_hides_the_dialect(store: Store) -> None:
     """One call for the pipeline. On PostgreSQL the feeds are claimed (a second worker gets none until the lease
     ends; a busy feed is leased anyway); SQLite has one daemon: due feeds minus the busy ones, nothing leased."""
-    store.sync_feeds([FeedSettings(url="https://a.example/feed", name="a"),
-                      FeedSettings(url="https://b.example/feed", name="b")])
+    store.sync_feeds(
+        [FeedSettings(url="https://a.example/feed", name="a"), FeedSettings(url="https://b.example/feed", name="b")]
+    )
     ids = {f.name: f.id for f in store.list_feeds()}
     taken = store.take_due_feeds(NOW, lease=300, worker="w1", busy={ids["b"]})
     again = store.take_due_feeds(NOW, lease=300, worker="w2")

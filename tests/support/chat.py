@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["ChatServer", "chat_server"]
+__all__ = ["ChatServer"]
 
 
 class ChatServer:

@@ -20,13 +20,13 @@ from sqlalchemy.engine import make_url
 
 from monitor.store import Store
 
-__all__ = ["BACKENDS", "TEST_DATABASE_URL", "pg_schema_url", "store", "store_url"]
+__all__ = ["BACKENDS", "TEST_DATABASE_URL", "pg_schema_url"]
 
 # Read at import: the autouse fixture of conftest.py clears MONITOR_* before each test.
 TEST_DATABASE_URL = os.environ.get("MONITOR_TEST_DATABASE_URL", "")
 BACKENDS = [pytest.param("sqlite", id="sqlite")] + (
-    [pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)]
-    if TEST_DATABASE_URL else [])
+    [pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)] if TEST_DATABASE_URL else []
+)
 
 
 def pg_schema_url(base: str, schema: str) -> str:

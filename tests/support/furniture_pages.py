@@ -23,35 +23,73 @@ import yaml
 __all__ = ["DATA", "KINDS", "PLACES", "Block", "Page", "Story", "pages", "render", "rss"]
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "furniture"
-KINDS = ("related", "most-read", "trending", "more-from", "read-also", "read-also-inline", "comments", "newsletter",
-         "subscription", "share", "tags", "ticker", "author-bio", "read-to-earn", "headless")
+KINDS = (
+    "related",
+    "most-read",
+    "trending",
+    "more-from",
+    "read-also",
+    "read-also-inline",
+    "comments",
+    "newsletter",
+    "subscription",
+    "share",
+    "tags",
+    "ticker",
+    "author-bio",
+    "read-to-earn",
+    "headless",
+)
 #: Where each kind sits on real sites: before (above the article, under the site's header), top (in the article,
 #: before the body), inline (between body paragraphs), end (in the article, after the body), after (outside the
 #: article element: sidebar, comments area).
 PLACES: dict[str, tuple[str, ...]] = {
-    "related": ("end", "after"), "most-read": ("after", "end"), "trending": ("top", "after", "before"),
-    "more-from": ("end", "after"), "read-also": ("end", "inline"), "read-also-inline": ("inline",),
-    "comments": ("after", "end"), "newsletter": ("inline", "end"), "subscription": ("inline", "end", "top"),
-    "share": ("top", "end"), "tags": ("end", "after"), "ticker": ("before", "top", "after"),
-    "author-bio": ("end", "after"), "read-to-earn": ("end", "after"), "headless": ("end",),
+    "related": ("end", "after"),
+    "most-read": ("after", "end"),
+    "trending": ("top", "after", "before"),
+    "more-from": ("end", "after"),
+    "read-also": ("end", "inline"),
+    "read-also-inline": ("inline",),
+    "comments": ("after", "end"),
+    "newsletter": ("inline", "end"),
+    "subscription": ("inline", "end", "top"),
+    "share": ("top", "end"),
+    "tags": ("end", "after"),
+    "ticker": ("before", "top", "after"),
+    "author-bio": ("end", "after"),
+    "read-to-earn": ("end", "after"),
+    "headless": ("end",),
 }
 _LISTS = {"related", "most-read", "trending", "more-from", "read-also", "headless", "ticker"}
-_TEMPLATES = {"km": ("portal", "newspaper", "plain"), "th": ("portal", "newspaper", "plain"),
-              "zh": ("portal", "newspaper", "plain")}
+_TEMPLATES = {
+    "km": ("portal", "newspaper", "plain"),
+    "th": ("portal", "newspaper", "plain"),
+    "zh": ("portal", "newspaper", "plain"),
+}
 _DEFAULT_TEMPLATES = ("wordpress", "newspaper", "plain", "amp")
 _PAGES_PER_OFFTOPIC_STORY = 3
 _BASE_DATE = datetime(2026, 11, 20, 8, 30)
-_NAV = {"en": ("Home", "Cambodia", "Business", "Sport", "World", "Lifestyle", "Opinion", "Video"),
-        "km": ("ទំព័រដើម", "ព័ត៌មានជាតិ", "សេដ្ឋកិច្ច", "កីឡា", "អន្តរជាតិ", "វីដេអូ"),
-        "th": ("หน้าแรก", "ข่าว", "เศรษฐกิจ", "กีฬา", "ต่างประเทศ", "บันเทิง"),
-        "zh": ("首页", "柬埔寨", "财经", "体育", "国际", "视频"),
-        "id": ("Beranda", "Nasional", "Ekonomi", "Olahraga", "Internasional"),
-        "vi": ("Trang chủ", "Thời sự", "Kinh doanh", "Thể thao", "Thế giới"),
-        "ms": ("Utama", "Nasional", "Bisnes", "Sukan", "Dunia"),
-        "fr": ("Accueil", "Cambodge", "Économie", "Sport", "Monde", "Culture")}
+_NAV = {
+    "en": ("Home", "Cambodia", "Business", "Sport", "World", "Lifestyle", "Opinion", "Video"),
+    "km": ("ទំព័រដើម", "ព័ត៌មានជាតិ", "សេដ្ឋកិច្ច", "កីឡា", "អន្តរជាតិ", "វីដេអូ"),
+    "th": ("หน้าแรก", "ข่าว", "เศรษฐกิจ", "กีฬา", "ต่างประเทศ", "บันเทิง"),
+    "zh": ("首页", "柬埔寨", "财经", "体育", "国际", "视频"),
+    "id": ("Beranda", "Nasional", "Ekonomi", "Olahraga", "Internasional"),
+    "vi": ("Trang chủ", "Thời sự", "Kinh doanh", "Thể thao", "Thế giới"),
+    "ms": ("Utama", "Nasional", "Bisnes", "Sukan", "Dunia"),
+    "fr": ("Accueil", "Cambodge", "Économie", "Sport", "Monde", "Culture"),
+}
 _CJK_SPACE = re.compile(r"(?<=[\u3000-\u9fff\uff00-\uffef]) (?=[\u3000-\u9fff\uff00-\uffef])")
-_INLINE = {"en": "Read also:", "km": "អានបន្ថែម៖", "th": "อ่านเพิ่มเติม:", "zh": "延伸阅读：", "id": "Baca juga:",
-           "vi": "Xem thêm:", "ms": "Baca juga:", "fr": "Lire aussi :"}
+_INLINE = {
+    "en": "Read also:",
+    "km": "អានបន្ថែម៖",
+    "th": "อ่านเพิ่มเติม:",
+    "zh": "延伸阅读：",
+    "id": "Baca juga:",
+    "vi": "Xem thêm:",
+    "ms": "Baca juga:",
+    "fr": "Lire aussi :",
+}
 
 
 @dataclass(frozen=True)
@@ -114,8 +152,16 @@ def _stories(name: str) -> list[Story]:
     out = []
     for s in _load(name)["stories"]:
         body = tuple(_CJK_SPACE.sub("", str(p)) for p in s["body"])  # YAML folds a line break into a space
-        out.append(Story(s["id"], s["lang"], s["title"], s.get("summary") or _teaser(body[0]), body,
-                         frozenset(s.get("match") or ())))
+        out.append(
+            Story(
+                s["id"],
+                s["lang"],
+                s["title"],
+                s.get("summary") or _teaser(body[0]),
+                body,
+                frozenset(s.get("match") or ()),
+            )
+        )
     return out
 
 
@@ -139,8 +185,11 @@ def _block(kind: str, lang: str, bait: bool, n: int, headed: bool, shape: int) -
     rotated = [str(heads[(n + i) % len(heads)]) for i in range(len(heads))]
     if kind in _LISTS:  # bait lists mix in other headlines, as real ones do: bait, other, bait, other
         others = _pick(data["headlines"], lang)["filler"]
-        lines = ([rotated[i // 2] if i % 2 == 0 else str(others[(n + i) % len(others)]) for i in range(4)] if bait
-                 else rotated[:4])
+        lines = (
+            [rotated[i // 2] if i % 2 == 0 else str(others[(n + i) % len(others)]) for i in range(4)]
+            if bait
+            else rotated[:4]
+        )
         if kind == "ticker":
             lines = [f"{9 + i:02d}:{(17 * (n + i)) % 60:02d} {line}" for i, line in enumerate(lines)]
         return Block(kind, lang, bait, heading, tuple(lines), shape=shape % 3)
@@ -199,13 +248,27 @@ def _slug(text: str) -> str:
 
 # Site styles: (wrapper tag, heading tag, list tag, item tag).
 _STYLES: dict[str, tuple[str, str, str, str]] = {
-    "wordpress": ("div", "h3", "ul", "li"), "newspaper": ("section", "h2", "ul", "li"),
-    "plain": ("div", "div", "div", "div"), "amp": ("section", "h2", "ul", "li"), "portal": ("div", "h3", "ul", "li"),
+    "wordpress": ("div", "h3", "ul", "li"),
+    "newspaper": ("section", "h2", "ul", "li"),
+    "plain": ("div", "div", "div", "div"),
+    "amp": ("section", "h2", "ul", "li"),
+    "portal": ("div", "h3", "ul", "li"),
 }
-_WP_CLASSES = {"related": "jp-relatedposts", "most-read": "widget widget_top-posts", "trending": "trending-posts",
-               "more-from": "more-from-category", "read-also": "read-also", "comments": "comments-area",
-               "newsletter": "mc4wp-form", "subscription": "paywall-promo", "share": "sharedaddy sd-sharing",
-               "tags": "tags-links", "ticker": "news-ticker", "author-bio": "author-info", "read-to-earn": "rte-box"}
+_WP_CLASSES = {
+    "related": "jp-relatedposts",
+    "most-read": "widget widget_top-posts",
+    "trending": "trending-posts",
+    "more-from": "more-from-category",
+    "read-also": "read-also",
+    "comments": "comments-area",
+    "newsletter": "mc4wp-form",
+    "subscription": "paywall-promo",
+    "share": "sharedaddy sd-sharing",
+    "tags": "tags-links",
+    "ticker": "news-ticker",
+    "author-bio": "author-info",
+    "read-to-earn": "rte-box",
+}
 
 
 def _block_html(block: Block, template: str) -> str:
@@ -217,15 +280,23 @@ def _block_html(block: Block, template: str) -> str:
         return f'<{tag}><strong>{_e(block.heading)}</strong> <a href="{_href(line)}">{_e(line)}</a></{tag}>'
     if block.kind == "headless":
         return "".join(f"<{tag}>{_item(t, block.shape)}</{tag}>" for t in block.lines)
-    cls = (_WP_CLASSES.get(block.kind, block.kind) if template in ("wordpress", "amp", "portal")
-           else f"b{len(block.kind) * 7}" if template == "plain" else block.kind.replace("-", "_"))
+    cls = (
+        _WP_CLASSES.get(block.kind, block.kind)
+        if template in ("wordpress", "amp", "portal")
+        else f"b{len(block.kind) * 7}"
+        if template == "plain"
+        else block.kind.replace("-", "_")
+    )
     parts = [f'<{wrap} class="{cls}">']
     if block.heading:
         heading = f"<b>{_e(block.heading)}</b>" if template == "plain" else _e(block.heading)
         parts.append(f"<{head}>{heading}</{head}>")
     if block.kind in _LISTS and block.shape == 2:  # cards: the headline as text, a date, a "Read more" link
-        card = ("<div><div>{t}</div><div>{ago}</div>" if template == "plain"
-                else '<div class="card"><h4>{t}</h4><p>{ago}</p>') + '<a href="{href}">Read more</a></div>'
+        card = (
+            "<div><div>{t}</div><div>{ago}</div>"
+            if template == "plain"
+            else '<div class="card"><h4>{t}</h4><p>{ago}</p>'
+        ) + '<a href="{href}">Read more</a></div>'
         parts.extend(card.format(t=_e(t), ago=_ago(t), href=_href(t)) for t in block.lines)
     elif block.kind in _LISTS or block.kind == "tags":
         shape = 0 if block.kind == "tags" else block.shape
@@ -243,12 +314,22 @@ def _comments_html(block: Block, template: str, lst: str, item: str) -> str:
     if not block.comments:
         return ""
     if block.shape == 1 or template == "plain":  # bare divs, as on seed 004's site: avatar, name, words
-        return "".join(f"<div><div>Avatar of {_e(a)}</div><div>{_e(a)}</div><div>{_e(t)}</div></div>"
-                       for a, t in block.comments) + "<div>Add your comment</div>"
-    return f"<{lst}>" + "".join(
-        f'<{item} class="comment"><div class="comment-author"><b>{_e(a)}</b> <time>2 hours ago</time></div>'
-        f'<div class="comment-content"><p>{_e(t)}</p></div><a class="reply" href="#">Reply</a></{item}>'
-        for a, t in block.comments) + f"</{lst}>"
+        return (
+            "".join(
+                f"<div><div>Avatar of {_e(a)}</div><div>{_e(a)}</div><div>{_e(t)}</div></div>"
+                for a, t in block.comments
+            )
+            + "<div>Add your comment</div>"
+        )
+    return (
+        f"<{lst}>"
+        + "".join(
+            f'<{item} class="comment"><div class="comment-author"><b>{_e(a)}</b> <time>2 hours ago</time></div>'
+            f'<div class="comment-content"><p>{_e(t)}</p></div><a class="reply" href="#">Reply</a></{item}>'
+            for a, t in block.comments
+        )
+        + f"</{lst}>"
+    )
 
 
 def _ago(text: str) -> str:
@@ -278,53 +359,65 @@ def render(page: Page) -> str:
     slot = {p: _block_html(page.block, t) if page.place == p else "" for p in ("before", "top", "end", "after")}
     sections = _NAV.get(s.lang, _NAV["en"])
     nav = "".join(f'<li><a href="/{_slug(n)}/">{n}</a></li>' for n in sections)
-    head = (f'<!DOCTYPE html><html lang="{s.lang}"{" amp" if t == "amp" else ""}><head><meta charset="utf-8">'
-            f"<title>{_e(s.title)} | {page.feed}</title>"
-            f'<meta property="og:title" content="{_e(s.title)}"><meta name="description" content="{_e(s.summary)}">'
-            f'<meta property="article:published_time" content="{at.isoformat()}+07:00"></head><body>')
+    head = (
+        f'<!DOCTYPE html><html lang="{s.lang}"{" amp" if t == "amp" else ""}><head><meta charset="utf-8">'
+        f"<title>{_e(s.title)} | {page.feed}</title>"
+        f'<meta property="og:title" content="{_e(s.title)}"><meta name="description" content="{_e(s.summary)}">'
+        f'<meta property="article:published_time" content="{at.isoformat()}+07:00"></head><body>'
+    )
     byline = f'<time datetime="{at.isoformat()}+07:00">{at:%d %B %Y %H:%M}</time>'
     foot = '<p>© 2026 All rights reserved.</p><a href="/about/">About us</a> <a href="/privacy/">Privacy</a>'
     if t == "wordpress":
         body = "".join(_body(page, "<p>{text}</p>"))
-        return (f'{head}<header id="masthead" class="site-header"><nav class="main-navigation"><ul>{nav}</ul></nav>'
-                f'</header>{slot["before"]}<div id="primary" class="content-area">'
-                f'<main id="main" class="site-main">'
-                f'<article class="post type-post hentry"><header class="entry-header"><h1 class="entry-title">'
-                f'{_e(s.title)}</h1><div class="entry-meta">{byline}</div></header>{slot["top"]}'
-                f'<div class="entry-content">{body}{slot["end"]}</div><footer class="entry-footer">'
-                f'<span class="cat-links">Posted in News</span></footer></article>{slot["after"]}</main></div>'
-                f'<aside id="secondary" class="widget-area"><section class="widget"><h2>Follow us</h2></section>'
-                f'</aside><footer id="colophon" class="site-footer">{foot}</footer></body></html>')
+        return (
+            f'{head}<header id="masthead" class="site-header"><nav class="main-navigation"><ul>{nav}</ul></nav>'
+            f'</header>{slot["before"]}<div id="primary" class="content-area">'
+            f'<main id="main" class="site-main">'
+            f'<article class="post type-post hentry"><header class="entry-header"><h1 class="entry-title">'
+            f'{_e(s.title)}</h1><div class="entry-meta">{byline}</div></header>{slot["top"]}'
+            f'<div class="entry-content">{body}{slot["end"]}</div><footer class="entry-footer">'
+            f'<span class="cat-links">Posted in News</span></footer></article>{slot["after"]}</main></div>'
+            f'<aside id="secondary" class="widget-area"><section class="widget"><h2>Follow us</h2></section>'
+            f'</aside><footer id="colophon" class="site-footer">{foot}</footer></body></html>'
+        )
     if t == "newspaper":
         body = "".join(_body(page, "<p>{text}</p>"))
-        return (f'{head}<header class="masthead"><a class="logo" href="/">The Daily</a><nav><ul>{nav}</ul></nav>'
-                f'</header>{slot["before"]}<main><div class="layout"><article><h1>{_e(s.title)}</h1>'
-                f'<p class="byline">By Staff '
-                f'Reporter · {byline}</p>{slot["top"]}<div class="article-body" itemprop="articleBody">{body}</div>'
-                f'{slot["end"]}</article><aside class="sidebar">{slot["after"]}<div class="ad">Advertisement</div>'
-                f'</aside></div></main><footer>{foot}</footer></body></html>')
+        return (
+            f'{head}<header class="masthead"><a class="logo" href="/">The Daily</a><nav><ul>{nav}</ul></nav>'
+            f'</header>{slot["before"]}<main><div class="layout"><article><h1>{_e(s.title)}</h1>'
+            f'<p class="byline">By Staff '
+            f'Reporter · {byline}</p>{slot["top"]}<div class="article-body" itemprop="articleBody">{body}</div>'
+            f'{slot["end"]}</article><aside class="sidebar">{slot["after"]}<div class="ad">Advertisement</div>'
+            f"</aside></div></main><footer>{foot}</footer></body></html>"
+        )
     if t == "plain":
         body = "".join(_body(page, "<div>{text}</div>"))
         links = " | ".join(f'<a href="/{_slug(n)}/">{n}</a>' for n in sections)
-        return (f'{head}<div id="w"><div class="t1">{links}</div>{slot["before"]}<div class="t2"><div class="t3">'
-                f'<div class="t4"><b>{_e(s.title)}</b></div><div class="t5">{byline}</div>{slot["top"]}'
-                f'<div class="t6">{body}{slot["end"]}</div></div>{slot["after"]}</div>'
-                f'<div class="t9">{foot.replace("<p>", "<div>").replace("</p>", "</div>")}</div>'
-                f"</div></body></html>")
+        return (
+            f'{head}<div id="w"><div class="t1">{links}</div>{slot["before"]}<div class="t2"><div class="t3">'
+            f'<div class="t4"><b>{_e(s.title)}</b></div><div class="t5">{byline}</div>{slot["top"]}'
+            f'<div class="t6">{body}{slot["end"]}</div></div>{slot["after"]}</div>'
+            f'<div class="t9">{foot.replace("<p>", "<div>").replace("</p>", "</div>")}</div>'
+            f"</div></body></html>"
+        )
     if t == "amp":
         body = "".join(_body(page, "<p>{text}</p>"))
-        return (f'{head}<header class="amp-header"><a href="/">News</a></header>{slot["before"]}'
-                f'<main><article class="amp-article">'
-                f'<h1 class="amp-title">{_e(s.title)}</h1><div class="amp-meta">{byline}</div>{slot["top"]}'
-                f'<amp-img src="/img/{_slug(s.id)}.jpg" width="800" height="450" layout="responsive"></amp-img>'
-                f'<div class="amp-article-content">{body}{slot["end"]}</div></article>{slot["after"]}</main>'
-                f'<footer class="amp-footer">{foot}</footer></body></html>')
+        return (
+            f'{head}<header class="amp-header"><a href="/">News</a></header>{slot["before"]}'
+            f'<main><article class="amp-article">'
+            f'<h1 class="amp-title">{_e(s.title)}</h1><div class="amp-meta">{byline}</div>{slot["top"]}'
+            f'<amp-img src="/img/{_slug(s.id)}.jpg" width="800" height="450" layout="responsive"></amp-img>'
+            f'<div class="amp-article-content">{body}{slot["end"]}</div></article>{slot["after"]}</main>'
+            f'<footer class="amp-footer">{foot}</footer></body></html>'
+        )
     body = "".join(_body(page, '<p style="text-indent:2em">{text}</p>'))
-    return (f'{head}<div class="top-bar"><ul>{nav}</ul></div>{slot["before"]}'
-            f'<div class="main-wrap"><div class="left-col">'
-            f'<div class="detail"><h1 class="detail-title">{_e(s.title)}</h1><div class="detail-info">{byline}</div>'
-            f'{slot["top"]}<div class="article-content" id="content">{body}</div>{slot["end"]}</div></div>'
-            f'<div class="right-col">{slot["after"]}</div></div><div class="footer">{foot}</div></body></html>')
+    return (
+        f'{head}<div class="top-bar"><ul>{nav}</ul></div>{slot["before"]}'
+        f'<div class="main-wrap"><div class="left-col">'
+        f'<div class="detail"><h1 class="detail-title">{_e(s.title)}</h1><div class="detail-info">{byline}</div>'
+        f'{slot["top"]}<div class="article-content" id="content">{body}</div>{slot["end"]}</div></div>'
+        f'<div class="right-col">{slot["after"]}</div></div><div class="footer">{foot}</div></body></html>'
+    )
 
 
 def rss(feed: str, base: str, now: datetime) -> str:
@@ -335,6 +428,9 @@ def rss(feed: str, base: str, now: datetime) -> str:
         f'<guid isPermaLink="true">{base}/news/{p.id}.html</guid>'
         f"<pubDate>{format_datetime(now - timedelta(minutes=5 + i))}</pubDate>"
         f"<description>{_e(p.story.summary)}</description></item>"
-        for i, p in enumerate(chosen))
-    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>{feed}</title>'
-            f"<link>{base}/</link><description>{feed} news</description>{items}</channel></rss>")
+        for i, p in enumerate(chosen)
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>{feed}</title>'
+        f"<link>{base}/</link><description>{feed} news</description>{items}</channel></rss>"
+    )

@@ -31,7 +31,19 @@ from tests.support.furniture_pages_b import KINDS_B, PLACES_B, TEMPLATES_B, Page
 from tests.support.furniture_pages_c import KINDS_C, PLACES_C, TEMPLATES_C, PageC, pages_c, render_c, rss_c
 from tests.support.newssite import NewsSite
 
-__all__ = ["LANGUAGES", "PROJECT", "SET_A", "SET_B", "SET_C", "Fired", "LabelledSet", "Outcome", "main", "run_set", "tables"]
+__all__ = [
+    "LANGUAGES",
+    "PROJECT",
+    "SET_A",
+    "SET_B",
+    "SET_C",
+    "Fired",
+    "LabelledSet",
+    "Outcome",
+    "main",
+    "run_set",
+    "tables",
+]
 
 PROJECT = Path(__file__).resolve().parents[2]
 AnyPage = Page | PageB | PageC
@@ -51,8 +63,15 @@ class LabelledSet:
     templates: tuple[str, ...]
 
 
-SET_A = LabelledSet("A", pages, render, rss, KINDS, ("before", "top", "inline", "end", "after"),
-                    ("wordpress", "newspaper", "plain", "amp", "portal"))
+SET_A = LabelledSet(
+    "A",
+    pages,
+    render,
+    rss,
+    KINDS,
+    ("before", "top", "inline", "end", "after"),
+    ("wordpress", "newspaper", "plain", "amp", "portal"),
+)
 SET_B = LabelledSet("B", pages_b, render_b, rss_b, KINDS_B, PLACES_B, TEMPLATES_B)
 SET_C = LabelledSet("C", pages_c, render_c, rss_c, KINDS_C, PLACES_C, TEMPLATES_C)
 
@@ -124,17 +143,20 @@ def _invoke(*args: str) -> tuple[int, str]:
 def _config(folder: Path, site: NewsSite, feeds: Iterable[str]) -> Path:
     path = folder / "config.toml"
     entries = "".join(f'[[feeds]]\nname = "{f}"\nurl = "{site.base}/feeds/{f}.xml"\n' for f in feeds)
-    path.write_text(f"""
+    path.write_text(
+        f"""
 [database]
-url = "sqlite:///{folder / 'furniture.db'}"
+url = "sqlite:///{folder / "furniture.db"}"
 [fetch]
 allow_private = true
 per_host = 8
 concurrency = 16
 extract_processes = 2
 [rules]
-paths = ["{PROJECT / 'rules'}"]
-{entries}""", encoding="utf-8")
+paths = ["{PROJECT / "rules"}"]
+{entries}""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -176,8 +198,10 @@ def run_set(folder: Path, labelled: LabelledSet = SET_A) -> Outcome:
 def _table(title: str, key: Callable[[AnyPage], str], order: Iterable[str], outcome: Outcome) -> list[str]:
     false, missed = {p.id for p in outcome.false_alerts()}, {p.id for p in outcome.misses()}
     cut = {p.id for p in outcome.body_losses()}
-    rows = [f"| {title} | off-topic pages | off-topic alerted | on-topic pages | on-topic missed | story cut |",
-            "|---|---:|---:|---:|---:|---:|"]
+    rows = [
+        f"| {title} | off-topic pages | off-topic alerted | on-topic pages | on-topic missed | story cut |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     totals = [0, 0, 0, 0, 0]
     for name in order:
         chosen = [p for p in outcome.pages() if key(p) == name]
@@ -185,8 +209,13 @@ def _table(title: str, key: Callable[[AnyPage], str], order: Iterable[str], outc
             continue
         off = [p for p in chosen if not p.on_topic]
         on = [p for p in chosen if p.on_topic]
-        counts = [len(off), sum(p.id in false for p in off), len(on), sum(p.id in missed for p in on),
-                  sum(p.id in cut for p in chosen)]
+        counts = [
+            len(off),
+            sum(p.id in false for p in off),
+            len(on),
+            sum(p.id in missed for p in on),
+            sum(p.id in cut for p in chosen),
+        ]
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
         rows.append(f"| {name} | " + " | ".join(map(str, counts)) + " |")
     rows.append("| **all** | " + " | ".join(f"**{n}**" for n in totals) + " |")
@@ -209,8 +238,9 @@ def tables(outcome: Outcome) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Print each set's tables and every failed page; exit 1 when any page failed."""
     parser = argparse.ArgumentParser(prog="python -m tests.support.furniture_report")
-    parser.add_argument("--set", choices=("a", "b", "c", "all"), default="all",
-                        help="which labelled set (default: all)")
+    parser.add_argument(
+        "--set", choices=("a", "b", "c", "all"), default="all", help="which labelled set (default: all)"
+    )
     chosen = {"a": [SET_A], "b": [SET_B], "c": [SET_C], "all": [SET_A, SET_B, SET_C]}[parser.parse_args(argv).set]
     for name in [n for n in os.environ if n.startswith("MONITOR_")]:
         del os.environ[name]  # the developer's settings must not leak into the run

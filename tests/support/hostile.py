@@ -26,9 +26,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+
 from tests.conftest import EVAL
 
-__all__ = ["FEED_XML", "HostileServer", "hostile_server"]
+__all__ = ["FEED_XML", "HostileServer"]
 
 FEED_XML = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Hostile News</title><link>http://news.test/</link>
@@ -40,9 +41,7 @@ _ETAG = '"v1"'
 _LAST_MODIFIED = "Mon, 02 Feb 2026 10:00:00 GMT"
 _BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + b"".join(
-        b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10)
-    )
+    + b"".join(b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10))
     + b']><rss version="2.0"><channel><title>&lol9;</title><item><title>x</title></item></channel></rss>'
 )
 _MB = 1024 * 1024
@@ -193,7 +192,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._stream((chunk for _ in range(count)), length=None if args else count * len(chunk))
 
     def _r_body(self, args: list[str], q: dict[str, list[str]]) -> None:
-        bodies = {"invalid.xml": b"<rss><channel><item><title>broken</item></rss", "billion-laughs.xml": _BILLION_LAUGHS}
+        bodies = {
+            "invalid.xml": b"<rss><channel><item><title>broken</item></rss",
+            "billion-laughs.xml": _BILLION_LAUGHS,
+        }
         self._send(200, bodies[args[0]], q.get("type", ["application/rss+xml"])[0])
 
     def _r_headers(self, args: list[str], q: dict[str, list[str]]) -> None:

@@ -10,14 +10,14 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from monitor.demo import DemoArticle, article_page, rss_feed
 
-__all__ = ["NewsSite", "news_site"]
+__all__ = ["NewsSite"]
 
 
 class NewsSite:
@@ -38,11 +38,12 @@ class NewsSite:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
-    def add(self, feed: str, title: str, body: str, *, slug: str | None = None,
-            published: datetime | None = None) -> str:
+    def add(
+        self, feed: str, title: str, body: str, *, slug: str | None = None, published: datetime | None = None
+    ) -> str:
         """Add an article to a feed (newest first); returns its page URL."""
         slug = slug or hashlib.sha1(f"{feed}/{title}".encode()).hexdigest()[:12]
-        article = DemoArticle(slug, title, body, published or datetime.now(timezone.utc) - timedelta(minutes=5))
+        article = DemoArticle(slug, title, body, published or datetime.now(UTC) - timedelta(minutes=5))
         with self._lock:
             self.feeds.setdefault(feed, []).insert(0, article)
         return f"{self.base}/news/{slug}.html"
@@ -64,7 +65,7 @@ class NewsSite:
             if path in self.raw:
                 return self.raw[path], "text/html" if path.endswith(".html") else "application/rss+xml"
             if path.startswith("/feeds/") and path.endswith(".xml"):
-                articles = self.feeds.get(path[len("/feeds/"):-len(".xml")])
+                articles = self.feeds.get(path[len("/feeds/") : -len(".xml")])
                 return None if articles is None else (rss_feed(articles, self.base), "application/rss+xml")
             everything = [a for articles in self.feeds.values() for a in articles]
         for article in everything:

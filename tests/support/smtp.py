@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-__all__ = ["SmtpServer", "free_port", "parts", "smtp_server"]
+__all__ = ["SmtpServer", "free_port", "parts"]
 
 
 def free_port() -> int:
