@@ -264,7 +264,7 @@ def test_extreme_dates_render_in_every_zone(zone: str) -> None:
     for when in (
         datetime(9999, 12, 31, 23, 59),
         datetime(1, 1, 1),
-        datetime.max,
+        datetime.max,  # noqa: DTZ901 - naive UTC
         datetime.min,  # noqa: DTZ901 - naive UTC
         datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-1))),
     ):
