@@ -47,7 +47,7 @@ __all__ = [
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 DEFAULT_DATABASE_URL = "sqlite:///data/monitor.db"
-DEFAULT_USER_AGENT = "monitor/0.1 (media-monitoring alert pipeline; +https://example.org/monitor)"
+DEFAULT_USER_AGENT = "monitor/0.2 (media-monitoring alert pipeline; +https://example.org/monitor)"
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
