@@ -11,7 +11,7 @@ Pure functions, no I/O, nothing imported from store, fetch or notify.
 - ``storable_key`` bounds a key (GUID, URL) to what a unique index accepts, hashing a longer or unclean one.
 - ``story_keys`` are MinHash LSH band keys over word shingles: a wire story reprinted with
   a new headline or a changed sentence shares at least one key with the original, two
-  different articles on the same topic share none (DESIGN.md "No floods").
+  different articles on the same topic share none (docs/design.md "No floods").
 """
 
 from __future__ import annotations

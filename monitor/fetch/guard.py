@@ -37,7 +37,7 @@ def _nets(*pairs: tuple[str, str]) -> tuple[tuple[ipaddress.IPv4Network | ipaddr
 
 
 # The address policy, written out rather than taken from ``ipaddress.is_global``, whose answers change between
-# Python versions (3.11 calls fec0::/10 and 3fff::/20 global). First match wins; DESIGN.md "allow_private".
+# Python versions (3.11 calls fec0::/10 and 3fff::/20 global). First match wins; docs/design.md "allow_private".
 _IPV4_RANGES = _nets(
     ("0.0.0.0/8", "unspecified"),  # Linux connects 0.x.x.x to the local host
     ("10.0.0.0/8", "private"),

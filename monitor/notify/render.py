@@ -3,7 +3,7 @@
 Inputs: ``StoryAlert`` values (a story's rules, its article, snippet and hits) and a channel format
 (text | markdown | html). Output: ``Message(title, body, format)`` ready for apprise.
 
-Article text is hostile (DESIGN.md "Feed and page text is never trusted"). Every value a template prints is
+Article text is hostile (docs/design.md "Feed and page text is never trusted"). Every value a template prints is
 escaped for its format without the template asking: HTML by Jinja's autoescape, markdown by a ``finalize`` hook that
 backslash-escapes control characters and links, and every format neutralises chat mentions (``@channel``,
 ``@**all**``, ``<!here>``, ``<@&role>`` …) with a zero-width space. Only values marked safe by our own filters (the

@@ -3,7 +3,7 @@
 Inputs: the matches of one article (their rules), the ``[channels.*]``/``[[routes]]`` settings, the article's
 published date and ``now``. Output: ``PlannedDelivery`` values the store writes in the same transaction as the match.
 
-Decisions (DESIGN.md "Every route whose filters a match passes applies; a channel receives a given match at most
+Decisions (docs/design.md "Every route whose filters a match passes applies; a channel receives a given match at most
 once"):
 
 - A rule's own ``notify:`` list overrides the routes: immediate alerts to exactly those channels.

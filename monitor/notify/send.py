@@ -7,7 +7,7 @@ would fail alike), else it concerns this message only. The message is cut to the
 Only this module touches apprise. Each URL gets its own ``Apprise`` instance, so a result names exactly the URL it
 belongs to; apprise's blocking ``notify`` runs in a daemon thread joined with a deadline, so a hanging server costs
 at most ``notify.timeout`` (the thread is abandoned, apprise's own socket timeouts end it later). apprise's log lines
-pass a filter that redacts every configured secret (DESIGN.md "Secrets are never printed or logged").
+pass a filter that redacts every configured secret (docs/design.md "Secrets are never printed or logged").
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ __all__ = [
     "split_for_throttle",
 ]
 
-#: Seconds to wait after the 1st, 2nd, 3rd and 4th failed attempt (DESIGN.md: about 1m, 5m, 30m, 2h).
+#: Seconds to wait after the 1st, 2nd, 3rd and 4th failed attempt (docs/design.md: about 1m, 5m, 30m, 2h).
 RETRY_DELAYS: tuple[float, ...] = (60.0, 300.0, 1800.0, 7200.0)
 #: Then one attempt every 6 hours …
 RETRY_EVERY = 6 * 3600.0

@@ -1,4 +1,4 @@
-"""Evaluating compiled queries over one document: truth, hits (RULES.md sections 4 and 6) and snippets.
+"""Evaluating compiled queries over one document: truth, hits (docs/rule-language.md sections 4 and 6) and snippets.
 
 Truth is decided first, from per-document caches of term occurrences; hits and the snippet are built only
 for rules that matched. NEAR/ONEAR checks each occurrence against the other operand's sorted positions
@@ -220,7 +220,7 @@ def _near_true(st: DocState, c: CNode, field: str) -> bool:
 
 
 def near_used(st: DocState, c: CNode, field: str) -> list[_Occ]:
-    """Sorted occurrences of either operand that have a partner within the distance (RULES.md: both operands);
+    """Sorted occurrences of either operand that have a partner within the distance (docs/rule-language.md: both operands);
     cached per document (the snippet's witness asks again)."""
     key = (*c[1:], field)
     cached = st.near.get(key)

@@ -73,7 +73,7 @@ class Hit:
 class Match:
     """A rule that matched a document.
 
-    ``hits`` are every hit (RULES.md section 6); ``decisive`` the few of them that together make the query true
+    ``hits`` are every hit (docs/rule-language.md section 6); ``decisive`` the few of them that together make the query true
     (its witness, :mod:`monitor.rules.witness`). ``snippet`` is plain text, about 300 characters around the
     decisive hits: one passage, or several joined by `` […] `` when they are far apart (docs/rules.md,
     "Snippets"); ``snippet_hits`` are the ``(start, end)`` offsets of the hits inside it, which

@@ -1,6 +1,6 @@
 """NFKC with offset maps: the normalised text and, per character of it, where it came from in the source.
 
-Hits are offsets into the stored text while words are read from its NFKC form (RULES.md section 3), so every
+Hits are offsets into the stored text while words are read from its NFKC form (docs/rule-language.md section 3), so every
 normalised character keeps the span of the source unit it came from: a character with the marks that follow it.
 """
 

@@ -1,4 +1,4 @@
-"""One rule mapping -> a :class:`~monitor.rules.model.Rule` (RULES.md section 1), or RuleErrors.
+"""One rule mapping -> a :class:`~monitor.rules.model.Rule` (docs/rule-language.md section 1), or RuleErrors.
 
 Type and key checks for every rule key and for ``examples``; the query itself is parsed by the caller.
 """

@@ -1,6 +1,6 @@
 """Scripts inside a word: a letter/mark/digit run cut where its script changes, no-space scripts into graphemes.
 
-RULES.md section 3: Latin-script letters lose their diacritics, other scripts keep theirs; a change of script
+docs/rule-language.md section 3: Latin-script letters lose their diacritics, other scripts keep theirs; a change of script
 splits a word; Han, kana, Thai, Lao, Khmer and Myanmar text is matched grapheme by grapheme.
 """
 

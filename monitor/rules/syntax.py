@@ -1,4 +1,4 @@
-"""The query language parser (RULES.md sections 2 and 6): query text -> :mod:`~monitor.rules.nodes` tree.
+"""The query language parser (docs/rule-language.md sections 2 and 6): query text -> :mod:`~monitor.rules.nodes` tree.
 
 A recursive-descent parser over the tokens of :mod:`monitor.rules.lexer`. Precedence, tightest first:
 NOT/-, NEAR/ONEAR, AND (also juxtaposition), OR. Errors are :class:`~monitor.errors.RuleError` with

@@ -1,4 +1,4 @@
-"""Text normalisation shared by queries and articles (RULES.md section 3).
+"""Text normalisation shared by queries and articles (docs/rule-language.md section 3).
 
 Input: a field's text as stored. Output: a :class:`Field` holding its words (NFKC, case-folded, Latin
 diacritics removed), the case-kept form of each word (for ``=`` terms), each word's span in the original
@@ -39,7 +39,7 @@ _WORD_SPLIT_RE = regex.compile(r"([\p{L}\p{M}\p{N}]+)")  # split() also returns 
 _ASCII_SPLIT_RE = re.compile(r"([A-Za-z0-9]+)")
 _QUERY_WORD_RE = regex.compile(r"[\p{L}\p{M}\p{N}*?]+")
 #: U+02BC MODIFIER LETTER APOSTROPHE is a letter to Unicode but an apostrophe to writers (``Cambodiaʼs``), and
-#: apostrophes separate words (RULES.md 3.3): words are read from the text with it as a plain one (same offsets).
+#: apostrophes separate words (docs/rule-language.md 3.3): words are read from the text with it as a plain one (same offsets).
 _APOSTROPHE = str.maketrans({"\u02bc": "'"})
 
 

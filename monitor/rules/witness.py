@@ -1,6 +1,6 @@
 """Witnesses: the few hits that together make a true query true, the *decisive* hits a snippet shows.
 
-``Match.hits`` lists every occurrence of every positive term in every true branch (RULES.md section 6); on a long
+``Match.hits`` lists every occurrence of every positive term in every true branch (docs/rule-language.md section 6); on a long
 article they are spread over the whole text. A witness keeps one occurrence per leaf that has to be there: a term
 or set its first occurrence (in the text before the title: the snippet shows text), unless a sibling under an AND
 wants a nearer one; an OR the true branch whose witness needs the fewest snippet windows, then the earliest; an

@@ -3,7 +3,7 @@
 Inputs: ``NewArticle`` + ``NewMatch`` values and a delivery plan callback.
 Outputs: ``AddResult``; ``ArticleRecord`` for reads ("also reported by").
 
-``add_article_with_matches`` is ONE transaction (DESIGN.md "Nothing lost"): the entry
+``add_article_with_matches`` is ONE transaction (docs/design.md "Nothing lost"): the entry
 keys are marked seen, the article is stored once per canonical URL (a copy from a feed that
 does not own the link's site under ``feed:<id>:<url>``, so it never claims the URL and a
 pending alert it created passes to the owner's copy), its story is found

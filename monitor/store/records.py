@@ -3,7 +3,7 @@
 Inputs: ``NewArticle``, ``NewMatch``, ``PlannedDelivery``, ``FeedState``.
 Outputs: ``FeedRecord``, ``ArticleRecord``, ``MatchRecord`` (with ``ArticleSummary``,
 ``MatchHit``, ``MatchDelivery``) and ``AddResult``. ``FeedRecord.as_json()`` and
-``MatchRecord.as_json()`` give the JSON Lines objects of DESIGN.md (``feeds list`` and
+``MatchRecord.as_json()`` give the JSON Lines objects of docs/design.md (``feeds list`` and
 ``matches --format json``); times there are ISO 8601 UTC with a ``Z``.
 """
 
@@ -291,7 +291,7 @@ class MatchRecord:
     deliveries: tuple[MatchDelivery, ...] = field(default=())
 
     def as_json(self) -> dict[str, Any]:
-        """The ``matches --format json`` object of DESIGN.md."""
+        """The ``matches --format json`` object of docs/design.md."""
         art = self.article
         return {
             "id": self.id,

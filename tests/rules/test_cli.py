@@ -1,4 +1,4 @@
-"""RULES.md section 5: ``monitor rules check|test|explain`` and ``monitor match``."""
+"""docs/rule-language.md section 5: ``monitor rules check|test|explain`` and ``monitor match``."""
 
 from __future__ import annotations
 

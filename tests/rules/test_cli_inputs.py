@@ -1,4 +1,4 @@
-"""A second audit of the rule loader and the ``monitor`` CLI (RULES.md sections 1, 5 and 6), one test per finding."""
+"""A second audit of the rule loader and the ``monitor`` CLI (docs/rule-language.md sections 1, 5 and 6), one test per finding."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ def _hits(query: str, doc: Document) -> list[tuple[str, str]] | None:
     return [(h.field, h.text) for h in found[0].hits] if found else None
 
 
-# RULES.md §1 "Every error names `file:line:column`": the column of a query error inside a double-quoted YAML
+# docs/rule-language.md §1 "Every error names `file:line:column`": the column of a query error inside a double-quoted YAML
 # string must count the escape as written (`\t` is two characters in the file), not run to the end of the line.
 @pytest.mark.parametrize(
     "quoted",
@@ -55,18 +55,18 @@ def test_query_error_after_an_escaped_line_break_points_at_the_next_line(tmp_pat
     assert _errors(tmp_path, text)[0].startswith("5:12: query of rule 'r': OR branch 'NOT z'")
 
 
-# RULES.md §1 "Every error names file:line:column": a self-including YAML alias crashed with RecursionError.
+# docs/rule-language.md §1 "Every error names file:line:column": a self-including YAML alias crashed with RecursionError.
 def test_recursive_yaml_alias_is_a_positioned_error_not_a_crash(tmp_path: Path) -> None:
     assert _errors(tmp_path, "sets:\n  a: &x [b, *x]\n") == ["2:6: each entry of set 'a' must be a string, not a list"]
 
 
-# RULES.md §1 "Unknown keys ... are errors": a non-string key (`? [a]`) was silently dropped.
+# docs/rule-language.md §1 "Unknown keys ... are errors": a non-string key (`? [a]`) was silently dropped.
 def test_a_non_string_rule_key_is_an_error(tmp_path: Path) -> None:
     text = "rules:\n  - id: r\n    title: t\n    query: x\n    ? [a]\n    : 2\n"
     assert _errors(tmp_path, text) == ["5:7: unknown key in rule 'r': a key must be a string, not a list"]
 
 
-# RULES.md §2 `url:` field / §6 "An unknown field prefix (`body:scam`) is an error": a URL's scheme is not a
+# docs/rule-language.md §2 `url:` field / §6 "An unknown field prefix (`body:scam`) is an error": a URL's scheme is not a
 # field prefix, so `url:https://…` searches the URL's words instead of failing with "unknown field 'https'".
 @pytest.mark.parametrize(
     ("query", "doc", "hits"),
@@ -84,7 +84,7 @@ def test_an_unknown_field_is_still_an_error() -> None:
         parse_query("body:scam")
 
 
-# RULES.md §2 "Operators are upper case": a no-break space (pasted queries) separates tokens like a space;
+# docs/rule-language.md §2 "Operators are upper case": a no-break space (pasted queries) separates tokens like a space;
 # `scam<NBSP>OR<NBSP>fraud` was the phrase "scam or fraud".
 @pytest.mark.parametrize(
     ("query", "text", "matches"),
@@ -99,7 +99,7 @@ def test_unicode_spaces_separate_query_tokens(query: str, text: str, matches: bo
     assert (_hits(query, Document(text=text)) is not None) is matches
 
 
-# RULES.md §2 `NOT a`, `-a` and `title:x`: a NOT after a field prefix is a NOT inside that field; it was
+# docs/rule-language.md §2 `NOT a`, `-a` and `title:x`: a NOT after a field prefix is a NOT inside that field; it was
 # rejected with "unexpected '-'".
 @pytest.mark.parametrize(
     ("query", "title", "matches"),
@@ -113,7 +113,7 @@ def test_not_after_a_field_prefix(query: str, title: str, matches: bool) -> None
     assert (_hits(query, Document(title=title, text="a scam")) is not None) is matches
 
 
-# RULES.md §5 `{"doc": ID, …}` "where ID is the JSONL `id`": a numeric id was printed as a string.
+# docs/rule-language.md §5 `{"doc": ID, …}` "where ID is the JSONL `id`": a numeric id was printed as a string.
 def test_match_json_doc_is_the_jsonl_id_as_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "r.yaml").write_text("rules:\n  - id: r\n    title: t\n    query: scam\n", encoding="utf-8")
@@ -124,7 +124,7 @@ def test_match_json_doc_is_the_jsonl_id_as_given(monkeypatch: pytest.MonkeyPatch
     assert [r["doc"] for r in rows] == [7, "a-7"]
 
 
-# RULES.md §1 `lang` / docs/rules.md "Choice: case-insensitive": the `lang:` query filter compares a given
+# docs/rule-language.md §1 `lang` / docs/rules.md "Choice: case-insensitive": the `lang:` query filter compares a given
 # language case-insensitively, the rule's `lang:` key did not (RuleSet._match_one: `st.lang not in rule.lang`).
 def test_rule_lang_filter_is_case_insensitive_like_the_lang_query_filter() -> None:
     doc = Document(text="scam", lang="KM")
@@ -133,7 +133,7 @@ def test_rule_lang_filter_is_case_insensitive_like_the_lang_query_filter() -> No
     assert RuleSet([rule]).match(doc)
 
 
-# RULES.md §1 "undefined `@sets` ... are errors": RuleSet.from_queries has no sets, so every `@name` is undefined,
+# docs/rule-language.md §1 "undefined `@sets` ... are errors": RuleSet.from_queries has no sets, so every `@name` is undefined,
 # yet the rule loads and silently never matches (match.py from_queries calls parse_query without a resolver).
 def test_from_queries_rejects_an_undefined_set() -> None:
     with pytest.raises(RuleError, match="undefined set '@places'"):

@@ -1,4 +1,4 @@
-"""RULES.md sections 1 and 6: rule files, sets, errors with file:line:column, warnings."""
+"""docs/rule-language.md sections 1 and 6: rule files, sets, errors with file:line:column, warnings."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RULES.md sections 2-4 and 6: what matches, the hits, snippets and versions."""
+"""docs/rule-language.md sections 2-4 and 6: what matches, the hits, snippets and versions."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ WORDS = ["raid", "raided", "scam", "compound", "poipet", "police", "the", "said"
 
 
 def _pairwise_hits(text: str, left: set[str], right: set[str], dist: int, ordered: bool) -> set[tuple[int, int]]:
-    """Spans of every left/right word occurrence that has a partner within ``dist`` words (RULES.md)."""
+    """Spans of every left/right word occurrence that has a partner within ``dist`` words (docs/rule-language.md)."""
     f = normalise(text)
     a = [i for i, w in enumerate(f.words) if w in left]
     b = [i for i, w in enumerate(f.words) if w in right]

@@ -1,4 +1,4 @@
-"""RULES.md sections 2 and 6: the query language, operator by operator, and its errors with columns."""
+"""docs/rule-language.md sections 2 and 6: the query language, operator by operator, and its errors with columns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RULES.md section 3: normalisation of articles and queries."""
+"""docs/rule-language.md section 3: normalisation of articles and queries."""
 
 from __future__ import annotations
 
