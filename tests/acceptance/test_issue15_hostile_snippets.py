@@ -13,7 +13,7 @@ import pytest
 import regex
 
 from monitor.notify import Renderer, StoryAlert
-from monitor.notify.render import AlertArticle, AlertRule
+from monitor.notify.render import AlertArticle, AlertRule, Format
 from monitor.rules import Document, Match, RuleSet
 from monitor.rules.snippet import SEPARATOR, SNIPPET_CHARS
 
@@ -125,3 +125,25 @@ def test_text_around_hits_cannot_inject_markup_links_or_mentions(text: str) -> N
     for body in (html, markdown, Renderer().alert(alert, "text").body):
         assert "@everyone" not in body and "@here" not in body and "<!channel" not in body
         assert "@**all**" not in body and "<@&" not in body
+
+
+@pytest.mark.parametrize(
+    ("query", "text", "word"),
+    [
+        ("สแกม", "ตำรวจบุกค้นแก๊งสแกมที่ปอยเปต", "สแกม"),
+        ("诈骗", "柬埔寨警方突袭西港电诈园区，抓获诈骗嫌疑人", "诈骗"),
+        ("ឆបោក", "ប៉ូលីសបង្ក្រាបការឆបោកតាមអនឡាញ", "ឆបោក"),
+        ("scam", "a scam, not scams nor ascam", "scam"),
+    ],
+    ids=["thai", "chinese", "khmer", "latin"],
+)
+def test_alerts_mark_a_hit_inside_a_script_without_spaces_as_match_does(query: str, text: str, word: str) -> None:
+    found = _match(query, text=text)
+    assert found.marked_snippet().count(f"**{word}**") == 1
+    alert = StoryAlert(story_id=1, rules=(AlertRule("r", "R", "high"),),
+                       article=AlertArticle("t", "https://x.example.org/a", "feed"),
+                       snippet=found.snippet, hit_texts=tuple(h.text for h in found.hits))
+    assert Renderer().alert(alert, "html").body.count(f"<mark>{word}</mark>") == 1
+    formats: tuple[Format, ...] = ("text", "markdown")
+    for fmt in formats:
+        assert Renderer().alert(alert, fmt).body.count(f"**{word}**") == 1
