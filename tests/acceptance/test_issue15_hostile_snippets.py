@@ -20,8 +20,8 @@ from monitor.rules.snippet import SEPARATOR, SNIPPET_CHARS
 LOREM = "lorem ipsum dolor sit amet " * 40
 
 
-def _match(query: str, **fields: str) -> Match:
-    [found] = RuleSet.from_queries({"r": query}).match(Document(**fields))
+def _match(query: str, title: str = "", text: str = "", url: str = "", author: str = "") -> Match:
+    [found] = RuleSet.from_queries({"r": query}).match(Document(title=title, text=text, url=url, author=author))
     return found
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,8 @@ url = "{site.feed_url('daily')}"
         """Publish one article, ``monitor poll``, and return its stored match (``matches --format json``)."""
         self.site.add("daily", title, "\n".join(paragraphs))
         self.cli("poll")
-        [stored] = [json.loads(line) for line in self.cli("matches", "--format", "json").splitlines()]
+        rows: list[dict[str, Any]] = [json.loads(line) for line in self.cli("matches", "--format", "json").splitlines()]
+        [stored] = rows
         return stored
 
     def document(self, stored: dict[str, Any]) -> Path:
@@ -106,7 +108,9 @@ url = "{site.feed_url('daily')}"
 
     def matched(self, stored: dict[str, Any]) -> dict[str, Any]:
         """``monitor match --format json`` on the stored article: its snippet, marks and decisive hits."""
-        [row] = [json.loads(line) for line in self.cli("match", "--format", "json", str(self.document(stored))).splitlines()]
+        out = self.cli("match", "--format", "json", str(self.document(stored)))
+        rows: list[dict[str, Any]] = [json.loads(line) for line in out.splitlines()]
+        [row] = rows
         assert row["snippet"] == stored["snippet"]
         return row
 
@@ -150,9 +154,25 @@ def far_apart() -> list[str]:
     return [*filler(500), PLACES[0], *filler(4000), PLACES[1], *filler(4000), PLACES[2], *filler(500)]
 
 
-def test_far_apart_decisive_hits_give_one_passage_each_in_document_order_within_the_length(deploy: Any) -> None:
-    site = deploy(FAR_QUERY)
-    stored = site.publish_and_poll("Border towns in the dry season", far_apart())
+@pytest.fixture(scope="module")
+def far(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deployment, dict[str, Any]]]:
+    """One deployment that polled the far-apart article, for the two tests that read it (one poll, not two)."""
+    site, chat, smtp = NewsSite(), ChatServer(), SmtpServer()
+    chat.start()
+    smtp.start()
+    try:
+        deployment = Deployment(tmp_path_factory.mktemp("far"), site, chat, smtp, FAR_QUERY)
+        yield deployment, deployment.publish_and_poll("Border towns in the dry season", far_apart())
+    finally:
+        smtp.stop()
+        chat.stop()
+        site.close()
+
+
+def test_far_apart_decisive_hits_give_one_passage_each_in_document_order_within_the_length(
+    far: tuple[Deployment, dict[str, Any]],
+) -> None:
+    site, stored = far
     snippet = stored["snippet"]
     passages = snippet.split(SEPARATOR)
     assert len(passages) == 3
@@ -175,9 +195,10 @@ def _unmark_html(text: str) -> str:
     return _plain(html.unescape(re.sub(r"</?mark>", "", text)))
 
 
-def test_match_matches_explain_and_every_alert_format_show_the_same_passages(deploy: Any) -> None:
-    site = deploy(FAR_QUERY)
-    stored = site.publish_and_poll("Border towns in the dry season", far_apart())
+def test_match_matches_explain_and_every_alert_format_show_the_same_passages(
+    far: tuple[Deployment, dict[str, Any]],
+) -> None:
+    site, stored = far
     snippet = stored["snippet"]
     assert len(snippet.split(SEPARATOR)) == 3
     # monitor match (the stored article as a document): the same snippet, in JSON and in text; matches in text.
