@@ -147,3 +147,11 @@ def test_alerts_mark_a_hit_inside_a_script_without_spaces_as_match_does(query: s
     formats: tuple[Format, ...] = ("text", "markdown")
     for fmt in formats:
         assert Renderer().alert(alert, fmt).body.count(f"**{word}**") == 1
+
+
+@pytest.mark.xfail(strict=True, reason="monitor/rules/match.py keeps the first MAX_HITS hits in reading order and "
+                   "drops the decisive ones past them: the store and the alerts (which mark by hit text) lose them")
+def test_the_decisive_hits_stay_among_the_hits_past_max_hits() -> None:
+    found = _match("scam AND poipet", text="scam " * 100_001 + "poipet")
+    assert [h.text for h in found.decisive] == ["scam", "poipet"]
+    assert "poipet" in {h.text for h in found.hits}  # what the alerts mark with
