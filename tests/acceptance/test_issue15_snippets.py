@@ -216,3 +216,15 @@ def test_match_matches_explain_and_every_alert_format_show_the_same_passages(
     assert snippet in _plain(by_to["text@example.org"]["text/plain"].replace("**", ""))
     assert snippet in _unmark_html(by_to["html@example.org"]["text/html"])
     assert _plain(by_to["html@example.org"]["text/html"]).count("<mark>") == 3
+
+
+def test_and_of_near_prefers_the_window_with_the_place_beside_it_to_the_first_window() -> None:
+    from monitor.rules import Document, RuleSet
+
+    text = "\n".join(["Cambodia opened a new bridge.", *filler(2000), "Scam centres used forced labour, a report said.",
+                      *filler(2000), "Scam centres near Poipet used forced labour, Cambodia said.", *filler(2000),
+                      "Cambodia hosts a summit.", *filler(500)])
+    [found] = RuleSet.from_queries({"r": NEAR_QUERY}).match(Document(text=text))
+    # One passage: the window that has the place in its sentence, not the first window and the first "Cambodia".
+    assert SEPARATOR not in found.snippet
+    assert "Scam centres near Poipet used forced labour, Cambodia said." in found.snippet
