@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,6 +90,8 @@ def _jsonl(lines: list[str], source: str) -> Iterator[InputDocument]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise DocumentError(f"{source}:{n}: invalid JSON: {e.msg}") from e
+        except (ValueError, RecursionError) as e:  # an integer past Python's digits limit; nesting past the stack
+            raise DocumentError(f"{source}:{n}: invalid JSON: {type(e).__name__}: {str(e)[:100]}") from None
         if not isinstance(obj, dict):
             raise DocumentError(f"{source}:{n}: a JSONL document must be an object")
         yield _jsonl_input(obj, f"{source}:{n}")
@@ -118,6 +121,8 @@ def _jsonl_input(obj: dict[str, object], where: str) -> InputDocument:
         doc_id = where
     elif isinstance(doc_id, bool) or not isinstance(doc_id, (str, int, float)):
         raise DocumentError(f"{where}: 'id' must be a string or a number, not {_json_type(doc_id)}")
+    elif isinstance(doc_id, float) and not math.isfinite(doc_id):  # NaN, Infinity, 1e400: not JSON on output
+        raise DocumentError(f"{where}: 'id' must be a finite number, not {doc_id}")
     return InputDocument(str(doc_id), doc, doc_id)
 
 

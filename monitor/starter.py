@@ -6,7 +6,7 @@ that ``monitor demo`` and ``monitor init`` work from a wheel installed anywhere,
 
 from __future__ import annotations
 
-import shutil
+import os
 from pathlib import Path
 
 from monitor.errors import ConfigError
@@ -41,19 +41,30 @@ def init_deployment(folder: Path, *, force: bool = False) -> list[Path]:
         The files written.
 
     Raises:
-        ConfigError: a file to write exists (and ``force`` is not set), or the folder cannot be written.
+        ConfigError: a file to write exists (and ``force`` is not set), or is a symbolic link (even with ``force``:
+            writing through it would change another path), or the folder cannot be written.
     """
     config = folder / "config.toml"
     rules = [(p, folder / "rules" / p.name) for p in sorted(SHIPPED_RULES.glob("*.yaml"))]
     targets = [config, *(target for _, target in rules)]
+    linked = [t for t in (config, folder / "rules", *targets[1:]) if t.is_symlink()]
+    if linked:
+        raise ConfigError(f"{linked[0]} is a symbolic link; nothing was written (init writes real files only)")
     existing = [t for t in targets if t.exists()]
     if existing and not force:
         raise ConfigError(f"{existing[0]} exists; nothing was written (use --force to overwrite)")
     try:
         (folder / "rules").mkdir(parents=True, exist_ok=True)
-        config.write_text(_EDIT_FIRST + SHIPPED_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+        _write(config, (_EDIT_FIRST + SHIPPED_CONFIG.read_text(encoding="utf-8")).encode())
         for source, target in rules:
-            shutil.copyfile(source, target)
+            _write(target, source.read_bytes())
     except OSError as e:
         raise ConfigError(f"{folder}: cannot write the starter files: {e.strerror or e}") from e
     return targets
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write ``path``, never through a symbolic link (one made after the check above fails with ELOOP)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)

@@ -35,6 +35,7 @@ _StoryArticles = Callable[[int], Sequence[ArticleRecord]]
 _TITLE_MAX = 300
 _FEED_MAX = 100
 _SNIPPET_MAX = 1000
+_LAST = datetime.max  # noqa: DTZ901 (times are naive UTC throughout: monitor.clock)
 
 
 def group_by_story(rows: Iterable[DeliveryRecord]) -> list[list[DeliveryRecord]]:
@@ -57,7 +58,7 @@ def story_alert(rows: Sequence[DeliveryRecord], rules: Mapping[str, RuleInfo],
     """
     alert_rules = sorted({row.rule_id: _alert_rule(row, rules) for row in rows}.values(),
                          key=lambda rule: (-severity_rank(rule.severity), rule.id))
-    main = min(rows, key=lambda row: (not row.article_owned, row.matched_at or datetime.max, row.id))
+    main = min(rows, key=lambda row: (not row.article_owned, row.matched_at or _LAST, row.id))
     article = _article(main.article_title, main.article_url, main.feed_name, main.published)
     others = [a for a in (story_articles(main.story_id) if story_articles else ()) if a.id != main.article_id]
     outlets: dict[str, ArticleRecord] = {}  # each outlet's first article, in story order

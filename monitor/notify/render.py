@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -72,6 +72,9 @@ _HITS_MAX = 100
 _UNENCODABLE = re.compile(r"[\ud800-\udfff]")
 _TRIGGERS = re.compile(r"[@<\uff20\ufe6b\uff1c\ufe64]")
 _MD_ALWAYS = re.compile(r"([\\`*_\[\]<>|~&])")
+#: Scripts written without spaces: the rule language matches their words grapheme by grapheme (docs/rules.md).
+_NO_SPACE_CHARS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+_NO_SPACE = regex.compile(f"[{_NO_SPACE_CHARS}]")
 _MD_LINE_START = re.compile(r"(?m)^(\s*)([#+\-=]|\d+(?=[.)]))")
 
 
@@ -304,7 +307,11 @@ def _hit_spans(snippet: str, hit_texts: Sequence[str]) -> list[tuple[int, int]]:
     found = [t for t in dict.fromkeys(" ".join(t.split()) for t in hit_texts) if t and t.casefold() in folded]
     spans: list[tuple[int, int]] = []
     for text in sorted(found[:_HITS_MAX], key=len, reverse=True):
-        pattern = re.compile(r"(?<!\w)" + re.escape(text) + r"(?!\w)", re.IGNORECASE)
+        # Whole words, except where a script written without spaces (Thai, Khmer, Chinese …) meets the hit: the
+        # matcher finds words there grapheme by grapheme, so a hit inside such a run is a hit.
+        before = "" if _NO_SPACE.match(text) else rf"(?<![^\W{_NO_SPACE_CHARS}])"
+        after = "" if _NO_SPACE.match(text[-1]) else rf"(?![^\W{_NO_SPACE_CHARS}])"
+        pattern = regex.compile(before + regex.escape(text) + after, regex.IGNORECASE | regex.V0)
         for m in pattern.finditer(snippet):
             if all(m.end() <= s or m.start() >= e for s, e in spans):
                 spans.append((m.start(), m.end()))
@@ -315,7 +322,7 @@ def _localtime(when: datetime | None, zone: ZoneInfo) -> str:
     """``when`` in ``zone``; a date so near year 1 or 9999 that the zone's offset overflows is shown in UTC."""
     if when is None:
         return "date unknown"
-    aware = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+    aware = when.replace(tzinfo=UTC) if when.tzinfo is None else when
     try:
         local = aware.astimezone(zone)
         name = local.isoformat()[-6:]  # its offset, +06:30, as every human-facing time shows it (cli.common)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left
-from operator import itemgetter
-from time import perf_counter
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
+from operator import itemgetter
+from time import perf_counter
 
 import daachorse
 

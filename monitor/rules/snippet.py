@@ -13,6 +13,7 @@ Split from :mod:`monitor.rules.evaluate`, which re-exports :func:`make_snippet`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_left
 from collections.abc import Sequence
 
@@ -32,6 +33,8 @@ _CONTEXT = 40
 #: (field, start, end): a hit as offsets into the document's field text.
 _SpanHit = tuple[str, int, int]
 _Span = tuple[int, int]
+#: How far a cut moves to leave a grapheme cluster whole (a longer cluster is hostile: it is cut).
+_CLUSTER_MAX = 32
 
 
 def make_snippet(
@@ -78,7 +81,7 @@ def _windows(source: str, keys: list[_Span]) -> list[_Span]:
         if hi < len(source):
             cut = source.find(" ", hi)
             hi = cut if 0 <= cut - hi < 40 else hi
-        return [(lo, hi)]
+        return [(_cluster_edge(source, lo, 1), _reach(source, _cluster_edge(source, hi, -1), last))]
     for k in range(2, MAX_PASSAGES + 1):
         width = (SNIPPET_CHARS - len(SEPARATOR) * (k - 1)) // k - 2  # 2: the "…" either side
         groups = _groups(keys, width - _CONTEXT)
@@ -95,6 +98,7 @@ def _windows(source: str, keys: list[_Span]) -> list[_Span]:
         hi = min(len(source), lo + width)
         lo = max(0, min(lo, hi - width))
         lo, hi = _word_edges(source, lo, hi, gs, ge)
+        hi = _reach(source, hi, ge)
         if windows and lo <= windows[-1][1]:  # the passages touch: one passage
             lo = windows.pop()[0]
         windows.append((lo, hi))
@@ -120,16 +124,57 @@ def _sentence_start(source: str, lo: int, hi: int) -> int | None:
 
 
 def _word_edges(source: str, lo: int, hi: int, first: int, last: int) -> _Span:
-    """``lo..hi`` narrowed to whole words, without cutting into ``first..last`` (the hits)."""
+    """``lo..hi`` narrowed to whole words, without cutting into ``first..last`` (the hits): to the nearest space
+    within ``_CONTEXT`` characters, else (a long word: emoji, a script without spaces) to a grapheme cluster's edge,
+    so that the passage keeps the text around its hits."""
     if lo > 0 and not source[lo - 1].isspace():
-        m = _WS_RE.search(source, lo, first)
-        if m is not None:
-            lo = m.end()
+        m = _WS_RE.search(source, lo, min(first, lo + _CONTEXT))
+        lo = m.end() if m is not None else _cluster_edge(source, lo, 1)
     if hi < len(source) and not source[hi].isspace():
-        cut = max(source.rfind(" ", last, hi), source.rfind("\n", last, hi))
-        if cut >= 0:
-            hi = cut
+        floor = max(last, hi - _CONTEXT)
+        cut = max(source.rfind(" ", floor, hi), source.rfind("\n", floor, hi))
+        hi = cut if cut >= 0 else _cluster_edge(source, hi, -1)
     return lo, hi
+
+
+def _reach(source: str, hi: int, end: int) -> int:
+    """``hi`` moved on to ``end`` (a hit's end) when only whitespace and a few characters lie between: a phrase
+    whose words a long whitespace run separates is shown whole (the run collapses to one space)."""
+    if end <= hi or len(" ".join(source[hi:end].split())) > _CONTEXT:
+        return hi
+    return end
+
+
+def _cluster_edge(source: str, pos: int, step: int) -> int:
+    """``pos`` moved by ``step`` (1 or -1) to the nearest edge of a grapheme cluster, so that a cut leaves a letter
+    with its marks, an emoji sequence, a flag, and a Khmer coeng or a virama with the letter it joins."""
+    for _ in range(_CLUSTER_MAX):
+        if not _inside_cluster(source, pos):
+            return pos
+        pos += step
+    return pos
+
+
+def _inside_cluster(source: str, pos: int) -> bool:
+    if pos <= 0 or pos >= len(source):
+        return False
+    here, before = source[pos], source[pos - 1]
+    if unicodedata.category(here) in ("Mn", "Mc", "Me") or here in "\u200c\u200d":
+        return True  # a mark, a variation selector or a joiner belongs to what precedes it
+    if "\U0001f3fb" <= here <= "\U0001f3ff" or "\U000e0020" <= here <= "\U000e007f":
+        return True  # a skin tone, a tag (a subdivision flag)
+    if before == "\u200d" or unicodedata.combining(before) == 9:
+        return True  # after a zero-width joiner, a virama or a coeng: the next letter is joined
+    if _regional(here) and _regional(before):  # a flag is a pair of regional indicators
+        run = 0
+        while run < pos and run < _CLUSTER_MAX and _regional(source[pos - 1 - run]):
+            run += 1
+        return run % 2 == 1
+    return False
+
+
+def _regional(char: str) -> bool:
+    return "\U0001f1e6" <= char <= "\U0001f1ff"
 
 
 def _inside(spans: list[_Span], lo: int, hi: int) -> list[_Span]:

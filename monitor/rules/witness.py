@@ -31,6 +31,8 @@ _ANCHORS = 4
 _READING = {"title": 0, "text": 1, "url": 2, "author": 3}
 #: A distance larger than any within a field: a hit in another field than the target.
 _FAR = 1 << 62
+#: Occurrences of an AND's anchor tried as the place the others come near (the first ones in the text).
+_TRIES = 32
 #: How far back a NEAR occurrence's partner is looked for among the other operand's occurrences.
 _BACK = 64
 _Target = tuple[str, int, int]
@@ -164,17 +166,33 @@ class _Finder:
             anchors = anchors[:1]
         best: _Witness = []
         best_key = (2, 0, 0, 0)
-        for i in anchors:
-            near = _target(found[i])
-            combo = list(found[i])
-            for j in shown:
-                if j != i:
-                    combo += (self.find(kids[j], scope, near) if near else None) or found[j]
-            no_text, windows, extent, start = _spread(combo)
-            key = (no_text, windows, start, extent)  # the fewest windows, then the earliest, as an OR's branches
-            if key < best_key:
-                best, best_key = combo, key
+        for more in (False, True):  # the anchors' first occurrences; then, if those need several windows, later ones
+            if more and best_key[:2] <= (0, 1):
+                break
+            for i, tried in ((a, w) for a in anchors for w in (self._tries(kids[a], scope) if more else [found[a]])):
+                near = _target(tried)
+                combo = list(tried)
+                for j in shown:
+                    if j != i:
+                        combo += (self.find(kids[j], scope, near) if near else None) or found[j]
+                no_text, windows, extent, start = _spread(combo)
+                key = (no_text, windows, start, extent)  # the fewest windows, then the earliest, as an OR's branches
+                if key < best_key:
+                    best, best_key = combo, key
         return best
+
+    def _tries(self, c: CNode, scope: tuple[str, ...]) -> list[_Witness]:
+        """More witnesses of an AND's anchor for the others to come near: for a term, set or NEAR its first
+        ``_TRIES`` occurrences in the text (a later B…C window may have A in its sentence, the first one not)."""
+        kind = c[0]
+        if "text" not in scope or kind not in (TERM, SET, NEAR):
+            return []
+        if kind == NEAR:
+            pairs = [self._pair(c, "text", u) for u in near_used(self.st, c, "text")[:_TRIES]]
+            return [[("text", s, e) for s, e in self.st.fields["text"].spans(p)] for p in pairs]
+        tids = (c[1],) if kind == TERM else c[1]
+        spans = sorted({span for t in tids for span in self.st.term_spans(t, "text")[:_TRIES]})[:_TRIES]
+        return [[("text", s, e)] for s, e in spans]
 
     def _or(self, kids: tuple[CNode, ...], scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
         best: _Witness | None = None
