@@ -113,8 +113,13 @@ def _jsonl_input(obj: dict[str, object], where: str) -> InputDocument:
         if not isinstance(tag, str):
             raise DocumentError(f"{where}: each item of 'feed_tags' must be a string, not {_json_type(tag)}")
     doc = Document(
-        title=text("title"), text=text("text"), url=text("url"), author=text("author"), lang=text("lang") or None,
-        feed=text("feed"), feed_tags=tuple(tags or ()),
+        title=text("title"),
+        text=text("text"),
+        url=text("url"),
+        author=text("author"),
+        lang=text("lang") or None,
+        feed=text("feed"),
+        feed_tags=tuple(tags or ()),
     )
     doc_id = obj.get("id")
     if doc_id is None:  # absent or null: the line's position names the document

@@ -64,8 +64,10 @@ ALSO_REPORTED_MAX = 5
 # ``＠ＥＶＥＲＹＯＮＥ``, ``@every\u200done`` and ``@Here`` are caught like ``@everyone``:
 # any ``@word`` not inside a word (a person, @room, @everyone_x), a keyword even inside one (x@here),
 # Zulip's ``@**all**``/``@_*group*``, and Slack/Discord's ``<!here>``, ``<@id>``, ``<@&role>``, ``<#channel>``.
-_MENTION = regex.compile(r"(?<![\w.+-])@(?=_?[\w*])|@(?=_?\**(?:everyone|here|channel|all|room|stream|topic))"
-                         r"|<(?=[@!#])")
+_MENTION = regex.compile(
+    r"(?<![\w.+-])@(?=_?[\w*])|@(?=_?\**(?:everyone|here|channel|all|room|stream|topic))"
+    r"|<(?=[@!#])"
+)
 _INVISIBLE = regex.compile(r"[\p{Cf}\p{Mn}\u115f\u1160\u3164\uffa0\u034f]")
 _URL_MAX = 2048
 _HITS_MAX = 100
@@ -156,8 +158,8 @@ def neutralise_mentions(text: str) -> str:
     pieces: list[str] = []
     start = 0
     for cut in cuts:
-        if text[cut + 1:cut + 2] != _ZWSP:
-            pieces.extend((text[start:cut + 1], _ZWSP))
+        if text[cut + 1 : cut + 2] != _ZWSP:
+            pieces.extend((text[start : cut + 1], _ZWSP))
             start = cut + 1
     return "".join(pieces) + text[start:]
 
@@ -186,8 +188,10 @@ def subject_size(text: str) -> int:
 
     An upper bound: letters, digits and spaces take one byte, every other byte of its UTF-8 three (``=F0``).
     """
-    return sum(1 if char.isascii() and (char.isalnum() or char == " ") else 3 * len(char.encode("utf-8", "replace"))
-               for char in text)
+    return sum(
+        1 if char.isascii() and (char.isalnum() or char == " ") else 3 * len(char.encode("utf-8", "replace"))
+        for char in text
+    )
 
 
 def markdown_escape(text: str) -> str:
@@ -267,13 +271,21 @@ def _clean(text: str) -> str:
 
 def _environment(loader: ChoiceLoader, fmt: Format, zone: ZoneInfo) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
-        loader=loader, autoescape=fmt == "html", undefined=StrictUndefined, finalize=_finalizer(fmt),
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        loader=loader,
+        autoescape=fmt == "html",
+        undefined=StrictUndefined,
+        finalize=_finalizer(fmt),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
     env.filters["hl"] = lambda alert: highlight(alert.snippet, alert.hit_texts, fmt)
     env.filters["localtime"] = lambda when: _localtime(when, zone)
-    env.filters["link"] = (lambda url: Markup(_safe_link(url).replace("(", "%28").replace(")", "%29"))) \
-        if fmt == "markdown" else _safe_link
+    env.filters["link"] = (
+        (lambda url: Markup(_safe_link(url).replace("(", "%28").replace(")", "%29")))
+        if fmt == "markdown"
+        else _safe_link
+    )
     return env
 
 

@@ -241,9 +241,7 @@ def _near_used(st: DocState, c: CNode, field: str) -> list[_Occ]:
     b_last = sorted(b[1] for b in b_occ)
     used: set[_Occ] = set()
     for a in a_occ:
-        if _within(b_first, a[1] + 1, a[1] + 1 + dist) or (
-            not ordered and _within(b_last, a[0] - 1 - dist, a[0] - 1)
-        ):
+        if _within(b_first, a[1] + 1, a[1] + 1 + dist) or (not ordered and _within(b_last, a[0] - 1 - dist, a[0] - 1)):
             used.add(a)
     for b in b_occ:
         if _within(a_last, b[0] - 1 - dist, b[0] - 1) or (not ordered and _within(a_first, b[1] + 1, b[1] + 1 + dist)):

@@ -83,8 +83,11 @@ def test_a_decisive_phrase_across_a_long_whitespace_run_is_shown_and_marked(gap:
         ("author:sokha", {"author": "Sokha Chan", "text": LOREM}, ["Sokha"]),
         ("scam NEAR/3 poipet", {"text": LOREM + "a scam.\n\nPoipet, " + LOREM}, ["scam", "Poipet"]),
         ("/sc[au]m+/ AND poipet", {"text": LOREM + " scummm " + LOREM * 2 + " poipet"}, ["scummm", "poipet"]),
-        ("scam AND poipet", {"text": "\u200bscam\u200d " + LOREM * 2 + " \u202epoipet\u202c " + "שלום " * 50},
-         ["scam", "poipet"]),
+        (
+            "scam AND poipet",
+            {"text": "\u200bscam\u200d " + LOREM * 2 + " \u202epoipet\u202c " + "שלום " * 50},
+            ["scam", "poipet"],
+        ),
     ],
     ids=["offset-0-and-end", "title-only", "url-only", "author-only", "near-paragraph-break", "regex", "invisible-rtl"],
 )
@@ -114,9 +117,13 @@ HOSTILE = [
 @pytest.mark.parametrize("text", HOSTILE, ids=["html", "markdown", "mentions"])
 def test_text_around_hits_cannot_inject_markup_links_or_mentions(text: str) -> None:
     found = _match("scam AND poipet", text=text + " " + LOREM * 2 + " " + text)
-    alert = StoryAlert(story_id=1, rules=(AlertRule("r", "R", "high"),),
-                       article=AlertArticle("t", "https://x.example.org/a", "feed"),
-                       snippet=found.snippet, hit_texts=tuple(h.text for h in found.hits))
+    alert = StoryAlert(
+        story_id=1,
+        rules=(AlertRule("r", "R", "high"),),
+        article=AlertArticle("t", "https://x.example.org/a", "feed"),
+        snippet=found.snippet,
+        hit_texts=tuple(h.text for h in found.hits),
+    )
     html = Renderer().alert(alert, "html").body
     assert "<script" not in html and "<img" not in html and "<b>" not in html and html.count("<mark>") >= 2
     markdown = Renderer().alert(alert, "markdown").body
@@ -140,17 +147,24 @@ def test_text_around_hits_cannot_inject_markup_links_or_mentions(text: str) -> N
 def test_alerts_mark_a_hit_inside_a_script_without_spaces_as_match_does(query: str, text: str, word: str) -> None:
     found = _match(query, text=text)
     assert found.marked_snippet().count(f"**{word}**") == 1
-    alert = StoryAlert(story_id=1, rules=(AlertRule("r", "R", "high"),),
-                       article=AlertArticle("t", "https://x.example.org/a", "feed"),
-                       snippet=found.snippet, hit_texts=tuple(h.text for h in found.hits))
+    alert = StoryAlert(
+        story_id=1,
+        rules=(AlertRule("r", "R", "high"),),
+        article=AlertArticle("t", "https://x.example.org/a", "feed"),
+        snippet=found.snippet,
+        hit_texts=tuple(h.text for h in found.hits),
+    )
     assert Renderer().alert(alert, "html").body.count(f"<mark>{word}</mark>") == 1
     formats: tuple[Format, ...] = ("text", "markdown")
     for fmt in formats:
         assert Renderer().alert(alert, fmt).body.count(f"**{word}**") == 1
 
 
-@pytest.mark.xfail(strict=True, reason="monitor/rules/match.py keeps the first MAX_HITS hits in reading order and "
-                   "drops the decisive ones past them: the store and the alerts (which mark by hit text) lose them")
+@pytest.mark.xfail(
+    strict=True,
+    reason="monitor/rules/match.py keeps the first MAX_HITS hits in reading order and "
+    "drops the decisive ones past them: the store and the alerts (which mark by hit text) lose them",
+)
 def test_the_decisive_hits_stay_among_the_hits_past_max_hits() -> None:
     found = _match("scam AND poipet", text="scam " * 100_001 + "poipet")
     assert [h.text for h in found.decisive] == ["scam", "poipet"]

@@ -52,10 +52,12 @@ class Deployment:
     def __init__(self, tmp: Path, site: NewsSite, chat: ChatServer, smtp: SmtpServer, query: str) -> None:
         self.tmp, self.site, self.chat, self.smtp = tmp, site, chat, smtp
         rules = tmp / "rules.yaml"
-        rules.write_text(f"rules:\n  - id: r\n    title: The rule\n    severity: high\n    query: '{query}'\n",
-                         encoding="utf-8")
+        rules.write_text(
+            f"rules:\n  - id: r\n    title: The rule\n    severity: high\n    query: '{query}'\n", encoding="utf-8"
+        )
         self.config = tmp / "config.toml"
-        self.config.write_text(f"""
+        self.config.write_text(
+            f"""
 [database]
 url = "sqlite:///{tmp}/m.db"
 [fetch]
@@ -66,20 +68,22 @@ paths = ["{rules}"]
 [notify]
 timeout = "5s"
 [channels.chat]
-urls = ["{chat.url('chat')}"]
+urls = ["{chat.url("chat")}"]
 format = "markdown"
 [channels.text]
-urls = ["{smtp.url('text@example.org')}"]
+urls = ["{smtp.url("text@example.org")}"]
 format = "text"
 [channels.html]
-urls = ["{smtp.url('html@example.org')}"]
+urls = ["{smtp.url("html@example.org")}"]
 format = "html"
 [[routes]]
 channels = ["chat", "text", "html"]
 [[feeds]]
 name = "daily"
-url = "{site.feed_url('daily')}"
-""", encoding="utf-8")
+url = "{site.feed_url("daily")}"
+""",
+            encoding="utf-8",
+        )
 
     def cli(self, *args: str, code: int = 0) -> str:
         result = CliRunner().invoke(app, ["--config", str(self.config), *args])
@@ -102,8 +106,9 @@ url = "{site.feed_url('daily')}"
             article = db.get_article(stored["article"]["id"])
         assert article is not None
         path = self.tmp / "doc.jsonl"
-        path.write_text(json.dumps({"id": "doc", "title": article.title, "text": article.text}) + "\n",
-                        encoding="utf-8")
+        path.write_text(
+            json.dumps({"id": "doc", "title": article.title, "text": article.text}) + "\n", encoding="utf-8"
+        )
         return path
 
     def matched(self, stored: dict[str, Any]) -> dict[str, Any]:
@@ -128,8 +133,13 @@ def marked(row: dict[str, Any]) -> list[str]:
 def test_and_of_near_shows_the_near_window_and_the_place_nearest_to_it(deploy: Any, nearest_first: bool) -> None:
     site = deploy(NEAR_QUERY)
     middle = [NEAREST, WINDOW] if nearest_first else [WINDOW, NEAREST]
-    paragraphs = ["Cambodia's rainy season began early this year, officials in Kampot said.", *filler(3000),
-                  *middle, *filler(3000), "Cambodia's tourism board expects more visitors in December."]
+    paragraphs = [
+        "Cambodia's rainy season began early this year, officials in Kampot said.",
+        *filler(3000),
+        *middle,
+        *filler(3000),
+        "Cambodia's tourism board expects more visitors in December.",
+    ]
     stored = site.publish_and_poll("A week on the coast", paragraphs)
     snippet = stored["snippet"]
     assert "scam centres near the coast had kept hundreds of workers in conditions of forced labour" in snippet
@@ -138,7 +148,10 @@ def test_and_of_near_shows_the_near_window_and_the_place_nearest_to_it(deploy: A
     assert SEPARATOR not in snippet  # the window and the place fit in one passage
     row = site.matched(stored)
     assert [h["text"] for h in row["decisive"]] == (
-        ["Cambodia", "scam centres", "forced labour"] if nearest_first else ["scam centres", "forced labour", "Cambodia"])
+        ["Cambodia", "scam centres", "forced labour"]
+        if nearest_first
+        else ["scam centres", "forced labour", "Cambodia"]
+    )
     assert {"scam centres", "forced labour", "Cambodia"} <= set(marked(row))
 
 
@@ -221,9 +234,18 @@ def test_match_matches_explain_and_every_alert_format_show_the_same_passages(
 def test_and_of_near_prefers_the_window_with_the_place_beside_it_to_the_first_window() -> None:
     from monitor.rules import Document, RuleSet
 
-    text = "\n".join(["Cambodia opened a new bridge.", *filler(2000), "Scam centres used forced labour, a report said.",
-                      *filler(2000), "Scam centres near Poipet used forced labour, Cambodia said.", *filler(2000),
-                      "Cambodia hosts a summit.", *filler(500)])
+    text = "\n".join(
+        [
+            "Cambodia opened a new bridge.",
+            *filler(2000),
+            "Scam centres used forced labour, a report said.",
+            *filler(2000),
+            "Scam centres near Poipet used forced labour, Cambodia said.",
+            *filler(2000),
+            "Cambodia hosts a summit.",
+            *filler(500),
+        ]
+    )
     [found] = RuleSet.from_queries({"r": NEAR_QUERY}).match(Document(text=text))
     # One passage: the window that has the place in its sentence, not the first window and the first "Cambodia".
     assert SEPARATOR not in found.snippet
