@@ -39,6 +39,7 @@ __all__ = [
     "monitor_from",
     "open_store",
     "plain",
+    "plural",
     "print_error",
     "print_jsonl",
     "print_matches",
@@ -128,6 +129,11 @@ class TextOrJson(StrEnum):
     json = "json"
 
 
+def plural(count: int, one: str, many: str = "") -> str:
+    """``1 match``, ``2 matches``: the count with the word it takes."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
 def print_error(message: object, *, one_line: bool = False) -> None:
     """The one way an error reaches the user: ``monitor: error: …`` on stderr, with channel secrets and credentials
     hidden and control characters removed; ``one_line`` also folds line breaks and runs of spaces."""
@@ -205,7 +211,8 @@ def print_matches(matches: Iterable[MatchRecord], titles: Mapping[str, str] | No
     by_article: dict[int, list[MatchRecord]] = {}
     for m in matches:
         by_article.setdefault(m.article.id, []).append(m)
-    console.print(Text(f"{sum(map(len, by_article.values()))} matches in {len(by_article)} articles\n", "bold"))
+    count, articles = sum(map(len, by_article.values())), len(by_article)
+    console.print(Text(f"{plural(count, 'match', 'matches')} in {plural(articles, 'article')}\n", "bold"))
     for found in by_article.values():
         found.sort(key=lambda m: SEVERITIES.index(m.severity), reverse=True)
         article = found[0].article
