@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, NamedTuple
 from lxml import etree
 
 from monitor.furniture_words import (
-    COMMENT_LINES, COMMENT_META, COMMENT_WORDS, END_HEADING, HEADING_TRIM, LIST_HEADING, PREFIX, PROMO, PROMO_WORDS,
-    SHARE_BAR,
+    COMMENT_LINES, COMMENT_META, COMMENT_WORDS, END_HEADING, HEADING_PREFIX, HEADING_TRIM, LIST_HEADING, NOTE, PREFIX,
+    PROMO, PROMO_HEADING, PROMO_WORDS, SHARE_BAR,
 )
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ _MIN_SENTENCE = 8
 _HEADLINE_UNITS = (3, 24)
 #: Content furniture is short; a longer block that happens to mention "subscribe" is prose.
 _SHORT_UNITS = 40
+#: An editor's note, a bio or a promo's copy is a paragraph, at most this long.
+_NOTE_UNITS = 80
 #: Headline-like blocks between two prose blocks that end a run of prose (sub-headings and fact lists do not).
 _MAX_GAP = 8
 #: Headline-like runs outside the body are furniture only while they are smaller than this share of the body.
@@ -66,6 +68,9 @@ _SPACELESS = re.compile(r"[\u0e00-\u0e7f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?。！？។៕…]['\"’”»)\]]*\s*$")
 _INTRODUCES = re.compile(r"[:：]\s*$")
+_GOES_ON = re.compile(r"[,，、;；]$")
+#: Scripts that end a sentence without punctuation: a story's last line in them reads like a headline.
+_UNPUNCTUATED = re.compile(r"[\u0e00-\u0eff]{4}")
 
 class Block(NamedTuple):
     """One block of an article: its kind (``head``, ``p``, ``list``, ``quote``, ``table``, … or ``line`` for plain
@@ -107,13 +112,15 @@ def _headlines(block: Block) -> bool:
 
 
 def _heading(text: str) -> str | None:
-    """``"list"`` or ``"end"`` when the block is a furniture heading (``end``: its section runs to the end of the
-    page when it follows the story), else None."""
+    """``"list"``, ``"end"`` or ``"promo"`` when the block is a furniture heading (``end``: its section runs to the
+    end of the page when it follows the story; ``promo``: its copy follows as one paragraph), else None."""
     if len(text) > 60 or "\n" in text.strip():
         return None
     key = HEADING_TRIM.sub("", text.strip().casefold())
     if END_HEADING.fullmatch(key):
         return "end"
+    if PROMO_HEADING.fullmatch(key):
+        return "promo"
     return "list" if LIST_HEADING.fullmatch(key) else None
 
 
@@ -124,8 +131,15 @@ def _content_kind(block: Block) -> str | None:
     if (kind := _heading(text)) is not None:
         return kind
     head = text[:_SCAN_CHARS]
-    if _units(head) > _SHORT_UNITS or block.kind == "list":  # a list is furniture by its heading or its shape
+    units = _units(head)
+    if block.kind == "list" or units > _NOTE_UNITS:  # a list is furniture by its heading or its shape
         return None
+    if NOTE.match(head):
+        return "line"
+    if units > _SHORT_UNITS:
+        return None
+    if HEADING_PREFIX.match(head) and not _SENTENCE_END.search(text[-12:]):
+        return "line"  # "Next article: <headline>": a headline, not a sentence
     low = head.casefold()
     if low in COMMENT_LINES or any(word in low for word in COMMENT_WORDS) and COMMENT_META.search(head):
         return "comment"
@@ -155,6 +169,13 @@ def _after_heading(blocks: Sequence[Block], at: int, kind: str, body: tuple[int,
     unless as much prose as half the body follows: then the story goes on after a widget), else the headline-like
     blocks and lists that follow it."""
     body_end, body_size = body
+    if kind == "promo":  # the promo's copy, then its button
+        end = at + 1 + (at + 1 < len(blocks) and blocks[at + 1].kind != "head"
+                        and _units(blocks[at + 1].text[:_SCAN_CHARS]) <= _NOTE_UNITS)
+        while end < min(at + 4, len(blocks)) and not _is_prose(blocks[end]) and blocks[end].kind != "head" \
+                and _units(blocks[end].text[:_SCAN_CHARS]) <= 4:
+            end += 1
+        return range(at, end)
     if kind != "list" and at > body_end and prose_after <= body_size * _MAX_SHAPED_SHARE:
         return range(max(body_end + 1, at - (kind == "comment")), len(blocks))  # a commenter's name, then the stamp
     if kind == "comment":
@@ -207,12 +228,24 @@ def furniture_blocks(blocks: Sequence[Block]) -> set[int]:
             found.update(taken)
             reach = taken.stop
     tail = range(_tail(blocks, last, found), len(blocks))
-    if shaped := _headline_runs(blocks, tail, 1) | (found & set(tail)):
+    if shaped := _headline_runs(blocks, tail, 1) - _last_sentence(blocks, last, found) | (found & set(tail)):
         shaped = set(range(min(shaped), len(blocks)))  # from the first furniture on, the tail is all furniture
     for shaped in (shaped, _headline_runs(blocks, range(0, first), 3, heads=False)):
         if sum(len(blocks[i].text) for i in shaped - found) <= body_size * _MAX_SHAPED_SHARE:
             found |= shaped  # more headline-like text than story: a listing page, not furniture around a story
     return found
+
+
+def _last_sentence(blocks: Sequence[Block], last: int, found: set[int]) -> set[int]:
+    """The story's closing sentence right after its body, as a script without sentence-final punctuation (Thai, Lao)
+    writes it: a headline-like line that is no headline when nothing but furniture follows it."""
+    at = last + 1
+    if at >= len(blocks) or at in found or blocks[at].kind in ("head", "list") or not _UNPUNCTUATED.search(blocks[at].text):
+        return set()
+    if _units(blocks[at].text[:_SCAN_CHARS]) < _MIN_SENTENCE:
+        return set()
+    rest = range(at + 1, len(blocks))
+    return {at} if all(i in found or not _headlines(blocks[i]) and not _is_prose(blocks[i]) for i in rest) else set()
 
 
 def title_blocks(blocks: Sequence[Block], title: str) -> set[int]:
@@ -260,19 +293,81 @@ def _tree_block(element: etree._Element) -> Block:
     return Block(str(element.tag), _flat(element))
 
 
+def _split_lines(body: etree._Element) -> None:
+    """Split each paragraph at its line breaks into one paragraph a line: sites without block markup put a heading,
+    a list or a promo in one ``<p>`` with ``<br>``s (``lb``). A line that ends in a comma goes on; the newlines of
+    a paragraph's text count only in trafilatura's fallback text (a body of one paragraph; elsewhere they are the
+    source's line wrapping)."""
+    fallback = len(body) == 1
+    for p in list(islice(body.iter("p"), MAX_BLOCKS)):
+        parent = p.getparent()
+        if parent is None or p.find("lb") is None and (len(p) or not fallback or "\n" not in (p.text or "").strip()):
+            continue
+        lines = [etree.Element("p")]
+        if len(p):
+            lines[0].text = p.text
+            for child in list(p):
+                if child.tag == "lb" and not _GOES_ON.search(_flat(lines[-1])):
+                    lines.append(etree.Element("p"))
+                    lines[-1].text = child.tail
+                else:
+                    lines[-1].append(child)  # with its tail
+        else:
+            lines = [etree.Element("p") for _ in (p.text or "").splitlines()]
+            for line, text in zip(lines, (p.text or "").splitlines(), strict=True):
+                line.text = text.strip()
+        lines = [line for line in lines if _flat(line)]
+        at = parent.index(p)
+        parent.remove(p)
+        for k, line in enumerate(lines):
+            parent.insert(at + k, line)
+
+
+#: Containers trafilatura keeps around blocks: a page without ``<p>`` or ``<ul>`` (divs, layout tables) is judged by
+#: the blocks inside them.
+_CONTAINERS = frozenset({"div", "section", "table", "row", "cell"})
+_BLOCKS = frozenset({"p", "head", "list", "quote", "table", "row", "cell", "div", "section"})
+
+
+def _leaves(body: etree._Element) -> list[etree._Element]:
+    """The blocks of the tree in document order: its children, and the blocks inside a container that holds blocks
+    and no text of its own (a layout table: one filled cell a row; a data table stays one block)."""
+    out: list[etree._Element] = []
+    stack = list(reversed(list(islice(body, MAX_BLOCKS))))
+    while stack and len(out) < MAX_BLOCKS:
+        element = stack.pop()
+        if element.tag in _CONTAINERS and _opens(element):
+            stack.extend(reversed(list(islice(element, MAX_BLOCKS))))
+        elif _flat(element):
+            out.append(element)
+    return out
+
+
+def _opens(element: etree._Element) -> bool:
+    if not any(child.tag in _BLOCKS for child in element):
+        return False
+    if _units(" ".join([element.text or "", *(child.tail or "" for child in element)])[:_SCAN_CHARS]) > 2:
+        return False  # text of its own between the blocks: one block
+    if element.tag == "table":  # a layout table: no row with two filled cells
+        return all(sum(bool(_flat(cell)) for cell in row) <= 1 for row in element.iter("row"))
+    return True
+
+
 def split_tree(body: etree._Element, title: str, render: Callable[[etree._Element], str],
                text: str | None = None) -> tuple[str, str]:
     """(body, furniture) of trafilatura's element tree (its ``body``: ``head``, ``p``, ``list``, … children);
     ``render`` turns a tree into text (trafilatura's own, so the body reads exactly as its text output); ``text``,
     the tree already rendered, is returned as it is when nothing is cut."""
-    children = list(islice(body, MAX_BLOCKS))
+    _split_lines(body)
+    children = _leaves(body)
     blocks = [_tree_block(child) for child in children]
     cut = furniture_blocks(blocks)
     dropped = title_blocks(blocks, title) - cut
     if not cut and not dropped and text is not None:
         return text, ""
     for i in dropped:
-        body.remove(children[i])
+        if (parent := children[i].getparent()) is not None:
+            parent.remove(children[i])
     if not cut:
         return render(body), ""
     furniture = etree.Element(body.tag)
