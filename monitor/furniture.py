@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from lxml import etree
 
 from monitor.furniture_words import (
-    COMMENT_LINES, COMMENT_META, COMMENT_WORDS, END_HEADING, HEADING_PREFIX, HEADING_TRIM, LIST_HEADING, NOTE, PREFIX,
+    BUTTON, COMMENT_LINES, COMMENT_META, COMMENT_WORDS, END_HEADING, HEADING_PREFIX, HEADING_TRIM, LIST_HEADING, NOTE, PREFIX,
     PROMO, PROMO_HEADING, PROMO_WORDS, SHARE_BAR,
 )
 
@@ -117,6 +117,8 @@ def _heading(text: str) -> str | None:
     if len(text) > 60 or "\n" in text.strip():
         return None
     key = HEADING_TRIM.sub("", text.strip().casefold())
+    if BUTTON.fullmatch(key):
+        return "button"
     if END_HEADING.fullmatch(key):
         return "end"
     if PROMO_HEADING.fullmatch(key):
@@ -169,6 +171,11 @@ def _after_heading(blocks: Sequence[Block], at: int, kind: str, body: tuple[int,
     unless as much prose as half the body follows: then the story goes on after a widget), else the headline-like
     blocks and lists that follow it."""
     body_end, body_size = body
+    if kind == "button":  # a promo box: its title and its copy, then this button
+        copy, title = (blocks[at - 1], blocks[at - 2]) if at >= 2 else (Block("head", ""), Block("p", ""))
+        boxed = copy.kind not in ("head", "list") and _units(copy.text[:_SCAN_CHARS]) <= _SHORT_UNITS
+        titled = not _is_prose(title) and 0 < _units(title.text[:_SCAN_CHARS]) <= _HEADLINE_UNITS[1]
+        return range(at - 2 if boxed and titled and not _SENTENCE_END.search(title.text[-8:]) else at, at + 1)
     if kind == "promo":  # the promo's copy, then its button
         end = at + 1 + (at + 1 < len(blocks) and blocks[at + 1].kind != "head"
                         and _units(blocks[at + 1].text[:_SCAN_CHARS]) <= _NOTE_UNITS)
@@ -231,7 +238,7 @@ def furniture_blocks(blocks: Sequence[Block]) -> set[int]:
     if shaped := _headline_runs(blocks, tail, 1) - _last_sentence(blocks, last, found) | (found & set(tail)):
         shaped = set(range(min(shaped), len(blocks)))  # from the first furniture on, the tail is all furniture
     for shaped in (shaped, _headline_runs(blocks, range(0, first), 3, heads=False)):
-        if sum(len(blocks[i].text) for i in shaped - found) <= body_size * _MAX_SHAPED_SHARE:
+        if sum(len(blocks[i].text) for i in shaped - found if _headlines(blocks[i])) <= body_size * _MAX_SHAPED_SHARE:
             found |= shaped  # more headline-like text than story: a listing page, not furniture around a story
     return found
 

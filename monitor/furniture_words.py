@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "COMMENT_LINES", "COMMENT_META", "COMMENT_WORDS", "END_HEADING", "END_HEADINGS", "HEADING_PREFIX", "HEADING_TRIM",
+    "BUTTON", "COMMENT_LINES", "COMMENT_META", "COMMENT_WORDS", "END_HEADING", "END_HEADINGS", "HEADING_PREFIX", "HEADING_TRIM",
     "LIST_HEADING", "LIST_HEADINGS", "NOTE", "PREFIX", "PROMO", "PROMO_HEADING", "PROMO_HEADINGS", "PROMO_WORDS",
     "SHARE_BAR", "SHARE_WORD",
 ]
@@ -78,10 +78,12 @@ END_HEADINGS = (
 # heading takes that paragraph and its button.
 PROMO_HEADINGS = (
     r"[\w' ]{0,30}newsletters?", r"(get|download|install) (the|our) ([\w' ]{1,20} )?app", r"(our|the) app",
-    r"support (our|independent|local|quality) (journalism|reporting|newsroom|work)", r"support us", r"donate( now| today)?",
+    r"support (our|independent|local|quality) (journalism|reporting|newsroom|work)", r"support us",
     r"(become|join) (a |as a )?(member|supporter|subscriber)s?", r"subscribers?[- ](only|exclusive)",
     r"(exclusive|only) (for|to) (subscribers|members)", r"members?[- ]only", r"premium( content| article)?",
-    r"sign up( for| to)?( our)?( \w+){0,3}", r"subscribe( now| today| to our \w+)?",
+    r"sign up (for|to)( our)?( \w+){1,3}", r"subscribe to( our)?( \w+){1,3}", r"(\w+ )?(e-?mail|news) alerts?",
+    r"bản tin( \w+){0,3}", r"buletin( \w+){0,2}", r"(la |notre )?lettre d'information", r"จดหมายข่าว\S{0,20}",
+    r"电子报|新闻简报|邮件订阅", r"ព្រឹត្តិបត្រ\S{0,20}",
     r"(dukung|sokong) (jurnalisme|kami|media)( \w+){0,2}", r"(berlangganan|langganan)( \w+){0,2}",
     r"(unduh|muat turun) aplikasi( \w+){0,2}", r"khusus (pelanggan|member|anggota)",
     r"สนับสนุน(สื่อ|ข่าว|เรา)\S{0,20}", r"สมัคร(รับ)?(ข่าวสาร|จดหมายข่าว|สมาชิก)\S{0,10}", r"ดาวน์โหลดแอป\S{0,20}",
@@ -90,11 +92,18 @@ PROMO_HEADINGS = (
     r"tải (ứng dụng|app)( \w+){0,2}", r"dành cho (hội viên|thành viên|bạn đọc vip)",
     r"soutenez (notre|le|un) (journalisme|rédaction)( \w+){0,2}", r"(faites|faire) un don", r"réservé aux abonnés",
     r"(téléchargez|télécharger) (l'|notre )application( \w+){0,2}", r"inscrivez-vous( \w+){0,3}", r"abonnez-vous( \w+){0,3}",
-    r"ចុះឈ្មោះ\S{0,30}", r"ជាវ\S{0,20}", r"គាំទ្រ\S{0,30}", r"ទាញយកកម្មវិធី\S{0,20}", r"សម្រាប់អតិថិជន\S{0,10}",
+    r"ចុះឈ្មោះ\S{1,30}", r"ជាវ\S{1,20}", r"គាំទ្រ\S{0,30}", r"ទាញយកកម្មវិធី\S{0,20}", r"សម្រាប់អតិថិជន\S{0,10}",
 )
 LIST_HEADING = re.compile(r"(?:%s)" % "|".join(LIST_HEADINGS))
 END_HEADING = re.compile(r"(?:%s)" % "|".join(END_HEADINGS))
 PROMO_HEADING = re.compile(r"(?:%s)" % "|".join(PROMO_HEADINGS))
+#: A promo box's button, as a whole block: it closes the box (its title and copy come before it).
+BUTTON = re.compile(
+    r"(?:subscribe|sign up|donate|join|register|download|give|contribute)( now| today| here| us)?|get the app|"
+    r"daftar( sekarang)?|(ber)?langganan( sekarang)?|derma|s'abonner|je m'abonne|faire un don|(je )?donne|"
+    r"đăng ký( ngay)?|ủng hộ( ngay)?|tải về|สมัคร(เลย|สมาชิก|รับข่าวสาร)?|บริจาค|ดาวน์โหลด|立即订阅|订阅|捐助|捐款|下载|"
+    r"ចុះឈ្មោះ|ជាវ|បរិច្ចាគ|ទាញយក"
+)
 #: "<furniture heading>: <headline>" ("Next article: …", "下一篇：…", "ព័ត៌មានពាក់ព័ន្ធ៖ …", "VIDÉO. …").
 HEADING_PREFIX = re.compile(
     r"^\W{0,3}(?:(?:%s)\s*[:：៖|»>–—]|(?:vid[eé]o|视频)\s*[:：.])\s*\S" % "|".join(LIST_HEADINGS), re.I)
