@@ -131,7 +131,7 @@ def _content_kind(block: Block) -> str | None:
     ``line`` (furniture by itself), or None."""
     text = block.text.strip()
     if (kind := _heading(text)) is not None:
-        return kind
+        return "promo" if kind == "button" and block.kind == "head" else kind  # a heading opens its box
     head = text[:_SCAN_CHARS]
     units = _units(head)
     if block.kind == "list" or units > _NOTE_UNITS:  # a list is furniture by its heading or its shape
