@@ -55,10 +55,10 @@ _PRESCAN_BYTES = 4096
 #: A declared encoding is kept despite a few undecodable bytes (browsers show U+FFFD for them) up to this share.
 _MAX_REPLACED_SHARE = 0.001
 
-#: trafilatura's ``MIN_EXTRACTED_SIZE`` (250 characters) for scripts that write a word in one to three characters.
+#: trafilatura's ``MIN_EXTRACTED_SIZE`` (250 characters; below it, it falls back to the page's whole text, furniture
+#: and all) scaled to Chinese, Japanese, Thai and Khmer, which write a word in one to three characters.
 _SPACELESS_CONFIG = trafilatura.settings.use_config()
 _SPACELESS_CONFIG.set("DEFAULT", "MIN_EXTRACTED_SIZE", "80")
-_SPACELESS_FLOOR = 750
 _SPACELESS = re.compile(r"[\u0e00-\u0e7f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _DECLARED_CHARSET = re.compile(rb"""<(?:meta\s[^>]*?charset|\?xml\s[^>]*?encoding)\s*=\s*["']?\s*([-\w.:]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([-\w.:]+)""", re.I)
@@ -198,10 +198,10 @@ def extract_html(html: bytes | str, url: str, *, charset: str | None = None) -> 
     markup = _markup(html, charset, url)
     try:
         doc = _bare(markup, url)
-        if doc is not None and not isinstance(doc, dict) and _spaceless_short(doc.text or ""):
-            retry = _bare(markup, url, _SPACELESS_CONFIG)  # its size floors in characters, scaled to these scripts
-            if retry is not None and not isinstance(retry, dict) and len(retry.text or "") * 2 >= len(doc.text):
-                doc = retry
+        text = getattr(doc, "text", None) or ""
+        if len(text) < 750 and len(_SPACELESS.findall(text)) * 2 > len(text):  # short, in a script without spaces:
+            retry = _bare(markup, url, _SPACELESS_CONFIG)  # under the size floor trafilatura took the page's text
+            doc = retry if len(getattr(retry, "text", None) or "") * 2 >= len(text) else doc
     except RecursionError as e:
         raise ExtractError("page nested too deeply to extract", url=url) from e
     except Exception as e:  # noqa: BLE001 - hostile markup must never stop the pipeline; the error is mapped
@@ -227,12 +227,6 @@ def _bare(markup: str, url: str, config: Any = None) -> Any:
     return trafilatura.bare_extraction(  # deduplicate=True shares a cache across pages: syndicated copies vanish
         markup, url=url, with_metadata=True, include_comments=False, deduplicate=False,
         date_extraction_params=_date_params(), config=config or trafilatura.settings.DEFAULT_CONFIG)
-
-
-def _spaceless_short(text: str) -> bool:
-    """A short text mostly in Chinese, Japanese, Thai or Khmer: under trafilatura's size floor (250 characters,
-    which such a story fills in a third of the words), it fell back to the page's whole text, furniture and all."""
-    return bool(text) and len(text) < _SPACELESS_FLOOR and len(_SPACELESS.findall(text)) * 2 > len(text)
 
 
 def _field(value: object, name: str) -> str:

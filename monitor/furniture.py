@@ -33,9 +33,22 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from lxml import etree
 
+from monitor.furniture_tree import MAX_BLOCKS, flat, leaves, split_lines
 from monitor.furniture_words import (
-    BUTTON, COMMENT_LINES, COMMENT_META, COMMENT_WORDS, END_HEADING, HEADING_PREFIX, HEADING_TRIM, LIST_HEADING, NOTE, PREFIX,
-    PROMO, PROMO_HEADING, PROMO_WORDS, SHARE_BAR,
+    BUTTON,
+    COMMENT_LINES,
+    COMMENT_META,
+    COMMENT_WORDS,
+    END_HEADING,
+    HEADING_PREFIX,
+    HEADING_TRIM,
+    LIST_HEADING,
+    NOTE,
+    PREFIX,
+    PROMO,
+    PROMO_HEADING,
+    PROMO_WORDS,
+    SHARE_BAR,
 )
 
 if TYPE_CHECKING:
@@ -46,8 +59,6 @@ __all__ = [
     "title_blocks",
 ]
 
-#: Blocks looked at; the rest of a (hostile) page is body as it stands. Real articles have a few hundred at most.
-MAX_BLOCKS = 5_000
 #: Characters of a block the patterns read (furniture lines are short; a long block is prose anyway).
 _SCAN_CHARS = 400
 #: A block of at least this many units is prose whatever its punctuation; below ``_MIN_SENTENCE`` it never is.
@@ -68,7 +79,6 @@ _SPACELESS = re.compile(r"[\u0e00-\u0e7f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?。！？។៕…]['\"’”»)\]]*\s*$")
 _INTRODUCES = re.compile(r"[:：]\s*$")
-_GOES_ON = re.compile(r"[,，、;；]$")
 #: Scripts that end a sentence without punctuation: a story's last line in them reads like a headline.
 _UNPUNCTUATED = re.compile(r"[\u0e00-\u0eff]{4}")
 
@@ -237,9 +247,9 @@ def furniture_blocks(blocks: Sequence[Block]) -> set[int]:
     tail = range(_tail(blocks, last, found), len(blocks))
     if shaped := _headline_runs(blocks, tail, 1) - _last_sentence(blocks, last, found) | (found & set(tail)):
         shaped = set(range(min(shaped), len(blocks)))  # from the first furniture on, the tail is all furniture
-    for shaped in (shaped, _headline_runs(blocks, range(0, first), 3, heads=False)):
-        if sum(len(blocks[i].text) for i in shaped - found if _headlines(blocks[i])) <= body_size * _MAX_SHAPED_SHARE:
-            found |= shaped  # more headline-like text than story: a listing page, not furniture around a story
+    for run in (shaped, _headline_runs(blocks, range(0, first), 3, heads=False)):
+        if sum(len(blocks[i].text) for i in run - found if _headlines(blocks[i])) <= body_size * _MAX_SHAPED_SHARE:
+            found |= run  # more headline-like text than story: a listing page, not furniture around a story
     return found
 
 
@@ -290,74 +300,10 @@ def split_text(text: str, title: str = "") -> tuple[str, str]:
     return body.strip("\n"), "\n".join(lines[i] for i in sorted(cut))
 
 
-def _flat(element: etree._Element) -> str:
-    return " ".join("".join(element.itertext()).split())
-
-
 def _tree_block(element: etree._Element) -> Block:
     if element.tag == "list":
-        return Block("list", "\n".join(_flat(item) for item in islice(element.iter("item"), MAX_BLOCKS)))
-    return Block(str(element.tag), _flat(element))
-
-
-def _split_lines(body: etree._Element) -> None:
-    """Split each paragraph at its line breaks into one paragraph a line: sites without block markup put a heading,
-    a list or a promo in one ``<p>`` with ``<br>``s (``lb``). A line that ends in a comma goes on; the newlines of
-    a paragraph's text count only in trafilatura's fallback text (a body of one paragraph; elsewhere they are the
-    source's line wrapping)."""
-    fallback = len(body) == 1
-    for p in list(islice(body.iter("p"), MAX_BLOCKS)):
-        parent = p.getparent()
-        if parent is None or p.find("lb") is None and (len(p) or not fallback or "\n" not in (p.text or "").strip()):
-            continue
-        lines = [etree.Element("p")]
-        if len(p):
-            lines[0].text = p.text
-            for child in list(p):
-                if child.tag == "lb" and not _GOES_ON.search(_flat(lines[-1])):
-                    lines.append(etree.Element("p"))
-                    lines[-1].text = child.tail
-                else:
-                    lines[-1].append(child)  # with its tail
-        else:
-            lines = [etree.Element("p") for _ in (p.text or "").splitlines()]
-            for line, text in zip(lines, (p.text or "").splitlines(), strict=True):
-                line.text = text.strip()
-        lines = [line for line in lines if _flat(line)]
-        at = parent.index(p)
-        parent.remove(p)
-        for k, line in enumerate(lines):
-            parent.insert(at + k, line)
-
-
-#: Containers trafilatura keeps around blocks: a page without ``<p>`` or ``<ul>`` (divs, layout tables) is judged by
-#: the blocks inside them.
-_CONTAINERS = frozenset({"div", "section", "table", "row", "cell"})
-_BLOCKS = frozenset({"p", "head", "list", "quote", "table", "row", "cell", "div", "section"})
-
-
-def _leaves(body: etree._Element) -> list[etree._Element]:
-    """The blocks of the tree in document order: its children, and the blocks inside a container that holds blocks
-    and no text of its own (a layout table: one filled cell a row; a data table stays one block)."""
-    out: list[etree._Element] = []
-    stack = list(reversed(list(islice(body, MAX_BLOCKS))))
-    while stack and len(out) < MAX_BLOCKS:
-        element = stack.pop()
-        if element.tag in _CONTAINERS and _opens(element):
-            stack.extend(reversed(list(islice(element, MAX_BLOCKS))))
-        elif _flat(element):
-            out.append(element)
-    return out
-
-
-def _opens(element: etree._Element) -> bool:
-    if not any(child.tag in _BLOCKS for child in element):
-        return False
-    if _units(" ".join([element.text or "", *(child.tail or "" for child in element)])[:_SCAN_CHARS]) > 2:
-        return False  # text of its own between the blocks: one block
-    if element.tag == "table":  # a layout table: no row with two filled cells
-        return all(sum(bool(_flat(cell)) for cell in row) <= 1 for row in element.iter("row"))
-    return True
+        return Block("list", "\n".join(flat(item) for item in islice(element.iter("item"), MAX_BLOCKS)))
+    return Block(str(element.tag), flat(element))
 
 
 def split_tree(body: etree._Element, title: str, render: Callable[[etree._Element], str],
@@ -365,8 +311,8 @@ def split_tree(body: etree._Element, title: str, render: Callable[[etree._Elemen
     """(body, furniture) of trafilatura's element tree (its ``body``: ``head``, ``p``, ``list``, … children);
     ``render`` turns a tree into text (trafilatura's own, so the body reads exactly as its text output); ``text``,
     the tree already rendered, is returned as it is when nothing is cut."""
-    _split_lines(body)
-    children = _leaves(body)
+    split_lines(body)
+    children = leaves(body)
     blocks = [_tree_block(child) for child in children]
     cut = furniture_blocks(blocks)
     dropped = title_blocks(blocks, title) - cut

@@ -19,7 +19,7 @@ __all__ = [
 
 # Headings that open furniture, matched against a whole short block (case-folded, trailing punctuation dropped).
 LIST_HEADINGS = (
-    r"(the )?most (read|popular|viewed|shared|commented|watched|emailed)( \w+){0,4}", 
+    r"(the )?most (read|popular|viewed|shared|commented|watched|emailed)( \w+){0,4}",
     r"trending( now| stories| news| articles| topics| today)?", r"popular( now| stories| news| posts)?",
     r"popular (on|in|at) [\w .'’-]{1,30}", r"more (from|on|in|about|stories|news|articles|to read)( [\w .'’-]{1,30})?",
     r"related( articles?| stories| news| posts?| content| coverage| topics| reading| links| videos?)?",
@@ -94,9 +94,9 @@ PROMO_HEADINGS = (
     r"(téléchargez|télécharger) (l'|notre )application( \w+){0,2}", r"inscrivez-vous( \w+){0,3}", r"abonnez-vous( \w+){0,3}",
     r"ចុះឈ្មោះ\S{1,30}", r"ជាវ\S{1,20}", r"គាំទ្រ\S{0,30}", r"ទាញយកកម្មវិធី\S{0,20}", r"សម្រាប់អតិថិជន\S{0,10}",
 )
-LIST_HEADING = re.compile(r"(?:%s)" % "|".join(LIST_HEADINGS))
-END_HEADING = re.compile(r"(?:%s)" % "|".join(END_HEADINGS))
-PROMO_HEADING = re.compile(r"(?:%s)" % "|".join(PROMO_HEADINGS))
+LIST_HEADING = re.compile("(?:" + "|".join(LIST_HEADINGS) + ")")
+END_HEADING = re.compile("(?:" + "|".join(END_HEADINGS) + ")")
+PROMO_HEADING = re.compile("(?:" + "|".join(PROMO_HEADINGS) + ")")
 #: A promo box's button, as a whole block: it closes the box (its title and copy come before it).
 BUTTON = re.compile(
     r"(?:subscribe|sign up|donate|join|register|download|give|contribute)( now| today| here| us)?|get the app|"
@@ -106,7 +106,7 @@ BUTTON = re.compile(
 )
 #: "<furniture heading>: <headline>" ("Next article: …", "下一篇：…", "ព័ត៌មានពាក់ព័ន្ធ៖ …", "VIDÉO. …").
 HEADING_PREFIX = re.compile(
-    r"^\W{0,3}(?:(?:%s)\s*[:：៖|»>–—]|(?:vid[eé]o|视频)\s*[:：.])\s*\S" % "|".join(LIST_HEADINGS), re.I)
+    r"^\W{0,3}(?:(?:" + "|".join(LIST_HEADINGS) + r")\s*[:：៖|»>–—]|(?:vid[eé]o|视频)\s*[:：.])\s*\S", re.I)
 #: Editors' notes and bios: a correction of an earlier report, the author's credentials, a subscriber-only teaser.
 NOTE = re.compile(
     r"^\W{0,3}(?:corrections?|clarification|editor'?s note|rectificatifs?|erratum|précision|koreksi|ralat|"
