@@ -115,6 +115,8 @@ def _headline(text: str) -> bool:
 
 def _headlines(block: Block) -> bool:
     """The block is a headline, or a list whose items are (a list of two or more)."""
+    if block.kind == "table":  # a data table (a layout table's cells are blocks of their own)
+        return False
     lines = [line for line in islice(block.text.splitlines(), MAX_BLOCKS) if line.strip()]
     if block.kind == "list":
         return len(lines) >= 2 and all(_headline(line) for line in lines)

@@ -77,7 +77,7 @@ END_HEADINGS = (
 # Headings of a promo whose copy follows as a paragraph (newsletter, app, donation, subscriber-only teaser): the
 # heading takes that paragraph and its button.
 PROMO_HEADINGS = (
-    r"[\w' ]{0,30}newsletters?", r"(get|download|install) (the|our) ([\w' ]{1,20} )?app", r"(our|the) app",
+    r"[\w' ]{0,30}newsletters?", r"(get|download|install) (the|our) ([\w' ]{1,20} )?app",
     r"support (our|independent|local|quality) (journalism|reporting|newsroom|work)", r"support us",
     r"(become|join) (a |as a )?(member|supporter|subscriber)s?", r"subscribers?[- ](only|exclusive)",
     r"(exclusive|only) (for|to) (subscribers|members)", r"members?[- ]only", r"premium( content| article)?",
