@@ -79,6 +79,7 @@ _SPACELESS = re.compile(r"[\u0e00-\u0e7f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?。！？។៕…]['\"’”»)\]]*\s*$")
 _INTRODUCES = re.compile(r"[:：]\s*$")
+_MARK = re.compile(r"[:：៖|»>–—]|vid[eé]o|视频", re.I)  # what a "<heading>: <headline>" line needs
 #: Scripts that end a sentence without punctuation: a story's last line in them reads like a headline.
 _UNPUNCTUATED = re.compile(r"[\u0e00-\u0eff]{4}")
 
@@ -152,7 +153,7 @@ def _content_kind(block: Block) -> str | None:
         return "line"
     if units > _SHORT_UNITS:
         return None
-    if HEADING_PREFIX.match(head) and not _SENTENCE_END.search(text[-12:]):
+    if _MARK.search(head, 0, 80) and HEADING_PREFIX.match(head) and not _SENTENCE_END.search(text[-12:]):
         return "line"  # "Next article: <headline>": a headline, not a sentence
     low = head.casefold()
     if low in COMMENT_LINES or any(word in low for word in COMMENT_WORDS) and COMMENT_META.search(head):

@@ -73,7 +73,7 @@ def leaves(body: etree._Element) -> list[etree._Element]:
         element = stack.pop()
         if element.tag in _CONTAINERS and _opens(element):
             stack.extend(reversed(list(islice(element, MAX_BLOCKS))))
-        elif flat(element):
+        elif any(text.strip() for text in element.itertext()):
             out.append(element)
     return out
 
@@ -84,5 +84,5 @@ def _opens(element: etree._Element) -> bool:
     if len(_WORD.findall(" ".join([element.text or "", *(child.tail or "" for child in element)])[:400])) > 2:
         return False  # text of its own between the blocks: one block
     if element.tag == "table":  # a layout table: no row with two filled cells
-        return all(sum(bool(flat(cell)) for cell in row) <= 1 for row in element.iter("row"))
+        return all(sum(bool(flat(cell)) for cell in row) <= 1 for row in element if row.tag == "row")
     return True
