@@ -40,11 +40,13 @@ LIST_HEADINGS = (
     r"paling popular", r"paling banyak dibaca", r"terkini", r"bagikan", r"kongsi", r"label", r"topik terkait",
     r"artikel lainnya", r"berita populer", r"berita terbaru", r"rekomendasi( untuk anda)?", r"artikel lain",
     r"jangan lewatkan", r"pilihan editor", r"kata kunci", r"(berita|artikel) (selanjutnya|sebelumnya|berikutnya)",
-    r"seterusnya", r"dengar(kan)? (artikel|berita) ini", r"video (terkait|berkaitan|pilihan|lainnya)",
+    r"(artikel|berita )?seterusnya", r"dengar(kan)? (artikel|berita) ini", r"video (terkait|berkaitan|pilihan|lainnya)",
+    r"tonton (juga|video)( \w+)?",
     # th
     r"อ่านเพิ่มเติม", r"อ่านต่อ", r"ข่าวที่เกี่ยวข้อง", r"ข่าวล่าสุด", r"ข่าวยอดนิยม", r"ยอดนิยม", r"บทความที่เกี่ยวข้อง",
     r"เรื่องที่เกี่ยวข้อง", r"แท็ก", r"แชร์", r"ข่าวแนะนำ", r"เรื่องแนะนำ", r"ข่าวเด่น", r"ข่าวอื่นๆ", r"ข่าวด่วน",
     r"อ่านข่าวที่เกี่ยวข้อง", r"บทความแนะนำ", r"(ข่าว|บทความ|เรื่อง)(ถัดไป|ก่อนหน้า)", r"ฟังข่าว(นี้)?", r"วิดีโอ(ที่เกี่ยวข้อง)?",
+    r"คลิป(ข่าว)?(ที่เกี่ยวข้อง)?",
     # zh
     r"相关阅读", r"相关文章", r"相关新闻", r"相关报道", r"热门文章", r"热门新闻", r"热门推荐", r"热门", r"推荐阅读",
     r"延伸阅读", r"猜你喜欢", r"最新文章", r"最新新闻", r"更多新闻", r"标签", r"分享", r"热读", r"阅读排行",
@@ -55,6 +57,7 @@ LIST_HEADINGS = (
     r"bài viết liên quan", r"đọc nhiều nhất", r"xem nhiều nhất", r"tin khác", r"chia sẻ", r"từ khóa",
     r"tin xem nhiều", r"tin đọc nhiều", r"có thể bạn quan tâm", r"tin nóng", r"tin mới", r"bài đọc nhiều",
     r"(tin )?cùng chuyên mục", r"chủ đề", r"bài (tiếp theo|trước)", r"tin (tiếp theo|trước)", r"nghe (bài viết|bài báo|tin)( này)?",
+    r"(video|clip) (liên quan|nổi bật)", r"xem video",
     # fr
     r"(à|a) lire aussi", r"lire aussi", r"les plus lus", r"les plus (populaires|partagés|commentés)",
     r"sur le même (sujet|thème)", r"articles? similaires?", r"voir aussi", r"dans la même rubrique", r"partager",
@@ -63,7 +66,7 @@ LIST_HEADINGS = (
     r"article (suivant|précédent)", r"vidéos?", r"(nos )?recommandations", r"écouter (cet|l') article",
     # km
     r"អត្ថបទទាក់ទង", r"ព័ត៌មានទាក់ទង", r"អានបន្ថែម", r"អត្ថបទពេញនិយម", r"ពេញនិយម", r"ព័ត៌មានថ្មីៗ", r"ចែករំលែក",
-    r"ព័ត៌មានពាក់ព័ន្ធ", r"អត្ថបទពាក់ព័ន្ធ", r"ព័ត៌មានពេញនិយម", r"អានបន្ត", r"អត្ថបទ(បន្ទាប់|មុន)", r"វីដេអូ",
+    r"ព័ត៌មានពាក់ព័ន្ធ", r"អត្ថបទពាក់ព័ន្ធ", r"ព័ត៌មានពេញនិយម", r"អានបន្ត", r"អត្ថបទ(បន្ទាប់|មុន)", r"វីដេអូ\S{0,12}", r"ស្តាប់\S{0,20}",
 )
 # Headings that open furniture running to the end of the page when they come after the story: comments, bios.
 END_HEADINGS = (
@@ -146,6 +149,8 @@ PROMO = re.compile(
     r"^(?:\(?(?:additional )?reporting|writing|editing|edited|compiled|translated) by\b|^(?:write|email) to\b|"
     r"^(?:this|the) (?:article|story) (?:was|has been) (?:updated|corrected)|^updated\b.{0,40}\d|"
     r"^the post\b.{1,300}\bappeared first on\b|"
+    r"^\W{0,3}(?:please )?(?:donate|support (?:us|our|independent)|become a (?:member|supporter|patron)|"
+    r"make a (?:donation|contribution))\b|"
     r"\b\d+[ -]min(?:ute)?s?[ -]read\b|reading time|temps de lecture|waktu baca|เวลาอ่าน|"
     r"berlangganan|langganan (?:newsletter|gratis|sekarang)|ikuti (?:kami|kanal|berita)|abonnez-vous|"
     r"inscrivez-vous|suivez-nous|订阅|关注我们|下载.{0,10}(?:app|客户端)|đăng ký nhận|theo dõi chúng tôi|"
@@ -166,7 +171,7 @@ COMMENT_META = re.compile(
 
 #: Words one of the patterns above needs: a cheap test before the regex (which costs ~100 µs a paragraph).
 PROMO_WORDS = (
-    "subscrib", "sign up", "sign-up", "signing up", "newsletter", "inbox", " app", "follow", "share", "click",
+    "subscrib", "donat", "support", "become a", "make a", "sign up", "sign-up", "signing up", "newsletter", "inbox", " app", "follow", "share", "click",
     "contributed", "reporting by", "writing by", "editing by", "edited by", "compiled by", "translated by", "write to",
     "email to", "e-mail to", "updated", "appeared first", "min read", "minute read", "min-read", "reading time",
     "temps de lecture", "waktu baca", "เวลาอ่าน", "langganan", "ikuti", "abonnez", "inscrivez", "suivez", "订阅",

@@ -445,3 +445,10 @@ def test_thai_headlines_after_the_story_still_go() -> None:
                  "ช่วยเหยื่อค้ามนุษย์จากศูนย์หลอกลวงออนไลน์ชายแดนกัมพูชา"]
     body, furniture = split_text("\n".join([*THAI_STORY[:2], *headlines]))
     assert all(p in body for p in THAI_STORY[:2]) and all(h in furniture and h not in body for h in headlines)
+
+
+def test_a_donation_ask_goes_and_a_story_about_donations_stays() -> None:
+    ask = "Please donate today to keep our reporting on the Poipet scam compounds free for everyone."
+    story = "Residents were urged to donate blood at the provincial hospital after the crash on the Poipet road."
+    body, furniture = split_text("\n".join([*STORY[:2], story, *STORY[2:], ask]))
+    assert story in body and ask in furniture and ask not in body
