@@ -52,10 +52,13 @@ def split_lines(body: etree._Element) -> None:
             for line, text in zip(lines, (p.text or "").splitlines(), strict=True):
                 line.text = text.strip()
         lines = [line for line in lines if flat(line)]
-        at = parent.index(p)
+        if lines:
+            lines[-1].tail, p.tail = p.tail, None
+        anchor = p
+        for line in lines:  # addnext, not insert(index): that is linear in the siblings, this loop would be quadratic
+            anchor.addnext(line)
+            anchor = line
         parent.remove(p)
-        for k, line in enumerate(lines):
-            parent.insert(at + k, line)
 
 
 #: Containers trafilatura keeps around blocks: a page without ``<p>`` or ``<ul>`` (divs, layout tables) is judged by
