@@ -6,17 +6,21 @@ author bios, "Read-to-Earn"-style widgets. Extraction leaves some of it in; matc
 report must not alert because its "Most read" list names scam raids in Poipet).
 
 One detector serves both inputs: the blocks of trafilatura's element tree (``head``, ``p``, ``list``, ``quote``,
-``table``; ``split_tree``, called by ``monitor.extract``) and plain text split into lines (a feed's own text,
-``split_text``, which ``choose_article`` applies). Three passes over the blocks, each linear and bounded
-(``MAX_BLOCKS``; a block's text is read up to ``_SCAN_CHARS``):
+``table``, and the blocks inside containers and layout tables, each ``<br>`` line its own: ``monitor.furniture_tree``;
+``split_tree``, called by ``monitor.extract``) and plain text split into lines (a feed's own text, ``split_text``,
+which ``choose_article`` applies). Three passes over the blocks, each linear and bounded (``MAX_BLOCKS``; a block's
+text is read up to ``_SCAN_CHARS``):
 
-1. content: a block that *says* it is furniture: a furniture heading ("Most read", "Baca juga", "相关阅读", …), an
-   inline "Read more: <headline>" line, a promo, a credit, a share bar, a comment's time stamp or "Reply";
+1. content: a block that *says* it is furniture: a furniture heading ("Most read", "Baca juga", "相关阅读", …), a
+   promo heading ("Support our journalism") or button ("Subscribe"), an inline "Read more: <headline>" or "Next
+   article: <headline>" line, an editor's note ("Correction: …") or bio, a promo, a credit, a share bar, a comment's
+   time stamp or "Reply";
 2. the body: the longest run of prose blocks (long, or sentence-ending), runs cut at furniture headings, comments
    and long stretches of headline-like blocks;
 3. shape: a furniture heading takes the headline-like blocks after it (a comments, bio or "-to-Earn" heading, or a
-   comment's time stamp, after the body takes the rest of the page); after the body, the page's tail (no prose left)
-   is furniture from its first furniture or headline-like block on; before the body, runs of three or more
+   comment's time stamp, after the body takes the rest of the page; a promo heading its copy, a button the box
+   before it); after the body, the page's tail (no prose left) is furniture from its first furniture or
+   headline-like block on (but a Thai story's unpunctuated last sentence); before the body, runs of three or more
    headline-like lines. Inside the body only content furniture goes: sub-headings, bulleted facts and quotes stay.
 
 The page's headline repeated above the story (``title_blocks``) is dropped from the body: it is the title.
@@ -140,8 +144,8 @@ def _heading(text: str) -> str | None:
 
 
 def _content_kind(block: Block) -> str | None:
-    """What a block says it is: ``list``/``end`` (a heading), ``comment`` (a comment's time stamp or "Reply"),
-    ``line`` (furniture by itself), or None."""
+    """What a block says it is: ``list``/``end``/``promo``/``button`` (a heading), ``comment`` (a comment's time
+    stamp or "Reply"), ``line`` (furniture by itself: a prefixed headline, a note, a promo), or None."""
     text = block.text.strip()
     if (kind := _heading(text)) is not None:
         return "promo" if kind == "button" and block.kind == "head" else kind  # a heading opens its box
@@ -180,9 +184,10 @@ def _body_span(blocks: Sequence[Block], marked: dict[int, str]) -> tuple[int, in
 
 
 def _after_heading(blocks: Sequence[Block], at: int, kind: str, body: tuple[int, int], prose_after: int) -> range:
-    """The blocks a furniture heading at ``at`` takes: to the end (comments, bios after the ``body`` of that size,
-    unless as much prose as half the body follows: then the story goes on after a widget), else the headline-like
-    blocks and lists that follow it."""
+    """The blocks a furniture heading at ``at`` takes: a button, its box's title and copy before it; a promo
+    heading, its copy and button after it; to the end (comments, bios after the ``body`` of that size, unless as
+    much prose as half the body follows: then the story goes on after a widget), else the headline-like blocks and
+    lists that follow it."""
     body_end, body_size = body
     if kind == "button":  # a promo box: its title and its copy, then this button
         copy, title = (blocks[at - 1], blocks[at - 2]) if at >= 2 else (Block("head", ""), Block("p", ""))

@@ -1,6 +1,7 @@
-"""The furniture detector's vocabulary (``monitor.furniture``): the headings, inline prefixes, promos, share bars
-and comment marks that say a block is page furniture, in English, Indonesian, Malay, Thai, Chinese, Vietnamese,
-French and Khmer. Data only; docs/fetching.md lists what is recognised.
+"""The furniture detector's vocabulary (``monitor.furniture``): the headings (lists, end-of-page sections, promos),
+promo buttons, inline prefixes, editors' notes, promos, share bars and comment marks that say a block is furniture,
+in English, Indonesian, Malay, Thai, Chinese, Vietnamese, French and Khmer. Data only; docs/fetching.md lists what
+is recognised.
 
 Headings are matched against a whole short block, case-folded, with ``HEADING_TRIM`` applied; the other patterns
 against the first few hundred characters of a short block, after a cheap substring test (``PROMO_WORDS``,
@@ -12,9 +13,9 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "BUTTON", "COMMENT_LINES", "COMMENT_META", "COMMENT_WORDS", "END_HEADING", "END_HEADINGS", "HEADING_PREFIX", "HEADING_TRIM",
-    "LIST_HEADING", "LIST_HEADINGS", "NOTE", "PREFIX", "PROMO", "PROMO_HEADING", "PROMO_HEADINGS", "PROMO_WORDS",
-    "SHARE_BAR", "SHARE_WORD",
+    "BUTTON", "COMMENT_LINES", "COMMENT_META", "COMMENT_WORDS", "END_HEADING", "END_HEADINGS", "HEADING_PREFIX",
+    "HEADING_TRIM", "LIST_HEADING", "LIST_HEADINGS", "NOTE", "PREFIX", "PROMO", "PROMO_HEADING", "PROMO_HEADINGS",
+    "PROMO_WORDS", "SHARE_BAR", "SHARE_WORD",
 ]
 
 # Headings that open furniture, matched against a whole short block (case-folded, trailing punctuation dropped).
