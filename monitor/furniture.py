@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -95,6 +96,7 @@ class Block(NamedTuple):
     text: str
 
 
+@lru_cache(maxsize=4096)  # each block's text is counted by several rules
 def _units(text: str) -> int:
     """Words, counting a run of Thai, Khmer or CJK characters as one unit per three characters."""
     spaceless = len(_SPACELESS.findall(text))
