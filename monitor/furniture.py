@@ -84,7 +84,7 @@ _SPACELESS = re.compile(r"[\u0e00-\u0e7f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?。！？។៕…]['\"’”»)\]]*\s*$")
 _INTRODUCES = re.compile(r"[:：]\s*$")
-_MARK = re.compile(r"[:：៖|»>–—]|vid[eé]o|视频", re.I)  # what a "<heading>: <headline>" line needs
+_MARK = re.compile(r"[:：៖|»>›→–—]|vid[eé]o|视频", re.I)  # what a "<heading>: <headline>" line needs
 #: Scripts that end a sentence without punctuation: a story's last line in them reads like a headline.
 _UNPUNCTUATED = re.compile(r"[\u0e00-\u0eff]{4}")
 

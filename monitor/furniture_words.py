@@ -110,7 +110,7 @@ BUTTON = re.compile(
 )
 #: "<furniture heading>: <headline>" ("Next article: …", "下一篇：…", "ព័ត៌មានពាក់ព័ន្ធ៖ …", "VIDÉO. …").
 HEADING_PREFIX = re.compile(
-    r"^\W{0,3}(?:(?:" + "|".join(LIST_HEADINGS) + r")\s*[:：៖|»>–—]|(?:vid[eé]o|视频)\s*[:：.])\s*\S", re.I)
+    r"^\W{0,3}(?:(?:" + "|".join(LIST_HEADINGS) + r")\s*[:：៖|»>›→–—]|(?:vid[eé]o|视频)\s*[:：.])\s*\S", re.I)
 #: Editors' notes and bios: a correction of an earlier report, the author's credentials, a subscriber-only teaser.
 NOTE = re.compile(
     r"^\W{0,3}(?:corrections?|clarification|editor'?s note|rectificatifs?|erratum|précision|koreksi|ralat|"
@@ -152,6 +152,10 @@ PROMO = re.compile(
     r"^the post\b.{1,300}\bappeared first on\b|"
     r"^\W{0,3}(?:please )?(?:donate|support (?:us|our|independent)|become a (?:member|supporter|patron)|"
     r"make a (?:donation|contribution))\b|"
+    # the site speaking of itself: "support our journalism", "our free weekly newsletter", "for subscribers only"
+    r"\b(?:support\w*|fund\w*|donat\w*|contribut\w*|subscri\w*)\b.{0,60}\bour (?:journalism|reporting|newsroom|journalists)\b|"
+    r"\bour (?:free |daily |weekly |morning |evening |monthly )*newsletters?\b|\b(?:subscribers?|members?)[- ]only\b|"
+    r"\bfor (?:subscribers|members) only\b|"
     r"\b\d+[ -]min(?:ute)?s?[ -]read\b|reading time|temps de lecture|waktu baca|เวลาอ่าน|"
     r"berlangganan|langganan (?:newsletter|gratis|sekarang)|ikuti (?:kami|kanal|berita)|abonnez-vous|"
     r"inscrivez-vous|suivez-nous|订阅|关注我们|下载.{0,10}(?:app|客户端)|đăng ký nhận|theo dõi chúng tôi|"
@@ -172,7 +176,8 @@ COMMENT_META = re.compile(
 
 #: Words one of the patterns above needs: a cheap test before the regex (which costs ~100 µs a paragraph).
 PROMO_WORDS = (
-    "subscrib", "donat", "support", "become a", "make a", "sign up", "sign-up", "signing up", "newsletter", "inbox", " app", "follow", "share", "click",
+    "subscrib", "donat", "support", "become a", "make a", "sign up", "sign-up", "signing up", "newsletter", "inbox",
+    " app", "follow", "share", "click", "only", "fund", "contribut",
     "contributed", "reporting by", "writing by", "editing by", "edited by", "compiled by", "translated by", "write to",
     "email to", "e-mail to", "updated", "appeared first", "min read", "minute read", "min-read", "reading time",
     "temps de lecture", "waktu baca", "เวลาอ่าน", "langganan", "ikuti", "abonnez", "inscrivez", "suivez", "订阅",

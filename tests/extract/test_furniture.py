@@ -452,3 +452,16 @@ def test_a_donation_ask_goes_and_a_story_about_donations_stays() -> None:
     story = "Residents were urged to donate blood at the provincial hospital after the crash on the Poipet road."
     body, furniture = split_text("\n".join([*STORY[:2], story, *STORY[2:], ask]))
     assert story in body and ask in furniture and ask not in body
+
+
+@pytest.mark.parametrize("promo", [
+    "If you value our reporting, please consider supporting our journalism with a monthly gift.",
+    "Scam Watch, our free weekly newsletter on the raids in Poipet, lands every Friday.",
+    "This article about the Poipet compounds is for subscribers only.",
+    "Next article › Police raid scam compound in Poipet, 270 detained",
+])
+def test_a_promo_sentence_without_a_heading_goes(promo: str) -> None:
+    kept = ["Donors pledged to support independent journalism in Cambodia at the conference in Poipet.",
+            "The fund supports families of trafficking victims from Poipet, our reporters found."]
+    body, furniture = split_text("\n".join([*STORY[:2], *kept, promo, *STORY[2:]]))
+    assert promo in furniture and promo not in body and all(k in body for k in kept)
