@@ -75,6 +75,8 @@ _HEADLINE_UNITS = (3, 24)
 _SHORT_UNITS = 40
 #: An editor's note, a bio or a promo's copy is a paragraph, at most this long.
 _NOTE_UNITS = 80
+#: A promo box's title is a name ("Morning Edition"), shorter than a headline.
+_BOX_TITLE_UNITS = 6
 #: Headline-like blocks between two prose blocks that end a run of prose (sub-headings and fact lists do not).
 _MAX_GAP = 8
 #: Headline-like runs outside the body are furniture only while they are smaller than this share of the body.
@@ -194,7 +196,7 @@ def _after_heading(blocks: Sequence[Block], at: int, kind: str, body: tuple[int,
     if kind == "button":  # a promo box: its title and its copy, then this button
         copy, title = (blocks[at - 1], blocks[at - 2]) if at >= 2 else (Block("head", ""), Block("p", ""))
         boxed = copy.kind not in ("head", "list") and _units(copy.text[:_SCAN_CHARS]) <= _SHORT_UNITS
-        titled = not _is_prose(title) and 0 < _units(title.text[:_SCAN_CHARS]) <= _HEADLINE_UNITS[1]
+        titled = not _is_prose(title) and 0 < _units(title.text[:_SCAN_CHARS]) <= _BOX_TITLE_UNITS
         return range(at - 2 if boxed and titled and not _SENTENCE_END.search(title.text[-8:]) else at, at + 1)
     if kind == "promo":  # the promo's copy, then its button
         end = at + 1 + (at + 1 < len(blocks) and blocks[at + 1].kind != "head"
@@ -255,7 +257,7 @@ def furniture_blocks(blocks: Sequence[Block]) -> set[int]:
             found.update(taken)
             reach = taken.stop
     tail = range(_tail(blocks, last, found), len(blocks))
-    if shaped := _headline_runs(blocks, tail, 1) - _last_sentence(blocks, last, found) | (found & set(tail)):
+    if shaped := _headline_runs(blocks, tail, 1) - _last_sentence(blocks, tail.start, found) | (found & set(tail)):
         shaped = set(range(min(shaped), len(blocks)))  # from the first furniture on, the tail is all furniture
     for run in (shaped, _headline_runs(blocks, range(0, first), 3, heads=False)):
         if sum(len(blocks[i].text) for i in run - found if _headlines(blocks[i])) <= body_size * _MAX_SHAPED_SHARE:
@@ -263,11 +265,13 @@ def furniture_blocks(blocks: Sequence[Block]) -> set[int]:
     return found
 
 
-def _last_sentence(blocks: Sequence[Block], last: int, found: set[int]) -> set[int]:
-    """The story's closing sentence right after its body, as a script without sentence-final punctuation (Thai, Lao)
-    writes it: a headline-like line that is no headline when nothing but furniture follows it."""
-    at = last + 1
-    if at >= len(blocks) or at in found or blocks[at].kind in ("head", "list") or not _UNPUNCTUATED.search(blocks[at].text):
+def _last_sentence(blocks: Sequence[Block], at: int, found: set[int]) -> set[int]:
+    """The story's closing sentence at ``at``, the start of the page's tail, as a script without sentence-final
+    punctuation (Thai, Lao) writes it: a headline-like line after prose is no headline when nothing but furniture
+    follows it."""
+    if not 0 < at < len(blocks) or at in found or at - 1 in found or not _is_prose(blocks[at - 1]):
+        return set()
+    if blocks[at].kind in ("head", "list") or not _UNPUNCTUATED.search(blocks[at].text):
         return set()
     if _units(blocks[at].text[:_SCAN_CHARS]) < _MIN_SENTENCE:
         return set()

@@ -103,7 +103,8 @@ END_HEADING = re.compile("(?:" + "|".join(END_HEADINGS) + ")")
 PROMO_HEADING = re.compile("(?:" + "|".join(PROMO_HEADINGS) + ")")
 #: A promo box's button, as a whole block: it closes the box (its title and copy come before it).
 BUTTON = re.compile(
-    r"(?:subscribe|sign up|donate|join|register|download|give|contribute)( now| today| here| us)?|get the app|"
+    r"(?:subscribe|sign up|donate|join|register|download|give|contribute)( now| today| here| us)?|sign me up|"
+    r"count me in|subscribe me|"
     r"daftar( sekarang)?|(ber)?langganan( sekarang)?|derma|s'abonner|je m'abonne|faire un don|(je )?donne|"
     r"đăng ký( ngay)?|ủng hộ( ngay)?|tải về|สมัคร(เลย|สมาชิก|รับข่าวสาร)?|บริจาค|ดาวน์โหลด|立即订阅|订阅|捐助|捐款|下载|"
     r"ចុះឈ្មោះ|ជាវ|បរិច្ចាគ|ទាញយក"
