@@ -76,7 +76,8 @@ END_HEADINGS = (
     r"komentar", r"\d* ?komen(tar)?", r"tulis komentar", r"ความคิดเห็น", r"แสดงความคิดเห็น", r"评论", r"发表评论",
     r"网友评论", r"bình luận", r"ý kiến bạn đọc", r"commentaires?", r"(laisser|ajouter) un commentaire",
     r"réagir", r"à propos de l'auteur", r"មតិ", r"មតិយោបល់", r"\w+[ -](to|2)[ -]earn( \w+)?",
-    r"(tentang|mengenai) penulis", r"关于作者", r"作者简介", r"về tác giả", r"เกี่ยวกับผู้เขียน", r"អំពីអ្នកនិពន្ធ",
+    r"(readers?'?|your) (comments?|views|responses)", r"what (our )?readers (say|think)", r"(网友|读者)?(热评|评论|留言)",
+    r"មតិ\S{0,12}", r"ý kiến( bạn đọc| độc giả)?", r"(tentang|mengenai) penulis", r"关于作者", r"作者简介", r"về tác giả", r"เกี่ยวกับผู้เขียน", r"អំពីអ្នកនិពន្ធ",
 )
 # Headings of a promo whose copy follows as a paragraph (newsletter, app, donation, subscriber-only teaser): the
 # heading takes that paragraph and its button.
@@ -86,7 +87,7 @@ PROMO_HEADINGS = (
     r"(become|join) (a |as a )?(member|supporter|subscriber)s?", r"subscribers?[- ](only|exclusive)",
     r"(exclusive|only) (for|to) (subscribers|members)", r"members?[- ]only", r"premium( content| article)?",
     r"sign up (for|to)( our)?( \w+){1,3}", r"subscribe to( our)?( \w+){1,3}", r"(\w+ )?(e-?mail|news) alerts?",
-    r"bản tin( \w+){0,3}", r"buletin( \w+){0,2}", r"(la |notre )?lettre d'information", r"จดหมายข่าว\S{0,20}",
+    r"((nhận|đăng ký) )?bản tin( \w+){0,3}", r"buletin( \w+){0,2}", r"(la |notre )?lettre d'information", r"จดหมายข่าว\S{0,20}",
     r"电子报|新闻简报|邮件订阅", r"ព្រឹត្តិបត្រ\S{0,20}",
     r"(dukung|sokong) (jurnalisme|kami|media)( \w+){0,2}", r"(berlangganan|langganan)( \w+){0,2}",
     r"(unduh|muat turun) aplikasi( \w+){0,2}", r"khusus (pelanggan|member|anggota)",
@@ -171,7 +172,8 @@ COMMENT_META = re.compile(
     r"\b\d+\s*(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)\s+ago\b|^\d+ likes?$|"
     r"^avatar of\b|"
     r"\d+\s*(?:menit|jam|hari|minggu|bulan) (?:yang )?lalu|\d+\s*(?:phút|giờ|ngày) trước|"
-    r"il y a \d+\s*(?:minutes?|heures?|jours?)|\d+\s*(?:分钟|小时|天)前|\d+\s*(?:นาที|ชั่วโมง|วัน)ที่แล้ว",
+    r"il y a \d+\s*(?:minutes?|heures?|jours?)|\d+\s*(?:分钟|小时|天)前|\d+\s*(?:นาที|ชั่วโมง|วัน)ที่แล้ว|"
+    r"\d+\s*(?:នាទី|ម៉ោង|ថ្ងៃ)មុន|^(?:回复|reply to|balas|trả lời|répondre à) ?@",
     re.I,
 )
 
@@ -184,6 +186,6 @@ PROMO_WORDS = (
     "temps de lecture", "waktu baca", "เวลาอ่าน", "langganan", "ikuti", "abonnez", "inscrivez", "suivez", "订阅",
     "关注我们", "下载", "đăng ký nhận", "theo dõi chúng tôi", "ติดตาม", "ជាវ", "តាមដាន",
 )
-COMMENT_WORDS = ("ago", "avatar", "likes", "lalu", "trước", "il y a", "前", "ที่แล้ว")
+COMMENT_WORDS = ("ago", "avatar", "likes", "lalu", "trước", "il y a", "前", "ที่แล้ว", "មុន", "@")
 #: A comment's action links, as a whole line.
 COMMENT_LINES = frozenset({"reply", "report", "like", "likes", "balas", "trả lời", "répondre", "ตอบกลับ", "回复"})

@@ -465,3 +465,13 @@ def test_a_promo_sentence_without_a_heading_goes(promo: str) -> None:
             "The fund supports families of trafficking victims from Poipet, our reporters found."]
     body, furniture = split_text("\n".join([*STORY[:2], *kept, promo, *STORY[2:]]))
     assert promo in furniture and promo not in body and all(k in body for k in kept)
+
+
+@pytest.mark.parametrize(("heading", "comments"), [
+    ("Reader comments", ["dara_k", "My cousin was lured to a scam compound in Poipet and is still there."]),
+    ("网友热评", ["金边老李 11-12", "我同学被骗到西港的园区搞电诈，家里交了赎金才放出来。", "回复@金边老李 11-12"]),
+    ("មតិអ្នកអាន", ["សុខ ពិសី 1 ម៉ោងមុន ចុះហេតុអ្វីមិនផ្សាយរឿងប៉ូលិសចុះបង្ក្រាបមជ្ឈមណ្ឌលឆបោក"]),
+])
+def test_comments_under_a_readers_heading_are_furniture(heading: str, comments: list[str]) -> None:
+    body, furniture = split_text("\n".join([*STORY, heading, *comments]))
+    _assert_split(body, furniture, [heading, *comments])
