@@ -275,8 +275,8 @@ def _last_sentence(blocks: Sequence[Block], at: int, found: set[int]) -> set[int
         return set()
     if _units(blocks[at].text[:_SCAN_CHARS]) < _MIN_SENTENCE:
         return set()
-    rest = range(at + 1, len(blocks))
-    return {at} if all(i in found or not _headlines(blocks[i]) and not _is_prose(blocks[i]) for i in rest) else set()
+    after = next((i for i in range(at + 1, len(blocks)) if not _tiny(blocks[i].text)), None)  # a rule "----" aside
+    return {at} if after is None or after in found or not _headlines(blocks[after]) else set()  # not a headline run
 
 
 def title_blocks(blocks: Sequence[Block], title: str) -> set[int]:

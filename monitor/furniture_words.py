@@ -41,11 +41,12 @@ LIST_HEADINGS = (
     r"paling popular", r"paling banyak dibaca", r"terkini", r"bagikan", r"kongsi", r"label", r"topik terkait",
     r"artikel lainnya", r"berita populer", r"berita terbaru", r"rekomendasi( untuk anda)?", r"artikel lain",
     r"jangan lewatkan", r"pilihan editor", r"kata kunci", r"(berita|artikel) (selanjutnya|sebelumnya|berikutnya)",
-    r"(artikel|berita )?seterusnya", r"dengar(kan)? (artikel|berita) ini", r"video (terkait|berkaitan|pilihan|lainnya)",
+    r"(artikel|berita )?seterusnya", r"(anda )?mungkin (anda )?(juga )?(berminat|suka|menyukai|tertarik)( \w+){0,2}", r"dengar(kan)? (artikel|berita) ini", r"video (terkait|berkaitan|pilihan|lainnya)",
     r"tonton (juga|video)( \w+)?",
     # th
     r"อ่านเพิ่มเติม", r"อ่านต่อ", r"ข่าวที่เกี่ยวข้อง", r"ข่าวล่าสุด", r"ข่าวยอดนิยม", r"ยอดนิยม", r"บทความที่เกี่ยวข้อง",
-    r"เรื่องที่เกี่ยวข้อง", r"แท็ก", r"แชร์", r"ข่าวแนะนำ", r"เรื่องแนะนำ", r"ข่าวเด่น", r"ข่าวอื่นๆ", r"ข่าวด่วน",
+    r"เรื่องที่เกี่ยวข้อง", r"แท็ก", r"แชร์", r"ข่าวแนะนำ", r"เรื่องแนะนำ", r"ข่าวเด่น", r"ข่าวอื่น\S{0,20}",
+    r"(ข่าว|เรื่อง|บทความ)ที่คุณอาจ(สนใจ|ชอบ)", r"ข่าวด่วน",
     r"อ่านข่าวที่เกี่ยวข้อง", r"บทความแนะนำ", r"(ข่าว|บทความ|เรื่อง)(ถัดไป|ก่อนหน้า)", r"ฟังข่าว(นี้)?", r"วิดีโอ(ที่เกี่ยวข้อง)?",
     r"คลิป(ข่าว)?(ที่เกี่ยวข้อง)?",
     # zh
@@ -158,6 +159,8 @@ PROMO = re.compile(
     r"\b(?:support\w*|fund\w*|donat\w*|contribut\w*|subscri\w*)\b.{0,60}\bour (?:journalism|reporting|newsroom|journalists)\b|"
     r"\bour (?:free |daily |weekly |morning |evening |monthly )*newsletters?\b|\b(?:subscribers?|members?)[- ]only\b|"
     r"\bfor (?:subscribers|members) only\b|"
+    r"\b(?:free|every (?:day|morning|weekday|week)|daily|weekly)\b.{0,160}\b(?:in|to) your inbox\b|"
+    r"\b(?:in|to) your inbox\b.{0,40}\b(?:free|every|daily|weekly)\b|"
     r"\b\d+[ -]min(?:ute)?s?[ -]read\b|reading time|temps de lecture|waktu baca|เวลาอ่าน|"
     r"berlangganan|langganan (?:newsletter|gratis|sekarang)|ikuti (?:kami|kanal|berita)|abonnez-vous|"
     r"inscrivez-vous|suivez-nous|订阅|关注我们|下载.{0,10}(?:app|客户端)|đăng ký nhận|theo dõi chúng tôi|"

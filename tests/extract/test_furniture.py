@@ -475,3 +475,21 @@ def test_a_promo_sentence_without_a_heading_goes(promo: str) -> None:
 def test_comments_under_a_readers_heading_are_furniture(heading: str, comments: list[str]) -> None:
     body, furniture = split_text("\n".join([*STORY, heading, *comments]))
     _assert_split(body, furniture, [heading, *comments])
+
+
+def test_a_thai_last_sentence_before_a_rule_and_an_unheaded_label_list() -> None:
+    related = ["ข่าวอื่นในหมวดภูมิภาค", "ตำรวจบุกค้นแก๊งคอลเซ็นเตอร์ที่ปอยเปต จับกุมผู้ต้องหาหลายสิบราย",
+               "ช่วยเหยื่อค้ามนุษย์จากศูนย์หลอกลวงออนไลน์ชายแดนกัมพูชา"]
+    body, furniture = split_text("\n".join([*THAI_STORY, "------", *related]))
+    assert all(p in body for p in THAI_STORY) and all(r in furniture and r not in body for r in related)
+
+
+@pytest.mark.parametrize("lines", [
+    ["Anda mungkin juga berminat", "Polis Kemboja serbu pusat judi dalam talian haram di Poipet",
+     "Harimau Malaya umum skuad Piala AFF"],
+    ["The Mekong Brief", "Every weekday: the stories that matter from the raids on scam compounds in Poipet. "
+     "Free, in your inbox at 6 am."],
+])
+def test_more_related_headings_and_newsletter_copy(lines: list[str]) -> None:
+    body, furniture = split_text("\n".join([*STORY, *lines]))
+    _assert_split(body, furniture, lines[1:])
