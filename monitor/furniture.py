@@ -114,10 +114,11 @@ def _is_prose(block: Block) -> bool:
     return units >= _PROSE_UNITS or (units >= _MIN_SENTENCE and _SENTENCE_END.search(block.text[-12:]) is not None)
 
 
-def _headline(text: str) -> bool:
-    """A short line without sentence-final punctuation: a headline, a link, a name."""
+def _headline(text: str, high: int = _HEADLINE_UNITS[1]) -> bool:
+    """A short line without sentence-final punctuation: a headline, a link, a name. Under a list heading a line may
+    be longer (``high``): a Thai or Khmer headline counts as many units as a paragraph of English."""
     text = text.strip().lstrip("-•*·>▪ ")
-    low, high = _HEADLINE_UNITS
+    low = _HEADLINE_UNITS[0]
     tail = text[-8:]
     return low <= _units(text[:_SCAN_CHARS]) <= high and not (_SENTENCE_END.search(tail) or _INTRODUCES.search(tail))
 
@@ -210,7 +211,7 @@ def _after_heading(blocks: Sequence[Block], at: int, kind: str, body: tuple[int,
     if kind == "comment":
         return range(at, at + 1)
     end = at + 1
-    while end < len(blocks) and not _is_prose(blocks[end]):
+    while end < len(blocks) and (not _is_prose(blocks[end]) or _headline(blocks[end].text, _SHORT_UNITS)):
         if end > at + 1 and (blocks[end].kind == "head" or _heading(blocks[end].text)):
             break  # a sub-heading after the list (the story goes on), or the next furniture heading
         end += 1

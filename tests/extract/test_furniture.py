@@ -493,3 +493,14 @@ def test_a_thai_last_sentence_before_a_rule_and_an_unheaded_label_list() -> None
 def test_more_related_headings_and_newsletter_copy(lines: list[str]) -> None:
     body, furniture = split_text("\n".join([*STORY, *lines]))
     _assert_split(body, furniture, lines[1:])
+
+
+@pytest.mark.parametrize(("heading", "items"), [
+    ("ข่าวเด่นวันนี้", ["ทหารพรานบุกค้นตึกจีนเทาในโอร์เสม็ด กัมพูชา ช่วยคนไทยถูกหลอกทำงานแก๊งคอลเซ็นเตอร์ออกมาได้อีกหลายสิบคน",
+                       "ราคาน้ำมันลดลง 50 สตางค์"]),
+    ("អត្ថបទដែលគេអានច្រើន", ["អគ្គនាយកដ្ឋានអន្តោប្រវេសន៍និរទេសជនជាតិចិន ១៨០នាក់ ពាក់ព័ន្ធមជ្ឈមណ្ឌលបោកប្រាស់អនឡាញនៅខេត្តព្រះសីហនុ",
+                             "តម្លៃមាសធ្លាក់ចុះបន្តិច"]),
+])
+def test_long_thai_and_khmer_headlines_under_a_list_heading_are_furniture(heading: str, items: list[str]) -> None:
+    body, furniture = split_text("\n".join([*THAI_STORY, heading, *items]))
+    assert all(p in body for p in THAI_STORY) and all(i in furniture and i not in body for i in items)
