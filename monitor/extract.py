@@ -26,6 +26,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 import trafilatura
+import trafilatura.settings
 import trafilatura.utils
 import trafilatura.xml
 
@@ -55,20 +56,17 @@ _PRESCAN_BYTES = 4096
 #: A declared encoding is kept despite a few undecodable bytes (browsers show U+FFFD for them) up to this share.
 _MAX_REPLACED_SHARE = 0.001
 
+#: trafilatura's ``MIN_EXTRACTED_SIZE`` (250 characters; below it, it falls back to the page's whole text, furniture
+#: and all) scaled to Chinese, Japanese, Thai and Khmer, which write a word in one to three characters.
+_SPACELESS_CONFIG = trafilatura.settings.use_config()
+_SPACELESS_CONFIG.set("DEFAULT", "MIN_EXTRACTED_SIZE", "80")
+_SPACELESS = re.compile(r"[\u0e00-\u0e7f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _DECLARED_CHARSET = re.compile(rb"""<(?:meta\s[^>]*?charset|\?xml\s[^>]*?encoding)\s*=\s*["']?\s*([-\w.:]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([-\w.:]+)""", re.I)
 #: WHATWG Encoding Standard: labels browsers decode with a superset (Python codec names after ``codecs.lookup``).
 _WHATWG_SUPERSETS = {
-    "ascii": "cp1252",
-    "iso8859-1": "cp1252",
-    "iso8859-9": "cp1254",
-    "iso8859-11": "cp874",
-    "tis-620": "cp874",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "shift_jis": "cp932",
-    "euc_kr": "cp949",
-    "big5": "big5hkscs",
+    "ascii": "cp1252", "iso8859-1": "cp1252", "iso8859-9": "cp1254", "iso8859-11": "cp874", "tis-620": "cp874",
+    "gb2312": "gb18030", "gbk": "gb18030", "shift_jis": "cp932", "euc_kr": "cp949", "big5": "big5hkscs",
 }
 #: Encodings whose bytes can look like ASCII/UTF-8: only a declaration tells them apart.
 _DECLARED_ONLY = ("iso2022", "hz", "utf-7", "utf-16", "utf-32")
@@ -200,14 +198,11 @@ def extract_html(html: bytes | str, url: str, *, charset: str | None = None) -> 
     """
     markup = _markup(html, charset, url)
     try:
-        doc = trafilatura.bare_extraction(
-            markup,
-            url=url,
-            with_metadata=True,
-            include_comments=False,
-            deduplicate=False,  # True shares a cache across pages: syndicated copies would come back empty
-            date_extraction_params=_date_params(),
-        )
+        doc = _bare(markup, url)
+        text = getattr(doc, "text", None) or ""
+        if len(text) < 750 and len(_SPACELESS.findall(text)) * 2 > len(text):  # short, in a script without spaces:
+            retry = _bare(markup, url, _SPACELESS_CONFIG)  # under the size floor trafilatura took the page's text
+            doc = retry if len(getattr(retry, "text", None) or "") * 2 >= len(text) else doc
     except RecursionError as e:
         raise ExtractError("page nested too deeply to extract", url=url) from e
     except Exception as e:  # noqa: BLE001 - hostile markup must never stop the pipeline; the error is mapped
@@ -227,6 +222,12 @@ def extract_html(html: bytes | str, url: str, *, charset: str | None = None) -> 
         lang=_field(doc.language, "lang") or detect_language(text),
         sitename=_field(doc.sitename, "sitename"),
     )
+
+
+def _bare(markup: str, url: str, config: Any = None) -> Any:
+    return trafilatura.bare_extraction(  # deduplicate=True shares a cache across pages: syndicated copies vanish
+        markup, url=url, with_metadata=True, include_comments=False, deduplicate=False,
+        date_extraction_params=_date_params(), config=config or trafilatura.settings.DEFAULT_CONFIG)
 
 
 def _field(value: object, name: str) -> str:

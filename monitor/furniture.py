@@ -6,17 +6,21 @@ author bios, "Read-to-Earn"-style widgets. Extraction leaves some of it in; matc
 report must not alert because its "Most read" list names scam raids in Poipet).
 
 One detector serves both inputs: the blocks of trafilatura's element tree (``head``, ``p``, ``list``, ``quote``,
-``table``; ``split_tree``, called by ``monitor.extract``) and plain text split into lines (a feed's own text,
-``split_text``, which ``choose_article`` applies). Three passes over the blocks, each linear and bounded
-(``MAX_BLOCKS``; a block's text is read up to ``_SCAN_CHARS``):
+``table``, and the blocks inside containers and layout tables, each ``<br>`` line its own: ``monitor.furniture_tree``;
+``split_tree``, called by ``monitor.extract``) and plain text split into lines (a feed's own text, ``split_text``,
+which ``choose_article`` applies). Three passes over the blocks, each linear and bounded (``MAX_BLOCKS``; a block's
+text is read up to ``_SCAN_CHARS``):
 
-1. content: a block that *says* it is furniture: a furniture heading ("Most read", "Baca juga", "相关阅读", …), an
-   inline "Read more: <headline>" line, a promo, a credit, a share bar, a comment's time stamp or "Reply";
+1. content: a block that *says* it is furniture: a furniture heading ("Most read", "Baca juga", "相关阅读", …), a
+   promo heading ("Support our journalism") or button ("Subscribe"), an inline "Read more: <headline>" or "Next
+   article: <headline>" line, an editor's note ("Correction: …") or bio, a promo, a credit, a share bar, a comment's
+   time stamp or "Reply";
 2. the body: the longest run of prose blocks (long, or sentence-ending), runs cut at furniture headings, comments
    and long stretches of headline-like blocks;
 3. shape: a furniture heading takes the headline-like blocks after it (a comments, bio or "-to-Earn" heading, or a
-   comment's time stamp, after the body takes the rest of the page); after the body, the page's tail (no prose left)
-   is furniture from its first furniture or headline-like block on; before the body, runs of three or more
+   comment's time stamp, after the body takes the rest of the page; a promo heading its copy, a button the box
+   before it); after the body, the page's tail (no prose left) is furniture from its first furniture or
+   headline-like block on (but a Thai story's unpunctuated last sentence); before the body, runs of three or more
    headline-like lines. Inside the body only content furniture goes: sub-headings, bulleted facts and quotes stay.
 
 The page's headline repeated above the story (``title_blocks``) is dropped from the body: it is the title.
@@ -28,13 +32,27 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from typing import TYPE_CHECKING, NamedTuple
 
 from lxml import etree
 
+from monitor.furniture_tree import MAX_BLOCKS, flat, leaves, split_lines
 from monitor.furniture_words import (
-    COMMENT_LINES, COMMENT_META, COMMENT_WORDS, END_HEADING, HEADING_TRIM, LIST_HEADING, PREFIX, PROMO, PROMO_WORDS,
+    BUTTON,
+    COMMENT_LINES,
+    COMMENT_META,
+    COMMENT_WORDS,
+    END_HEADING,
+    HEADING_PREFIX,
+    HEADING_TRIM,
+    LIST_HEADING,
+    NOTE,
+    PREFIX,
+    PROMO,
+    PROMO_HEADING,
+    PROMO_WORDS,
     SHARE_BAR,
 )
 
@@ -46,8 +64,6 @@ __all__ = [
     "title_blocks",
 ]
 
-#: Blocks looked at; the rest of a (hostile) page is body as it stands. Real articles have a few hundred at most.
-MAX_BLOCKS = 5_000
 #: Characters of a block the patterns read (furniture lines are short; a long block is prose anyway).
 _SCAN_CHARS = 400
 #: A block of at least this many units is prose whatever its punctuation; below ``_MIN_SENTENCE`` it never is.
@@ -57,6 +73,10 @@ _MIN_SENTENCE = 8
 _HEADLINE_UNITS = (3, 24)
 #: Content furniture is short; a longer block that happens to mention "subscribe" is prose.
 _SHORT_UNITS = 40
+#: An editor's note, a bio or a promo's copy is a paragraph, at most this long.
+_NOTE_UNITS = 80
+#: A promo box's title is a name ("Morning Edition"), shorter than a headline.
+_BOX_TITLE_UNITS = 6
 #: Headline-like blocks between two prose blocks that end a run of prose (sub-headings and fact lists do not).
 _MAX_GAP = 8
 #: Headline-like runs outside the body are furniture only while they are smaller than this share of the body.
@@ -66,6 +86,9 @@ _SPACELESS = re.compile(r"[\u0e00-\u0e7f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"[.!?。！？។៕…]['\"’”»)\]]*\s*$")
 _INTRODUCES = re.compile(r"[:：]\s*$")
+_MARK = re.compile(r"[:：៖|»>›→–—]|vid[eé]o|视频", re.I)  # what a "<heading>: <headline>" line needs
+#: Scripts that end a sentence without punctuation: a story's last line in them reads like a headline.
+_UNPUNCTUATED = re.compile(r"[\u0e00-\u0eff]{4}")
 
 class Block(NamedTuple):
     """One block of an article: its kind (``head``, ``p``, ``list``, ``quote``, ``table``, … or ``line`` for plain
@@ -75,6 +98,7 @@ class Block(NamedTuple):
     text: str
 
 
+@lru_cache(maxsize=4096)  # each block's text is counted by several rules
 def _units(text: str) -> int:
     """Words, counting a run of Thai, Khmer or CJK characters as one unit per three characters."""
     spaceless = len(_SPACELESS.findall(text))
@@ -90,16 +114,19 @@ def _is_prose(block: Block) -> bool:
     return units >= _PROSE_UNITS or (units >= _MIN_SENTENCE and _SENTENCE_END.search(block.text[-12:]) is not None)
 
 
-def _headline(text: str) -> bool:
-    """A short line without sentence-final punctuation: a headline, a link, a name."""
+def _headline(text: str, high: int = _HEADLINE_UNITS[1]) -> bool:
+    """A short line without sentence-final punctuation: a headline, a link, a name. Under a list heading a line may
+    be longer (``high``): a Thai or Khmer headline counts as many units as a paragraph of English."""
     text = text.strip().lstrip("-•*·>▪ ")
-    low, high = _HEADLINE_UNITS
+    low = _HEADLINE_UNITS[0]
     tail = text[-8:]
     return low <= _units(text[:_SCAN_CHARS]) <= high and not (_SENTENCE_END.search(tail) or _INTRODUCES.search(tail))
 
 
 def _headlines(block: Block) -> bool:
     """The block is a headline, or a list whose items are (a list of two or more)."""
+    if block.kind == "table":  # a data table (a layout table's cells are blocks of their own)
+        return False
     lines = [line for line in islice(block.text.splitlines(), MAX_BLOCKS) if line.strip()]
     if block.kind == "list":
         return len(lines) >= 2 and all(_headline(line) for line in lines)
@@ -107,25 +134,36 @@ def _headlines(block: Block) -> bool:
 
 
 def _heading(text: str) -> str | None:
-    """``"list"`` or ``"end"`` when the block is a furniture heading (``end``: its section runs to the end of the
-    page when it follows the story), else None."""
+    """``"list"``, ``"end"`` or ``"promo"`` when the block is a furniture heading (``end``: its section runs to the
+    end of the page when it follows the story; ``promo``: its copy follows as one paragraph), else None."""
     if len(text) > 60 or "\n" in text.strip():
         return None
     key = HEADING_TRIM.sub("", text.strip().casefold())
+    if BUTTON.fullmatch(key):
+        return "button"
     if END_HEADING.fullmatch(key):
         return "end"
+    if PROMO_HEADING.fullmatch(key):
+        return "promo"
     return "list" if LIST_HEADING.fullmatch(key) else None
 
 
 def _content_kind(block: Block) -> str | None:
-    """What a block says it is: ``list``/``end`` (a heading), ``comment`` (a comment's time stamp or "Reply"),
-    ``line`` (furniture by itself), or None."""
+    """What a block says it is: ``list``/``end``/``promo``/``button`` (a heading), ``comment`` (a comment's time
+    stamp or "Reply"), ``line`` (furniture by itself: a prefixed headline, a note, a promo), or None."""
     text = block.text.strip()
     if (kind := _heading(text)) is not None:
-        return kind
+        return "promo" if kind == "button" and block.kind == "head" else kind  # a heading opens its box
     head = text[:_SCAN_CHARS]
-    if _units(head) > _SHORT_UNITS or block.kind == "list":  # a list is furniture by its heading or its shape
+    units = _units(head)
+    if block.kind == "list" or units > _NOTE_UNITS:  # a list is furniture by its heading or its shape
         return None
+    if NOTE.match(head):
+        return "line"
+    if units > _SHORT_UNITS:
+        return None
+    if _MARK.search(head, 0, 80) and HEADING_PREFIX.match(head) and not _SENTENCE_END.search(text[-12:]):
+        return "line"  # "Next article: <headline>": a headline, not a sentence
     low = head.casefold()
     if low in COMMENT_LINES or any(word in low for word in COMMENT_WORDS) and COMMENT_META.search(head):
         return "comment"
@@ -151,16 +189,29 @@ def _body_span(blocks: Sequence[Block], marked: dict[int, str]) -> tuple[int, in
 
 
 def _after_heading(blocks: Sequence[Block], at: int, kind: str, body: tuple[int, int], prose_after: int) -> range:
-    """The blocks a furniture heading at ``at`` takes: to the end (comments, bios after the ``body`` of that size,
-    unless as much prose as half the body follows: then the story goes on after a widget), else the headline-like
-    blocks and lists that follow it."""
+    """The blocks a furniture heading at ``at`` takes: a button, its box's title and copy before it; a promo
+    heading, its copy and button after it; to the end (comments, bios after the ``body`` of that size, unless as
+    much prose as half the body follows: then the story goes on after a widget), else the headline-like blocks and
+    lists that follow it."""
     body_end, body_size = body
+    if kind == "button":  # a promo box: its title and its copy, then this button
+        copy, title = (blocks[at - 1], blocks[at - 2]) if at >= 2 else (Block("head", ""), Block("p", ""))
+        boxed = copy.kind not in ("head", "list") and _units(copy.text[:_SCAN_CHARS]) <= _SHORT_UNITS
+        titled = not _is_prose(title) and 0 < _units(title.text[:_SCAN_CHARS]) <= _BOX_TITLE_UNITS
+        return range(at - 2 if boxed and titled and not _SENTENCE_END.search(title.text[-8:]) else at, at + 1)
+    if kind == "promo":  # the promo's copy, then its button
+        end = at + 1 + (at + 1 < len(blocks) and blocks[at + 1].kind != "head"
+                        and _units(blocks[at + 1].text[:_SCAN_CHARS]) <= _NOTE_UNITS)
+        while end < min(at + 4, len(blocks)) and not _is_prose(blocks[end]) and blocks[end].kind != "head" \
+                and _units(blocks[end].text[:_SCAN_CHARS]) <= 4:
+            end += 1
+        return range(at, end)
     if kind != "list" and at > body_end and prose_after <= body_size * _MAX_SHAPED_SHARE:
         return range(max(body_end + 1, at - (kind == "comment")), len(blocks))  # a commenter's name, then the stamp
     if kind == "comment":
         return range(at, at + 1)
     end = at + 1
-    while end < len(blocks) and not _is_prose(blocks[end]):
+    while end < len(blocks) and (not _is_prose(blocks[end]) or _headline(blocks[end].text, _SHORT_UNITS)):
         if end > at + 1 and (blocks[end].kind == "head" or _heading(blocks[end].text)):
             break  # a sub-heading after the list (the story goes on), or the next furniture heading
         end += 1
@@ -207,12 +258,26 @@ def furniture_blocks(blocks: Sequence[Block]) -> set[int]:
             found.update(taken)
             reach = taken.stop
     tail = range(_tail(blocks, last, found), len(blocks))
-    if shaped := _headline_runs(blocks, tail, 1) | (found & set(tail)):
+    if shaped := _headline_runs(blocks, tail, 1) - _last_sentence(blocks, tail.start, found) | (found & set(tail)):
         shaped = set(range(min(shaped), len(blocks)))  # from the first furniture on, the tail is all furniture
-    for shaped in (shaped, _headline_runs(blocks, range(0, first), 3, heads=False)):
-        if sum(len(blocks[i].text) for i in shaped - found) <= body_size * _MAX_SHAPED_SHARE:
-            found |= shaped  # more headline-like text than story: a listing page, not furniture around a story
+    for run in (shaped, _headline_runs(blocks, range(0, first), 3, heads=False)):
+        if sum(len(blocks[i].text) for i in run - found if _headlines(blocks[i])) <= body_size * _MAX_SHAPED_SHARE:
+            found |= run  # more headline-like text than story: a listing page, not furniture around a story
     return found
+
+
+def _last_sentence(blocks: Sequence[Block], at: int, found: set[int]) -> set[int]:
+    """The story's closing sentence at ``at``, the start of the page's tail, as a script without sentence-final
+    punctuation (Thai, Lao) writes it: a headline-like line after prose is no headline when nothing but furniture
+    follows it."""
+    if not 0 < at < len(blocks) or at in found or at - 1 in found or not _is_prose(blocks[at - 1]):
+        return set()
+    if blocks[at].kind in ("head", "list") or not _UNPUNCTUATED.search(blocks[at].text):
+        return set()
+    if _units(blocks[at].text[:_SCAN_CHARS]) < _MIN_SENTENCE:
+        return set()
+    after = next((i for i in range(at + 1, len(blocks)) if not _tiny(blocks[i].text)), None)  # a rule "----" aside
+    return {at} if after is None or after in found or not _headlines(blocks[after]) else set()  # not a headline run
 
 
 def title_blocks(blocks: Sequence[Block], title: str) -> set[int]:
@@ -250,14 +315,10 @@ def split_text(text: str, title: str = "") -> tuple[str, str]:
     return body.strip("\n"), "\n".join(lines[i] for i in sorted(cut))
 
 
-def _flat(element: etree._Element) -> str:
-    return " ".join("".join(element.itertext()).split())
-
-
 def _tree_block(element: etree._Element) -> Block:
     if element.tag == "list":
-        return Block("list", "\n".join(_flat(item) for item in islice(element.iter("item"), MAX_BLOCKS)))
-    return Block(str(element.tag), _flat(element))
+        return Block("list", "\n".join(flat(item) for item in islice(element.iter("item"), MAX_BLOCKS)))
+    return Block(str(element.tag), flat(element))
 
 
 def split_tree(body: etree._Element, title: str, render: Callable[[etree._Element], str],
@@ -265,14 +326,16 @@ def split_tree(body: etree._Element, title: str, render: Callable[[etree._Elemen
     """(body, furniture) of trafilatura's element tree (its ``body``: ``head``, ``p``, ``list``, … children);
     ``render`` turns a tree into text (trafilatura's own, so the body reads exactly as its text output); ``text``,
     the tree already rendered, is returned as it is when nothing is cut."""
-    children = list(islice(body, MAX_BLOCKS))
+    split_lines(body)
+    children = leaves(body)
     blocks = [_tree_block(child) for child in children]
     cut = furniture_blocks(blocks)
     dropped = title_blocks(blocks, title) - cut
     if not cut and not dropped and text is not None:
         return text, ""
     for i in dropped:
-        body.remove(children[i])
+        if (parent := children[i].getparent()) is not None:
+            parent.remove(children[i])
     if not cut:
         return render(body), ""
     furniture = etree.Element(body.tag)

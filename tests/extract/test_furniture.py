@@ -270,3 +270,237 @@ def test_monitor_match_html_matches_the_body_only(tmp_path: Path) -> None:
     run = CliRunner().invoke
     assert run(app, ["match", "--rules", str(rules), str(page)]).exit_code == 1  # no match: bait in furniture
     assert run(app, ["match", "--rules", str(rules), str(text)]).exit_code == 0  # a .txt is matched as given
+
+
+# --- editors' notes, promos with their copy, players, next-story lines ----------------------------------------
+
+CORRECTIONS = {
+    "en": "Correction: An earlier version of this report on the police raid on a scam compound in Poipet misstated "
+          "the number of people detained. It was 270, not 720.",
+    "fr": "Rectificatif : dans notre article du 2 mars sur la descente de police dans un centre d'arnaques à Poipet, "
+          "nous avions indiqué 150 interpellations ; il s'agissait de 105.",
+    "id": "Koreksi: Artikel sebelumnya tentang penggerebekan markas penipuan online di Poipet salah menyebut jumlah "
+          "WNI yang ditahan.",
+    "vi": "Đính chính: Bài viết trước về vụ đột kích trung tâm lừa đảo ở Poipet đã ghi sai số người bị bắt giữ.",
+    "zh": "更正：本报此前关于警方突袭波贝诈骗园区的报道中，被拘留人数有误，特此更正。",
+}
+
+
+@pytest.mark.parametrize("note", CORRECTIONS.values(), ids=CORRECTIONS.keys())
+def test_a_correction_note_after_the_story_is_furniture(note: str) -> None:
+    article = _extract(_paragraphs() + f"<p>{note}</p>")
+    _assert_split(article.text, article.furniture, [note])
+
+
+PROMO_BOXES = {  # a heading, then the promo's copy as a full sentence (the shape a short-block rule misses)
+    "support-en": ("<h3>Support our journalism</h3>", "Our reporters spent six months tracing how trafficked "
+                   "workers end up in scam compounds in Poipet. Your donation keeps this work free for all."),
+    "newsletter-en": ("<h3>Get our newsletter</h3>", "Scam Watch, our free weekly round-up of raids on scam "
+                      "compounds in Cambodia, every Friday."),
+    "app-en": ("<h3>Get the app</h3>", "Breaking news alerts on the crackdown on scam centres in Cambodia, "
+               "straight to your phone."),
+    "subscriber-en": ("<h3>Subscriber exclusive</h3>", "Inside the Poipet compounds where trafficked workers are "
+                      "beaten and forced to run online scams."),
+    "support-th": ("<p><b>สนับสนุนสื่ออิสระ</b><br>", "ทีมข่าวของเราลงพื้นที่ชายแดนติดตามเหยื่อค้ามนุษย์ที่ถูกบังคับให้ทำงานในแก๊งคอลเซ็นเตอร์ที่ปอยเปต</p>"),
+    "newsletter-th": ("<h3>จดหมายข่าว</h3>", "สมัครรับจดหมายข่าวรายสัปดาห์ ติดตามการทลายแก๊งคอลเซ็นเตอร์ในกัมพูชา"),
+    "app-zh": ("<h3>下载客户端</h3>", "第一时间获取柬埔寨打击电诈园区的最新消息。"),
+    "support-vi": ("<h3>Ủng hộ báo chí độc lập</h3>", "Phóng viên của chúng tôi đã theo dõi những người bị lừa sang "
+                   "Campuchia làm việc cho đường dây lừa đảo."),
+    "subscriber-vi": ("<h3>Dành cho hội viên</h3>", "Đăng ký để đọc phóng sự: những người bị ép làm việc cho đường "
+                      "dây lừa đảo ở Campuchia."),
+}
+
+
+@pytest.mark.parametrize(("heading", "copy"), PROMO_BOXES.values(), ids=PROMO_BOXES.keys())
+@pytest.mark.parametrize("where", ["top", "inline", "end"])
+def test_a_promo_heading_takes_its_copy(heading: str, copy: str, where: str) -> None:
+    box = heading + (copy if copy.endswith("</p>") else f"<p>{copy}</p>")
+    at = {"top": 0, "inline": 2, "end": 4}[where]
+    article = _extract(_paragraphs(STORY[:at]) + box + _paragraphs(STORY[at:]))
+    words = copy.removesuffix("</p>")[:40]
+    assert all(p in article.text for p in STORY)
+    assert words not in article.text and words in article.furniture
+
+
+@pytest.mark.parametrize(("title", "copy", "button"), [
+    ("Morning Edition", "Start your day with the headlines on the Poipet raids. Free, every weekday.", "Subscribe"),
+    ("ចុះឈ្មោះទទួលព័ត៌មាន", "ទទួលព័ត៌មានថ្មីៗរៀងរាល់ព្រឹក អំពីការចុះបង្ក្រាបមជ្ឈមណ្ឌលបោកប្រាស់អនឡាញ។", "ចុះឈ្មោះ"),
+    ("Lettre du matin", "Les descentes de police dans les centres d'arnaques, chaque matin dans votre boîte.",
+     "S'abonner"),
+])
+def test_a_promo_box_closed_by_a_button_goes_and_the_story_after_it_stays(title: str, copy: str, button: str) -> None:
+    box = f"<p><b>{title}</b><br>{copy}<br><a href='/subscribe'>{button}</a></p>"
+    article = _extract(_paragraphs(STORY[:1]) + box + _paragraphs(STORY[1:]))
+    _assert_split(article.text, article.furniture, [copy])
+
+
+@pytest.mark.parametrize(("player", "next_line"), [
+    ("Listen to this article · 4 min", "Up next: Police raid scam compound in Poipet, 270 detained"),
+    ("Dengar artikel ini", "Seterusnya: Polis serbu sindiket judi dalam talian di Kemboja"),
+    ("Écouter cet article", "À suivre : descente de police dans un centre d'arnaques à Poipet"),
+])
+def test_an_audio_player_and_its_up_next_line_are_furniture(player: str, next_line: str) -> None:
+    article = _extract(f"<h3>{player}</h3><p>{next_line}</p>" + _paragraphs())
+    _assert_split(article.text, article.furniture, [next_line])
+
+
+@pytest.mark.parametrize("line", [
+    "Next article: Police raid scam compound in Poipet, 270 detained",
+    "下一篇：柬埔寨警方在波贝捣毁跨境电诈团伙 抓获嫌疑人312名",
+    "Article suivant : la police démantèle un centre d'arnaques à Poipet",
+    "ព័ត៌មានពាក់ព័ន្ធ៖ ប៉ូលិសខេត្តព្រះសីហនុចុះបង្ក្រាបទីតាំងល្បែងស៊ីសងអនឡាញ ចាប់ខ្លួនជនសង្ស័យជាង ៤០០នាក់",
+    "Bài tiếp theo: Cảnh sát đột kích trung tâm lừa đảo ở Poipet",
+    "VIDÉO. Au Cambodge, dans un centre d'arnaques en ligne après la descente de police",
+])
+def test_a_furniture_heading_with_a_colon_and_a_headline_is_furniture(line: str) -> None:
+    article = _extract(_paragraphs(STORY[:2]) + f"<p>{line}</p>" + _paragraphs(STORY[2:]))
+    _assert_split(article.text, article.furniture, [line])
+
+
+@pytest.mark.parametrize("bio", [
+    "The author is a crime reporter who has covered raids on scam compounds in Poipet since 2022.",
+    "Penulis ialah wartawan jenayah yang membuat liputan serbuan pusat penipuan dalam talian di Kemboja.",
+    "作者长期关注柬埔寨电信诈骗园区与人口贩卖问题，曾深入报道警方突袭西港园区。",
+    "<b>Tentang Penulis</b><br>Sok Dara meliput serbuan pusat penipuan di Poipet sejak 2022.",
+])
+def test_an_author_bio_after_the_story_is_furniture(bio: str) -> None:
+    article = _extract(_paragraphs() + f"<p>{bio}</p>")
+    _assert_split(article.text, article.furniture, [bio.rsplit(">", 1)[-1]])
+
+
+# --- sites without block markup: <br> lines, layout tables ------------------------------------------------------
+
+
+def test_a_br_list_with_its_heading_in_one_paragraph_is_furniture() -> None:
+    lines = "<br>".join(f"<a href='/n/{i}'>{b}</a>" for i, b in enumerate(BAIT))
+    article = _extract(_paragraphs() + f"<p><b>Recommended for you</b><br>{lines}</p>")
+    _assert_split(article.text, article.furniture)
+
+
+def _table_page(rows: list[str]) -> bytes:
+    cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
+    return (f"<html><head><meta charset='utf-8'><title>Durian harvest</title></head><body><table width='100%'>"
+            f"<tr><td class='title'>Durian harvest starts early in Chanthaburi</td></tr>{cells}</table></body></html>"
+            ).encode()
+
+
+@pytest.mark.parametrize(("heading", "items"), [
+    ("More from Asia", [f"· {b}" for b in BAIT]),
+    ("Vidéos", [f"· 3:34 VIDÉO. {b}" for b in BAIT]),
+    ("แสดงความคิดเห็น", ["คนปอยเปต 5 ชั่วโมงที่แล้ว ลูกพี่ลูกน้องผมโดนหลอกไปทำงานสแกมเมอร์ที่ปอยเปต",
+                         "แฟนบอล 1 ชั่วโมงที่แล้ว สุดยอดครับ"]),
+])
+def test_furniture_in_the_rows_of_a_layout_table_is_furniture(heading: str, items: list[str]) -> None:
+    block = f"<table class='blk'><tr><td>{heading}</td></tr>" + "".join(f"<tr><td>{i}</td></tr>" for i in items)
+    article = extract_html(_table_page([*STORY, block + "</table>"]), "https://news.example/2026/durian")
+    assert article is not None
+    _assert_split(article.text, article.furniture, items)
+
+
+def test_a_data_table_at_the_end_of_the_story_stays() -> None:
+    rows = "".join(f"<tr><td>{p}</td><td>{t} tonnes</td><td>{b} baht</td></tr>"
+                   for p, t, b in [("Chanthaburi", "600,000", 150), ("Rayong", "210,000", 140), ("Trat", "90,000", 145)])
+    article = _extract(_paragraphs() + f"<table><tr><th>Province</th><th>Crop</th><th>Price</th></tr>{rows}</table>")
+    assert all(p in article.text for p in STORY) and "Rayong" in article.text and "210,000 tonnes" in article.text
+
+
+# --- what stays: stories about newsletters, apps, corrections and videos; Thai's unpunctuated last line -------
+
+
+def test_a_story_about_a_newsletter_an_app_a_correction_and_a_video_stays() -> None:
+    story = [
+        "The newsletter, started by two students in Battambang, now reaches 4,000 farmers who sign up for its "
+        "weekly prices of rice and cassava at the border markets.",
+        "Its editors issued a correction last month after a misprinted price sent dozens of growers to a market "
+        "in Poipet that was paying less, and they now check each figure twice.",
+        "A video posted on Facebook shows the founders packing printed copies for villages without internet, "
+        "and the ministry said it would support the project with a small grant.",
+        "Next year they plan an app that reads the prices aloud in Khmer for farmers who cannot read.",
+    ]
+    article = _extract(_paragraphs(story))
+    assert all(p in article.text for p in story) and article.furniture == ""
+
+
+THAI_STORY = [
+    "ชาวสวนทุเรียนในจังหวัดจันทบุรีเริ่มเก็บเกี่ยวผลผลิตเร็วกว่าปกติสองสัปดาห์ เนื่องจากอากาศร้อนและแห้งแล้งในช่วงต้นปี"
+    "ทำให้ผลทุเรียนสุกก่อนฤดูกาล ขณะที่ราคาขายส่งในตลาดกลางเปิดที่ประมาณกิโลกรัมละหนึ่งร้อยห้าสิบบาท",
+    "สำนักงานเกษตรจังหวัดคาดว่าผลผลิตปีนี้จะมีประมาณหกแสนตัน ส่วนใหญ่ส่งออกไปยังประเทศจีน "
+    "และได้เตือนเกษตรกรไม่ให้ตัดทุเรียนอ่อนเพื่อรักษาคุณภาพและชื่อเสียงของทุเรียนไทย",
+    "เจ้าหน้าที่ระบุว่าจะแถลงรายละเอียดเพิ่มเติมในภายหลัง",  # the story's last sentence: Thai ends it unpunctuated
+]
+
+
+@pytest.mark.parametrize("after", ["", "<h3>ข่าวที่เกี่ยวข้อง</h3><ul>" + "".join(
+    f"<li><a href='/n/{i}'>{b}</a></li>" for i, b in enumerate(["ตำรวจบุกค้นแก๊งคอลเซ็นเตอร์ที่ปอยเปต",
+                                                             "ช่วยเหยื่อค้ามนุษย์จากศูนย์หลอกลวงออนไลน์"])) + "</ul>",
+    "<p>------</p><p>Copyright 2026</p>"])
+def test_a_thai_story_keeps_its_unpunctuated_last_sentence(after: str) -> None:
+    article = extract_html(_page(_paragraphs(THAI_STORY) + after, "ทุเรียนจันทบุรี"), "https://news.example/th")
+    assert article is not None and all(p in article.text for p in THAI_STORY)
+    assert "ตำรวจบุกค้นแก๊งคอลเซ็นเตอร์ที่ปอยเปต" not in article.text
+
+
+def test_thai_headlines_after_the_story_still_go() -> None:
+    headlines = ["ตำรวจบุกค้นแก๊งคอลเซ็นเตอร์ที่ปอยเปต จับกุมผู้ต้องหาหลายสิบราย",
+                 "ช่วยเหยื่อค้ามนุษย์จากศูนย์หลอกลวงออนไลน์ชายแดนกัมพูชา"]
+    body, furniture = split_text("\n".join([*THAI_STORY[:2], *headlines]))
+    assert all(p in body for p in THAI_STORY[:2]) and all(h in furniture and h not in body for h in headlines)
+
+
+def test_a_donation_ask_goes_and_a_story_about_donations_stays() -> None:
+    ask = "Please donate today to keep our reporting on the Poipet scam compounds free for everyone."
+    story = "Residents were urged to donate blood at the provincial hospital after the crash on the Poipet road."
+    body, furniture = split_text("\n".join([*STORY[:2], story, *STORY[2:], ask]))
+    assert story in body and ask in furniture and ask not in body
+
+
+@pytest.mark.parametrize("promo", [
+    "If you value our reporting, please consider supporting our journalism with a monthly gift.",
+    "Scam Watch, our free weekly newsletter on the raids in Poipet, lands every Friday.",
+    "This article about the Poipet compounds is for subscribers only.",
+    "Next article › Police raid scam compound in Poipet, 270 detained",
+])
+def test_a_promo_sentence_without_a_heading_goes(promo: str) -> None:
+    kept = ["Donors pledged to support independent journalism in Cambodia at the conference in Poipet.",
+            "The fund supports families of trafficking victims from Poipet, our reporters found."]
+    body, furniture = split_text("\n".join([*STORY[:2], *kept, promo, *STORY[2:]]))
+    assert promo in furniture and promo not in body and all(k in body for k in kept)
+
+
+@pytest.mark.parametrize(("heading", "comments"), [
+    ("Reader comments", ["dara_k", "My cousin was lured to a scam compound in Poipet and is still there."]),
+    ("网友热评", ["金边老李 11-12", "我同学被骗到西港的园区搞电诈，家里交了赎金才放出来。", "回复@金边老李 11-12"]),
+    ("មតិអ្នកអាន", ["សុខ ពិសី 1 ម៉ោងមុន ចុះហេតុអ្វីមិនផ្សាយរឿងប៉ូលិសចុះបង្ក្រាបមជ្ឈមណ្ឌលឆបោក"]),
+])
+def test_comments_under_a_readers_heading_are_furniture(heading: str, comments: list[str]) -> None:
+    body, furniture = split_text("\n".join([*STORY, heading, *comments]))
+    _assert_split(body, furniture, [heading, *comments])
+
+
+def test_a_thai_last_sentence_before_a_rule_and_an_unheaded_label_list() -> None:
+    related = ["ข่าวอื่นในหมวดภูมิภาค", "ตำรวจบุกค้นแก๊งคอลเซ็นเตอร์ที่ปอยเปต จับกุมผู้ต้องหาหลายสิบราย",
+               "ช่วยเหยื่อค้ามนุษย์จากศูนย์หลอกลวงออนไลน์ชายแดนกัมพูชา"]
+    body, furniture = split_text("\n".join([*THAI_STORY, "------", *related]))
+    assert all(p in body for p in THAI_STORY) and all(r in furniture and r not in body for r in related)
+
+
+@pytest.mark.parametrize("lines", [
+    ["Anda mungkin juga berminat", "Polis Kemboja serbu pusat judi dalam talian haram di Poipet",
+     "Harimau Malaya umum skuad Piala AFF"],
+    ["The Mekong Brief", "Every weekday: the stories that matter from the raids on scam compounds in Poipet. "
+     "Free, in your inbox at 6 am."],
+])
+def test_more_related_headings_and_newsletter_copy(lines: list[str]) -> None:
+    body, furniture = split_text("\n".join([*STORY, *lines]))
+    _assert_split(body, furniture, lines[1:])
+
+
+@pytest.mark.parametrize(("heading", "items"), [
+    ("ข่าวเด่นวันนี้", ["ทหารพรานบุกค้นตึกจีนเทาในโอร์เสม็ด กัมพูชา ช่วยคนไทยถูกหลอกทำงานแก๊งคอลเซ็นเตอร์ออกมาได้อีกหลายสิบคน",
+                       "ราคาน้ำมันลดลง 50 สตางค์"]),
+    ("អត្ថបទដែលគេអានច្រើន", ["អគ្គនាយកដ្ឋានអន្តោប្រវេសន៍និរទេសជនជាតិចិន ១៨០នាក់ ពាក់ព័ន្ធមជ្ឈមណ្ឌលបោកប្រាស់អនឡាញនៅខេត្តព្រះសីហនុ",
+                             "តម្លៃមាសធ្លាក់ចុះបន្តិច"]),
+])
+def test_long_thai_and_khmer_headlines_under_a_list_heading_are_furniture(heading: str, items: list[str]) -> None:
+    body, furniture = split_text("\n".join([*THAI_STORY, heading, *items]))
+    assert all(p in body for p in THAI_STORY) and all(i in furniture and i not in body for i in items)
