@@ -443,6 +443,7 @@ CALLS = {
     "release_claims": lambda s: s.release_claims("w"),
     "release_deliveries": lambda s: s.release_deliveries([1], "w"),
     "release_feeds": lambda s: s.release_feeds([1], NOW),
+    "rule_ids": lambda s: s.rule_ids(),
     "remove_feed": lambda s: s.remove_feed("x"),
     "story_articles": lambda s: s.story_articles(1),
     "sync_feeds": lambda s: s.sync_feeds([]),
