@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.docs_section import write_section  # noqa: E402
 from monitor.errors import ExtractError  # noqa: E402
-from monitor.extract import ExtractorPool, extract_html  # noqa: E402
+from monitor.extract import extract_html  # noqa: E402
+from monitor.extractpool import ExtractorPool
 from monitor.furniture import split_tree  # noqa: E402
 from tests.extract.test_quality import _shingles, benchmark_pages, score  # noqa: E402
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from monitor.clock import now_utc
 from monitor.config import Settings, load_settings
-from monitor.extract import ExtractorPool
+from monitor.extractpool import ExtractorPool
 from monitor.feedstate import OFFLINE_RETRY, offline, offline_state
 from monitor.fetch import Fetcher
 from monitor.notify import Notifier, SendReport

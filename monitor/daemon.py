@@ -31,7 +31,7 @@ from monitor.api import Monitor
 from monitor.clock import now_utc
 from monitor.config import Settings
 from monitor.errors import MonitorError
-from monitor.extract import ExtractorPool
+from monitor.extractpool import ExtractorPool
 from monitor.feedstate import summary
 from monitor.fetch import Resolver
 from monitor.notify import Notifier

@@ -35,6 +35,7 @@ __all__ = [
     "STORY_ROWS",
     "canonical_url",
     "content_hash",
+    "entry_keys",
     "link_story_key",
     "normalize_text",
     "site",
@@ -105,6 +106,14 @@ def storable_key(key: str) -> str:
     if len(raw) <= MAX_KEY_BYTES and "\0" not in key and not _SURROGATE.search(key):
         return key
     return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def entry_keys(guid: str, url: str) -> tuple[str, ...]:
+    """The keys an entry is known by in a feed: its GUID and its canonical link (``guid:…``, ``url:…``), storable."""
+    keys = [f"guid:{guid}"] if guid else []
+    if url:
+        keys.append(f"url:{canonical_url(url)}")
+    return tuple(storable_key(key) for key in keys)
 
 
 def link_story_key(canonical: str) -> int:

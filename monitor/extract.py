@@ -1,28 +1,20 @@
 """Extraction: a fetched article page (bytes, URL) -> Extracted (text, title, author, date, language, site name).
 
 trafilatura does the work; this module decodes the bytes the way a browser would, bounds pathological pages, maps
-trafilatura's and lxml's failures to ``ExtractError``, splits off page furniture (``monitor.furniture``: the text is
-the story's body, the furniture is kept apart), and runs extraction in a process pool with a time limit per page
-(``ExtractorPool``). ``choose_article`` (re-exported from ``monitor.furniture``) is the pipeline's fallback to the
+trafilatura's and lxml's failures to ``ExtractError`` and splits off page furniture (``monitor.furniture``: the text
+is the story's body, the furniture is kept apart); ``monitor.extractpool`` runs it in a process pool with a time limit
+per page. ``choose_article`` (re-exported from ``monitor.furniture``) is the pipeline's fallback to the
 feed's own text. Only this module touches trafilatura.
 """
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import logging
-import multiprocessing
-import os
 import re
-import signal
-import threading
-import time
-from collections.abc import Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from types import FrameType, TracebackType
 from typing import Any
 
 import trafilatura
@@ -34,10 +26,14 @@ from monitor.clean import LIMITS, bound_tags, charset_codec, clean_date, clean_t
 from monitor.errors import ExtractError
 from monitor.furniture import Chosen, choose_article, choose_text, split_tree
 from monitor.lang import detect_language
-from monitor.orphans import start_worker
 
 __all__ = [
-    "Chosen", "Extracted", "ExtractorPool", "charset_from_headers", "choose_article", "choose_text", "decode_html",
+    "Chosen",
+    "Extracted",
+    "charset_from_headers",
+    "choose_article",
+    "choose_text",
+    "decode_html",
     "extract_html",
 ]
 
@@ -65,8 +61,16 @@ _DECLARED_CHARSET = re.compile(rb"""<(?:meta\s[^>]*?charset|\?xml\s[^>]*?encodin
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([-\w.:]+)""", re.I)
 #: WHATWG Encoding Standard: labels browsers decode with a superset (Python codec names after ``codecs.lookup``).
 _WHATWG_SUPERSETS = {
-    "ascii": "cp1252", "iso8859-1": "cp1252", "iso8859-9": "cp1254", "iso8859-11": "cp874", "tis-620": "cp874",
-    "gb2312": "gb18030", "gbk": "gb18030", "shift_jis": "cp932", "euc_kr": "cp949", "big5": "big5hkscs",
+    "ascii": "cp1252",
+    "iso8859-1": "cp1252",
+    "iso8859-9": "cp1254",
+    "iso8859-11": "cp874",
+    "tis-620": "cp874",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "shift_jis": "cp932",
+    "euc_kr": "cp949",
+    "big5": "big5hkscs",
 }
 #: Encodings whose bytes can look like ASCII/UTF-8: only a declaration tells them apart.
 _DECLARED_ONLY = ("iso2022", "hz", "utf-7", "utf-16", "utf-32")
@@ -226,8 +230,14 @@ def extract_html(html: bytes | str, url: str, *, charset: str | None = None) -> 
 
 def _bare(markup: str, url: str, config: Any = None) -> Any:
     return trafilatura.bare_extraction(  # deduplicate=True shares a cache across pages: syndicated copies vanish
-        markup, url=url, with_metadata=True, include_comments=False, deduplicate=False,
-        date_extraction_params=_date_params(), config=config or trafilatura.settings.DEFAULT_CONFIG)
+        markup,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        deduplicate=False,
+        date_extraction_params=_date_params(),
+        config=config or trafilatura.settings.DEFAULT_CONFIG,
+    )
 
 
 def _field(value: object, name: str) -> str:
@@ -237,165 +247,3 @@ def _field(value: object, name: str) -> str:
 
 def _render(tree: Any) -> str:
     return trafilatura.xml.xmltotxt(tree, False)
-
-
-#: Attempts per page when a worker process dies under it (the retry runs on a fresh pool).
-_ATTEMPTS = 2
-#: Slack on top of the parent's hard limit (queueing behind one page, scheduling noise).
-_HARD_GRACE = 10.0
-#: More slack until a fresh pool has returned its first page: starting workers (imports, language model) took
-#: 3 s idle and 11 s on a loaded 2-core machine, and must not count as a hung page.
-_STARTUP_GRACE = 120.0
-
-
-class _SoftTimeout(BaseException):
-    """Raised in a worker by SIGALRM: a BaseException, so trafilatura's ``except Exception`` cannot swallow it."""
-
-
-def _on_alarm(signum: int, frame: FrameType | None) -> None:
-    raise _SoftTimeout
-
-
-def _warm_up(owner: int) -> None:
-    # Worker initializer: load the language model before the first page's clock starts.
-    threading.Thread(target=_exit_without, args=(owner,), name="owner-watch", daemon=True).start()
-    detect_language("warm up the language model in this worker process")
-
-
-def _exit_without(owner: int) -> None:
-    """Exit once the process that owns the pool is gone: after a ``kill -9`` of the daemon its worker would wait
-    on its queue forever (with its language model, ~160 MB, and the daemon's stdout held open). A pid check,
-    since multiprocessing's parent sentinel is at EOF from the start under forkserver."""
-    while True:
-        time.sleep(1.0)
-        try:
-            os.kill(owner, 0)
-        except OSError:  # gone (or the pid now belongs to another user's process)
-            os._exit(0)
-
-
-def _work(html: bytes | str, url: str, charset: str | None, timeout: float) -> tuple[Extracted | None, str | None]:
-    """Worker side: (article, None) or (None, error message); messages pickle, exceptions may not."""
-    armed = hasattr(signal, "setitimer")
-    if armed:
-        signal.signal(signal.SIGALRM, _on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, timeout)
-    try:
-        return extract_html(html, url, charset=charset), None
-    except _SoftTimeout:
-        return None, f"extraction timed out after {timeout:g} s"
-    except Exception as e:  # an ExtractError, or a library bug on one hostile page: that page fails alone
-        return None, str(e) if isinstance(e, ExtractError) else f"extraction failed: {type(e).__name__}: {str(e)[:200]}"
-    finally:
-        if armed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-
-
-def _kill_workers(executor: ProcessPoolExecutor) -> None:
-    # ProcessPoolExecutor has no public way to stop a busy worker before Python 3.14 (kill_workers).
-    for process in list((getattr(executor, "_processes", None) or {}).values()):
-        process.kill()
-
-
-class ExtractorPool:
-    """``extract_html`` in worker processes, with a time limit per page.
-
-    A page over ``timeout`` seconds raises ``ExtractError`` (the worker stops it and carries on). A worker that
-    dies, or hangs where the limit cannot reach (inside C code, past ``2 * timeout + 10`` s), is killed with its
-    pool; a fresh pool takes the next page and the other pages in flight are retried once.
-    Workers start with ``forkserver`` (``spawn`` where missing): safe alongside threads in this process.
-    """
-
-    def __init__(self, processes: int | None = None, timeout: float = 30.0) -> None:
-        self._processes = processes or os.cpu_count() or 1
-        self._timeout = timeout
-        self._hard_timeout = 2 * timeout + _HARD_GRACE
-        self._lock = threading.Lock()
-        self._executor: ProcessPoolExecutor | None = None
-        self._started = False  # the current executor has returned a page: its workers are up
-        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
-        self._closed = False
-
-    def __enter__(self) -> ExtractorPool:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Stop the workers (waits for pages in progress, each bounded by ``timeout``)."""
-        with self._lock:
-            self._closed, executor, self._executor = True, self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-
-    async def extract(self, html: bytes | str, url: str, *, charset: str | None = None) -> Extracted | None:
-        """``extract_html`` in a worker. Raises ``ExtractError`` on a timeout, a crash or a failed extraction."""
-        async with self._slot():
-            for _ in range(_ATTEMPTS):
-                executor = self._current(url)
-                limit = self._hard_timeout + (0.0 if self._started else _STARTUP_GRACE)
-                try:
-                    future = asyncio.get_running_loop().run_in_executor(
-                        executor, _work, html, url, charset, self._timeout
-                    )
-                    article, error = await asyncio.wait_for(future, limit)
-                except TimeoutError:
-                    self._discard(executor, kill=True)
-                    raise ExtractError(f"extraction hung past {limit:g} s", url=url) from None
-                except _SoftTimeout:  # the alarm went off just as the page finished
-                    article, error = None, f"extraction timed out after {self._timeout:g} s"
-                except RuntimeError:  # BrokenProcessPool, or a pool another page just discarded
-                    self._discard(executor, kill=False)
-                    continue
-                self._started = self._started or executor is self._executor
-                if error is not None:
-                    raise ExtractError(error, url=url)
-                return article
-        _log.warning("extraction worker crashed url=%s", url)
-        raise ExtractError("extraction worker crashed", url=url)
-
-    def map(self, pages: Iterable[tuple[bytes | str, str]]) -> list[Extracted | ExtractError | None]:
-        """Extract a batch in parallel, in order; a failed page gives its ``ExtractError`` in its place.
-
-        Not for use inside a running event loop (use ``extract`` there)."""
-
-        async def run_all() -> list[Extracted | BaseException | None]:
-            jobs = [self.extract(html, url) for html, url in pages]
-            return await asyncio.gather(*jobs, return_exceptions=True)
-
-        results: list[Extracted | ExtractError | None] = []
-        for result in asyncio.run(run_all()):
-            if isinstance(result, BaseException) and not isinstance(result, ExtractError):
-                raise result  # a bug, not a page problem
-            results.append(result)
-        return results
-
-    def _slot(self) -> asyncio.Semaphore:
-        # At most two pages per worker in flight, so the hard limit (from submission) covers one queued page.
-        loop = asyncio.get_running_loop()
-        if self._slots is None or self._slots[0] is not loop:
-            self._slots = (loop, asyncio.Semaphore(2 * self._processes))
-        return self._slots[1]
-
-    def _current(self, url: str) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._closed:
-                raise ExtractError("extractor pool is closed", url=url)
-            if self._executor is None:
-                methods = multiprocessing.get_all_start_methods()
-                context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-                self._executor = ProcessPoolExecutor(self._processes, mp_context=context, initializer=start_worker,
-                                                     initargs=(_warm_up, os.getpid()))  # dies with its parent
-                self._started = False
-            return self._executor
-
-    def _discard(self, executor: ProcessPoolExecutor, *, kill: bool) -> None:
-        """Drop a broken or hung pool; the next page starts a fresh one."""
-        with self._lock:
-            if self._executor is executor:
-                self._executor = None
-        if kill:
-            _log.warning("extraction pool killed reason=hung")
-            _kill_workers(executor)
-        executor.shutdown(wait=False, cancel_futures=True)

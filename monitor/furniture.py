@@ -60,7 +60,14 @@ if TYPE_CHECKING:
     from monitor.extract import Extracted
 
 __all__ = [
-    "Block", "Chosen", "MAX_BLOCKS", "choose_article", "choose_text", "furniture_blocks", "split_text", "split_tree",
+    "Block",
+    "Chosen",
+    "MAX_BLOCKS",
+    "choose_article",
+    "choose_text",
+    "furniture_blocks",
+    "split_text",
+    "split_tree",
     "title_blocks",
 ]
 
@@ -89,6 +96,7 @@ _INTRODUCES = re.compile(r"[:：]\s*$")
 _MARK = re.compile(r"[:：៖|»>›→–—]|vid[eé]o|视频", re.I)  # what a "<heading>: <headline>" line needs
 #: Scripts that end a sentence without punctuation: a story's last line in them reads like a headline.
 _UNPUNCTUATED = re.compile(r"[\u0e00-\u0eff]{4}")
+
 
 class Block(NamedTuple):
     """One block of an article: its kind (``head``, ``p``, ``list``, ``quote``, ``table``, … or ``line`` for plain
@@ -200,10 +208,21 @@ def _after_heading(blocks: Sequence[Block], at: int, kind: str, body: tuple[int,
         titled = not _is_prose(title) and 0 < _units(title.text[:_SCAN_CHARS]) <= _BOX_TITLE_UNITS
         return range(at - 2 if boxed and titled and not _SENTENCE_END.search(title.text[-8:]) else at, at + 1)
     if kind == "promo":  # the promo's copy, then its button
-        end = at + 1 + (at + 1 < len(blocks) and blocks[at + 1].kind != "head"
-                        and _units(blocks[at + 1].text[:_SCAN_CHARS]) <= _NOTE_UNITS)
-        while end < min(at + 4, len(blocks)) and not _is_prose(blocks[end]) and blocks[end].kind != "head" \
-                and _units(blocks[end].text[:_SCAN_CHARS]) <= 4:
+        end = (
+            at
+            + 1
+            + (
+                at + 1 < len(blocks)
+                and blocks[at + 1].kind != "head"
+                and _units(blocks[at + 1].text[:_SCAN_CHARS]) <= _NOTE_UNITS
+            )
+        )
+        while (
+            end < min(at + 4, len(blocks))
+            and not _is_prose(blocks[end])
+            and blocks[end].kind != "head"
+            and _units(blocks[end].text[:_SCAN_CHARS]) <= 4
+        ):
             end += 1
         return range(at, end)
     if kind != "list" and at > body_end and prose_after <= body_size * _MAX_SHAPED_SHARE:
@@ -321,8 +340,9 @@ def _tree_block(element: etree._Element) -> Block:
     return Block(str(element.tag), flat(element))
 
 
-def split_tree(body: etree._Element, title: str, render: Callable[[etree._Element], str],
-               text: str | None = None) -> tuple[str, str]:
+def split_tree(
+    body: etree._Element, title: str, render: Callable[[etree._Element], str], text: str | None = None
+) -> tuple[str, str]:
     """(body, furniture) of trafilatura's element tree (its ``body``: ``head``, ``p``, ``list``, … children);
     ``render`` turns a tree into text (trafilatura's own, so the body reads exactly as its text output); ``text``,
     the tree already rendered, is returned as it is when nothing is cut."""

@@ -13,11 +13,28 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "BUTTON", "COMMENT_LINES", "COMMENT_META", "COMMENT_WORDS", "END_HEADING", "END_HEADINGS", "HEADING_PREFIX",
-    "HEADING_TRIM", "LIST_HEADING", "LIST_HEADINGS", "NOTE", "PREFIX", "PROMO", "PROMO_HEADING", "PROMO_HEADINGS",
-    "PROMO_WORDS", "SHARE_BAR", "SHARE_WORD",
+    "BUTTON",
+    "COMMENT_LINES",
+    "COMMENT_META",
+    "COMMENT_WORDS",
+    "END_HEADING",
+    "END_HEADINGS",
+    "HEADING_PREFIX",
+    "HEADING_TRIM",
+    "LIST_HEADING",
+    "LIST_HEADINGS",
+    "NOTE",
+    "PREFIX",
+    "PROMO",
+    "PROMO_HEADING",
+    "PROMO_HEADINGS",
+    "PROMO_WORDS",
+    "SHARE_BAR",
+    "SHARE_WORD",
 ]
 
+# fmt: off
+# The vocabulary stays in rows of words, as it is read and extended (the formatter would put one word a line).
 # Headings that open furniture, matched against a whole short block (case-folded, trailing punctuation dropped).
 LIST_HEADINGS = (
     r"(the )?most (read|popular|viewed|shared|commented|watched|emailed)( \w+){0,4}",
@@ -192,3 +209,4 @@ PROMO_WORDS = (
 COMMENT_WORDS = ("ago", "avatar", "likes", "lalu", "trước", "il y a", "前", "ที่แล้ว", "មុន", "@")
 #: A comment's action links, as a whole line.
 COMMENT_LINES = frozenset({"reply", "report", "like", "likes", "balas", "trả lời", "répondre", "ตอบกลับ", "回复"})
+# fmt: on

@@ -26,10 +26,19 @@ from monitor import dedup
 from monitor.clock import now_utc, worker_id
 from monitor.config import Settings
 from monitor.errors import BlockedAddressError, FetchError, FetchTimeout, MonitorError
-from monitor.extract import Chosen, Extracted, ExtractorPool, charset_from_headers, choose_article, extract_html
+from monitor.extract import Chosen, Extracted, charset_from_headers, choose_article, extract_html
+from monitor.extractpool import ExtractorPool
 from monitor.feeds import FeedEntry
-from monitor.feedstate import (backoff_delay, error_line, failed_state, follow_permanent, later, pages_per_feed,
-                               parallel_polls, select_feeds)
+from monitor.feedstate import (
+    backoff_delay,
+    error_line,
+    failed_state,
+    follow_permanent,
+    later,
+    pages_per_feed,
+    parallel_polls,
+    select_feeds,
+)
 from monitor.fetch import Fetcher, FetchResult
 from monitor.lang import detect_language
 from monitor.notify import plan_deliveries
@@ -118,9 +127,7 @@ async def poll_due(
     return results
 
 
-def due_feeds(
-    ctx: Context, now: datetime, limit: int | None = None, busy: Collection[int] = ()
-) -> list[FeedRecord]:
+def due_feeds(ctx: Context, now: datetime, limit: int | None = None, busy: Collection[int] = ()) -> list[FeedRecord]:
     """Up to ``limit`` feeds due at ``now``, most overdue first, except the ``busy`` ones (being polled), taken
     for this process (``Store.take_due_feeds``: claimed with a lease longer than a poll may last where several
     processes may share the database)."""
@@ -157,8 +164,11 @@ async def poll_feed(feed: FeedRecord, ctx: Context) -> FeedResult:
         result = FeedResult(feed.name, "error", error=state.last_error)
     except Exception as e:
         if isinstance(e, TimeoutError) and budget.expired():
-            e = FetchTimeout(f"poll cancelled after scheduler.feed_timeout "
-                             f"({ctx.settings.scheduler.feed_timeout:g}s); stored entries are kept", url=feed.url)
+            e = FetchTimeout(
+                f"poll cancelled after scheduler.feed_timeout "
+                f"({ctx.settings.scheduler.feed_timeout:g}s); stored entries are kept",
+                url=feed.url,
+            )
         else:  # a bug: log it with its traceback, but one bad feed never stops the others
             _log.exception("feed crashed feed=%s", feed.name)
         state = _failed_state(feed, ctx, now, e)
@@ -167,7 +177,11 @@ async def poll_feed(feed: FeedRecord, ctx: Context) -> FeedResult:
     seconds = time.monotonic() - started
     _log.info(
         "feed polled feed=%s status=%s new=%d matched=%d seconds=%.2f%s",
-        feed.name, result.status, result.new, result.matched, seconds,
+        feed.name,
+        result.status,
+        result.new,
+        result.matched,
+        seconds,
         f" error={result.error!r}" if result.error else "",
     )
     return FeedResult(result.feed, result.status, result.new, result.matched, result.error, seconds)
@@ -188,8 +202,11 @@ def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseExce
 
 async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) -> tuple[int, int, FeedState]:
     response = await ctx.fetcher.fetch(
-        feed.url, etag=feed.etag, last_modified=feed.last_modified,
-        allow_private=_opens(feed, ctx, "allow_private"), lane="feed",
+        feed.url,
+        etag=feed.etag,
+        last_modified=feed.last_modified,
+        allow_private=_opens(feed, ctx, "allow_private"),
+        lane="feed",
     )
     url, redirect_pending = follow_permanent(feed, response.permanent_url)
     ok = replace(
@@ -219,56 +236,52 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) ->
     return len(entries), sum(results), ok
 
 
-def _entry_keys(entry: FeedEntry) -> tuple[str, ...]:
-    keys = [f"guid:{entry.guid}"] if entry.guid else []
-    if entry.url:
-        keys.append(f"url:{dedup.canonical_url(entry.url)}")
-    return tuple(dedup.storable_key(key) for key in keys)
-
-
 async def _new_entries(feed: FeedRecord, entries: Sequence[FeedEntry], ctx: Context) -> list[FeedEntry]:
     """Entries whose GUID and canonical URL this feed has never shown (each feed's first poll: all of them).
 
     Keys are made in a thread and looked up a chunk at a time, giving the loop back in between: a feed of 95k
     items must not stall every other feed's poll."""
-    keyed = await _in_thread(lambda: [(entry, _entry_keys(entry)) for entry in entries])
+    keyed = await _in_thread(lambda: [(entry, dedup.entry_keys(entry.guid, entry.url)) for entry in entries])
     wanted = list(dict.fromkeys(k for _, ks in keyed for k in ks))
     unseen: set[str] = set()
     for start in range(0, len(wanted), _KEY_CHUNK):
-        unseen |= ctx.store.unseen_entries(feed.id, wanted[start:start + _KEY_CHUNK])
+        unseen |= ctx.store.unseen_entries(feed.id, wanted[start : start + _KEY_CHUNK])
         await asyncio.sleep(0)
     return [e for e, ks in keyed if ks and all(k in unseen for k in ks)]
 
 
-async def _guarded_entry(
-    feed: FeedRecord, entry: FeedEntry, ctx: Context, sites: frozenset[str], tally: _Tally
-) -> int:
+async def _guarded_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, sites: frozenset[str], tally: _Tally) -> int:
     """The entry boundary: any exception while processing one entry (page, extraction, matching, storing) fails
     that entry alone. It is logged with its class, counted on the feed and its keys are marked seen, so it is
     not retried at every poll; the feed's other entries are stored and the feed's poll succeeds."""
     try:
         return await _process_entry(feed, entry, ctx, sites, tally)
     except Exception as e:  # cancellation (BaseException) passes: the feed's budget or shutdown
-        keys = _entry_keys(entry)
+        keys = dedup.entry_keys(entry.guid, entry.url)
         if is_transient(e):  # the database is locked or gone for a moment: nothing lost, retried next poll
-            _log.warning("entry not stored, retried next poll feed=%s entry=%r error=%s", feed.name, keys[:1],
-                         error_line(e))
+            _log.warning(
+                "entry not stored, retried next poll feed=%s entry=%r error=%s", feed.name, keys[:1], error_line(e)
+            )
             return 0
         tally.failed += 1
         tally.last_failure = error_line(e, prefix=f"{keys[0] if keys else 'entry'}: ", name_class=True)
-        _log.warning("entry failed feed=%s entry=%r error=%s", feed.name, keys[:1], tally.last_failure,
-                     exc_info=not isinstance(e, MonitorError))  # a bug gets its traceback
+        _log.warning(
+            "entry failed feed=%s entry=%r error=%s",
+            feed.name,
+            keys[:1],
+            tally.last_failure,
+            exc_info=not isinstance(e, MonitorError),
+        )  # a bug gets its traceback
         try:
             ctx.store.mark_entries_seen(feed.id, keys)
         except Exception as store_error:  # still this entry's failure: the boundary itself must not raise
-            _log.error("failed entry not marked seen, retried next poll feed=%s error=%s", feed.name,
-                       error_line(store_error))
+            _log.error(
+                "failed entry not marked seen, retried next poll feed=%s error=%s", feed.name, error_line(store_error)
+            )
         return 0
 
 
-async def _process_entry(
-    feed: FeedRecord, entry: FeedEntry, ctx: Context, sites: frozenset[str], tally: _Tally
-) -> int:
+async def _process_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, sites: frozenset[str], tally: _Tally) -> int:
     """Fetch, extract, match and store one new entry; returns the number of rules it matched."""
     chosen, author, published, lang = await _article_text(feed, entry, ctx, tally)
     title, text = chosen.title, chosen.text  # the body: the furniture is stored apart, never matched
@@ -294,7 +307,7 @@ async def _process_entry(
             content_hash=dedup.content_hash(f"{title}\n{text}"),
             # A copy of another site's article also joins the story of other copies of its link.
             story_keys=dedup.story_keys(text) + (() if owned else (dedup.link_story_key(link),)),
-            entry_keys=_entry_keys(entry),
+            entry_keys=dedup.entry_keys(entry.guid, entry.url),
             extracted=chosen.from_page,
             owned=owned,
             furniture=chosen.furniture,

@@ -15,7 +15,8 @@ import typer
 
 from monitor.cli.common import TextOrJson, clean, config_path, print_error, print_jsonl
 from monitor.errors import MonitorError
-from monitor.extract import Extracted, ExtractorPool, charset_from_headers, decode_html, extract_html
+from monitor.extract import Extracted, charset_from_headers, decode_html, extract_html
+from monitor.extractpool import ExtractorPool
 
 __all__ = ["extract"]
 

@@ -24,12 +24,12 @@ from monitor.cli.extract import extract as extract_command
 from monitor.errors import ExtractError
 from monitor.extract import (
     Extracted,
-    ExtractorPool,
     charset_from_headers,
     choose_text,
     decode_html,
     extract_html,
 )
+from monitor.extractpool import ExtractorPool
 from tests.conftest import EVAL
 
 BENCHMARK = EVAL / "extraction-benchmark"
@@ -430,7 +430,7 @@ def test_cli_url_is_fetched_and_decoded_by_its_http_charset(cli: typer.Typer, tm
 def test_a_library_error_on_one_page_is_an_extract_error_of_that_page(monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker's boundary: whatever trafilatura or lxml raise on a hostile page comes back as that page's error
     (the pool raises only ExtractError, so `monitor extract` and the pipeline report the page and go on)."""
-    import monitor.extract as extract
+    import monitor.extractpool as extract
 
     def broken(html: bytes | str, url: str, *, charset: str | None = None) -> None:
         raise RecursionError("maximum recursion depth exceeded")

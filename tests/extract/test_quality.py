@@ -19,7 +19,7 @@ from collections import Counter
 import pytest
 
 from monitor.errors import ExtractError
-from monitor.extract import ExtractorPool
+from monitor.extractpool import ExtractorPool
 from tests.conftest import EVAL, needs_eval
 
 BENCHMARK = EVAL / "extraction-benchmark"

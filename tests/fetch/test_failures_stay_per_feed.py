@@ -16,7 +16,7 @@ from monitor.clock import now_utc
 from monitor.config import FeedSettings, FetchSettings, RulesSettings, Settings, load_settings
 from monitor.daemon import RuleWatcher, run_cycle
 from monitor.errors import ConfigError
-from monitor.extract import ExtractorPool
+from monitor.extractpool import ExtractorPool
 from monitor.fetch import MAX_RETRY_AFTER
 from monitor.pipeline import FeedResult
 from monitor.store import Store

@@ -32,7 +32,7 @@ from monitor.config import (
 )
 from monitor.daemon import Daemon, RuleWatcher, run_cycle
 from monitor.errors import StoreError
-from monitor.extract import ExtractorPool
+from monitor.extractpool import ExtractorPool
 from monitor.fetch.guard import SystemResolver
 from monitor.lang import detect_language
 from monitor.notify.compose import story_alert

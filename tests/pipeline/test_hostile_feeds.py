@@ -23,7 +23,7 @@ from monitor import parsethread
 from monitor.config import FeedSettings, FetchSettings, SchedulerSettings, load_settings
 from monitor.daemon import run_cycle
 from monitor.errors import BlockedAddressError, ConfigError
-from monitor.extract import ExtractorPool
+from monitor.extractpool import ExtractorPool
 from monitor.fetch import Fetcher
 from monitor.store import Store
 from tests.pipeline.test_feed_isolation import (  # noqa: F401

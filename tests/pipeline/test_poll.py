@@ -20,7 +20,7 @@ from monitor.config import (
     Settings,
 )
 from monitor.daemon import RuleWatcher, run_cycle
-from monitor.extract import ExtractorPool
+from monitor.extractpool import ExtractorPool
 from monitor.pipeline import FeedResult, backoff_delay, select_feeds
 from monitor.store import Store
 from tests.support.newssite import NewsSite
