@@ -26,6 +26,9 @@ from tests.support.hostile import HostileServer
 from tests.support.newssite import NewsSite
 from tests.support.notifykit import add_story, rule
 
+# End to end through real servers and processes: in the full suite, not the fast loop.
+pytestmark = pytest.mark.slow
+
 # Reason phrases a hostile server sends on its status line (h11 accepts any byte but NUL, CR and LF there).
 MARKUP = ["[/x]", "[link=http://evil.example/]click[/link]", "[bold red]alarm[/]", "back\\[/x]"]
 ANSI = "\x1b[31mred\x1b[0m \x1b]8;;http://evil.example/\x07linked\x1b]8;;\x07 \x1b]0;title\x1b\\ bell\x07\x9b2J"

@@ -20,6 +20,9 @@ from monitor.store import NewArticle, Store
 from tests.feeds.test_poisoned_entries import POISON_AT, Poller, assert_all_clean, json_feed, rss, serve
 from tests.support.newssite import NewsSite
 
+# End to end through real servers and processes: in the full suite, not the fast loop.
+pytestmark = pytest.mark.slow
+
 NS = (
     '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/" xmlns:content="http://purl.org/rss/1.0/modules/'
     'content/" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" xmlns:dc="http://purl.org/dc/elements/1.1/"'

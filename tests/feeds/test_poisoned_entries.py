@@ -26,6 +26,9 @@ from monitor.pipeline import Context, FeedResult, poll_due
 from monitor.store import NewArticle, Store
 from tests.support.newssite import NewsSite
 
+# End to end through real servers and processes: in the full suite, not the fast loop.
+pytestmark = pytest.mark.slow
+
 CJK = "".join(chr(random.Random(11).randint(0x4E00, 0x9FFF)) for _ in range(2_000))  # 6 KB that do not compress
 RULES = "rules:\n  - id: raids\n    title: Raids\n    query: 'raid*'\n"
 POISON_AT = 7

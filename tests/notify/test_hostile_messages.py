@@ -27,6 +27,9 @@ from tests.support.chat import ChatServer
 from tests.support.notifykit import T0, add_story, make_settings, rule
 from tests.support.smtp import free_port
 
+# End to end through real servers and processes: in the full suite, not the fast loop.
+pytestmark = pytest.mark.slow
+
 RAID = rule("kh.raid", "critical", title="Scam compound raid")
 _LIVE = re.compile(r"(?i)[@＠](?![\u200b])[\w*]|<(?!\u200b)[@!#]|＜(?!\u200b)")
 

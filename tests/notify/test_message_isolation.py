@@ -27,6 +27,9 @@ from tests.support.newssite import NewsSite
 from tests.support.notifykit import T0, add_story, make_settings, rule
 from tests.support.smtp import SmtpServer
 
+# End to end through real servers and processes: in the full suite, not the fast loop.
+pytestmark = pytest.mark.slow
+
 RAID = rule("kh.raid", "critical", title="Scam compound raid")
 FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 RAID_RULE = AlertRule("kh.raid", "Scam compound raid", "critical")

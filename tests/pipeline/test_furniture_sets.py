@@ -21,6 +21,9 @@ from monitor.rules import Document, RuleSet, load_rules
 from tests.support import furniture_pages_b, furniture_pages_c
 from tests.support.furniture_report import LANGUAGES, PROJECT, SET_A, SET_B, SET_C, AnyPage, Outcome, run_set, tables
 
+# End to end through real servers and processes: in the full suite, not the fast loop.
+pytestmark = pytest.mark.slow
+
 SETS = {"a": SET_A, "b": SET_B, "c": SET_C}
 #: At least: pages, off-topic pages, on-topic pages, off-topic pages of each furniture kind.
 SIZES = {"a": (150, 100, 50, 5), "b": (90, 60, 30, 2), "c": (80, 55, 25, 2)}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,9 @@ from monitor.rules import Document, RuleSet
 from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef, Term
 from monitor.rules.syntax import parse_query
 from monitor.rules.text import Field, normalise
+
+# Hundreds of generated queries and texts against a reference: in the full suite, not the fast loop.
+pytestmark = pytest.mark.slow
 
 VOCAB = [
     "scam",
