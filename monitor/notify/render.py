@@ -52,6 +52,7 @@ Format = Literal["text", "markdown", "html"]
 _FORMATS: tuple[Format, ...] = ("text", "markdown", "html")
 _SHIPPED = Path(__file__).resolve().parent.parent / "templates"
 _ZWSP = "\u200b"
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")  # embeddings, overrides and isolates
 #: Characters of a message title (an email subject, a chat message's title).
 TITLE_MAX = 150
 #: Encoded bytes of a title: apprise's email plugin neither folds the ``Subject:`` line nor bounds it, and
@@ -213,7 +214,7 @@ def highlight(snippet: str, hit_texts: Sequence[str], fmt: Format) -> Markup:
     The snippet is plain text from a hostile page: it is escaped for ``fmt`` around the marks, and its mentions
     are broken before it is split, so a mark cannot join ``@`` to ``**everyone**`` (a Zulip mention).
     """
-    snippet = neutralise_mentions(snippet)
+    snippet = _defused(snippet)
     spans = _hit_spans(snippet, hit_texts)
     pieces: list[str] = []
     cursor = 0
@@ -295,14 +296,20 @@ def _finalizer(fmt: Format) -> Callable[[Any], Any]:
             return ""
         if isinstance(value, Markup):
             return value
-        text = neutralise_mentions(str(value))
+        text = _defused(str(value))
         return markdown_escape(text) if fmt == "markdown" else text
 
     return finalize
 
 
+def _defused(text: str) -> str:
+    """Hostile text made safe to show: chat mentions broken, bidi overrides and isolates removed (a title or snippet
+    that reverses itself on screen could pass one story off as another)."""
+    return neutralise_mentions(_BIDI.sub("", text))
+
+
 def _escape_for(text: str, fmt: Format) -> str:
-    text = neutralise_mentions(text)
+    text = _defused(text)
     if fmt == "html":
         return str(escape(text))
     return markdown_escape(text) if fmt == "markdown" else text

@@ -62,6 +62,25 @@ def test_mass_mentions_are_neutralised(fmt: str) -> None:
         assert mention not in message.body and mention not in message.title
 
 
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_bidi_overrides_cannot_reverse_a_title_or_snippet_on_screen(fmt: str) -> None:
+    """U+202E in a hostile title or snippet would show "Poipet raid" as something else; alerts drop every bidi
+    embedding, override and isolate, and keep the words and the marks."""
+    rlo = "\u202e"
+    alert = StoryAlert(
+        story_id=8,
+        rules=(AlertRule("kh.raid", "Scam compound raid", "high"),),
+        article=AlertArticle(f"Raid in {rlo}tepioP\u202c today", "https://news.example.org/r", "Feed"),
+        snippet=f"Police raided a scam compound \u2066in\u2069 Poipet {rlo}retfa",
+        hit_texts=("scam compound",),
+    )
+    message = Renderer().alert(alert, fmt)  # type: ignore[arg-type]
+    for control in ("\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"):
+        assert control not in message.title + message.body
+    assert "tepioP" in message.title + message.body and "in Poipet" in message.body
+    assert ("<mark>scam compound</mark>" if fmt == "html" else "**scam compound**") in message.body
+
+
 def test_javascript_links_from_feeds_are_not_linked() -> None:
     alert = StoryAlert(1, HOSTILE.rules, AlertArticle("t", "javascript:alert(1)", "feed"), "s", ())
     for fmt in ("text", "markdown", "html"):
