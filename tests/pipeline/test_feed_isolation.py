@@ -351,7 +351,10 @@ def test_stopping_the_daemon_cancels_a_running_poll_cleanly(
         assert slow is not None and slow.last_status is None  # nothing recorded for the cancelled poll
         assert slow.next_poll is not None and slow.next_poll <= now_utc()  # due again at once (no lease left)
         assert [m.article.feed for m in store.list_matches()] == ["slow"]  # what was stored stays stored
-        assert store.get_feed("healthy").last_status == "ok"  # type: ignore[union-attr]
+        healthy = store.get_feed("healthy")  # polled once or more (a later poll is a 304) while the slow one ran
+        assert (
+            healthy is not None and healthy.last_status in ("ok", "not_modified") and not healthy.consecutive_failures
+        )
     finally:
         store.close()
 
