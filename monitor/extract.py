@@ -207,14 +207,15 @@ def extract_html(html: bytes | str, url: str, *, charset: str | None = None) -> 
         if len(text) < 750 and len(_SPACELESS.findall(text)) * 2 > len(text):  # short, in a script without spaces:
             retry = _bare(markup, url, _SPACELESS_CONFIG)  # under the size floor trafilatura took the page's text
             doc = retry if len(getattr(retry, "text", None) or "") * 2 >= len(text) else doc
+        if doc is None or isinstance(doc, dict) or not doc.text:
+            return None
+        title = _field(doc.title, "title")
+        # inside the boundary: the furniture walk reads the same hostile tree (lxml can raise on it too)
+        body, furniture = split_tree(doc.body, title, _render, doc.text) if doc.body is not None else (doc.text, "")
     except RecursionError as e:
         raise ExtractError("page nested too deeply to extract", url=url) from e
     except Exception as e:  # noqa: BLE001 - hostile markup must never stop the pipeline; the error is mapped
         raise ExtractError(f"extraction failed: {type(e).__name__}: {e}", url=url) from e
-    if doc is None or isinstance(doc, dict) or not doc.text:
-        return None
-    title = _field(doc.title, "title")
-    body, furniture = split_tree(doc.body, title, _render, doc.text) if doc.body is not None else (doc.text, "")
     if not (text := _field(body, "text")):
         return None
     return Extracted(

@@ -438,3 +438,19 @@ def test_a_library_error_on_one_page_is_an_extract_error_of_that_page(monkeypatc
     monkeypatch.setattr(extract, "extract_html", broken)
     article, error = extract._work(b"<html></html>", "http://news.test/a", None, 5.0)
     assert article is None and error == "extraction failed: RecursionError: maximum recursion depth exceeded"
+
+
+def test_a_failure_in_the_furniture_walk_is_an_extract_error_of_that_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``extract_html`` itself (what ``monitor match page.html`` calls, with no pool around it) maps whatever the
+    furniture walk raises on a hostile tree to ``ExtractError``, as it does for trafilatura's own failures."""
+    import monitor.extract as extract
+
+    def broken(*args: object) -> tuple[str, str]:
+        raise ValueError("lxml: invalid tree")
+
+    monkeypatch.setattr(extract, "split_tree", broken)
+    page = (
+        "<html><body><article><p>" + "Police raided a scam compound in Poipet. " * 20 + "</p></article></body></html>"
+    )
+    with pytest.raises(ExtractError, match="extraction failed: ValueError: lxml: invalid tree"):
+        extract.extract_html(page, "http://news.test/a")

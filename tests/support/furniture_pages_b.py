@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -129,21 +130,22 @@ class PageB:
         return f"b-{self.template}"
 
 
-def _load(name: str) -> Any:
-    return yaml.safe_load((DATA_B / name).read_text(encoding="utf-8"))
+def load_set(folder: Path, name: str) -> Any:
+    """One YAML file of a set-B-shaped set (sets B and C share the format)."""
+    return yaml.safe_load((folder / name).read_text(encoding="utf-8"))
 
 
-@cache
-def clean_misses() -> dict[str, frozenset[str]]:
+def set_clean_misses(folder: Path) -> dict[str, frozenset[str]]:
     """Story id -> labels the shipped rules miss on the clean story itself (a rule gap, not furniture)."""
-    return {s["id"]: frozenset(s["clean_miss"]) for s in _load("ontopic.yaml")["stories"] if s.get("clean_miss")}
+    stories = load_set(folder, "ontopic.yaml")["stories"]
+    return {s["id"]: frozenset(s["clean_miss"]) for s in stories if s.get("clean_miss")}
 
 
-def _stories() -> dict[str, Story]:
+def set_stories(folder: Path) -> dict[str, Story]:
     """Stories by id; an on-topic story's ``match`` is what its page must raise: its label less its clean misses."""
     out: dict[str, Story] = {}
     for name in ("offtopic.yaml", "ontopic.yaml"):
-        for s in _load(name)["stories"]:
+        for s in load_set(folder, name)["stories"]:
             body = tuple(" ".join(str(p).split()) for p in s["body"])
             words = body[0].split()
             teaser = " ".join(words[:14]) + " …" if len(words) > 14 else body[0][:48] + "…"
@@ -152,9 +154,9 @@ def _stories() -> dict[str, Story]:
     return out
 
 
-def _blocks() -> dict[str, BlockB]:
+def set_blocks(folder: Path) -> dict[str, BlockB]:
     out: dict[str, BlockB] = {}
-    for b in _load("furniture.yaml")["blocks"]:
+    for b in load_set(folder, "furniture.yaml")["blocks"]:
         out[b["id"]] = BlockB(
             b["id"],
             b["kind"],
@@ -171,10 +173,17 @@ def _blocks() -> dict[str, BlockB]:
 
 
 @cache
+def clean_misses() -> dict[str, frozenset[str]]:
+    """Set B's clean misses (``set_clean_misses``)."""
+    return set_clean_misses(DATA_B)
+
+
+@cache
 def pages_b() -> tuple[PageB, ...]:
     """Every page of set B, in the order of ``pages.yaml``."""
-    stories, blocks = _stories(), _blocks()
-    return tuple(PageB(stories[s], t, blocks[b], p) for s, b, p, t in _load("pages.yaml")["pages"])
+    stories, blocks = set_stories(DATA_B), set_blocks(DATA_B)
+    rows = load_set(DATA_B, "pages.yaml")["pages"]
+    return tuple(PageB(stories[s], t, blocks[b], p) for s, b, p, t in rows)
 
 
 def _e(text: str) -> str:

@@ -14,16 +14,12 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from functools import cache
-from typing import Any
 
-import yaml
-
-from tests.support.furniture_pages import DATA, Story
-from tests.support.furniture_pages_b import BlockB
+from tests.support.furniture_pages import DATA
+from tests.support.furniture_pages_b import BlockB, PageB, load_set, set_blocks, set_clean_misses, set_stories
 
 __all__ = ["DATA_C", "KINDS_C", "PLACES_C", "TEMPLATES_C", "PageC", "clean_misses", "pages_c", "render_c", "rss_c"]
 
@@ -61,74 +57,26 @@ TEMPLATES_C = ("nextjs", "blogger", "medium", "vnportal", "idportal", "thportal"
 _BASE_DATE = datetime(2026, 12, 4, 8, 40)
 
 
-@dataclass(frozen=True)
-class PageC:
-    """A labelled page of set C: its story, site template, furniture block (set B's shape) and where it sits."""
-
-    story: Story
-    template: str
-    block: BlockB
-    place: str
-
-    @property
-    def id(self) -> str:
-        return f"{self.story.id}--{self.block.kind}-{self.place}-{self.template}"
-
-    @property
-    def on_topic(self) -> bool:
-        return bool(self.story.match)
+class PageC(PageB):
+    """A labelled page of set C: set B's shape, on set C's sites."""
 
     @property
     def feed(self) -> str:
         return f"c-{self.template}"
 
 
-def _load(name: str) -> Any:
-    return yaml.safe_load((DATA_C / name).read_text(encoding="utf-8"))
-
-
 @cache
 def clean_misses() -> dict[str, frozenset[str]]:
-    """Story id -> labels the shipped rules miss on the clean story itself (a rule gap, not furniture)."""
-    return {s["id"]: frozenset(s["clean_miss"]) for s in _load("ontopic.yaml")["stories"] if s.get("clean_miss")}
-
-
-def _stories() -> dict[str, Story]:
-    """Stories by id; an on-topic story's ``match`` is what its page must raise: its label less its clean misses."""
-    out: dict[str, Story] = {}
-    for name in ("offtopic.yaml", "ontopic.yaml"):
-        for s in _load(name)["stories"]:
-            body = tuple(" ".join(str(p).split()) for p in s["body"])
-            words = body[0].split()
-            teaser = " ".join(words[:14]) + " …" if len(words) > 14 else body[0][:48] + "…"
-            label = frozenset(s.get("match") or ()) - frozenset(s.get("clean_miss") or ())
-            out[s["id"]] = Story(s["id"], s["lang"], s["title"], teaser, body, label)
-    return out
-
-
-def _blocks() -> dict[str, BlockB]:
-    out: dict[str, BlockB] = {}
-    for b in _load("furniture.yaml")["blocks"]:
-        out[b["id"]] = BlockB(
-            b["id"],
-            b["kind"],
-            b["lang"],
-            bool(b["bait"]),
-            str(b.get("heading") or ""),
-            tuple(map(str, b.get("items") or ())),
-            tuple(map(str, b.get("paras") or ())),
-            tuple((str(a), str(t)) for a, t in b.get("comments") or ()),
-            str(b.get("shape") or "links"),
-            str(b.get("cta") or ""),
-        )
-    return out
+    """Set C's clean misses (``set_clean_misses``)."""
+    return set_clean_misses(DATA_C)
 
 
 @cache
 def pages_c() -> tuple[PageC, ...]:
     """Every page of set C, in the order of ``pages.yaml``."""
-    stories, blocks = _stories(), _blocks()
-    return tuple(PageC(stories[s], t, blocks[b], p) for s, b, p, t in _load("pages.yaml")["pages"])
+    stories, blocks = set_stories(DATA_C), set_blocks(DATA_C)
+    rows = load_set(DATA_C, "pages.yaml")["pages"]
+    return tuple(PageC(stories[s], t, blocks[b], p) for s, b, p, t in rows)
 
 
 def _e(text: str) -> str:
