@@ -15,7 +15,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, Index, UniqueConstraint
 from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Article", "Delivery", "Entry", "Feed", "Match", "Story", "StoryKey", "metadata"]
+__all__ = ["Article", "Delivery", "Entry", "Feed", "Feedback", "Match", "Story", "StoryKey", "metadata"]
 
 metadata = SQLModel.metadata
 
@@ -147,3 +147,15 @@ class Delivery(SQLModel, table=True):
     claimed_by: str | None = None
     created_at: datetime = Field(sa_type=DateTime)
     sent_at: datetime | None = Field(default=None, sa_type=DateTime)
+
+
+class Feedback(SQLModel, table=True):
+    """An analyst's judgement of a match: relevant or not, who said so and when (the latest judgement wins)."""
+
+    __tablename__ = "feedback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    match_id: int = Field(foreign_key="matches.id", ondelete="CASCADE", unique=True)
+    relevant: bool
+    judged_by: str = ""  # the web user's name or "api"; no accounts yet, so a free label
+    judged_at: datetime = Field(sa_type=DateTime)

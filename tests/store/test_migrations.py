@@ -18,7 +18,7 @@ from monitor.store.base import create_store_engine
 from monitor.store.schema import alembic_config, current_revision, head_revision
 from monitor.store.tables import metadata
 
-TABLES = {"feeds", "entries", "stories", "story_keys", "articles", "matches", "deliveries"}
+TABLES = {"feeds", "entries", "stories", "story_keys", "articles", "matches", "deliveries", "feedback"}
 
 
 def _revision(url: str) -> str | None:
@@ -38,7 +38,7 @@ def test_open_creates_the_schema_at_head(store_url: str) -> None:
         assert TABLES <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert _revision(store_url) == head_revision() == "0004"
+    assert _revision(store_url) == head_revision() == "0005"
 
 
 def test_tables_and_migrations_agree(store_url: str) -> None:
