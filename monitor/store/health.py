@@ -1,0 +1,150 @@
+"""What the operator's views read from the store: counts for ``/metrics``, feed activity for the Feeds page, single
+deliveries for the Deliveries page, and the one write of that page, putting a failed delivery back in the queue.
+
+Inputs: ``now`` and a window. Outputs: ``StoreCounts``, ``FeedActivity`` per feed id, ``DeliveryRecord``.
+Every count is computed by the database (GROUP BY), so a scrape costs a few index scans whatever the store holds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, func, select
+
+from monitor.store.deliveries import DeliveryRecord, DeliveryStore
+from monitor.store.tables import Article, Delivery, Feed, Match, metadata
+
+__all__ = ["FEED_STATUSES", "FeedActivity", "HealthStore", "StoreCounts", "feed_status"]
+
+_feeds: Table = metadata.tables[Feed.__tablename__]
+_articles: Table = metadata.tables[Article.__tablename__]
+_matches: Table = metadata.tables[Match.__tablename__]
+_deliveries: Table = metadata.tables[Delivery.__tablename__]
+
+#: Every value ``feed_status`` gives, so a metric shows a status at 0 rather than not at all (an alert on
+#: ``monitor_feeds{status="error"} > 0`` needs the series to exist).
+FEED_STATUSES = ("disabled", "error", "gone", "never_polled", "not_modified", "ok", "skipped")
+
+
+def feed_status(enabled: bool, last_status: str | None) -> str:
+    """A feed's health in one word: its last poll's status, ``never_polled``, or ``disabled`` (a feed retired
+    after a 410 stays ``gone``: that says why it is off)."""
+    status = last_status or "never_polled"
+    return status if enabled or status == "gone" else "disabled"
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    """What the store holds, counted: the store-derived half of ``/metrics``."""
+
+    feeds: dict[str, int]  # feed_status -> feeds
+    articles: int
+    matches: dict[str, int]  # rule id -> matches
+    deliveries: dict[tuple[str, str], int]  # (channel, status) -> deliveries
+    queue_depth: int  # deliveries pending (waiting for a send, a retry or their digest)
+    last_success: datetime | None  # the newest successful poll of any feed
+
+
+@dataclass(frozen=True)
+class FeedActivity:
+    """One feed's recent articles: how many were stored in each of the last days (``per_day[0]`` the oldest day,
+    ``per_day[-1]`` the 24 hours up to now), and when its newest ones were published (newest first; the fetch time
+    where the feed gives no date)."""
+
+    per_day: tuple[int, ...]
+    published: tuple[datetime, ...] = field(default=())
+
+
+class HealthStore(DeliveryStore):
+    """The health and outbox views of ``Store`` (on the outbox's own queries)."""
+
+    def store_counts(self) -> StoreCounts:
+        """Feeds by status, articles, matches by rule, deliveries by channel and status, the queue, the last poll."""
+        with self._read("count store") as conn:
+            feeds: dict[str, int] = dict.fromkeys(FEED_STATUSES, 0)
+            for enabled, status, n in conn.execute(
+                select(_feeds.c.enabled, _feeds.c.last_status, func.count()).group_by(
+                    _feeds.c.enabled, _feeds.c.last_status
+                )
+            ):
+                key = feed_status(bool(enabled), status)
+                feeds[key] = feeds.get(key, 0) + int(n)
+            articles = int(conn.execute(select(func.count()).select_from(_articles)).scalar_one())
+            matches = {
+                str(rule): int(n)
+                for rule, n in conn.execute(
+                    select(_matches.c.rule_id, func.count()).group_by(_matches.c.rule_id).order_by(_matches.c.rule_id)
+                )
+            }
+            by_channel = select(_deliveries.c.channel, _deliveries.c.status, func.count()).group_by(
+                _deliveries.c.channel, _deliveries.c.status
+            )
+            deliveries = {(str(c), str(s)): int(n) for c, s, n in conn.execute(by_channel)}
+            last = conn.execute(select(func.max(_feeds.c.last_success))).scalar()
+        pending = sum(n for (_, status), n in deliveries.items() if status == "pending")
+        return StoreCounts(feeds, articles, matches, deliveries, pending, _as_datetime(last))
+
+    def feed_activity(self, now: datetime, *, days: int = 7, recent: int = 20) -> dict[int, FeedActivity]:
+        """Per feed id (feeds with no article are absent): articles stored per day over the last ``days`` days
+        (24-hour windows ending at ``now``, so no time zone decides where a day ends) and the publication times of
+        its ``recent`` newest articles."""
+        start = now - timedelta(days=days)
+        counts: dict[int, list[int]] = defaultdict(lambda: [0] * days)
+        published: dict[int, list[datetime]] = defaultdict(list)
+        when = func.coalesce(_articles.c.published, _articles.c.fetched_at)
+        ranked = (
+            select(
+                _articles.c.feed_id,
+                when.label("at"),
+                func.row_number().over(partition_by=_articles.c.feed_id, order_by=when.desc()).label("rank"),
+            )
+            .where(_articles.c.feed_id.is_not(None))
+            .subquery()
+        )
+        with self._read("feed activity") as conn:
+            stored = select(_articles.c.feed_id, _articles.c.fetched_at).where(
+                _articles.c.feed_id.is_not(None), _articles.c.fetched_at > start, _articles.c.fetched_at <= now
+            )
+            for feed_id, fetched in conn.execute(stored):
+                age = (now - _as_datetime(fetched)).total_seconds() // 86400  # type: ignore[operator]
+                counts[int(feed_id)][days - 1 - min(int(age), days - 1)] += 1
+            newest = select(ranked.c.feed_id, ranked.c.at).where(ranked.c.rank <= recent).order_by(ranked.c.rank)
+            for feed_id, at in conn.execute(newest):
+                published[int(feed_id)].append(_as_datetime(at))  # type: ignore[arg-type]
+        return {
+            feed_id: FeedActivity(tuple(counts.get(feed_id, [0] * days)), tuple(times))
+            for feed_id, times in published.items()
+        }
+
+    def get_delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        """The delivery with this id (with its match and article), or None."""
+        with self._read("get delivery") as conn:
+            found = self._select_deliveries(conn, _deliveries.c.id == delivery_id)
+        return found[0] if found else None
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Deliveries by status (``pending``, ``sent``, ``failed``, ``suppressed``), over every channel."""
+        with self._read("count deliveries") as conn:
+            rows = conn.execute(select(_deliveries.c.status, func.count()).group_by(_deliveries.c.status))
+            return {str(status): int(n) for status, n in rows}
+
+    def requeue_delivery(self, delivery_id: int, now: datetime) -> bool:
+        """Put a failed delivery back in the queue, due at ``now``, for one more attempt (its attempts are kept, so
+        a new failure fails it again rather than starting the retry schedule over). False when it is not failed."""
+        with self._write("requeue delivery") as conn:
+            changed = conn.execute(
+                _deliveries.update()
+                .where(_deliveries.c.id == delivery_id, _deliveries.c.status == "failed")
+                .values(status="pending", next_attempt_at=now, claimed_until=None, claimed_by=None)
+            ).rowcount
+        return bool(changed)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    """A timestamp as the driver gives it: SQLite's ``max()`` of a DateTime column is text, not a datetime."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
