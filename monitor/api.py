@@ -184,13 +184,23 @@ class Monitor:
         results = self.poll(feeds=[name], force=True)
         return results[0] if results else None
 
-    def deliveries(self, *, status: str | None = None, limit: int | None = 100) -> list[DeliveryRecord]:
-        """The outbox, newest first, optionally of one status."""
-        return self.store.list_deliveries(status=status, limit=limit)
+    def deliveries(
+        self, *, status: str | None = None, channel: str | None = None, limit: int | None = 100
+    ) -> list[DeliveryRecord]:
+        """The outbox, newest first, optionally of one status and channel."""
+        return self.store.list_deliveries(status=status, channel=channel, limit=limit)
+
+    def delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        """One delivery of the outbox, or None."""
+        return self.store.get_delivery(delivery_id)
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Deliveries by status, over every channel."""
+        return self.store.delivery_counts()
 
     def retry_delivery(self, delivery_id: int) -> DeliveryRecord | None:
-        """Send a failed delivery again now: one more attempt (with whatever else is due); its record after it, or
-        None when no failed delivery has this id."""
+        """Send a delivery whose last attempt failed again now: one more attempt (with whatever else is due); its
+        record after it, or None when no such delivery (``Store.requeue_delivery``) has this id."""
         if not self.store.requeue_delivery(delivery_id, self.clock()):
             return None
         row = self.store.get_delivery(delivery_id)

@@ -1,5 +1,5 @@
 """What the operator's views read from the store: counts for ``/metrics``, feed activity for the Feeds page, single
-deliveries for the Deliveries page, and the one write of that page, putting a failed delivery back in the queue.
+deliveries for the Deliveries page, and the one write of that page, making a failed delivery due again.
 
 Inputs: ``now`` and a window. Outputs: ``StoreCounts``, ``FeedActivity`` per feed id, ``DeliveryRecord``.
 Every count is computed by the database (GROUP BY), so a scrape costs a few index scans whatever the store holds.
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, and_, func, or_, select
 
 from monitor.store.deliveries import DeliveryRecord, DeliveryStore
 from monitor.store.tables import Article, Delivery, Feed, Match, metadata
@@ -132,12 +132,22 @@ class HealthStore(DeliveryStore):
             return {str(status): int(n) for status, n in rows}
 
     def requeue_delivery(self, delivery_id: int, now: datetime) -> bool:
-        """Put a failed delivery back in the queue, due at ``now``, for one more attempt (its attempts are kept, so
-        a new failure fails it again rather than starting the retry schedule over). False when it is not failed."""
+        """Make a delivery whose last attempt failed due at ``now``, for one more attempt: a ``failed`` one (retries
+        given up) back to ``pending``, or a ``pending`` one waiting for its next retry, unless a sender holds it
+        now. Its attempts are kept, so a new failure goes on with the retry schedule rather than starting it over.
+        False when there is no such delivery."""
+        retryable = or_(
+            _deliveries.c.status == "failed",
+            and_(
+                _deliveries.c.status == "pending",
+                _deliveries.c.attempts > 0,
+                or_(_deliveries.c.claimed_until.is_(None), _deliveries.c.claimed_until < now),
+            ),
+        )
         with self._write("requeue delivery") as conn:
             changed = conn.execute(
                 _deliveries.update()
-                .where(_deliveries.c.id == delivery_id, _deliveries.c.status == "failed")
+                .where(_deliveries.c.id == delivery_id, retryable)
                 .values(status="pending", next_attempt_at=now, claimed_until=None, claimed_by=None)
             ).rowcount
         return bool(changed)

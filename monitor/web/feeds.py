@@ -120,7 +120,7 @@ def _shown(result: FeedResult) -> PollResult:
 def _span(value: timedelta | None) -> str:
     """A duration as people say it: ``40 min``, ``5 h``, ``3 days``."""
     seconds = value.total_seconds() if value else 0.0
-    if seconds < 5400:
+    if seconds < 3600:
         return f"{max(1, round(seconds / 60))} min"
     if seconds < 2 * 86400:
         return f"{round(seconds / 3600)} h"

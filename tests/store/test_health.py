@@ -85,7 +85,7 @@ def test_activity_counts_articles_per_day_and_keeps_the_newest_publication_times
     assert activity[quiet.id].published == (NOW - timedelta(days=30),)  # no date: when it was fetched
 
 
-def test_a_failed_delivery_is_requeued_once_and_only_when_failed(store: Store) -> None:
+def test_a_failed_delivery_is_made_due_again_and_only_one_whose_last_attempt_failed(store: Store) -> None:
     store.add_article_with_matches(article("https://x.example/1"), [match()], plan_to("email", "chat"), now=NOW)
     rows = store.claim_deliveries(NOW, worker="w", lease=60)
     failed, sent = sorted(rows, key=lambda d: d.channel != "email")
@@ -105,5 +105,17 @@ def test_a_failed_delivery_is_requeued_once_and_only_when_failed(store: Store) -
     assert again.last_error == "SMTP 550 mailbox unavailable"  # shown until the next attempt says otherwise
     assert again.article_title == "Scam raid"
     assert [d.id for d in store.claim_deliveries(later, worker="w2", lease=60)] == [failed.id]
-    assert not store.requeue_delivery(failed.id, later)  # pending now: nothing to retry
+    assert not store.requeue_delivery(failed.id, later)  # a sender holds it now
     assert store.get_delivery(999_999) is None
+
+
+def test_a_pending_delivery_is_made_due_again_only_after_a_failed_attempt(store: Store) -> None:
+    store.add_article_with_matches(article("https://x.example/1"), [match()], plan_to("pager", "chat"), now=NOW)
+    rows = {d.channel: d for d in store.claim_deliveries(NOW, worker="w", lease=60)}
+    retry_at = NOW + timedelta(minutes=30)
+    store.record_outcomes([DeliveryOutcome(rows["pager"].id, "pending", 1, retry_at, "HTTP 500")])
+    store.release_deliveries([rows["chat"].id], "w")
+    assert not store.requeue_delivery(rows["chat"].id, NOW)  # never attempted: it goes at the next run anyway
+    assert store.requeue_delivery(rows["pager"].id, NOW)
+    again = store.get_delivery(rows["pager"].id)
+    assert again is not None and (again.status, again.attempts, again.next_attempt_at) == ("pending", 1, NOW)
