@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 
 from monitor.errors import MonitorError
 from monitor.metrics import new_registry
@@ -47,11 +48,13 @@ class Host(Protocol):
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format (version 0.0.4)."}},
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format 0.0.4 (or OpenMetrics)."}},
 )
 def metrics(request: Request, _reader: Reader) -> Response:
-    """Prometheus metrics: the store's counts, read now, and this process's feed fetches (docs/web.md)."""
-    return Response(generate_latest(_registry(request.app)), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus metrics: the store's counts, read now, and this process's feed fetches (docs/web.md). Text format
+    0.0.4, or OpenMetrics when the scraper asks for it (``Accept``)."""
+    encode, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encode(_registry(request.app)), headers={"content-type": content_type})
 
 
 def _registry(app: FastAPI) -> CollectorRegistry:
