@@ -136,16 +136,19 @@ class Daemon:
     async def run(self) -> None:
         """Run until stopped. Running polls get ``SHUTDOWN_GRACE``, then are cancelled; a delivery run finishes."""
         loop = asyncio.get_running_loop()
+        web_socket = None
+        if self.settings.web.enabled:  # the web app in this process, on this loop: it stops with the daemon
+            from monitor.web.ops import listen, serve_web  # FastAPI is imported only when it is used
+
+            web_socket = listen(self.settings.web.host, self.settings.web.port)  # first: an address in use stops us
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         self.monitor.sync_feeds()
         for warning in (*self.settings.warnings, *self.monitor.rules.warnings):
             _log.warning("configuration warning: %s", warning)
         async with self.monitor.session(extractor=self._extractor) as ctx, AsyncExitStack() as web:
-            if self.settings.web.enabled:  # the web app in this process, on this loop: it stops with the daemon
-                from monitor.web.ops import serve_web  # FastAPI is imported only when it is used
-
-                await web.enter_async_context(serve_web(self.monitor, self))
+            if web_socket is not None:
+                _log.info("web app at %s", await web.enter_async_context(serve_web(self.monitor, self, web_socket)))
             self._running = (loop, ctx)
             notifier = self._notifier = self.monitor.notifier
             scheduler = AsyncIOScheduler(timezone="UTC")

@@ -29,7 +29,7 @@ from monitor.web.auth import Reader
 if TYPE_CHECKING:
     from monitor.api import Monitor
 
-__all__ = ["STOP_GRACE", "Host", "metrics", "poller", "router", "serve_web"]
+__all__ = ["STOP_GRACE", "Host", "listen", "metrics", "poller", "router", "serve_web"]
 
 _log = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
@@ -75,18 +75,13 @@ class _Embedded(uvicorn.Server):
 
 
 @asynccontextmanager
-async def serve_web(monitor: Monitor, host: Host) -> AsyncIterator[str]:
-    """Serve the app on ``[web] host`` and ``port`` on the running loop until the block ends; yields its URL.
-
-    Raises:
-        MonitorError: the address cannot be listened on (in use, not local), before anything else starts.
-    """
+async def serve_web(monitor: Monitor, host: Host, sock: socket.socket) -> AsyncIterator[str]:
+    """Serve the app on ``sock`` (``listen``) on the running loop until the block ends, then close it; yields the
+    app's URL."""
     from monitor.web.app import create_app  # the daemon imports this module only when the web is enabled
 
     app = create_app(monitor, readiness=host.readiness)
     app.state.poll_now = host.poll_now
-    web = monitor.settings.web
-    sock = _listen(web.host, web.port)
     config = uvicorn.Config(
         app,
         log_config=None,  # the daemon's logging stays as the CLI set it
@@ -103,18 +98,20 @@ async def serve_web(monitor: Monitor, host: Host) -> AsyncIterator[str]:
             await asyncio.sleep(0.01)
         if task.done():
             task.result()  # its error, if it raised one
-            raise MonitorError(f"web: the server on {web.host}:{web.port} stopped at start")
-        address = sock.getsockname()
-        url = f"http://{_bracketed(web.host)}:{address[1]}"
-        _log.info("web app at %s", url)
-        yield url
+            raise MonitorError("web: the server stopped as it started")
+        yield f"http://{_bracketed(monitor.settings.web.host)}:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         await asyncio.gather(task, return_exceptions=True)
         sock.close()
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port`` for ``serve_web``.
+
+    Raises:
+        MonitorError: the address cannot be listened on (in use, not an address of this machine).
+    """
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         return socket.create_server((host, port), family=family)
