@@ -182,7 +182,7 @@ class Monitor:
                 return None
             self.sync_feeds()  # a config feed the daemon has not stored yet
         results = self.poll(feeds=[name], force=True)
-        return results[0] if results else None
+        return results[0] if results else FeedResult(name, "skipped", error="the feed is disabled")
 
     def deliveries(
         self, *, status: str | None = None, channel: str | None = None, limit: int | None = 100

@@ -129,8 +129,10 @@ class Daemon:
         feed = await asyncio.to_thread(self.store.get_feed, name)
         if feed is None:
             return None
-        if self._stop.is_set():
-            return FeedResult(name, "skipped", error="the daemon is stopping")
+        if self._stop.is_set() or not feed.enabled:
+            return FeedResult(
+                name, "skipped", error="the daemon is stopping" if feed.enabled else "the feed is disabled"
+            )
         return await asyncio.shield(self._polls.get(feed.id) or self._start_poll(feed, ctx))
 
     async def run(self) -> None:

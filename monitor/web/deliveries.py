@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from starlette.responses import Response
@@ -39,7 +39,10 @@ router = APIRouter(tags=["deliveries"])
 STATUSES = ("pending", "sent", "failed", "suppressed")
 Status = Literal["pending", "sent", "failed", "suppressed"]
 _Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many, newest first.")]
-_Channel = Annotated[str | None, Query(max_length=200, description="Only this channel.")]
+_Channel = Annotated[
+    str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$", description="Only this channel.")
+]
+_ID_MAX = 2**63 - 1  # the largest id either database stores: a larger one is a 422, not a store error
 
 
 class DeliveryList(BaseModel):
@@ -73,7 +76,7 @@ def api_deliveries(
         409: {"description": "No attempt of the delivery failed (or a sender holds it now)"},
     },
 )
-def api_retry(request: Request, delivery_id: int, _writer: Writer) -> dict[str, Any]:
+def api_retry(request: Request, delivery_id: Annotated[int, Path(ge=1, le=_ID_MAX)], _writer: Writer) -> dict[str, Any]:
     """Send a delivery whose last attempt failed again now: the delivery after that attempt (``sent``, or ``pending``
     or ``failed`` with its new error)."""
     monitor: Monitor = request.app.state.monitor
@@ -87,7 +90,7 @@ def deliveries_page(
     status: Status | None = None,
     channel: _Channel = None,
     limit: _Limit = 100,
-    retried: Annotated[int | None, Query(ge=0)] = None,
+    retried: Annotated[int | None, Query(ge=1, le=_ID_MAX)] = None,
 ) -> Response:
     """The outbox with counts by status; after "retry now", a line saying how the attempt went."""
     monitor: Monitor = request.app.state.monitor
@@ -111,7 +114,7 @@ def deliveries_page(
 
 
 @router.post("/deliveries/retry", response_class=RedirectResponse, status_code=303)
-def retry_now(request: Request, delivery: Annotated[int, Form(ge=1)], _writer: Writer) -> RedirectResponse:
+def retry_now(request: Request, delivery: Annotated[int, Form(ge=1, le=_ID_MAX)], _writer: Writer) -> RedirectResponse:
     """The page's "retry now": one more attempt, then back to the outbox (303: a reload sends nothing)."""
     _retry(request.app.state.monitor, delivery)
     return RedirectResponse(f"/deliveries?{urlencode({'retried': delivery})}", status_code=303)

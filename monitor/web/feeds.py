@@ -79,6 +79,8 @@ def feeds_page(
         notice = f"Polled {polled} now: {status.replace('_', ' ')}"
         if status in ("ok", "not_modified"):
             notice += f", {new or 0} new, {matched or 0} matched"
+        elif status == "skipped":
+            notice = f"{polled} was not polled: it is disabled (enable it in config.toml)"
     return page(
         request,
         "feeds.html",
@@ -99,7 +101,8 @@ def poll_now(request: Request, feed: Annotated[str, Form(max_length=400)], _writ
 
 
 def _poll(request: Request, name: str) -> FeedResult:
-    result = poller(request)(name)
+    # A name with control characters is no feed's, and PostgreSQL refuses NUL in text: a 404, not a store error.
+    result = poller(request)(name) if name.isprintable() else None
     if result is None:
         raise HTTPException(404, f"no feed named {name!r}")
     return result

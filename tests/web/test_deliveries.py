@@ -89,6 +89,8 @@ def test_retry_now_is_refused_read_only_and_checked(
     assert conflict.status_code == 409 and "nothing to retry" in conflict.json()["detail"]
     assert locked.post("/api/v1/deliveries/999999/retry", headers=BEARER).status_code == 404
     assert locked.post("/api/v1/deliveries/x/retry", headers=BEARER).status_code == 422
+    assert locked.post(f"/api/v1/deliveries/{2**64}/retry", headers=BEARER).status_code == 422  # no store error
+    assert locked.get("/api/v1/deliveries", params={"channel": "a\x00b"}, headers=BEARER).status_code == 422
     login = locked.post("/login", data={"token": TOKEN, "name": "ana", "next": "/deliveries"})
     assert login.status_code == 303
     no_csrf = locked.post("/deliveries/retry", data={"delivery": str(pending)})
@@ -130,7 +132,7 @@ def test_a_user_retries_a_delivery_in_the_browser(
     expect(line.locator(".delivery-error")).to_contain_text("error=500")
     received = len(pager_up.posts)
     line.get_by_role("button", name="Retry now").click()
-    expect(browser_page.get_by_role("status")).to_have_text(f"Retried delivery #{row} to pager: sent")
+    expect(browser_page.get_by_role("status")).to_have_text(f"Retried delivery #{row} to pager: sent", timeout=30_000)
     expect(browser_page.locator(f'tr[data-id="{row}"] .delivery-status')).to_have_text("sent")
     assert len(pager_up.posts) > received
     assert PAGER_PASSWORD not in browser_page.content()

@@ -117,6 +117,7 @@ def test_poll_now_is_refused_read_only_and_unknown_feeds_are_404(
     assert len(web_deployment.site.hits("/feeds/khmer-daily.xml")) == before  # nothing was fetched
     missing = locked.post("/api/v1/feeds/no-such-feed/poll", headers=BEARER)
     assert missing.status_code == 404 and "no-such-feed" in missing.json()["detail"]
+    assert locked.post("/api/v1/feeds/a%00b/poll", headers=BEARER).status_code == 404  # NUL: no feed's name
 
 
 def _new_feed(m: Monitor, deployment: WebDeployment) -> str:
@@ -177,7 +178,21 @@ def test_a_user_polls_a_feed_now_in_the_browser(
     row = browser_page.locator(f'tr[data-feed="{name}"]')
     expect(row.locator(".feed-status")).to_contain_text("never polled")
     row.get_by_role("button", name="Poll now").click()
-    expect(browser_page.get_by_role("status")).to_have_text(f"Polled {name} now: ok, 1 new, 0 matched")
+    # a poll starts its extraction worker: seconds on a loaded machine
+    expect(browser_page.get_by_role("status")).to_have_text(f"Polled {name} now: ok, 1 new, 0 matched", timeout=60_000)
     expect(row.locator(".feed-status")).to_contain_text("ok")
     expect(row.locator(".day-counts")).to_have_text("0 0 0 0 0 0 1")
     assert len(web_deployment.site.hits(f"/feeds/{name}.xml")) == 1
+
+
+def test_a_disabled_feed_is_not_polled_now(locked: TestClient, web_monitor: Monitor) -> None:
+    feed = web_monitor.store.get_feed("wire-copy")
+    assert feed is not None
+    web_monitor.store.update_feed_state(feed.id, dataclasses.replace(feed.state, enabled=False))
+    answer = locked.post("/api/v1/feeds/wire-copy/poll", headers=BEARER)
+    assert answer.status_code == 200
+    assert (answer.json()["status"], answer.json()["error"]) == ("skipped", "the feed is disabled")
+    page = locked.get("/feeds?polled=wire-copy&status=skipped", headers=BEARER | HTML).text
+    assert "wire-copy was not polled: it is disabled" in page
+    row = page.split('data-feed="wire-copy"')[1].split("</tr>")[0]
+    assert "disabled" in row and "Poll now" not in row
