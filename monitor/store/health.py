@@ -8,11 +8,12 @@ Every count is computed by the database (GROUP BY), so a scrape costs a few inde
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, func, or_, select
+from sqlalchemy import Connection, String, Table, and_, bindparam, func, or_, select, type_coerce
 
 from monitor.store.deliveries import DeliveryRecord, DeliveryStore
 from monitor.store.tables import Article, Delivery, Feed, Match, metadata
@@ -23,6 +24,9 @@ _feeds: Table = metadata.tables[Feed.__tablename__]
 _articles: Table = metadata.tables[Article.__tablename__]
 _matches: Table = metadata.tables[Match.__tablename__]
 _deliveries: Table = metadata.tables[Delivery.__tablename__]
+_WHEN = func.coalesce(_articles.c.published, _articles.c.fetched_at)  # when an article appeared, as best known
+_BATCH = 2000  # rows per query of the activity scan
+_DISORDER = timedelta(days=1)  # the activity scan reads this much further back than its window
 
 #: Every value ``feed_status`` gives, so a metric shows a status at 0 rather than not at all (an alert on
 #: ``monitor_feeds{status="error"} > 0`` needs the series to exist).
@@ -51,8 +55,8 @@ class StoreCounts:
 @dataclass(frozen=True)
 class FeedActivity:
     """One feed's recent articles: how many were stored in each of the last days (``per_day[0]`` the oldest day,
-    ``per_day[-1]`` the 24 hours up to now), and when its newest ones were published (newest first; the fetch time
-    where the feed gives no date)."""
+    ``per_day[-1]`` the 24 hours up to now), and when the ones it stored last were published (the last stored
+    first; the fetch time where the feed gives no date)."""
 
     per_day: tuple[int, ...]
     published: tuple[datetime, ...] = field(default=())
@@ -90,34 +94,48 @@ class HealthStore(DeliveryStore):
     def feed_activity(self, now: datetime, *, days: int = 7, recent: int = 20) -> dict[int, FeedActivity]:
         """Per feed id (feeds with no article are absent): articles stored per day over the last ``days`` days
         (24-hour windows ending at ``now``, so no time zone decides where a day ends) and the publication times of
-        its ``recent`` newest articles."""
+        the ``recent`` articles it stored last."""
         start = now - timedelta(days=days)
-        counts: dict[int, list[int]] = defaultdict(lambda: [0] * days)
-        published: dict[int, list[datetime]] = defaultdict(list)
-        when = func.coalesce(_articles.c.published, _articles.c.fetched_at)
-        ranked = (
-            select(
-                _articles.c.feed_id,
-                when.label("at"),
-                func.row_number().over(partition_by=_articles.c.feed_id, order_by=when.desc()).label("rank"),
-            )
-            .where(_articles.c.feed_id.is_not(None))
-            .subquery()
-        )
+        counts: dict[int, list[int]] = {}
+        newest: dict[int, list[datetime]] = defaultdict(list)
         with self._read("feed activity") as conn:
-            stored = select(_articles.c.feed_id, _articles.c.fetched_at).where(
-                _articles.c.feed_id.is_not(None), _articles.c.fetched_at > start, _articles.c.fetched_at <= now
-            )
-            for feed_id, fetched in conn.execute(stored):
-                age = (now - _as_datetime(fetched)).total_seconds() // 86400  # type: ignore[operator]
-                counts[int(feed_id)][days - 1 - min(int(age), days - 1)] += 1
-            newest = select(ranked.c.feed_id, ranked.c.at).where(ranked.c.rank <= recent).order_by(ranked.c.rank)
-            for feed_id, at in conn.execute(newest):
-                published[int(feed_id)].append(_as_datetime(at))  # type: ignore[arg-type]
+            for feed_id, fetched, at in self._stored_since(conn, start - _DISORDER):
+                if start < fetched <= now:
+                    age = int((now - fetched) / timedelta(days=1))
+                    counts.setdefault(feed_id, [0] * days)[days - 1 - age] += 1
+                if len(newest[feed_id]) < recent:
+                    newest[feed_id].append(_when(at))
+            # A feed that stored fewer in that span: its last ones, by one indexed query each.
+            last = select(_WHEN).where(_articles.c.feed_id == bindparam("feed")).order_by(_articles.c.id.desc())
+            last = last.limit(recent)
+            for (feed_id,) in conn.execute(select(_feeds.c.id)):
+                if len(newest.get(feed_id, ())) < recent:
+                    newest[feed_id] = [_when(at) for at in conn.execute(last, {"feed": feed_id}).scalars()]
         return {
             feed_id: FeedActivity(tuple(counts.get(feed_id, [0] * days)), tuple(times))
-            for feed_id, times in published.items()
+            for feed_id, times in newest.items()
+            if times
         }
+
+    def _stored_since(self, conn: Connection, since: datetime) -> Iterator[tuple[int, datetime, Any]]:
+        """(feed id, fetched at, published or fetched at as the driver gives it: ``_when`` reads it) of the articles
+        stored since about ``since``, the last stored first. By id, in batches, not by ``fetched_at`` (no index):
+        the scan reads the span's rows only, and stops past ``since`` (a margin above covers writers that committed
+        a little out of order). Times come raw (``type_coerce``): parsing only those needed is most of the speed."""
+        before: int | None = None
+        fetched_at, when = type_coerce(_articles.c.fetched_at, String), type_coerce(_WHEN, String)
+        while True:
+            query = select(_articles.c.id, _articles.c.feed_id, fetched_at, when).where(
+                _articles.c.feed_id.is_not(None)
+            )
+            if before is not None:
+                query = query.where(_articles.c.id < before)
+            rows = conn.execute(query.order_by(_articles.c.id.desc()).limit(_BATCH)).all()
+            for _, feed_id, fetched, at in rows:
+                yield feed_id, _when(fetched), at
+            if len(rows) < _BATCH or _when(rows[-1][2]) < since:
+                return
+            before = int(rows[-1].id)
 
     def get_delivery(self, delivery_id: int) -> DeliveryRecord | None:
         """The delivery with this id (with its match and article), or None."""
@@ -151,6 +169,13 @@ class HealthStore(DeliveryStore):
                 .values(status="pending", next_attempt_at=now, claimed_until=None, claimed_by=None)
             ).rowcount
         return bool(changed)
+
+
+def _when(value: Any) -> datetime:
+    """A timestamp that is never NULL (``fetched_at``, or ``published`` falling back to it)."""
+    found = _as_datetime(value)
+    assert found is not None
+    return found
 
 
 def _as_datetime(value: Any) -> datetime | None:

@@ -9,7 +9,6 @@ fetcher and extractors, and never polls a feed twice at once).
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["STOP_GRACE", "Host", "listen", "metrics", "poller", "router", "serve_web"]
 
-_log = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
 
 STOP_GRACE = 5  # seconds open requests get to finish when the daemon stops

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta
 
+import pytest
+
 from monitor.store import DeliveryOutcome, Store
 from tests.store.test_store import NOW, article, match, no_plan, plan_to
 
@@ -74,7 +76,7 @@ def test_activity_counts_articles_per_day_and_keeps_the_newest_publication_times
     store.add_feed("empty", "https://empty.example/feed")
     # busy: 3 articles in the last 24 hours, 2 the day before, 1 six days ago, 1 ten days ago (outside the window)
     ages = [1, 5, 23, 25, 47, 6 * 24 + 1, 10 * 24]
-    _store_articles(store, busy.id, [NOW - timedelta(hours=h) for h in ages])
+    _store_articles(store, busy.id, [NOW - timedelta(hours=h) for h in reversed(ages)])  # stored as they came
     _store_articles(store, quiet.id, [NOW - timedelta(days=30)], published=False)
 
     activity = store.feed_activity(NOW, days=7, recent=4)
@@ -83,6 +85,20 @@ def test_activity_counts_articles_per_day_and_keeps_the_newest_publication_times
     assert activity[busy.id].published == tuple(NOW - timedelta(hours=h) for h in ages[:4])
     assert activity[quiet.id].per_day == (0,) * 7
     assert activity[quiet.id].published == (NOW - timedelta(days=30),)  # no date: when it was fetched
+
+
+def test_activity_reads_in_batches_and_stops_past_its_window(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    feed = store.add_feed("busy", "https://busy.example/feed")
+    quiet = store.add_feed("quiet", "https://quiet.example/feed")
+    _store_articles(store, quiet.id, [NOW - timedelta(days=40 - d) for d in range(3)])  # long before the window
+    hours = [9 * 24, 8 * 24 + 2, 6 * 24, 50, 30, 20, 10, 3, 2, 1]
+    _store_articles(store, feed.id, [NOW - timedelta(hours=h) for h in hours])
+    whole = store.feed_activity(NOW, recent=5)
+    monkeypatch.setattr("monitor.store.health._BATCH", 2)
+    assert store.feed_activity(NOW, recent=5) == whole
+    assert whole[feed.id].per_day == (1, 0, 0, 0, 1, 1, 5)
+    assert whole[feed.id].published == tuple(NOW - timedelta(hours=h) for h in (1, 2, 3, 10, 20))
+    assert whole[quiet.id].per_day == (0,) * 7 and len(whole[quiet.id].published) == 3  # by its own query
 
 
 def test_a_failed_delivery_is_made_due_again_and_only_one_whose_last_attempt_failed(store: Store) -> None:
