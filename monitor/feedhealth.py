@@ -19,7 +19,7 @@ from typing import Any
 from monitor.notify.redact import redact_credentials
 from monitor.store import FeedActivity, FeedRecord
 
-__all__ = ["MIN_GAPS", "MIN_SILENCE", "SILENT_FACTOR", "FeedHealth", "feed_health", "feed_line", "silence", "usual_gap"]
+__all__ = ["FeedHealth", "MIN_GAPS", "MIN_SILENCE", "SILENT_FACTOR", "feed_health", "feed_line", "silence", "usual_gap"]
 
 SILENT_FACTOR = 4  # silent after this many usual gaps without a new article
 MIN_SILENCE = timedelta(hours=6)  # but never sooner: a feed that posts every 10 minutes may rest at night

@@ -25,8 +25,8 @@ from monitor.web.auth import Reader, Writer
 from monitor.web.render import page
 
 __all__ = [
-    "STATUSES",
     "DeliveryList",
+    "STATUSES",
     "api_deliveries",
     "api_retry",
     "deliveries_page",
@@ -37,7 +37,7 @@ __all__ = [
 
 router = APIRouter(tags=["deliveries"])
 STATUSES = ("pending", "sent", "failed", "suppressed")
-Status = Literal["pending", "sent", "failed", "suppressed"]
+_Status = Literal["pending", "sent", "failed", "suppressed"]
 _Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many, newest first.")]
 _Channel = Annotated[
     str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$", description="Only this channel.")
@@ -60,7 +60,7 @@ def delivery_line(monitor: Monitor, d: DeliveryRecord) -> dict[str, Any]:
 
 @router.get("/api/v1/deliveries", response_model=DeliveryList)
 def api_deliveries(
-    request: Request, _reader: Reader, status: Status | None = None, channel: _Channel = None, limit: _Limit = 100
+    request: Request, _reader: Reader, status: _Status | None = None, channel: _Channel = None, limit: _Limit = 100
 ) -> DeliveryList:
     """The outbox, newest first, optionally of one status and channel."""
     monitor: Monitor = request.app.state.monitor
@@ -87,7 +87,7 @@ def api_retry(request: Request, delivery_id: Annotated[int, Path(ge=1, le=_ID_MA
 def deliveries_page(
     request: Request,
     _reader: Reader,
-    status: Status | None = None,
+    status: _Status | None = None,
     channel: _Channel = None,
     limit: _Limit = 100,
     retried: Annotated[int | None, Query(ge=1, le=_ID_MAX)] = None,

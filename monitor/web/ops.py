@@ -28,7 +28,7 @@ from monitor.web.auth import Reader
 if TYPE_CHECKING:
     from monitor.api import Monitor
 
-__all__ = ["STOP_GRACE", "Host", "listen", "metrics", "poller", "router", "serve_web"]
+__all__ = ["Host", "STOP_GRACE", "listen", "metrics", "poller", "router", "serve_web"]
 
 router = APIRouter(tags=["ops"])
 
