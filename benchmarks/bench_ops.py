@@ -175,7 +175,8 @@ def main() -> None:
         ]
         monitor.close()
     machine = (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end (other work on the machine inflates every number)"
     )
     lines = [
         "## Operator views",
