@@ -32,6 +32,7 @@ from monitor.cli.rules import unknown_rule
 from monitor.clock import now_utc
 from monitor.config import FeedSettings, parse_duration
 from monitor.errors import MonitorError
+from monitor.feedhealth import feed_line
 from monitor.notify.redact import redact_credentials, shorten
 from monitor.store import FeedRecord
 
@@ -45,18 +46,7 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
     """Feeds with their health: last success, last error, consecutive failures, next poll."""
     with monitor_from(ctx) as monitor:
         feeds = monitor.feeds()
-    # blocked_requests is not in FeedRecord.as_json (its keys are a contract: extended here, never renamed)
-    rows = [
-        _shown(
-            {**f.as_json(), "blocked_requests": f.blocked_requests},
-            "url",
-            "config_url",
-            "redirect_pending",
-            "last_error",
-            "last_entry_error",
-        )
-        for f in feeds
-    ]
+    rows = [feed_line(f) for f in feeds]  # the same objects as /api/v1/feeds
     if format is Format.json:
         print_jsonl(rows)
         return
