@@ -85,6 +85,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Slow tests first (a stable sort): xdist hands tests out in this order, so the last ones to start are short
+    and no worker is left running a 45-second corpus poll while the other one is idle."""
+    session.items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def _processes() -> dict[int, tuple[int, list[str]]]:
     """Live processes of this Python (``sys.executable``, this virtualenv): pid -> (parent pid, argv)."""
     found: dict[int, tuple[int, list[str]]] = {}
