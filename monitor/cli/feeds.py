@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import typer
@@ -29,7 +29,7 @@ from monitor.cli.common import (
 )
 from monitor.cli.feedfiles import check_url, export_feeds, import_feeds, refuse_known
 from monitor.cli.rules import unknown_rule
-from monitor.clock import now_utc
+from monitor.clock import MAX_TIME, MIN_TIME, now_utc
 from monitor.config import FeedSettings, parse_duration
 from monitor.errors import MonitorError
 from monitor.feedhealth import feed_line
@@ -209,7 +209,7 @@ def matches(
 
 
 def _since(value: str) -> datetime:
-    """The cutoff of ``--since``, naive UTC; one further back than year 1 (``99999999d``, year 1 at UTC+14) is year
+    """The cutoff of ``--since``, aware UTC; one further back than year 1 (``99999999d``, year 1 at UTC+14) is year
     1, one past year 9999 is its end."""
     try:
         seconds = parse_duration(value)
@@ -219,7 +219,7 @@ def _since(value: str) -> datetime:
         try:
             return now_utc() - timedelta(seconds=seconds)
         except OverflowError:
-            return datetime.min  # noqa: DTZ901 - naive UTC
+            return MIN_TIME
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -228,9 +228,9 @@ def _since(value: str) -> datetime:
         ) from None
     offset = parsed.utcoffset() or timedelta()
     try:
-        return parsed.replace(tzinfo=None) - offset
+        return parsed.replace(tzinfo=UTC) - offset
     except OverflowError:
-        return datetime.min if offset > timedelta() else datetime.max  # noqa: DTZ901 - naive UTC
+        return MIN_TIME if offset > timedelta() else MAX_TIME
 
 
 def _shown(row: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -41,7 +41,7 @@ def test_rss_entry_fields_are_plain_text_with_absolute_links_and_utc_dates() -> 
     assert entry.guid == "g-1" and entry.url == "https://news.example/story/1?x=1"
     assert entry.title == "Raid in Poipet"
     assert entry.summary == "Police raided a compound & freed 200.\nSecond para"
-    assert entry.published == datetime(2026, 2, 2, 10, 30)  # naive UTC
+    assert entry.published == datetime(2026, 2, 2, 10, 30, tzinfo=UTC)  # naive UTC
     assert "Desk" in entry.author
 
 
@@ -53,7 +53,7 @@ def test_atom_content_and_updated_date() -> None:
     </entry></feed>"""
     [entry] = parse(body, "application/atom+xml").entries
     assert entry.title == "Crackdown & rescue" and entry.content == "One\nTwo & three"
-    assert entry.published == datetime(2026, 2, 3, 4, 5, 6)
+    assert entry.published == datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
 
 
 def test_guid_falls_back_to_link_then_to_a_hash_and_duplicates_keep_the_first() -> None:
@@ -179,7 +179,7 @@ def test_json_feed() -> None:
     assert feed.title == "JSON News" and len(feed.entries) == 2
     first, second = feed.entries
     assert (first.url, first.content, first.author) == ("https://news.example/a/1", "Freed & safe", "Desk")
-    assert first.published == datetime(2026, 2, 2, 10, 30)
+    assert first.published == datetime(2026, 2, 2, 10, 30, tzinfo=UTC)
     assert second.guid.startswith("sha256:") and second.content == "plain text"
 
 

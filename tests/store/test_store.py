@@ -6,7 +6,7 @@ import dataclasses
 import multiprocessing
 import random
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -26,7 +26,7 @@ from monitor.store import (
 )
 from tests.conftest import PROJECT
 
-NOW = datetime(2026, 11, 3, 8, 0, 0)
+NOW = datetime(2026, 11, 3, 8, 0, 0, tzinfo=UTC)
 SEEDS = sorted((PROJECT / "seeds").glob("*.txt"))
 WIRE = (
     "Police in Sihanoukville raided a building used by an online scam ring on Tuesday and "
