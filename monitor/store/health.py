@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, String, Table, and_, bindparam, func, or_, select, type_coerce
 
+from monitor.clock import as_utc
 from monitor.store.deliveries import DeliveryRecord, DeliveryStore
 from monitor.store.tables import Article, Delivery, Feed, Match, metadata
 
@@ -179,7 +180,8 @@ def _when(value: Any) -> datetime:
 
 
 def _as_datetime(value: Any) -> datetime | None:
-    """A timestamp as the driver gives it: SQLite's ``max()`` of a DateTime column is text, not a datetime."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
+    """A timestamp as the driver gives it (SQLite's ``max()`` of a DateTime column is text, not a datetime), as aware
+    UTC (the database holds UTC without an offset)."""
+    if value is None:
+        return None
+    return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))
