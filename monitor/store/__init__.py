@@ -6,7 +6,7 @@ revision. Methods take and return the frozen dataclasses of ``records.py``; ever
 database error leaves the store as ``monitor.errors.StoreError``.
 
 The class is assembled from per-domain mixins: ``feeds.py``, ``articles.py``,
-``matches.py`` and ``deliveries.py`` (the outbox, owned by notify's engineer), all built
+``matches.py``, ``browse.py`` (the dashboard's reads, with ``search.py``) and ``deliveries.py`` (the outbox, owned by notify's engineer), all built
 on ``base.StoreBase`` (engine, transactions, error mapping). docs/storage.md has more.
 """
 
@@ -21,6 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from monitor.errors import StoreError
 from monitor.store.articles import ArticleStore, DeliveryPlan
 from monitor.store.base import DEFAULT_BUSY_TIMEOUT, create_store_engine
+from monitor.store.browse import BrowseStore, InvalidCursorError, MatchDetail, MatchFilter, MatchPage, StoryInfo
 from monitor.store.deliveries import DeliveryOutcome, DeliveryRecord, DeliveryStore
 from monitor.store.feeds import FeedStore
 from monitor.store.matches import MatchStore
@@ -48,18 +49,23 @@ __all__ = [
     "DeliveryRecord",
     "FeedRecord",
     "FeedState",
+    "InvalidCursorError",
     "MatchDelivery",
+    "MatchDetail",
+    "MatchFilter",
     "MatchHit",
+    "MatchPage",
     "MatchRecord",
     "NewArticle",
     "NewMatch",
     "PlannedDelivery",
     "Store",
+    "StoryInfo",
     "is_transient",
 ]
 
 
-class Store(FeedStore, ArticleStore, MatchStore, DeliveryStore):
+class Store(FeedStore, ArticleStore, MatchStore, BrowseStore, DeliveryStore):
     """monitor's database. Open with ``Store.open(url)``; close with ``close()`` or ``with``."""
 
     @classmethod
