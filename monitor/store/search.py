@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, literal_column, select, text
+from sqlalchemy import Column, ColumnElement, Select, literal_column, select, text
 
 __all__ = [
     "FTS_TABLE",
@@ -129,7 +129,7 @@ def _pg_tsquery(terms: list[SearchTerm]) -> tuple[str, dict[str, str]]:
 PG_DOCUMENT = f"to_tsvector('simple'::regconfig, {PG_SEARCH_FUNCTION}(articles.title || ' ' || articles.text))"
 
 
-def search_condition(dialect: str, terms: list[SearchTerm], article_id: ColumnElement[int]) -> ColumnElement[bool]:
+def search_condition(dialect: str, terms: list[SearchTerm], article_id: Column[Any]) -> ColumnElement[bool]:
     """True for the rows whose article (``article_id``, a column of the query) holds every term in its title or
     text. ``terms`` must not be empty. On PostgreSQL the query must join ``articles`` (the condition reads it)."""
     assert terms, "an empty search has no query"
@@ -141,4 +141,8 @@ def search_condition(dialect: str, terms: list[SearchTerm], article_id: ColumnEl
         .select_from(text(FTS_TABLE))
         .where(text(f"{FTS_TABLE} MATCH :search").bindparams(search=_fts5_query(terms)))
     )
-    return article_id.in_(found)
+    # "+column": SQLite must not drive the query from the search's rowids (a common word lists most articles, each
+    # then looked up and sorted: 200 ms at 100,000 articles) but scan matches newest first, testing each against the
+    # list it builds once, and stop at the page's end (13 ms). docs/benchmarks.md has the numbers.
+    unindexed: ColumnElement[Any] = literal_column(f"+{article_id.table.name}.{article_id.name}")
+    return unindexed.in_(found)
