@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -32,7 +32,8 @@ from monitor.cli.rules import unknown_rule
 from monitor.clock import now_utc
 from monitor.config import FeedSettings, parse_duration
 from monitor.errors import MonitorError
-from monitor.notify.redact import redact_credentials, shorten
+from monitor.matchview import cutoff, shown, shown_match
+from monitor.notify.redact import shorten
 from monitor.store import FeedRecord
 
 __all__ = ["feeds_app", "matches"]
@@ -47,7 +48,7 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
         feeds = monitor.feeds()
     # blocked_requests is not in FeedRecord.as_json (its keys are a contract: extended here, never renamed)
     rows = [
-        _shown(
+        shown(
             {**f.as_json(), "blocked_requests": f.blocked_requests},
             "url",
             "config_url",
@@ -209,9 +210,9 @@ def matches(
         print_error(unknown)
         raise typer.Exit(2)
     if format is Format.json:
-        print_jsonl(_shown_match(m.as_json()) for m in found)
+        print_jsonl(shown_match(m) for m in found)
     elif format is Format.csv:
-        _write_csv([_flat(_shown_match(m.as_json())) for m in found])
+        _write_csv([_flat(shown_match(m)) for m in found])
     else:
         print_matches(found)
     if not found:
@@ -219,38 +220,11 @@ def matches(
 
 
 def _since(value: str) -> datetime:
-    """The cutoff of ``--since``, naive UTC; one further back than year 1 (``99999999d``, year 1 at UTC+14) is year
-    1, one past year 9999 is its end."""
+    """The cutoff of ``--since``, naive UTC (``monitor.matchview.cutoff``)."""
     try:
-        seconds = parse_duration(value)
-    except ValueError:
-        pass
-    else:
-        try:
-            return now_utc() - timedelta(seconds=seconds)
-        except OverflowError:
-            return datetime.min  # noqa: DTZ901 - naive UTC
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is neither a duration (2h, 3d) nor a date (2026-11-01)", param_hint="--since"
-        ) from None
-    offset = parsed.utcoffset() or timedelta()
-    try:
-        return parsed.replace(tzinfo=None) - offset
-    except OverflowError:
-        return datetime.min if offset > timedelta() else datetime.max  # noqa: DTZ901 - naive UTC
-
-
-def _shown(row: dict[str, Any], *keys: str) -> dict[str, Any]:
-    """``row`` with credentials hidden in its ``keys`` (URLs, errors that name URLs)."""
-    return {**row, **{k: redact_credentials(row[k]) for k in keys if row.get(k)}}
-
-
-def _shown_match(row: dict[str, Any]) -> dict[str, Any]:
-    deliveries = [_shown(d, "last_error") for d in row["deliveries"]]
-    return {**row, "article": _shown(row["article"], "url"), "deliveries": deliveries}
+        return cutoff(value, now_utc())
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--since") from None
 
 
 def _flat(line: dict[str, Any]) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from monitor.config import FeedSettings
 from monitor.errors import StoreError
 from monitor.store import Store
 from monitor.store.base import create_store_engine
-from monitor.store.search import is_search_object
 from monitor.store.schema import alembic_config, current_revision, head_revision
+from monitor.store.search import is_search_object
 from monitor.store.tables import metadata
 
 TABLES = {"feeds", "entries", "stories", "story_keys", "articles", "matches", "deliveries", "feedback"}
