@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from monitor.errors import MonitorError
 from monitor.store.base import StoreBase, chunked
 from monitor.store.matches import _deliveries_of, _match_record
-from monitor.store.records import ArticleRecord, ArticleSummary, MatchRecord
+from monitor.store.records import ArticleRecord, ArticleSummary, MatchDelivery, MatchRecord
 from monitor.store.search import parse_search, search_condition
 from monitor.store.tables import Article, Delivery, Match, metadata
 
@@ -88,6 +88,12 @@ class MatchPage:
     items: tuple[MatchRecord, ...]
     next: str | None
     stories: Mapping[int, StoryInfo] = field(default_factory=dict)
+    alerts: Mapping[tuple[int, str], tuple[MatchDelivery, ...]] = field(default_factory=dict)
+
+    def deliveries(self, match: MatchRecord) -> tuple[MatchDelivery, ...]:
+        """The alerts of ``match``'s story and rule, per channel: a reprint's row shows what its story's first
+        article sent (a channel gets a story once), where ``match.deliveries`` holds only the match's own rows."""
+        return self.alerts.get((match.story, match.rule), match.deliveries)
 
     def others(self, match: MatchRecord) -> tuple[int, tuple[ArticleSummary, ...]]:
         """How many other outlets reported ``match``'s story, and its first other articles."""
@@ -189,9 +195,11 @@ class BrowseStore(StoreBase):
             more = len(rows) > limit
             rows = rows[:limit]
             deliveries = _deliveries_of(conn, [row["id"] for row in rows])
-            stories = _stories(conn, sorted({row["story_id"] for row in rows}))
+            story_ids = sorted({row["story_id"] for row in rows})
+            stories = _stories(conn, story_ids)
+            alerts = _story_alerts(conn, story_ids)
         items = tuple(_match_record(row, deliveries.get(row["id"], ())) for row in rows)
-        return MatchPage(items, encode_cursor(items[-1]) if more else None, stories)
+        return MatchPage(items, encode_cursor(items[-1]) if more else None, stories, alerts)
 
     def match_detail(self, match_id: int) -> MatchDetail | None:
         """The match with this id in full, or None."""
@@ -273,6 +281,21 @@ def _stories(conn: Connection, story_ids: list[int]) -> dict[int, StoryInfo]:
         for row in conn.execute(query):
             first[row.story_id].append(_summary(row._mapping))
     return {story: StoryInfo(n, outlets, tuple(first.get(story, ()))) for story, (n, outlets) in counts.items()}
+
+
+def _story_alerts(conn: Connection, story_ids: list[int]) -> dict[tuple[int, str], tuple[MatchDelivery, ...]]:
+    found: dict[tuple[int, str], list[MatchDelivery]] = {}
+    d = _deliveries.c
+    for chunk in chunked(story_ids):
+        query = (
+            select(d.story_id, d.rule_id, d.channel, d.status, d.attempts, d.last_error, d.mode)
+            .where(d.story_id.in_(chunk))
+            .order_by(d.channel, d.mode)
+        )
+        for row in conn.execute(query):
+            delivery = MatchDelivery(row.channel, row.status, row.attempts, row.last_error, row.mode)
+            found.setdefault((row.story_id, row.rule_id), []).append(delivery)
+    return {key: tuple(value) for key, value in found.items()}
 
 
 def _summary_columns() -> tuple[Any, ...]:

@@ -152,7 +152,7 @@ def _row(m: MatchRecord, found: MatchPage, rules: RuleSet | None) -> _Row:
         shown(
             {"channel": d.channel, "status": d.status, "attempts": d.attempts, "last_error": d.last_error}, "last_error"
         )
-        for d in m.deliveries
+        for d in found.deliveries(m)
     )
     return _Row(
         match=m,

@@ -242,3 +242,13 @@ def test_an_article_edited_or_deleted_leaves_the_index(store: Store) -> None:
     with store._write("test delete") as conn:
         conn.execute(text("DELETE FROM articles WHERE id = :id"), {"id": detail.article.id})
     assert _ids(store, MatchFilter(q="airport")) == []
+
+
+def test_a_reprint_row_shows_the_alerts_its_story_sent(store: Store) -> None:
+    first = _add(store, 1, title="Raid", body=WIRE, feed="kt", url="https://kt.example/raid")
+    reprint = _add(store, 2, title="Raid", body=WIRE, feed="cna", url="https://cna.example/raid")
+    page = store.browse_matches()
+    by_id = {m.id: m for m in page.items}
+    assert by_id[reprint].deliveries == ()  # the channel got the story once, through the first article's match
+    assert [(d.channel, d.status) for d in page.deliveries(by_id[reprint])] == [("mail", "pending")]
+    assert page.deliveries(by_id[first]) == by_id[first].deliveries

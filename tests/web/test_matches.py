@@ -144,6 +144,8 @@ def test_home_page_rows(client: TestClient) -> None:
     assert "<mark>" in html  # hits in the snippets
     assert re.search(r"also reported by 1 outlet\b", html)  # the wire's reprint of a seed story
     assert "chat: sent" in html and "pager: pending" in html
+    reprint = client.get("/?feed=wire-copy&q=Wire", headers=HTML).text  # its story was alerted through the first
+    assert "chat: sent" in reprint
     assert '<script src="/static/matches.js"' in html
 
 

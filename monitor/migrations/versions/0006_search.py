@@ -3,7 +3,7 @@
 SQLite: an FTS5 table over the view ``articles_search`` (title and text as ``monitor_search_text`` gives them:
 a space around each character of a script written without spaces), kept in step by triggers on ``articles``.
 PostgreSQL: a GIN index on the same text's ``to_tsvector('simple', ...)``. monitor/store/search.py queries both.
-Also the indexes the dashboard's filters read newest first.
+Also an index of deliveries by story (the dashboard shows each row's story alerts).
 
 Revision ID: 0006
 Revises: 0005
@@ -50,13 +50,17 @@ _PG = [
 
 
 def upgrade() -> None:
-    """The search index, filled with the articles already stored."""
+    """The search index, filled with the articles already stored; a story's alerts indexed by story."""
     for statement in _PG if op.get_bind().dialect.name == "postgresql" else _SQLITE:
         op.execute(statement)
+    with op.batch_alter_table("deliveries") as batch:
+        batch.create_index("ix_deliveries_story_id", ["story_id"], unique=False)
 
 
 def downgrade() -> None:
-    """Drop the search index."""
+    """Drop the search index and the story index of deliveries."""
+    with op.batch_alter_table("deliveries") as batch:
+        batch.drop_index("ix_deliveries_story_id")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX ix_articles_search")
         op.execute(f"DROP FUNCTION {_F}(text)")
