@@ -28,7 +28,7 @@ from monitor.store.base import StoreBase, chunked
 from monitor.store.matches import _deliveries_of, _match_record
 from monitor.store.records import ArticleRecord, ArticleSummary, MatchDelivery, MatchRecord
 from monitor.store.search import parse_search, search_condition
-from monitor.store.tables import Article, Delivery, Match, metadata
+from monitor.store.tables import Article, Delivery, Feed, Match, metadata
 
 __all__ = [
     "MAX_PAGE",
@@ -45,6 +45,7 @@ __all__ = [
 _matches: Table = metadata.tables[Match.__tablename__]
 _articles: Table = metadata.tables[Article.__tablename__]
 _deliveries: Table = metadata.tables[Delivery.__tablename__]
+_feeds: Table = metadata.tables[Feed.__tablename__]
 _GLOB = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_", "*": "%", "?": "_"})
 
 #: The largest page a caller may ask for.
@@ -224,6 +225,11 @@ class BrowseStore(StoreBase):
         this = next(m for m in records if m.id == match_id)
         article = ArticleRecord(**{name: article_row._mapping[name] for name in ArticleRecord.__dataclass_fields__})
         return MatchDetail(this, article, (this, *(m for m in records if m.id != match_id)), story, alerts)
+
+    def feed_names(self) -> list[str]:
+        """The stored feeds' names, sorted (the filter's choices; ``list_feeds`` would count every article)."""
+        with self._read("feed names") as conn:
+            return [row[0] for row in conn.execute(select(_feeds.c.name).order_by(_feeds.c.name))]
 
     def _conditions(self, where: MatchFilter) -> list[Any] | None:
         conditions: list[Any] = []

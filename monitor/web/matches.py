@@ -194,7 +194,7 @@ def matches_page(
     choices = {
         "rules": sorted((r.id, r.title or r.id) for r in rules.rules) if rules is not None else [],
         "tags": sorted({t for r in rules.rules for t in r.tags}) if rules is not None else [],
-        "feeds": sorted(f.name for f in monitor.store.list_feeds()),
+        "feeds": monitor.store.feed_names(),
         "severities": list(SEVERITIES)[::-1],
     }
     return page(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,8 +33,8 @@ def _all(client: TestClient, query: str = "", limit: int = 500) -> list[dict[str
     return list(answer.json()["items"])
 
 
-def test_api_items_are_the_lines_of_monitor_matches_json(client: TestClient, tmp_path: Path) -> None:
-    config = tmp_path / "deployment" / "config.toml"  # web_monitor's copy of the deployment
+def test_api_items_are_the_lines_of_monitor_matches_json(client: TestClient, web_monitor: Monitor) -> None:
+    config = web_monitor.settings.path
     result = CliRunner().invoke(cli, ["--config", str(config), "matches", "--format", "json"])
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert lines, result.output
