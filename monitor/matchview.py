@@ -54,7 +54,7 @@ def cutoff(value: str, now: datetime) -> datetime:
         except OverflowError:
             return datetime.min  # noqa: DTZ901 - naive UTC
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"{value!r} is neither a duration (2h, 3d) nor a date (2026-11-01)") from None
     offset = parsed.utcoffset() or timedelta()

@@ -13,16 +13,16 @@ whole table. Search goes through the index of ``monitor.store.search``.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Table, exists, func, literal_column, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB
 
+from monitor.clean import clean_text
 from monitor.errors import MonitorError
 from monitor.store.base import StoreBase, chunked
 from monitor.store.matches import _deliveries_of, _match_record
@@ -31,6 +31,7 @@ from monitor.store.search import parse_search, search_condition
 from monitor.store.tables import Article, Delivery, Feed, Match, metadata
 
 __all__ = [
+    "CURSOR_PATTERN",
     "MAX_PAGE",
     "STORY_SHOWN",
     "BrowseStore",
@@ -129,24 +130,34 @@ class MatchDetail:
     deliveries: tuple[StoryDelivery, ...]  # the story's alerts, every rule
 
 
+#: What a cursor looks like (the API's schema says so): microseconds since 1970 and an id, both decimal.
+CURSOR_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+_EPOCH = datetime(1970, 1, 1)  # noqa: DTZ001 - naive UTC, as stored
+_MAX_ID = 2**63 - 1
+
+
 def encode_cursor(match: MatchRecord) -> str:
-    """The cursor of the page after ``match``."""
-    raw = f"{match.matched_at.isoformat()}|{match.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The cursor of the page after ``match``: its (matched_at, id), the position of a keyset page."""
+    delta = match.matched_at - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return f"{max(0, micros)}-{match.id}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    """(matched_at, id) of a cursor.
+    """(matched_at, id) of a cursor; any value of the cursor's shape is a position (out-of-range parts clamp).
 
     Raises:
-        InvalidCursorError: not a cursor of ``encode_cursor``.
+        InvalidCursorError: not of the shape ``encode_cursor`` gives.
     """
+    if not _CURSOR.fullmatch(cursor):
+        raise InvalidCursorError("invalid cursor: use the 'next' value of the previous page as it is")
+    micros, ident = (int(part) for part in cursor.split("-"))
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, _, ident = raw.partition("|")
-        return datetime.fromisoformat(when).replace(tzinfo=None), int(ident)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursorError("invalid cursor: use the 'next' value of the previous page as it is") from None
+        at = _EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        at = datetime.max  # noqa: DTZ901 - naive UTC, as stored
+    return at, min(int(ident), _MAX_ID)
 
 
 def _match_columns() -> Any:
@@ -232,6 +243,9 @@ class BrowseStore(StoreBase):
             return [row[0] for row in conn.execute(select(_feeds.c.name).order_by(_feeds.c.name))]
 
     def _conditions(self, where: MatchFilter) -> list[Any] | None:
+        # A NUL or a lone surrogate (a URL can carry them) would fail PostgreSQL's query: stored text has none.
+        cleaned: dict[str, Any] = {k: _clean(v) for k, v in vars(where).items() if isinstance(v, str)}
+        where = replace(where, **cleaned)
         conditions: list[Any] = []
         if where.rule and any(c in where.rule for c in "*?"):
             conditions.append(_matches.c.rule_id.like(where.rule.translate(_GLOB), escape="\\"))
@@ -261,6 +275,13 @@ class BrowseStore(StoreBase):
             return _matches.c.tags.cast(JSONB).op("@>")(func.jsonb_build_array(tag))
         each = func.json_each(_matches.c.tags).table_valued("value")
         return exists(select(literal_column("1")).select_from(each).where(each.c.value == tag))
+
+
+def _clean(value: str) -> str:
+    """``value`` without NUL, control characters and lone surrogates; one made only of them asks for something no
+    row has (not for everything, as an empty value would)."""
+    cleaned = clean_text(value)
+    return cleaned if cleaned.strip() or not value.strip() else "\ufffd"
 
 
 def _stories(conn: Connection, story_ids: list[int]) -> dict[int, StoryInfo]:

@@ -22,6 +22,7 @@ from monitor.errors import MonitorError
 from monitor.matchview import safe_href
 from monitor.store import MatchFilter, MatchRecord
 from monitor.web.auth import AtomReader
+from monitor.web.matches import Problem
 
 __all__ = ["ATOM_ENTRIES", "atom_matches", "atom_rule", "entry_id", "router"]
 
@@ -56,7 +57,11 @@ def atom_matches(request: Request, _: AtomReader) -> Response:
 @router.get(
     "/atom/rules/{rule_id}.xml",
     response_class=Response,
-    responses={**_RESPONSES, 404: {"description": "No rule has this id (loaded or with stored matches)."}},
+    responses={
+        **_RESPONSES,
+        404: {"model": Problem, "description": "No rule has this id (loaded or with stored matches)."},
+        422: {"model": Problem, "description": "The rule id is not one (empty or too long)."},
+    },
     summary="Atom feed of one rule's newest matches",
 )
 def atom_rule(request: Request, _: AtomReader, rule_id: RuleId) -> Response:

@@ -12,25 +12,27 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from markupsafe import Markup
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from monitor.api import Monitor
 from monitor.errors import MonitorError
 from monitor.matchview import cutoff, field_spans, safe_href, shown, shown_match, snippet_spans
 from monitor.rules import Document, Explanation, RuleSet
-from monitor.severity import SEVERITIES
+from monitor.severity import SEVERITIES, Severity
 from monitor.store import ArticleSummary, InvalidCursorError, MatchFilter, MatchPage, MatchRecord
-from monitor.store.browse import MAX_PAGE
+from monitor.store.browse import CURSOR_PATTERN, MAX_PAGE
 from monitor.web.auth import Reader
 from monitor.web.render import TEMPLATES, marked, page
 
-__all__ = ["api_match", "api_matches", "match_page", "matches_page", "router"]
+__all__ = ["Problem", "api_match", "api_matches", "match_page", "matches_page", "router"]
 
 router = APIRouter()
 
@@ -41,8 +43,43 @@ _FILTERS = ("rule", "severity", "tag", "feed", "lang", "since", "until", "q")
 
 Text = Annotated[str | None, Query(max_length=500)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page (newest first).")]
-Cursor = Annotated[str | None, Query(max_length=200, description="The `next` value of the previous page.")]
+Cursor = Annotated[
+    str | None, Query(pattern=CURSOR_PATTERN, max_length=41, description="The `next` value of the previous page.")
+]
 MatchId = Annotated[int, Path(ge=1, le=_MAX_ID)]
+# A time filter is a duration back from now or a date (the schema says which strings, so API tools send good ones).
+_TIME_SCHEMA = {
+    "anyOf": [
+        {
+            "type": "string",
+            "pattern": r"^[0-9]{1,6}[smhdw]$",
+            "maxLength": 7,
+            "description": "a duration back from now: 90m, 2h, 3d",
+        },
+        {"type": "string", "format": "date", "maxLength": 10, "description": "a day (UTC): 2026-11-01"},
+        {"type": "string", "format": "date-time", "maxLength": 40, "description": "a time: 2026-11-01T08:00:00+07:00"},
+        {"type": "null"},
+    ]
+}
+Time = Annotated[str | None, Query(max_length=40, json_schema_extra=_TIME_SCHEMA)]
+# The API takes exactly what its schema describes (the page's form is more lenient: "1h30m", " 2d ").
+_API_TIME = re.compile(
+    r"[0-9]{1,6}[smhdw]|[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+class Problem(BaseModel):
+    """An error: one line saying what was wrong (``errors``: each invalid parameter, for a 422)."""
+
+    detail: str
+    errors: list[dict[str, Any]] = []
+
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "No match has this id."},
+    422: {"model": Problem, "description": "A parameter is invalid; `detail` names it."},
+}
 
 
 @dataclass(frozen=True)
@@ -87,17 +124,22 @@ def _browse(request: Request, asked: _Asked, limit: int, cursor: str | None, sta
         raise HTTPException(status, str(e)) from None
 
 
-@router.get("/api/v1/matches", tags=["matches"], summary="Stored matches, newest first, filtered; cursor pages")
+@router.get(
+    "/api/v1/matches",
+    tags=["matches"],
+    summary="Stored matches, newest first, filtered; cursor pages",
+    responses={422: _PROBLEMS[422]},
+)
 def api_matches(
     request: Request,
     _: Reader,
     rule: Text = None,
-    severity: Text = None,
+    severity: Severity | None = None,
     tag: Text = None,
     feed: Text = None,
     lang: Text = None,
-    since: Text = None,
-    until: Text = None,
+    since: Time = None,
+    until: Time = None,
     q: Text = None,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -107,6 +149,9 @@ def api_matches(
     ``rule`` is an id or a glob (``scam-*``); ``severity`` exact; ``tag`` one of the rule's tags; ``feed`` a feed's
     name; ``lang`` a language code; ``since``/``until`` a duration back from now (``2h``, ``3d``) or a date;
     ``q`` words that must all occur in the article's title or text (``"a phrase"``, ``prefix*``)."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and not _API_TIME.fullmatch(value):
+            raise HTTPException(422, f"{name}: {value!r} is neither a duration (2h, 3d) nor a date (2026-11-01)")
     found = _browse(request, _asked(request, 422), limit, cursor, 422)
     return {"items": [shown_match(m) for m in found.items], "next": found.next}
 
@@ -115,7 +160,7 @@ def api_matches(
     "/api/v1/matches/{match_id}",
     tags=["matches"],
     summary="One stored match",
-    responses={404: {"description": "No match has this id."}},
+    responses=_PROBLEMS,
 )
 def api_match(request: Request, _: Reader, match_id: MatchId) -> dict[str, Any]:
     """The match as a ``monitor matches --format json`` line."""

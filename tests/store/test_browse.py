@@ -186,7 +186,7 @@ def test_detail_has_every_match_of_the_article_and_the_story(store: Store) -> No
     assert store.match_detail(first + 1000) is None
 
 
-@pytest.mark.parametrize("cursor", ["nope", "!!!", "MjAyNi0xMS0wM3x4", ""])
+@pytest.mark.parametrize("cursor", ["nope", "!!!", "12-", "-12", "1-2-3", "１２-3", ""])
 def test_a_cursor_not_given_by_the_store_is_refused(store: Store, cursor: str) -> None:
     _add(store, 1)
     if not cursor:  # empty: the first page
@@ -194,6 +194,12 @@ def test_a_cursor_not_given_by_the_store_is_refused(store: Store, cursor: str) -
         return
     with pytest.raises(InvalidCursorError, match="cursor"):
         store.browse_matches(cursor=cursor)
+
+
+@pytest.mark.parametrize("cursor", ["0-0", "99999999999999999999-99999999999999999999"])
+def test_any_cursor_of_the_right_shape_is_a_position(store: Store, cursor: str) -> None:
+    _add(store, 1)
+    assert len(store.browse_matches(cursor=cursor).items) == (0 if cursor == "0-0" else 1)
 
 
 @pytest.mark.parametrize("limit", [0, -1, MAX_PAGE + 1])
@@ -252,3 +258,10 @@ def test_a_reprint_row_shows_the_alerts_its_story_sent(store: Store) -> None:
     assert by_id[reprint].deliveries == ()  # the channel got the story once, through the first article's match
     assert [(d.channel, d.status) for d in page.deliveries(by_id[reprint])] == [("mail", "pending")]
     assert page.deliveries(by_id[first]) == by_id[first].deliveries
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "\ud800", "\x1b[31m"])
+def test_control_characters_in_filters_find_nothing_and_fail_nothing(store: Store, value: str) -> None:
+    _add(store, 1)
+    for where in (MatchFilter(q=value), MatchFilter(rule=value), MatchFilter(feed=value), MatchFilter(tag=value)):
+        assert store.browse_matches(where).items == ()
