@@ -21,7 +21,14 @@ from monitor.config import parse_duration
 from monitor.notify.redact import redact_credentials
 from monitor.store.records import MatchHit, MatchRecord
 
-__all__ = ["cutoff", "field_spans", "safe_href", "shown", "shown_match", "snippet_spans"]
+__all__ = [
+    "cutoff",
+    "field_spans",
+    "safe_href",
+    "shown",
+    "shown_match",
+    "snippet_spans",
+]
 
 
 def shown(row: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -31,16 +31,18 @@ from monitor.store.search import parse_search, search_condition
 from monitor.store.tables import Article, Delivery, Feed, Match, metadata
 
 __all__ = [
-    "CURSOR_PATTERN",
-    "MAX_PAGE",
-    "STORY_SHOWN",
     "BrowseStore",
+    "CURSOR_PATTERN",
     "InvalidCursorError",
+    "MAX_PAGE",
     "MatchDetail",
     "MatchFilter",
     "MatchPage",
+    "STORY_SHOWN",
     "StoryDelivery",
     "StoryInfo",
+    "decode_cursor",
+    "encode_cursor",
 ]
 
 _matches: Table = metadata.tables[Match.__tablename__]

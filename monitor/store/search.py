@@ -23,6 +23,7 @@ from sqlalchemy import Column, ColumnElement, Select, literal_column, select, te
 
 __all__ = [
     "FTS_TABLE",
+    "PG_DOCUMENT",
     "PG_SEARCH_FUNCTION",
     "PG_UNSPACED_PATTERN",
     "SearchTerm",

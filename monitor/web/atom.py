@@ -24,7 +24,13 @@ from monitor.store import MatchFilter, MatchRecord
 from monitor.web.auth import AtomReader
 from monitor.web.matches import Problem
 
-__all__ = ["ATOM_ENTRIES", "atom_matches", "atom_rule", "entry_id", "router"]
+__all__ = [
+    "ATOM_ENTRIES",
+    "atom_matches",
+    "atom_rule",
+    "entry_id",
+    "router",
+]
 
 router = APIRouter(tags=["atom"])
 
@@ -36,7 +42,7 @@ _TAG = "tag:monitor,2026:"
 _RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"content": {"application/atom+xml": {}}, "description": "An Atom 1.0 feed."},
 }
-RuleId = Annotated[str, Path(min_length=1, max_length=200)]
+_RuleId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 def entry_id(match: MatchRecord) -> str:
@@ -64,7 +70,7 @@ def atom_matches(request: Request, _: AtomReader) -> Response:
     },
     summary="Atom feed of one rule's newest matches",
 )
-def atom_rule(request: Request, _: AtomReader, rule_id: RuleId) -> Response:
+def atom_rule(request: Request, _: AtomReader, rule_id: _RuleId) -> Response:
     """The newest 50 matches of one rule (an empty feed for a loaded rule that has matched nothing yet)."""
     monitor: Monitor = request.app.state.monitor
     if any(c in rule_id for c in "*?"):  # one rule's feed: a glob is no rule id

@@ -32,7 +32,14 @@ from monitor.store.browse import CURSOR_PATTERN, MAX_PAGE
 from monitor.web.auth import Reader
 from monitor.web.render import TEMPLATES, marked, page
 
-__all__ = ["Problem", "api_match", "api_matches", "match_page", "matches_page", "router"]
+__all__ = [
+    "Problem",
+    "api_match",
+    "api_matches",
+    "match_page",
+    "matches_page",
+    "router",
+]
 
 router = APIRouter()
 
@@ -41,12 +48,12 @@ _PAGE = 50  # matches per page of the home page
 _FALSE_SHOWN = 3  # false entries of a set the explanation shows (the CLI's default too)
 _FILTERS = ("rule", "severity", "tag", "feed", "lang", "since", "until", "q")
 
-Text = Annotated[str | None, Query(max_length=500)]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page (newest first).")]
-Cursor = Annotated[
+_Text = Annotated[str | None, Query(max_length=500)]
+_Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page (newest first).")]
+_Cursor = Annotated[
     str | None, Query(pattern=CURSOR_PATTERN, max_length=41, description="The `next` value of the previous page.")
 ]
-MatchId = Annotated[int, Path(ge=1, le=_MAX_ID)]
+_MatchId = Annotated[int, Path(ge=1, le=_MAX_ID)]
 # A time filter is a duration back from now or a date (the schema says which strings, so API tools send good ones).
 _TIME_SCHEMA = {
     "anyOf": [
@@ -61,7 +68,7 @@ _TIME_SCHEMA = {
         {"type": "null"},
     ]
 }
-Time = Annotated[str | None, Query(max_length=40, json_schema_extra=_TIME_SCHEMA)]
+_Time = Annotated[str | None, Query(max_length=40, json_schema_extra=_TIME_SCHEMA)]
 # The API takes exactly what its schema describes (the page's form is more lenient: "1h30m", " 2d ").
 _API_TIME = re.compile(
     r"[0-9]{1,6}[smhdw]|[0-9]{4}-[0-9]{2}-[0-9]{2}"
@@ -133,16 +140,16 @@ def _browse(request: Request, asked: _Asked, limit: int, cursor: str | None, sta
 def api_matches(
     request: Request,
     _: Reader,
-    rule: Text = None,
+    rule: _Text = None,
     severity: Severity | None = None,
-    tag: Text = None,
-    feed: Text = None,
-    lang: Text = None,
-    since: Time = None,
-    until: Time = None,
-    q: Text = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    tag: _Text = None,
+    feed: _Text = None,
+    lang: _Text = None,
+    since: _Time = None,
+    until: _Time = None,
+    q: _Text = None,
+    limit: _Limit = 50,
+    cursor: _Cursor = None,
 ) -> dict[str, Any]:
     """``{"items": [...], "next": cursor or null}``: each item a ``monitor matches --format json`` line.
 
@@ -162,7 +169,7 @@ def api_matches(
     summary="One stored match",
     responses=_PROBLEMS,
 )
-def api_match(request: Request, _: Reader, match_id: MatchId) -> dict[str, Any]:
+def api_match(request: Request, _: Reader, match_id: _MatchId) -> dict[str, Any]:
     """The match as a ``monitor matches --format json`` line."""
     detail = request.app.state.monitor.match_detail(match_id)
     if detail is None:
@@ -219,16 +226,16 @@ def _link(raw: dict[str, str], **more: str) -> str:
 def matches_page(
     request: Request,
     _: Reader,
-    limit: Limit = _PAGE,
-    cursor: Cursor = None,
-    rule: Text = None,
-    severity: Text = None,
-    tag: Text = None,
-    feed: Text = None,
-    lang: Text = None,
-    since: Text = None,
-    until: Text = None,
-    q: Text = None,
+    limit: _Limit = _PAGE,
+    cursor: _Cursor = None,
+    rule: _Text = None,
+    severity: _Text = None,
+    tag: _Text = None,
+    feed: _Text = None,
+    lang: _Text = None,
+    since: _Text = None,
+    until: _Text = None,
+    q: _Text = None,
 ) -> Response:
     """The home page: the matches, newest first."""
     asked = _asked(request, 400)
@@ -261,7 +268,7 @@ def _has_template(name: str) -> bool:
 
 
 @router.get("/matches/{match_id}", include_in_schema=False)
-def match_page(request: Request, _: Reader, match_id: MatchId) -> Response:
+def match_page(request: Request, _: Reader, match_id: _MatchId) -> Response:
     """One match in full."""
     monitor: Monitor = request.app.state.monitor
     detail = monitor.match_detail(match_id)
