@@ -55,24 +55,21 @@ _Cursor = Annotated[
 ]
 _MatchId = Annotated[int, Path(ge=1, le=_MAX_ID)]
 # A time filter is a duration back from now or a date (the schema says which strings, so API tools send good ones).
+_DURATION = r"([0-9]{1,6}(\.[0-9]{1,3})?(ms|s|m|h|d|w))+"
+_DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _TIME_SCHEMA = {
     "anyOf": [
-        {
-            "type": "string",
-            "pattern": r"^[0-9]{1,6}[smhdw]$",
-            "maxLength": 7,
-            "description": "a duration back from now: 90m, 2h, 3d",
-        },
+        {"type": "string", "pattern": f"^{_DURATION}$", "maxLength": 40, "description": "a duration: 2h, 3d, 1h30m"},
         {"type": "string", "format": "date", "maxLength": 10, "description": "a day (UTC): 2026-11-01"},
-        {"type": "string", "format": "date-time", "maxLength": 40, "description": "a time: 2026-11-01T08:00:00+07:00"},
+        {"type": "string", "format": "date-time", "maxLength": 40, "description": "a time: 2026-11-01T08:00:00Z"},
         {"type": "null"},
     ]
 }
 _Time = Annotated[str | None, Query(max_length=40, json_schema_extra=_TIME_SCHEMA)]
-# The API takes exactly what its schema describes (the page's form is more lenient: "1h30m", " 2d ").
+# The API takes what its schema describes, and a time without seconds or offset (UTC); the page's form is more
+# lenient (" 2d ").
 _API_TIME = re.compile(
-    r"[0-9]{1,6}[smhdw]|[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+    rf"{_DURATION}|{_DAY}([Tt ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}}(\.[0-9]+)?)?([Zz]|[+-][0-9]{{2}}:[0-9]{{2}})?)?"
 )
 
 

@@ -67,6 +67,7 @@ def test_api_filters(client: TestClient) -> None:
     assert _all(client, "feed=no-such-feed") == []
     assert _all(client, "since=1h") == everything  # polled just now
     assert _all(client, "until=2000-01-01") == []
+    assert _all(client, "since=2000-01-01T00:00") == _all(client, "since=1h30m") == everything
     tagged = _all(client, "tag=trafficking")
     assert tagged and len(tagged) < len(everything)
     found = _all(client, "q=Indonesia")
