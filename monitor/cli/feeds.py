@@ -32,7 +32,8 @@ from monitor.cli.rules import unknown_rule
 from monitor.clock import now_utc
 from monitor.config import FeedSettings, parse_duration
 from monitor.errors import MonitorError
-from monitor.matchview import cutoff, shown, shown_match
+from monitor.feedhealth import feed_line
+from monitor.matchview import cutoff, shown_match
 from monitor.notify.redact import shorten
 from monitor.store import FeedRecord
 
@@ -46,18 +47,7 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
     """Feeds with their health: last success, last error, consecutive failures, next poll."""
     with monitor_from(ctx) as monitor:
         feeds = monitor.feeds()
-    # blocked_requests is not in FeedRecord.as_json (its keys are a contract: extended here, never renamed)
-    rows = [
-        shown(
-            {**f.as_json(), "blocked_requests": f.blocked_requests},
-            "url",
-            "config_url",
-            "redirect_pending",
-            "last_error",
-            "last_entry_error",
-        )
-        for f in feeds
-    ]
+    rows = [feed_line(f) for f in feeds]  # the same objects as /api/v1/feeds
     if format is Format.json:
         print_jsonl(rows)
         return
@@ -199,10 +189,10 @@ def matches(
     format: Format = typer.Option(Format.text, "--format", "-f"),
 ) -> None:
     """Stored matches, newest first, with their delivery state. Exit 1 when there are none."""
-    cutoff = _since(since) if since else None
+    start = _since(since) if since else None
     store = open_store(settings_from(ctx))
     try:
-        found = store.list_matches(rule=rule, since=cutoff, limit=limit)
+        found = store.list_matches(rule=rule, since=start, limit=limit)
         unknown = unknown_rule(settings_from(ctx), rule, store.rule_ids) if rule and not found else None
     finally:
         store.close()

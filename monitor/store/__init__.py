@@ -6,7 +6,8 @@ revision. Methods take and return the frozen dataclasses of ``records.py``; ever
 database error leaves the store as ``monitor.errors.StoreError``.
 
 The class is assembled from per-domain mixins: ``feeds.py``, ``articles.py``,
-``matches.py``, ``browse.py`` (the dashboard's reads, with ``search.py``) and ``deliveries.py`` (the outbox, owned by notify's engineer), all built
+``matches.py``, ``browse.py`` (the dashboard's reads, with ``search.py``), ``deliveries.py`` (the outbox, owned by
+notify's engineer) and ``health.py`` (counts and views for /metrics and the web's Feeds and Deliveries pages), all built
 on ``base.StoreBase`` (engine, transactions, error mapping). docs/storage.md has more.
 """
 
@@ -24,6 +25,7 @@ from monitor.store.base import DEFAULT_BUSY_TIMEOUT, create_store_engine
 from monitor.store.browse import BrowseStore, InvalidCursorError, MatchDetail, MatchFilter, MatchPage, StoryInfo
 from monitor.store.deliveries import DeliveryOutcome, DeliveryRecord, DeliveryStore
 from monitor.store.feeds import FeedStore
+from monitor.store.health import FeedActivity, HealthStore, StoreCounts
 from monitor.store.matches import MatchStore
 from monitor.store.records import (
     AddResult,
@@ -47,6 +49,7 @@ __all__ = [
     "DeliveryOutcome",
     "DeliveryPlan",
     "DeliveryRecord",
+    "FeedActivity",
     "FeedRecord",
     "FeedState",
     "InvalidCursorError",
@@ -60,12 +63,13 @@ __all__ = [
     "NewMatch",
     "PlannedDelivery",
     "Store",
+    "StoreCounts",
     "StoryInfo",
     "is_transient",
 ]
 
 
-class Store(FeedStore, ArticleStore, MatchStore, BrowseStore, DeliveryStore):
+class Store(FeedStore, ArticleStore, MatchStore, BrowseStore, HealthStore, DeliveryStore):
     """monitor's database. Open with ``Store.open(url)``; close with ``close()`` or ``with``."""
 
     @classmethod

@@ -134,10 +134,10 @@ def test_entity_declarations_are_refused_before_parsing(doctype: str) -> None:
 def test_billion_laughs_is_refused_quickly() -> None:
     lol = '<!ENTITY lol0 "lol">' + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
     body = f'<?xml version="1.0"?><!DOCTYPE r [{lol}]><rss version="2.0"><channel><title>&lol9;</title></channel></rss>'
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a busy machine's wait for a core is not the parser's
     with pytest.raises(FeedParseError):
         parse(body.encode())
-    assert time.monotonic() - started < 0.1
+    assert time.thread_time() - started < 0.1
 
 
 def test_entity_text_inside_the_document_is_allowed() -> None:
