@@ -49,7 +49,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": (
         "monitor.cli.web",
         "serve",
-        "Serve the web app until Ctrl-C: matches, rules and backtests, feeds, deliveries, the JSON API, Atom feeds,",
+        "Serve the web app until Ctrl-C: matches, rules and backtests, feeds, deliveries, the JSON API, Atom feeds, "
+        "/metrics, /healthz and /readyz.",
     ),
     "match": (
         "monitor.cli.rules",
