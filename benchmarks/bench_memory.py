@@ -242,6 +242,8 @@ def measure(
                 time.sleep(interval)
             peak.seconds = time.perf_counter() - started
             reader.join()
+            if child.stderr is not None:
+                child.stderr.close()
             if child.returncode not in (0, 1):
                 raise SystemExit(f"monitor poll failed ({child.returncode}): {b''.join(errors).decode()[-2000:]}")
             return peak
