@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from types import FrameType, TracebackType
 
 from monitor.errors import ExtractError
@@ -100,12 +100,13 @@ class _Language:
         return detect_language(text)
 
 
-async def _with_language(article: Extracted | None) -> Extracted | None:
+async def _with_language(article: Extracted | None, thread: ThreadPoolExecutor) -> Extracted | None:
     """The article with its language detected here when the page did not state it (as ``extract_html`` would),
-    in a thread: the model's few milliseconds stay off the event loop."""
+    in the pool's one language thread: the model's few milliseconds stay off the event loop, and one thread (the
+    work holds the GIL anyway) keeps the allocator from growing an arena per thread."""
     if article is None or article.lang is not None:
         return article
-    lang = await asyncio.to_thread(_Language.detect, article.text)
+    lang = await asyncio.get_running_loop().run_in_executor(thread, _Language.detect, article.text)
     return article if lang is None else dataclasses.replace(article, lang=lang)
 
 
@@ -132,6 +133,7 @@ class ExtractorPool:
         self._executor: ProcessPoolExecutor | None = None
         self._started = False  # the current executor has returned a page: its workers are up
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._language = ThreadPoolExecutor(1, thread_name_prefix="extract-language")
         self._closed = False
 
     def __enter__(self) -> ExtractorPool:
@@ -146,6 +148,7 @@ class ExtractorPool:
             self._closed, executor, self._executor = True, self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        self._language.shutdown(wait=True)
 
     async def extract(self, html: bytes | str, url: str, *, charset: str | None = None) -> Extracted | None:
         """``extract_html`` in a worker. Raises ``ExtractError`` on a timeout, a crash or a failed extraction."""
@@ -169,7 +172,7 @@ class ExtractorPool:
                 self._started = self._started or executor is self._executor
                 if error is not None:
                     raise ExtractError(error, url=url)
-                return await _with_language(article)
+                return await _with_language(article, self._language)
         _log.warning("extraction worker crashed url=%s", url)
         raise ExtractError("extraction worker crashed", url=url)
 
