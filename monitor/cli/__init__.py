@@ -24,7 +24,7 @@ from typer.core import TyperGroup
 
 from monitor.errors import MonitorError
 
-__all__ = ["COMMANDS", "app", "main"]
+__all__ = ["COMMANDS", "app", "load_command", "main"]
 
 #: Every command, in the order ``--help`` lists them: name -> (module, attribute: a command function or a Typer
 #: group, its one-line help as ``--help`` shows it). The module is imported when the command runs (or its own
