@@ -16,7 +16,6 @@ from __future__ import annotations
 import sqlite3
 from types import TracebackType
 
-from alembic.util import CommandError
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from monitor.errors import StoreError
@@ -40,7 +39,7 @@ from monitor.store.records import (
     NewMatch,
     PlannedDelivery,
 )
-from monitor.store.schema import upgrade_to_head
+from monitor.store.schema import UnknownRevisionError, upgrade_to_head
 
 __all__ = [
     "AddResult",
@@ -91,8 +90,7 @@ class Store(FeedStore, ArticleStore, MatchStore, BrowseStore, HealthStore, Deliv
         try:
             if migrate:
                 upgrade_to_head(engine)
-        except (SQLAlchemyError, sqlite3.Error, CommandError, OSError) as e:
-            # CommandError: the database is at a revision this code does not know (newer).
+        except (SQLAlchemyError, sqlite3.Error, UnknownRevisionError, OSError) as e:
             engine.dispose()
             raise StoreError(f"cannot open the database: {_describe_open(e)}") from e
         return cls(engine)
