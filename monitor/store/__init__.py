@@ -21,7 +21,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from monitor.errors import StoreError
 from monitor.store.articles import ArticleStore, DeliveryPlan
 from monitor.store.base import DEFAULT_BUSY_TIMEOUT, create_store_engine
+from monitor.store.corpus import CorpusArticle, CorpusStore, RuleActivity
 from monitor.store.deliveries import DeliveryOutcome, DeliveryRecord, DeliveryStore
+from monitor.store.feedback import FeedbackStore, JudgedMatch, Judgement
 from monitor.store.feeds import FeedStore
 from monitor.store.matches import MatchStore
 from monitor.store.records import (
@@ -43,23 +45,27 @@ __all__ = [
     "AddResult",
     "ArticleRecord",
     "ArticleSummary",
+    "CorpusArticle",
     "DeliveryOutcome",
     "DeliveryPlan",
     "DeliveryRecord",
     "FeedRecord",
     "FeedState",
+    "JudgedMatch",
+    "Judgement",
     "MatchDelivery",
     "MatchHit",
     "MatchRecord",
     "NewArticle",
     "NewMatch",
     "PlannedDelivery",
+    "RuleActivity",
     "Store",
     "is_transient",
 ]
 
 
-class Store(FeedStore, ArticleStore, MatchStore, DeliveryStore):
+class Store(FeedStore, ArticleStore, MatchStore, DeliveryStore, FeedbackStore, CorpusStore):
     """monitor's database. Open with ``Store.open(url)``; close with ``close()`` or ``with``."""
 
     @classmethod
