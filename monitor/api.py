@@ -184,17 +184,20 @@ class Monitor:
         text: str | None = None,
         days: float = 30.0,
         limit: int | None = None,
+        source: str = "draft.yaml",
     ) -> Backtest:
         """What a rule would have matched among the articles stored in the last ``days`` days, compared with the
         stored matches of its id (``monitor.backtest.draft_for`` says which rule: ``rule``, ``query``, ``text``).
-        Reads only: nothing is saved, alerted or written. ``limit``: items kept per status (counts are complete).
+        Reads only: nothing is saved, alerted or written. ``limit``: items kept per status (counts are complete);
+        ``source``: how errors name ``text`` (a file's path).
 
         Raises:
             RuleSetError, UnknownRuleError, ValueError: as ``draft_for``; StoreError.
         """
         from monitor.backtest import draft_for, run_backtest
 
-        draft, baseline = draft_for(self._rules, self.settings.rules.paths, rule=rule, query=query, text=text)
+        paths = self.settings.rules.paths
+        draft, baseline = draft_for(self._rules, paths, rule=rule, query=query, text=text, source=source)
         return run_backtest(self.store, draft, days=days, compare_with=baseline, limit=limit, clock=self.clock)
 
     def try_rules(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.clock import iso_utc, now_utc
+from monitor.notify.redact import redact_credentials
 from monitor.rules import Document, Match, RuleSet
 from monitor.rules.draft import Draft, draft_from_query, draft_from_rule, draft_from_text
 from monitor.store import ArticleSummary, CorpusArticle, Judgement, MatchHit, MatchRecord, Store
@@ -51,7 +52,7 @@ class BacktestItem:
             "status": self.status,
             "article": {
                 "id": art.id,
-                "url": art.url,
+                "url": redact_credentials(art.url),
                 "title": art.title,
                 "feed": art.feed,
                 "published": iso_utc(art.published) if art.published else None,
@@ -129,11 +130,12 @@ def draft_for(
     rule: str | None = None,
     query: str | None = None,
     text: str | None = None,
+    source: str = "draft.yaml",
 ) -> tuple[Draft, str | None]:
     """The rule to try and the rule id to compare it with: the rule ``rule`` in force; ``query`` (in place of the
     query of ``rule`` when given, keeping its filters); or the rule that ``text`` (a rule file, a list of rules or
     one rule's mapping) defines, ``rule`` picking one of several. ``rules`` gives the rules in force (loaded only
-    when needed: a draft's text does not need them).
+    when needed: a draft's text does not need them); errors in ``text`` name it ``source``.
 
     Raises:
         RuleSetError: the query or the text has errors.
@@ -141,7 +143,7 @@ def draft_for(
         ValueError: none of ``rule``, ``query`` and ``text`` is given.
     """
     if text is not None:
-        draft = draft_from_text(text, set_paths, rule_id=rule)
+        draft = draft_from_text(text, set_paths, rule_id=rule, name=source)
         return draft, draft.rule.id
     if query is not None:
         return draft_from_query(query, set_paths, base=rules().rule(rule) if rule else None), rule

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import re
+
 import yaml
 
 from monitor.clock import iso_utc
@@ -20,13 +22,21 @@ from monitor.store import JudgedMatch
 __all__ = ["example_of", "examples_yaml"]
 
 
+# What YAML 1.1 accepts in a stream (PyYAML's reader refuses the rest, even inside a comment).
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+_OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029\ufeff]")
+
+
 class _Dumper(yaml.SafeDumper):
     """Safe YAML; a string with line breaks as a literal block (PyYAML falls back to a quoted string when the
     text cannot be one exactly: trailing spaces, control characters)."""
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    # PyYAML writes NEL, LS, PS and BOM raw in plain and block scalars (allow_unicode), and reads them back as line
+    # breaks: quoted, they are escaped and read back as written.
+    style = '"' if _OTHER_BREAKS.search(value) else "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
@@ -73,5 +83,6 @@ def examples_yaml(rule_id: str, judged: Sequence[JudgedMatch]) -> str:
 
 
 def _one_line(text: str) -> str:
-    """A value inside a YAML comment: on one line (a line break would end the comment and start YAML)."""
-    return " ".join(text.split())
+    """A value inside a YAML comment: on one line (a line break would end the comment and start YAML), without the
+    characters YAML refuses anywhere in a file (control characters: the whole file would not load)."""
+    return " ".join(_NOT_PRINTABLE.sub("", text).split())

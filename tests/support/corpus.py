@@ -15,7 +15,7 @@ from pathlib import Path
 
 from monitor.api import Monitor
 from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesSettings, Settings
-from monitor.store import FeedRecord, NewArticle, NewMatch, Store
+from monitor.store import FeedRecord, NewArticle, NewMatch, PlannedDelivery, Store
 
 __all__ = ["NOW", "RULES", "Corpus"]
 
@@ -52,9 +52,13 @@ class Corpus:
     feed: FeedRecord
     articles: dict[str, int] = field(default_factory=dict)
     matches: dict[str, int] = field(default_factory=dict)
+    now: datetime = NOW
+    channel: str | None = None  # matches planned for delivery on this channel (pending)
 
     @classmethod
-    def build(cls, store: Store, folder: Path, url: str = "") -> Corpus:
+    def build(
+        cls, store: Store, folder: Path, url: str = "", *, now: datetime = NOW, channel: str | None = None
+    ) -> Corpus:
         rules = folder / "rules"
         rules.mkdir(exist_ok=True)
         (rules / "news.yaml").write_text(RULES, encoding="utf-8")
@@ -65,7 +69,7 @@ class Corpus:
             feeds=(FeedSettings(url="https://news.example/feed.xml", name="daily", tags=("asia",)),),
         )
         feed = store.sync_feeds(settings.feeds)[0]
-        corpus = cls(settings, store, feed)
+        corpus = cls(settings, store, feed, now=now, channel=channel)
         corpus.add("kept", KEPT, 2, "scam-raid")
         corpus.add("gained", GAINED, 3)
         corpus.add("lost", LOST, 5, "scam-raid")
@@ -74,12 +78,16 @@ class Corpus:
         corpus.add("other", OTHER, 1)
         return corpus
 
+    @staticmethod
+    def rules_text() -> str:
+        return RULES
+
     def monitor(self) -> Monitor:
-        return Monitor(self.settings, self.store, clock=lambda: NOW)
+        return Monitor(self.settings, self.store, clock=lambda: self.now)
 
     def add(self, name: str, article: tuple[str, str], days_ago: float, rule: str | None = None) -> int:
         title, text = article
-        when = NOW - timedelta(days=days_ago)
+        when = self.now - timedelta(days=days_ago)
         url = f"https://news.example/{name}.html"
         new = NewArticle(
             feed_id=self.feed.id,
@@ -96,7 +104,8 @@ class Corpus:
         word = title.split()[-1]
         hit = {"field": "title", "start": title.index(word), "end": len(title), "text": word}
         found = [NewMatch(rule, "old-version", "high", ("scams",), (hit,), title)] if rule else []
-        added = self.store.add_article_with_matches(new, found, lambda story, is_new: [], now=when)
+        planned = [PlannedDelivery(rule, self.channel)] if rule and self.channel else []
+        added = self.store.add_article_with_matches(new, found, lambda story, is_new: planned, now=when)
         self.articles[name] = added.article_id
         if rule:
             self.matches[name] = added.match_ids[0]
