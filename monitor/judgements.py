@@ -9,10 +9,9 @@ it, else quoted with escapes, so the loader reads back exactly the stored text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
-
-import re
 
 import yaml
 
