@@ -40,6 +40,7 @@ __all__ = [
     "SchedulerSettings",
     "Settings",
     "Size",
+    "WebSettings",
     "load_settings",
     "parse_duration",
     "parse_size",
@@ -197,6 +198,15 @@ class NotifySettings(_Section):
     digest_max_items: int = Field(default=200, ge=1)
 
 
+class WebSettings(_Section):
+    """The web app (``monitor serve``; inside ``monitor run`` when ``enabled``). Without a token it is read-only."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"  # loopback by default: expose it on purpose, behind a token
+    port: int = Field(default=8080, ge=0, le=65535)
+    token: str = ""  # e.g. "${MONITOR_WEB_TOKEN}"; every page, API call, Atom feed and /metrics then needs it
+
+
 class Settings(_Section):
     """The whole configuration. ``path`` is the file it came from (None: built-in defaults)."""
 
@@ -210,6 +220,7 @@ class Settings(_Section):
     channels: dict[str, ChannelSettings] = {}
     routes: tuple[RouteSettings, ...] = ()
     notify: NotifySettings = NotifySettings()
+    web: WebSettings = WebSettings()
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

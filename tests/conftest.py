@@ -106,3 +106,11 @@ from tests.support.dbfixtures import store, store_url  # noqa: E402, F401
 from tests.support.hostile import hostile_server  # noqa: E402, F401
 from tests.support.newssite import news_site  # noqa: E402, F401
 from tests.support.smtp import smtp_server  # noqa: E402, F401
+from tests.support.webapp import (  # noqa: E402, F401
+    browser_page,
+    chromium_browser,
+    live_server,
+    live_server_factory,
+    web_deployment,
+    web_monitor,
+)

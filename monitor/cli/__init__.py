@@ -123,12 +123,13 @@ def _setup_logging(level: int) -> None:
 
 
 def _register() -> None:
-    from monitor.cli import extract, feeds, notify, rules, run, tuning
+    from monitor.cli import extract, feeds, notify, rules, run, tuning, web
 
     app.command("run")(run.run)
     app.command("poll")(run.poll)
     app.command("demo")(run.demo)
     app.command("init")(run.init)
+    app.command("serve")(web.serve)
     rules.rules_app.command("backtest")(tuning.backtest)
     rules.rules_app.command("feedback")(tuning.feedback)
     app.add_typer(rules.rules_app, name="rules")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from monitor import clock
 from monitor.api import Monitor
-from monitor.clock import iso_utc
+from monitor.clock import iso_utc, minute
 from monitor.config import DatabaseSettings, Settings, load_settings
 from monitor.notify.redact import redact_credentials
 from monitor.store import MatchRecord, Store
@@ -85,28 +86,12 @@ def plain(value: object, style: str = "", *, lines: bool = False) -> Text:
     return Text(clean(value, lines=lines), style=style)
 
 
-def minute(value: datetime, sep: str = " ") -> str:
-    """``value`` to the minute, ``0001-01-01 00:00``: by hand, as strftime writes year 1 as ``1`` on Linux."""
-    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}{sep}{value.hour:02d}:{value.minute:02d}"
-
-
-# The zone every human-facing time is shown in: the configured [scheduler] timezone (set by ``settings_from``).
-_zone: list[ZoneInfo] = [ZoneInfo("UTC")]
-
-
 def local_time(value: datetime, *, seconds: bool = False) -> str:
-    """``value`` (naive UTC, as stored) in the configured ``[scheduler] timezone`` with its offset, to the minute
-    or (``seconds``: a time something is due) to the second: ``2026-12-05 23:06 +01:00``. JSON keeps ISO UTC."""
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    try:
-        local = aware.astimezone(_zone[0])
-    except (OverflowError, ValueError):  # the zone's offset would leave years 1..9999: show it in UTC
-        local = aware.astimezone(UTC)
-    offset = local.utcoffset() or timedelta()
-    sign, rest = ("-", -offset) if offset < timedelta() else ("+", offset)
-    hours, minutes = divmod(int(rest.total_seconds()) // 60, 60)
-    second = f":{local.second:02d}" if seconds else ""
-    return f"{minute(local)}{second} {sign}{hours:02d}:{minutes:02d}"
+    """``clock.local_time`` in the configured ``[scheduler] timezone`` (set by ``settings_from``)."""
+    return clock.local_time(value, _zone[0], seconds=seconds)
+
+
+_zone: list[ZoneInfo] = [ZoneInfo("UTC")]
 
 
 def link(url: object) -> str:

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -163,6 +163,15 @@ class StoreBase:
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.dispose()
+
+    def ping(self) -> None:
+        """Ask the database one trivial question (``/readyz``).
+
+        Raises:
+            StoreError: it does not answer.
+        """
+        with self._read("ping") as conn:
+            conn.execute(text("SELECT 1"))
 
     def _live_engine(self) -> Engine:
         if self._engine is None:
