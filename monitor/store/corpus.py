@@ -56,6 +56,11 @@ class RuleActivity:
     last_match: datetime | None = None
     recent: dict[int, int] = field(default_factory=dict)  # window in days -> matches in it (7, 30)
 
+    @classmethod
+    def quiet(cls, now: datetime, days: int = 30) -> RuleActivity:
+        """The activity of a rule without a stored match: every day of the span at 0."""
+        return cls(tuple((d, 0) for d in _span(now - timedelta(days=days), now)))
+
 
 class CorpusStore(StoreBase):
     """The window reads of ``Store``."""
@@ -128,8 +133,7 @@ class CorpusStore(StoreBase):
             for rule_id, when, n in conn.execute(per_day):
                 counts[rule_id][date.fromisoformat(str(when))] = int(n)
             rows = list(conn.execute(totals))
-        first, today = since.date(), now.date()
-        span = [date.fromordinal(o) for o in range(first.toordinal(), today.toordinal() + 1)]
+        span = _span(since, now)
         out: dict[str, RuleActivity] = {}
         for rule_id, last, *sums in rows:
             by_day = counts.get(rule_id, {})
@@ -139,6 +143,11 @@ class CorpusStore(StoreBase):
                 dict(zip(windows, (int(n or 0) for n in sums), strict=True)),
             )
         return out
+
+
+def _span(since: datetime, now: datetime) -> list[date]:
+    """Every UTC day from ``since`` to ``now``, both included."""
+    return [date.fromordinal(o) for o in range(since.date().toordinal(), now.date().toordinal() + 1)]
 
 
 def _record(row: Any) -> MatchRecord:
