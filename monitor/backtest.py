@@ -182,12 +182,14 @@ def run_backtest(
     scanned = timed_out = 0
     after = 0
 
+    def count(status: str, judgement: Judgement | None) -> None:
+        counts[status] += 1
+        if judgement is not None:
+            tally = judged.setdefault(status, {"relevant": 0, "not_relevant": 0})
+            tally["relevant" if judgement.relevant else "not_relevant"] += 1
+
     def add(item: BacktestItem) -> None:
-        counts[item.status] += 1
-        if item.judgement is not None:
-            verdict = "relevant" if item.judgement.relevant else "not_relevant"
-            tally = judged.setdefault(item.status, {"relevant": 0, "not_relevant": 0})
-            tally[verdict] += 1
+        count(item.status, item.judgement)
         if limit is None or len(kept[item.status]) < limit:
             kept[item.status].append(item)
 
@@ -195,11 +197,22 @@ def run_backtest(
         after = batch[-1].id
         scanned += len(batch)
         for article in batch:
-            found = ruleset.match(document_of(article))
-            timed_out += rule_id in found.timed_out
             before = stored.pop(article.id, None)
+            status = "kept" if before else "gained"
+            doc = document_of(article)
+            if limit is not None and len(kept[status]) >= limit:
+                # Counted, not shown: whether it matches is enough (no hits, witness or snippet to build).
+                late: list[str] = []
+                if ruleset.matching(doc, late):
+                    count(status, judgements.get(before.id) if before else None)
+                elif before is not None:
+                    add(_lost(before, judgements))
+                timed_out += bool(late)
+                continue
+            found = ruleset.match(doc)
+            timed_out += rule_id in found.timed_out
             if found:
-                add(_item("kept" if before else "gained", article.summary, found[0], before, judgements))
+                add(_item(status, article.summary, found[0], before, judgements))
             elif before is not None:
                 add(_lost(before, judgements))
     for before in stored.values():  # a stored match on an article gone from the window meanwhile: still lost

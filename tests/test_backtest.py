@@ -62,6 +62,10 @@ def test_a_rules_text_is_compared_with_the_stored_matches_of_its_id(corpus: Corp
 def test_limit_keeps_the_counts_whole(corpus: Corpus) -> None:
     result = corpus.monitor().backtest(query="scam*", days=30, limit=1)
     assert result.counts["gained"] == 3 and len(result.items) == 1
+    corpus.store.set_feedback(corpus.matches["kept"], True, "ana")
+    whole, counted = (corpus.monitor().backtest(rule="scam-raid", days=60, limit=n) for n in (None, 0))
+    assert counted.items == () and (counted.counts, counted.judged) == (whole.counts, whole.judged)
+    assert whole.judged == {"kept": {"relevant": 1, "not_relevant": 0}}
 
 
 @pytest.mark.parametrize(

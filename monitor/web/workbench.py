@@ -113,7 +113,7 @@ def api_backtest(request: Request, body: BacktestBody, _: Writer) -> Any:
 def workbench_page(request: Request, _: Reader, rule: str = "") -> Response:
     m = _monitor(request)
     chosen = m.rules.get(rule) if rule else None
-    return _render(request, m, rule=chosen.id if chosen else "", mode="rule" if chosen else "query")
+    return _render(request, m, rule=chosen.id if chosen else "", mode="rule")
 
 
 @router.post("/workbench", include_in_schema=False)
@@ -182,7 +182,7 @@ def _render(request: Request, m: Monitor, *, status_code: int = 200, **context: 
             "cut": max(0, len(doc.text) - SHOWN_TEXT),
             "trees": {e.rule.id: shown_tree(e.tree) for e in trial.explained},
         }
-    defaults = {"rule": "", "mode": "query", "query": "", "rule_text": "", "text": "", "url": "", "days": 30}
+    defaults = {"rule": "", "mode": "rule", "query": "", "rule_text": "", "text": "", "url": "", "days": 30}
     values = {**defaults, **context}
     values["days"] = f"{float(values['days']):g}"
     return page(
