@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
@@ -24,9 +24,11 @@ from monitor.web.auth import Reader, Writer, user_of
 from monitor.web.login import safe_next
 from monitor.web.render import page
 
-__all__ = ["Bar", "FeedbackBody", "RuleRow", "bars", "router"]
+__all__ = ["Bar", "FeedbackBody", "MatchId", "RuleRow", "bars", "router"]
 
 router = APIRouter()
+#: A match id as the store keeps it (an INTEGER column: 32 bits on PostgreSQL); larger is no match, not an error.
+MatchId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 _DAYS = 30  # the chart's span
 _CHART_W, _CHART_H = 186, 36  # px: 31 bars of 6 px
 
@@ -141,7 +143,7 @@ class FeedbackBody(BaseModel):
     summary="Mark a match relevant or not relevant",
     responses={403: {"description": "Read-only (no token configured) or a wrong CSRF token"}, 404: {}},
 )
-def api_feedback(request: Request, match_id: int, body: FeedbackBody, _: Writer) -> dict[str, Any]:
+def api_feedback(request: Request, match_id: MatchId, body: FeedbackBody, _: Writer) -> dict[str, Any]:
     """Record the verdict (with who and when); a second one replaces the first."""
     return _judgement_json(_judge(request, match_id, body.relevant))
 
@@ -149,7 +151,7 @@ def api_feedback(request: Request, match_id: int, body: FeedbackBody, _: Writer)
 @router.post("/matches/{match_id}/feedback", include_in_schema=False)
 def form_feedback(
     request: Request,
-    match_id: int,
+    match_id: MatchId,
     _: Writer,
     relevant: Annotated[str, Form()],
     next: Annotated[str, Form()] = "",  # noqa: A002 - the form field's name

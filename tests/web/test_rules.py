@@ -107,6 +107,8 @@ def test_feedback_through_the_api(client: TestClient, read_only: TestClient, web
     client.post(url, json={"relevant": False}, headers=BEARER)
     assert web_monitor.store.feedback_of([match.id])[match.id].relevant is False  # the latest judgement wins
     assert client.post("/api/v1/matches/999999/feedback", json={"relevant": True}, headers=BEARER).status_code == 404
+    huge = client.post(f"/api/v1/matches/{2**63}/feedback", json={"relevant": True}, headers=BEARER)
+    assert huge.status_code == 422  # past any stored id: a clear 4xx, not the database's overflow
     for bad in ({"relevant": "yes"}, {}, {"relevant": True, "more": 1}):
         assert client.post(url, json=bad, headers=BEARER).status_code == 422
 
