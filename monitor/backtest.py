@@ -175,62 +175,80 @@ def run_backtest(
         stored = {m.article.id: m for m in store.window_matches(compare_with, since, until)}
     judgements = store.feedback_of([m.id for m in stored.values()]) if stored else {}
     baseline = len(stored)
-    ruleset, rule_id = draft.ruleset, draft.rule.id
-    counts = {"gained": 0, "lost": 0, "kept": 0}
-    judged: dict[str, dict[str, int]] = {}
-    kept: dict[str, list[BacktestItem]] = {"gained": [], "lost": [], "kept": []}
-    scanned = timed_out = 0
-    after = 0
-
-    def count(status: str, judgement: Judgement | None) -> None:
-        counts[status] += 1
-        if judgement is not None:
-            tally = judged.setdefault(status, {"relevant": 0, "not_relevant": 0})
-            tally["relevant" if judgement.relevant else "not_relevant"] += 1
-
-    def add(item: BacktestItem) -> None:
-        count(item.status, item.judgement)
-        if limit is None or len(kept[item.status]) < limit:
-            kept[item.status].append(item)
-
+    tally = _Tally(limit)
+    scanned = timed_out = after = 0
     while batch := store.corpus_batch(since, until, after=after, limit=BATCH):
         after = batch[-1].id
         scanned += len(batch)
         for article in batch:
-            before = stored.pop(article.id, None)
-            status = "kept" if before else "gained"
-            doc = document_of(article)
-            if limit is not None and len(kept[status]) >= limit:
-                # Counted, not shown: whether it matches is enough (no hits, witness or snippet to build).
-                late: list[str] = []
-                if ruleset.matching(doc, late):
-                    count(status, judgements.get(before.id) if before else None)
-                elif before is not None:
-                    add(_lost(before, judgements))
-                timed_out += bool(late)
-                continue
-            found = ruleset.match(doc)
-            timed_out += rule_id in found.timed_out
-            if found:
-                add(_item(status, article.summary, found[0], before, judgements))
-            elif before is not None:
-                add(_lost(before, judgements))
+            timed_out += _step(draft, article, stored.pop(article.id, None), judgements, tally)
     for before in stored.values():  # a stored match on an article gone from the window meanwhile: still lost
-        add(_lost(before, judgements))
-    items = sorted((i for group in kept.values() for i in group), key=_order)
+        tally.add(_lost(before, judgements))
     return Backtest(
         draft=draft,
         compared_with=compare_with,
         since=since,
         until=until,
         scanned=scanned,
-        counts=counts,
-        items=tuple(items),
+        counts=tally.counts,
+        items=tally.items(),
         seconds=time.perf_counter() - started,
         timed_out=timed_out,
         baseline=baseline,
-        judged=judged,
+        judged=tally.judged,
     )
+
+
+class _Tally:
+    """The counts, the verdicts and the listed items (at most ``limit`` of each status) of a running backtest."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.counts = {"gained": 0, "lost": 0, "kept": 0}
+        self.judged: dict[str, dict[str, int]] = {}
+        self.listed: dict[str, list[BacktestItem]] = {"gained": [], "lost": [], "kept": []}
+
+    def full(self, status: str) -> bool:
+        return self.limit is not None and len(self.listed[status]) >= self.limit
+
+    def count(self, status: str, judgement: Judgement | None) -> None:
+        self.counts[status] += 1
+        if judgement is not None:
+            tally = self.judged.setdefault(status, {"relevant": 0, "not_relevant": 0})
+            tally["relevant" if judgement.relevant else "not_relevant"] += 1
+
+    def add(self, item: BacktestItem) -> None:
+        self.count(item.status, item.judgement)
+        if not self.full(item.status):
+            self.listed[item.status].append(item)
+
+    def items(self) -> tuple[BacktestItem, ...]:
+        return tuple(sorted((i for group in self.listed.values() for i in group), key=_order))
+
+
+def _step(
+    draft: Draft,
+    article: CorpusArticle,
+    before: MatchRecord | None,
+    judgements: dict[int, Judgement],
+    tally: _Tally,
+) -> bool:
+    """Run the draft over one article and count it; True when the rule's regex ran out of time on it."""
+    status = "kept" if before else "gained"
+    doc = document_of(article)
+    if tally.full(status):  # counted, not listed: whether it matches is enough (no hits or snippet to build)
+        late: list[str] = []
+        if draft.ruleset.matching(doc, late):
+            tally.count(status, judgements.get(before.id) if before else None)
+        elif before is not None:
+            tally.add(_lost(before, judgements))
+        return bool(late)
+    found = draft.ruleset.match(doc)
+    if found:
+        tally.add(_item(status, article.summary, found[0], before, judgements))
+    elif before is not None:
+        tally.add(_lost(before, judgements))
+    return draft.rule.id in found.timed_out
 
 
 def _order(item: BacktestItem) -> tuple[int, float, int]:
