@@ -165,13 +165,13 @@ class StoreBase:
             engine.dispose()
 
     def ping(self) -> None:
-        """Ask the database one trivial question (``/readyz``).
+        """Ask the database one cheap question that needs the schema (``/readyz``).
 
         Raises:
-            StoreError: it does not answer.
+            StoreError: it does not answer, or its tables are gone.
         """
         with self._read("ping") as conn:
-            conn.execute(text("SELECT 1"))
+            conn.execute(text("SELECT 1 FROM feeds LIMIT 1"))
 
     def _live_engine(self) -> Engine:
         if self._engine is None:

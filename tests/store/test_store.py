@@ -444,6 +444,7 @@ CALLS = {
     "release_deliveries": lambda s: s.release_deliveries([1], "w"),
     "release_feeds": lambda s: s.release_feeds([1], NOW),
     "rule_ids": lambda s: s.rule_ids(),
+    "ping": lambda s: s.ping(),
     "remove_feed": lambda s: s.remove_feed("x"),
     "story_articles": lambda s: s.story_articles(1),
     "sync_feeds": lambda s: s.sync_feeds([]),
