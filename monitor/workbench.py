@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from monitor.fetch import Resolver
 
-__all__ = ["Explained", "Trial", "fetch_article", "text_document", "try_document", "why_not"]
+__all__ = ["Explained", "MAX_TEXT", "Trial", "fetch_article", "text_document", "try_document", "why_not"]
 
 #: Pasted text longer than this is refused (the matcher reads at most its first 1 MB of a field anyway).
 MAX_TEXT = 1_000_000

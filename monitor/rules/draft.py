@@ -23,7 +23,7 @@ from monitor.rules.model import Rule
 from monitor.rules.syntax import parse_query
 from monitor.rules.yamlpos import MAX_FILE_BYTES, compose_file
 
-__all__ = ["Draft", "draft_from_query", "draft_from_rule", "draft_from_text", "rule_yaml", "rule_files"]
+__all__ = ["Draft", "draft_from_query", "draft_from_rule", "draft_from_text", "rule_files", "rule_yaml"]
 
 #: The keys of a rule that a query draft keeps from the rule it edits (the query is the draft's own).
 _KEPT = ("description", "severity", "tags", "lang", "feeds")

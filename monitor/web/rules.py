@@ -24,7 +24,20 @@ from monitor.web.auth import Reader, Writer, user_of
 from monitor.web.login import safe_next
 from monitor.web.render import page
 
-__all__ = ["Bar", "FeedbackBody", "MatchId", "RuleRow", "bars", "router"]
+__all__ = [
+    "Bar",
+    "FeedbackBody",
+    "MatchId",
+    "RuleRow",
+    "api_feedback",
+    "api_rules",
+    "bars",
+    "form_feedback",
+    "router",
+    "rule_page",
+    "rule_rows",
+    "rules_page",
+]
 
 router = APIRouter()
 #: A match id as the store keeps it (an INTEGER column: 32 bits on PostgreSQL); larger is no match, not an error.

@@ -26,7 +26,17 @@ from monitor.web.auth import Reader, Writer
 from monitor.web.render import page
 from monitor.workbench import Trial
 
-__all__ = ["BacktestBody", "TreeNode", "router", "shown_tree"]
+__all__ = [
+    "BacktestBody",
+    "LISTED",
+    "SHOWN_TEXT",
+    "TreeNode",
+    "api_backtest",
+    "router",
+    "shown_tree",
+    "workbench_action",
+    "workbench_page",
+]
 
 router = APIRouter()
 #: Items listed per status (gained, lost, kept) on the page and by default in the API; the counts are complete.
