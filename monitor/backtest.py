@@ -140,8 +140,10 @@ def draft_for(
     Raises:
         RuleSetError: the query or the text has errors.
         UnknownRuleError: ``rule`` names no rule in force.
-        ValueError: none of ``rule``, ``query`` and ``text`` is given.
+        ValueError: none of ``rule``, ``query`` and ``text`` is given, or both ``query`` and ``text``.
     """
+    if text is not None and query is not None:
+        raise ValueError("give a query or a rule's text, not both")
     if text is not None:
         draft = draft_from_text(text, set_paths, rule_id=rule, name=source)
         return draft, draft.rule.id

@@ -153,6 +153,7 @@ def test_a_backtest_of_the_rules_in_force_finds_what_they_stored(client: TestCli
         ({"rule": "kh-scam-crackdwn"}, 404, "did you mean 'kh-scam-crackdown'"),
         ({"text": "id: x\ntitle: X\n"}, 422, "draft.yaml:1:1: missing key 'query' in rule 'x'"),
         ({}, 422, "give a rule id, a query or a rule's text"),
+        ({"query": "a", "text": "id: a"}, 422, "give a query or a rule's text, not both"),
         ({"rule": "kh-scam-crackdown", "days": 0}, 422, "days"),
         ({"rule": "kh-scam-crackdown", "days": "many"}, 422, "days"),
         ('{"query": "a\\ud800b"}', 422, "unable to parse raw data as a unicode string"),  # JSON may spell one: no text
