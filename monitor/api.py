@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING
 from monitor.clock import now_utc
 from monitor.config import Settings, load_settings
 from monitor.extractpool import ExtractorPool
+from monitor.feedhealth import FeedHealth, feed_health
 from monitor.feedstate import OFFLINE_RETRY, offline, offline_state
 from monitor.fetch import Fetcher
 from monitor.notify import Notifier, SendReport
 from monitor.pipeline import Context, FeedResult, poll_due
 from monitor.rules import Document, Match, RuleSet
 from monitor.rules.watch import RuleWatcher
-from monitor.store import FeedRecord, JudgedMatch, Judgement, MatchRecord, RuleActivity, Store
+from monitor.store import DeliveryRecord, FeedRecord, JudgedMatch, Judgement, MatchRecord, RuleActivity, Store
 
 if TYPE_CHECKING:
     import httpx
@@ -169,6 +170,44 @@ class Monitor:
             if f.name not in known
         ]
         return sorted(stored + pending, key=lambda f: f.name)
+
+    def feed_health(self, days: int = 7) -> list[FeedHealth]:
+        """Every feed (as ``feeds``) with its articles per day over ``days`` days and whether it went silent
+        (``monitor.feedhealth``)."""
+        now = self.clock()
+        return feed_health(self.feeds(), self.store.feed_activity(now, days=days), now, days=days)
+
+    def poll_now(self, name: str) -> FeedResult | None:
+        """Poll one feed now, even inside its back-off (the Feeds page's "poll now"); None: no such feed."""
+        if self.store.get_feed(name) is None:
+            if all(f.name != name for f in self.settings.feeds):
+                return None
+            self.sync_feeds()  # a config feed the daemon has not stored yet
+        results = self.poll(feeds=[name], force=True)
+        return results[0] if results else FeedResult(name, "skipped", error="the feed is disabled")
+
+    def deliveries(
+        self, *, status: str | None = None, channel: str | None = None, limit: int | None = 100
+    ) -> list[DeliveryRecord]:
+        """The outbox, newest first, optionally of one status and channel."""
+        return self.store.list_deliveries(status=status, channel=channel, limit=limit)
+
+    def delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        """One delivery of the outbox, or None."""
+        return self.store.get_delivery(delivery_id)
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Deliveries by status, over every channel."""
+        return self.store.delivery_counts()
+
+    def retry_delivery(self, delivery_id: int) -> DeliveryRecord | None:
+        """Send a delivery whose last attempt failed again now: one more attempt (with whatever else is due); its
+        record after it, or None when no such delivery (``Store.requeue_delivery``) has this id."""
+        if not self.store.requeue_delivery(delivery_id, self.clock()):
+            return None
+        row = self.store.get_delivery(delivery_id)
+        self.deliver(digests=row is not None and row.mode == "digest")
+        return self.store.get_delivery(delivery_id)
 
     def matches(
         self, *, rule: str | None = None, since: datetime | None = None, limit: int | None = None

@@ -17,7 +17,7 @@ surrogate) and code downstream trips on others (a year-9999 date overflows when 
 - markup (``bound_tags``): a tag longer than ``MAX_TAG_CHARS`` loses its attributes (``<p a0=1 …>`` becomes ``<p>``)
   before a parser sees it: feedparser's SAX handler and libxml2's HTML parser are both quadratic in one tag's
   attributes (20,000 in one element: 5 s in feedparser, 3 s in lxml; 100,000: minutes).
-- dates: naive UTC; a date before ``MIN_DATE`` or more than ``MAX_FUTURE`` ahead is unknown (``None``): a year-1
+- dates: aware UTC; a date before ``MIN_DATE`` or more than ``MAX_FUTURE`` ahead is unknown (``None``): a year-1
   or year-9999 date says nothing true about when the article appeared, and an unknown date is what the rest of
   the pipeline already handles (treated as fresh).
 """
@@ -31,7 +31,7 @@ import urllib.parse
 from datetime import UTC, datetime, timedelta
 from typing import AnyStr
 
-from monitor.clock import now_utc
+from monitor.clock import as_utc, now_utc
 
 __all__ = [
     "INDEXABLE_BYTES",
@@ -69,7 +69,7 @@ MAX_KEY_BYTES = 2_048
 #: key the edge let through is stored as looked up.
 INDEXABLE_BYTES = 2_600
 MAX_TAG_CHARS = 20_000  # real tags are far shorter; what a longer one holds (a data: image) is no text
-MIN_DATE = datetime(1970, 1, 1)  # noqa: DTZ001 - times are naive UTC (docs/dev.md)
+MIN_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_FUTURE = timedelta(days=1)
 
 # Lone surrogates, C0 controls but tab, newline and CR, and DEL. CR is handled apart (it becomes a newline).
@@ -171,19 +171,18 @@ def clean_guid(value: object) -> str:
 
 
 def clean_date(when: datetime | None, now: datetime | None = None) -> datetime | None:
-    """``when`` as naive UTC, or None when absent, unconvertible or outside [``MIN_DATE``, now + ``MAX_FUTURE``].
+    """``when`` as aware UTC, or None when absent, unconvertible or outside [``MIN_DATE``, now + ``MAX_FUTURE``].
 
     An aware ``when`` is converted to UTC (a year-9999 date with a negative offset overflows: None); a naive one
-    is taken as UTC already. ``now`` is naive UTC (default: the clock).
+    is taken as UTC already. ``now`` defaults to the clock.
     """
     if when is None:
         return None
-    if when.tzinfo is not None:
-        try:
-            when = when.astimezone(UTC).replace(tzinfo=None)
-        except (OverflowError, ValueError):
-            return None
-    now = now or now_utc()
+    try:
+        when = as_utc(when)
+        now = as_utc(now or now_utc())
+    except (OverflowError, ValueError):
+        return None
     if when < MIN_DATE or when > now + MAX_FUTURE:
         return None
     return when

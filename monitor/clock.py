@@ -1,7 +1,9 @@
 """The one clock, the one way times are written, and the one name of this process.
 
-Times inside monitor and in its store are naive UTC (docs/storage.md): ``now_utc`` is the clock every stage takes
-by default (tests pass their own). Outside (JSON, CSV, logs) they are ISO 8601 with a ``Z`` (``iso_utc``).
+Times inside monitor are timezone-aware UTC (docs/storage.md): ``now_utc`` is the clock every stage takes by
+default (tests pass their own), ``as_utc`` makes any time aware UTC (a naive one is taken as UTC: feedparser's and
+the database's). The store keeps them as UTC without an offset and gives them back aware. Outside (JSON, CSV, logs)
+they are ISO 8601 with a ``Z`` (``iso_utc``).
 """
 
 from __future__ import annotations
@@ -11,19 +13,32 @@ import socket
 import uuid
 from datetime import UTC, datetime, timedelta, tzinfo
 
-__all__ = ["iso_utc", "local_time", "minute", "now_utc", "worker_id"]
+__all__ = ["MAX_TIME", "MIN_TIME", "as_utc", "iso_utc", "local_time", "minute", "now_utc", "worker_id"]
+
+
+MIN_TIME = datetime.min.replace(tzinfo=UTC)  # "since forever"
+MAX_TIME = datetime.max.replace(tzinfo=UTC)  # "never" (saturated arithmetic)
 
 
 def now_utc() -> datetime:
-    """Now, as naive UTC (how every time is stored and compared)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now, timezone-aware UTC (how every time is compared)."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` as aware UTC: a naive time is taken to be UTC already, an aware one is converted.
+
+    Raises:
+        OverflowError: converting it to UTC would leave years 1..9999.
+    """
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def iso_utc(value: datetime) -> str:
-    """``value`` as ISO 8601 UTC to the second: ``2026-12-05T21:30:00Z`` (an aware time is converted first)."""
+    """``value`` as ISO 8601 UTC to the second: ``2026-12-05T21:30:00Z`` (a naive time is taken as UTC)."""
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="seconds") + "Z"
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def worker_id(*, unique: bool = False) -> str:
@@ -39,7 +54,7 @@ def minute(value: datetime, sep: str = " ") -> str:
 
 
 def local_time(value: datetime, zone: tzinfo, *, seconds: bool = False) -> str:
-    """``value`` (naive UTC, as stored) in ``zone`` with its offset, to the minute or (``seconds``: a time something
+    """``value`` (UTC; naive is taken as UTC) in ``zone`` with its offset, to the minute or (``seconds``: a time something
     is due) to the second: ``2026-12-05 23:06 +01:00``. What people read; JSON keeps ISO UTC."""
     aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
     try:

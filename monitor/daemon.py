@@ -21,6 +21,7 @@ import re
 import signal
 import time
 from collections.abc import Callable, Coroutine
+from contextlib import AsyncExitStack
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +40,7 @@ from monitor.notify.redact import redact_credentials
 from monitor.pipeline import Context, FeedResult, due_feeds, parallel_polls, poll_feed
 from monitor.rules import RuleSet
 from monitor.rules.watch import RuleWatcher
-from monitor.store import Store
+from monitor.store import FeedRecord, Store
 
 __all__ = ["Daemon", "RuleWatcher", "SHUTDOWN_GRACE", "run_cycle"]
 
@@ -101,19 +102,56 @@ class Daemon:
         self._sending = asyncio.Lock()
         self._notifier: Notifier | None = None
         self._background: set[asyncio.Task[None]] = set()  # cycle summaries and deliveries a poll started
+        self._last_tick = time.monotonic()  # when the poll job last ran (``readiness``); the start counts as one
+        self._running: tuple[asyncio.AbstractEventLoop, Context] | None = None  # for ``poll_now`` from other threads
 
     def stop(self) -> None:
         self._stop.set()
 
+    def readiness(self) -> str | None:
+        """None while the scheduler ticks (its poll job ran within two ticks), else why not: ``/readyz``."""
+        if self._stop.is_set():
+            return "the daemon is stopping"
+        tick = self.settings.scheduler.tick
+        quiet = time.monotonic() - self._last_tick
+        return None if quiet <= 2 * tick else f"the scheduler has not ticked for {quiet:.0f} s (tick {tick:g} s)"
+
+    def poll_now(self, name: str) -> FeedResult | None:
+        """Poll one feed now, from another thread (the web app's "poll now"), on the daemon's loop with its fetcher
+        and extractors; a feed being polled gives that poll's result. None: no such feed."""
+        if self._running is None:
+            return self.monitor.poll_now(name)
+        loop, ctx = self._running
+        future = asyncio.run_coroutine_threadsafe(self._poll_now(name, ctx), loop)
+        return future.result(timeout=self.settings.scheduler.feed_timeout + 60)
+
+    async def _poll_now(self, name: str, ctx: Context) -> FeedResult | None:
+        feed = await asyncio.to_thread(self.store.get_feed, name)
+        if feed is None:
+            return None
+        if self._stop.is_set() or not feed.enabled:
+            return FeedResult(
+                name, "skipped", error="the daemon is stopping" if feed.enabled else "the feed is disabled"
+            )
+        return await asyncio.shield(self._polls.get(feed.id) or self._start_poll(feed, ctx))
+
     async def run(self) -> None:
         """Run until stopped. Running polls get ``SHUTDOWN_GRACE``, then are cancelled; a delivery run finishes."""
         loop = asyncio.get_running_loop()
+        web_socket = None
+        if self.settings.web.enabled:  # the web app in this process, on this loop: it stops with the daemon
+            from monitor.web.ops import listen, serve_web  # FastAPI is imported only when it is used
+
+            web_socket = listen(self.settings.web.host, self.settings.web.port)  # first: an address in use stops us
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         self.monitor.sync_feeds()
         for warning in (*self.settings.warnings, *self.monitor.rules.warnings):
             _log.warning("configuration warning: %s", warning)
-        async with self.monitor.session(extractor=self._extractor) as ctx:
+        async with self.monitor.session(extractor=self._extractor) as ctx, AsyncExitStack() as web:
+            if web_socket is not None:
+                _log.info("web app at %s", await web.enter_async_context(serve_web(self.monitor, self, web_socket)))
+            self._running = (loop, ctx)
             notifier = self._notifier = self.monitor.notifier
             scheduler = AsyncIOScheduler(timezone="UTC")
             # Polling and delivering are separate jobs, so a long poll never holds back the alerts already due.
@@ -146,6 +184,7 @@ class Daemon:
         """Start a task for each due feed not already being polled; the tick never waits for a poll."""
         if self._stop.is_set():
             return
+        self._last_tick = time.monotonic()
         await asyncio.to_thread(self.monitor.reload_rules)  # a big rule file takes seconds to load: not on the loop
         room = parallel_polls(self.settings) - len(self._polls)
         try:
@@ -153,14 +192,15 @@ class Daemon:
         except MonitorError as e:  # the database is down: try again next tick
             _log.error("due feeds not read error=%r", str(e))
             return
-        cycle = []
-        for feed in due:
-            task = asyncio.create_task(poll_feed(feed, ctx), name=f"poll {feed.name}")
-            self._polls[feed.id] = task
-            task.add_done_callback(functools.partial(self._poll_done, feed.id))
-            cycle.append(task)
+        cycle = [self._start_poll(feed, ctx) for feed in due]
         if cycle:
             self._in_background(self._cycle_done(cycle, time.monotonic()))
+
+    def _start_poll(self, feed: FeedRecord, ctx: Context) -> asyncio.Task[FeedResult]:
+        task = asyncio.create_task(poll_feed(feed, ctx), name=f"poll {feed.name}")
+        self._polls[feed.id] = task
+        task.add_done_callback(functools.partial(self._poll_done, feed.id))
+        return task
 
     def _poll_done(self, feed_id: int, task: asyncio.Task[FeedResult]) -> None:
         self._polls.pop(feed_id, None)

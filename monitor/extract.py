@@ -79,7 +79,7 @@ _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codec
 
 @dataclass(frozen=True)
 class Extracted:
-    """What a page yields. Strings are ``""`` when the page does not say; ``date`` is naive UTC. ``text`` is the
+    """What a page yields. Strings are ``""`` when the page does not say; ``date`` is aware UTC. ``text`` is the
     story's body; ``furniture`` the page furniture extraction kept (related lists, comments, promos), never matched."""
 
     title: str
@@ -177,7 +177,7 @@ def _date_params() -> dict[str, Any]:
 
 
 def _parse_date(value: str | None) -> datetime | None:
-    """trafilatura's date as naive UTC, None when absent or out of range (``clean_date``)."""
+    """trafilatura's date as aware UTC, None when absent or out of range (``clean_date``)."""
     if not value:
         return None
     try:

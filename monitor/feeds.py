@@ -61,7 +61,7 @@ _MAX_JSON_DIGITS = 4_000  # int() refuses more than 4,300 digits (CVE-2020-10735
 
 @dataclass(frozen=True)
 class FeedEntry:
-    """One feed item, as plain text. ``published`` is naive UTC; ``url`` is absolute http(s) or ""."""
+    """One feed item, as plain text. ``published`` is aware UTC; ``url`` is absolute http(s) or ""."""
 
     guid: str
     url: str
@@ -247,11 +247,11 @@ def _absolute(link: str, base: str) -> str:
 
 
 def _struct_to_datetime(value: Any) -> datetime | None:
-    """feedparser's UTC ``struct_time`` -> naive UTC datetime; None when absent or out of range."""
+    """feedparser's UTC ``struct_time`` -> aware UTC datetime; None when absent or out of range."""
     if value is None:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC).replace(tzinfo=None)
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
 

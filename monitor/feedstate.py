@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from monitor.clock import MAX_TIME
 from monitor.config import Settings
 from monitor.errors import FetchStatusError, MonitorError
 from monitor.store import FeedRecord, FeedState
@@ -72,7 +73,7 @@ def later(now: datetime, seconds: float) -> datetime:
     try:
         return now + timedelta(seconds=seconds)
     except OverflowError:
-        return datetime.max  # noqa: DTZ901 - naive UTC
+        return MAX_TIME
 
 
 def backoff_delay(failures: int, interval: float, max_backoff: float, retry_after: float | None = None) -> float:

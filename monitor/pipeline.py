@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from monitor import dedup
+from monitor import dedup, metrics
 from monitor.clock import now_utc, worker_id
 from monitor.config import Settings
 from monitor.errors import BlockedAddressError, FetchError, FetchTimeout, MonitorError
@@ -201,13 +201,14 @@ def _failed_state(feed: FeedRecord, ctx: Context, now: datetime, error: BaseExce
 
 
 async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) -> tuple[int, int, FeedState]:
-    response = await ctx.fetcher.fetch(
-        feed.url,
-        etag=feed.etag,
-        last_modified=feed.last_modified,
-        allow_private=_opens(feed, ctx, "allow_private"),
-        lane="feed",
-    )
+    with metrics.feed_fetch():  # timed and its failure counted for /metrics
+        response = await ctx.fetcher.fetch(
+            feed.url,
+            etag=feed.etag,
+            last_modified=feed.last_modified,
+            allow_private=_opens(feed, ctx, "allow_private"),
+            lane="feed",
+        )
     url, redirect_pending = follow_permanent(feed, response.permanent_url)
     ok = replace(
         feed.state,

@@ -1,4 +1,5 @@
-"""Shared fixtures: a clean environment per test, the store fixtures, the project's paths."""
+"""Shared fixtures: a clean environment per test, the store fixtures, the project's paths; the suite's xdist and
+Hypothesis set-up (CONTRIBUTING.md, "Tests in parallel")."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 # Third-party evaluation data (docs/benchmarks.md, "Evaluation data"): beside the checkout as shared/eval, or where
@@ -30,6 +33,31 @@ def needs_eval(path: Path) -> pytest.MarkDecorator:
 # Read before the autouse fixture clears MONITOR_* for each test.
 TEST_DATABASE_URL = os.environ.get("MONITOR_TEST_DATABASE_URL", "")
 
+# A terminal's size does not reach the CLI's tables: rich fixes a console's width from COLUMNS when the console is
+# made (at import), and an xdist worker inherits COLUMNS=80 from its parent (readline exports it there), so tables
+# would fold where a serial run's do not. Tests that care set COLUMNS for the call (CliRunner's env).
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
+# Property tests draw the same examples on every run (a seed from each test's own source), so a run passes or
+# fails the same way whichever worker takes the test and however busy the machine is; the time health check is
+# off for the same reason. `pytest --hypothesis-profile=explore` draws new examples and keeps failures in
+# .hypothesis/ to replay them, for hunting bugs on purpose.
+settings.register_profile(
+    "suite", derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("explore", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Without pytest-xdist (``-p no:xdist``) the ``--numprocesses``/``--dist`` of addopts are accepted and
+    ignored, so the README's command still runs, in one process."""
+    if not pluginmanager.has_plugin("xdist"):
+        group = parser.getgroup("xdist", "stand-ins while pytest-xdist is disabled")
+        group.addoption("--numprocesses", dest="numprocesses", default=None, help="ignored without pytest-xdist")
+        group.addoption("--dist", dest="dist", default="no", help="ignored without pytest-xdist")
+
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -43,6 +71,25 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def project() -> Path:
     return PROJECT
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup`` the tests of a module that share a module-scoped fixture (a poll of a page set, an
+    installed wheel, a warm extraction worker) run on one worker, so the fixture is made once; the others spread
+    test by test. Session-scoped fixtures (a loopback server, a browser) are one per worker anyway."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info is not None else ()
+        if any(d.scope in ("module", "class") for chain in defs for d in chain):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Slow tests first (a stable sort): xdist hands tests out in this order, so the last ones to start are short
+    and no worker is left running a 45-second corpus poll while the other one is idle."""
+    session.items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def _processes() -> dict[int, tuple[int, list[str]]]:
@@ -84,20 +131,37 @@ def _left_behind(before: set[int]) -> list[str]:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[_BEFORE] = set(_processes())
+    session.config.stash[_REPORTED] = []
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The suite fails if a process it started (a daemon, an extraction worker) is still running after it."""
+    """The suite fails if a process it started (a daemon, an extraction worker) is still running after it.
+
+    Under xdist each worker looks for its own (a daemon's parent is the worker) and hands the list to the controller
+    (``workeroutput``), which fails the run: a worker's exit status does not reach the command line."""
     before = session.config.stash.get(_BEFORE, set())
     deadline = time.monotonic() + 5.0  # an orphaned worker notices its owner is gone within a second
     while (left := _left_behind(before)) and time.monotonic() < deadline:
         time.sleep(0.2)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["left_behind"] = left
+        return
+    left += session.config.stash.get(_REPORTED, [])
     if left:
         print("\nprocesses left running by the test suite:\n  " + "\n  ".join(left), file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: collect what a finished worker found left running."""
+    left = getattr(node, "workeroutput", {}).get("left_behind", [])
+    node.config.stash.setdefault(_REPORTED, []).extend(f"{node.gateway.id}: {line}" for line in left)
+
+
 _BEFORE = pytest.StashKey[set[int]]()
+_REPORTED = pytest.StashKey[list[str]]()
 
 
 # The fixtures of the support modules, registered once for every test (a test names them as parameters).

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import typer
@@ -29,9 +29,10 @@ from monitor.cli.common import (
 )
 from monitor.cli.feedfiles import check_url, export_feeds, import_feeds, refuse_known
 from monitor.cli.rules import unknown_rule
-from monitor.clock import now_utc
+from monitor.clock import MAX_TIME, MIN_TIME, now_utc
 from monitor.config import FeedSettings, parse_duration
 from monitor.errors import MonitorError
+from monitor.feedhealth import feed_line
 from monitor.notify.redact import redact_credentials, shorten
 from monitor.store import FeedRecord
 
@@ -45,18 +46,7 @@ def _list_feeds(ctx: typer.Context, format: Format = typer.Option(Format.text, "
     """Feeds with their health: last success, last error, consecutive failures, next poll."""
     with monitor_from(ctx) as monitor:
         feeds = monitor.feeds()
-    # blocked_requests is not in FeedRecord.as_json (its keys are a contract: extended here, never renamed)
-    rows = [
-        _shown(
-            {**f.as_json(), "blocked_requests": f.blocked_requests},
-            "url",
-            "config_url",
-            "redirect_pending",
-            "last_error",
-            "last_entry_error",
-        )
-        for f in feeds
-    ]
+    rows = [feed_line(f) for f in feeds]  # the same objects as /api/v1/feeds
     if format is Format.json:
         print_jsonl(rows)
         return
@@ -219,7 +209,7 @@ def matches(
 
 
 def _since(value: str) -> datetime:
-    """The cutoff of ``--since``, naive UTC; one further back than year 1 (``99999999d``, year 1 at UTC+14) is year
+    """The cutoff of ``--since``, aware UTC; one further back than year 1 (``99999999d``, year 1 at UTC+14) is year
     1, one past year 9999 is its end."""
     try:
         seconds = parse_duration(value)
@@ -229,7 +219,7 @@ def _since(value: str) -> datetime:
         try:
             return now_utc() - timedelta(seconds=seconds)
         except OverflowError:
-            return datetime.min  # noqa: DTZ901 - naive UTC
+            return MIN_TIME
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -238,9 +228,9 @@ def _since(value: str) -> datetime:
         ) from None
     offset = parsed.utcoffset() or timedelta()
     try:
-        return parsed.replace(tzinfo=None) - offset
+        return parsed.replace(tzinfo=UTC) - offset
     except OverflowError:
-        return datetime.min if offset > timedelta() else datetime.max  # noqa: DTZ901 - naive UTC
+        return MIN_TIME if offset > timedelta() else MAX_TIME
 
 
 def _shown(row: dict[str, Any], *keys: str) -> dict[str, Any]:

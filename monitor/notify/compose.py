@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from monitor.clock import MAX_TIME
 from monitor.notify.render import ALSO_REPORTED_MAX, AlertArticle, AlertRule, DigestGroup, StoryAlert, clip
 from monitor.severity import severity_rank
 from monitor.store import ArticleRecord, DeliveryRecord
@@ -35,7 +36,7 @@ _StoryArticles = Callable[[int], Sequence[ArticleRecord]]
 _TITLE_MAX = 300
 _FEED_MAX = 100
 _SNIPPET_MAX = 1000
-_LAST = datetime.max  # noqa: DTZ901 (times are naive UTC throughout: monitor.clock)
+_LAST = MAX_TIME
 
 
 def group_by_story(rows: Iterable[DeliveryRecord]) -> list[list[DeliveryRecord]]:

@@ -69,7 +69,7 @@ class Notifier:
         rules: the rules (titles for alerts), or a callable giving the current ones at each run (hot reload);
             an alert for a rule not found shows its id.
         apprise_factory: makes an ``apprise.Apprise``-like object (tests).
-        clock: naive-UTC "now" used when a method gets no ``now``.
+        clock: aware-UTC "now" used when a method gets no ``now``.
     """
 
     def __init__(

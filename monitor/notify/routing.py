@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from monitor.clock import as_utc
 from monitor.config import RouteSettings, Settings
 from monitor.severity import severity_rank
 from monitor.store import PlannedDelivery
@@ -76,15 +77,15 @@ def route_applies(route: RouteSettings, rule: _RuleLike) -> bool:
 
 
 def next_digest_at(cron: str, tz: str, after: datetime) -> datetime:
-    """The first fire time of ``cron`` (in zone ``tz``) strictly after ``after``, as naive UTC."""
+    """The first fire time of ``cron`` (in zone ``tz``) strictly after ``after``, as aware UTC."""
     zone = ZoneInfo(tz)
     trigger = CronTrigger.from_crontab(cron, timezone=zone)
-    start = after.replace(tzinfo=UTC).astimezone(zone)
+    start = as_utc(after).astimezone(zone)
     fire: datetime | None = trigger.get_next_fire_time(None, start + timedelta(microseconds=1))
     if fire is None:  # a cron expression always fires again; guard for mypy and odd triggers
         raise ValueError(f"cron expression {cron!r} never fires after {after.isoformat()}")
     utc: datetime = fire.astimezone(UTC)
-    return utc.replace(tzinfo=None)
+    return utc
 
 
 def plan_deliveries(
@@ -100,8 +101,8 @@ def plan_deliveries(
         matches: rule matches (objects with ``.rule`` or ``.rule_id``, or plain rule ids).
         rules: the current rules, to look up ids: a ``RuleSet``, a ``Mapping`` by id or an iterable of rules.
         settings: channels, routes, ``notify.max_age`` and ``scheduler.timezone``.
-        published: the entry's published date (naive UTC), None when unknown (treated as fresh).
-        now: naive UTC.
+        published: the entry's published date (UTC), None when unknown (treated as fresh).
+        now: aware UTC.
 
     Returns:
         One ``PlannedDelivery`` per (rule, channel), immediate before digest, in match order.

@@ -102,7 +102,7 @@ def next_retry(attempts: int, first_attempt_at: datetime, now: datetime) -> date
     """When to try again after ``attempts`` failed attempts (the latest one at ``now``); None: give up.
 
     The waits are 1m, 5m, 30m and 2h, then 6h, until a day after the 2h retry. ``first_attempt_at`` anchors that
-    day (naive UTC, like every datetime here).
+    day (UTC, like every datetime here).
     """
     delay = RETRY_DELAYS[attempts - 1] if 0 < attempts <= len(RETRY_DELAYS) else RETRY_EVERY
     due = now + timedelta(seconds=delay)

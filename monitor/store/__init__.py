@@ -6,7 +6,8 @@ revision. Methods take and return the frozen dataclasses of ``records.py``; ever
 database error leaves the store as ``monitor.errors.StoreError``.
 
 The class is assembled from per-domain mixins: ``feeds.py``, ``articles.py``,
-``matches.py`` and ``deliveries.py`` (the outbox, owned by notify's engineer), all built
+``matches.py``, ``deliveries.py`` (the outbox, owned by notify's engineer) and ``health.py`` (counts and
+views for /metrics and the web's Feeds and Deliveries pages), all built
 on ``base.StoreBase`` (engine, transactions, error mapping). docs/storage.md has more.
 """
 
@@ -25,6 +26,7 @@ from monitor.store.corpus import CorpusArticle, CorpusStore, RuleActivity
 from monitor.store.deliveries import DeliveryOutcome, DeliveryRecord, DeliveryStore
 from monitor.store.feedback import FeedbackStore, JudgedMatch, Judgement
 from monitor.store.feeds import FeedStore
+from monitor.store.health import FeedActivity, HealthStore, StoreCounts
 from monitor.store.matches import MatchStore
 from monitor.store.records import (
     AddResult,
@@ -49,6 +51,7 @@ __all__ = [
     "DeliveryOutcome",
     "DeliveryPlan",
     "DeliveryRecord",
+    "FeedActivity",
     "FeedRecord",
     "FeedState",
     "JudgedMatch",
@@ -61,11 +64,12 @@ __all__ = [
     "PlannedDelivery",
     "RuleActivity",
     "Store",
+    "StoreCounts",
     "is_transient",
 ]
 
 
-class Store(FeedStore, ArticleStore, MatchStore, DeliveryStore, FeedbackStore, CorpusStore):
+class Store(FeedStore, ArticleStore, MatchStore, HealthStore, DeliveryStore, FeedbackStore, CorpusStore):
     """monitor's database. Open with ``Store.open(url)``; close with ``close()`` or ``with``."""
 
     @classmethod

@@ -35,7 +35,7 @@ class MatchStore(StoreBase):
 
         Args:
             rule: a rule id, or a glob (``scam-*``) as in routes.
-            since: only matches at or after this naive UTC time.
+            since: only matches at or after this time (UTC).
             limit: at most this many.
         """
         query = (

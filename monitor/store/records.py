@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from monitor import clock
 from monitor.clean import INDEXABLE_BYTES, bound_key, clean_text, clean_url, is_clean, strip_userinfo
 
 __all__ = [
@@ -33,10 +34,8 @@ __all__ = [
 
 
 def iso_utc(when: datetime | None) -> str | None:
-    """Render a naive UTC time as ``2026-11-03T08:15:00Z`` (None stays None)."""
-    if when is None:
-        return None
-    return when.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    """Render a UTC time as ``2026-11-03T08:15:00Z`` (None stays None)."""
+    return None if when is None else clock.iso_utc(when)
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,39 @@
 """The database schema as SQLModel tables (the source alembic autogenerates from).
 
 Only ``monitor.store`` uses these classes; they never leave it (the facade returns the
-frozen dataclasses of ``records.py``). Timestamps are naive UTC in plain ``DateTime`` columns: sqlmodel's default
-``UTCDateTime`` refuses naive values, and feedparser's dates are naive UTC. JSON columns use
-SQLAlchemy's portable ``JSON`` type (TEXT on SQLite, ``json`` on PostgreSQL).
+frozen dataclasses of ``records.py``). Timestamps are UTC without an offset in plain ``DateTime`` columns (the
+schema of every store since 0001); ``UTCDateTime`` converts at the seam: it takes aware times (and naive ones, taken
+as UTC) and gives back aware UTC. JSON columns use SQLAlchemy's portable ``JSON`` type (TEXT on SQLite, ``json`` on
+PostgreSQL).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, TypeDecorator, UniqueConstraint
 from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Article", "Delivery", "Entry", "Feed", "Feedback", "Match", "Story", "StoryKey", "metadata"]
+from monitor.clock import as_utc
+
+__all__ = ["Article", "Delivery", "Entry", "Feed", "Feedback", "Match", "Story", "StoryKey", "UTCDateTime", "metadata"]
 
 metadata = SQLModel.metadata
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A ``DateTime`` column holding UTC without an offset; Python sees aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
 
 
 class Feed(SQLModel, table=True):
@@ -36,15 +52,15 @@ class Feed(SQLModel, table=True):
     source: str = "config"  # "config" | "cli"
     etag: str | None = None
     last_modified: str | None = None
-    last_polled: datetime | None = Field(default=None, sa_type=DateTime)
-    last_success: datetime | None = Field(default=None, sa_type=DateTime)
+    last_polled: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_success: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_status: str | None = None  # ok | not_modified | error | skipped | gone
     last_error: str | None = None
     consecutive_failures: int = 0
-    next_poll: datetime | None = Field(default=None, sa_type=DateTime, index=True)
-    retry_after_until: datetime | None = Field(default=None, sa_type=DateTime)
+    next_poll: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    retry_after_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     blocked_requests: int = 0  # SSRF refusals, a hint that the feed links somewhere odd
-    created_at: datetime = Field(sa_type=DateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
     failed_entries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # entries that failed alone
     last_entry_error: str | None = None  # the last of them: "<entry key>: <exception class>: <message>"
     redirect_pending: str | None = None  # a permanent redirect seen once; the feed moves when the next poll repeats it
@@ -65,7 +81,7 @@ class Story(SQLModel, table=True):
     __tablename__ = "stories"
 
     id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = Field(sa_type=DateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
     title: str = ""
 
 
@@ -90,12 +106,12 @@ class Article(SQLModel, table=True):
     title: str = ""
     text: str = ""
     author: str | None = None
-    published: datetime | None = Field(default=None, sa_type=DateTime)
+    published: datetime | None = Field(default=None, sa_type=UTCDateTime)
     lang: str | None = None
     feed_id: int | None = Field(default=None, foreign_key="feeds.id", ondelete="SET NULL", index=True)
     feed_name: str = ""
     story_id: int = Field(foreign_key="stories.id", index=True)
-    fetched_at: datetime = Field(sa_type=DateTime)
+    fetched_at: datetime = Field(sa_type=UTCDateTime)
     extracted: bool = False  # True: full text from the page; False: the feed's summary
     # True: the link is on the feed's own site (stored under its canonical URL); False: a copy of another site's
     # article, stored under a key of its feed ("feed:<id>:<url>") so it can never claim that site's URL.
@@ -121,7 +137,7 @@ class Match(SQLModel, table=True):
     hits: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     snippet: str = ""
     story_id: int = Field(foreign_key="stories.id", index=True)
-    matched_at: datetime = Field(sa_type=DateTime, index=True)
+    matched_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 class Delivery(SQLModel, table=True):
@@ -141,12 +157,12 @@ class Delivery(SQLModel, table=True):
     mode: str = "immediate"  # "immediate" | "digest"
     status: str = "pending"  # "pending" | "sent" | "failed" | "suppressed"
     attempts: int = 0
-    next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = None
-    claimed_until: datetime | None = Field(default=None, sa_type=DateTime)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     claimed_by: str | None = None
-    created_at: datetime = Field(sa_type=DateTime)
-    sent_at: datetime | None = Field(default=None, sa_type=DateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Feedback(SQLModel, table=True):
@@ -158,4 +174,4 @@ class Feedback(SQLModel, table=True):
     match_id: int = Field(foreign_key="matches.id", ondelete="CASCADE", unique=True)
     relevant: bool
     judged_by: str = ""  # the web user's name or "api"; no accounts yet, so a free label
-    judged_at: datetime = Field(sa_type=DateTime)
+    judged_at: datetime = Field(sa_type=UTCDateTime)

@@ -111,14 +111,14 @@ def test_when_every_feed_fails_to_resolve_the_machine_is_offline_not_the_feeds_b
     config = write_config(
         tmp_path, feed("one", "http://news-one.invalid/feed.xml") + feed("two", "http://news-two.invalid/rss")
     )
-    before = datetime.now(UTC).replace(tzinfo=None)
+    before = datetime.now(UTC)
     code, out, _ = invoke(config, "poll")
     assert code == 1
     assert "2 feeds: 0 ok, 0 new, 0 matched, 2 failed" in out
     assert "Offline? Every feed failed to resolve its host or reach the network: they are tried again in 60 s" in out
     for row in feeds_json(config).values():
         assert row["consecutive_failures"] == 0 and row["last_status"] == "error"
-        due = datetime.fromisoformat(str(row["next_poll"]).replace("Z", ""))
+        due = datetime.fromisoformat(str(row["next_poll"]).replace("Z", "+00:00"))
         assert before + timedelta(seconds=55) <= due <= before + timedelta(seconds=120)  # not 15-20 min of back-off
     code, out, _ = invoke(config, "poll")  # back online? a poll by hand tries them at once (nothing is skipped)
     assert code == 1 and "2 failed" in out and "skipped" not in out and "Offline?" in out
@@ -252,7 +252,9 @@ def test_run_says_what_it_does_alerts_right_after_the_poll_and_kill_9_leaves_no_
     chat_server: ChatServer,  # noqa: F811
 ) -> None:
     news_site.add("mekong", *RAID)
-    tick = 30.0
+    # A tick far longer than a start and a poll take on the busiest machine: an alert before it can only have left
+    # right after its poll (it used to wait for the next tick), however long the start took
+    tick = 600.0
     config = write_config(
         tmp_path,
         feed("mekong", news_site.feed_url("mekong"), "allow_private = true", "allow_private_links = true"),
@@ -278,7 +280,7 @@ channels = ["chat", "email"]
             stderr=stderr,
         )
     try:
-        assert wait_for(lambda: bool(chat_server.messages()), tick), log.read_text()
+        assert wait_for(lambda: bool(chat_server.messages()), 200), log.read_text()
         arrived, arrived_at = time.monotonic() - started, time.time()
         assert wait_for(lambda: "poll cycle:" in log.read_text(), 10), log.read_text()
         workers = descendants(daemon.pid)
@@ -286,13 +288,13 @@ channels = ["chat", "email"]
         daemon.kill()  # kill -9: no handler runs
         daemon.wait()
     # the alert left right after its poll, long before the next tick (it used to wait for it)
-    assert arrived < tick - 5, arrived
+    assert arrived < tick, arrived
     assert "Scam raids" in json.dumps(chat_server.messages())
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d \+00:00", json.dumps(chat_server.messages()))  # [scheduler] timezone
     text = log.read_text()
     assert (
         f"monitor started: 1 feed, 1 rules, channels on: chat; off: email; database {tmp_path / 'monitor.db'}; "
-        "tick 30 s"
+        "tick 600 s"
     ) in text
     assert "warning: channel 'email' has no URL and is off (set MONITOR_EMAIL_URL)" in text
     cycle = re.search(

@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -110,7 +110,7 @@ def test_article_metadata() -> None:
     assert article.title == "Council approves flood barrier after three-year debate"
     assert article.author == "Maria Jensen"
     assert article.sitename == "The Riverside Gazette"
-    assert article.date == datetime(2024, 3, 5, 20, 30)  # 22:30+02:00 as naive UTC
+    assert article.date == datetime(2024, 3, 5, 20, 30, tzinfo=UTC)  # 22:30+02:00 as naive UTC
     assert article.lang == "en"
 
 

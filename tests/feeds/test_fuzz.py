@@ -15,7 +15,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -334,7 +334,7 @@ def assert_clean(entry: FeedEntry) -> None:
         and "@" not in entry.url.split("/")[2]
     )
     if entry.published is not None:
-        assert datetime(1970, 1, 1) <= entry.published <= now_utc() + timedelta(days=1)
+        assert datetime(1970, 1, 1, tzinfo=UTC) <= entry.published <= now_utc() + timedelta(days=1)
 
 
 def store_entry(
@@ -489,7 +489,7 @@ def assert_extracted_clean(extracted: Extracted) -> None:
         assert is_clean(getattr(extracted, name) or ""), name
     assert len(extracted.title) <= 1_000 and len(extracted.author) <= 200 and len(extracted.lang or "") <= 35
     if extracted.date is not None:
-        assert datetime(1970, 1, 1) <= extracted.date <= now_utc() + timedelta(days=1)
+        assert datetime(1970, 1, 1, tzinfo=UTC) <= extracted.date <= now_utc() + timedelta(days=1)
 
 
 @pytest.fixture

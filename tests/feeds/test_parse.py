@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -41,7 +41,7 @@ def test_rss_entry_fields_are_plain_text_with_absolute_links_and_utc_dates() -> 
     assert entry.guid == "g-1" and entry.url == "https://news.example/story/1?x=1"
     assert entry.title == "Raid in Poipet"
     assert entry.summary == "Police raided a compound & freed 200.\nSecond para"
-    assert entry.published == datetime(2026, 2, 2, 10, 30)  # naive UTC
+    assert entry.published == datetime(2026, 2, 2, 10, 30, tzinfo=UTC)  # naive UTC
     assert "Desk" in entry.author
 
 
@@ -53,7 +53,7 @@ def test_atom_content_and_updated_date() -> None:
     </entry></feed>"""
     [entry] = parse(body, "application/atom+xml").entries
     assert entry.title == "Crackdown & rescue" and entry.content == "One\nTwo & three"
-    assert entry.published == datetime(2026, 2, 3, 4, 5, 6)
+    assert entry.published == datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
 
 
 def test_guid_falls_back_to_link_then_to_a_hash_and_duplicates_keep_the_first() -> None:
@@ -134,10 +134,10 @@ def test_entity_declarations_are_refused_before_parsing(doctype: str) -> None:
 def test_billion_laughs_is_refused_quickly() -> None:
     lol = '<!ENTITY lol0 "lol">' + "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
     body = f'<?xml version="1.0"?><!DOCTYPE r [{lol}]><rss version="2.0"><channel><title>&lol9;</title></channel></rss>'
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a busy machine's wait for a core is not the parser's
     with pytest.raises(FeedParseError):
         parse(body.encode())
-    assert time.monotonic() - started < 0.1
+    assert time.thread_time() - started < 0.1
 
 
 def test_entity_text_inside_the_document_is_allowed() -> None:
@@ -179,7 +179,7 @@ def test_json_feed() -> None:
     assert feed.title == "JSON News" and len(feed.entries) == 2
     first, second = feed.entries
     assert (first.url, first.content, first.author) == ("https://news.example/a/1", "Freed & safe", "Desk")
-    assert first.published == datetime(2026, 2, 2, 10, 30)
+    assert first.published == datetime(2026, 2, 2, 10, 30, tzinfo=UTC)
     assert second.guid.startswith("sha256:") and second.content == "plain text"
 
 

@@ -11,14 +11,14 @@ import json
 import random
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from monitor.clock import now_utc
+from monitor.clock import as_utc, now_utc
 from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesSettings, Settings
 from monitor.daemon import RuleWatcher
 from monitor.fetch import Fetcher
@@ -133,8 +133,8 @@ def assert_all_clean(poller: Poller, expected: int = 20, feeds: int = 1) -> list
             assert not UNSAFE.search(article[name] or ""), (name, article[name])
         assert "@" not in article["url"]
         assert len(article["title"]) <= 1_000 and len(article["author"] or "") <= 200
-        published = article["published"]
-        assert published is None or datetime(1970, 1, 1) <= published <= now_utc() + timedelta(days=1)
+        published = article["published"]  # as stored: UTC without an offset
+        assert published is None or datetime(1970, 1, 1, tzinfo=UTC) <= as_utc(published) <= now_utc() + timedelta(days=1)
     assert not any(UNSAFE.search(key) for key in poller.entry_keys())
     titles = [a["title"] for a in articles]
     for i in range(20):  # every healthy item of every feed, untouched

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -224,7 +224,7 @@ def test_matches_and_deliveries_at_year_1_and_9999_with_extreme_cutoffs(
     # "--since 99999999999d" and a year-1 date east of UTC overflowed into a traceback; a negative --limit was a
     # database error on PostgreSQL; year 1 printed as "1-01-01".
     settings = make_settings({"chat": {"urls": ["json://127.0.0.1:9/hook"]}}, [{"channels": ["chat"]}])
-    for n, published in enumerate((datetime(1, 1, 1), datetime(9999, 12, 31, 23, 59))):
+    for n, published in enumerate((datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC))):
         add_story(
             store,
             settings,
@@ -233,7 +233,7 @@ def test_matches_and_deliveries_at_year_1_and_9999_with_extreme_cutoffs(
             title=f"[/x] @everyone {n}",
             text=_text(n),
             published=published,
-            now=datetime(1, 1, 1, 0, n) if n == 0 else T0,
+            now=datetime(1, 1, 1, 0, n, tzinfo=UTC) if n == 0 else T0,
         )
     config = _config(tmp_path, store_url)
 

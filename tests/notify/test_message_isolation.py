@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
+from monitor.clock import MAX_TIME, MIN_TIME
 from monitor.config import Settings
 from monitor.notify import Message, Notifier
 from monitor.notify.render import AlertArticle, AlertRule, Format, Renderer, StoryAlert, neutralise_mentions
@@ -71,7 +72,7 @@ def test_far_future_date_in_a_utc_plus_7_zone_is_delivered_with_the_others(
         url="https://news.example.org/far",
         title="Far future",
         text=_text(7),
-        published=datetime(9999, 12, 31, 23, 0),
+        published=datetime(9999, 12, 31, 23, 0, tzinfo=UTC),
         now=T0 + timedelta(seconds=1),
     )
     for n in range(4):
@@ -265,10 +266,10 @@ def test_also_reported_by_is_bounded(store: Store, chat_server: ChatServer) -> N
 def test_extreme_dates_render_in_every_zone(zone: str) -> None:
     renderer = Renderer(tz=zone)
     for when in (
-        datetime(9999, 12, 31, 23, 59),
-        datetime(1, 1, 1),
-        datetime.max,  # noqa: DTZ901 - naive UTC
-        datetime.min,  # noqa: DTZ901 - naive UTC
+        datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=UTC),
+        MAX_TIME,
+        MIN_TIME,
         datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-1))),
     ):
         alert = StoryAlert(1, (RAID_RULE,), AlertArticle("t", "https://a.example.org/", "f", when))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ HOSTILE = StoryAlert(
         title='<script>alert("x")</script> Raid in *Poipet* [win](http://evil.example)',
         url="https://news.example.org/poipet?id=1&x=2",
         feed="Khmer Times",
-        published=datetime(2026, 11, 3, 8, 15),
+        published=datetime(2026, 11, 3, 8, 15, tzinfo=UTC),
     ),
     snippet="Police raided a scam compound in Poipet, @everyone <!channel> <img src=x onerror=alert(1)>",
     hit_texts=("scam compound", "Poipet"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -70,11 +70,13 @@ def test_digest_deliveries_are_due_at_the_next_fire_time_in_the_configured_zone(
     )
     [planned] = plan_deliveries(["kh.raid"], [rule("kh.raid")], settings, None, T0)
     # 08:00 UTC is 15:00 in Phnom Penh; the next 08:00 there is 01:00 UTC the next day.
-    assert planned.not_before == datetime(2026, 11, 4, 1, 0)
+    assert planned.not_before == datetime(2026, 11, 4, 1, 0, tzinfo=UTC)
 
 
 def test_next_digest_at_is_the_next_fire_of_the_schedule() -> None:
-    assert next_digest_at("*/5 * * * *", "UTC", datetime(2026, 1, 1, 8, 0)) == datetime(2026, 1, 1, 8, 5)
+    assert next_digest_at("*/5 * * * *", "UTC", datetime(2026, 1, 1, 8, 0, tzinfo=UTC)) == datetime(
+        2026, 1, 1, 8, 5, tzinfo=UTC
+    )
 
 
 def test_retry_backoff_follows_the_schedule_then_gives_up_after_a_day() -> None:

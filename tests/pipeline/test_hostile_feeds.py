@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import tracemalloc
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import pytest
 
 from monitor import parsethread
+from monitor.clock import MAX_TIME
 from monitor.config import FeedSettings, FetchSettings, SchedulerSettings, load_settings
 from monitor.daemon import run_cycle
 from monitor.errors import BlockedAddressError, ConfigError
@@ -116,7 +117,7 @@ def test_a_non_ascii_validator_does_not_fail_the_feeds_next_polls(
 # --- time at the edges -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("clock", [datetime.max - timedelta(minutes=1), datetime(9999, 12, 31)])  # noqa: DTZ901 - naive UTC
+@pytest.mark.parametrize("clock", [MAX_TIME - timedelta(minutes=1), datetime(9999, 12, 31, tzinfo=UTC)])
 def test_a_clock_at_the_end_of_time_fails_no_poll(
     make_harness: Any,
     news_site: NewsSite,  # noqa: F811
@@ -140,7 +141,7 @@ def test_a_clock_at_the_end_of_time_fails_no_poll(
     assert (results["mekong"].status, results["mekong"].new) == ("ok", 1)
     assert results["wire"].status == "error" and "HTTP 429" in (results["wire"].error or "")
     for name in ("mekong", "wire"):
-        assert clock < h.feed(name).next_poll <= datetime.max  # saturated, not raised  # noqa: DTZ901 - naive UTC
+        assert clock < h.feed(name).next_poll <= MAX_TIME  # saturated, not raised
 
 
 def test_an_interval_of_millennia_polls_once_and_not_again(make_harness: Any, news_site: NewsSite) -> None:  # noqa: F811
@@ -153,7 +154,7 @@ def test_an_interval_of_millennia_polls_once_and_not_again(make_harness: Any, ne
     )
     results = h.poll()
     assert (results["mekong"].status, results["mekong"].new) == ("ok", 1) and results["other"].status == "ok"
-    assert h.feed("mekong").next_poll == datetime.max  # noqa: DTZ901 - naive UTC
+    assert h.feed("mekong").next_poll == MAX_TIME
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "-inf", "-5.0"])

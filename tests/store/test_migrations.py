@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from alembic import command
@@ -66,7 +66,7 @@ def test_upgrade_from_the_initial_revision_keeps_data(store_url: str) -> None:
                     "('kt', 'https://kt.example/feed', '[\"asia\"]', true, 'config', "
                     "0, 0, :now)"
                 ),
-                {"now": datetime(2026, 1, 1)},
+                {"now": datetime(2026, 1, 1, tzinfo=UTC)},
             )
     finally:
         engine.dispose()
@@ -74,7 +74,7 @@ def test_upgrade_from_the_initial_revision_keeps_data(store_url: str) -> None:
         [feed] = db.list_feeds()
         # 0002: the stored URL became the config's, so an unchanged config keeps the feed as it was
         [synced] = db.sync_feeds([FeedSettings(name="kt", url="https://kt.example/feed", tags=("asia",))])
-    assert (feed.name, feed.tags, feed.created_at) == ("kt", ("asia",), datetime(2026, 1, 1))
+    assert (feed.name, feed.tags, feed.created_at) == ("kt", ("asia",), datetime(2026, 1, 1, tzinfo=UTC))
     assert synced.url == "https://kt.example/feed"
     assert _revision(store_url) == head_revision()
 
@@ -91,10 +91,11 @@ def test_upgrade_from_0002_keeps_articles_owned_and_feeds_counted(store_url: str
                     "('kt', 'https://kt.example/moved', 'https://kt.example/feed', '[]', true, "
                     "'config', 0, 0, :now)"
                 ),
-                {"now": datetime(2026, 1, 1)},
+                {"now": datetime(2026, 1, 1, tzinfo=UTC)},
             )
             conn.execute(
-                text("INSERT INTO stories (id, created_at, title) VALUES (1, :now, 't')"), {"now": datetime(2026, 1, 1)}
+                text("INSERT INTO stories (id, created_at, title) VALUES (1, :now, 't')"),
+                {"now": datetime(2026, 1, 1, tzinfo=UTC)},
             )
             conn.execute(
                 text(
@@ -102,7 +103,7 @@ def test_upgrade_from_0002_keeps_articles_owned_and_feeds_counted(store_url: str
                     "story_id, fetched_at, extracted) VALUES ('https://kt.example/a', "
                     "'https://kt.example/a', 'h', 't', 'x', 'kt', 1, :now, false)"
                 ),
-                {"now": datetime(2026, 1, 1)},
+                {"now": datetime(2026, 1, 1, tzinfo=UTC)},
             )
     finally:
         engine.dispose()
@@ -188,7 +189,8 @@ def test_upgrade_from_0003_gives_stored_articles_no_furniture(store_url: str) ->
         with engine.begin() as conn:
             command.upgrade(alembic_config(conn), "0003")
             conn.execute(
-                text("INSERT INTO stories (id, created_at, title) VALUES (1, :now, 't')"), {"now": datetime(2026, 1, 1)}
+                text("INSERT INTO stories (id, created_at, title) VALUES (1, :now, 't')"),
+                {"now": datetime(2026, 1, 1, tzinfo=UTC)},
             )
             conn.execute(
                 text(
@@ -197,7 +199,7 @@ def test_upgrade_from_0003_gives_stored_articles_no_furniture(store_url: str) ->
                     "'https://kt.example/a', 'h', 't', 'body and its old furniture', 'kt', 1, :now, "
                     "true, true)"
                 ),
-                {"now": datetime(2026, 1, 1)},
+                {"now": datetime(2026, 1, 1, tzinfo=UTC)},
             )
     finally:
         engine.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.api import Monitor
@@ -19,7 +19,7 @@ from monitor.store import FeedRecord, NewArticle, NewMatch, PlannedDelivery, Sto
 
 __all__ = ["NOW", "RULES", "Corpus"]
 
-NOW = datetime(2026, 12, 1, 12, 0, 0)
+NOW = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 RULES = """
 sets:
   raid_words: [raid*, arrest*]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import cache
 from pathlib import Path
@@ -68,7 +68,7 @@ _TEMPLATES = {
 }
 _DEFAULT_TEMPLATES = ("wordpress", "newspaper", "plain", "amp")
 _PAGES_PER_OFFTOPIC_STORY = 3
-_BASE_DATE = datetime(2026, 11, 20, 8, 30)
+_BASE_DATE = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
 _NAV = {
     "en": ("Home", "Cambodia", "Business", "Sport", "World", "Lifestyle", "Opinion", "Video"),
     "km": ("ទំព័រដើម", "ព័ត៌មានជាតិ", "សេដ្ឋកិច្ច", "កីឡា", "អន្តរជាតិ", "វីដេអូ"),

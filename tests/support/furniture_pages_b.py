@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import cache
 from pathlib import Path
@@ -82,7 +82,7 @@ _SHAPES = (
 )  # comments
 _FIGURES = {"caption", "gallery"}
 _PROMOS = {"newsletter", "support", "app-promo", "listen", "author-bio", "correction", "read-to-earn"}
-_BASE_DATE = datetime(2026, 11, 27, 9, 15)
+_BASE_DATE = datetime(2026, 11, 27, 9, 15, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import cache
 
@@ -54,7 +54,7 @@ KINDS_C = (
 #: ``<aside>`` after the second paragraph; end: in the article after the body; after: outside the article.
 PLACES_C = ("before", "top", "inline", "aside", "end", "after")
 TEMPLATES_C = ("nextjs", "blogger", "medium", "vnportal", "idportal", "thportal", "zhportal", "kmsite", "frregional")
-_BASE_DATE = datetime(2026, 12, 4, 8, 40)
+_BASE_DATE = datetime(2026, 12, 4, 8, 40, tzinfo=UTC)
 
 
 class PageC(PageB):

@@ -8,7 +8,7 @@ deliveries ``plan_deliveries`` decides, exactly as the pipeline does.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from monitor.config import Settings
@@ -19,7 +19,7 @@ from monitor.store import AddResult, NewArticle, NewMatch, Store
 
 __all__ = ["T0", "add_story", "make_settings", "rule"]
 
-T0 = datetime(2026, 11, 3, 8, 0, 0)
+T0 = datetime(2026, 11, 3, 8, 0, 0, tzinfo=UTC)
 
 
 def make_settings(channels: dict[str, Any], routes: Sequence[dict[str, Any]] = (), **notify: Any) -> Settings:

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, select
 
 from monitor.api import Monitor
+from monitor.clock import iso_utc
 from monitor.web import create_app
 from tests.support.webapp import with_token
 
@@ -57,8 +58,7 @@ def test_the_rules_api_counts_what_is_stored(client: TestClient, web_monitor: Mo
         assert item["matches_7d"] == item["matches_30d"] == len(mine)  # all polled just now
         assert len(item["per_day"]) == 31 and sum(d["matches"] for d in item["per_day"]) == len(mine)
         if mine:
-            newest = max(x.matched_at for x in mine).replace(microsecond=0)
-            assert item["last_match"] == newest.isoformat() + "Z"
+            assert item["last_match"] == iso_utc(max(x.matched_at for x in mine))
         else:
             assert item["last_match"] is None
         rule = web_monitor.rules.rule(item["id"])
