@@ -22,7 +22,9 @@ from monitor.errors import StoreError
 from monitor.store.articles import ArticleStore, DeliveryPlan
 from monitor.store.base import DEFAULT_BUSY_TIMEOUT, create_store_engine
 from monitor.store.browse import BrowseStore, InvalidCursorError, MatchDetail, MatchFilter, MatchPage, StoryInfo
+from monitor.store.corpus import CorpusArticle, CorpusStore, RuleActivity
 from monitor.store.deliveries import DeliveryOutcome, DeliveryRecord, DeliveryStore
+from monitor.store.feedback import FeedbackStore, JudgedMatch, Judgement
 from monitor.store.feeds import FeedStore
 from monitor.store.health import FeedActivity, HealthStore, StoreCounts
 from monitor.store.matches import MatchStore
@@ -45,6 +47,7 @@ __all__ = [
     "AddResult",
     "ArticleRecord",
     "ArticleSummary",
+    "CorpusArticle",
     "DeliveryOutcome",
     "DeliveryPlan",
     "DeliveryRecord",
@@ -52,6 +55,8 @@ __all__ = [
     "FeedRecord",
     "FeedState",
     "InvalidCursorError",
+    "JudgedMatch",
+    "Judgement",
     "MatchDelivery",
     "MatchDetail",
     "MatchFilter",
@@ -61,6 +66,7 @@ __all__ = [
     "NewArticle",
     "NewMatch",
     "PlannedDelivery",
+    "RuleActivity",
     "Store",
     "StoreCounts",
     "StoryInfo",
@@ -68,7 +74,7 @@ __all__ = [
 ]
 
 
-class Store(FeedStore, ArticleStore, MatchStore, BrowseStore, HealthStore, DeliveryStore):
+class Store(FeedStore, ArticleStore, MatchStore, BrowseStore, HealthStore, DeliveryStore, FeedbackStore, CorpusStore):
     """monitor's database. Open with ``Store.open(url)``; close with ``close()`` or ``with``."""
 
     @classmethod
