@@ -114,6 +114,7 @@ class DocState:
         # Per field: term id -> spans of its occurrences in the field's text.
         self._spans: dict[str, dict[int, list[tuple[int, int]]]] = {name: {} for name in _ALL_FIELDS}
         self._operands: dict[tuple[str, tuple[int, ...]], list[_Occ]] = {}
+        self._live: dict[tuple[int, str], tuple[int, ...]] = {}
         # Per (NEAR node's operands, distance, order, field): the occurrences with a partner (``near_used``).
         self.near: dict[tuple[object, ...], list[_Occ]] = {}
         self._detect = detect
@@ -127,6 +128,21 @@ class DocState:
             self._lang = self._detect(f"{self.doc.title}\n{self.doc.text}")
             self._lang_done = True
         return self._lang
+
+    def live(self, tids: tuple[int, ...], field: str) -> tuple[int, ...]:
+        """The terms of ``tids`` (a set, a NEAR operand) whose key occurred in ``field`` or that have none, in
+        order (:meth:`TermTable.present`); cached per document. Only they can occur there.
+
+        Keyed by identity: ``tids`` of two terms or more are a compiled node's, alive as long as the rule set; a
+        single term (callers build such tuples on the fly) is returned as it is.
+        """
+        if len(tids) < 2:
+            return tids
+        key = (id(tids), field)
+        got = self._live.get(key)
+        if got is None:
+            got = self._live[key] = self.table.present(tids, self.fired[field])
+        return got
 
     def has(self, tid: int, field: str) -> bool:
         """Whether term ``tid`` occurs in ``field``: one set look-up when its key did not occur, or when the key
@@ -179,7 +195,7 @@ class DocState:
         cached = self._operands.get((field, tids))
         if cached is None:
             merged: set[_Occ] = set()
-            for t in tids:
+            for t in self.live(tids, field):
                 merged.update(self.term_occ(t, field))
             cached = sorted(merged)
             self._operands[(field, tids)] = cached
@@ -311,7 +327,7 @@ def is_true(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> 
         return False
     if kind == SET:
         for field in scope:
-            for t in c[1]:
+            for t in st.live(c[1], field):
                 if st.has(t, field):
                     return True
         return False
@@ -344,7 +360,7 @@ def _collect(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit])
     if kind == TERM or kind == SET:
         found = False
         for field in scope:
-            for t in (c[1],) if kind == TERM else c[1]:
+            for t in (c[1],) if kind == TERM else st.live(c[1], field):
                 spans = st.term_spans(t, field)
                 if spans:
                     found = True
