@@ -47,10 +47,12 @@ PER_FEED = 20
 _Entry = tuple[str, str, str, str]  # title, text, url, guid
 
 
-def feed_entries() -> list[_Entry]:
-    """The entries of the real news feeds, as a poll without full text sees them."""
+def feed_entries(limit: int | None = None) -> list[_Entry]:
+    """The entries of the real news feeds, as a poll without full text sees them (the first ``limit``)."""
     out: list[_Entry] = []
     for path in sorted((EVAL / "feeds" / "real" / "news").glob("*.xml")):
+        if limit is not None and len(out) >= limit:
+            break
         try:
             parsed = parse_feed(path.read_bytes(), "https://example.com/feed", {})
         except Exception:  # noqa: BLE001, S112 - a feed the parser refuses has no entries
