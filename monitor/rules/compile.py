@@ -184,6 +184,7 @@ class TermTable:
         self.memo: dict[object, Any] = {}
         # Per group of term ids (a set, a NEAR operand), by its identity: see :meth:`present`.
         self._groups: dict[int, _Group] = {}
+        self._canonical: dict[tuple[int, ...], tuple[int, ...]] = {}
 
     def set_ids(self, terms: tuple[Term, ...]) -> tuple[int, ...]:
         """The ids of a set's terms, one shared tuple per set."""
@@ -213,6 +214,11 @@ class TermTable:
                 self._key_strs.append(key)
             self.key_terms[kid].append(ct.id)
         return ct
+
+    def canonical(self, tids: tuple[int, ...]) -> tuple[int, ...]:
+        """One tuple for equal groups of term ids (NEAR operands): the matcher's per-document caches key them by
+        identity, and rules with the same operand share what one of them computed."""
+        return self._canonical.setdefault(tids, tids)
 
     def present(self, tids: tuple[int, ...], fired: AbstractSet[int]) -> tuple[int, ...]:
         """The terms of ``tids`` (a set's, a NEAR operand's) that can occur in a field whose fired keys are
@@ -278,7 +284,7 @@ def compile_node(node: Node, table: TermTable) -> CNode:
         return (OR, tuple(compile_node(c, table) for c in node.children))
     if isinstance(node, Near):
         left, right = _operand_terms(node.left, table), _operand_terms(node.right, table)
-        return (NEAR, left, right, node.distance, node.ordered)
+        return (NEAR, table.canonical(left), table.canonical(right), node.distance, node.ordered)
     raise TypeError(f"unknown node {node!r}")  # pragma: no cover
 
 

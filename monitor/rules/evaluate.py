@@ -113,7 +113,10 @@ class DocState:
         self._occ: dict[str, dict[int, list[_Occ]]] = {name: {} for name in _ALL_FIELDS}
         # Per field: term id -> spans of its occurrences in the field's text.
         self._spans: dict[str, dict[int, list[tuple[int, int]]]] = {name: {} for name in _ALL_FIELDS}
-        self._operands: dict[tuple[str, tuple[int, ...]], list[_Occ]] = {}
+        # Keyed by the identity of a NEAR operand's term ids: the compiler gives equal operands one tuple
+        # (``TermTable.canonical``), and hashing a shipped set's hundreds of ids at every look-up cost more than
+        # the look-up saved.
+        self._operands: dict[tuple[str, int], list[_Occ]] = {}
         self._live: dict[tuple[int, str], tuple[int, ...]] = {}
         # Per (NEAR node's operands, distance, order, field): the occurrences with a partner (``near_used``).
         self.near: dict[tuple[object, ...], list[_Occ]] = {}
@@ -192,13 +195,13 @@ class DocState:
         """Sorted distinct occurrences of any of ``tids`` (a NEAR operand) in ``field``; cached."""
         if len(tids) == 1:
             return self.term_occ(tids[0], field)
-        cached = self._operands.get((field, tids))
+        cached = self._operands.get((field, id(tids)))
         if cached is None:
             merged: set[_Occ] = set()
             for t in self.live(tids, field):
                 merged.update(self.term_occ(t, field))
             cached = sorted(merged)
-            self._operands[(field, tids)] = cached
+            self._operands[(field, id(tids))] = cached
         return cached
 
     def spans(self, field: str, occs: Iterable[_Occ]) -> list[SpanHit]:
@@ -238,7 +241,7 @@ def _near_true(st: DocState, c: CNode, field: str) -> bool:
 def near_used(st: DocState, c: CNode, field: str) -> list[_Occ]:
     """Sorted occurrences of either operand that have a partner within the distance (docs/rule-language.md: both operands);
     cached per document (the snippet's witness asks again)."""
-    key = (*c[1:], field)
+    key = (id(c[1]), id(c[2]), c[3], c[4], field)  # equal operands are one tuple (TermTable.canonical)
     cached = st.near.get(key)
     if cached is None:
         cached = st.near[key] = _near_used(st, c, field)
