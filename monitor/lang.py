@@ -86,9 +86,12 @@ def _identifier_class() -> Any:
 @functools.cache
 def _identifier() -> Any:
     # Loading the model takes ~1 s: once per process, on first use (workers warm it up at start).
-    from py3langid.langid import MODEL_FILE
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    return _identifier_class().from_model_file(MODEL_FILE, norm_probs=True)
+    try:
+        return _identifier_class().from_model_file(MODEL_FILE, norm_probs=True)
+    except AttributeError:  # a py3langid whose internals moved: its own (slower) walk, same answers
+        return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
 @functools.lru_cache(maxsize=64)
