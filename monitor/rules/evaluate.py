@@ -113,9 +113,7 @@ class DocState:
         self._occ: dict[str, dict[int, list[_Occ]]] = {name: {} for name in _ALL_FIELDS}
         # Per field: term id -> spans of its occurrences in the field's text.
         self._spans: dict[str, dict[int, list[tuple[int, int]]]] = {name: {} for name in _ALL_FIELDS}
-        # Keyed by the identity of a NEAR operand's term ids: the compiler gives equal operands one tuple
-        # (``TermTable.canonical``), and hashing a shipped set's hundreds of ids at every look-up cost more than
-        # the look-up saved.
+        # Keyed by the operand's identity (one tuple per distinct operand: TermTable.canonical).
         self._operands: dict[tuple[str, int], list[_Occ]] = {}
         self._live: dict[tuple[int, str], tuple[int, ...]] = {}
         # Per (NEAR node's operands, distance, order, field): the occurrences with a partner (``near_used``).
@@ -133,19 +131,9 @@ class DocState:
         return self._lang
 
     def live(self, tids: tuple[int, ...], field: str) -> tuple[int, ...]:
-        """The terms of ``tids`` (a set, a NEAR operand) whose key occurred in ``field`` or that have none, in
-        order (:meth:`TermTable.present`); cached per document. Only they can occur there.
-
-        Keyed by identity: ``tids`` of two terms or more are a compiled node's, alive as long as the rule set; a
-        single term (callers build such tuples on the fly) is returned as it is.
-        """
-        if len(tids) < 2:
-            return tids
-        key = (id(tids), field)
-        got = self._live.get(key)
-        if got is None:
-            got = self._live[key] = self.table.present(tids, self.fired[field])
-        return got
+        """The terms of ``tids`` (a set, a NEAR operand) that can occur in ``field``, cached per document (see
+        :meth:`TermTable.present`, which keys the cache by the tuple's identity)."""
+        return self.table.present(tids, self.fired[field], self._live, field)
 
     def has(self, tid: int, field: str) -> bool:
         """Whether term ``tid`` occurs in ``field``: one set look-up when its key did not occur, or when the key
