@@ -303,6 +303,13 @@ def run(sizes: list[int], n_articles: int, repeats: int, profiles: list[str]) ->
     return out
 
 
+def goal_row(n_articles: int = 150, repeats: int = 3) -> dict[str, float]:
+    """The goals' row: calibrated, 10,000 synthetic rules plus the shipped ones (``aps``: articles per second on
+    one core, ``vs_bare_norm``: x the bare pass with normalisation), for another benchmark to report beside its
+    own numbers (issue 16: bench_poll's side-by-side run)."""
+    return run([10000], n_articles, repeats, ["calibrated"])["calibrated"][-1]
+
+
 _REAL = "real articles, "
 #: The extraction benchmark's human-written article bodies (docs/benchmarks.md, "Evaluation data").
 _TRUTH = Path(os.environ.get("MONITOR_EVAL_DIR") or PROJECT.parent / "shared" / "eval") / "extraction-benchmark"
