@@ -121,24 +121,35 @@ def monitor_side(urls_file: Path, db: Path, full_text: bool) -> None:
     store = Store.open(settings.database.url)
     store.sync_feeds(settings.feeds)
 
-    async def cycle(probe: bool) -> tuple[float, list[Any], list[float]]:
+    async def idle_lag() -> list[float]:  # the machine's own share of the lag: the probe alone, no poll
+        lags: list[float] = []
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(2.0, stop.set)
+        await _lag_probe(lags, stop)
+        return lags
+
+    async def cycle(probe: bool) -> tuple[float, float, list[Any], list[float]]:
         lags: list[float] = []
         stop = asyncio.Event()
         task = asyncio.create_task(_lag_probe(lags, stop)) if probe else None
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         results = await run_cycle(settings, store, watcher.current, due_only=False)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         stop.set()
         if task is not None:
             await task
-        return elapsed, results, lags
+        return elapsed, cpu, results, lags
 
-    first, results, lags = asyncio.run(cycle(True))
-    second, results2, _ = asyncio.run(cycle(False))
+    idle = asyncio.run(idle_lag())
+    first, first_cpu, results, lags = asyncio.run(cycle(True))
+    second, second_cpu, results2, _ = asyncio.run(cycle(False))
     statuses = sorted({r.status for r in results2})
     out = {
         "first": first,
         "second": second,
+        "first_cpu": first_cpu,
+        "second_cpu": second_cpu,
+        "idle_lag_p99_ms": 1000 * _percentile(idle, 0.99),
         "entries": sum(r.new for r in results),
         "errors": [sum(r.status == "error" for r in rs) for rs in (results, results2)],
         "second_statuses": statuses,
@@ -209,14 +220,19 @@ def report(size: str, result: dict[str, list[dict[str, Any]]]) -> str:
     line = (
         f"| {size} | monitor first {_median(mon, 'first'):.2f} s ({_median(mon, 'entries'):.0f} entries, "
         f"{_median(mon, 'matches'):.0f} matches), all-304 {_median(mon, 'second'):.3f} s, "
-        f"loop lag p99 {_median(mon, 'lag_p99_ms'):.1f} ms (max {_median(mon, 'lag_max_ms'):.0f} ms)"
+        f"loop lag p99 {_median(mon, 'lag_p99_ms'):.1f} ms (max {_median(mon, 'lag_max_ms'):.0f} ms, idle loop "
+        f"{_median(mon, 'idle_lag_p99_ms'):.1f} ms), CPU first {_median(mon, 'first_cpu'):.2f} s, "
+        f"all-304 {_median(mon, 'second_cpu'):.3f} s"
     )
     if result.get("reader"):
         rd = result["reader"]
         line += (
             f" | reader first {_median(rd, 'first'):.2f} s ({_median(rd, 'entries'):.0f} entries), "
-            f"all-304 {_median(rd, 'second'):.3f} s | first x{_median(mon, 'first') / _median(rd, 'first'):.2f}, "
-            f"all-304 x{_median(mon, 'second') / _median(rd, 'second'):.2f}"
+            f"all-304 {_median(rd, 'second'):.3f} s, CPU first {_median(rd, 'first_cpu'):.2f} s, all-304 "
+            f"{_median(rd, 'second_cpu'):.3f} s | first x{_median(mon, 'first') / _median(rd, 'first'):.2f}, "
+            f"all-304 x{_median(mon, 'second') / _median(rd, 'second'):.2f} (CPU: "
+            f"x{_median(mon, 'first_cpu') / _median(rd, 'first_cpu'):.2f}, "
+            f"x{_median(mon, 'second_cpu') / _median(rd, 'second_cpu'):.2f})"
         )
     return line + f" | runs: {json.dumps(result)}"
 

@@ -23,15 +23,16 @@ def main() -> None:
     reader = make_reader(database)
     for url in urls:
         reader.add_feed(url)
-    times, errors, not_modified = [], [], []
+    times, cpu, errors, not_modified = [], [], [], []
     for _ in range(2):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         failed = unchanged = 0
         # scheduled=False: every feed, as monitor's cycle polls every feed (not only those due)
         for result in reader.update_feeds_iter(workers=workers, scheduled=False):
             failed += isinstance(result.value, Exception)
             unchanged += result.value is None
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
         errors.append(failed)
         not_modified.append(unchanged)
     entries = reader.get_entry_counts().total
@@ -40,6 +41,8 @@ def main() -> None:
     result = {
         "first": times[0],
         "second": times[1],
+        "first_cpu": cpu[0],
+        "second_cpu": cpu[1],
         "entries": entries,
         "errors": errors,
         "not_modified": not_modified,

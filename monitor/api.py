@@ -28,10 +28,12 @@ from monitor.extractpool import ExtractorPool
 from monitor.feedstate import OFFLINE_RETRY, offline, offline_state
 from monitor.fetch import Fetcher
 from monitor.notify import Notifier, SendReport
+from monitor.offloop import responsive_loop
 from monitor.pipeline import Context, FeedResult, poll_due
 from monitor.rules import Document, Match, RuleSet
 from monitor.rules.watch import RuleWatcher
 from monitor.store import FeedRecord, MatchRecord, Store
+from monitor.store.writer import StoreWriter
 
 if TYPE_CHECKING:
     import httpx
@@ -184,6 +186,7 @@ class Monitor:
     async def session(self, *, extractor: ExtractorPool | None = None) -> AsyncIterator[Context]:
         """The collaborators of polls: a fetcher and an extractor pool (a given pool is shared, not closed)."""
         settings = self.settings
+        responsive_loop()  # threads parsing, matching and storing hand the loop the GIL within a millisecond
         async with AsyncExitStack() as stack:
             fetcher = await stack.enter_async_context(
                 Fetcher(settings.fetch, transport=self._transport, resolver=self._resolver)
@@ -192,7 +195,8 @@ class Monitor:
                 extractor = stack.enter_context(
                     ExtractorPool(settings.fetch.extract_processes, timeout=settings.fetch.extract_timeout)
                 )
-            yield Context(settings, self.store, fetcher, self._rules, extractor, self.clock)
+            writer = stack.enter_context(StoreWriter(self.store))  # the polls' writes, off the loop, batched
+            yield Context(settings, self.store, fetcher, self._rules, extractor, self.clock, writer)
 
     async def poll_async(
         self,
