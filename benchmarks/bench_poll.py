@@ -237,6 +237,21 @@ def report(size: str, result: dict[str, list[dict[str, Any]]]) -> str:
     return line + f" | runs: {json.dumps(result)}"
 
 
+def matcher_row() -> str:
+    """The matcher's goal row from ``bench_rules.goal_row`` (shipped rules + 10,000 synthetic, one core)."""
+    sys.path.insert(0, str(HERE))
+    import bench_rules
+
+    goal_row = getattr(bench_rules, "goal_row", None)
+    if goal_row is None:
+        return "| matcher | bench_rules has no goal_row |"
+    row = goal_row()
+    return (
+        f"| matcher, shipped + 10,000 synthetic rules | {row['aps']:.0f} articles/s on one core (goal >= 1,000) | "
+        f"x{row['vs_bare_norm']:.2f} the bare automaton pass with normalisation (goal <= 3) |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against-reader", action="store_true", help="run reader on the same feeds")
@@ -245,6 +260,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=25, help="loopback addresses the feeds are spread over")
     parser.add_argument("--runs", type=int, default=1, help="rounds per size (the report gives medians)")
     parser.add_argument("--reader-venv", type=Path, default=READER_VENV)
+    parser.add_argument("--matcher", action="store_true", help="also the matcher's throughput row (bench_rules)")
     parser.add_argument("--monitor-side", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--pool-side", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -255,6 +271,8 @@ def main() -> None:
     if args.pool_side:
         pool_side(Path(args.pool_side))
         return
+    if args.matcher:
+        print(matcher_row(), flush=True)
     reader = reader_python(args.reader_venv) if args.against_reader else None
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes.split(","):

@@ -422,6 +422,7 @@ def test_copies_written_at_once_by_several_processes_are_one_story(store_url: st
 
 # --- errors -------------------------------------------------------------------------------
 
+
 def _batched(store: Store) -> None:
     with store.batch():
         store.mark_entries_seen(1, ["k"])
