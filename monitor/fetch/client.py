@@ -55,7 +55,6 @@ __all__ = ["FetchResult", "Fetcher"]
 
 _log = logging.getLogger(__name__)
 
-_KEEPALIVE = 8  # idle connections kept per connection slot
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 # The decoded body replaces the wire body, so these no longer describe it.
@@ -113,12 +112,8 @@ class Fetcher:
         resolver: Resolver | None = None,
     ) -> None:
         self._settings = settings
-        # Two lanes (feeds, pages), each with ``concurrency`` slots: the pool must hold both. Idle connections kept
-        # for more hosts than are polled at once: with 16 kept and feeds on 25 hosts taking turns, each request
-        # evicted the connection the next one needed, and an all-304 cycle was mostly TCP connects and closes.
-        limits = httpx.Limits(
-            max_connections=2 * settings.concurrency, max_keepalive_connections=_KEEPALIVE * settings.concurrency
-        )
+        # Two lanes (feeds, pages), each with ``concurrency`` slots: the pool must hold both.
+        limits = httpx.Limits(max_connections=2 * settings.concurrency, max_keepalive_connections=settings.concurrency)
         if transport is not None:
             self._strict = self._open = self._client(transport)
         else:
