@@ -230,15 +230,11 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) ->
 async def _new_entries(feed: FeedRecord, entries: Sequence[FeedEntry], ctx: Context) -> list[FeedEntry]:
     """Entries whose GUID and canonical URL this feed has never shown (each feed's first poll: all of them).
 
-    Keys are made and looked up in a thread (the store reads them in chunks): a feed of 95k items must not stall
+    Keys are made in a CPU thread and looked up in the store's (in chunks): a feed of 95k items must not stall
     every other feed's poll."""
-
-    def unseen() -> list[FeedEntry]:
-        keyed = [(entry, dedup.entry_keys(entry.guid, entry.url)) for entry in entries]
-        new = ctx.store.unseen_entries(feed.id, [k for _, ks in keyed for k in ks])
-        return [e for e, ks in keyed if ks and all(k in new for k in ks)]
-
-    return await in_thread(unseen)
+    keyed = await in_thread(lambda: [(entry, dedup.entry_keys(entry.guid, entry.url)) for entry in entries])
+    new = await stored(ctx.writer, ctx.store.unseen_entries, feed.id, [k for _, ks in keyed for k in ks])
+    return [e for e, ks in keyed if ks and all(k in new for k in ks)]
 
 
 async def _guarded_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, sites: frozenset[str], tally: _Tally) -> int:

@@ -183,7 +183,13 @@ class StoreBase:
 
     @contextmanager
     def _read(self, op: str) -> Iterator[Connection]:
-        """A read-only transaction; errors become ``StoreError`` naming ``op``."""
+        """A read-only transaction; errors become ``StoreError`` naming ``op``. Inside a ``batch``: a savepoint of
+        the batch's transaction (it sees the batch's writes, and an in-memory database's one connection is never
+        used by two transactions at once)."""
+        if getattr(self._batch, "conn", None) is not None:
+            with self._write(op) as conn:
+                yield conn
+            return
         engine = self._live_engine()
         try:
             with engine.connect() as conn, conn.begin():

@@ -108,3 +108,11 @@ def test_a_commit_that_fails_fails_every_caller_of_its_batch(store: Store) -> No
             return await asyncio.gather(*(writer.call(store.count_articles) for _ in range(3)), return_exceptions=True)
 
     assert all(isinstance(r, StoreError) for r in asyncio.run(main()))
+
+
+def test_a_read_inside_a_batch_sees_the_batch_writes(store: Store) -> None:
+    feed = store.add_feed("wire", "https://wire.example/feed")
+    with store.batch():
+        store.mark_entries_seen(feed.id, ["guid-1"])
+        assert store.unseen_entries(feed.id, ["guid-1", "guid-2"]) == {"guid-2"}
+    assert store.unseen_entries(feed.id, ["guid-1", "guid-2"]) == {"guid-2"}
