@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Table, or_, select
 
+from monitor.clock import iso_utc
 from monitor.store.base import StoreBase
 from monitor.store.records import MatchHit
 from monitor.store.tables import Article, Delivery, Match, metadata
@@ -62,7 +63,7 @@ class DeliveryRecord:
         """The ``deliveries --format json`` object."""
 
         def iso(when: datetime | None) -> str | None:
-            return None if when is None else when.replace(microsecond=0).isoformat() + "Z"
+            return None if when is None else iso_utc(when)
 
         return {
             "id": self.id,
