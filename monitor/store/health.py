@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, String, Table, and_, bindparam, func, or_, select, type_coerce
@@ -179,7 +179,9 @@ def _when(value: Any) -> datetime:
 
 
 def _as_datetime(value: Any) -> datetime | None:
-    """A timestamp as the driver gives it: SQLite's ``max()`` of a DateTime column is text, not a datetime."""
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
+    """A timestamp as the driver gives it, as aware UTC: SQLite's ``max()`` of a DateTime column is text, not a
+    datetime, and raw reads (``type_coerce``) bypass ``UTCDateTime``, so they come naive."""
+    if value is None:
+        return None
+    found = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
