@@ -32,7 +32,7 @@ from monitor.notify import Notifier, SendReport
 from monitor.pipeline import Context, FeedResult, poll_due
 from monitor.rules import Document, Match, RuleSet
 from monitor.rules.watch import RuleWatcher
-from monitor.store import DeliveryRecord, FeedRecord, MatchRecord, Store
+from monitor.store import DeliveryRecord, FeedRecord, MatchDetail, MatchFilter, MatchPage, MatchRecord, Store
 
 if TYPE_CHECKING:
     import httpx
@@ -212,6 +212,17 @@ class Monitor:
     ) -> list[MatchRecord]:
         """Stored matches, newest first, with their article and deliveries."""
         return self.store.list_matches(rule=rule, since=since, limit=limit)
+
+    def browse_matches(
+        self, where: MatchFilter | None = None, *, limit: int = 50, cursor: str | None = None
+    ) -> MatchPage:
+        """A page of stored matches newest first, filtered and searched (docs/web.md); ``next`` is the next page's
+        cursor. ``InvalidCursorError`` for a cursor this store did not give."""
+        return self.store.browse_matches(where, limit=limit, cursor=cursor)
+
+    def match_detail(self, match_id: int) -> MatchDetail | None:
+        """One stored match in full (article text, every rule that matched it, its story), or None."""
+        return self.store.match_detail(match_id)
 
     def match(self, documents: Iterable[Document]) -> Iterator[tuple[Document, Match]]:
         """Run the current rules over documents (nothing is stored): each (document, match), in input order."""

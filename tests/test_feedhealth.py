@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from monitor.feedhealth import MIN_SILENCE, feed_health, feed_line, silence, usual_gap
 from monitor.store import FeedActivity, FeedRecord
 
-NOW = datetime(2026, 12, 6, 12, 0)
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 FEED = FeedRecord(
     id=1,
     name="wire",

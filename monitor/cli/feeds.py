@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -29,11 +29,12 @@ from monitor.cli.common import (
 )
 from monitor.cli.feedfiles import check_url, export_feeds, import_feeds, refuse_known
 from monitor.cli.rules import unknown_rule
-from monitor.clock import MAX_TIME, MIN_TIME, now_utc
+from monitor.clock import now_utc
 from monitor.config import FeedSettings, parse_duration
 from monitor.errors import MonitorError
 from monitor.feedhealth import feed_line
-from monitor.notify.redact import redact_credentials, shorten
+from monitor.matchview import cutoff, shown_match
+from monitor.notify.redact import shorten
 from monitor.store import FeedRecord
 
 __all__ = ["feeds_app", "matches"]
@@ -188,10 +189,10 @@ def matches(
     format: Format = typer.Option(Format.text, "--format", "-f"),
 ) -> None:
     """Stored matches, newest first, with their delivery state. Exit 1 when there are none."""
-    cutoff = _since(since) if since else None
+    start = _since(since) if since else None
     store = open_store(settings_from(ctx))
     try:
-        found = store.list_matches(rule=rule, since=cutoff, limit=limit)
+        found = store.list_matches(rule=rule, since=start, limit=limit)
         unknown = unknown_rule(settings_from(ctx), rule, store.rule_ids) if rule and not found else None
     finally:
         store.close()
@@ -199,9 +200,9 @@ def matches(
         print_error(unknown)
         raise typer.Exit(2)
     if format is Format.json:
-        print_jsonl(_shown_match(m.as_json()) for m in found)
+        print_jsonl(shown_match(m) for m in found)
     elif format is Format.csv:
-        _write_csv([_flat(_shown_match(m.as_json())) for m in found])
+        _write_csv([_flat(shown_match(m)) for m in found])
     else:
         print_matches(found)
     if not found:
@@ -209,38 +210,11 @@ def matches(
 
 
 def _since(value: str) -> datetime:
-    """The cutoff of ``--since``, aware UTC; one further back than year 1 (``99999999d``, year 1 at UTC+14) is year
-    1, one past year 9999 is its end."""
+    """The cutoff of ``--since``, aware UTC (``monitor.matchview.cutoff``)."""
     try:
-        seconds = parse_duration(value)
-    except ValueError:
-        pass
-    else:
-        try:
-            return now_utc() - timedelta(seconds=seconds)
-        except OverflowError:
-            return MIN_TIME
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is neither a duration (2h, 3d) nor a date (2026-11-01)", param_hint="--since"
-        ) from None
-    offset = parsed.utcoffset() or timedelta()
-    try:
-        return parsed.replace(tzinfo=UTC) - offset
-    except OverflowError:
-        return MIN_TIME if offset > timedelta() else MAX_TIME
-
-
-def _shown(row: dict[str, Any], *keys: str) -> dict[str, Any]:
-    """``row`` with credentials hidden in its ``keys`` (URLs, errors that name URLs)."""
-    return {**row, **{k: redact_credentials(row[k]) for k in keys if row.get(k)}}
-
-
-def _shown_match(row: dict[str, Any]) -> dict[str, Any]:
-    deliveries = [_shown(d, "last_error") for d in row["deliveries"]]
-    return {**row, "article": _shown(row["article"], "url"), "deliveries": deliveries}
+        return cutoff(value, now_utc())
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--since") from None
 
 
 def _flat(line: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from monitor.store.base import create_store_engine
+from monitor.store.search import is_search_object
 from monitor.store.tables import metadata
 
 __all__: list[str] = []
@@ -26,6 +27,8 @@ def _configure(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # The search index (0006) is raw SQL no model describes: autogenerate must not drop it.
+        include_name=lambda name, _type, _parents: not is_search_object(name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -6,8 +6,8 @@ revision. Methods take and return the frozen dataclasses of ``records.py``; ever
 database error leaves the store as ``monitor.errors.StoreError``.
 
 The class is assembled from per-domain mixins: ``feeds.py``, ``articles.py``,
-``matches.py``, ``deliveries.py`` (the outbox, owned by notify's engineer) and ``health.py`` (counts and
-views for /metrics and the web's Feeds and Deliveries pages), all built
+``matches.py``, ``browse.py`` (the dashboard's reads, with ``search.py``), ``deliveries.py`` (the outbox, owned by
+notify's engineer) and ``health.py`` (counts and views for /metrics and the web's Feeds and Deliveries pages), all built
 on ``base.StoreBase`` (engine, transactions, error mapping). docs/storage.md has more.
 """
 
@@ -22,6 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from monitor.errors import StoreError
 from monitor.store.articles import ArticleStore, DeliveryPlan
 from monitor.store.base import DEFAULT_BUSY_TIMEOUT, create_store_engine
+from monitor.store.browse import BrowseStore, InvalidCursorError, MatchDetail, MatchFilter, MatchPage, StoryInfo
 from monitor.store.deliveries import DeliveryOutcome, DeliveryRecord, DeliveryStore
 from monitor.store.feeds import FeedStore
 from monitor.store.health import FeedActivity, HealthStore, StoreCounts
@@ -51,19 +52,24 @@ __all__ = [
     "FeedActivity",
     "FeedRecord",
     "FeedState",
+    "InvalidCursorError",
     "MatchDelivery",
+    "MatchDetail",
+    "MatchFilter",
     "MatchHit",
+    "MatchPage",
     "MatchRecord",
     "NewArticle",
     "NewMatch",
     "PlannedDelivery",
     "Store",
     "StoreCounts",
+    "StoryInfo",
     "is_transient",
 ]
 
 
-class Store(FeedStore, ArticleStore, MatchStore, HealthStore, DeliveryStore):
+class Store(FeedStore, ArticleStore, MatchStore, BrowseStore, HealthStore, DeliveryStore):
     """monitor's database. Open with ``Store.open(url)``; close with ``close()`` or ``with``."""
 
     @classmethod

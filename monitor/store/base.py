@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from monitor.errors import StoreError
+from monitor.store.search import PG_SEARCH_FUNCTION, search_text
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "StoreBase", "chunked", "create_store_engine"]
 
@@ -112,6 +113,8 @@ def _sqlite_engine(url: URL, busy_timeout: float) -> Engine:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode, and much faster
         cursor.close()
+        # The search index's triggers call it (migration 0006): every connection that writes articles needs it.
+        dbapi_conn.create_function(PG_SEARCH_FUNCTION, 1, search_text, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

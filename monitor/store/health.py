@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, String, Table, and_, bindparam, func, or_, select, type_coerce
 
+from monitor.clock import as_utc
 from monitor.store.deliveries import DeliveryRecord, DeliveryStore
 from monitor.store.tables import Article, Delivery, Feed, Match, metadata
 
@@ -179,9 +180,8 @@ def _when(value: Any) -> datetime:
 
 
 def _as_datetime(value: Any) -> datetime | None:
-    """A timestamp as the driver gives it, as aware UTC: SQLite's ``max()`` of a DateTime column is text, not a
-    datetime, and raw reads (``type_coerce``) bypass ``UTCDateTime``, so they come naive."""
+    """A timestamp as the driver gives it (SQLite's ``max()`` of a DateTime column is text, not a datetime), as aware
+    UTC (the database holds UTC without an offset)."""
     if value is None:
         return None
-    found = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)
+    return as_utc(value if isinstance(value, datetime) else datetime.fromisoformat(str(value)))

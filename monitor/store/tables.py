@@ -147,6 +147,7 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "story_id", "rule_id", "mode", name="uq_deliveries_channel_story_rule_mode"),
         Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_deliveries_story_id", "story_id"),  # the dashboard's rows and match page read a story's alerts
     )
 
     id: int | None = Field(default=None, primary_key=True)

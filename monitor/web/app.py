@@ -36,7 +36,15 @@ __all__ = ["CSP", "ROUTERS", "create_app", "wants_html"]
 _log = logging.getLogger(__name__)
 
 # The modules whose ``router`` the app includes, in order (each area adds its own line).
-ROUTERS = ("monitor.web.health", "monitor.web.login", "monitor.web.ops", "monitor.web.feeds", "monitor.web.deliveries")
+ROUTERS = (
+    "monitor.web.health",
+    "monitor.web.login",
+    "monitor.web.matches",
+    "monitor.web.atom",
+    "monitor.web.ops",
+    "monitor.web.feeds",
+    "monitor.web.deliveries",
+)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "

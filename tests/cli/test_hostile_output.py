@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from monitor.cli import app
 from monitor.config import load_settings
 from monitor.store import Store
+from monitor.store.search import PG_SEARCH_FUNCTION, search_text
 from tests.conftest import PROJECT
 from tests.support.chat import ChatServer
 from tests.support.hostile import HostileServer
@@ -238,6 +239,7 @@ def test_stored_hostile_values_print_literally_and_without_credentials(tmp_path:
         )
     # The store cleans what it inserts; a database an older version wrote may still hold raw values.
     with sqlite3.connect(tmp_path / "m.db") as db:
+        db.create_function(PG_SEARCH_FUNCTION, 1, search_text, deterministic=True)  # the search index's triggers
         db.execute("UPDATE articles SET title = ?, url = ?", (title, url))
     for args in (
         ["deliveries"],

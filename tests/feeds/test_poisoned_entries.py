@@ -134,7 +134,9 @@ def assert_all_clean(poller: Poller, expected: int = 20, feeds: int = 1) -> list
         assert "@" not in article["url"]
         assert len(article["title"]) <= 1_000 and len(article["author"] or "") <= 200
         published = article["published"]  # as stored: UTC without an offset
-        assert published is None or datetime(1970, 1, 1, tzinfo=UTC) <= as_utc(published) <= now_utc() + timedelta(days=1)
+        assert published is None or datetime(1970, 1, 1, tzinfo=UTC) <= as_utc(published) <= now_utc() + timedelta(
+            days=1
+        )
     assert not any(UNSAFE.search(key) for key in poller.entry_keys())
     titles = [a["title"] for a in articles]
     for i in range(20):  # every healthy item of every feed, untouched
