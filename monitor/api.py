@@ -32,12 +32,25 @@ from monitor.notify import Notifier, SendReport
 from monitor.pipeline import Context, FeedResult, poll_due
 from monitor.rules import Document, Match, RuleSet
 from monitor.rules.watch import RuleWatcher
-from monitor.store import DeliveryRecord, FeedRecord, MatchDetail, MatchFilter, MatchPage, MatchRecord, Store
+from monitor.store import (
+    DeliveryRecord,
+    FeedRecord,
+    JudgedMatch,
+    Judgement,
+    MatchDetail,
+    MatchFilter,
+    MatchPage,
+    MatchRecord,
+    RuleActivity,
+    Store,
+)
 
 if TYPE_CHECKING:
     import httpx
 
+    from monitor.backtest import Backtest
     from monitor.fetch import Resolver
+    from monitor.workbench import Trial
 
 __all__ = ["Monitor", "open"]
 
@@ -223,6 +236,71 @@ class Monitor:
     def match_detail(self, match_id: int) -> MatchDetail | None:
         """One stored match in full (article text, every rule that matched it, its story), or None."""
         return self.store.match_detail(match_id)
+
+    def backtest(
+        self,
+        *,
+        rule: str | None = None,
+        query: str | None = None,
+        text: str | None = None,
+        days: float = 30.0,
+        limit: int | None = None,
+        source: str = "draft.yaml",
+    ) -> Backtest:
+        """What a rule would have matched among the articles stored in the last ``days`` days, compared with the
+        stored matches of its id (``monitor.backtest.draft_for`` says which rule: ``rule``, ``query``, ``text``).
+        Reads only: nothing is saved, alerted or written. ``limit``: items kept per status (counts are complete);
+        ``source``: how errors name ``text`` (a file's path).
+
+        Raises:
+            RuleSetError, UnknownRuleError, ValueError: as ``draft_for``; StoreError.
+        """
+        from monitor.backtest import draft_for, run_backtest
+
+        paths = self.settings.rules.paths
+        draft, baseline = draft_for(self._rules, paths, rule=rule, query=query, text=text, source=source)
+        return run_backtest(self.store, draft, days=days, compare_with=baseline, limit=limit, clock=self.clock)
+
+    def try_rules(
+        self,
+        *,
+        text: str | None = None,
+        url: str | None = None,
+        rule: str | None = None,
+        query: str | None = None,
+        rule_text: str | None = None,
+    ) -> Trial:
+        """The workbench: pasted ``text``, or the article at ``url`` (fetched through the SSRF guard, extracted), run
+        through the rules in force (``rule``: explain that one; default: those that match), or through a draft
+        (``query`` or ``rule_text``, as ``backtest``). Nothing is stored.
+
+        Raises:
+            ValueError: no text; FetchError, ExtractError: the URL; RuleSetError, UnknownRuleError: the rules.
+        """
+        from monitor.backtest import draft_for
+        from monitor.workbench import fetch_article, text_document, try_document
+
+        ruleset, explain = self.rules if query is None and rule_text is None else None, [rule] if rule else None
+        if ruleset is None:
+            draft, _ = draft_for(self._rules, self.settings.rules.paths, rule=rule, query=query, text=rule_text)
+            ruleset, explain = draft.ruleset, [draft.rule.id]
+        if url:
+            doc = fetch_article(url, self.settings.fetch, transport=self._transport, resolver=self._resolver)
+            return try_document(url, doc, ruleset, explain)
+        return try_document("text", text_document(text or ""), ruleset, explain)
+
+    def feedback(self, match_id: int, relevant: bool, *, by: str = "") -> Judgement | None:
+        """Record an analyst's judgement of a stored match (replacing an earlier one); None: no such match."""
+        return self.store.set_feedback(match_id, relevant, by, now=self.clock())
+
+    def judged(self, rule: str) -> list[JudgedMatch]:
+        """The judged matches of a rule id, oldest judgement first (``judgements.examples_yaml`` makes examples)."""
+        return self.store.judged_matches(rule)
+
+    def rule_activity(self, days: int = 30) -> dict[str, RuleActivity]:
+        """Per rule id with stored matches: matches per day over the last ``days`` days, in the last 7 and 30
+        days, and its last match."""
+        return self.store.rule_activity(self.clock(), days)
 
     def match(self, documents: Iterable[Document]) -> Iterator[tuple[Document, Match]]:
         """Run the current rules over documents (nothing is stored): each (document, match), in input order."""

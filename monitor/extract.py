@@ -4,23 +4,20 @@ trafilatura does the work; this module decodes the bytes the way a browser would
 trafilatura's and lxml's failures to ``ExtractError`` and splits off page furniture (``monitor.furniture``: the text
 is the story's body, the furniture is kept apart); ``monitor.extractpool`` runs it in a process pool with a time limit
 per page. ``choose_article`` (re-exported from ``monitor.furniture``) is the pipeline's fallback to the
-feed's own text. Only this module touches trafilatura.
+feed's own text. Only this module touches trafilatura, and imports it on first use (``warm_up``): a process that
+only hands pages to the pool (``monitor poll``) never pays for it.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-import trafilatura
-import trafilatura.settings
-import trafilatura.utils
-import trafilatura.xml
 
 from monitor.clean import LIMITS, bound_tags, charset_codec, clean_date, clean_text
 from monitor.errors import ExtractError
@@ -35,6 +32,7 @@ __all__ = [
     "choose_text",
     "decode_html",
     "extract_html",
+    "warm_up",
 ]
 
 _log = logging.getLogger(__name__)
@@ -52,10 +50,6 @@ _PRESCAN_BYTES = 4096
 #: A declared encoding is kept despite a few undecodable bytes (browsers show U+FFFD for them) up to this share.
 _MAX_REPLACED_SHARE = 0.001
 
-#: trafilatura's ``MIN_EXTRACTED_SIZE`` (250 characters; below it, it falls back to the page's whole text, furniture
-#: and all) scaled to Chinese, Japanese, Thai and Khmer, which write a word in one to three characters.
-_SPACELESS_CONFIG = trafilatura.settings.use_config()
-_SPACELESS_CONFIG.set("DEFAULT", "MIN_EXTRACTED_SIZE", "80")
 _SPACELESS = re.compile(r"[\u0e00-\u0e7f\u1780-\u17ff\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _DECLARED_CHARSET = re.compile(rb"""<(?:meta\s[^>]*?charset|\?xml\s[^>]*?encoding)\s*=\s*["']?\s*([-\w.:]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([-\w.:]+)""", re.I)
@@ -75,6 +69,24 @@ _WHATWG_SUPERSETS = {
 #: Encodings whose bytes can look like ASCII/UTF-8: only a declaration tells them apart.
 _DECLARED_ONLY = ("iso2022", "hz", "utf-7", "utf-16", "utf-32")
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+@functools.cache
+def _spaceless_config() -> Any:
+    """trafilatura's ``MIN_EXTRACTED_SIZE`` (250 characters; below it, it falls back to the page's whole text,
+    furniture and all) scaled to Chinese, Japanese, Thai and Khmer, which write a word in one to three characters."""
+    import trafilatura.settings
+
+    config = trafilatura.settings.use_config()
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "80")
+    return config
+
+
+def warm_up() -> None:
+    """Import trafilatura now (about a quarter of a second), as an extraction worker does before its first page."""
+    import trafilatura.xml  # noqa: F401 - importing it is the point
+
+    _spaceless_config()
 
 
 @dataclass(frozen=True)
@@ -141,6 +153,8 @@ def decode_html(data: bytes, charset: str | None = None) -> str:
     for codec in (header_codec, meta_codec):
         if codec is not None and (decoded := _decode_leniently(data, codec)) is not None:
             return decoded
+    import trafilatura.utils
+
     for guess in trafilatura.utils.detect_encoding(data):
         try:
             return data.decode(guess)
@@ -151,6 +165,8 @@ def decode_html(data: bytes, charset: str | None = None) -> str:
 
 def _markup(html: bytes | str, charset: str | None, url: str) -> str:
     if isinstance(html, bytes):
+        import trafilatura.utils
+
         try:
             html = trafilatura.utils.handle_compressed_file(html, _MAX_INFLATED_BYTES)
         except ValueError as e:  # a decompression bomb
@@ -186,13 +202,16 @@ def _parse_date(value: str | None) -> datetime | None:
         return None
 
 
-def extract_html(html: bytes | str, url: str, *, charset: str | None = None) -> Extracted | None:
+def extract_html(html: bytes | str, url: str, *, charset: str | None = None, language: bool = True) -> Extracted | None:
     """Extract the article from one page, in this process (``ExtractorPool`` for a time limit).
 
     Args:
         html: the page as fetched (bytes, decoded here) or already decoded text.
         url: the page's final URL (for relative links and metadata; never fetched).
         charset: the ``charset`` of the HTTP ``Content-Type``, if any (``charset_from_headers``).
+        language: detect the text's language when the page does not state it; False leaves ``lang`` None then,
+            for a caller that detects it itself (``ExtractorPool``: the model then lives in one process, not in
+            every worker).
 
     Returns:
         The article, or None when the page holds no usable text.
@@ -205,7 +224,7 @@ def extract_html(html: bytes | str, url: str, *, charset: str | None = None) -> 
         doc = _bare(markup, url)
         text = getattr(doc, "text", None) or ""
         if len(text) < 750 and len(_SPACELESS.findall(text)) * 2 > len(text):  # short, in a script without spaces:
-            retry = _bare(markup, url, _SPACELESS_CONFIG)  # under the size floor trafilatura took the page's text
+            retry = _bare(markup, url, _spaceless_config())  # under the size floor trafilatura took the page's text
             doc = retry if len(getattr(retry, "text", None) or "") * 2 >= len(text) else doc
         if doc is None or isinstance(doc, dict) or not doc.text:
             return None
@@ -224,12 +243,15 @@ def extract_html(html: bytes | str, url: str, *, charset: str | None = None) -> 
         furniture=_field(furniture, "text"),
         author=_field(doc.author, "author"),
         date=_parse_date(doc.date),
-        lang=_field(doc.language, "lang") or detect_language(text),
+        lang=_field(doc.language, "lang") or (detect_language(text) if language else None),
         sitename=_field(doc.sitename, "sitename"),
     )
 
 
 def _bare(markup: str, url: str, config: Any = None) -> Any:
+    import trafilatura
+    import trafilatura.settings
+
     return trafilatura.bare_extraction(  # deduplicate=True shares a cache across pages: syndicated copies vanish
         markup,
         url=url,
@@ -247,4 +269,6 @@ def _field(value: object, name: str) -> str:
 
 
 def _render(tree: Any) -> str:
+    import trafilatura.xml
+
     return trafilatura.xml.xmltotxt(tree, False)

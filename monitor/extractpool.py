@@ -1,13 +1,18 @@
 """The extraction pool: ``extract_html`` in worker processes, with a time limit per page.
 
 A page that hangs trafilatura (a soft ``SIGALRM`` in the worker, then a hard limit in the parent) or kills its worker
-fails alone: the pool is replaced and the page retried once on a fresh one. Workers are warmed up (imports, the
-language model) before the first page, and die with their parent (``monitor.orphans``).
+fails alone: the pool is replaced and the page retried once on a fresh one. Workers are warmed up (trafilatura's
+import) before the first page, and die with their parent (``monitor.orphans``).
+
+Memory: a worker holds only what extraction needs (about 50 MB, docs/benchmarks.md "Memory"). The language of a page
+that does not state it is detected here, in the parent, which holds the language model (about 75 MB) for feed
+entries anyway: one copy, not one per worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -15,11 +20,11 @@ import signal
 import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from types import FrameType, TracebackType
 
 from monitor.errors import ExtractError
-from monitor.extract import Extracted, extract_html
+from monitor.extract import Extracted, extract_html, warm_up
 from monitor.lang import detect_language
 from monitor.orphans import start_worker
 
@@ -45,14 +50,14 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
 
 
 def _warm_up(owner: int) -> None:
-    # Worker initializer: load the language model before the first page's clock starts.
+    # Worker initializer: import trafilatura before the first page's clock starts.
     threading.Thread(target=_exit_without, args=(owner,), name="owner-watch", daemon=True).start()
-    detect_language("warm up the language model in this worker process")
+    warm_up()
 
 
 def _exit_without(owner: int) -> None:
     """Exit once the process that owns the pool is gone: after a ``kill -9`` of the daemon its worker would wait
-    on its queue forever (with its language model, ~160 MB, and the daemon's stdout held open). A pid check,
+    on its queue forever (with its memory and the daemon's stdout held open). A pid check,
     since multiprocessing's parent sentinel is at EOF from the start under forkserver."""
     while True:
         time.sleep(1.0)
@@ -69,7 +74,7 @@ def _work(html: bytes | str, url: str, charset: str | None, timeout: float) -> t
         signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        return extract_html(html, url, charset=charset), None
+        return extract_html(html, url, charset=charset, language=False), None  # the parent detects it
     except _SoftTimeout:
         return None, f"extraction timed out after {timeout:g} s"
     except Exception as e:  # an ExtractError, or a library bug on one hostile page: that page fails alone
@@ -77,6 +82,32 @@ def _work(html: bytes | str, url: str, charset: str | None, timeout: float) -> t
     finally:
         if armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class _Language:
+    """``detect_language`` with the model loaded once: ``monitor.lang`` loads it on first use without a lock, and
+    six threads starting at once loaded six copies (measured: a 473 MB peak for one 73 MB model)."""
+
+    lock = threading.Lock()
+    loaded = False
+
+    @classmethod
+    def detect(cls, text: str) -> str | None:
+        if not cls.loaded:
+            with cls.lock:
+                detect_language("load the language model once, in one thread")
+                cls.loaded = True
+        return detect_language(text)
+
+
+async def _with_language(article: Extracted | None, thread: ThreadPoolExecutor) -> Extracted | None:
+    """The article with its language detected here when the page did not state it (as ``extract_html`` would),
+    in the pool's one language thread: the model's few milliseconds stay off the event loop, and one thread (the
+    work holds the GIL anyway) keeps the allocator from growing an arena per thread."""
+    if article is None or article.lang is not None:
+        return article
+    lang = await asyncio.get_running_loop().run_in_executor(thread, _Language.detect, article.text)
+    return article if lang is None else dataclasses.replace(article, lang=lang)
 
 
 def _kill_workers(executor: ProcessPoolExecutor) -> None:
@@ -102,6 +133,7 @@ class ExtractorPool:
         self._executor: ProcessPoolExecutor | None = None
         self._started = False  # the current executor has returned a page: its workers are up
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._language = ThreadPoolExecutor(1, thread_name_prefix="extract-language")
         self._closed = False
 
     def __enter__(self) -> ExtractorPool:
@@ -116,6 +148,7 @@ class ExtractorPool:
             self._closed, executor, self._executor = True, self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        self._language.shutdown(wait=True)
 
     async def extract(self, html: bytes | str, url: str, *, charset: str | None = None) -> Extracted | None:
         """``extract_html`` in a worker. Raises ``ExtractError`` on a timeout, a crash or a failed extraction."""
@@ -139,7 +172,7 @@ class ExtractorPool:
                 self._started = self._started or executor is self._executor
                 if error is not None:
                     raise ExtractError(error, url=url)
-                return article
+                return await _with_language(article, self._language)
         _log.warning("extraction worker crashed url=%s", url)
         raise ExtractError("extraction worker crashed", url=url)
 

@@ -22,10 +22,11 @@ from monitor.cli.common import TextOrJson, clean, print_error, print_jsonl, sett
 from monitor.config import Settings
 from monitor.documents import DocumentError, InputDocument, read_documents
 from monitor.errors import MonitorError, RuleSetError
-from monitor.rules import Explanation, Match, Rule, RuleSet, load_rules, run_examples
+from monitor.rules import Explanation, Match, RuleSet, load_rules, run_examples
 from monitor.rules.skeleton import write_skeleton
 from monitor.rules.yamlpos import did_you_mean
 from monitor.seeds import SeedFailure, seed_failures
+from monitor.workbench import why_not
 
 __all__ = ["check", "explain", "match", "new", "rules_app", "test", "unknown_rule"]
 
@@ -199,7 +200,7 @@ def explain(
     rule = ruleset.get(rule_id)
     disabled = " (the rule is disabled: the pipeline never runs it)" if rule is not None and not rule.enabled else ""
     _out.print(f"rule '{_escape(rule_id)}' {verdict} {_escape(first.id)}{disabled}")
-    why = _why_not(result, rule) if m is None and rule is not None else None
+    why = why_not(result, rule) if m is None and rule is not None else None
     if why:
         _out.print(f"  {_escape(why)}")
     if m is not None:
@@ -210,25 +211,6 @@ def explain(
     _out.print(_explain_tree(result, show_all=show_all))
     if m is None:
         raise typer.Exit(1)
-
-
-def _why_not(result: Explanation, rule: Rule) -> str | None:
-    """What kept a rule from matching, in one line: the false parts of a query that is partly true, or the rule's
-    lang/feeds filters when the query itself is true."""
-    if result.value:
-        limits = [
-            f"{key}: [{', '.join(values)}]" for key, values in (("lang", rule.lang), ("feeds", rule.feeds)) if values
-        ]
-        return (
-            f"the query is true, but the rule's filters ({', '.join(limits)}) leave this document out"
-            if limits
-            else None
-        )
-    if not any(c.value for c in result.children):  # nothing true below: the tree says it all
-        return None
-    false = [c.query if len(c.query) <= 80 else c.query[:79] + "…" for c in result.children if not c.value]
-    more = f" (and {len(false) - 3} more)" if len(false) > 3 else ""
-    return "false: " + "; ".join(false[:3]) + more
 
 
 @rules_app.command("new")
@@ -347,3 +329,14 @@ def _print_match(item: InputDocument, m: Match, format: TextOrJson) -> None:
             snippet.append(clean(m.snippet[pos:start])).append(clean(m.snippet[start:end]), "bold yellow")
             pos = end
     _out.print(snippet.append(clean(m.snippet[pos:])))
+
+
+def _tuning_commands() -> None:
+    """``rules backtest`` and ``rules feedback`` (their module loads with the group)."""
+    from monitor.cli import tuning
+
+    rules_app.command("backtest")(tuning.backtest)
+    rules_app.command("feedback")(tuning.feedback)
+
+
+_tuning_commands()

@@ -38,6 +38,7 @@ from monitor.notify.send import (
     UrlResult,
     first_attempt_estimate,
     install_log_redaction,
+    load_apprise,
     next_retry,
     send_to_url,
     split_for_throttle,
@@ -94,6 +95,7 @@ class Notifier:
         if not callable(rules):
             self.set_rules(rules)
         install_log_redaction(self._secrets)
+        load_apprise()  # here, before any sending thread (see load_apprise)
 
     @property
     def lease(self) -> float:

@@ -12,6 +12,7 @@ pass a filter that redacts every configured secret (docs/design.md "Secrets are 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -20,15 +21,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
-
-import apprise
-
-with warnings.catch_warnings():
-    # apprise's email plugin imports the deprecated stdlib ``imghdr`` (for pgpy) on first use, in whichever thread
-    # sends first; importing it once here, quietly, keeps that warning out of sends (and of ``-W error`` runs).
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import apprise.utils.pgp  # noqa: F401
-    from apprise.plugins.email import NotifyEmail
 
 from monitor.notify.redact import bound_log_record, redact, url_secrets
 from monitor.notify.render import Message, clip
@@ -44,6 +36,7 @@ __all__ = [
     "first_attempt_estimate",
     "fit_to_service",
     "install_log_redaction",
+    "load_apprise",
     "next_retry",
     "send_to_url",
     "split_for_throttle",
@@ -59,6 +52,21 @@ RETRY_FOR = 24 * 3600.0
 _RETRY_SLACK = 3600.0
 
 _T = TypeVar("_T")
+
+
+@functools.cache
+def load_apprise() -> Any:
+    """apprise, imported on first use: sending needs it, polling does not (it costs ``monitor poll`` 0.2 s of
+    start-up). ``Notifier`` calls it when it is made, in its caller's thread."""
+    with warnings.catch_warnings():
+        # apprise's email plugin imports the deprecated stdlib ``imghdr`` (for pgpy) on first use, in whichever
+        # thread sends first; importing it once here, quietly, keeps that warning out of sends (and of ``-W error``
+        # runs). The filter change is process-wide, so this runs before any sending thread starts.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import apprise
+        import apprise.plugins.email
+        import apprise.utils.pgp  # noqa: F401
+    return apprise
 
 
 class AppriseLike(Protocol):
@@ -148,7 +156,7 @@ def send_to_url(
     """
     hidden = (*url_secrets(url), *secrets)
     shown = redact(url, hidden)
-    make: AppriseFactory = factory or apprise.Apprise
+    make: AppriseFactory = factory or load_apprise().Apprise
     try:
         instance = make()
         if not instance.add(url):
@@ -185,7 +193,9 @@ def fit_to_service(message: Message, instance: object) -> Message:
         title_max, body_max = int(service.title_maxlen), int(service.body_maxlen)
     except (TypeError, IndexError, AttributeError, ValueError, KeyError):  # not an apprise.Apprise: no limits
         return message
-    if isinstance(service, NotifyEmail):  # apprise's 32,768 is no SMTP limit: a long digest mail stays whole
+    if isinstance(
+        service, load_apprise().plugins.email.NotifyEmail
+    ):  # apprise's 32,768 is no SMTP limit: a long digest mail stays whole
         body_max = EMAIL_BODY_MAX
     title = clip(message.title, title_max) if title_max > 0 else message.title
     room = body_max - (0 if title_max > 0 else len(title) + 2)

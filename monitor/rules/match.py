@@ -244,20 +244,36 @@ class RuleSet:
         i = self._by_id[rule_id]
         return self._match_one(i, self._state(doc, budget), timed_out)
 
-    def _match_one(self, i: int, st: DocState, timed_out: list[str] | None = None) -> Match | None:
+    def matching(self, doc: Document, timed_out: list[str] | None = None) -> list[str]:
+        """The ids of the enabled rules that match ``doc``, in rule order: ``match`` without building hits, witness
+        and snippet (a backtest counts far more matches than it shows). Rules whose regex ran out of time are
+        appended to ``timed_out``."""
+        st = self._state(doc)
+        found = []
+        for i in self._candidates(st):
+            if self.rules[i].enabled and self._holds(i, st, timed_out)[0]:
+                found.append(self.rules[i].id)
+        return found
+
+    def _holds(self, i: int, st: DocState, timed_out: list[str] | None) -> tuple[bool, list[SpanHit]]:
+        """Whether rule ``i`` matches (its filters, then its query), and the query's spans."""
         rule = self.rules[i]
         langs, feeds = self._langs[i], self._feeds[i]
         if langs and (st.lang or "").casefold() not in langs:
-            return None
+            return False, []
         if feeds and feeds.isdisjoint(st.feeds):
-            return None
+            return False, []
         try:
-            ok, spans = evaluate(st, self._compiled[i])
+            return evaluate(st, self._compiled[i])
         except RegexTimeout as e:
             _log.warning("rule regex timeout rule=%s article=%r error=%s", rule.id, _article_label(st.doc), e)
             if timed_out is not None:
                 timed_out.append(rule.id)
-            return None
+            return False, []
+
+    def _match_one(self, i: int, st: DocState, timed_out: list[str] | None = None) -> Match | None:
+        rule = self.rules[i]
+        ok, spans = self._holds(i, st, timed_out)
         if not ok:
             return None
         ordered = sorted(set(spans), key=_reading_order)[:MAX_HITS] if len(spans) > 1 else spans

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor.errors import MonitorError
-from monitor.rules.load import folder_rule_files, load_rules
+from monitor.rules.cache import load_rules_cached
+from monitor.rules.load import folder_rule_files
 from monitor.rules.match import RuleSet
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class RuleWatcher:
 
     def _load(self) -> RuleSet:
         settings = self._settings
-        return load_rules(
+        return load_rules_cached(  # compiled once per version of the rule files (monitor.rules.cache)
             list(settings.rules.paths),
             known_feeds=[f.name for f in settings.feeds] + [t for f in settings.feeds for t in f.tags],
             known_channels=list(settings.channels),

@@ -16,14 +16,15 @@ from __future__ import annotations
 import sqlite3
 from types import TracebackType
 
-from alembic.util import CommandError
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from monitor.errors import StoreError
 from monitor.store.articles import ArticleStore, DeliveryPlan
 from monitor.store.base import DEFAULT_BUSY_TIMEOUT, create_store_engine
 from monitor.store.browse import BrowseStore, InvalidCursorError, MatchDetail, MatchFilter, MatchPage, StoryInfo
+from monitor.store.corpus import CorpusArticle, CorpusStore, RuleActivity
 from monitor.store.deliveries import DeliveryOutcome, DeliveryRecord, DeliveryStore
+from monitor.store.feedback import FeedbackStore, JudgedMatch, Judgement
 from monitor.store.feeds import FeedStore
 from monitor.store.health import FeedActivity, HealthStore, StoreCounts
 from monitor.store.matches import MatchStore
@@ -40,12 +41,13 @@ from monitor.store.records import (
     NewMatch,
     PlannedDelivery,
 )
-from monitor.store.schema import upgrade_to_head
+from monitor.store.schema import UnknownRevisionError, upgrade_to_head
 
 __all__ = [
     "AddResult",
     "ArticleRecord",
     "ArticleSummary",
+    "CorpusArticle",
     "DeliveryOutcome",
     "DeliveryPlan",
     "DeliveryRecord",
@@ -53,6 +55,8 @@ __all__ = [
     "FeedRecord",
     "FeedState",
     "InvalidCursorError",
+    "JudgedMatch",
+    "Judgement",
     "MatchDelivery",
     "MatchDetail",
     "MatchFilter",
@@ -62,6 +66,7 @@ __all__ = [
     "NewArticle",
     "NewMatch",
     "PlannedDelivery",
+    "RuleActivity",
     "Store",
     "StoreCounts",
     "StoryInfo",
@@ -69,7 +74,7 @@ __all__ = [
 ]
 
 
-class Store(FeedStore, ArticleStore, MatchStore, BrowseStore, HealthStore, DeliveryStore):
+class Store(FeedStore, ArticleStore, MatchStore, BrowseStore, HealthStore, DeliveryStore, FeedbackStore, CorpusStore):
     """monitor's database. Open with ``Store.open(url)``; close with ``close()`` or ``with``."""
 
     @classmethod
@@ -91,8 +96,7 @@ class Store(FeedStore, ArticleStore, MatchStore, BrowseStore, HealthStore, Deliv
         try:
             if migrate:
                 upgrade_to_head(engine)
-        except (SQLAlchemyError, sqlite3.Error, CommandError, OSError) as e:
-            # CommandError: the database is at a revision this code does not know (newer).
+        except (SQLAlchemyError, sqlite3.Error, UnknownRevisionError, OSError) as e:
             engine.dispose()
             raise StoreError(f"cannot open the database: {_describe_open(e)}") from e
         return cls(engine)

@@ -44,6 +44,8 @@ ROUTERS = (
     "monitor.web.ops",
     "monitor.web.feeds",
     "monitor.web.deliveries",
+    "monitor.web.rules",
+    "monitor.web.workbench",
 )
 
 CSP = (

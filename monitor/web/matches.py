@@ -30,7 +30,7 @@ from monitor.severity import SEVERITIES, Severity
 from monitor.store import ArticleSummary, InvalidCursorError, MatchFilter, MatchPage, MatchRecord
 from monitor.store.browse import CURSOR_PATTERN, MAX_PAGE
 from monitor.web.auth import Reader
-from monitor.web.render import TEMPLATES, marked, page
+from monitor.web.render import marked, page
 
 __all__ = [
     "Problem",
@@ -255,13 +255,8 @@ def matches_page(
         choices=choices,
         older=_link(kept, cursor=found.next) if found.next else None,
         newest=_link(kept) if cursor else None,
-        has_feedback=_has_template("_feedback.html"),
+        judged=monitor.store.feedback_of([m.id for m in found.items]),
     )
-
-
-def _has_template(name: str) -> bool:
-    """Whether another area's template is there yet (the feedback buttons come with the Rules area)."""
-    return name in TEMPLATES.env.list_templates()
 
 
 @router.get("/matches/{match_id}", include_in_schema=False)
@@ -288,7 +283,7 @@ def match_page(request: Request, _: Reader, match_id: _MatchId) -> Response:
         explained=explained,
         story=story,
         alerts=alerts,
-        has_feedback=_has_template("_feedback.html"),
+        judged=monitor.store.feedback_of([m.id for m in detail.matches]),
     )
 
 

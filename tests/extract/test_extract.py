@@ -283,6 +283,19 @@ def test_pool_gives_the_same_articles_as_in_process(pool: ExtractorPool) -> None
     assert pool.map(pages) == [extract_html(html, url) for html, url in pages]
 
 
+def test_the_pool_detects_an_unstated_language_as_in_process(pool: ExtractorPool) -> None:
+    """Workers leave an unstated language to the pool's process (which holds the one language model): the
+    articles are the same as ``extract_html`` gives in-process."""
+    import monitor.extractpool as extractpool
+
+    unstated = (_page("".join(f"<p>{p}</p>" for p in _RUSSIAN)).encode(), "https://example.org/ru")
+    article, error = extractpool._work(*unstated, None, 5.0)
+    assert error is None and article is not None and article.lang is None  # the worker did not detect it
+    (expected,) = [extract_html(*unstated)]
+    assert pool.map([unstated]) == [expected]
+    assert expected is not None and expected.lang == "ru"
+
+
 @pytest.mark.slow
 def test_slow_page_times_out_while_the_other_worker_serves_the_batch(pool: ExtractorPool) -> None:
     pages = _benchmark_pages(4)
@@ -432,7 +445,7 @@ def test_a_library_error_on_one_page_is_an_extract_error_of_that_page(monkeypatc
     (the pool raises only ExtractError, so `monitor extract` and the pipeline report the page and go on)."""
     import monitor.extractpool as extract
 
-    def broken(html: bytes | str, url: str, *, charset: str | None = None) -> None:
+    def broken(html: bytes | str, url: str, *, charset: str | None = None, language: bool = True) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setattr(extract, "extract_html", broken)

@@ -454,6 +454,14 @@ CALLS = {
     "sync_feeds": lambda s: s.sync_feeds([]),
     "unseen_entries": lambda s: s.unseen_entries(1, ["k"]),
     "update_feed_state": lambda s: s.update_feed_state(1, FeedState(url="https://x/")),
+    # the rules slice: feedback and the backtest's window reads
+    "set_feedback": lambda s: s.set_feedback(1, True, "ana"),
+    "clear_feedback": lambda s: s.clear_feedback(1),
+    "feedback_of": lambda s: s.feedback_of([1]),
+    "judged_matches": lambda s: s.judged_matches("r"),
+    "corpus_batch": lambda s: s.corpus_batch(NOW - timedelta(days=30), NOW),
+    "window_matches": lambda s: s.window_matches("r", NOW - timedelta(days=30), NOW),
+    "rule_activity": lambda s: s.rule_activity(NOW),
 }
 CALLS.update(  # the health and outbox views of store/health.py
     {
@@ -486,7 +494,7 @@ def test_broken_database_raises_store_error(tmp_path: Path, name: str) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     with Store.open(url, busy_timeout=0.1) as db:
         with db._write("break") as conn:  # a schema gone wrong under a running process
-            for table in ("deliveries", "matches", "story_keys", "articles", "entries", "stories", "feeds"):
+            for table in ("feedback", "deliveries", "matches", "story_keys", "articles", "entries", "stories", "feeds"):
                 conn.exec_driver_sql(f"DROP TABLE {table}")
         with pytest.raises(StoreError) as caught:
             CALLS[name](db)

@@ -177,7 +177,7 @@ def test_a_user_polls_a_feed_now_in_the_browser(
     browser_page.click("button[type=submit]")
     row = browser_page.locator(f'tr[data-feed="{name}"]')
     expect(row.locator(".feed-status")).to_contain_text("never polled")
-    row.get_by_role("button", name="Poll now").click()
+    row.get_by_role("button", name="Poll now").click(timeout=60_000)  # the form answers when the poll is done
     # a poll starts its extraction worker: seconds on a loaded machine
     expect(browser_page.get_by_role("status")).to_have_text(f"Polled {name} now: ok, 1 new, 0 matched", timeout=60_000)
     expect(row.locator(".feed-status")).to_contain_text("ok")
