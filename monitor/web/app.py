@@ -106,8 +106,15 @@ _INVALID = {
 }
 
 
+_UNREADABLE = {
+    "description": "The body cannot be read (not JSON, not UTF-8)",
+    "content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}},
+}
+
+
 def _described(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """``app.openapi`` with the 422 answers described as the app gives them."""
+    """``app.openapi`` with the 422 answers described as the app gives them, and the 400 of a body that is not
+    JSON (or not UTF-8) on each operation that takes one."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -115,6 +122,10 @@ def _described(app: FastAPI) -> Callable[[], dict[str, Any]]:
         schemas = schema.get("components", {}).get("schemas", {})
         if "HTTPValidationError" in schemas:
             schemas["HTTPValidationError"] = _INVALID
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if "requestBody" in operation:
+                    operation["responses"].setdefault("400", _UNREADABLE)
         return schema
 
     return openapi

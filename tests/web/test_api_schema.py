@@ -10,12 +10,16 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import positive_data_acceptance
 
 from monitor.api import Monitor
 from monitor.web import create_app
 from tests.support.webapp import with_token
 
 TOKEN = "schema-t0ken"
+# A rule's query and YAML are a language JSON Schema cannot describe: a schema-valid body may hold a bad query (or
+# none), and a 422 naming the error is the right answer there.
+LANGUAGE = {("POST", "/api/v1/backtest")}
 EXAMPLES = 12  # per operation and mode: enough to find a 500 in a parameter, few enough for the suite's budget
 
 
@@ -52,7 +56,8 @@ def test_every_operation_holds_to_its_description(
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
+        excluded = [positive_data_acceptance] if (method, path) in LANGUAGE else []
+        case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, excluded_checks=excluded)
 
     try:
         check()

@@ -404,3 +404,45 @@ def test_a_cross_site_form_post_is_refused(client: TestClient) -> None:
         answer = client.post(path, data=data, headers={"Origin": "https://evil.example", "Accept": "text/html"})
         assert answer.status_code == 403, (path, answer.status_code)
     client.cookies.clear()
+
+
+def _session(client: TestClient) -> str:
+    """Log in (cookie) and return the session's CSRF token."""
+    client.post("/login", data={"token": TOKEN, "name": "analyst"})
+    return client.get("/login", headers={"Accept": "text/html"}).text.split('name="csrf-token" content="')[1].split('"')[0]
+
+
+def test_the_workbench_shows_hostile_articles_as_text(client: TestClient, hostile: Monitor) -> None:
+    if "/workbench" not in {path for path, _ in flat_routes(client.app)}:
+        pytest.skip("the rules area is not merged")
+    csrf = _session(client)
+    rule = hostile.rules.rules[0].id
+    forms = [
+        {"action": "backtest", "mode": "rule", "rule": rule, "days": "30"},
+        {"action": "backtest", "mode": "query", "rule": rule, "query": "Bavet OR scam", "days": "30"},
+        {"action": "try", "mode": "rule", "text": f"{FEED_NAME} {STORY} </mark><script>alert('paste')</script>"},
+    ]
+    try:
+        for form in forms:
+            answer = client.post("/workbench", data={**form, "csrf": csrf}, headers={"Accept": "text/html"})
+            assert answer.status_code == 200, (form, answer.text[:300])
+            assert not _injected(answer.text), (form, _injected(answer.text))
+            assert not [s for s in SECRETS if s in answer.text], form
+        api = client.post("/api/v1/backtest", json={"rule": rule, "days": 30}, headers={"X-CSRF-Token": csrf})
+        assert api.status_code == 200 and not [s for s in SECRETS if s in api.text]
+    finally:
+        client.cookies.clear()
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://127.0.0.1:25/", "ftp://x/", "javascript:alert(1)"])
+def test_the_workbench_fetches_web_pages_only(client: TestClient, url: str) -> None:
+    if "/workbench" not in {path for path, _ in flat_routes(client.app)}:
+        pytest.skip("the rules area is not merged")
+    csrf = _session(client)
+    try:
+        answer = client.post(
+            "/workbench", data={"action": "try", "url": url, "csrf": csrf}, headers={"Accept": "text/html"}
+        )
+        assert answer.status_code == 422 and "root:" not in answer.text and not _injected(answer.text)
+    finally:
+        client.cookies.clear()
