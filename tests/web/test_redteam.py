@@ -409,7 +409,9 @@ def test_a_cross_site_form_post_is_refused(client: TestClient) -> None:
 def _session(client: TestClient) -> str:
     """Log in (cookie) and return the session's CSRF token."""
     client.post("/login", data={"token": TOKEN, "name": "analyst"})
-    return client.get("/login", headers={"Accept": "text/html"}).text.split('name="csrf-token" content="')[1].split('"')[0]
+    return (
+        client.get("/login", headers={"Accept": "text/html"}).text.split('name="csrf-token" content="')[1].split('"')[0]
+    )
 
 
 def test_the_workbench_shows_hostile_articles_as_text(client: TestClient, hostile: Monitor) -> None:
