@@ -17,6 +17,7 @@ from email.utils import format_datetime
 from html import escape, unescape
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -196,7 +197,11 @@ def _injected(html: str) -> list[str]:
 
 def _pages(client: TestClient, m: Monitor) -> list[str]:
     """Every page (GET, not API, Atom or metrics) of the app, each match's and each rule's page included."""
-    app = client.app
+    return _pages_of(m, client.app)
+
+
+def _pages_of(m: Monitor, app: Any = None) -> list[str]:
+    app = app if app is not None else create_app(m)
     found: list[str] = []
     ids = [x.id for x in m.matches(limit=100)]
     for path, route in flat_routes(app):
@@ -448,3 +453,21 @@ def test_the_workbench_fetches_web_pages_only(client: TestClient, url: str) -> N
         assert answer.status_code == 422 and "root:" not in answer.text and not _injected(answer.text)
     finally:
         client.cookies.clear()
+
+
+def test_in_a_browser_no_hostile_value_runs(hostile: Monitor, live_server_factory: Any, browser_page: Any) -> None:
+    """Every page of the hostile deployment in chromium: no dialog, script error or CSP violation (``browser_page``
+    fails the test on any), no injected element in the DOM, and the hostile title shown as text."""
+    server = live_server_factory(hostile)
+    page = browser_page
+    page.goto(f"{server.url}/login")
+    page.fill("input[name=token]", TOKEN)
+    page.click("button[type=submit]")
+    paths = [p for p in _pages_of(hostile) if "{" not in p]
+    for path in paths:
+        page.goto(server.url + path)
+        injected = page.locator("img[src=x], svg[onload], [onerror], [onclick], [onmouseover], script:not([src])")
+        assert injected.count() == 0, path
+        assert page.locator("a[href^='javascript:'], a[href^='data:']").count() == 0, path
+    page.goto(server.url + "/?q=Bavet")
+    assert page.get_by_text('</mark><img src=x onerror=alert("title")>', exact=False).count() > 0
