@@ -471,3 +471,22 @@ def test_in_a_browser_no_hostile_value_runs(hostile: Monitor, live_server_factor
         assert page.locator("a[href^='javascript:'], a[href^='data:']").count() == 0, path
     page.goto(server.url + "/?q=Bavet")
     assert page.get_by_text('</mark><img src=x onerror=alert("title")>', exact=False).count() > 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/%3Cscript%3Ealert(1)%3C/script%3E",
+        "/matches/%3Cimg%20src=x%20onerror=alert(1)%3E",
+        "/rules/%3Csvg%20onload=alert(1)%3E",
+        "/atom/rules/%3Cscript%3E.xml",
+        "/api/v1/matches/%00",
+        "/" + "a" * 8000,
+    ],
+)
+def test_error_answers_never_echo_markup(client: TestClient, path: str) -> None:
+    for headers in ({"Accept": "text/html"}, {}):
+        answer = client.get(path, headers={**BEARER, **headers})
+        assert 400 <= answer.status_code < 500, (path, answer.status_code)
+        assert not _injected(answer.text) and "<script>" not in answer.text and "<svg" not in answer.text
+        assert "Traceback" not in answer.text
