@@ -1,161 +1,295 @@
-"""Poll-cycle benchmark: N loopback feeds of M entries each, a first poll and a second one that is all 304s.
+"""Poll-cycle benchmark, side by side with lemon24/reader: the same loopback feeds, a first poll and an all-304 one.
 
-Run: ``.venv/bin/python benchmarks/bench_poll.py [--feeds 500] [--entries 20] [--full-text-feeds 50]``.
-Everything runs on this machine: a threaded HTTP server on 127.0.0.1 serves the feeds and article pages, the real
-pipeline (fetch, parse, extract, match with the shipped rules, store in a fresh SQLite file) polls them.
+Run: ``.venv/bin/python benchmarks/bench_poll.py --against-reader [--sizes 500x20,5000x20] [--full-text-feeds 25]``.
+Without ``--against-reader`` only monitor runs. Every party is a process of its own, so none competes with
+another for an interpreter: the loopback sites (``poll_site.py``, H addresses 127.0.0.1 …), reader (in a venv of
+its own, ``--reader-venv``, made with ``pip install reader`` when missing: reader is never a dependency of
+monitor) and monitor, one after the other on fresh SQLite files. Fair terms: reader's ``update_feeds(workers=16)``
+against monitor's ``[fetch] concurrency = 16``; full text off for both. Monitor's poll also matches every entry
+with the shipped rules, detects its language, computes story keys and plans deliveries for a routed channel (the
+outbox), none of which reader does. During monitor's first poll a probe measures the event loop's lag (how late a
+10 ms sleep wakes). The full-text part is monitor alone: a first poll of ``--full-text-feeds`` feeds with their
+pages fetched and extracted, against the extraction pool alone on the same pages (the floor).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import random
-import resource
+import json
+import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.config import DatabaseSettings, FeedSettings, FetchSettings, RulesSettings, Settings  # noqa: E402
-from monitor.daemon import RuleWatcher, run_cycle  # noqa: E402
-from monitor.demo import DemoArticle, article_page, demo_articles, rss_feed  # noqa: E402
-from monitor.store import Store  # noqa: E402
+__all__ = ["main", "side_by_side"]
 
-__all__: list[str] = []
-
-# Filler around each seed's text: everyday news words, none of them a rule term, so each article carries the
-# seed's matches once, as a real article would (not fifty repetitions of "scam").
-_WORDS = (
-    "ministry officials province workers court report government week village market company minister "
-    "investigation labour rights economy tourism farmers rice rubber exports festival weather school road "
-    "bridge hospital election budget students teachers prices fuel harvest river season council"
-).split()
+READER_VENV = HERE / ".reader-venv"
+WORKERS = 16
 
 
-def _articles(feed: int, entries: int, seeds: list[DemoArticle], rng: random.Random) -> list[DemoArticle]:
-    now = datetime.now(UTC)
-    out = []
-    for i in range(entries):
-        seed = seeds[rng.randrange(len(seeds))]
-        filler = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(400, 900)))
-        body = f"{seed.body}\n{filler.capitalize()}."
-        slug = hashlib.sha1(f"{feed}-{i}".encode()).hexdigest()[:12]
-        out.append(DemoArticle(slug, f"{seed.title} ({feed}-{i})", body, now - timedelta(minutes=i)))
-    return out
+@contextmanager
+def serve(feeds: int, entries: int, hosts: int, page_feeds: int) -> Iterator[list[str]]:
+    """The loopback sites in a process of their own while the block runs; yields the feed URLs."""
+    args = [sys.executable, str(HERE / "poll_site.py"), str(feeds), str(entries), str(hosts), str(page_feeds)]
+    with subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as site:
+        try:
+            assert site.stdout is not None
+            yield json.loads(site.stdout.readline())
+        finally:
+            assert site.stdin is not None
+            site.stdin.close()
+            site.wait(10)
 
 
-class _Site:
-    """The feeds spread over ``hosts`` news sites, one threaded server per loopback address (127.0.0.1, .2, …),
-    as a real deployment polls many hosts: per-host politeness limits then apply per site, not to everything."""
-
-    def __init__(self, feeds: int, entries: int, hosts: int) -> None:
-        rng = random.Random(7)
-        seeds = demo_articles()
-        self.servers = [ThreadingHTTPServer((f"127.0.0.{h + 1}", 0), _Handler) for h in range(hosts)]
-        self.feed_urls = []
-        for f in range(feeds):
-            server = self.servers[f % hosts]
-            base = f"http://{server.server_address[0]}:{server.server_address[1]}"
-            articles = _articles(f, entries, seeds, rng)
-            _PAGES[f"/feeds/{f}.xml"] = rss_feed(articles, base).encode()
-            for a in articles:
-                _PAGES[f"/news/{a.slug}.html"] = article_page(a, articles[:4]).encode()
-            self.feed_urls.append(f"{base}/feeds/{f}.xml")
-        for server in self.servers:
-            server.daemon_threads = True
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        for server in self.servers:
-            server.shutdown()
-            server.server_close()
+def reader_python(venv: Path) -> Path:
+    """The venv's python, the venv made and ``reader`` installed in it when missing."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    probe = "import reader, reader._vendor.feedparser.sgml"
+    if subprocess.run([str(python), "-c", probe], capture_output=True).returncode:
+        # reader's vendored feedparser imports ``sgmllib``; the feedparser release pip picks may not bring it
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "reader", "sgmllib3k"], check=True)
+    return python
 
 
-_PAGES: dict[str, bytes] = {}
+def _side(argv: list[str]) -> dict[str, Any]:
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:  # noqa: N802
-        data = _PAGES.get(self.path)
-        if data is None:
-            self.send_error(404)
-            return
-        etag = '"' + hashlib.md5(data).hexdigest() + '"'
-        if self.headers.get("If-None-Match") == etag:
-            self.send_response(304)
-            self.send_header("ETag", etag)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header(
-            "Content-Type",
-            "text/html; charset=utf-8" if self.path.endswith("html") else "application/rss+xml; charset=utf-8",
-        )
-        self.send_header("ETag", etag)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+def run_reader(python: Path, urls_file: Path, folder: Path) -> dict[str, Any]:
+    db = folder / f"reader-{time.monotonic_ns()}.sqlite"
+    return _side([str(python), str(HERE / "reader_side.py"), str(urls_file), str(db), str(WORKERS)])
 
 
-def _cycle(settings: Settings, store: Store, watcher: RuleWatcher) -> tuple[float, dict[str, int]]:
-    started = time.perf_counter()
-    results = asyncio.run(run_cycle(settings, store, watcher.current, due_only=False))
-    elapsed = time.perf_counter() - started
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    counts["new"] = sum(r.new for r in results)
-    return elapsed, counts
+def run_monitor(urls_file: Path, folder: Path, full_text: bool) -> dict[str, Any]:
+    db = folder / f"monitor-{time.monotonic_ns()}.db"
+    return _side([sys.executable, __file__, "--monitor-side", str(urls_file), str(db), str(int(full_text))])
 
 
-def run(feeds: int, entries: int, full_text: bool, folder: Path, hosts: int) -> None:
-    site = _Site(feeds, entries, hosts)
+# ---- monitor's side (in its own process) ----
+
+
+async def _lag_probe(lags: list[float], stop: asyncio.Event, period: float = 0.01) -> None:
+    """How late a ``period`` sleep wakes, again and again until ``stop``: the event loop's lag."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        await asyncio.sleep(period)
+        lags.append(time.perf_counter() - started - period)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, int(q * len(values)))] if values else 0.0
+
+
+def monitor_side(urls_file: Path, db: Path, full_text: bool) -> None:
+    from monitor.config import (
+        ChannelSettings,
+        DatabaseSettings,
+        FeedSettings,
+        FetchSettings,
+        RouteSettings,
+        RulesSettings,
+        Settings,
+    )
+    from monitor.daemon import RuleWatcher, run_cycle
+    from monitor.store import Store
+
+    urls = json.loads(urls_file.read_text())
     settings = Settings(
-        database=DatabaseSettings(url=f"sqlite:///{folder / f'bench-{feeds}-{full_text}.db'}"),
-        fetch=FetchSettings(allow_private=True, full_text=full_text),
+        database=DatabaseSettings(url=f"sqlite:///{db}"),
+        fetch=FetchSettings(allow_private=True, full_text=full_text, concurrency=WORKERS),
         rules=RulesSettings(paths=(ROOT / "rules",)),
-        feeds=tuple(FeedSettings(url=u, name=f"feed-{i}") for i, u in enumerate(site.feed_urls)),
+        feeds=tuple(FeedSettings(url=u, name=f"feed-{i}") for i, u in enumerate(urls)),
+        # A routed channel, so the poll plans deliveries (the outbox); nothing is sent in this benchmark.
+        channels={"chat": ChannelSettings(urls=("json://127.0.0.1:9/alerts",))},
+        routes=(RouteSettings(channels=("chat",)),),
     )
     watcher = RuleWatcher(settings)
     store = Store.open(settings.database.url)
     store.sync_feeds(settings.feeds)
-    first, counts1 = _cycle(settings, store, watcher)
-    second, counts2 = _cycle(settings, store, watcher)
-    matches = len(store.list_matches())
+
+    async def idle_lag() -> list[float]:  # the machine's own share of the lag: the probe alone, no poll
+        lags: list[float] = []
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(2.0, stop.set)
+        await _lag_probe(lags, stop)
+        return lags
+
+    async def cycle(probe: bool) -> tuple[float, float, list[Any], list[float]]:
+        lags: list[float] = []
+        stop = asyncio.Event()
+        task = asyncio.create_task(_lag_probe(lags, stop)) if probe else None
+        started, cpu = time.perf_counter(), time.process_time()
+        results = await run_cycle(settings, store, watcher.current, due_only=False)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        stop.set()
+        if task is not None:
+            await task
+        return elapsed, cpu, results, lags
+
+    idle = asyncio.run(idle_lag())
+    first, first_cpu, results, lags = asyncio.run(cycle(True))
+    second, second_cpu, results2, _ = asyncio.run(cycle(False))
+    statuses = sorted({r.status for r in results2})
+    out = {
+        "first": first,
+        "second": second,
+        "first_cpu": first_cpu,
+        "second_cpu": second_cpu,
+        "idle_lag_p99_ms": 1000 * _percentile(idle, 0.99),
+        "entries": sum(r.new for r in results),
+        "errors": [sum(r.status == "error" for r in rs) for rs in (results, results2)],
+        "second_statuses": statuses,
+        "matches": len(store.list_matches()),
+        "articles": store.count_articles(),
+        "lag_p99_ms": 1000 * _percentile(lags, 0.99),
+        "lag_max_ms": 1000 * max(lags, default=0.0),
+    }
     store.close()
-    site.close()
-    label = "full text" if full_text else "feed text only"
-    print(
-        f"| {feeds} feeds × {entries} entries on {hosts} hosts, {label} | first poll {first:.1f} s ({counts1['new'] / first:.0f} "
-        f"entries/s, {counts1}) | second poll {second:.2f} s ({counts2}) | {matches} matches |"
+    print(json.dumps(out))
+
+
+def pool_side(urls_file: Path) -> None:
+    """The extraction pool alone on the full-text feeds' pages: their bytes fetched first, then timed."""
+    from monitor.extractpool import ExtractorPool
+    from monitor.feeds import parse_feed
+
+    pages = []
+    for url in json.loads(urls_file.read_text()):
+        with urllib.request.urlopen(url) as response:
+            parsed = parse_feed(response.read(), url, {})
+        for entry in parsed.entries:
+            with urllib.request.urlopen(entry.url) as response:
+                pages.append((response.read(), entry.url))
+    with ExtractorPool() as pool:
+        pool.map(pages[:4])  # start the workers (imports, language model) before the clock
+        started = time.perf_counter()
+        pool.map(pages)
+        elapsed = time.perf_counter() - started
+    print(json.dumps({"pages": len(pages), "seconds": elapsed}))
+
+
+# ---- the driver ----
+
+
+def side_by_side(
+    feeds: int, entries: int, *, hosts: int, reader: Path | None, folder: Path, runs: int
+) -> dict[str, list[dict[str, Any]]]:
+    """``runs`` rounds of reader then monitor on the same sites; each round's results."""
+    out: dict[str, list[dict[str, Any]]] = {"reader": [], "monitor": []}
+    with serve(feeds, entries, hosts, 0) as urls:
+        urls_file = folder / f"urls-{feeds}.json"
+        urls_file.write_text(json.dumps(urls))
+        for _ in range(runs):
+            if reader is not None:
+                out["reader"].append(run_reader(reader, urls_file, folder))
+            out["monitor"].append(run_monitor(urls_file, folder, full_text=False))
+    return out
+
+
+def full_text(feeds: int, entries: int, *, hosts: int, folder: Path, runs: int) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {"monitor": [], "pool": []}
+    with serve(feeds, entries, hosts, feeds) as urls:
+        urls_file = folder / f"urls-full-{feeds}.json"
+        urls_file.write_text(json.dumps(urls))
+        for _ in range(runs):
+            out["pool"].append(_side([sys.executable, __file__, "--pool-side", str(urls_file)]))
+            out["monitor"].append(run_monitor(urls_file, folder, full_text=True))
+    return out
+
+
+def _median(rows: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(float(r[key]) for r in rows)
+
+
+def report(size: str, result: dict[str, list[dict[str, Any]]]) -> str:
+    mon = result["monitor"]
+    line = (
+        f"| {size} | monitor first {_median(mon, 'first'):.2f} s ({_median(mon, 'entries'):.0f} entries, "
+        f"{_median(mon, 'matches'):.0f} matches), all-304 {_median(mon, 'second'):.3f} s, "
+        f"loop lag p99 {_median(mon, 'lag_p99_ms'):.1f} ms (max {_median(mon, 'lag_max_ms'):.0f} ms, idle loop "
+        f"{_median(mon, 'idle_lag_p99_ms'):.1f} ms), CPU first {_median(mon, 'first_cpu'):.2f} s, "
+        f"all-304 {_median(mon, 'second_cpu'):.3f} s"
+    )
+    if result.get("reader"):
+        rd = result["reader"]
+        line += (
+            f" | reader first {_median(rd, 'first'):.2f} s ({_median(rd, 'entries'):.0f} entries), "
+            f"all-304 {_median(rd, 'second'):.3f} s, CPU first {_median(rd, 'first_cpu'):.2f} s, all-304 "
+            f"{_median(rd, 'second_cpu'):.3f} s | first x{_median(mon, 'first') / _median(rd, 'first'):.2f}, "
+            f"all-304 x{_median(mon, 'second') / _median(rd, 'second'):.2f} (CPU: "
+            f"x{_median(mon, 'first_cpu') / _median(rd, 'first_cpu'):.2f}, "
+            f"x{_median(mon, 'second_cpu') / _median(rd, 'second_cpu'):.2f})"
+        )
+    return line + f" | runs: {json.dumps(result)}"
+
+
+def matcher_row() -> str:
+    """The matcher's goal row from ``bench_rules.goal_row`` (shipped rules + 10,000 synthetic, one core)."""
+    sys.path.insert(0, str(HERE))
+    import bench_rules
+
+    goal_row = getattr(bench_rules, "goal_row", None)
+    if goal_row is None:
+        return "| matcher | bench_rules has no goal_row |"
+    row = goal_row()
+    return (
+        f"| matcher, shipped + 10,000 synthetic rules | {row['aps']:.0f} articles/s on one core (goal >= 1,000) | "
+        f"x{row['vs_bare_norm']:.2f} the bare automaton pass with normalisation (goal <= 3) |"
     )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--feeds", type=int, default=500)
-    parser.add_argument("--entries", type=int, default=20)
-    parser.add_argument("--full-text-feeds", type=int, default=50, help="feeds for the full-text run (0: skip)")
-    parser.add_argument("--hosts", type=int, default=25, help="loopback hosts the feeds are spread over")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against-reader", action="store_true", help="run reader on the same feeds")
+    parser.add_argument("--sizes", default="500x20,5000x20", help="FEEDSxENTRIES, comma-separated")
+    parser.add_argument("--full-text-feeds", type=int, default=25, help="feeds of the full-text part (0: skip)")
+    parser.add_argument("--hosts", type=int, default=25, help="loopback addresses the feeds are spread over")
+    parser.add_argument("--runs", type=int, default=1, help="rounds per size (the report gives medians)")
+    parser.add_argument("--reader-venv", type=Path, default=READER_VENV)
+    parser.add_argument("--matcher", action="store_true", help="also the matcher's throughput row (bench_rules)")
+    parser.add_argument("--monitor-side", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--pool-side", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.monitor_side:
+        urls, db, text = args.monitor_side
+        monitor_side(Path(urls), Path(db), text == "1")
+        return
+    if args.pool_side:
+        pool_side(Path(args.pool_side))
+        return
+    if args.matcher:
+        print(matcher_row(), flush=True)
+    reader = reader_python(args.reader_venv) if args.against_reader else None
     with tempfile.TemporaryDirectory() as tmp:
-        run(args.feeds, args.entries, False, Path(tmp), args.hosts)
+        for size in args.sizes.split(","):
+            feeds, entries = (int(n) for n in size.split("x"))
+            result = side_by_side(feeds, entries, hosts=args.hosts, reader=reader, folder=Path(tmp), runs=args.runs)
+            print(report(size, result), flush=True)
         if args.full_text_feeds:
-            run(args.full_text_feeds, args.entries, True, Path(tmp), args.hosts)
-    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+            ft = full_text(args.full_text_feeds, 20, hosts=args.hosts, folder=Path(tmp), runs=args.runs)
+            mon, pool = ft["monitor"], ft["pool"]
+            rate = _median(mon, "entries") / _median(mon, "first")
+            floor = _median(pool, "pages") / _median(pool, "seconds")
+            print(
+                f"| full text, {args.full_text_feeds}x20 | monitor first {_median(mon, 'first'):.2f} s, "
+                f"{rate:.1f} entries/s | extraction pool alone {floor:.1f} pages/s | {rate / floor:.0%} of the pool "
+                f"| runs: {json.dumps(ft)}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from monitor.feedhealth import FeedHealth, feed_health
 from monitor.feedstate import OFFLINE_RETRY, offline, offline_state
 from monitor.fetch import Fetcher
 from monitor.notify import Notifier, SendReport
+from monitor.offloop import responsive_loop
 from monitor.pipeline import Context, FeedResult, poll_due
 from monitor.rules import Document, Match, RuleSet
 from monitor.rules.watch import RuleWatcher
@@ -44,6 +45,7 @@ from monitor.store import (
     RuleActivity,
     Store,
 )
+from monitor.store.writer import StoreWriter
 
 if TYPE_CHECKING:
     import httpx
@@ -312,6 +314,7 @@ class Monitor:
     async def session(self, *, extractor: ExtractorPool | None = None) -> AsyncIterator[Context]:
         """The collaborators of polls: a fetcher and an extractor pool (a given pool is shared, not closed)."""
         settings = self.settings
+        responsive_loop()  # threads parsing, matching and storing hand the loop the GIL within a millisecond
         async with AsyncExitStack() as stack:
             fetcher = await stack.enter_async_context(
                 Fetcher(settings.fetch, transport=self._transport, resolver=self._resolver)
@@ -320,7 +323,8 @@ class Monitor:
                 extractor = stack.enter_context(
                     ExtractorPool(settings.fetch.extract_processes, timeout=settings.fetch.extract_timeout)
                 )
-            yield Context(settings, self.store, fetcher, self._rules, extractor, self.clock)
+            writer = stack.enter_context(StoreWriter(self.store))  # the polls' writes, off the loop, batched
+            yield Context(settings, self.store, fetcher, self._rules, extractor, self.clock, writer)
 
     async def poll_async(
         self,

@@ -7,8 +7,8 @@ alerts; a poll that stored new matches also starts a delivery run at once, so it
 at the next tick. A rule file that changes is reloaded; a bad edit keeps the last good rule set and logs the error.
 It logs a start line and, when a tick's polls are done, one line for that cycle (``feedstate.summary``); a cycle
 in which every feed failed to resolve its host or reach the network is retried in a minute (``Monitor.settle_offline``).
-SIGTERM and SIGINT give running polls a short grace, then cancel them (each article is its own transaction, so
-nothing is left half-written) and exit.
+SIGTERM and SIGINT give running polls a short grace, then cancel them (each article commits whole, alone or in the
+store writer's batch, so nothing is left half-written) and exit.
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ class Daemon:
 
     async def _stop_polls(self, ctx: Context) -> None:
         """Let running polls finish within ``SHUTDOWN_GRACE``, then cancel the rest. A cancelled poll records
-        nothing (its stored articles stay, each its own transaction) and its feed is due again at once."""
+        nothing (its stored articles stay, each committed whole) and its feed is due again at once."""
         running = dict(self._polls)
         if not running:
             return

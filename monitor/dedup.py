@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import operator
 import re
 import struct
 import unicodedata
+from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
@@ -41,6 +43,7 @@ __all__ = [
     "site",
     "storable_key",
     "story_keys",
+    "story_keys_many",
 ]
 
 #: Words per shingle. Three-word shingles keep two articles on one topic (same names,
@@ -64,6 +67,11 @@ _SCHEME = "affine32"  # pinned: a datasketch default change would silently chang
 _TRACKING_PARAM = re.compile(r"(?i)^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid)$")
 _WORD = re.compile(r"\w+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: Shingle hashes whose 120 permutations are computed at once (2 MB of uint32).
+_CHUNK = 4096
+_SHA1_WORDS = 5  # 32-bit words in a SHA-1 digest
+_digest = operator.methodcaller("digest")
+_utf8 = operator.methodcaller("encode", "utf-8")
 
 
 def canonical_url(url: str) -> str:
@@ -139,21 +147,91 @@ def story_keys(text: str) -> tuple[int, ...]:
     Two texts share a key when their word-shingle Jaccard similarity is high (see
     ``STORY_BANDS``). Texts under ``STORY_MIN_WORDS`` words return ``()``.
     """
-    words = _WORD.findall(normalize_text(text))
-    if len(words) < STORY_MIN_WORDS:
-        return ()
-    shingles = {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
-    minhash = MinHash(num_perm=STORY_BANDS * STORY_ROWS, seed=_SEED, permutations=_permutations(), scheme=_SCHEME)
-    minhash.update_batch([s.encode("utf-8") for s in sorted(shingles)])
-    values = np.asarray(minhash.hashvalues, dtype=np.uint64)
-    return tuple(_band_key(band, values[band * STORY_ROWS : (band + 1) * STORY_ROWS]) for band in range(STORY_BANDS))
+    return story_keys_many([text])[0]
 
 
-def _band_key(band: int, rows: np.ndarray) -> int:
+def story_keys_many(texts: Sequence[str]) -> list[tuple[int, ...]]:
+    """``story_keys`` of each text, computed together: one numpy pass over all their shingles (a feed's new
+    entries at once cost less than one by one)."""
+    out: list[tuple[int, ...]] = [()] * len(texts)
+    hashes: list[np.ndarray] = []
+    keyed: list[int] = []
+    for i, text in enumerate(texts):
+        words = _WORD.findall(normalize_text(text))
+        if len(words) >= STORY_MIN_WORDS:
+            hashes.append(_shingle_hashes(words))
+            keyed.append(i)
+    if not keyed:
+        return out
+    raw = _signatures(hashes).astype(">u8").tobytes()  # each row's values, big-endian, as _band_key hashes them
+    size = STORY_ROWS * 8
+    for n, i in enumerate(keyed):
+        base = n * STORY_BANDS * size
+        out[i] = tuple(
+            _band_key(band, raw[base + band * size : base + (band + 1) * size]) for band in range(STORY_BANDS)
+        )
+    return out
+
+
+def _shingle_hashes(words: list[str]) -> np.ndarray:
+    """datasketch's ``sha1_hash32`` of each distinct shingle (the first 4 bytes of its SHA-1, little-endian), for
+    all of them at once: the digests joined in C and read as one array."""
+    shingles = set(
+        map(" ".join, zip(*(words[k:] for k in range(SHINGLE_WORDS)), strict=False))
+    )  # the shorter tails end it
+    digests = b"".join(map(_digest, map(hashlib.sha1, map(_utf8, shingles))))
+    return np.frombuffer(digests, dtype="<u4")[::_SHA1_WORDS].astype(np.uint32)
+
+
+def _signatures(hashes: list[np.ndarray]) -> np.ndarray:
+    """The MinHash values of each text's shingle hashes (a row per text, ``uint64`` as datasketch's ``hashvalues``
+    are read): datasketch's "affine32" scheme, ``min(a * fmix32(h) + b mod 2**32)`` per permutation. Texts are
+    taken together, up to ``_CHUNK`` shingles at a time (tests/test_dedup.py compares with datasketch)."""
+    a, b = _permutations()
+    rows = np.empty((len(hashes), len(a)), dtype=np.uint32)
+    t = 0
+    while t < len(hashes):
+        end, total = t + 1, len(hashes[t])
+        while end < len(hashes) and total + len(hashes[end]) <= _CHUNK:
+            total += len(hashes[end])
+            end += 1
+        if end == t + 1:
+            rows[t] = _min_hash(hashes[t], a, b)
+        else:  # every text has a shingle: no segment is empty
+            starts = np.cumsum([0] + [len(h) for h in hashes[t : end - 1]])
+            values = _fmix32(np.concatenate(hashes[t:end]))[:, None] * a + b  # uint32: wraps, the "mod 2**32"
+            rows[t:end] = np.minimum.reduceat(values, starts, axis=0)
+        t = end
+    return rows.astype(np.uint64)
+
+
+def _min_hash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One long text's MinHash values, ``_CHUNK`` shingles at a time (bounded memory)."""
+    out = np.full(len(a), np.iinfo(np.uint32).max, dtype=np.uint32)
+    values = _fmix32(hashes)
+    for lo in range(0, len(values), _CHUNK):
+        np.minimum(out, (values[lo : lo + _CHUNK, None] * a + b).min(axis=0), out=out)
+    return out
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, as datasketch pre-mixes every input hash (uint32 arithmetic wraps)."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    mixed: np.ndarray = h ^ (h >> np.uint32(16))
+    return mixed
+
+
+def _band_key(band: int, rows: bytes) -> int:
     # The band number is hashed in so equal rows in different bands are different keys.
-    digest = hashlib.blake2b(struct.pack(">I", band) + rows.astype(">u8").tobytes(), digest_size=8).digest()
+    digest = hashlib.blake2b(_BAND_PREFIX[band] + rows, digest_size=8).digest()
     value: int = struct.unpack(">q", digest)[0]  # signed: fits a BIGINT column
     return value
+
+
+_BAND_PREFIX = [struct.pack(">I", band) for band in range(STORY_BANDS)]
 
 
 @functools.lru_cache(maxsize=1)

@@ -17,10 +17,9 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
 from monitor import dedup, metrics
 from monitor.clock import now_utc, worker_id
@@ -42,9 +41,11 @@ from monitor.feedstate import (
 from monitor.fetch import Fetcher, FetchResult
 from monitor.lang import detect_language
 from monitor.notify import plan_deliveries
+from monitor.offloop import in_thread, language_ready, stored
 from monitor.parsethread import parse_in_thread
 from monitor.rules import Document, Match, RuleSet
 from monitor.store import FeedRecord, FeedState, NewArticle, NewMatch, PlannedDelivery, Store, is_transient
+from monitor.store.writer import StoreWriter
 
 __all__ = [
     "CLAIM_LEASE",
@@ -69,17 +70,6 @@ MAX_ENTRIES_PER_POLL = 200  # a feed that suddenly lists thousands of entries is
 Status = Literal["ok", "not_modified", "skipped", "error"]
 
 
-# CPU work (parsing, keys, matching) runs here, not in the default executor, so a huge feed never queues the
-# DNS lookups and delivery runs that use that one.
-_CPU = ThreadPoolExecutor(max_workers=4, thread_name_prefix="monitor-cpu")
-_KEY_CHUNK = 500  # entry keys looked up per query; the loop is given back between chunks
-_T = TypeVar("_T")
-
-
-async def _in_thread(function: Callable[..., _T], *args: Any) -> _T:
-    return await asyncio.get_running_loop().run_in_executor(_CPU, functools.partial(function, *args))
-
-
 @dataclass(frozen=True)
 class FeedResult:
     """What one poll of one feed did."""
@@ -102,6 +92,7 @@ class Context:
     rules: Callable[[], RuleSet]
     extractor: ExtractorPool | None = None
     clock: Callable[[], datetime] = now_utc
+    writer: StoreWriter | None = None  # None: each store write is its own transaction (in the store thread)
 
 
 async def poll_due(
@@ -114,7 +105,7 @@ async def poll_due(
         chosen = due_feeds(ctx, now)
         skipped: list[tuple[FeedRecord, str]] = []
     else:
-        feeds = [f for f in ctx.store.list_feeds() if not names or f.name in names]
+        feeds = [f for f in await asyncio.to_thread(ctx.store.list_feeds) if not names or f.name in names]
         chosen, skipped = select_feeds(feeds, now, due_only=due_only, force=force or bool(names))
     gate = asyncio.Semaphore(parallel_polls(ctx.settings))
 
@@ -173,7 +164,7 @@ async def poll_feed(feed: FeedRecord, ctx: Context) -> FeedResult:
             _log.exception("feed crashed feed=%s", feed.name)
         state = _failed_state(feed, ctx, now, e)
         result = FeedResult(feed.name, "error", error=state.last_error)
-    _record(feed, ctx, state, tally)
+    await _record(feed, ctx, state, tally)
     seconds = time.monotonic() - started
     _log.info(
         "feed polled feed=%s status=%s new=%d matched=%d seconds=%.2f%s",
@@ -240,15 +231,11 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) ->
 async def _new_entries(feed: FeedRecord, entries: Sequence[FeedEntry], ctx: Context) -> list[FeedEntry]:
     """Entries whose GUID and canonical URL this feed has never shown (each feed's first poll: all of them).
 
-    Keys are made in a thread and looked up a chunk at a time, giving the loop back in between: a feed of 95k
-    items must not stall every other feed's poll."""
-    keyed = await _in_thread(lambda: [(entry, dedup.entry_keys(entry.guid, entry.url)) for entry in entries])
-    wanted = list(dict.fromkeys(k for _, ks in keyed for k in ks))
-    unseen: set[str] = set()
-    for start in range(0, len(wanted), _KEY_CHUNK):
-        unseen |= ctx.store.unseen_entries(feed.id, wanted[start : start + _KEY_CHUNK])
-        await asyncio.sleep(0)
-    return [e for e, ks in keyed if ks and all(k in unseen for k in ks)]
+    Keys are made in a CPU thread and looked up in the store's (in chunks): a feed of 95k items must not stall
+    every other feed's poll."""
+    keyed = await in_thread(lambda: [(entry, dedup.entry_keys(entry.guid, entry.url)) for entry in entries])
+    new = await stored(ctx.writer, ctx.store.unseen_entries, feed.id, [k for _, ks in keyed for k in ks])
+    return [e for e, ks in keyed if ks and all(k in new for k in ks)]
 
 
 async def _guarded_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, sites: frozenset[str], tally: _Tally) -> int:
@@ -274,7 +261,7 @@ async def _guarded_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, sites
             exc_info=not isinstance(e, MonitorError),
         )  # a bug gets its traceback
         try:
-            ctx.store.mark_entries_seen(feed.id, keys)
+            await stored(ctx.writer, ctx.store.mark_entries_seen, feed.id, keys)
         except Exception as store_error:  # still this entry's failure: the boundary itself must not raise
             _log.error(
                 "failed entry not marked seen, retried next poll feed=%s error=%s", feed.name, error_line(store_error)
@@ -304,7 +291,7 @@ async def _process_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, sites
             text=text,
             author=author,
             published=published,
-            lang=lang or detect_language(f"{title}\n{text}"),
+            lang=lang or _detect_language(f"{title}\n{text}"),
             content_hash=dedup.content_hash(f"{title}\n{text}"),
             # A copy of another site's article also joins the story of other copies of its link.
             story_keys=dedup.story_keys(text) + (() if owned else (dedup.link_story_key(link),)),
@@ -314,19 +301,26 @@ async def _process_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, sites
             furniture=chosen.furniture,
         )
 
-    matches, article = await _in_thread(analyse)
-    plan = _planner(matches, rules, ctx, published)
-    ctx.store.add_article_with_matches(article, [_new_match(m) for m in matches], plan, now=ctx.clock())
-    return len(matches)
+    def prepare() -> tuple[NewArticle, list[NewMatch], Sequence[PlannedDelivery]]:
+        matches, article = analyse()
+        # Routing reads only the matches, rules and settings: planned here, so the writer thread only writes.
+        planned = plan_deliveries(matches, rules, ctx.settings, published, ctx.clock())
+        return article, [_new_match(m) for m in matches], planned
+
+    article, new_matches, planned = await in_thread(prepare)
+    plan = functools.partial(_planned, planned)
+    await stored(ctx.writer, ctx.store.add_article_with_matches, article, new_matches, plan, now=ctx.clock())
+    return len(new_matches)
 
 
-def _planner(
-    matches: Sequence[Match], rules: RuleSet, ctx: Context, published: datetime | None
-) -> Callable[[int, bool], Sequence[PlannedDelivery]]:
-    def plan(story_id: int, new_story: bool) -> Sequence[PlannedDelivery]:
-        return plan_deliveries(matches, rules, ctx.settings, published, ctx.clock())
+def _detect_language(text: str) -> str | None:
+    language_ready()  # the model is loaded once, and only in a process that detects (pages come with theirs)
+    return detect_language(text)
 
-    return plan
+
+def _planned(planned: Sequence[PlannedDelivery], story_id: int, new_story: bool) -> Sequence[PlannedDelivery]:
+    """The delivery plan, made before the write (routing does not depend on the story)."""
+    return planned
 
 
 def _new_match(match: Match) -> NewMatch:
@@ -386,7 +380,7 @@ async def _extract(page: FetchResult, ctx: Context) -> Extracted | None:
     return None
 
 
-def _record(feed: FeedRecord, ctx: Context, state: FeedState, tally: _Tally) -> None:
+async def _record(feed: FeedRecord, ctx: Context, state: FeedState, tally: _Tally) -> None:
     """Store the poll's outcome with its counts; a store that fails here is logged, never raised."""
     state = replace(
         state,
@@ -395,6 +389,6 @@ def _record(feed: FeedRecord, ctx: Context, state: FeedState, tally: _Tally) -> 
         last_entry_error=tally.last_failure or feed.last_entry_error,
     )
     try:
-        ctx.store.update_feed_state(feed.id, state)
+        await stored(ctx.writer, ctx.store.update_feed_state, feed.id, state)
     except Exception as e:  # the feed's boundary: an unmapped store error must not reach the poll either
         _log.error("feed state not recorded feed=%s error=%s", feed.name, error_line(e))

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.dedup import STORY_MIN_WORDS, canonical_url, content_hash, story_keys
+from monitor import dedup
+from monitor.dedup import STORY_MIN_WORDS, canonical_url, content_hash, story_keys, story_keys_many
+from tests.conftest import needs_eval
+from tests.test_lang import NEWS, TRUTH, eval_texts, labelled_texts
 
 SEEDS = sorted((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt"))
 
@@ -104,3 +111,49 @@ def test_story_keys_fit_bigint_and_are_stable_across_processes() -> None:
     )
     other = subprocess.run([sys.executable, "-c", code, str(SEEDS[0])], capture_output=True, text=True, check=True)
     assert other.stdout.strip() == str(keys)
+
+
+def datasketch_story_keys(text: str) -> tuple[int, ...]:
+    """The story keys as datasketch's MinHash computes them (the code before the numpy one, kept as the oracle)."""
+    words = dedup._WORD.findall(dedup.normalize_text(text))  # noqa: SLF001
+    if len(words) < STORY_MIN_WORDS:
+        return ()
+    shingles = {" ".join(words[i : i + 3]) for i in range(len(words) - 2)}
+    minhash = MinHash(num_perm=120, seed=20240601, scheme="affine32")
+    minhash.update_batch([s.encode("utf-8") for s in sorted(shingles)])
+    values = np.asarray(minhash.hashvalues, dtype=np.uint64)
+    keys = []
+    for band in range(24):
+        rows = values[band * 5 : (band + 1) * 5].astype(">u8").tobytes()
+        digest = hashlib.blake2b(struct.pack(">I", band) + rows, digest_size=8).digest()
+        keys.append(struct.unpack(">q", digest)[0])
+    return tuple(keys)
+
+
+def _check_against_datasketch(texts: list[str]) -> None:
+    expected = [datasketch_story_keys(t) for t in texts]
+    assert sum(map(bool, expected)) >= len(texts) // 4  # enough of them long enough to have keys
+    assert [story_keys(t) for t in texts] == expected
+    assert story_keys_many(texts) == expected  # in bulk: the same keys
+
+
+def test_story_keys_are_datasketchs() -> None:
+    texts = [_seed(i) for i in range(len(SEEDS))] + [_reprint(_seed(i), 6) for i in range(len(SEEDS))]
+    texts += labelled_texts()
+    texts += ["word " * 45, "ﬁ ﬂ " * 30, "a b " * 30, " ".join(map(str, range(20000))), "", "x"]
+    _check_against_datasketch(texts)
+
+
+@pytest.mark.slow
+@needs_eval(TRUTH)
+@needs_eval(NEWS)
+def test_story_keys_are_datasketchs_on_real_feeds_and_articles() -> None:
+    # Equal keys: the same articles group into the same stories as before, and as the keys stored by earlier versions.
+    _check_against_datasketch(list(eval_texts()))
+
+
+def test_story_keys_in_bulk_keep_each_text_apart() -> None:
+    # Texts of every size taken together (several per chunk, one over a chunk) give each its own keys.
+    texts = [" ".join(f"w{i}x{j}" for j in range(n)) for i, n in enumerate([50, 39, 4000, 45, 9000, 60, 0, 41])]
+    assert story_keys_many(texts) == [datasketch_story_keys(t) for t in texts]
+    assert story_keys_many([]) == []

@@ -9,6 +9,7 @@ otherwise its longest literal piece (``" raid"`` for ``raid*``). Which keys a ru
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -39,6 +40,8 @@ TERM, SET, REGEX, META, FIELD, NOT, AND, OR, NEAR = range(9)
 
 #: A compiled node: (kind, ...) — see :func:`compile_node` for the layout of each kind.
 CNode = tuple[Any, ...]
+#: A group of term ids indexed by key: (the ids, their keys, key -> its ids, ids without a key, id -> position).
+_Group = tuple[tuple[int, ...], frozenset[int], dict[int, tuple[int, ...]], tuple[int, ...], dict[int, int]]
 
 
 @dataclass(slots=True)
@@ -179,6 +182,9 @@ class TermTable:
         self._sets: dict[int, tuple[tuple[Term, ...], tuple[int, ...]]] = {}
         #: Caches of :mod:`monitor.rules.anchors`, keyed by sets' term ids and by groups.
         self.memo: dict[object, Any] = {}
+        # Per group of term ids (a set, a NEAR operand), by its identity: see :meth:`present`.
+        self._groups: dict[int, _Group] = {}
+        self._canonical: dict[tuple[int, ...], tuple[int, ...]] = {}
 
     def set_ids(self, terms: tuple[Term, ...]) -> tuple[int, ...]:
         """The ids of a set's terms, one shared tuple per set."""
@@ -208,6 +214,55 @@ class TermTable:
                 self._key_strs.append(key)
             self.key_terms[kid].append(ct.id)
         return ct
+
+    def canonical(self, tids: tuple[int, ...]) -> tuple[int, ...]:
+        """One tuple for equal groups of term ids (NEAR operands): the matcher's per-document caches key them by
+        identity, and rules with the same operand share what one of them computed."""
+        return self._canonical.setdefault(tids, tids)
+
+    def present(
+        self, tids: tuple[int, ...], fired: AbstractSet[int], cache: dict[tuple[int, str], tuple[int, ...]], field: str
+    ) -> tuple[int, ...]:
+        """The terms of ``tids`` (a set's, a NEAR operand's) that can occur in ``field``, whose fired keys are
+        ``fired``: those whose key fired and those without a key, in the order of ``tids``; kept in ``cache`` (a
+        document's).
+
+        The others have no occurrence there (every path checks the key first), so skipping them changes no
+        result; a shipped set has hundreds of terms, of which an article holds a handful. Keyed by identity:
+        ``tids`` of two terms or more are a compiled node's, alive as long as the rule set; a single term (callers
+        build such tuples on the fly) is returned as it is.
+        """
+        if len(tids) < 2:
+            return tids
+        got = cache.get((id(tids), field))
+        if got is None:
+            got = cache[(id(tids), field)] = self._present(tids, fired)
+        return got
+
+    def _present(self, tids: tuple[int, ...], fired: AbstractSet[int]) -> tuple[int, ...]:
+        group = self._groups.get(id(tids))
+        if group is None or group[0] is not tids:
+            group = self._groups[id(tids)] = self._group(tids)
+        _, kids, by_kid, keyless, rank = group
+        both = kids & fired
+        if not both:
+            return keyless
+        found = [t for kid in both for t in by_kid[kid]]
+        found += keyless
+        found.sort(key=rank.__getitem__)
+        return tuple(found)
+
+    def _group(self, tids: tuple[int, ...]) -> _Group:
+        by_kid: dict[int, list[int]] = {}
+        keyless: list[int] = []
+        for t in tids:
+            kid = self.terms[t].kid
+            if kid is None:
+                keyless.append(t)
+            else:
+                by_kid.setdefault(kid, []).append(t)
+        rank = {t: i for i, t in enumerate(tids)}
+        return tids, frozenset(by_kid), {k: tuple(v) for k, v in by_kid.items()}, tuple(keyless), rank
 
     def key_length(self, kid: int) -> int:
         """Length of key ``kid``; a partial word key counts one less than a whole word of that length."""
@@ -242,7 +297,7 @@ def compile_node(node: Node, table: TermTable) -> CNode:
         return (OR, tuple(compile_node(c, table) for c in node.children))
     if isinstance(node, Near):
         left, right = _operand_terms(node.left, table), _operand_terms(node.right, table)
-        return (NEAR, left, right, node.distance, node.ordered)
+        return (NEAR, table.canonical(left), table.canonical(right), node.distance, node.ordered)
     raise TypeError(f"unknown node {node!r}")  # pragma: no cover
 
 

@@ -113,7 +113,9 @@ class DocState:
         self._occ: dict[str, dict[int, list[_Occ]]] = {name: {} for name in _ALL_FIELDS}
         # Per field: term id -> spans of its occurrences in the field's text.
         self._spans: dict[str, dict[int, list[tuple[int, int]]]] = {name: {} for name in _ALL_FIELDS}
-        self._operands: dict[tuple[str, tuple[int, ...]], list[_Occ]] = {}
+        # Keyed by the operand's identity (one tuple per distinct operand: TermTable.canonical).
+        self._operands: dict[tuple[str, int], list[_Occ]] = {}
+        self._live: dict[tuple[int, str], tuple[int, ...]] = {}
         # Per (NEAR node's operands, distance, order, field): the occurrences with a partner (``near_used``).
         self.near: dict[tuple[object, ...], list[_Occ]] = {}
         self._detect = detect
@@ -127,6 +129,11 @@ class DocState:
             self._lang = self._detect(f"{self.doc.title}\n{self.doc.text}")
             self._lang_done = True
         return self._lang
+
+    def live(self, tids: tuple[int, ...], field: str) -> tuple[int, ...]:
+        """The terms of ``tids`` (a set, a NEAR operand) that can occur in ``field``, cached per document (see
+        :meth:`TermTable.present`, which keys the cache by the tuple's identity)."""
+        return self.table.present(tids, self.fired[field], self._live, field)
 
     def has(self, tid: int, field: str) -> bool:
         """Whether term ``tid`` occurs in ``field``: one set look-up when its key did not occur, or when the key
@@ -176,13 +183,13 @@ class DocState:
         """Sorted distinct occurrences of any of ``tids`` (a NEAR operand) in ``field``; cached."""
         if len(tids) == 1:
             return self.term_occ(tids[0], field)
-        cached = self._operands.get((field, tids))
+        cached = self._operands.get((field, id(tids)))
         if cached is None:
             merged: set[_Occ] = set()
-            for t in tids:
+            for t in self.live(tids, field):
                 merged.update(self.term_occ(t, field))
             cached = sorted(merged)
-            self._operands[(field, tids)] = cached
+            self._operands[(field, id(tids))] = cached
         return cached
 
     def spans(self, field: str, occs: Iterable[_Occ]) -> list[SpanHit]:
@@ -222,7 +229,7 @@ def _near_true(st: DocState, c: CNode, field: str) -> bool:
 def near_used(st: DocState, c: CNode, field: str) -> list[_Occ]:
     """Sorted occurrences of either operand that have a partner within the distance (docs/rule-language.md: both operands);
     cached per document (the snippet's witness asks again)."""
-    key = (*c[1:], field)
+    key = (id(c[1]), id(c[2]), c[3], c[4], field)  # equal operands are one tuple (TermTable.canonical)
     cached = st.near.get(key)
     if cached is None:
         cached = st.near[key] = _near_used(st, c, field)
@@ -311,7 +318,7 @@ def is_true(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> 
         return False
     if kind == SET:
         for field in scope:
-            for t in c[1]:
+            for t in st.live(c[1], field):
                 if st.has(t, field):
                     return True
         return False
@@ -344,7 +351,7 @@ def _collect(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit])
     if kind == TERM or kind == SET:
         found = False
         for field in scope:
-            for t in (c[1],) if kind == TERM else c[1]:
+            for t in (c[1],) if kind == TERM else st.live(c[1], field):
                 spans = st.term_spans(t, field)
                 if spans:
                     found = True

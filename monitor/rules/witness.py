@@ -127,7 +127,7 @@ class _Finder:
             if best is not None:
                 break
             near = target is not None and target[0] == field
-            for t in tids:
+            for t in self.st.live(tids, field):
                 spans = self.st.term_spans(t, field)
                 if not spans:
                     continue
@@ -191,7 +191,8 @@ class _Finder:
             pairs = [self._pair(c, "text", u) for u in near_used(self.st, c, "text")[:_TRIES]]
             return [[("text", s, e) for s, e in self.st.fields["text"].spans(p)] for p in pairs]
         tids = (c[1],) if kind == TERM else c[1]
-        spans = sorted({span for t in tids for span in self.st.term_spans(t, "text")[:_TRIES]})[:_TRIES]
+        live = self.st.live(tids, "text")
+        spans = sorted({span for t in live for span in self.st.term_spans(t, "text")[:_TRIES]})[:_TRIES]
         return [[("text", s, e)] for s, e in spans]
 
     def _or(self, kids: tuple[CNode, ...], scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
@@ -255,7 +256,7 @@ class _Finder:
         kind = c[0]
         if kind == TERM or kind == SET:
             tids = (c[1],) if kind == TERM else c[1]
-            return sum(len(self.st.term_spans(t, f)) for f in scope for t in tids)
+            return sum(len(self.st.term_spans(t, f)) for f in scope for t in self.st.live(tids, f))
         if kind == NEAR:
             return sum(len(near_used(self.st, c, f)) for f in scope)
         if kind == FIELD:

@@ -32,6 +32,7 @@ from monitor.store.records import (
     NewMatch,
     PlannedDelivery,
 )
+from monitor.store.statements import statements
 from monitor.store.tables import Article, Delivery, Entry, Match, Story, StoryKey, metadata
 
 __all__ = ["ArticleStore", "DeliveryPlan", "MIN_HASH_WORDS", "storage_key"]
@@ -53,6 +54,21 @@ _STORY_LOCK = 0x73746F7279  # "story": the advisory lock id of story assignment 
 #: Texts with fewer words are not grouped by content hash: two different articles
 #: whose feeds give only an empty or one-line summary would otherwise become one story.
 MIN_HASH_WORDS = 8
+
+_ARTICLE_FIELDS = (
+    "url",
+    "content_hash",
+    "title",
+    "text",
+    "author",
+    "published",
+    "lang",
+    "feed_id",
+    "feed_name",
+    "extracted",
+    "owned",
+    "furniture",
+)
 
 
 class ArticleStore(StoreBase):
@@ -99,7 +115,7 @@ class ArticleStore(StoreBase):
                 # first, before any row lock, so it cannot join a deadlock cycle.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STORY_LOCK})
             self._mark_seen(conn, article.feed_id, article.entry_keys)
-            existing = _existing(conn, _lookup_keys(article))
+            existing = _existing(conn, _lookup_keys(article), self._dialect)
             if existing is not None:
                 return AddResult(existing[0], existing[1], new_story=False, duplicate=True)
             story_id, new_story = self._find_or_create_story(conn, article, now)
@@ -107,7 +123,7 @@ class ArticleStore(StoreBase):
             if article_id is None:  # another process stored this URL since we looked
                 if new_story:
                     conn.execute(_stories.delete().where(_stories.c.id == story_id))
-                found = _existing(conn, [storage_key(article)])
+                found = _existing(conn, [storage_key(article)], self._dialect)
                 assert found is not None  # it conflicted, so it exists
                 return AddResult(found[0], found[1], new_story=False, duplicate=True)
             self._insert_story_keys(conn, story_id, article.story_keys)
@@ -158,76 +174,50 @@ class ArticleStore(StoreBase):
         if feed_id is None or not rows:
             return
         for chunk in chunked(rows):
-            conn.execute(self._insert(_entries).on_conflict_do_nothing(), list(chunk))
+            conn.execute(statements(self._dialect).mark_seen, list(chunk))
 
     def _find_or_create_story(self, conn: Connection, article: NewArticle, now: datetime) -> tuple[int, bool]:
+        sql = statements(self._dialect)
         story_id: int | None = None
         if article.content_hash and len(article.text.split()) >= MIN_HASH_WORDS:
-            story_id = conn.execute(
-                select(_articles.c.story_id)
-                .where(_articles.c.content_hash == article.content_hash)
-                .order_by(_articles.c.id)
-                .limit(1)
-            ).scalar()
+            story_id = conn.execute(sql.story_by_hash, {"hash": article.content_hash}).scalar()
         keys = list(dict.fromkeys(article.story_keys))
         if story_id is None and keys:
-            story_id = conn.execute(
-                select(func.min(_story_keys.c.story_id)).where(_story_keys.c.key.in_(keys))
-            ).scalar()
+            story_id = conn.execute(sql.story_by_keys, {"keys": keys}).scalar()
         if story_id is not None:
             return story_id, False
-        new_id = conn.execute(
-            _stories.insert().values(created_at=now, title=article.title).returning(_stories.c.id)
-        ).scalar_one()
+        new_id = conn.execute(sql.new_story, {"created_at": now, "title": article.title}).scalar_one()
         return int(new_id), True
 
     def _insert_article(self, conn: Connection, article: NewArticle, story_id: int, now: datetime) -> int | None:
-        values = {
-            name: getattr(article, name)
-            for name in (
-                "url",
-                "content_hash",
-                "title",
-                "text",
-                "author",
-                "published",
-                "lang",
-                "feed_id",
-                "feed_name",
-                "extracted",
-                "owned",
-                "furniture",
-            )
-        }
-        stmt = self._insert(_articles).values(
-            canonical_url=storage_key(article), story_id=story_id, fetched_at=now, **values
-        )
-        new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_articles.c.id)).scalar()
+        values = {name: getattr(article, name) for name in _ARTICLE_FIELDS}
+        values.update(canonical_url=storage_key(article), story_id=story_id, fetched_at=now)
+        new_id = conn.execute(statements(self._dialect).new_article, values).scalar()
         return int(new_id) if new_id is not None else None
 
     def _insert_story_keys(self, conn: Connection, story_id: int, keys: Sequence[int]) -> None:
         rows = [{"key": key, "story_id": story_id} for key in dict.fromkeys(keys)]
         if rows:
-            conn.execute(self._insert(_story_keys).on_conflict_do_nothing(), rows)
+            conn.execute(statements(self._dialect).story_keys, rows)
 
     def _insert_matches(
         self, conn: Connection, article_id: int, story_id: int, matches: Sequence[NewMatch], now: datetime
     ) -> list[tuple[str, int]]:
         ids: list[tuple[str, int]] = []
+        insert = statements(self._dialect).new_match
         for match in matches:
-            hits = [MatchHit.coerce(hit).as_json() for hit in match.hits]
-            stmt = self._insert(_matches).values(
-                article_id=article_id,
-                rule_id=match.rule_id,
-                rule_version=str(match.rule_version),
-                severity=match.severity,
-                tags=list(match.tags),
-                hits=hits,
-                snippet=match.snippet,
-                story_id=story_id,
-                matched_at=now,
-            )
-            new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_matches.c.id)).scalar()
+            values = {
+                "article_id": article_id,
+                "rule_id": match.rule_id,
+                "rule_version": str(match.rule_version),
+                "severity": match.severity,
+                "tags": list(match.tags),
+                "hits": [MatchHit.coerce(hit).as_json() for hit in match.hits],
+                "snippet": match.snippet,
+                "story_id": story_id,
+                "matched_at": now,
+            }
+            new_id = conn.execute(insert, values).scalar()
             if new_id is not None:
                 ids.append((match.rule_id, int(new_id)))
         return ids
@@ -242,27 +232,31 @@ class ArticleStore(StoreBase):
         *,
         owned: bool = True,
     ) -> int:
+        sql = statements(self._dialect)
         created = 0
         by_rule: dict[str, int] = {}
         for rule_id, match_id in match_ids:
             by_rule.setdefault(rule_id, match_id)  # the first version listed
         for item in planned:
             rule_match = by_rule.get(item.rule_id)
-            stmt = self._insert(_deliveries).values(
-                match_id=rule_match,
-                channel=item.channel,
-                story_id=story_id,
-                rule_id=item.rule_id,
-                mode=item.mode,
-                status="pending",
-                attempts=0,
-                next_attempt_at=item.not_before or now,
-                created_at=now,
-            )
-            new_id = conn.execute(stmt.on_conflict_do_nothing().returning(_deliveries.c.id)).scalar()
+            values = {
+                "match_id": rule_match,
+                "channel": item.channel,
+                "story_id": story_id,
+                "rule_id": item.rule_id,
+                "mode": item.mode,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": item.not_before or now,
+                "created_at": now,
+            }
+            new_id = conn.execute(sql.new_delivery, values).scalar()
             created += new_id is not None
             if new_id is None and owned and rule_match is not None:
-                _take_over_pending(conn, story_id, item, rule_match)
+                # An owned copy joining a story takes over its pending alert from a foreign copy (the alert then
+                # shows the outlet's own title and link); an alert already sent stays as it was.
+                taken = {"w_channel": item.channel, "w_story_id": story_id, "w_rule_id": item.rule_id}
+                conn.execute(sql.take_over, {**taken, "w_mode": item.mode, "w_match_id": rule_match})
         return created
 
 
@@ -278,36 +272,10 @@ def _lookup_keys(article: NewArticle) -> list[str]:
     return [storage_key(article)] if article.owned else [article.canonical_url, storage_key(article)]
 
 
-def _existing(conn: Connection, keys: Sequence[str]) -> tuple[int, int] | None:
-    rows = conn.execute(
-        select(_articles.c.canonical_url, _articles.c.id, _articles.c.story_id).where(
-            _articles.c.canonical_url.in_(list(keys))
-        )
-    ).all()
+def _existing(conn: Connection, keys: Sequence[str], dialect: str) -> tuple[int, int] | None:
+    rows = conn.execute(statements(dialect).existing, {"keys": list(keys)}).all()
     found = {row[0]: (int(row[1]), int(row[2])) for row in rows}
     return next((found[key] for key in keys if key in found), None)
-
-
-def _take_over_pending(conn: Connection, story_id: int, item: PlannedDelivery, match_id: int) -> None:
-    """An owned copy joining a story takes over its pending alert from a foreign copy (the alert then shows the
-    outlet's own title and link); an alert already sent stays as it was."""
-    foreign = (
-        select(_matches.c.id)
-        .join(_articles, _articles.c.id == _matches.c.article_id)
-        .where(_articles.c.owned.is_(False))
-    )
-    conn.execute(
-        _deliveries.update()
-        .where(
-            _deliveries.c.channel == item.channel,
-            _deliveries.c.story_id == story_id,
-            _deliveries.c.rule_id == item.rule_id,
-            _deliveries.c.mode == item.mode,
-            _deliveries.c.status == "pending",
-            _deliveries.c.match_id.in_(foreign),
-        )
-        .values(match_id=match_id)
-    )
 
 
 def _article_record(row: Any) -> ArticleRecord:

@@ -3,7 +3,8 @@
 Every mixin (feeds, articles, matches, deliveries) talks to the database only through
 ``StoreBase._read(op)`` and ``StoreBase._write(op)``, context managers that yield a
 SQLAlchemy ``Connection`` inside a transaction and turn any SQLAlchemy or DB-API error
-into ``StoreError`` (``raise ... from e``). ``_insert(table)`` gives the dialect's INSERT
+into ``StoreError`` (``raise ... from e``); inside ``StoreBase.batch`` a write is a savepoint
+of the batch's one transaction. ``_insert(table)`` gives the dialect's INSERT
 that has ``on_conflict_do_nothing()`` (SQLite and PostgreSQL behave the same).
 
 SQLite connections run in WAL mode with a busy timeout and foreign keys on; write
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -155,6 +157,7 @@ class StoreBase:
     def __init__(self, engine: Engine) -> None:
         self._engine: Engine | None = engine
         self._dialect = engine.dialect.name  # "sqlite" or "postgresql"
+        self._batch = threading.local()  # .conn: the transaction of a ``batch`` running in this thread
 
     @property
     def dialect(self) -> str:
@@ -183,7 +186,13 @@ class StoreBase:
 
     @contextmanager
     def _read(self, op: str) -> Iterator[Connection]:
-        """A read-only transaction; errors become ``StoreError`` naming ``op``."""
+        """A read-only transaction; errors become ``StoreError`` naming ``op``. Inside a ``batch``: a savepoint of
+        the batch's transaction (it sees the batch's writes, and an in-memory database's one connection is never
+        used by two transactions at once)."""
+        if getattr(self._batch, "conn", None) is not None:
+            with self._write(op) as conn:
+                yield conn
+            return
         engine = self._live_engine()
         try:
             with engine.connect() as conn, conn.begin():
@@ -192,8 +201,33 @@ class StoreBase:
             raise StoreError(f"{op} failed: {_describe(e)}") from e
 
     @contextmanager
+    def batch(self, op: str = "batch of writes") -> Iterator[None]:
+        """One transaction for every write this thread makes while the block runs: each write method called inside
+        runs in a savepoint of it (its failure rolls back that write alone and raises as usual), and they all
+        commit together when the block ends, or none does. One commit instead of one per write is what makes a
+        poll's many small writes cheap (``StoreWriter``); each write still commits whole or not at all."""
+        if getattr(self._batch, "conn", None) is not None:
+            yield  # already inside one
+            return
+        with self._write(op) as conn:
+            self._batch.conn = conn
+            try:
+                yield
+            finally:
+                self._batch.conn = None
+
+    @contextmanager
     def _write(self, op: str) -> Iterator[Connection]:
-        """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success."""
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success. Inside a ``batch``: a
+        savepoint of the batch's transaction, released on success and rolled back on any error."""
+        batch: Connection | None = getattr(self._batch, "conn", None)
+        if batch is not None:
+            try:
+                with batch.begin_nested():
+                    yield batch
+            except _DB_ERRORS as e:
+                raise StoreError(f"{op} failed: {_describe(e)}") from e
+            return
         engine = self._live_engine()
         try:
             with engine.connect() as conn:

@@ -275,9 +275,12 @@ def test_benchmark_smoke() -> None:
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     results = bench.run([100], 3, 1, ["calibrated", "high"])
-    for (row,) in results.values():
+    for profile in ("calibrated", "high"):
+        (row,) = results[profile]
         assert row["rules"] == 100 and row["vs_naive"] > 1 and row["candidates"] >= row["matches"]
-    assert "## Rule matching" in bench.to_markdown(results, 3, 1)
+        assert row["aps"] > 0 and row["vs_bare_norm"] > 0
+    markdown = bench.to_markdown(results, 3, 1)
+    assert "## Rule matching" in markdown and "9 shipped" in markdown
 
 
 _TERMS = ["abc", "abc*", "ab?", "=ABC", "=Abc*", "bc0", "abcx*", "a?cx", "zzz", "c0"]

@@ -423,7 +423,14 @@ def test_copies_written_at_once_by_several_processes_are_one_story(store_url: st
 
 # --- errors -------------------------------------------------------------------------------
 
+
+def _batched(store: Store) -> None:
+    with store.batch():
+        store.mark_entries_seen(1, ["k"])
+
+
 CALLS = {
+    "batch": _batched,
     "add_article_with_matches": lambda s: s.add_article_with_matches(article("https://x/1"), [], no_plan),
     "add_feed": lambda s: s.add_feed("x", "https://x.example/feed"),
     "add_feeds": lambda s: s.add_feeds([FeedSettings(url="https://x.example/feed", name="x")]),

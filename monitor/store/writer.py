@@ -1,0 +1,121 @@
+"""The store's writer thread: the writes of every running poll, off the event loop, many to a transaction.
+
+Inputs: store calls (a bound method and its arguments) from coroutines. Output: each call's result or exception,
+as the awaited value. One thread runs them in order; the calls queued while one batch ran form the next batch,
+which runs inside ``Store.batch``: one transaction, each call a savepoint of it. So a poll of 500 feeds commits a
+few dozen times, not once per article and feed, and the event loop never waits for the database.
+
+What it keeps: each call commits whole or not at all (an article, its matches and deliveries together); a call
+that fails rolls back alone and raises its own error to its caller; a commit that fails raises its error to every
+caller of that batch, and nothing of it is stored (their entries stay unseen, so the next poll retries them). A
+``kill -9`` loses the batch being written and nothing committed. A caller cancelled while waiting (a poll's time
+budget) does not stop its call: what it stores is kept, as a finished write would be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, TypeVar
+
+from monitor.store.base import StoreBase
+
+__all__ = ["MAX_BATCH", "StoreWriter"]
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+#: Calls per transaction at most: a batch holds SQLite's write lock, so other processes wait for it this long.
+MAX_BATCH = 200
+
+
+@dataclass
+class _Call:
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+class StoreWriter:
+    """A thread that runs store writes in batches; ``await writer.call(store.method, *args)``. Close it (or use
+    it as a context manager) to let it finish the queued calls and stop."""
+
+    def __init__(self, store: StoreBase, *, max_batch: int = MAX_BATCH) -> None:
+        self._store = store
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="monitor-store-writer", daemon=True)
+        self._thread.start()
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Finish the queued calls, then stop the thread."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    async def call(self, function: Callable[..., _T], *args: Any) -> _T:
+        """``function(*args)`` in the writer thread, in the next batch; its result, or its exception raised."""
+        if not self._thread.is_alive():
+            raise RuntimeError("the store writer is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_T] = loop.create_future()
+        self._queue.put(_Call(function, args, loop, future))
+        return await future
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            calls, stop = [first], False
+            while len(calls) < self._max_batch:
+                try:
+                    queued = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if queued is None:
+                    stop = True
+                    break
+                calls.append(queued)
+            self._execute(calls)
+            if stop:
+                return
+
+    def _execute(self, calls: list[_Call]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with self._store.batch():
+                for call in calls:
+                    try:
+                        outcomes.append((True, call.function(*call.args)))
+                    except Exception as e:  # this call's failure alone: its savepoint is rolled back
+                        outcomes.append((False, e))
+        except Exception as e:  # the transaction failed (begin or commit): nothing of the batch is stored
+            _log.warning("store batch not written calls=%d error=%s", len(calls), type(e).__name__)
+            outcomes = [(False, e)] * len(calls)
+        for call, (ok, value) in zip(calls, outcomes, strict=True):
+            try:
+                call.loop.call_soon_threadsafe(_settle, call.future, ok, value)
+            except RuntimeError:  # that loop has closed: nobody waits for this result any more
+                pass
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # its caller was cancelled meanwhile
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
