@@ -80,7 +80,55 @@ def create_app(monitor: Monitor, *, readiness: Callable[[], str | None] | None =
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(MonitorError, _monitor_error)
     app.add_middleware(_SecurityHeaders)
+    app.openapi = _described(app)  # type: ignore[method-assign]
     return app
+
+
+# What a 422 carries (``_invalid_request``); FastAPI would describe its own default, a list under ``detail``.
+_INVALID = {
+    "title": "HTTPValidationError",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "description": "The first invalid parameter and what is wrong with it."},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+_UNREADABLE = {
+    "description": "The body cannot be read (not JSON, not UTF-8)",
+    "content": {"application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}},
+}
+
+
+def _described(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """``app.openapi`` with the 422 answers described as the app gives them, and the 400 of a body that is not
+    JSON (or not UTF-8) on each operation that takes one."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        schemas = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = _INVALID
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if "requestBody" in operation:
+                    operation["responses"].setdefault("400", _UNREADABLE)
+        return schema
+
+    return openapi
 
 
 class _SecurityHeaders:

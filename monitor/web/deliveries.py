@@ -83,7 +83,7 @@ def api_retry(request: Request, delivery_id: Annotated[int, Path(ge=1, le=_ID_MA
     return delivery_line(monitor, _retry(monitor, delivery_id))
 
 
-@router.get("/deliveries", response_class=Response)
+@router.get("/deliveries", response_class=Response, include_in_schema=False)
 def deliveries_page(
     request: Request,
     _reader: Reader,
@@ -113,7 +113,7 @@ def deliveries_page(
     )
 
 
-@router.post("/deliveries/retry", response_class=RedirectResponse, status_code=303)
+@router.post("/deliveries/retry", response_class=RedirectResponse, status_code=303, include_in_schema=False)
 def retry_now(request: Request, delivery: Annotated[int, Form(ge=1, le=_ID_MAX)], _writer: Writer) -> RedirectResponse:
     """The page's "retry now": one more attempt, then back to the outbox (303: a reload sends nothing)."""
     _retry(request.app.state.monitor, delivery)

@@ -63,7 +63,7 @@ def api_poll(request: Request, name: str, _writer: Writer) -> PollResult:
     return _shown(_poll(request, name))
 
 
-@router.get("/feeds", response_class=Response)
+@router.get("/feeds", response_class=Response, include_in_schema=False)
 def feeds_page(
     request: Request,
     _reader: Reader,
@@ -92,7 +92,7 @@ def feeds_page(
     )
 
 
-@router.post("/feeds/poll", response_class=RedirectResponse, status_code=303)
+@router.post("/feeds/poll", response_class=RedirectResponse, status_code=303, include_in_schema=False)
 def poll_now(request: Request, feed: Annotated[str, Form(max_length=400)], _writer: Writer) -> RedirectResponse:
     """The page's "poll now": poll, then back to the table with what it did (303, so a reload polls nothing)."""
     result = _poll(request, feed)

@@ -18,8 +18,9 @@ _WEEK = 7 * 86400
 
 
 def safe_next(value: str | None) -> str:
-    """Where to go after logging in: a path on this site only (never ``//host`` or ``https://host``)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Where to go after logging in: a path on this site only (never ``//host`` or ``https://host``; no control
+    character either: browsers drop tabs and newlines from a URL, so ``/<tab>/host`` would be ``//host``)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or not value.isprintable():
         return "/"
     return value
 
