@@ -26,7 +26,7 @@ from monitor.clean import clean_text
 from monitor.clock import MAX_TIME, as_utc
 from monitor.errors import MonitorError
 from monitor.store.base import StoreBase, chunked
-from monitor.store.matches import _deliveries_of, _match_record
+from monitor.store.matches import _deliveries_of, match_columns, match_record
 from monitor.store.records import ArticleRecord, ArticleSummary, MatchDelivery, MatchRecord
 from monitor.store.search import parse_search, search_condition
 from monitor.store.tables import Article, Delivery, Feed, Match, metadata
@@ -163,21 +163,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     return at, min(int(ident), _MAX_ID)
 
 
-def _match_columns() -> Any:
-    return (
-        select(
-            _matches,
-            _articles.c.url,
-            _articles.c.title,
-            _articles.c.feed_name,
-            _articles.c.published,
-            _articles.c.lang,
-        )
-        .select_from(_matches)
-        .join(_articles, _articles.c.id == _matches.c.article_id)
-    )
-
-
 class BrowseStore(StoreBase):
     """The dashboard's match reads of ``Store``."""
 
@@ -200,7 +185,7 @@ class BrowseStore(StoreBase):
             at, ident = decode_cursor(cursor)
             conditions.append(tuple_(_matches.c.matched_at, _matches.c.id) < tuple_(at, ident))
         query = (
-            _match_columns()
+            match_columns()
             .where(*conditions)
             .order_by(_matches.c.matched_at.desc(), _matches.c.id.desc())
             .limit(limit + 1)
@@ -213,13 +198,13 @@ class BrowseStore(StoreBase):
             story_ids = sorted({row["story_id"] for row in rows})
             stories = _stories(conn, story_ids)
             alerts = _story_alerts(conn, story_ids)
-        items = tuple(_match_record(row, deliveries.get(row["id"], ())) for row in rows)
+        items = tuple(match_record(row, deliveries.get(row["id"], ())) for row in rows)
         return MatchPage(items, encode_cursor(items[-1]) if more else None, stories, alerts)
 
     def match_detail(self, match_id: int) -> MatchDetail | None:
         """The match with this id in full, or None."""
         with self._read("match detail") as conn:
-            row = conn.execute(_match_columns().where(_matches.c.id == match_id)).first()
+            row = conn.execute(match_columns().where(_matches.c.id == match_id)).first()
             if row is None:
                 return None
             article_row = conn.execute(select(_articles).where(_articles.c.id == row.article_id)).first()
@@ -227,7 +212,7 @@ class BrowseStore(StoreBase):
             siblings = [
                 r._mapping
                 for r in conn.execute(
-                    _match_columns()
+                    match_columns()
                     .where(_matches.c.article_id == row.article_id)
                     .order_by(_matches.c.rule_id, _matches.c.id)
                 )
@@ -235,7 +220,7 @@ class BrowseStore(StoreBase):
             deliveries = _deliveries_of(conn, [r["id"] for r in siblings])
             story = _story_articles(conn, row.story_id, exclude=row.article_id)
             alerts = _story_deliveries(conn, row.story_id)
-        records = [_match_record(r, deliveries.get(r["id"], ())) for r in siblings]
+        records = [match_record(r, deliveries.get(r["id"], ())) for r in siblings]
         this = next(m for m in records if m.id == match_id)
         article = ArticleRecord(**{name: article_row._mapping[name] for name in ArticleRecord.__dataclass_fields__})
         return MatchDetail(this, article, (this, *(m for m in records if m.id != match_id)), story, alerts)

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Table, case, func, select
 
 from monitor.store.base import StoreBase
-from monitor.store.records import ArticleSummary, MatchHit, MatchRecord
+from monitor.store.matches import match_columns, match_record
+from monitor.store.records import ArticleSummary, MatchRecord
 from monitor.store.tables import Article, Feed, Match, metadata
 
 __all__ = ["CorpusArticle", "CorpusStore", "RuleActivity"]
@@ -98,16 +98,14 @@ class CorpusStore(StoreBase):
         """The stored matches of ``rule_id`` (any version) on articles stored in ``[since, until)``, one per
         article (its latest), without deliveries."""
         query = (
-            select(_matches, _articles.c.url, _articles.c.title, _articles.c.feed_name, _articles.c.published)
-            .add_columns(_articles.c.lang)
-            .join(_articles, _articles.c.id == _matches.c.article_id)
+            match_columns()
             .where(_matches.c.rule_id == rule_id, _articles.c.fetched_at >= since, _articles.c.fetched_at < until)
             .order_by(_matches.c.matched_at, _matches.c.id)
         )
         with self._read("read a rule's matches") as conn:
             rows = [row._mapping for row in conn.execute(query)]
         latest = {row["article_id"]: row for row in rows}
-        return [_record(row) for row in latest.values()]
+        return [match_record(row) for row in latest.values()]
 
     def rule_activity(
         self, now: datetime, days: int = 30, windows: tuple[int, ...] = (7, 30)
@@ -148,25 +146,3 @@ class CorpusStore(StoreBase):
 def _span(since: datetime, now: datetime) -> list[date]:
     """Every UTC day from ``since`` to ``now``, both included."""
     return [date.fromordinal(o) for o in range(since.date().toordinal(), now.date().toordinal() + 1)]
-
-
-def _record(row: Any) -> MatchRecord:
-    return MatchRecord(
-        id=row["id"],
-        rule=row["rule_id"],
-        rule_version=row["rule_version"],
-        severity=row["severity"],
-        tags=tuple(row["tags"] or ()),
-        article=ArticleSummary(
-            id=row["article_id"],
-            url=row["url"],
-            title=row["title"],
-            feed=row["feed_name"],
-            published=row["published"],
-            lang=row["lang"],
-        ),
-        story=row["story_id"],
-        hits=tuple(MatchHit.coerce(h) for h in row["hits"] or ()),
-        snippet=row["snippet"],
-        matched_at=row["matched_at"],
-    )

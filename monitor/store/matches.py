@@ -17,7 +17,7 @@ from monitor.store.base import StoreBase, chunked
 from monitor.store.records import ArticleSummary, MatchDelivery, MatchHit, MatchRecord
 from monitor.store.tables import Article, Delivery, Match, metadata
 
-__all__ = ["MatchStore"]
+__all__ = ["MatchStore", "match_columns", "match_record"]
 
 _matches: Table = metadata.tables[Match.__tablename__]
 _articles: Table = metadata.tables[Article.__tablename__]
@@ -38,19 +38,7 @@ class MatchStore(StoreBase):
             since: only matches at or after this time (UTC).
             limit: at most this many.
         """
-        query = (
-            select(
-                _matches,
-                _articles.c.url,
-                _articles.c.title,
-                _articles.c.feed_name,
-                _articles.c.published,
-                _articles.c.lang,
-            )
-            .join(_articles, _articles.c.id == _matches.c.article_id)
-            .order_by(_matches.c.matched_at.desc(), _matches.c.id.desc())
-            .limit(limit)
-        )
+        query = match_columns().order_by(_matches.c.matched_at.desc(), _matches.c.id.desc()).limit(limit)
         if rule is not None and any(c in rule for c in "*?"):
             query = query.where(_matches.c.rule_id.like(rule.translate(_GLOB), escape="\\"))
         elif rule is not None:
@@ -60,7 +48,7 @@ class MatchStore(StoreBase):
         with self._read("list matches") as conn:
             rows = [row._mapping for row in conn.execute(query)]
             deliveries = _deliveries_of(conn, [row["id"] for row in rows])
-        return [_match_record(row, deliveries.get(row["id"], ())) for row in rows]
+        return [match_record(row, deliveries.get(row["id"], ())) for row in rows]
 
     def rule_ids(self) -> list[str]:
         """The ids of the rules that have stored matches, sorted."""
@@ -90,7 +78,24 @@ def _deliveries_of(conn: Connection, match_ids: list[int]) -> dict[int, list[Mat
     return found
 
 
-def _match_record(row: Any, deliveries: Any) -> MatchRecord:
+def match_columns() -> Any:
+    """SELECT of a match's row with its article's summary columns (``match_record`` reads its rows)."""
+    return (
+        select(
+            _matches,
+            _articles.c.url,
+            _articles.c.title,
+            _articles.c.feed_name,
+            _articles.c.published,
+            _articles.c.lang,
+        )
+        .select_from(_matches)
+        .join(_articles, _articles.c.id == _matches.c.article_id)
+    )
+
+
+def match_record(row: Any, deliveries: Any = ()) -> MatchRecord:
+    """A ``MatchRecord`` from a row of ``match_columns`` (and its deliveries)."""
     return MatchRecord(
         id=row["id"],
         rule=row["rule_id"],
