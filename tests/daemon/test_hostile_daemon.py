@@ -241,6 +241,15 @@ def every_healthy_story_alerted(smtp: SmtpServer, chat: ChatServer, stories: Seq
     return all(alerts(smtp, chat, s[1]) == ((0 if s[1] == "Refused" else 1), 1) for s in stories)
 
 
+def _every_feed_due(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE feeds SET next_poll = NULL"))
+    finally:
+        engine.dispose()
+
+
 def stored_text(db_url: str) -> list[str]:
     """Every text value stored in the articles, matches and feeds tables."""
     engine = create_engine(db_url)
@@ -336,7 +345,11 @@ def test_the_daemon_under_many_hostile_feeds_at_once_alerts_every_healthy_story_
             daemon.wait()  # reaped first: the extraction worker exits once its owner is gone, closing stdout
             daemon.communicate()
 
-    # kill -9, a new story, a restart: the new story alerts once, the old ones are not sent again
+    # kill -9, a new story, a restart: the new story alerts once, the old ones are not sent again.
+    # With a 1 s tick the kill lands mid-poll; on PostgreSQL the feeds the dead worker had claimed come back only
+    # when their 15-minute lease ends (docs/design.md, Scale; issue 17 shortens leases). End it here as that would:
+    # every feed due again, so the restart also re-polls everything (nothing may be sent twice).
+    _every_feed_due(site.db_url)
     news.add(*AFTER_RESTART[:1], *AFTER_RESTART[2:])
     daemon = start(site)
     try:
