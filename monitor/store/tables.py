@@ -64,6 +64,8 @@ class Feed(SQLModel, table=True):
     failed_entries: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # entries that failed alone
     last_entry_error: str | None = None  # the last of them: "<entry key>: <exception class>: <message>"
     redirect_pending: str | None = None  # a permanent redirect seen once; the feed moves when the next poll repeats it
+    claimed_by: str | None = None  # PostgreSQL: the worker polling the feed (docs/design.md, Scale)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)  # its lease, on the database's clock
 
 
 class Entry(SQLModel, table=True):
@@ -126,6 +128,7 @@ class Match(SQLModel, table=True):
     __tablename__ = "matches"
     __table_args__ = (
         UniqueConstraint("article_id", "rule_id", "rule_version", name="uq_matches_article_rule_version"),
+        Index("ix_matches_rule_id_matched_at_id", "rule_id", "matched_at", "id"),  # a rule's matches, newest first
     )
 
     id: int | None = Field(default=None, primary_key=True)
