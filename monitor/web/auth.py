@@ -8,7 +8,8 @@
 - A cookie session's POSTs carry a CSRF token (form field ``csrf`` or header ``X-CSRF-Token``); a Bearer request
   needs none, as a browser never adds that header by itself.
 
-Cookies and CSRF tokens are HMACs keyed by the token, so changing the token logs everyone out.
+Cookies and CSRF tokens are HMACs keyed by the token, so changing the token logs everyone out. A session carries
+its signed issue time and ends after ``SESSION_MAX_AGE`` whatever the browser keeps (a copied cookie does not live on).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -27,6 +29,7 @@ __all__ = [
     "READ_ONLY",
     "Reader",
     "SESSION_COOKIE",
+    "SESSION_MAX_AGE",
     "Writer",
     "csrf_token",
     "is_read_only",
@@ -39,6 +42,7 @@ __all__ = [
 ]
 
 SESSION_COOKIE = "monitor_session"
+SESSION_MAX_AGE = 7 * 86400  # seconds a login lasts
 READ_ONLY = "read-only: set [web] token (e.g. MONITOR_WEB_TOKEN) to enable actions"
 
 
@@ -59,23 +63,26 @@ def _sign(token: str, message: str) -> str:
     return hmac.new(token.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def session_cookie(token: str, user: str) -> str:
-    """The cookie value of a login as ``user``: the name, signed."""
-    payload = base64.urlsafe_b64encode(json.dumps({"user": user[:80]}).encode()).decode()
+def session_cookie(token: str, user: str, issued: float | None = None) -> str:
+    """The cookie value of a login as ``user`` at ``issued`` (Unix seconds, default now): name and time, signed."""
+    claims = {"user": user[:80], "iat": int(time.time() if issued is None else issued)}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode()
     return f"{payload}.{_sign(token, 'session:' + payload)}"
 
 
 def _session_user(request: Request, token: str) -> str | None:
-    """The user of a valid session cookie, else None."""
+    """The user of a valid session cookie issued less than ``SESSION_MAX_AGE`` ago, else None."""
     value = request.cookies.get(SESSION_COOKIE, "")
     payload, _, signature = value.partition(".")
     if not payload or not hmac.compare_digest(signature, _sign(token, "session:" + payload)):
         return None
     try:
-        user = json.loads(base64.urlsafe_b64decode(payload.encode()))["user"]
-    except (ValueError, KeyError, TypeError):
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode()))
+        user, issued = claims["user"], claims["iat"]
+    except (ValueError, KeyError, TypeError):  # a cookie from before issue times were signed: log in again
         return None
-    return user if isinstance(user, str) else None
+    fresh = isinstance(issued, int) and 0 <= time.time() - issued < SESSION_MAX_AGE
+    return user if isinstance(user, str) and fresh else None
 
 
 def token_matches(given: str, token: str) -> bool:

@@ -8,13 +8,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from monitor.web.auth import SESSION_COOKIE, session_cookie, token_matches
+from monitor.web.auth import SESSION_COOKIE, SESSION_MAX_AGE, session_cookie, token_matches
 from monitor.web.render import page
 
 __all__ = ["login", "login_form", "logout", "router", "safe_next"]
 
 router = APIRouter(include_in_schema=False)
-_WEEK = 7 * 86400
 
 
 def safe_next(value: str | None) -> str:
@@ -46,7 +45,7 @@ def login(
     response.set_cookie(
         SESSION_COOKIE,
         session_cookie(configured, name.strip() or "analyst"),
-        max_age=_WEEK,
+        max_age=SESSION_MAX_AGE,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",

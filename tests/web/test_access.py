@@ -3,6 +3,7 @@ one the app reads but refuses actions; cookie sessions need CSRF; every response
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,7 +14,7 @@ from playwright.sync_api import Page
 from monitor.api import Monitor
 from monitor.web import create_app
 from monitor.web.app import CSP
-from monitor.web.auth import SESSION_COOKIE, Reader, Writer
+from monitor.web.auth import SESSION_COOKIE, SESSION_MAX_AGE, Reader, Writer, session_cookie
 from monitor.web.login import safe_next
 from tests.support.webapp import LiveServer, with_token
 
@@ -114,6 +115,16 @@ def test_a_forged_or_stale_session_cookie_is_refused(locked_client: TestClient, 
         stale = old.cookies.get(SESSION_COOKIE)
     locked_client.cookies.set(SESSION_COOKIE, stale or "")
     assert locked_client.get("/probe").status_code == 401  # a new token logs everyone out
+
+
+def test_a_session_ends_after_its_signed_age_whatever_the_browser_keeps(locked_client: TestClient) -> None:
+    now = time.time()
+    locked_client.cookies.set(SESSION_COOKIE, session_cookie(TOKEN, "ana", issued=now - 60))
+    assert locked_client.get("/probe").status_code == 200
+    locked_client.cookies.set(SESSION_COOKIE, session_cookie(TOKEN, "ana", issued=now - SESSION_MAX_AGE - 1))
+    assert locked_client.get("/probe").status_code == 401
+    locked_client.cookies.set(SESSION_COOKIE, session_cookie(TOKEN, "ana", issued=now + 3600))  # from the future
+    assert locked_client.get("/probe").status_code == 401
 
 
 @pytest.mark.parametrize(
