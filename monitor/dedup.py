@@ -27,7 +27,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 from courlan import extract_domain, normalize_url
-from datasketch import MinHash
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -63,7 +62,6 @@ STORY_MIN_WORDS = 40
 MAX_KEY_BYTES = 1024
 
 _SEED = 20240601  # fixed: keys must be equal across processes, runs and hosts
-_SCHEME = "affine32"  # pinned: a datasketch default change would silently change every key
 _TRACKING_PARAM = re.compile(r"(?i)^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid)$")
 _WORD = re.compile(r"\w+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -236,7 +234,13 @@ _BAND_PREFIX = [struct.pack(">I", band) for band in range(STORY_BANDS)]
 
 @functools.lru_cache(maxsize=1)
 def _permutations() -> tuple[np.ndarray, np.ndarray]:
-    # Generating 120 permutations costs more than hashing a short article: do it once.
-    template = MinHash(num_perm=STORY_BANDS * STORY_ROWS, seed=_SEED, scheme=_SCHEME)
-    first, second = template.permutations
-    return first, second
+    """The 120 affine permutations ``h -> a * h + b mod 2**32`` (``a`` odd), drawn as datasketch 2.0 draws them
+    for ``MinHash(num_perm=120, seed=_SEED, scheme="affine32")``: numpy's legacy ``RandomState``, whose stream
+    numpy keeps stable across versions. The keys stored by earlier versions depend on these exact numbers
+    (tests/test_dedup.py pins them and compares the keys with datasketch's). datasketch itself is not imported:
+    its package imports scipy for LSH code monitor never used (0.45 s and 53 MB per process)."""
+    generator = np.random.RandomState(_SEED)
+    count = STORY_BANDS * STORY_ROWS
+    a = generator.randint(0, 1 << 31, count, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, count, dtype=np.uint32)
+    return a, b

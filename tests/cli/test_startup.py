@@ -38,7 +38,17 @@ HEAVY = (
 )
 #: What ``monitor poll`` must not import before it fetches, on a deployment whose database is at the newest schema:
 #: extraction runs in worker processes, alerts are sent after polling, and the web app is another command.
-NOT_FOR_POLL = ("alembic", "apprise", "fastapi", "starlette", "trafilatura", "uvicorn", "monitor.web")
+NOT_FOR_POLL = (
+    "alembic",
+    "apprise",
+    "datasketch",
+    "fastapi",
+    "scipy",
+    "starlette",
+    "trafilatura",
+    "uvicorn",
+    "monitor.web",
+)
 
 _RUN = """
 import json, sys
