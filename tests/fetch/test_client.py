@@ -567,8 +567,6 @@ def test_the_default_trust_is_certifis_and_refuses_an_unknown_issuer(
 ) -> None:
     # The default context reads its CA bundle on the first https request (not at start-up): that request is still
     # verified, against certifi's bundle, so a certificate nobody in it issued is refused.
-    import certifi
-
     from monitor.fetch import guard
 
     server, _, _ = tls_server
@@ -580,8 +578,10 @@ def test_the_default_trust_is_certifis_and_refuses_an_unknown_issuer(
 
     with pytest.raises(FetchError, match="certificate|CERTIFICATE"):
         asyncio.run(go())
-    bundle = ssl.create_default_context(cafile=certifi.where()).cert_store_stats()
-    assert guard._trust().loaded and guard._trust().context.cert_store_stats() == bundle  # noqa: SLF001
+    ours, httpxs = guard._trust().context, httpx.create_ssl_context(trust_env=False)  # noqa: SLF001
+    assert guard._trust().loaded and ours.cert_store_stats() == httpxs.cert_store_stats()  # noqa: SLF001
+    same = ("verify_mode", "check_hostname", "options", "minimum_version", "maximum_version", "verify_flags")
+    assert {k: getattr(ours, k) for k in same} == {k: getattr(httpxs, k) for k in same}
 
 
 # --- issue 11: only FetchErrors leave, server values bounded, more address ranges, per-request permission ---
