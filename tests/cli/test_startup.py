@@ -37,12 +37,14 @@ HEAVY = (
     "yaml",
 )
 #: What ``monitor poll`` must not import before it fetches, on a deployment whose database is at the newest schema:
-#: extraction runs in worker processes, alerts are sent after polling, and the web app is another command.
+#: extraction runs in worker processes, alerts are sent after polling, and the web app is another command. numpy
+#: (story keys, language) is imported by the first entry that needs it: a poll that finds nothing new never does.
 NOT_FOR_POLL = (
     "alembic",
     "apprise",
     "datasketch",
     "fastapi",
+    "numpy",
     "scipy",
     "starlette",
     "trafilatura",
