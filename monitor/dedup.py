@@ -23,11 +23,11 @@ import re
 import struct
 import unicodedata
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import numpy as np
-from courlan import extract_domain, normalize_url
-from datasketch import MinHash
+if TYPE_CHECKING:  # numpy is imported by the functions that use it: 0.09 s of start-up, after a poll's first fetch
+    import numpy as np
 
 __all__ = [
     "MAX_KEY_BYTES",
@@ -63,7 +63,6 @@ STORY_MIN_WORDS = 40
 MAX_KEY_BYTES = 1024
 
 _SEED = 20240601  # fixed: keys must be equal across processes, runs and hosts
-_SCHEME = "affine32"  # pinned: a datasketch default change would silently change every key
 _TRACKING_PARAM = re.compile(r"(?i)^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid)$")
 _WORD = re.compile(r"\w+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -83,6 +82,8 @@ def canonical_url(url: str) -> str:
     ``view.php?newsid=1`` and ``view.php?newsid=2`` would become one article and the
     second would be lost as a "duplicate".
     """
+    from courlan import normalize_url  # on first use: courlan and urllib3 are 0.04 s of start-up
+
     stripped = url.strip()
     try:
         normal = normalize_url(stripped, strict=False)
@@ -97,6 +98,8 @@ def site(url: str) -> str:
     """The registrable domain of ``url``'s host (public suffix list), else the host itself (IPs, ``localhost``,
     ``.test``), else ``""``; never raises. The host is read by ``urlsplit`` (as ``canonical_url`` reads it, so a
     key and its owner agree) and IDNA-encoded, so ``bücher.de`` and ``xn--bcher-kva.de`` are one site."""
+    from courlan import extract_domain  # on first use, as in canonical_url
+
     try:
         host = (urlsplit(url.strip()).hostname or "").rstrip(".")
         if host and not host.isascii():
@@ -176,6 +179,8 @@ def story_keys_many(texts: Sequence[str]) -> list[tuple[int, ...]]:
 def _shingle_hashes(words: list[str]) -> np.ndarray:
     """datasketch's ``sha1_hash32`` of each distinct shingle (the first 4 bytes of its SHA-1, little-endian), for
     all of them at once: the digests joined in C and read as one array."""
+    import numpy as np
+
     shingles = set(
         map(" ".join, zip(*(words[k:] for k in range(SHINGLE_WORDS)), strict=False))
     )  # the shorter tails end it
@@ -187,6 +192,8 @@ def _signatures(hashes: list[np.ndarray]) -> np.ndarray:
     """The MinHash values of each text's shingle hashes (a row per text, ``uint64`` as datasketch's ``hashvalues``
     are read): datasketch's "affine32" scheme, ``min(a * fmix32(h) + b mod 2**32)`` per permutation. Texts are
     taken together, up to ``_CHUNK`` shingles at a time (tests/test_dedup.py compares with datasketch)."""
+    import numpy as np
+
     a, b = _permutations()
     rows = np.empty((len(hashes), len(a)), dtype=np.uint32)
     t = 0
@@ -207,6 +214,8 @@ def _signatures(hashes: list[np.ndarray]) -> np.ndarray:
 
 def _min_hash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """One long text's MinHash values, ``_CHUNK`` shingles at a time (bounded memory)."""
+    import numpy as np
+
     out = np.full(len(a), np.iinfo(np.uint32).max, dtype=np.uint32)
     values = _fmix32(hashes)
     for lo in range(0, len(values), _CHUNK):
@@ -216,6 +225,8 @@ def _min_hash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
     """MurmurHash3's 32-bit finalizer, as datasketch pre-mixes every input hash (uint32 arithmetic wraps)."""
+    import numpy as np
+
     h = h ^ (h >> np.uint32(16))
     h = h * np.uint32(0x85EBCA6B)
     h = h ^ (h >> np.uint32(13))
@@ -236,7 +247,15 @@ _BAND_PREFIX = [struct.pack(">I", band) for band in range(STORY_BANDS)]
 
 @functools.lru_cache(maxsize=1)
 def _permutations() -> tuple[np.ndarray, np.ndarray]:
-    # Generating 120 permutations costs more than hashing a short article: do it once.
-    template = MinHash(num_perm=STORY_BANDS * STORY_ROWS, seed=_SEED, scheme=_SCHEME)
-    first, second = template.permutations
-    return first, second
+    """The 120 affine permutations ``h -> a * h + b mod 2**32`` (``a`` odd), drawn as datasketch 2.0 draws them
+    for ``MinHash(num_perm=120, seed=_SEED, scheme="affine32")``: numpy's legacy ``RandomState``, whose stream
+    numpy keeps stable across versions. The keys stored by earlier versions depend on these exact numbers
+    (tests/test_dedup.py pins them and compares the keys with datasketch's). datasketch itself is not imported:
+    its package imports scipy for LSH code monitor never used (0.45 s and 53 MB per process)."""
+    import numpy as np
+
+    generator = np.random.RandomState(_SEED)
+    count = STORY_BANDS * STORY_ROWS
+    a = generator.randint(0, 1 << 31, count, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, count, dtype=np.uint32)
+    return a, b

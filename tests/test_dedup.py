@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import struct
 import subprocess
@@ -111,6 +112,29 @@ def test_story_keys_fit_bigint_and_are_stable_across_processes() -> None:
     )
     other = subprocess.run([sys.executable, "-c", code, str(SEEDS[0])], capture_output=True, text=True, check=True)
     assert other.stdout.strip() == str(keys)
+
+
+#: The story keys of the first seed article, as every version since story keys exist stored them: a change of
+#: shingles, hash, permutations or banding would split every stored story from its new copies.
+SEED0_KEYS_HEAD = (-7618803945083056755, -3764436079871445753, -7015450907076074523)
+#: sha256 of the 120 permutations' ``a`` then ``b`` (little-endian uint32): datasketch 2.0's draw for our seed.
+PERMUTATIONS_SHA256 = "100e49bff51459f0ddbc5d252a78249c768c2052e554f743e4928550a69bf2e9"
+
+
+def test_permutations_are_datasketchs_and_pinned() -> None:
+    a, b = dedup._permutations()  # noqa: SLF001
+    assert hashlib.sha256(a.astype("<u4").tobytes() + b.astype("<u4").tobytes()).hexdigest() == PERMUTATIONS_SHA256
+    template = MinHash(num_perm=120, seed=20240601, scheme="affine32")
+    assert (template.permutations[0] == a).all() and (template.permutations[1] == b).all()
+    assert story_keys(_seed(0))[:3] == SEED0_KEYS_HEAD
+
+
+def test_story_keys_import_neither_datasketch_nor_scipy() -> None:
+    # datasketch's package imports scipy (0.45 s of start-up and 53 MB in every process) for LSH code never used.
+    code = "import json, sys; from monitor.dedup import story_keys; story_keys('w ' * 50); print(json.dumps(list(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = [m for m in json.loads(done.stdout) if m.split(".")[0] in {"datasketch", "scipy"}]
+    assert loaded == []
 
 
 def datasketch_story_keys(text: str) -> tuple[int, ...]:

@@ -37,8 +37,20 @@ HEAVY = (
     "yaml",
 )
 #: What ``monitor poll`` must not import before it fetches, on a deployment whose database is at the newest schema:
-#: extraction runs in worker processes, alerts are sent after polling, and the web app is another command.
-NOT_FOR_POLL = ("alembic", "apprise", "fastapi", "starlette", "trafilatura", "uvicorn", "monitor.web")
+#: extraction runs in worker processes, alerts are sent after polling, and the web app is another command. numpy
+#: (story keys, language) is imported by the first entry that needs it: a poll that finds nothing new never does.
+NOT_FOR_POLL = (
+    "alembic",
+    "apprise",
+    "datasketch",
+    "fastapi",
+    "numpy",
+    "scipy",
+    "starlette",
+    "trafilatura",
+    "uvicorn",
+    "monitor.web",
+)
 
 _RUN = """
 import json, sys

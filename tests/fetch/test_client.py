@@ -561,6 +561,29 @@ def test_certificate_for_another_name_is_refused(tls_server: tuple[HostileServer
         _fetch_tls(f"https://other.test:{server.port}/feed.xml", cert)
 
 
+@_needs_openssl
+def test_the_default_trust_is_certifis_and_refuses_an_unknown_issuer(
+    tls_server: tuple[HostileServer, Path, list[str]],
+) -> None:
+    # The default context reads its CA bundle on the first https request (not at start-up): that request is still
+    # verified, against certifi's bundle, so a certificate nobody in it issued is refused.
+    from monitor.fetch import guard
+
+    server, _, _ = tls_server
+    transport = GuardedTransport(_AnyNameResolver(), allow_private=True, limits=httpx.Limits(max_connections=4))
+
+    async def go() -> FetchResult:
+        async with Fetcher(FetchSettings(allow_private=True, timeout=5.0), transport=transport) as fetcher:
+            return await fetcher.fetch(f"https://news.test:{server.port}/feed.xml")
+
+    with pytest.raises(FetchError, match="certificate|CERTIFICATE"):
+        asyncio.run(go())
+    ours, httpxs = guard._trust().context, httpx.create_ssl_context(trust_env=False)  # noqa: SLF001
+    assert guard._trust().loaded and ours.cert_store_stats() == httpxs.cert_store_stats()  # noqa: SLF001
+    same = ("verify_mode", "check_hostname", "options", "minimum_version", "maximum_version", "verify_flags")
+    assert {k: getattr(ours, k) for k in same} == {k: getattr(httpxs, k) for k in same}
+
+
 # --- issue 11: only FetchErrors leave, server values bounded, more address ranges, per-request permission ---
 
 
