@@ -7,7 +7,7 @@ database error leaves the store as ``monitor.errors.StoreError``.
 
 The class is assembled from per-domain mixins: ``feeds.py``, ``articles.py``,
 ``matches.py``, ``browse.py`` (the dashboard's reads, with ``search.py``), ``deliveries.py`` (the outbox, owned by
-notify's engineer) and ``health.py`` (counts and views for /metrics and the web's Feeds and Deliveries pages), all built
+notify's engineer), ``retention.py`` (pruning old unmatched articles) and ``health.py`` (counts and views for /metrics and the web's Feeds and Deliveries pages), all built
 on ``base.StoreBase`` (engine, transactions, error mapping). docs/storage.md has more.
 """
 
@@ -41,6 +41,7 @@ from monitor.store.records import (
     NewMatch,
     PlannedDelivery,
 )
+from monitor.store.retention import PruneReport, RetentionStore
 from monitor.store.schema import UnknownRevisionError, upgrade_to_head
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "NewArticle",
     "NewMatch",
     "PlannedDelivery",
+    "PruneReport",
     "RuleActivity",
     "Store",
     "StoreCounts",
@@ -74,7 +76,17 @@ __all__ = [
 ]
 
 
-class Store(FeedStore, ArticleStore, MatchStore, BrowseStore, HealthStore, DeliveryStore, FeedbackStore, CorpusStore):
+class Store(
+    FeedStore,
+    ArticleStore,
+    MatchStore,
+    BrowseStore,
+    HealthStore,
+    DeliveryStore,
+    FeedbackStore,
+    CorpusStore,
+    RetentionStore,
+):
     """monitor's database. Open with ``Store.open(url)``; close with ``close()`` or ``with``."""
 
     @classmethod
