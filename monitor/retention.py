@@ -21,7 +21,8 @@ from monitor.store import PruneReport, Store
 
 __all__ = ["DAEMON_PAUSE", "RETENTION_EVERY", "cutoff", "prune", "run_retention"]
 
-_log = logging.getLogger(__name__)
+# Under the daemon's logger: its line shows at the default verbosity, as the daemon's poll cycle lines do.
+_log = logging.getLogger("monitor.daemon.retention")
 
 #: Seconds between two retention runs of the daemon: at a million articles a day an hour's worth is a few
 #: hundred batches of PRUNE_BATCH, each a short transaction.

@@ -181,7 +181,8 @@ def _prune(
     if format is TextOrJson.json:
         print_jsonl([report.as_json()])
         return
-    console.print(plain(_said(report)))
+    for line in _said(report):
+        console.print(plain(line))
 
 
 def _keep(value: str) -> float:
@@ -194,14 +195,13 @@ def _keep(value: str) -> float:
     return keep
 
 
-def _said(report: PruneReport) -> str:
+def _said(report: PruneReport) -> list[str]:
     verb = "would remove" if report.dry_run else "removed"
     before = report.cutoff.isoformat(timespec="seconds")
-    lines = [
+    return [
         f"{verb} {plural(report.articles, 'unmatched article')} fetched before {before} "
         f"({plural(report.story_keys, 'story key')}; {plural(report.stories_emptied, 'story', 'stories')} left "
         "without articles, whose rows go at the next prune)",
         f"{verb} {plural(report.stories, 'empty story', 'empty stories')} left by an earlier prune",
         f"kept {plural(report.kept, 'older article')}: their story matched",
     ]
-    return "\n".join(lines)

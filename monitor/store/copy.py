@@ -167,7 +167,7 @@ def _refuse_unless_empty(target: Engine, url: str) -> None:
     try:
         with target.connect() as conn:
             held = [
-                f"{table.name}: {conn.execute(select(func.count()).select_from(table)).scalar_one()} rows"
+                _rows_of(table.name, int(conn.execute(select(func.count()).select_from(table)).scalar_one()))
                 for table in metadata.sorted_tables
                 if conn.execute(select(1).select_from(table).limit(1)).first() is not None
             ]
@@ -178,6 +178,10 @@ def _refuse_unless_empty(target: Engine, url: str) -> None:
             f"the target database {_redacted(url)} is not empty ({', '.join(held)}): "
             "copy only into a new, empty database"
         )
+
+
+def _rows_of(table: str, rows: int) -> str:
+    return f"{table} ({rows} row{'' if rows == 1 else 's'})"
 
 
 class _Snapshot:

@@ -25,7 +25,14 @@ def words(topic: str, n: int = 60) -> str:
 
 
 def add(
-    store: Store, feed_id: int, slug: str, text_: str, when: datetime, *, matched: bool = False, keys: bool = True
+    store: Store,
+    feed_id: int | None,
+    slug: str,
+    text_: str,
+    when: datetime,
+    *,
+    matched: bool = False,
+    keys: bool = True,
 ) -> tuple[int, int]:
     """Store one article fetched at ``when`` (matched by rule r1 with a delivery planned, or not); (id, story)."""
     url = f"https://site.example/{slug}"
