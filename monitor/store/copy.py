@@ -42,7 +42,7 @@ _CHUNK = 1000  # rows per read and per multi-row INSERT
 _MOD = 2**256
 
 #: ``progress(table, rows)``: ``rows`` more rows of ``table`` copied. ``start(table, total)``: a table begins.
-Progress = Callable[[str, int], None]
+_Progress = Callable[[str, int], None]
 
 
 class CopyRefusedError(StoreError, ValueError):
@@ -115,8 +115,8 @@ def copy_store(
     source_url: str,
     target_url: str,
     *,
-    start: Progress | None = None,
-    progress: Progress | None = None,
+    start: _Progress | None = None,
+    progress: _Progress | None = None,
 ) -> CopyReport:
     """Copy every row of ``source_url`` into the empty database ``target_url`` and verify it (module docstring).
 
@@ -209,7 +209,7 @@ def _snapshot(engine: Engine) -> _Snapshot:
     return _Snapshot(engine)
 
 
-def _copy(source: Engine, target: Engine, start: Progress, progress: Progress) -> dict[str, tuple[int, str]]:
+def _copy(source: Engine, target: Engine, start: _Progress, progress: _Progress) -> dict[str, tuple[int, str]]:
     """Copy table by table in one target transaction; return each table's rows and checksum as read."""
     postgres = target.dialect.name == "postgresql"
     counted: dict[str, tuple[int, str]] = {}
