@@ -25,9 +25,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.clock import as_utc
@@ -121,13 +123,23 @@ def copy_store(
     """Copy every row of ``source_url`` into the empty database ``target_url`` and verify it (module docstring).
 
     Raises:
-        CopyRefusedError: the target is not empty, or holds what the source holds in a way it cannot (NUL in text
-            on PostgreSQL); nothing was written.
+        CopyRefusedError: the source does not exist or holds nothing, the target is not empty, or the target cannot
+            hold a value of the source (NUL in text on PostgreSQL); nothing was written.
         StoreError: either database failed; the target is left as it was (empty).
     """
     began = time.monotonic()
-    source, target = _open(source_url, "source"), _open(target_url, "target")
+    _refuse_a_missing_file(source_url)
+    source = _open(source_url, "source")
     try:
+        target = _open(target_url, "target")
+    except StoreError:
+        source.dispose()
+        raise
+    try:
+        if not _held(source):
+            raise CopyRefusedError(
+                f"the source database {_redacted(source_url)} holds nothing to copy (is it the right one?)"
+            )
         _refuse_unless_empty(target, target_url)
         counted = _copy(source, target, start or _ignore, progress or _ignore)
         found = store_checksums(target)
@@ -163,16 +175,30 @@ def _open(url: str, role: str) -> Engine:
     return engine
 
 
-def _refuse_unless_empty(target: Engine, url: str) -> None:
+def _refuse_a_missing_file(url: str) -> None:
+    """A SQLite source that does not exist would be created empty: say so instead (a mistyped path)."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:") and not parsed.query.get("uri"):
+        if not Path(database).expanduser().exists():
+            raise CopyRefusedError(f"the source database {_redacted(url)} does not exist")
+
+
+def _held(engine: Engine) -> list[str]:
+    """The tables that hold rows, with their counts: ``feeds (2 rows)``."""
     try:
-        with target.connect() as conn:
-            held = [
+        with engine.connect() as conn:
+            return [
                 _rows_of(table.name, int(conn.execute(select(func.count()).select_from(table)).scalar_one()))
                 for table in metadata.sorted_tables
                 if conn.execute(select(1).select_from(table).limit(1)).first() is not None
             ]
     except SQLAlchemyError as e:
-        raise StoreError(f"cannot read the target database {_redacted(url)}: {_describe(e)}") from e
+        raise StoreError(f"cannot read the database {_redacted(str(engine.url))}: {_describe(e)}") from e
+
+
+def _refuse_unless_empty(target: Engine, url: str) -> None:
+    held = _held(target)
     if held:
         raise CopyRefusedError(
             f"the target database {_redacted(url)} is not empty ({', '.join(held)}): "

@@ -194,3 +194,14 @@ def test_the_text_report_lists_each_table(source: str, tmp_path: Path) -> None:
     for name in ("feeds", "entries", "stories", "story_keys", "articles", "matches", "deliveries", "feedback"):
         assert f" {name} " in result.stdout
     assert "verified" in result.stdout and "checksum" in result.stdout
+
+
+def test_a_missing_or_empty_source_is_refused_rather_than_copied_as_nothing(tmp_path: Path, store_url: str) -> None:
+    missing = tmp_path / "typo.db"
+    with pytest.raises(CopyRefusedError, match="does not exist"):
+        copy_store(f"sqlite:///{missing}", store_url)
+    assert not missing.exists()  # not created by the attempt
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    Store.open(empty).close()
+    with pytest.raises(CopyRefusedError, match="holds nothing to copy"):
+        copy_store(empty, store_url)
