@@ -98,7 +98,7 @@ class RetentionStore(StoreBase):
                 next prune.
         """
         report = PruneReport(cutoff, dry_run)
-        report = self._remove_empty_stories(report, batch_size, pause)
+        report = self._remove_empty_stories(report, batch_size, pause, stop)
         after: tuple[datetime, int] | None = None
         seen_stories: set[int] = set()  # dry run: a story counted once though its articles span batches
         while True:
@@ -120,33 +120,33 @@ class RetentionStore(StoreBase):
             ).scalar_one()
         return replace(report, kept=int(old) - (report.articles if dry_run else 0))
 
-    def _remove_empty_stories(self, report: PruneReport, batch_size: int, pause: float) -> PruneReport:
+    def _remove_empty_stories(
+        self, report: PruneReport, batch_size: int, pause: float, stop: Callable[[], bool] | None
+    ) -> PruneReport:
         """Remove the stories an earlier prune emptied: created before the cutoff, no article, key, match or
-        delivery left (a dry run counts them)."""
+        delivery left (a dry run counts them). Walked by id, so the stories that stay are read once per prune."""
         s = _stories.c
-        empty = (
-            select(s.id)
-            .where(
-                s.created_at < report.cutoff,
-                ~exists().where(_articles.c.story_id == s.id),
-                ~exists().where(_story_keys.c.story_id == s.id),
-                *_unmatched_story(s.id),
-            )
-            .order_by(s.id)
-        )
+        empty = [
+            s.created_at < report.cutoff,
+            ~exists().where(_articles.c.story_id == s.id),
+            ~exists().where(_story_keys.c.story_id == s.id),
+            *_unmatched_story(s.id),
+        ]
         if report.dry_run:
             with self._read("count empty stories") as conn:
-                found = conn.execute(select(func.count()).select_from(empty.subquery())).scalar_one()
+                found = conn.execute(select(func.count()).select_from(_stories).where(*empty)).scalar_one()
             return replace(report, stories=int(found))
-        removed = 0
+        removed, after = 0, 0
         while True:
             with self._write("remove empty stories") as conn:
-                ids = list(conn.execute(empty.limit(batch_size)).scalars())
+                ids = list(
+                    conn.execute(select(s.id).where(s.id > after, *empty).order_by(s.id).limit(batch_size)).scalars()
+                )
                 if ids:
                     # The same conditions again in the DELETE: a copy may have joined one since the SELECT.
-                    gone = conn.execute(_stories.delete().where(s.id.in_(ids), s.id.in_(empty))).rowcount
-                    removed += gone
-            if len(ids) < batch_size:
+                    removed += conn.execute(_stories.delete().where(s.id.in_(ids), *empty)).rowcount
+                    after = ids[-1]
+            if len(ids) < batch_size or (stop is not None and stop()):
                 return replace(report, stories=removed)
             if pause:
                 time.sleep(pause)
