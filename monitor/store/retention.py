@@ -31,9 +31,10 @@ from monitor.store.tables import Article, Delivery, Match, Story, StoryKey, meta
 
 __all__ = ["PRUNE_BATCH", "PruneReport", "RetentionStore"]
 
-#: Articles per transaction: small enough that a batch takes milliseconds, large enough to keep up with
-#: a million articles a day (docs/scale.md).
-PRUNE_BATCH = 500
+#: Articles per transaction. On SQLite a batch holds the one write lock: with its story keys (24 an article) and
+#: the search index's delete trigger, 500 took 0.5-1.6 s on a loaded machine at 100,000 articles, 200 a fifth of a
+#: second or so; the rate per article hardly depends on it (docs/benchmarks.md, "Retention and copy").
+PRUNE_BATCH = 200
 
 _articles: Table = metadata.tables[Article.__tablename__]
 _stories: Table = metadata.tables[Story.__tablename__]
