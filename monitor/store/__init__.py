@@ -7,8 +7,9 @@ database error leaves the store as ``monitor.errors.StoreError``.
 
 The class is assembled from per-domain mixins: ``feeds.py``, ``articles.py``,
 ``matches.py``, ``browse.py`` (the dashboard's reads, with ``search.py``), ``deliveries.py`` (the outbox, owned by
-notify's engineer), ``retention.py`` (pruning old unmatched articles) and ``health.py`` (counts and views for /metrics and the web's Feeds and Deliveries pages), all built
-on ``base.StoreBase`` (engine, transactions, error mapping). docs/storage.md has more.
+notify's engineer), ``retention.py`` (pruning old unmatched articles) and ``health.py`` (counts and views for
+/metrics and the web's Feeds and Deliveries pages), all built on ``base.StoreBase`` (engine, transactions, error
+mapping). ``copy.py`` copies a whole store into another database. docs/storage.md has more.
 """
 
 from __future__ import annotations
