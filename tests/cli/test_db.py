@@ -156,7 +156,7 @@ def test_the_daemon_prunes_by_keep_articles_soon_after_it_starts(store_url: str,
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a loaded machine starts a daemon slowly
         remaining = 7
         while time.monotonic() < deadline:
             with Store.open(store_url) as store:
@@ -168,4 +168,5 @@ def test_the_daemon_prunes_by_keep_articles_soon_after_it_starts(store_url: str,
         process.terminate()
         output, _ = process.communicate(timeout=60)
     assert remaining == 2, output  # the matched story and the recent article stay
+    # The line is logged by the job's thread, which the daemon lets finish before it exits.
     assert "retention: 5 articles, 0 story keys and 0 stories removed" in output
