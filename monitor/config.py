@@ -33,6 +33,7 @@ __all__ = [
     "Duration",
     "FeedSettings",
     "FetchSettings",
+    "MIN_KEEP_ARTICLES",
     "NotifySettings",
     "RouteSettings",
     "RulesSettings",
@@ -40,6 +41,7 @@ __all__ = [
     "SchedulerSettings",
     "Settings",
     "Size",
+    "StoreSettings",
     "WebSettings",
     "load_settings",
     "parse_duration",
@@ -91,6 +93,23 @@ class _Section(BaseModel):
 
 class DatabaseSettings(_Section):
     url: str = DEFAULT_DATABASE_URL
+
+
+#: The shortest ``[store] keep_articles``: an article younger than a day may still gain copies that match.
+MIN_KEEP_ARTICLES = 86400.0
+
+
+class StoreSettings(_Section):
+    """What the store keeps. ``keep_articles`` unset: every article, forever (``monitor.retention``)."""
+
+    keep_articles: Duration | None = None
+
+    @field_validator("keep_articles")
+    @classmethod
+    def _at_least_a_day(cls, value: float | None) -> float | None:
+        if value is not None and value < MIN_KEEP_ARTICLES:
+            raise ValueError(f"keep_articles must be at least '1d' (got {value:g} s), or unset to keep every article")
+        return value
 
 
 class SchedulerSettings(_Section):
@@ -213,6 +232,7 @@ class Settings(_Section):
     path: Path | None = None
     warnings: tuple[str, ...] = ()
     database: DatabaseSettings = DatabaseSettings()
+    store: StoreSettings = StoreSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     fetch: FetchSettings = FetchSettings()
     rules: RulesSettings = RulesSettings()

@@ -7,6 +7,7 @@ alerts; a poll that stored new matches also starts a delivery run at once, so it
 at the next tick. A rule file that changes is reloaded; a bad edit keeps the last good rule set and logs the error.
 It logs a start line and, when a tick's polls are done, one line for that cycle (``feedstate.summary``); a cycle
 in which every feed failed to resolve its host or reach the network is retried in a minute (``Monitor.settle_offline``).
+With ``[store] keep_articles`` a third job prunes old unmatched articles hourly (``monitor.retention``).
 SIGTERM and SIGINT give running polls a short grace, then cancel them (each article commits whole, alone or in the
 store writer's batch, so nothing is left half-written) and exit.
 """
@@ -22,7 +23,7 @@ import signal
 import time
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -38,6 +39,7 @@ from monitor.fetch import Resolver
 from monitor.notify import Notifier
 from monitor.notify.redact import redact_credentials
 from monitor.pipeline import Context, FeedResult, due_feeds, parallel_polls, poll_feed
+from monitor.retention import RETENTION_EVERY, run_retention
 from monitor.rules import RuleSet
 from monitor.rules.watch import RuleWatcher
 from monitor.store import FeedRecord, Store
@@ -166,6 +168,16 @@ class Daemon:
                     coalesce=True,
                     misfire_grace_time=None,
                 )
+            if self.settings.store.keep_articles is not None:  # retention: first a tick after the start, then hourly
+                scheduler.add_job(
+                    self._retain,
+                    "interval",
+                    seconds=RETENTION_EVERY,
+                    next_run_time=datetime.now().astimezone() + timedelta(seconds=self.settings.scheduler.tick),
+                    max_instances=1,
+                    coalesce=True,
+                    misfire_grace_time=None,
+                )
             scheduler.start()
             _log.info(self._start_line())
             try:
@@ -267,6 +279,16 @@ class Daemon:
                 ctx.store.release_feeds(cancelled, self._clock())
             except MonitorError as e:  # their claims then end with the lease
                 _log.error("cancelled feeds not released error=%r", str(e))
+
+    async def _retain(self) -> None:
+        """``[store] keep_articles``: prune old unmatched articles in small batches, off the loop. On PostgreSQL only
+        one worker may run it (the leader): the gate belongs around the ``run_retention`` call below."""
+        if self._stop.is_set():
+            return
+        try:
+            await asyncio.to_thread(run_retention, self.store, self.settings, self._clock(), self._stop.is_set)
+        except MonitorError as e:  # the database is down or a batch failed: the rest waits for the next run
+            _log.error("retention stopped error=%r", str(e))
 
     async def _deliver(self, notifier: Notifier) -> None:
         if self._stop.is_set():

@@ -1,6 +1,6 @@
 """The command line: the root typer app, global options and one-line errors.
 
-Each command group lives in its own module (``rules``, ``feeds``, ``run``, ``notify``, ``extract``, ``web``); this
+Each command group lives in its own module (``rules``, ``feeds``, ``run``, ``notify``, ``extract``, ``web``, ``db``); this
 module wires them together. A ``MonitorError`` becomes ``monitor: error: <message>`` on stderr with exit status 2;
 anything else is a bug and keeps its traceback.
 
@@ -71,6 +71,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rules": ("monitor.cli.rules", "rules_app", "Check, test and explain rule files; start one with `rules new`."),
     "feeds": ("monitor.cli.feeds", "feeds_app", "List, add and remove feeds."),
     "notify": ("monitor.cli.notify", "notify_app", "Try alert channels."),
+    "db": (
+        "monitor.cli.db",
+        "db_app",
+        "The database: schema revision and migration, a copy into another database, pruning old articles.",
+    ),
 }
 
 

@@ -7,8 +7,9 @@ database error leaves the store as ``monitor.errors.StoreError``.
 
 The class is assembled from per-domain mixins: ``feeds.py``, ``articles.py``,
 ``matches.py``, ``browse.py`` (the dashboard's reads, with ``search.py``), ``deliveries.py`` (the outbox, owned by
-notify's engineer) and ``health.py`` (counts and views for /metrics and the web's Feeds and Deliveries pages), all built
-on ``base.StoreBase`` (engine, transactions, error mapping). docs/storage.md has more.
+notify's engineer), ``retention.py`` (pruning old unmatched articles) and ``health.py`` (counts and views for
+/metrics and the web's Feeds and Deliveries pages), all built on ``base.StoreBase`` (engine, transactions, error
+mapping). ``copy.py`` copies a whole store into another database. docs/storage.md has more.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from monitor.store.records import (
     NewMatch,
     PlannedDelivery,
 )
+from monitor.store.retention import PruneReport, RetentionStore
 from monitor.store.schema import UnknownRevisionError, upgrade_to_head
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "NewArticle",
     "NewMatch",
     "PlannedDelivery",
+    "PruneReport",
     "RuleActivity",
     "Store",
     "StoreCounts",
@@ -74,7 +77,17 @@ __all__ = [
 ]
 
 
-class Store(FeedStore, ArticleStore, MatchStore, BrowseStore, HealthStore, DeliveryStore, FeedbackStore, CorpusStore):
+class Store(
+    FeedStore,
+    ArticleStore,
+    MatchStore,
+    BrowseStore,
+    HealthStore,
+    DeliveryStore,
+    FeedbackStore,
+    CorpusStore,
+    RetentionStore,
+):
     """monitor's database. Open with ``Store.open(url)``; close with ``close()`` or ``with``."""
 
     @classmethod

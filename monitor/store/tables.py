@@ -83,7 +83,7 @@ class Story(SQLModel, table=True):
     __tablename__ = "stories"
 
     id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)  # retention finds old stories by it
     title: str = ""
 
 
@@ -91,6 +91,7 @@ class StoryKey(SQLModel, table=True):
     """A MinHash LSH band key of a story; the primary key (key first) serves lookups by key."""
 
     __tablename__ = "story_keys"
+    __table_args__ = (Index("ix_story_keys_story_id", "story_id"),)  # a story's keys: retention removes them
 
     key: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
     story_id: int = Field(foreign_key="stories.id", ondelete="CASCADE", primary_key=True)
@@ -113,7 +114,7 @@ class Article(SQLModel, table=True):
     feed_id: int | None = Field(default=None, foreign_key="feeds.id", ondelete="SET NULL", index=True)
     feed_name: str = ""
     story_id: int = Field(foreign_key="stories.id", index=True)
-    fetched_at: datetime = Field(sa_type=UTCDateTime)
+    fetched_at: datetime = Field(sa_type=UTCDateTime, index=True)  # retention walks old articles by it
     extracted: bool = False  # True: full text from the page; False: the feed's summary
     # True: the link is on the feed's own site (stored under its canonical URL); False: a copy of another site's
     # article, stored under a key of its feed ("feed:<id>:<url>") so it can never claim that site's URL.

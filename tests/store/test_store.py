@@ -479,6 +479,7 @@ CALLS.update(  # the health and outbox views of store/health.py
         "store_counts": lambda s: s.store_counts(),
     }
 )
+CALLS["prune_articles"] = lambda s: s.prune_articles(NOW)  # retention (store/retention.py)
 
 
 def test_every_public_method_is_covered_by_the_error_tests() -> None:
