@@ -145,10 +145,10 @@ class ArticleStore(StoreBase):
             deliveries_created=created,
         )
 
-    def write_locks(self, function: Callable[..., object], args: Sequence[object]) -> list[int]:
-        """The story lock keys a writer call of ``function(*args)`` will take (``StoreWriter`` takes a batch's
-        keys up front, sorted, so two workers' batches never wait on each other in a cycle); ``[]`` for any
-        other call, and on SQLite."""
+    def _batch_story_keys(self, function: Callable[..., object], args: Sequence[object]) -> list[int]:
+        """The story lock keys a writer call of ``function(*args)`` will take (for ``StoreWriter``, which takes a
+        batch's keys up front, sorted, so two workers' batches never wait on each other in a cycle); ``[]`` for
+        any other call, and on SQLite."""
         if self._dialect != "postgresql":
             return []
         while isinstance(function, functools.partial):  # ``stored`` hands the writer a partial
@@ -158,7 +158,7 @@ class ArticleStore(StoreBase):
             return []
         return story_lock_keys(args[0])
 
-    def lock_story_keys(self, keys: Iterable[int]) -> None:
+    def _lock_batch_story_keys(self, keys: Iterable[int]) -> None:
         """Take the advisory locks on ``keys`` (``story_lock_keys``) for this thread's ``batch`` (outside any
         savepoint), in sorted order, until it commits: the writes of the batch then take none of their own, so
         the batch takes all its locks at once, in the one global order. Nothing on SQLite, or outside a batch."""
@@ -183,8 +183,8 @@ class ArticleStore(StoreBase):
             conn.execute(statements(self._dialect).story_locks, {"keys": wanted})
 
     def _held_story_locks(self, conn: Connection) -> set[int]:
-        """The keys ``lock_story_keys`` took in ``conn``'s batch; kept with that connection, so a new batch starts
-        with none. Empty outside a batch."""
+        """The keys ``_lock_batch_story_keys`` took in ``conn``'s batch; kept with that connection, so a new batch
+        starts with none. Empty outside a batch."""
         if getattr(self._batch, "conn", None) is not conn:
             return set()
         mine: tuple[Connection, set[int]] | None = getattr(self._batch, "locks", None)

@@ -141,7 +141,9 @@ class StoreWriter:
         retried (``_execute``)."""
         if isinstance(self._store, ArticleStore):
             store = self._store
-            store.lock_story_keys(key for call in calls for key in store.write_locks(call.function, call.args))
+            store._lock_batch_story_keys(
+                key for call in calls for key in store._batch_story_keys(call.function, call.args)
+            )
 
 
 def deadlocked(error: BaseException) -> bool:

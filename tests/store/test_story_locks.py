@@ -165,7 +165,7 @@ def test_a_batch_ended_by_a_deadlock_is_written_again_whole(store_url: str) -> N
                 theirs.set()
                 conn.execute(text("SELECT pg_advisory_xact_lock(1)"))
 
-        async def main() -> list[Any]:
+        async def main() -> tuple[AddResult, str]:
             with StoreWriter(store) as writer:
                 return await asyncio.gather(
                     writer.call(
