@@ -135,6 +135,7 @@ class _Tally:
     blocked: list[str] = field(default_factory=list)
     failed: int = 0
     last_failure: str | None = None
+    unstored: int = 0  # entries a transient store error left unstored (retried next poll)
 
 
 async def poll_feed(feed: FeedRecord, ctx: Context) -> FeedResult:
@@ -225,6 +226,8 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) ->
         ok = replace(ok, etag=None, last_modified=None, next_poll=now)
     sites = frozenset(filter(None, (dedup.site(feed.url), dedup.site(feed.config_url or ""))))
     results = await asyncio.gather(*(_guarded_entry(feed, entry, ctx, sites, tally) for entry in entries))
+    if tally.unstored:  # the database was gone for a moment: forget the validators, or a 304 hides those entries
+        ok = replace(ok, etag=None, last_modified=None)
     return len(entries), sum(results), ok
 
 
@@ -247,6 +250,7 @@ async def _guarded_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, sites
     except Exception as e:  # cancellation (BaseException) passes: the feed's budget or shutdown
         keys = dedup.entry_keys(entry.guid, entry.url)
         if is_transient(e):  # the database is locked or gone for a moment: nothing lost, retried next poll
+            tally.unstored += 1
             _log.warning(
                 "entry not stored, retried next poll feed=%s entry=%r error=%s", feed.name, keys[:1], error_line(e)
             )

@@ -15,12 +15,14 @@ the same (story, rule) twice, even across processes.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select, text
+from sqlalchemy import Connection, Table, func, select
 
 from monitor.clock import now_utc
 from monitor.store.base import StoreBase, chunked
@@ -35,7 +37,7 @@ from monitor.store.records import (
 from monitor.store.statements import statements
 from monitor.store.tables import Article, Delivery, Entry, Match, Story, StoryKey, metadata
 
-__all__ = ["ArticleStore", "DeliveryPlan", "MIN_HASH_WORDS", "storage_key"]
+__all__ = ["ArticleStore", "DeliveryPlan", "MIN_HASH_WORDS", "story_lock_keys", "storage_key"]
 
 _log = logging.getLogger(__name__)
 
@@ -48,8 +50,6 @@ _stories: Table = metadata.tables[Story.__tablename__]
 _story_keys: Table = metadata.tables[StoryKey.__tablename__]
 _matches: Table = metadata.tables[Match.__tablename__]
 _deliveries: Table = metadata.tables[Delivery.__tablename__]
-
-_STORY_LOCK = 0x73746F7279  # "story": the advisory lock id of story assignment on PostgreSQL
 
 #: Texts with fewer words are not grouped by content hash: two different articles
 #: whose feeds give only an empty or one-line summary would otherwise become one story.
@@ -108,12 +108,9 @@ class ArticleStore(StoreBase):
         """
         now = now or now_utc()
         with self._write("add article") as conn:
-            if self._dialect == "postgresql":
-                # Serialise story assignment across workers (SQLite's BEGIN IMMEDIATE
-                # already does): two copies of one story written at once by two processes
-                # must not found two stories, or the second would alert again. Taken
-                # first, before any row lock, so it cannot join a deadlock cycle.
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STORY_LOCK})
+            # Two copies of one story written at once by two processes must not found two stories (the second
+            # would alert again): lock what story assignment looks at (SQLite's BEGIN IMMEDIATE already does).
+            self._lock_story_keys(conn, story_lock_keys(article))
             self._mark_seen(conn, article.feed_id, article.entry_keys)
             existing = _existing(conn, _lookup_keys(article), self._dialect)
             if existing is not None:
@@ -147,6 +144,54 @@ class ArticleStore(StoreBase):
             match_ids=tuple(i for _, i in match_ids),
             deliveries_created=created,
         )
+
+    def _batch_story_keys(self, function: Callable[..., object], args: Sequence[object]) -> list[int]:
+        """The story lock keys a writer call of ``function(*args)`` will take (for ``StoreWriter``, which takes a
+        batch's keys up front, sorted, so two workers' batches never wait on each other in a cycle); ``[]`` for
+        any other call, and on SQLite."""
+        if self._dialect != "postgresql":
+            return []
+        while isinstance(function, functools.partial):  # ``stored`` hands the writer a partial
+            args = (*function.args, *args)
+            function = function.func
+        if function != self.add_article_with_matches or not args or not isinstance(args[0], NewArticle):
+            return []
+        return story_lock_keys(args[0])
+
+    def _lock_batch_story_keys(self, keys: Iterable[int]) -> None:
+        """Take the advisory locks on ``keys`` (``story_lock_keys``) for this thread's ``batch`` (outside any
+        savepoint), in sorted order, until it commits: the writes of the batch then take none of their own, so
+        the batch takes all its locks at once, in the one global order. Nothing on SQLite, or outside a batch."""
+        conn: Connection | None = getattr(self._batch, "conn", None)
+        if conn is None or self._dialect != "postgresql":
+            return
+        held = self._held_story_locks(conn)
+        wanted = sorted(set(keys) - held)
+        if wanted:
+            conn.execute(statements(self._dialect).story_locks, {"keys": wanted})
+            held.update(wanted)
+
+    def _lock_story_keys(self, conn: Connection, keys: Iterable[int]) -> None:
+        # Transaction-level locks, held until the transaction (a writer's whole batch) ends; one statement with
+        # the keys sorted, so every transaction takes its keys in one global order and two of them cannot each
+        # hold a key the other waits for. Keys taken here, maybe in a savepoint, are not remembered: a savepoint
+        # rolled back releases them.
+        if self._dialect != "postgresql":
+            return
+        wanted = sorted(set(keys) - self._held_story_locks(conn))
+        if wanted:
+            conn.execute(statements(self._dialect).story_locks, {"keys": wanted})
+
+    def _held_story_locks(self, conn: Connection) -> set[int]:
+        """The keys ``_lock_batch_story_keys`` took in ``conn``'s batch; kept with that connection, so a new batch
+        starts with none. Empty outside a batch."""
+        if getattr(self._batch, "conn", None) is not conn:
+            return set()
+        mine: tuple[Connection, set[int]] | None = getattr(self._batch, "locks", None)
+        if mine is None or mine[0] is not conn:
+            mine = (conn, set())
+            self._batch.locks = mine
+        return mine[1]
 
     def get_article(self, article_id: int) -> ArticleRecord | None:
         """The article with this id, or None."""
@@ -265,6 +310,22 @@ def storage_key(article: NewArticle) -> str:
     key of its feed, so a feed listing another site's URL first never claims (and so suppresses) that site's
     own copy."""
     return article.canonical_url if article.owned else f"feed:{article.feed_id}:{article.canonical_url}"
+
+
+def story_lock_keys(article: NewArticle) -> list[int]:
+    """The advisory lock keys (signed 64-bit, sorted) of what writing ``article`` reads and claims: its content
+    hash, its story keys and its storage keys. Two copies that would join one story share a key (the same hash,
+    or a story key in common), so they write one after the other and the second finds the first's story; articles
+    of different stories share none and write in parallel. A collision only makes two writes wait in turn."""
+    names = [f"hash:{article.content_hash}", *(f"key:{k}" for k in article.story_keys)]
+    names += [f"url:{key}" for key in _lookup_keys(article)]
+    return sorted({_lock_key(name) for name in names})
+
+
+def _lock_key(name: str) -> int:
+    # Hashed within the "story" namespace, apart from the schema's and the leader's advisory lock ids.
+    digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8, person=b"story").digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _lookup_keys(article: NewArticle) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.store.tables import Article, Delivery, Entry, Match, Story, StoryKey, metadata
@@ -30,6 +30,9 @@ class Statements:
 
     def __init__(self, dialect: str) -> None:
         insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        #: ``keys`` (a sorted list of bigints): PostgreSQL's transaction-level advisory locks, taken in the
+        #: list's order (``unnest`` yields an array's elements in order, one lock call per row)
+        self.story_locks = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
         self.mark_seen = insert(_entries).on_conflict_do_nothing()
         #: ``keys`` (expanding): canonical URL, id, story id of the stored articles with those keys
         self.existing = select(_articles.c.canonical_url, _articles.c.id, _articles.c.story_id).where(

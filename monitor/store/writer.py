@@ -17,21 +17,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
+from monitor.store.articles import ArticleStore
 from monitor.store.base import StoreBase
 
-__all__ = ["MAX_BATCH", "StoreWriter"]
+__all__ = ["DEADLOCK_ATTEMPTS", "MAX_BATCH", "StoreWriter", "deadlocked"]
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 #: Calls per transaction at most: a batch holds SQLite's write lock, so other processes wait for it this long.
 MAX_BATCH = 200
+#: Times a batch that PostgreSQL ended as a deadlock's victim is written (the last time, its other calls commit).
+DEADLOCK_ATTEMPTS = 5
 
 
 @dataclass
@@ -94,22 +99,65 @@ class StoreWriter:
                 return
 
     def _execute(self, calls: list[_Call]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            with self._store.batch():
-                for call in calls:
-                    try:
-                        outcomes.append((True, call.function(*call.args)))
-                    except Exception as e:  # this call's failure alone: its savepoint is rolled back
-                        outcomes.append((False, e))
-        except Exception as e:  # the transaction failed (begin or commit): nothing of the batch is stored
-            _log.warning("store batch not written calls=%d error=%s", len(calls), type(e).__name__)
-            outcomes = [(False, e)] * len(calls)
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            last = attempt == DEADLOCK_ATTEMPTS
+            try:
+                outcomes = self._transaction(calls, retry=not last)
+            except Exception as e:  # the transaction failed (begin or commit): nothing of the batch is stored
+                if deadlocked(e) and not last:
+                    _log.info("store batch deadlocked, written again calls=%d attempt=%d", len(calls), attempt)
+                    time.sleep(random.uniform(0.01, 0.1) * attempt)  # apart from the other side's own retry
+                    continue
+                _log.warning("store batch not written calls=%d error=%s", len(calls), type(e).__name__)
+                outcomes = [(False, e)] * len(calls)
+            break
         for call, (ok, value) in zip(calls, outcomes, strict=True):
             try:
                 call.loop.call_soon_threadsafe(_settle, call.future, ok, value)
             except RuntimeError:  # that loop has closed: nobody waits for this result any more
                 pass
+
+    def _transaction(self, calls: list[_Call], *, retry: bool) -> list[tuple[bool, Any]]:
+        """The calls in one transaction; with ``retry``, a call that deadlocked rolls the whole batch back (its
+        error raised) so that it runs again with every lock released in between."""
+        outcomes: list[tuple[bool, Any]] = []
+        with self._store.batch():
+            self._lock(calls)
+            for call in calls:
+                try:
+                    outcomes.append((True, call.function(*call.args)))
+                except Exception as e:  # this call's failure alone: its savepoint is rolled back
+                    outcomes.append((False, e))
+            deadlock = next((value for ok, value in outcomes if not ok and deadlocked(value)), None)
+            if retry and deadlock is not None:
+                raise deadlock
+        return outcomes
+
+    def _lock(self, calls: list[_Call]) -> None:
+        """Take the story locks of every call of the batch first, in one sorted statement (PostgreSQL): locks
+        taken call by call would come in each batch's own order, and two workers' batches could each hold a key
+        the other waits for. The writes of the batch then wait for nothing else of another batch's but its row
+        conflicts (two first alerts of one story, found through different keys): a deadlock there is rare, and
+        retried (``_execute``)."""
+        if isinstance(self._store, ArticleStore):
+            store = self._store
+            store._lock_batch_story_keys(
+                key for call in calls for key in store._batch_story_keys(call.function, call.args)
+            )
+
+
+def deadlocked(error: BaseException) -> bool:
+    """True when ``error`` (or what caused it) is PostgreSQL's deadlock error (SQLSTATE 40P01): the transaction it
+    ended is worth running again."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) == "40P01":
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
 
 
 def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
