@@ -28,13 +28,17 @@ from typing import Any, TypeVar
 from monitor.store.articles import ArticleStore
 from monitor.store.base import StoreBase
 
-__all__ = ["DEADLOCK_ATTEMPTS", "MAX_BATCH", "StoreWriter", "deadlocked"]
+__all__ = ["DEADLOCK_ATTEMPTS", "MAX_BATCH", "MAX_BATCH_LOCKS", "StoreWriter", "deadlocked"]
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 #: Calls per transaction at most: a batch holds SQLite's write lock, so other processes wait for it this long.
 MAX_BATCH = 200
+#: PostgreSQL: story locks one batch takes at most. An article takes about 27 (its story keys), and the server's
+#: lock table is shared by every connection (64 per connection by default): 200 articles' 5,400 locks per worker
+#: ran it out of memory with three workers, so a batch ends before its locks would pass this.
+MAX_BATCH_LOCKS = 256
 #: Times a batch that PostgreSQL ended as a deadlock's victim is written (the last time, its other calls commit).
 DEADLOCK_ATTEMPTS = 5
 
@@ -45,6 +49,7 @@ class _Call:
     args: tuple[Any, ...]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
+    locks: frozenset[int] = frozenset()  # the story lock keys it takes (PostgreSQL)
 
 
 class StoreWriter:
@@ -80,11 +85,14 @@ class StoreWriter:
         return await future
 
     def _run(self) -> None:
+        carried: _Call | None = None  # the call that would have passed a batch's lock bound: the next batch's first
         while True:
-            first = self._queue.get()
+            first = carried if carried is not None else self._queue.get()
+            carried = None
             if first is None:
                 return
-            calls, stop = [first], False
+            first = self._with_locks(first)
+            calls, stop, locks = [first], False, set(first.locks)
             while len(calls) < self._max_batch:
                 try:
                     queued = self._queue.get_nowait()
@@ -93,10 +101,20 @@ class StoreWriter:
                 if queued is None:
                     stop = True
                     break
+                queued = self._with_locks(queued)
+                if len(locks | queued.locks) > MAX_BATCH_LOCKS:
+                    carried = queued
+                    break
+                locks |= queued.locks
                 calls.append(queued)
             self._execute(calls)
             if stop:
                 return
+
+    def _with_locks(self, call: _Call) -> _Call:
+        if isinstance(self._store, ArticleStore) and not call.locks:
+            call.locks = frozenset(self._store._batch_story_keys(call.function, call.args))
+        return call
 
     def _execute(self, calls: list[_Call]) -> None:
         for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
@@ -140,10 +158,7 @@ class StoreWriter:
         conflicts (two first alerts of one story, found through different keys): a deadlock there is rare, and
         retried (``_execute``)."""
         if isinstance(self._store, ArticleStore):
-            store = self._store
-            store._lock_batch_story_keys(
-                key for call in calls for key in store._batch_story_keys(call.function, call.args)
-            )
+            self._store._lock_batch_story_keys(key for call in calls for key in call.locks)
 
 
 def deadlocked(error: BaseException) -> bool:

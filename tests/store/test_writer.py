@@ -7,10 +7,11 @@ import threading
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from monitor.errors import StoreError
 from monitor.store import PlannedDelivery, Store
-from monitor.store.writer import StoreWriter
+from monitor.store.writer import MAX_BATCH_LOCKS, StoreWriter
 from tests.store.test_store import article, match, plan_to
 
 
@@ -116,3 +117,40 @@ def test_a_read_inside_a_batch_sees_the_batch_writes(store: Store) -> None:
         store.mark_entries_seen(feed.id, ["guid-1"])
         assert store.unseen_entries(feed.id, ["guid-1", "guid-2"]) == {"guid-2"}
     assert store.unseen_entries(feed.id, ["guid-1", "guid-2"]) == {"guid-2"}
+
+
+def test_a_batch_holds_a_bounded_number_of_story_locks_on_postgresql(store: Store) -> None:
+    """PostgreSQL's lock table is shared by every connection (64 locks each by default): a first poll's batch of
+    200 articles took 5,400 story locks, and three workers ran the server out of shared memory."""
+    if store.dialect != "postgresql":
+        pytest.skip("story locks are PostgreSQL's")
+    texts = [" ".join(f"w{i}x{j}" for j in range(400)) for i in range(60)]  # unrelated texts: ~27 keys each
+    held: list[int] = []
+
+    def count_locks() -> None:  # runs inside the batch, after its locks were taken
+        conn = store._batch.conn
+        held.append(
+            conn.execute(
+                text("SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'")
+            ).scalar_one()
+        )
+
+    async def main() -> None:
+        with StoreWriter(store) as writer:
+            calls = []
+            for i, body in enumerate(texts):
+                calls.append(
+                    writer.call(
+                        store.add_article_with_matches,
+                        article(f"https://a.example/{i}", text=body),
+                        [match()],
+                        plan_to("chat"),
+                    )
+                )
+                calls.append(writer.call(count_locks))
+            await asyncio.gather(*calls)
+
+    asyncio.run(main())
+    assert store.count_articles() == 60
+    assert held and max(held) <= MAX_BATCH_LOCKS
+    assert max(held) > 27  # several articles still share a batch
