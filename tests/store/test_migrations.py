@@ -39,7 +39,7 @@ def test_open_creates_the_schema_at_head(store_url: str) -> None:
         assert TABLES <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert _revision(store_url) == head_revision() == "0007"
+    assert _revision(store_url) == head_revision() == "0008"
 
 
 def test_tables_and_migrations_agree(store_url: str) -> None:
