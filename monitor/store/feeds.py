@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, DateTime, Table, func, literal, nulls_first, or_, select, text, type_coerce
 from sqlalchemy.dialects import postgresql
 
-from monitor.clock import now_utc
+from monitor.clock import MIN_TIME, now_utc
 from monitor.errors import FeedExistsError
 from monitor.store.base import StoreBase
 from monitor.store.records import FeedRecord, FeedState
@@ -171,7 +171,9 @@ class FeedStore(StoreBase):
           ``renew_feed_claims``), rounded up, so a backlog spreads over the workers instead of going to whichever
           ticks first.
         - One worker per host: feeds on a host another worker holds a live claim on are left to it, so that
-          worker's ``[fetch] per_host`` is the limit of the whole fleet on that host.
+          worker's ``[fetch] per_host`` is the limit of the whole fleet on that host. A claim adds to the hosts
+          this worker holds at most its share of the free ones (the most overdue first), so the first worker
+          to tick does not take every host.
 
         The claim leaves ``next_poll`` alone: a worker that dies leaves its feeds due, taken again once
         ``claimed_until`` passes; ``update_feed_state`` ends the claim with the poll's state.
@@ -182,16 +184,17 @@ class FeedStore(StoreBase):
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
             alive = self._heartbeat(conn, worker, lease)
             due = int(conn.execute(select(func.count()).where(*_due(now), _unclaimed())).scalar() or 0)
-            share = -(-due // max(alive, 1))
-            if share == 0:
+            share = -(-due // alive)
+            if limit is not None:
+                share = min(share, limit)
+            hosts = _claimable_hosts(conn, now, worker, alive, share)
+            if share <= 0 or not hosts:
                 return []
-            held = _feeds.alias("held")
-            taken_hosts = select(_host(held.c.url)).where(held.c.claimed_until > _db_now(), held.c.claimed_by != worker)
             query = (
                 select(_feeds.c.id)
-                .where(*_due(now), _unclaimed(), _host(_feeds.c.url).not_in(taken_hosts))
+                .where(*_due(now), _unclaimed(), _host(_feeds.c.url).in_(hosts))
                 .order_by(nulls_first(_feeds.c.next_poll.asc()), _feeds.c.id)
-                .limit(share if limit is None else min(limit, share))
+                .limit(share)
                 .with_for_update(skip_locked=True)
             )
             ids = list(conn.execute(query).scalars())
@@ -363,6 +366,27 @@ def _claim(ids: Sequence[int], worker: str, lease: float) -> Any:
     """The UPDATE that gives these feeds to ``worker`` for ``lease`` seconds from the database's now."""
     until = _db_now() + timedelta(seconds=lease)
     return _feeds.update().where(_feeds.c.id.in_(ids)).values(claimed_by=worker, claimed_until=until)
+
+
+def _claimable_hosts(conn: Connection, now: datetime, worker: str, alive: int, share: int) -> list[str]:
+    """The hosts whose due feeds ``worker`` may claim: those it holds live claims on, and its share of the hosts
+    nobody holds, most overdue first: shared with the ``alive`` workers that hold none, and at most ``share``
+    (the feeds it may take)."""
+    host = _host(_feeds.c.url)
+    live = _feeds.c.claimed_until > _db_now()
+    pairs = conn.execute(select(host, _feeds.c.claimed_by).where(live).distinct()).all()
+    others = {h for h, holder in pairs if holder != worker}
+    mine = sorted({h for h, holder in pairs if holder == worker} - others)
+    first_due = func.min(func.coalesce(_feeds.c.next_poll, MIN_TIME))
+    free = [
+        h
+        for h in conn.execute(select(host).where(*_due(now), _unclaimed()).group_by(host).order_by(first_due, host))
+        .scalars()
+        .all()
+        if h not in others and h not in mine
+    ]
+    idle = max(alive - 1 - len({holder for _, holder in pairs if holder != worker}), 0)  # others holding nothing
+    return mine + free[: min(-(-len(free) // (1 + idle)), max(share, 0))]
 
 
 def _host(url: Any) -> Any:

@@ -113,6 +113,20 @@ def test_a_host_is_polled_by_one_worker_at_a_time(pg: Store) -> None:
     assert pg.claim_feeds(ids, lease=60, worker="w3") == set()  # "poll now" of a held feed: not while held
 
 
+def test_the_first_worker_to_tick_takes_its_share_of_the_hosts_not_all(pg: Store) -> None:
+    """Six hosts of many feeds, three workers alive: each claim adds two hosts, so all three get work."""
+    _add(pg, 60, hosts=6)
+    for other in ("w2", "w3"):
+        pg.renew_feed_claims([], lease=60, worker=other)
+    hosts = {}
+    for worker in ("w1", "w2", "w3"):
+        taken = pg.take_due_feeds(now_utc(), lease=60, worker=worker, limit=16)
+        hosts[worker] = {f.url.split("/")[2] for f in taken}
+        assert taken, worker
+    assert [len(h) for h in hosts.values()] == [2, 2, 2], hosts
+    assert len(set().union(*hosts.values())) == 6
+
+
 def test_concurrent_claims_take_disjoint_feeds(pg: Store) -> None:
     _add(pg, 120)
     got: dict[str, list[int]] = {}
