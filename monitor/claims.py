@@ -24,13 +24,26 @@ from monitor.config import Settings
 from monitor.errors import MonitorError
 from monitor.store import FeedRecord, Store
 
-__all__ = ["WORKER", "claim", "holding", "release", "retire", "take_due"]
+__all__ = ["WORKER", "claim", "holding", "polling", "recording", "release", "retire", "take_due"]
 
 _log = logging.getLogger(__name__)
 
 #: This process as a claimant: ``host:pid:nonce``, so a restarted process (or one in another container with the
 #: same host name and pid) is never mistaken for the one before it.
 WORKER = worker_id(unique=True)
+# Feeds whose poll has started writing its state: that write ends the claim, so a renewal that no longer finds it
+# is not a lost claim (the poll is done, not stalled). A poll that starts takes its feed out again.
+_RECORDING: set[int] = set()
+
+
+def polling(feed_id: int) -> None:
+    """A poll of this feed starts: its claim is renewed until it records its state."""
+    _RECORDING.discard(feed_id)
+
+
+def recording(feed_id: int) -> None:
+    """This feed's poll writes its state now (and so ends its claim): renewals leave it alone."""
+    _RECORDING.add(feed_id)
 
 
 def take_due(
@@ -88,13 +101,13 @@ async def _renew(
 ) -> None:
     while True:
         await asyncio.sleep(lease / 3)
-        ids = set(held())
+        ids = set(held()) - _RECORDING
         try:  # in a thread of its own, not the store writer's queue: a long batch must not delay a renewal
             kept = await asyncio.to_thread(store.renew_feed_claims, ids, lease=lease, worker=WORKER)
         except MonitorError as e:  # the database is away: the claims hold until their lease ends, try again
             _log.warning("feed claims not renewed feeds=%d error=%r", len(ids), str(e))
             continue
-        if gone := (ids - kept) & set(held()):  # a poll that just ended its claim with its write is not lost
+        if gone := (ids - kept) & (set(held()) - _RECORDING):  # a poll that ended its claim meanwhile is done
             _log.warning(
                 "feed claims lost, their polls stop feeds=%d (this worker stalled past scheduler.claim_lease "
                 "%gs; another worker may poll them now)",

@@ -197,6 +197,7 @@ async def poll_feed(feed: FeedRecord, ctx: Context) -> FeedResult:
     and returned, never raised (cancellation excepted: then nothing is recorded, and entries stored so far stay)."""
     started = time.monotonic()
     now = ctx.clock()
+    claims.polling(feed.id)
     tally = _Tally(asyncio.Semaphore(pages_per_feed(ctx.settings)))
     budget = asyncio.timeout(ctx.settings.scheduler.feed_timeout)
     try:
@@ -443,6 +444,7 @@ async def _record(feed: FeedRecord, ctx: Context, state: FeedState, tally: _Tall
         failed_entries=feed.failed_entries + tally.failed,
         last_entry_error=tally.last_failure or feed.last_entry_error,
     )
+    claims.recording(feed.id)  # the write ends the claim: renewals must not take that for a lost one
     try:
         if not await stored(ctx.writer, ctx.store.update_feed_state, feed.id, state, worker=claims.WORKER):
             _log.warning(

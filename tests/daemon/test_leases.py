@@ -36,7 +36,11 @@ def _config(tmp_path: Path, db_url: str, farm: FeedFarm, feeds: int, chat: ChatS
     Store.open(db_url).close()  # migrated before the workers start, so the test can read it at once
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "r.yaml").write_text(RULES, encoding="utf-8")
-    channel = f'[channels.chat]\nurls = ["{chat.url("alerts")}"]\n[[routes]]\nchannels = ["chat"]\n' if chat else ""
+    channel = (
+        f'[channels.chat]\nurls = ["{chat.url("alerts")}"]\nmax_per_hour = 1000\n[[routes]]\nchannels = ["chat"]\n'
+        if chat
+        else ""
+    )
     settings = "".join(f'{key} = "{value}"\n' for key, value in scheduler.items())
     config = tmp_path / "config.toml"
     config.write_text(
@@ -91,6 +95,7 @@ def _busy(db_url: str, workers: Workers, farm: FeedFarm) -> int | None:
     return None
 
 
+@pytest.mark.timeout(900)  # three intervals of 30 s, and three workers starting, on a loaded 2-core machine
 def test_three_workers_poll_a_thousand_feeds_once_per_interval_and_alert_once(
     tmp_path: Path,
     pg_url: str,  # noqa: F811

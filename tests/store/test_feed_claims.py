@@ -7,11 +7,15 @@ import dataclasses
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+import monitor
 from monitor.clock import now_utc
 from monitor.store import Store
+from tests.support.newssite import NewsSite
+from tests.support.workers import rows
 
 
 @pytest.fixture
@@ -160,3 +164,28 @@ def test_sqlite_has_no_claims(store: Store) -> None:
     feed = store.get_feed("f0")
     assert feed is not None
     assert store.update_feed_state(feed_id, dataclasses.replace(feed.state, etag='"x"'), worker="w1") is True
+
+
+def test_monitor_poll_leaves_a_feed_another_worker_is_polling_alone(
+    store_url: str, tmp_path: Path, news_site: NewsSite
+) -> None:
+    """``monitor poll`` (and "poll now") on a shared PostgreSQL claims what it polls: a feed a worker holds is
+    skipped, saying why; once free it is polled, and its recorded state ends the claim."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("feed claims are PostgreSQL's")
+    news_site.add("daily", "Police raid scam compound", "Officers raided a scam compound on Monday.")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[database]\nurl = "{store_url}"\n[fetch]\nallow_private = true\nfull_text = false\n'
+        f'[[feeds]]\nname = "daily"\nurl = "{news_site.feed_url("daily")}"\n',
+        encoding="utf-8",
+    )
+    with monitor.open(config) as m:
+        m.sync_feeds()
+        [feed] = m.store.list_feeds()
+        assert m.store.claim_feeds([feed.id], lease=60, worker="other") == {feed.id}
+        assert [(r.status, r.error) for r in m.poll()] == [("skipped", "another worker is polling it")]
+        assert not news_site.hits("/feeds/daily.xml")
+        m.store.release_feeds([feed.id], "other")
+        assert [r.status for r in m.poll()] == ["ok"]
+        assert rows(store_url, "SELECT claimed_by, claimed_until FROM feeds") == [(None, None)]

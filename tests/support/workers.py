@@ -49,7 +49,9 @@ class FeedFarm:
     bodies: dict[str, bytes] = field(default_factory=dict)  # path -> feed document
     fresh_etags: set[str] = field(default_factory=set)  # paths answering each request with a new ETag ("<n>")
     hits: list[Hit] = field(default_factory=list)
-    max_in_flight: Counter[str] = field(default_factory=Counter)  # address -> most requests at once
+    # address -> most requests at once: counted from a request's arrival until its answer starts (the client has
+    # it outstanding all that while), so a client's next request after an answer never overlaps its last
+    max_in_flight: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -85,17 +87,16 @@ class FeedFarm:
                     farm._in_flight[str(host)] += 1
                     farm.max_in_flight[str(host)] = max(farm.max_in_flight[str(host)], farm._in_flight[str(host)])
                     count = sum(hit.path == self.path for hit in farm.hits)
+                if farm.delay:
+                    time.sleep(farm.delay)
+                with farm._lock:
+                    farm._in_flight[str(host)] -= 1
                 try:
                     self._answer(count)
                 except (BrokenPipeError, ConnectionResetError):  # the worker was killed while we held it back
                     pass
-                finally:
-                    with farm._lock:
-                        farm._in_flight[str(host)] -= 1
 
             def _answer(self, count: int) -> None:
-                if farm.delay:
-                    time.sleep(farm.delay)
                 body = farm.bodies.get(self.path)
                 if body is None:
                     self.send_error(404)
