@@ -182,7 +182,7 @@ class FeedStore(StoreBase):
             return self.take_due_feeds(now, lease=lease, worker=worker, limit=limit)
         with self._write("claim due feeds") as conn:
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
-            alive = self._heartbeat(conn, worker, lease)
+            alive = self._heartbeat(conn, worker, lease, forget=True)
             due = int(conn.execute(select(func.count()).where(*_due(now), _unclaimed())).scalar() or 0)
             share = -(-due // alive)
             if limit is not None:
@@ -262,14 +262,17 @@ class FeedStore(StoreBase):
             with self._write("retire worker") as conn:
                 conn.execute(_workers.delete().where(_workers.c.name == worker))
 
-    def _heartbeat(self, conn: Connection, worker: str, lease: float) -> int:
-        """Mark ``worker`` alive for ``lease`` seconds, forget workers past theirs; how many are alive."""
+    def _heartbeat(self, conn: Connection, worker: str, lease: float, *, forget: bool = False) -> int:
+        """Mark ``worker`` alive for ``lease`` seconds; how many workers are alive. ``forget``: delete the rows of
+        workers past their time too (only under the claim lock: two deleters could lock the rows in two orders)."""
         now = _db_now()
-        conn.execute(_workers.delete().where(_workers.c.seen_until <= now))
+        if forget:
+            conn.execute(_workers.delete().where(_workers.c.seen_until <= now))
         until = now + timedelta(seconds=lease)
         stmt = postgresql.insert(_workers).values(name=worker, seen_until=until)
         conn.execute(stmt.on_conflict_do_update(index_elements=[_workers.c.name], set_={"seen_until": until}))
-        return int(conn.execute(select(func.count()).select_from(_workers)).scalar() or 1)
+        alive = select(func.count()).select_from(_workers).where(_workers.c.seen_until > now)
+        return max(int(conn.execute(alive).scalar() or 0), 1)
 
     def _upsert_config_feed(self, conn: Connection, feed: FeedSettings, now: datetime) -> None:
         values: dict[str, Any] = {

@@ -37,7 +37,7 @@ def _config(tmp_path: Path, db_url: str, farm: FeedFarm, feeds: int, chat: ChatS
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "r.yaml").write_text(RULES, encoding="utf-8")
     channel = (
-        f'[channels.chat]\nurls = ["{chat.url("alerts")}"]\nmax_per_hour = 1000\n[[routes]]\nchannels = ["chat"]\n'
+        f'[notify]\nmax_per_hour = 1000\n[channels.chat]\nurls = ["{chat.url("alerts")}"]\n[[routes]]\nchannels = ["chat"]\n'
         if chat
         else ""
     )
@@ -101,14 +101,17 @@ def test_three_workers_poll_a_thousand_feeds_once_per_interval_and_alert_once(
     pg_url: str,  # noqa: F811
     chat_server: ChatServer,
 ) -> None:
-    feeds, interval, tick = 1000, 30.0, 1.0
+    feeds, interval = 1000, 30.0
     farm = FeedFarm(hosts=6, delay=0.02)
     tags = _fill(farm, feeds, on_topic_every=25)
     config = _config(tmp_path, pg_url, farm, feeds, chat_server, tick="1s", poll_interval="30s", claim_lease="10s")
     try:
         with Workers(config) as workers:
             workers.start(3)
-            done = wait_for(lambda: all(len(farm.polls(n)) >= 3 for n in range(feeds)), 4 * interval + 120)
+            done = wait_for(
+                lambda: all(len(farm.polls(n)) >= 3 for n in range(feeds)) or workers.exited(), 4 * interval + 120
+            )
+            assert not workers.exited(), [workers.output(i)[-2000:] for i in range(3)]
             alerted = wait_for(lambda: len(chat_server.messages("alerts")) >= len(tags), 60)
             polls = {n: farm.polls(n) for n in range(feeds)}
             codes = workers.stop()
@@ -120,7 +123,8 @@ def test_three_workers_poll_a_thousand_feeds_once_per_interval_and_alert_once(
     assert not [log for log in logs if "Traceback" in log]
     # once per interval: consecutive polls of a feed an interval apart (a double poll would be a second apart)
     gaps = [b - a for times in polls.values() for a, b in zip(times, times[1:], strict=False)]
-    assert min(gaps) >= interval - 5 * tick, sorted(gaps)[:10]
+    # (a poll's request may wait its turn on the host's connections: the bound leaves room for that under load)
+    assert min(gaps) >= interval / 2, sorted(gaps)[:10]
     late = sorted(gap - interval for gap in gaps)
     print(
         f"\npolls {len(gaps) + feeds}; lateness after the interval: median {statistics.median(late):.1f} s, "

@@ -173,6 +173,10 @@ class Workers:
                 )
             self._logs.append(log)
 
+    def exited(self) -> bool:
+        """Whether a worker has exited (a bad config, a crash)."""
+        return any(process.poll() is not None for process in self.processes)
+
     def name(self, index: int) -> str:
         """The start of worker ``index``'s claimant name (``host:pid:``)."""
         import socket
