@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import functools
 import logging
 import re
@@ -202,8 +203,13 @@ class Daemon:
         self._last_tick = time.monotonic()
         await asyncio.to_thread(self.monitor.reload_rules)  # a big rule file takes seconds to load: not on the loop
         room = parallel_polls(self.settings) - len(self._polls)
+        claim = asyncio.ensure_future(asyncio.to_thread(due_feeds, ctx, self._clock(), room, set(self._polls)))
         try:  # a claim is a database round trip (PostgreSQL): off the loop
-            due = await asyncio.to_thread(due_feeds, ctx, self._clock(), room, set(self._polls))
+            due = await asyncio.shield(claim)
+        except asyncio.CancelledError:  # the scheduler stops while claiming: what it took goes back at once
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(claims.release, self.store, [feed.id for feed in await claim])
+            return
         except MonitorError as e:  # the database is down: try again next tick
             _log.error("due feeds not read error=%r", str(e))
             return

@@ -181,6 +181,11 @@ class FeedStore(StoreBase):
         if self.dialect != "postgresql":
             return self.take_due_feeds(now, lease=lease, worker=worker, limit=limit)
         with self._write("claim due feeds") as conn:
+            # A worker frozen inside its claim (SIGSTOP) holds the claim lock: the server ends its session after
+            # the lease, and the others wait at most that long (then this tick's claim fails, the next retries).
+            wait = f"{max(int(lease * 1000), 1000)}"
+            conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {wait}"))
+            conn.execute(text(f"SET LOCAL lock_timeout = {wait}"))
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
             alive = self._heartbeat(conn, worker, lease, forget=True)
             due = int(conn.execute(select(func.count()).where(*_due(now), _unclaimed())).scalar() or 0)

@@ -218,7 +218,7 @@ def test_a_worker_stopped_past_its_lease_writes_nothing_when_it_wakes(
                     )
                     == len(held)
                 ),
-                60,
+                120,  # the lease, or the server's idle_in_transaction timeout if it froze inside a transaction
             ), (rows(pg_url, "SELECT name, etag, claimed_by FROM feeds"), workers.output(1 - sleeper)[-3000:])
             workers.signal(sleeper, signal.SIGCONT)
             # awake, its cut polls are stopped (their claims lost) or their state writes refused
