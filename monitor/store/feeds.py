@@ -31,7 +31,9 @@ _feeds: Table = metadata.tables[Feed.__tablename__]
 _articles: Table = metadata.tables[Article.__tablename__]
 _workers: Table = metadata.tables[Worker.__tablename__]
 _STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
-_CLAIM_LOCK = 0x6665656473  # "feeds": the advisory lock that makes feed claims take turns (PostgreSQL)
+# The advisory lock that makes feed claims take turns (PostgreSQL): one per schema, so deployments (or tests)
+# sharing a database in schemas of their own never wait for each other.
+_CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('monitor feed claims'), hashtext(current_schema()))")
 # scheme://[userinfo@]host[:port]...: the host (a bracketed IPv6 address whole), as PostgreSQL's regex captures it
 _HOST_PATTERN = r"^[^:/?#]+://(?:[^/?#@]*@)?(\[[^]/?#]*\]|[^/?#:]*)"
 
@@ -186,7 +188,7 @@ class FeedStore(StoreBase):
             wait = f"{max(int(lease * 1000), 1000)}"
             conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {wait}"))
             conn.execute(text(f"SET LOCAL lock_timeout = {wait}"))
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK})
+            conn.execute(_CLAIM_LOCK)
             alive = self._heartbeat(conn, worker, lease, forget=True)
             due = int(conn.execute(select(func.count()).where(*_due(now), _unclaimed())).scalar() or 0)
             share = -(-due // alive)
