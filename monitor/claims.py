@@ -14,8 +14,10 @@ claims: every call here then answers at once (docs/design.md, Scale).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -34,6 +36,9 @@ WORKER = worker_id(unique=True)
 # Feeds whose poll has started writing its state: that write ends the claim, so a renewal that no longer finds it
 # is not a lost claim (the poll is done, not stalled). A poll that starts takes its feed out again.
 _RECORDING: set[int] = set()
+# Renewals run in threads of their own: in the default executor they would queue behind DNS lookups, rule reloads
+# and delivery runs, and a claim that lapses while waiting there stops polls that were fine.
+_RENEWER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-claims")
 
 
 def polling(feed_id: int) -> None:
@@ -103,7 +108,8 @@ async def _renew(
         await asyncio.sleep(lease / 3)
         ids = set(held()) - _RECORDING
         try:  # in a thread of its own, not the store writer's queue: a long batch must not delay a renewal
-            kept = await asyncio.to_thread(store.renew_feed_claims, ids, lease=lease, worker=WORKER)
+            renew = functools.partial(store.renew_feed_claims, ids, lease=lease, worker=WORKER)
+            kept = await asyncio.get_running_loop().run_in_executor(_RENEWER, renew)
         except MonitorError as e:  # the database is away: the claims hold until their lease ends, try again
             _log.warning("feed claims not renewed feeds=%d error=%r", len(ids), str(e))
             continue
