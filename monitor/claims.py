@@ -16,19 +16,35 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any, TypeVar
 
 from monitor.clock import worker_id
 from monitor.config import Settings
 from monitor.errors import MonitorError
-from monitor.store import FeedRecord, Store
+from monitor.store import FeedRecord, FeedState, Store
 
-__all__ = ["WORKER", "claim", "holding", "polling", "recording", "release", "retire", "take_due"]
+__all__ = [
+    "WORKER",
+    "canceller",
+    "claim",
+    "holding",
+    "poll_all",
+    "poll_in_batches",
+    "polling",
+    "record_state",
+    "recording",
+    "release",
+    "retire",
+    "take_due",
+    "unfinished",
+]
 
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: This process as a claimant: ``host:pid:nonce``, so a restarted process (or one in another container with the
 #: same host name and pid) is never mistaken for the one before it.
@@ -49,6 +65,19 @@ def polling(feed_id: int) -> None:
 def recording(feed_id: int) -> None:
     """This feed's poll writes its state now (and so ends its claim): renewals leave it alone."""
     _RECORDING.add(feed_id)
+
+
+def record_state(store: Store, feed: FeedRecord, state: FeedState) -> bool:
+    """Write a poll's state if this worker still holds the feed (fenced on PostgreSQL), ending the claim; a write
+    refused is logged: the worker stalled past its lease and another may have polled the feed meanwhile."""
+    if store.update_feed_state(feed.id, state, worker=WORKER):
+        return True
+    _log.warning(
+        "feed state refused feed=%s: this worker no longer holds the feed (it stalled past scheduler.claim_lease "
+        "and another worker may have polled it), or the feed was removed",
+        feed.name,
+    )
+    return False
 
 
 def take_due(
@@ -81,6 +110,72 @@ def retire(store: Store) -> None:
         store.retire_worker(WORKER)
     except MonitorError as e:
         _log.error("worker not retired, it ages out error=%r", str(e))
+
+
+async def poll_all(
+    store: Store,
+    settings: Settings,
+    feeds: Collection[FeedRecord],
+    poll: Callable[[FeedRecord], Awaitable[_T]],
+    slots: int,
+) -> list[tuple[FeedRecord, asyncio.Future[_T]]]:
+    """Poll ``feeds`` (claimed already), ``slots`` at a time, their claims renewed until each poll ends; every
+    (feed, finished poll), a poll stopped by a lost claim cancelled."""
+    gate = asyncio.Semaphore(slots)
+
+    async def gated(feed: FeedRecord) -> _T:
+        async with gate:  # a feed's time budget starts when its poll does, not while it waits for a turn
+            return await poll(feed)
+
+    polls = {feed.id: asyncio.ensure_future(gated(feed)) for feed in feeds}
+    if polls:
+        async with holding(store, settings, unfinished(polls), canceller(polls)):
+            await asyncio.wait(polls.values())
+    return [(feed, polls[feed.id]) for feed in feeds]
+
+
+async def poll_in_batches(
+    store: Store,
+    settings: Settings,
+    take: Callable[[int], list[FeedRecord]],
+    poll: Callable[[FeedRecord], Awaitable[_T]],
+    slots: int,
+) -> list[tuple[FeedRecord, asyncio.Future[_T]]]:
+    """PostgreSQL (``monitor poll``): ``take(n)`` claims up to n due feeds, as poll slots free up, so workers and
+    ``monitor poll`` runs sharing the database share a backlog too; each feed is polled at most once per call,
+    under a renewed claim. Every (feed, finished poll), a poll stopped by a lost claim cancelled."""
+    polls: dict[int, asyncio.Future[_T]] = {}
+    feeds: dict[int, FeedRecord] = {}
+    async with holding(store, settings, unfinished(polls), canceller(polls)):
+        while True:
+            room = slots - sum(not p.done() for p in polls.values())
+            fresh = await asyncio.to_thread(take, room) if room > 0 else []
+            if again := [f.id for f in fresh if f.id in polls]:  # due again already (entries left over)
+                await asyncio.to_thread(release, store, again)
+            for feed in fresh:
+                if feed.id not in polls:
+                    feeds[feed.id], polls[feed.id] = feed, asyncio.ensure_future(poll(feed))
+            running = [p for p in polls.values() if not p.done()]
+            if not running:
+                break
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.to_thread(retire, store)
+    return [(feeds[feed_id], done) for feed_id, done in polls.items()]
+
+
+def unfinished(polls: Mapping[int, asyncio.Future[Any]]) -> Callable[[], list[int]]:
+    """The ids of the polls still running, for ``holding``."""
+    return lambda: [feed_id for feed_id, poll in polls.items() if not poll.done()]
+
+
+def canceller(polls: Mapping[int, asyncio.Future[Any]]) -> Callable[[set[int]], None]:
+    """What ``holding`` calls with lost claims: stop those polls (another worker may poll the feeds now)."""
+
+    def cancel(feed_ids: set[int]) -> None:
+        for feed_id in feed_ids:
+            polls[feed_id].cancel()
+
+    return cancel
 
 
 @asynccontextmanager

@@ -16,7 +16,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
@@ -97,87 +97,33 @@ async def poll_due(
 ) -> list[FeedResult]:
     """Poll the selected feeds (``due_only``: as ``due_feeds`` gives them), at most ``parallel_polls`` at once;
     one result per feed, skipped ones included. On PostgreSQL each feed is polled under this worker's claim,
-    renewed while the polls run; a feed another worker is polling is skipped."""
-    now = ctx.clock()
+    renewed while the polls run (``claims``); a feed another worker is polling is skipped."""
+    now, slots, store = ctx.clock(), parallel_polls(ctx.settings), ctx.store
+    take, poll = (lambda n: due_feeds(ctx, ctx.clock(), n)), (lambda feed: poll_feed(feed, ctx))
+    if due_only and not names and store.dialect == "postgresql":  # a few at a time, as slots free up
+        return [_outcome(f, done) for f, done in await claims.poll_in_batches(store, ctx.settings, take, poll, slots)]
     if due_only and not names:
-        if ctx.store.dialect == "postgresql":
-            return await _poll_due_in_batches(ctx)
-        chosen = due_feeds(ctx, now)
-        skipped: list[tuple[FeedRecord, str]] = []
+        chosen, skipped = due_feeds(ctx, now), list[tuple[FeedRecord, str]]()
     else:
-        feeds = [f for f in await asyncio.to_thread(ctx.store.list_feeds) if not names or f.name in names]
+        feeds = [f for f in await asyncio.to_thread(store.list_feeds) if not names or f.name in names]
         chosen, skipped = select_feeds(feeds, now, due_only=due_only, force=force or bool(names))
-        held = await asyncio.to_thread(claims.claim, ctx.store, ctx.settings, [f.id for f in chosen])
+        held = await asyncio.to_thread(claims.claim, store, ctx.settings, [f.id for f in chosen])
         skipped += [(f, "another worker is polling it") for f in chosen if f.id not in held]
         chosen = [f for f in chosen if f.id in held]
-    gate = asyncio.Semaphore(parallel_polls(ctx.settings))
-    polls = {feed.id: asyncio.ensure_future(_gated(gate, feed, ctx)) for feed in chosen}
-    results = [FeedResult(feed.name, "skipped", error=reason) for feed, reason in skipped]
-    async with claims.holding(ctx.store, ctx.settings, _unfinished(polls), _cancel(polls)):
-        done = await asyncio.gather(*polls.values(), return_exceptions=True)
-    results += [_lost_result(feed, outcome) for feed, outcome in zip(chosen, done, strict=True)]
-    return results
+    polled = await claims.poll_all(store, ctx.settings, chosen, poll, slots)
+    return [FeedResult(f.name, "skipped", error=why) for f, why in skipped] + [_outcome(f, d) for f, d in polled]
 
 
-async def _gated(gate: asyncio.Semaphore, feed: FeedRecord, ctx: Context) -> FeedResult:
-    async with gate:  # a feed's time budget starts when its poll does, not while it waits for a turn
-        return await poll_feed(feed, ctx)
-
-
-async def _poll_due_in_batches(ctx: Context) -> list[FeedResult]:
-    """PostgreSQL: claim due feeds a few at a time, as poll slots free up (``parallel_polls``), so that workers
-    and ``monitor poll`` runs sharing the database share a backlog too; each feed at most once per call."""
-    slots, results = parallel_polls(ctx.settings), []
-    polls: dict[int, asyncio.Future[FeedResult]] = {}
-    feeds: dict[int, FeedRecord] = {}
-    async with claims.holding(ctx.store, ctx.settings, _unfinished(polls), _cancel(polls)):
-        while True:
-            room = slots - sum(not p.done() for p in polls.values())
-            fresh = await asyncio.to_thread(due_feeds, ctx, ctx.clock(), room) if room > 0 else []
-            again = [f.id for f in fresh if f.id in polls]  # due again already (a feed with entries left over)
-            if again:
-                await asyncio.to_thread(claims.release, ctx.store, again)
-            for feed in fresh:
-                if feed.id not in polls:
-                    feeds[feed.id], polls[feed.id] = feed, asyncio.ensure_future(poll_feed(feed, ctx))
-            running = [p for p in polls.values() if not p.done()]
-            if not running:
-                break
-            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-    claims.retire(ctx.store)
-    for feed_id, poll in polls.items():
-        outcome = poll.exception() if not poll.cancelled() else asyncio.CancelledError()
-        results.append(_lost_result(feeds[feed_id], outcome or poll.result()))
-    return results
-
-
-def _unfinished(polls: Mapping[int, asyncio.Future[FeedResult]]) -> Callable[[], list[int]]:
-    return lambda: [feed_id for feed_id, poll in polls.items() if not poll.done()]
-
-
-def _cancel(polls: Mapping[int, asyncio.Future[FeedResult]]) -> Callable[[set[int]], None]:
-    """Stop the polls whose claim was lost: another worker may poll those feeds now."""
-
-    def cancel(feed_ids: set[int]) -> None:
-        for feed_id in feed_ids:
-            polls[feed_id].cancel()
-
-    return cancel
-
-
-def _lost_result(feed: FeedRecord, outcome: FeedResult | BaseException) -> FeedResult:
-    """A poll's result; a poll stopped because its claim was lost is a skip that says so."""
-    if isinstance(outcome, FeedResult):
-        return outcome
-    if isinstance(outcome, asyncio.CancelledError):
+def _outcome(feed: FeedRecord, poll: asyncio.Future[FeedResult]) -> FeedResult:
+    """A finished poll's result; one stopped because its claim was lost is a skip that says so."""
+    if poll.cancelled():
         return FeedResult(feed.name, "skipped", error="its claim was lost (scheduler.claim_lease)")
-    raise outcome
+    return poll.result()
 
 
 def due_feeds(ctx: Context, now: datetime, limit: int | None = None, busy: Collection[int] = ()) -> list[FeedRecord]:
-    """Up to ``limit`` feeds due at ``now``, most overdue first, except the ``busy`` ones (being polled), taken
-    for this process (``claims.take_due``: on PostgreSQL claimed for ``[scheduler] claim_lease`` seconds of the
-    database's clock, a share of the due feeds on hosts no other worker holds). A blocking store call."""
+    """Up to ``limit`` feeds due at ``now``, most overdue first, except ``busy`` ones, taken for this process
+    (``claims.take_due``: on PostgreSQL claimed on the database's clock). A blocking store call."""
     return claims.take_due(ctx.store, ctx.settings, now, limit, busy)
 
 
@@ -446,11 +392,6 @@ async def _record(feed: FeedRecord, ctx: Context, state: FeedState, tally: _Tall
     )
     claims.recording(feed.id)  # the write ends the claim: renewals must not take that for a lost one
     try:
-        if not await stored(ctx.writer, ctx.store.update_feed_state, feed.id, state, worker=claims.WORKER):
-            _log.warning(
-                "feed state refused feed=%s: this worker no longer holds the feed (it stalled past "
-                "scheduler.claim_lease and another worker may have polled it), or the feed was removed",
-                feed.name,
-            )
+        await stored(ctx.writer, claims.record_state, ctx.store, feed, state)
     except Exception as e:  # the feed's boundary: an unmapped store error must not reach the poll either
         _log.error("feed state not recorded feed=%s error=%s", feed.name, error_line(e))

@@ -34,7 +34,7 @@ from sqlalchemy.pool import StaticPool
 from monitor.errors import StoreError
 from monitor.store.search import PG_SEARCH_FUNCTION, search_text
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT", "StoreBase", "chunked", "create_store_engine"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "IDLE_IN_TRANSACTION", "StoreBase", "chunked", "create_store_engine"]
 
 #: Seconds a SQLite writer waits for another process's write lock before failing.
 DEFAULT_BUSY_TIMEOUT = 30.0

@@ -164,21 +164,11 @@ class FeedStore(StoreBase):
         return [feed for feed in due if feed.id not in busy][:limit]
 
     def claim_due_feeds(self, now: datetime, lease: float, worker: str, limit: int | None = None) -> list[FeedRecord]:
-        """PostgreSQL: claim a share of the feeds due at ``now`` for ``lease`` seconds of the database's clock.
-
-        - One claim at a time (a transaction-level advisory lock): each sees every claim committed before it, so
-          the two rules below hold across workers. Rows are still read ``FOR UPDATE SKIP LOCKED``: a feed whose
-          state is being written is skipped, never waited for.
-        - A share: at most the due feeds divided by the workers alive (``workers``, renewed here and by
-          ``renew_feed_claims``), rounded up, so a backlog spreads over the workers instead of going to whichever
-          ticks first.
-        - One worker per host: feeds on a host another worker holds a live claim on are left to it, so that
-          worker's ``[fetch] per_host`` is the limit of the whole fleet on that host. A claim adds to the hosts
-          this worker holds at most its share of the free ones (the most overdue first), so the first worker
-          to tick does not take every host.
-
-        The claim leaves ``next_poll`` alone: a worker that dies leaves its feeds due, taken again once
-        ``claimed_until`` passes; ``update_feed_state`` ends the claim with the poll's state.
+        """PostgreSQL: claim a share of the feeds due at ``now`` for ``lease`` seconds of the database's clock
+        (docs/storage.md, "Several processes"). Claims take turns (an advisory lock), so each sees every claim
+        before it; rows are read ``FOR UPDATE SKIP LOCKED``. A share: the due feeds divided by the workers alive.
+        One worker per host: hosts another worker holds are left to it, and a claim adds at most its share of the
+        free hosts. ``next_poll`` is left alone: a dead worker's feeds are due again when its lease ends.
         """
         if self.dialect != "postgresql":
             return self.take_due_feeds(now, lease=lease, worker=worker, limit=limit)
