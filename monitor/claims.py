@@ -32,6 +32,7 @@ __all__ = [
     "canceller",
     "claim",
     "holding",
+    "off_loop",
     "poll_all",
     "poll_in_batches",
     "polling",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+
 _T = TypeVar("_T")
 
 #: This process as a claimant: ``host:pid:nonce``, so a restarted process (or one in another container with the
@@ -52,9 +54,15 @@ WORKER = worker_id(unique=True)
 # Feeds whose poll has started writing its state: that write ends the claim, so a renewal that no longer finds it
 # is not a lost claim (the poll is done, not stalled). A poll that starts takes its feed out again.
 _RECORDING: set[int] = set()
-# Renewals run in threads of their own: in the default executor they would queue behind DNS lookups, rule reloads
-# and delivery runs, and a claim that lapses while waiting there stops polls that were fine.
-_RENEWER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-claims")
+# Claims, renewals and releases run in threads of their own: in the default executor they would queue behind DNS
+# lookups and delivery runs (a channel that never answers holds a thread for its timeout), so a tick would claim
+# nothing, a claim would lapse while its renewal waited, and a shutdown would wait for a release.
+_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="monitor-claims")
+
+
+async def off_loop(function: Callable[..., _T], *args: Any) -> _T:
+    """``function(*args)``, a claim's store call, in the claims' own threads."""
+    return await asyncio.get_running_loop().run_in_executor(_THREADS, functools.partial(function, *args))
 
 
 def polling(feed_id: int) -> None:
@@ -149,9 +157,9 @@ async def poll_in_batches(
     async with holding(store, settings, unfinished(polls), canceller(polls)):
         while True:
             room = slots - sum(not p.done() for p in polls.values())
-            fresh = await asyncio.to_thread(take, room) if room > 0 else []
+            fresh = await off_loop(take, room) if room > 0 else []
             if again := [f.id for f in fresh if f.id in polls]:  # due again already (entries left over)
-                await asyncio.to_thread(release, store, again)
+                await off_loop(release, store, again)
             for feed in fresh:
                 if feed.id not in polls:
                     feeds[feed.id], polls[feed.id] = feed, asyncio.ensure_future(poll(feed))
@@ -159,7 +167,7 @@ async def poll_in_batches(
             if not running:
                 break
             await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-    await asyncio.to_thread(retire, store)
+    await off_loop(retire, store)
     return [(feeds[feed_id], done) for feed_id, done in polls.items()]
 
 
@@ -203,8 +211,7 @@ async def _renew(
         await asyncio.sleep(lease / 3)
         ids = set(held()) - _RECORDING
         try:  # in a thread of its own, not the store writer's queue: a long batch must not delay a renewal
-            renew = functools.partial(store.renew_feed_claims, ids, lease=lease, worker=WORKER)
-            kept = await asyncio.get_running_loop().run_in_executor(_RENEWER, renew)
+            kept = await off_loop(functools.partial(store.renew_feed_claims, lease=lease, worker=WORKER), ids)
         except MonitorError as e:  # the database is away: the claims hold until their lease ends, try again
             _log.warning("feed claims not renewed feeds=%d error=%r", len(ids), str(e))
             continue

@@ -137,7 +137,7 @@ class Daemon:
             )
         running = self._polls.get(feed.id)
         if running is None:
-            if not await asyncio.to_thread(claims.claim, self.store, self.settings, [feed.id]):
+            if not await claims.off_loop(claims.claim, self.store, self.settings, [feed.id]):
                 return FeedResult(name, "skipped", error="another worker is polling it")
             running = self._start_poll(feed, ctx)
         return await asyncio.shield(running)
@@ -193,7 +193,7 @@ class Daemon:
                 scheduler.shutdown(wait=False)  # last: it cancels running jobs (a Traceback for a delivery run)
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
-                await asyncio.to_thread(claims.retire, self.store)
+                await claims.off_loop(claims.retire, self.store)
         _log.info("daemon stopped")
 
     async def _start_polls(self, ctx: Context) -> None:
@@ -203,18 +203,18 @@ class Daemon:
         self._last_tick = time.monotonic()
         await asyncio.to_thread(self.monitor.reload_rules)  # a big rule file takes seconds to load: not on the loop
         room = parallel_polls(self.settings) - len(self._polls)
-        claim = asyncio.ensure_future(asyncio.to_thread(due_feeds, ctx, self._clock(), room, set(self._polls)))
+        claim = asyncio.ensure_future(claims.off_loop(due_feeds, ctx, self._clock(), room, set(self._polls)))
         try:  # a claim is a database round trip (PostgreSQL): off the loop
             due = await asyncio.shield(claim)
         except asyncio.CancelledError:  # the scheduler stops while claiming: what it took goes back at once
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(claims.release, self.store, [feed.id for feed in await claim])
+                await claims.off_loop(claims.release, self.store, [feed.id for feed in await claim])
             return
         except MonitorError as e:  # the database is down: try again next tick
             _log.error("due feeds not read error=%r", str(e))
             return
         if self._stop.is_set():  # stopped while claiming: leave them to the other workers
-            await asyncio.to_thread(claims.release, self.store, [feed.id for feed in due])
+            await claims.off_loop(claims.release, self.store, [feed.id for feed in due])
             return
         cycle = [self._start_poll(feed, ctx) for feed in due]
         if cycle:
@@ -287,7 +287,7 @@ class Daemon:
         cancelled = [feed_id for feed_id, task in running.items() if task in late]
         if cancelled:
             _log.info("polls cancelled at shutdown feeds=%d", len(cancelled))
-            await asyncio.to_thread(claims.release, ctx.store, cancelled)  # the other workers may take them at once
+            await claims.off_loop(claims.release, ctx.store, cancelled)  # the other workers may take them at once
 
     async def _deliver(self, notifier: Notifier) -> None:
         if self._stop.is_set():

@@ -107,7 +107,7 @@ async def poll_due(
     else:
         feeds = [f for f in await asyncio.to_thread(store.list_feeds) if not names or f.name in names]
         chosen, skipped = select_feeds(feeds, now, due_only=due_only, force=force or bool(names))
-        held = await asyncio.to_thread(claims.claim, store, ctx.settings, [f.id for f in chosen])
+        held = await claims.off_loop(claims.claim, store, ctx.settings, [f.id for f in chosen])
         skipped += [(f, "another worker is polling it") for f in chosen if f.id not in held]
         chosen = [f for f in chosen if f.id in held]
     polled = await claims.poll_all(store, ctx.settings, chosen, poll, slots)
