@@ -116,6 +116,9 @@ class SchedulerSettings(_Section):
     poll_interval: Duration = 900.0
     tick: Duration = 30.0
     feed_timeout: Duration = Field(default=300.0, gt=0)  # one feed's poll is cancelled (a failure) past this
+    # PostgreSQL: how long a worker's claim on a feed lasts unless renewed (every third of it while the poll runs);
+    # a worker that dies frees its feeds this long after its last renewal (docs/design.md, Scale)
+    claim_lease: Duration = Field(default=60.0, ge=2.0)
     timezone: str = "UTC"
 
     @field_validator("timezone")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import functools
 import logging
 import re
@@ -29,6 +30,7 @@ from typing import Any
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor import claims
 from monitor.api import Monitor
 from monitor.clock import now_utc
 from monitor.config import Settings
@@ -135,7 +137,19 @@ class Daemon:
             return FeedResult(
                 name, "skipped", error="the daemon is stopping" if feed.enabled else "the feed is disabled"
             )
-        return await asyncio.shield(self._polls.get(feed.id) or self._start_poll(feed, ctx))
+        running = self._polls.get(feed.id)
+        if running is None:
+            if not await claims.off_loop(claims.claim, self.store, self.settings, [feed.id]):
+                return FeedResult(name, "skipped", error="another worker is polling it")
+            running = self._start_poll(feed, ctx)
+        return await asyncio.shield(running)
+
+    def _claims_lost(self, feed_ids: set[int]) -> None:
+        """Stop the polls whose claim lapsed (this process stalled past ``claim_lease``): another worker may be
+        polling those feeds now, and their state writes would be refused anyway."""
+        for feed_id in feed_ids:
+            if (task := self._polls.get(feed_id)) is not None:
+                task.cancel()
 
     async def run(self) -> None:
         """Run until stopped. Running polls get ``SHUTDOWN_GRACE``, then are cancelled; a delivery run finishes."""
@@ -150,7 +164,8 @@ class Daemon:
         self.monitor.sync_feeds()
         for warning in (*self.settings.warnings, *self.monitor.rules.warnings):
             _log.warning("configuration warning: %s", warning)
-        async with self.monitor.session(extractor=self._extractor) as ctx, AsyncExitStack() as web:
+        held = claims.holding(self.store, self.settings, lambda: list(self._polls), self._claims_lost)
+        async with self.monitor.session(extractor=self._extractor) as ctx, AsyncExitStack() as web, held:
             if web_socket is not None:
                 _log.info("web app at %s", await web.enter_async_context(serve_web(self.monitor, self, web_socket)))
             self._running = (loop, ctx)
@@ -190,6 +205,7 @@ class Daemon:
                 scheduler.shutdown(wait=False)  # last: it cancels running jobs (a Traceback for a delivery run)
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
+                await claims.off_loop(claims.retire, self.store)
         _log.info("daemon stopped")
 
     async def _start_polls(self, ctx: Context) -> None:
@@ -199,10 +215,18 @@ class Daemon:
         self._last_tick = time.monotonic()
         await asyncio.to_thread(self.monitor.reload_rules)  # a big rule file takes seconds to load: not on the loop
         room = parallel_polls(self.settings) - len(self._polls)
-        try:
-            due = due_feeds(ctx, self._clock(), room, busy=self._polls.keys())
+        claim = asyncio.ensure_future(claims.off_loop(due_feeds, ctx, self._clock(), room, set(self._polls)))
+        try:  # a claim is a database round trip (PostgreSQL): off the loop
+            due = await asyncio.shield(claim)
+        except asyncio.CancelledError:  # the scheduler stops while claiming: what it took goes back at once
+            with contextlib.suppress(Exception):
+                await claims.off_loop(claims.release, self.store, [feed.id for feed in await claim])
+            return
         except MonitorError as e:  # the database is down: try again next tick
             _log.error("due feeds not read error=%r", str(e))
+            return
+        if self._stop.is_set():  # stopped while claiming: leave them to the other workers
+            await claims.off_loop(claims.release, self.store, [feed.id for feed in due])
             return
         cycle = [self._start_poll(feed, ctx) for feed in due]
         if cycle:
@@ -275,10 +299,7 @@ class Daemon:
         cancelled = [feed_id for feed_id, task in running.items() if task in late]
         if cancelled:
             _log.info("polls cancelled at shutdown feeds=%d", len(cancelled))
-            try:
-                ctx.store.release_feeds(cancelled, self._clock())
-            except MonitorError as e:  # their claims then end with the lease
-                _log.error("cancelled feeds not released error=%r", str(e))
+            await claims.off_loop(claims.release, ctx.store, cancelled)  # the other workers may take them at once
 
     async def _retain(self) -> None:
         """``[store] keep_articles``: prune old unmatched articles in small batches, off the loop. On PostgreSQL only

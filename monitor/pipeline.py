@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from monitor import dedup, metrics
-from monitor.clock import now_utc, worker_id
+from monitor import claims, dedup, metrics
+from monitor.clock import now_utc
 from monitor.config import Settings
 from monitor.errors import BlockedAddressError, FetchError, FetchTimeout, MonitorError
 from monitor.extract import Chosen, Extracted, charset_from_headers, choose_article, extract_html
@@ -48,7 +48,6 @@ from monitor.store import FeedRecord, FeedState, NewArticle, NewMatch, PlannedDe
 from monitor.store.writer import StoreWriter
 
 __all__ = [
-    "CLAIM_LEASE",
     "Context",
     "FeedResult",
     "MAX_ENTRIES_PER_POLL",
@@ -62,9 +61,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-_WORKER = worker_id()
 
-CLAIM_LEASE = 900.0  # seconds a claimed feed is reserved for this process; a crashed worker's feeds come back
 MAX_ENTRIES_PER_POLL = 200  # a feed that suddenly lists thousands of entries is worked through over several ticks
 
 Status = Literal["ok", "not_modified", "skipped", "error"]
@@ -99,31 +96,35 @@ async def poll_due(
     ctx: Context, *, due_only: bool = True, force: bool = False, names: Sequence[str] = ()
 ) -> list[FeedResult]:
     """Poll the selected feeds (``due_only``: as ``due_feeds`` gives them), at most ``parallel_polls`` at once;
-    one result per feed, skipped ones included."""
-    now = ctx.clock()
+    one result per feed, skipped ones included. On PostgreSQL each feed is polled under this worker's claim,
+    renewed while the polls run (``claims``); a feed another worker is polling is skipped."""
+    now, slots, store = ctx.clock(), parallel_polls(ctx.settings), ctx.store
+    take, poll = (lambda n: due_feeds(ctx, ctx.clock(), n)), (lambda feed: poll_feed(feed, ctx))
+    if due_only and not names and store.dialect == "postgresql":  # a few at a time, as slots free up
+        return [_outcome(f, done) for f, done in await claims.poll_in_batches(store, ctx.settings, take, poll, slots)]
     if due_only and not names:
-        chosen = due_feeds(ctx, now)
-        skipped: list[tuple[FeedRecord, str]] = []
+        chosen, skipped = due_feeds(ctx, now), list[tuple[FeedRecord, str]]()
     else:
-        feeds = [f for f in await asyncio.to_thread(ctx.store.list_feeds) if not names or f.name in names]
+        feeds = [f for f in await asyncio.to_thread(store.list_feeds) if not names or f.name in names]
         chosen, skipped = select_feeds(feeds, now, due_only=due_only, force=force or bool(names))
-    gate = asyncio.Semaphore(parallel_polls(ctx.settings))
+        held = await claims.off_loop(claims.claim, store, ctx.settings, [f.id for f in chosen])
+        skipped += [(f, "another worker is polling it") for f in chosen if f.id not in held]
+        chosen = [f for f in chosen if f.id in held]
+    polled = await claims.poll_all(store, ctx.settings, chosen, poll, slots)
+    return [FeedResult(f.name, "skipped", error=why) for f, why in skipped] + [_outcome(f, d) for f, d in polled]
 
-    async def poll(feed: FeedRecord) -> FeedResult:
-        async with gate:  # a feed's time budget starts when its poll does, not while it waits for a turn
-            return await poll_feed(feed, ctx)
 
-    results = [FeedResult(feed.name, "skipped", error=reason) for feed, reason in skipped]
-    results += await asyncio.gather(*(poll(feed) for feed in chosen))
-    return results
+def _outcome(feed: FeedRecord, poll: asyncio.Future[FeedResult]) -> FeedResult:
+    """A finished poll's result; one stopped because its claim was lost is a skip that says so."""
+    if poll.cancelled():
+        return FeedResult(feed.name, "skipped", error="its claim was lost (scheduler.claim_lease)")
+    return poll.result()
 
 
 def due_feeds(ctx: Context, now: datetime, limit: int | None = None, busy: Collection[int] = ()) -> list[FeedRecord]:
-    """Up to ``limit`` feeds due at ``now``, most overdue first, except the ``busy`` ones (being polled), taken
-    for this process (``Store.take_due_feeds``: claimed with a lease longer than a poll may last where several
-    processes may share the database)."""
-    lease = max(CLAIM_LEASE, ctx.settings.scheduler.feed_timeout + 60.0)
-    return ctx.store.take_due_feeds(now, lease=lease, worker=_WORKER, limit=limit, busy=busy)
+    """Up to ``limit`` feeds due at ``now``, most overdue first, except ``busy`` ones, taken for this process
+    (``claims.take_due``: on PostgreSQL claimed on the database's clock). A blocking store call."""
+    return claims.take_due(ctx.store, ctx.settings, now, limit, busy)
 
 
 @dataclass
@@ -143,6 +144,7 @@ async def poll_feed(feed: FeedRecord, ctx: Context) -> FeedResult:
     and returned, never raised (cancellation excepted: then nothing is recorded, and entries stored so far stay)."""
     started = time.monotonic()
     now = ctx.clock()
+    claims.polling(feed.id)
     tally = _Tally(asyncio.Semaphore(pages_per_feed(ctx.settings)))
     budget = asyncio.timeout(ctx.settings.scheduler.feed_timeout)
     try:
@@ -392,7 +394,8 @@ async def _record(feed: FeedRecord, ctx: Context, state: FeedState, tally: _Tall
         failed_entries=feed.failed_entries + tally.failed,
         last_entry_error=tally.last_failure or feed.last_entry_error,
     )
+    claims.recording(feed.id)  # the write ends the claim: renewals must not take that for a lost one
     try:
-        await stored(ctx.writer, ctx.store.update_feed_state, feed.id, state)
+        await stored(ctx.writer, claims.record_state, ctx.store, feed, state)
     except Exception as e:  # the feed's boundary: an unmapped store error must not reach the poll either
         _log.error("feed state not recorded feed=%s error=%s", feed.name, error_line(e))

@@ -135,6 +135,7 @@ ERRORS = [
         r"config.toml:5: routes\[0\].severity",
     ),
     ("bad-zone", '[scheduler]\ntimezone = "Mars/Olympus"\n', r"config.toml:2: scheduler.timezone: unknown time zone"),
+    ("short-lease", '[scheduler]\nclaim_lease = "1s"\n', r"config.toml:2: scheduler.claim_lease: .*2"),
     (
         "duplicate-feed",
         '[[feeds]]\nurl = "https://a.example/f"\n[[feeds]]\nurl = "https://a.example/g"\n',

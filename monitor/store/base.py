@@ -34,7 +34,7 @@ from sqlalchemy.pool import StaticPool
 from monitor.errors import StoreError
 from monitor.store.search import PG_SEARCH_FUNCTION, search_text
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT", "StoreBase", "chunked", "create_store_engine"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "IDLE_IN_TRANSACTION", "StoreBase", "chunked", "create_store_engine"]
 
 #: Seconds a SQLite writer waits for another process's write lock before failing.
 DEFAULT_BUSY_TIMEOUT = 30.0
@@ -62,9 +62,27 @@ def create_store_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT)
         parsed = _normal_url(make_url(url))
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(parsed, busy_timeout)
-        return create_engine(parsed, pool_pre_ping=True)
+        return _postgresql_engine(parsed)
     except (*_DB_ERRORS, ImportError, OSError) as e:
         raise StoreError(f"cannot open database {_redacted(url)}: {_describe(e)}") from e
+
+
+#: Seconds a PostgreSQL session may sit inside an open transaction without sending anything before the server
+#: ends it. Our transactions never pause; a process that does is stopped or frozen (SIGSTOP, a VM pause), and
+#: the locks it holds would stall every other worker until it woke (docs/storage.md, "Several processes").
+IDLE_IN_TRANSACTION = 60
+
+
+def _postgresql_engine(url: URL) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION * 1000}")
+        dbapi_conn.commit()
+
+    return engine
 
 
 def _normal_url(url: URL) -> URL:

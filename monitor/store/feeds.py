@@ -12,13 +12,14 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, func, nulls_first, or_, select
+from sqlalchemy import Connection, DateTime, Table, func, literal, nulls_first, or_, select, text, type_coerce
+from sqlalchemy.dialects import postgresql
 
-from monitor.clock import now_utc
+from monitor.clock import MIN_TIME, now_utc
 from monitor.errors import FeedExistsError
 from monitor.store.base import StoreBase
 from monitor.store.records import FeedRecord, FeedState
-from monitor.store.tables import Article, Feed, metadata
+from monitor.store.tables import Article, Feed, Worker, metadata
 
 if TYPE_CHECKING:
     from monitor.config import FeedSettings
@@ -28,7 +29,13 @@ __all__ = ["FeedStore", "feed_url_key"]
 _log = logging.getLogger(__name__)
 _feeds: Table = metadata.tables[Feed.__tablename__]
 _articles: Table = metadata.tables[Article.__tablename__]
+_workers: Table = metadata.tables[Worker.__tablename__]
 _STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
+# The advisory lock that makes feed claims take turns (PostgreSQL): one per schema, so deployments (or tests)
+# sharing a database in schemas of their own never wait for each other.
+_CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('monitor feed claims'), hashtext(current_schema()))")
+# scheme://[userinfo@]host[:port]...: the host (a bracketed IPv6 address whole), as PostgreSQL's regex captures it
+_HOST_PATTERN = r"^[^:/?#]+://(?:[^/?#@]*@)?(\[[^]/?#]*\]|[^/?#:]*)"
 
 
 class FeedStore(StoreBase):
@@ -143,53 +150,126 @@ class FeedStore(StoreBase):
     ) -> list[FeedRecord]:
         """Up to ``limit`` feeds due at ``now`` for this worker to poll, most overdue first, except ``busy`` ones.
 
-        On PostgreSQL they are claimed for ``lease`` seconds (``claim_due_feeds``), so several processes sharing
-        one database never poll the same feed at once (docs/design.md, Scale); a busy feed is still leased. SQLite
+        On PostgreSQL they are claimed for ``lease`` seconds on the database's clock (``claim_due_feeds``), so
+        several processes sharing one database never poll the same feed at once (docs/design.md, Scale). SQLite
         has one daemon, which needs no claim and so never waits out the lease of a poll a ``kill -9`` interrupted.
+        ``now`` says which feeds are due (the worker's clock schedules polls); it never decides who owns one.
         """
         if limit is not None and limit <= 0:
             return []
         if self.dialect == "postgresql":
             return self.claim_due_feeds(now, lease, worker, limit=limit)
-        return [feed for feed in self.list_due_feeds(now) if feed.id not in busy][:limit]
+        with self._read("list due feeds") as conn:
+            due = self._select_feeds(conn, *_due(now), order_due=True, counts=False)
+        return [feed for feed in due if feed.id not in busy][:limit]
 
     def claim_due_feeds(self, now: datetime, lease: float, worker: str, limit: int | None = None) -> list[FeedRecord]:
-        """Take the due feeds for ``lease`` seconds so other workers skip them.
-
-        On PostgreSQL the rows are read ``FOR UPDATE SKIP LOCKED``: two processes
-        claiming at once get disjoint feeds. The claim moves ``next_poll`` to
-        ``now + lease``; ``update_feed_state`` after the poll sets the real next poll,
-        and a worker that dies leaves the feed due again when the lease ends.
+        """PostgreSQL: claim a share of the feeds due at ``now`` for ``lease`` seconds of the database's clock
+        (docs/storage.md, "Several processes"). Claims take turns (an advisory lock), so each sees every claim
+        before it; rows are read ``FOR UPDATE SKIP LOCKED``. A share: the due feeds divided by the workers alive.
+        One worker per host: hosts another worker holds are left to it, and a claim adds at most its share of the
+        free hosts. ``next_poll`` is left alone: a dead worker's feeds are due again when its lease ends.
         """
+        if self.dialect != "postgresql":
+            return self.take_due_feeds(now, lease=lease, worker=worker, limit=limit)
         with self._write("claim due feeds") as conn:
+            # A worker frozen inside its claim (SIGSTOP) holds the claim lock: the server ends its session after
+            # the lease, and the others wait at most that long (then this tick's claim fails, the next retries).
+            wait = f"{max(int(lease * 1000), 1000)}"
+            conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {wait}"))
+            conn.execute(text(f"SET LOCAL lock_timeout = {wait}"))
+            conn.execute(_CLAIM_LOCK)
+            alive = self._heartbeat(conn, worker, lease, forget=True)
+            due = int(conn.execute(select(func.count()).where(*_due(now), _unclaimed())).scalar() or 0)
+            share = -(-due // alive)
+            if limit is not None:
+                share = min(share, limit)
+            hosts = _claimable_hosts(conn, now, worker, alive, share)
+            if share <= 0 or not hosts:
+                return []
             query = (
                 select(_feeds.c.id)
-                .where(*_due(now))
+                .where(*_due(now), _unclaimed(), _host(_feeds.c.url).in_(hosts))
                 .order_by(nulls_first(_feeds.c.next_poll.asc()), _feeds.c.id)
-                .limit(limit)
+                .limit(share)
                 .with_for_update(skip_locked=True)
             )
             ids = list(conn.execute(query).scalars())
             if not ids:
                 return []
-            until = now + timedelta(seconds=lease)
-            conn.execute(_feeds.update().where(_feeds.c.id.in_(ids)).values(next_poll=until))
-            claimed = self._select_feeds(conn, _feeds.c.id.in_(ids), order_due=True)
-        _log.debug("feeds claimed worker=%s count=%d", worker, len(claimed))
+            conn.execute(_claim(ids, worker, lease))
+            claimed = self._select_feeds(conn, _feeds.c.id.in_(ids), order_due=True, counts=False)
+        _log.debug("feeds claimed worker=%s count=%d due=%d workers=%d", worker, len(claimed), due, alive)
         return claimed
 
-    def update_feed_state(self, feed_id: int, state: FeedState) -> bool:
-        """Store a feed's polling state; False if the feed no longer exists."""
-        values = {name: getattr(state, name) for name in _STATE_FIELDS}
+    def claim_feeds(self, feed_ids: Collection[int], *, lease: float, worker: str) -> set[int]:
+        """Claim these feeds (due or not: ``monitor poll``, "poll now") unless another worker holds a live claim
+        on one; the ids now held by ``worker``. SQLite: all of them (one daemon, no claims)."""
+        if self.dialect != "postgresql" or not feed_ids:
+            return set(feed_ids)
+        ids = list(feed_ids)
+        with self._write("claim feeds") as conn:
+            free = or_(_unclaimed(), _feeds.c.claimed_by == worker)
+            taken = conn.execute(_claim(ids, worker, lease).where(free).returning(_feeds.c.id)).scalars()
+            return set(taken)
+
+    def renew_feed_claims(self, feed_ids: Collection[int], *, lease: float, worker: str) -> set[int]:
+        """Extend ``worker``'s live claims on these feeds by ``lease`` seconds from now (the database's clock);
+        the ids still held. A claim that lapsed is not renewed, even if nobody took the feed meanwhile: its poll
+        must stop, as its state write would be refused. Also renews the worker's heartbeat. SQLite: all of them."""
+        if self.dialect != "postgresql":
+            return set(feed_ids)
+        ids = list(feed_ids)
+        with self._write("renew feed claims") as conn:
+            self._heartbeat(conn, worker, lease)
+            if not ids:
+                return set()
+            mine = (_feeds.c.claimed_by == worker, _feeds.c.claimed_until > _db_now())
+            renewed = conn.execute(_claim(ids, worker, lease).where(*mine).returning(_feeds.c.id)).scalars()
+            return set(renewed)
+
+    def update_feed_state(self, feed_id: int, state: FeedState, *, worker: str | None = None) -> bool:
+        """Store a feed's polling state; False if the feed no longer exists, or (``worker`` given, PostgreSQL) if
+        the write was refused because ``worker`` no longer holds a live claim on it (fencing: a worker that
+        stalled past its lease writes nothing over the poll of the worker that took the feed). The write ends
+        the claim. Without ``worker`` (offline settling, tests) it applies unconditionally."""
+        values: dict[str, Any] = {name: getattr(state, name) for name in _STATE_FIELDS}
+        stmt = _feeds.update().where(_feeds.c.id == feed_id)
+        if worker is not None and self.dialect == "postgresql":
+            stmt = stmt.where(_feeds.c.claimed_by == worker, _feeds.c.claimed_until > _db_now())
+            values.update(claimed_by=None, claimed_until=None)
         with self._write("update feed state") as conn:
-            count = conn.execute(_feeds.update().where(_feeds.c.id == feed_id).values(values)).rowcount
+            count = conn.execute(stmt.values(values)).rowcount
         return bool(count)
 
-    def release_feeds(self, feed_ids: Sequence[int], now: datetime) -> None:
-        """Make feeds whose poll was cancelled (daemon shutdown) due at ``now``, ending their claim's lease."""
-        if feed_ids:
+    def release_feeds(self, feed_ids: Collection[int], worker: str) -> None:
+        """End ``worker``'s claims on feeds whose poll was cancelled (shutdown, a lost lease): due again at once
+        for the other workers. SQLite: nothing to do (claims are PostgreSQL's)."""
+        if feed_ids and self.dialect == "postgresql":
             with self._write("release feeds") as conn:
-                conn.execute(_feeds.update().where(_feeds.c.id.in_(list(feed_ids))).values(next_poll=now))
+                conn.execute(
+                    _feeds.update()
+                    .where(_feeds.c.id.in_(list(feed_ids)), _feeds.c.claimed_by == worker)
+                    .values(claimed_by=None, claimed_until=None)
+                )
+
+    def retire_worker(self, worker: str) -> None:
+        """A worker that stops cleanly leaves the share of the others at once (PostgreSQL)."""
+        if self.dialect == "postgresql":
+            with self._write("retire worker") as conn:
+                conn.execute(_workers.delete().where(_workers.c.name == worker))
+
+    def _heartbeat(self, conn: Connection, worker: str, lease: float, *, forget: bool = False) -> int:
+        """Mark ``worker`` alive for ``lease`` seconds; how many workers are alive. ``forget``: delete the rows of
+        workers past their time too (only under the claim lock: two deleters could lock the rows in two orders)."""
+        now = _db_now()
+        if forget:
+            conn.execute(_workers.delete().where(_workers.c.seen_until <= now))
+        until = now + timedelta(seconds=lease)
+        stmt = postgresql.insert(_workers).values(name=worker, seen_until=until)
+        conn.execute(stmt.on_conflict_do_update(index_elements=[_workers.c.name], set_={"seen_until": until}))
+        alive = select(func.count()).select_from(_workers).where(_workers.c.seen_until > now)
+        return max(int(conn.execute(alive).scalar() or 0), 1)
 
     def _upsert_config_feed(self, conn: Connection, feed: FeedSettings, now: datetime) -> None:
         values: dict[str, Any] = {
@@ -222,13 +302,20 @@ class FeedStore(StoreBase):
         values["config_url"] = feed.url
         conn.execute(_feeds.update().where(_feeds.c.name == feed.name).values(values))
 
-    def _select_feeds(self, conn: Connection, *where: Any, order_due: bool = False) -> list[FeedRecord]:
-        counts = select(_articles.c.feed_id, func.count().label("n")).group_by(_articles.c.feed_id).subquery()
-        query = (
-            select(_feeds, func.coalesce(counts.c.n, 0).label("articles"))
-            .outerjoin(counts, counts.c.feed_id == _feeds.c.id)
-            .where(*where)
-        )
+    def _select_feeds(
+        self, conn: Connection, *where: Any, order_due: bool = False, counts: bool = True
+    ) -> list[FeedRecord]:
+        """The feeds ``where`` holds; ``counts``: with their article counts (a scan of the articles that the
+        poller, which never shows them, skips)."""
+        if counts:
+            per_feed = select(_articles.c.feed_id, func.count().label("n")).group_by(_articles.c.feed_id).subquery()
+            query = (
+                select(_feeds, func.coalesce(per_feed.c.n, 0).label("articles"))
+                .outerjoin(per_feed, per_feed.c.feed_id == _feeds.c.id)
+                .where(*where)
+            )
+        else:
+            query = select(_feeds, literal(0).label("articles")).where(*where)
         if order_due:
             query = query.order_by(nulls_first(_feeds.c.next_poll.asc()), _feeds.c.name)
         else:
@@ -261,6 +348,50 @@ def _url_owners(conn: Connection) -> dict[str, str]:
 
 def _due(now: datetime) -> tuple[Any, ...]:
     return (_feeds.c.enabled.is_(True), or_(_feeds.c.next_poll.is_(None), _feeds.c.next_poll <= now))
+
+
+def _db_now() -> Any:
+    """The database's clock (PostgreSQL), as UTC without an offset like every stored time: the one clock leases
+    are measured on, so clock skew between worker hosts cannot make two workers own a feed. ``clock_timestamp``,
+    not ``now()``: the time of the statement, not of its transaction's start (a writer's batch lasts seconds)."""
+    return type_coerce(func.timezone("UTC", func.clock_timestamp()), DateTime())
+
+
+def _unclaimed() -> Any:
+    """No worker holds a live claim on the feed."""
+    return or_(_feeds.c.claimed_until.is_(None), _feeds.c.claimed_until <= _db_now())
+
+
+def _claim(ids: Sequence[int], worker: str, lease: float) -> Any:
+    """The UPDATE that gives these feeds to ``worker`` for ``lease`` seconds from the database's now."""
+    until = _db_now() + timedelta(seconds=lease)
+    return _feeds.update().where(_feeds.c.id.in_(ids)).values(claimed_by=worker, claimed_until=until)
+
+
+def _claimable_hosts(conn: Connection, now: datetime, worker: str, alive: int, share: int) -> list[str]:
+    """The hosts whose due feeds ``worker`` may claim: those it holds live claims on, and its share of the hosts
+    nobody holds, most overdue first: shared with the ``alive`` workers that hold none, and at most ``share``
+    (the feeds it may take)."""
+    host = _host(_feeds.c.url)
+    live = _feeds.c.claimed_until > _db_now()
+    pairs = conn.execute(select(host, _feeds.c.claimed_by).where(live).distinct()).all()
+    others = {h for h, holder in pairs if holder != worker}
+    mine = sorted({h for h, holder in pairs if holder == worker} - others)
+    first_due = func.min(func.coalesce(_feeds.c.next_poll, MIN_TIME))
+    free = [
+        h
+        for h in conn.execute(select(host).where(*_due(now), _unclaimed()).group_by(host).order_by(first_due, host))
+        .scalars()
+        .all()
+        if h not in others and h not in mine
+    ]
+    idle = max(alive - 1 - len({holder for _, holder in pairs if holder != worker}), 0)  # others holding nothing
+    return mine + free[: min(-(-len(free) // (1 + idle)), max(share, 0))]
+
+
+def _host(url: Any) -> Any:
+    """A feed URL's host in lower case, in SQL ('' when there is none), for the one-worker-per-host rule."""
+    return func.coalesce(func.lower(func.substring(url, _HOST_PATTERN)), "")
 
 
 def _feed_record(row: Any) -> FeedRecord:

@@ -18,7 +18,19 @@ from sqlmodel import Field, SQLModel
 
 from monitor.clock import as_utc
 
-__all__ = ["Article", "Delivery", "Entry", "Feed", "Feedback", "Match", "Story", "StoryKey", "UTCDateTime", "metadata"]
+__all__ = [
+    "Article",
+    "Delivery",
+    "Entry",
+    "Feed",
+    "Feedback",
+    "Match",
+    "Story",
+    "StoryKey",
+    "UTCDateTime",
+    "Worker",
+    "metadata",
+]
 
 metadata = SQLModel.metadata
 
@@ -180,3 +192,12 @@ class Feedback(SQLModel, table=True):
     relevant: bool
     judged_by: str = ""  # the web user's name or "api"; no accounts yet, so a free label
     judged_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Worker(SQLModel, table=True):
+    """A ``monitor run`` process sharing a PostgreSQL store, while it ticks: how many share the due feeds."""
+
+    __tablename__ = "workers"
+
+    name: str = Field(primary_key=True)  # ``clock.worker_id(unique=True)``: host:pid:nonce
+    seen_until: datetime = Field(sa_type=UTCDateTime)  # on the database's clock; past it the worker is gone
