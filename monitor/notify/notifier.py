@@ -33,6 +33,7 @@ from monitor.notify.compose import RuleInfo, build_digest, group_by_story, story
 from monitor.notify.redact import redact, url_secrets
 from monitor.notify.render import Message, Renderer, StoryAlert
 from monitor.notify.report import Failure, SendReport, pid_alive, test_alert
+from monitor.notify.routing import next_digest_at
 from monitor.notify.send import (
     AppriseFactory,
     UrlResult,
@@ -43,7 +44,7 @@ from monitor.notify.send import (
     send_to_url,
     split_for_throttle,
 )
-from monitor.store import DeliveryOutcome, DeliveryRecord, Store
+from monitor.store import DeliveryOutcome, DeliveryRecord, DigestWindowClose, Store
 
 __all__ = ["Notifier", "SendReport"]
 
@@ -99,8 +100,9 @@ class Notifier:
 
     @property
     def lease(self) -> float:
-        """Seconds a claim lasts: long enough for a run of sends, short enough to recover after a crash."""
-        return max(300.0, 10 * self._settings.notify.timeout)
+        """Seconds a claim lasts (``[notify] lease``): it is renewed just before each send, so it must outlast one
+        send (``notify.timeout`` and some) and no more: a dead worker's deliveries go out after it."""
+        return max(self._settings.notify.lease, self._settings.notify.timeout + 10.0)
 
     def set_rules(self, rules: _Rules) -> None:
         """Use these rules' titles and severities from now on (a ``RuleSet`` or rules)."""
@@ -208,7 +210,7 @@ class Notifier:
         down: Failure | None = None  # a channel-wide failure in this run: the rest back off with it
         suspect = False  # the last message failed channel-wide: the next one tells the channel from the message
         for group in alerts:
-            failure = down or self._deliver(channel, partial(self._alert_message, group, channel))
+            failure = down or self._deliver(channel, partial(self._alert_message, group, channel), group, now)
             if down is None:
                 # A server may hang up on or stall at one message only (its size, its content): that message must
                 # not back off the whole channel at every run, so a second failure in a row confirms the channel.
@@ -229,14 +231,63 @@ class Notifier:
                 report,
             )
             if summarised:
-                sent = message if isinstance(message, Failure) else self._send(channel, message)
-                report += self._recorded([row for group in summarised for row in group], now, sent, status="suppressed")
+                rows = [row for group in summarised for row in group]
+                sent = message if isinstance(message, Failure) else self._send(channel, message, rows, now)
+                report += self._recorded(rows, now, sent, status="suppressed")
         return report
 
     def _send_digest(self, name: str, rows: list[DeliveryRecord], now: datetime) -> SendReport:
         channel = self._settings.channels.get(name)
         if channel is None:
             return self._record(rows, now, f"channel {name!r} is no longer configured", retry=False)
+        # The window: when the rows were due (the route's cron time, or a retry's). Recorded before the send and
+        # closed with the rows' outcomes, so a worker taking over never sends it again.
+        window = max(row.next_attempt_at or row.created_at for row in rows)
+        state = self._store.open_digest_window(name, window, worker=self._worker, lease=self.lease, now=now)
+        if state == "sent":
+            later = self._next_window(name, now)
+            if later is not None:
+                return self._postpone(name, rows, window, later, now)
+            window = now  # no digest route for the channel any more: its rows go out now, on their own
+            state = self._store.open_digest_window(name, window, worker=self._worker, lease=self.lease, now=now)
+        if state != "open":
+            _log.info("digest window busy channel=%s window=%s: another worker sends it", name, window.isoformat())
+            self._store.release_deliveries([row.id for row in rows], self._worker)
+            return SendReport()
+        return self._digest_window(channel, name, rows, (name, window), now)
+
+    def _next_window(self, name: str, now: datetime) -> datetime | None:
+        """The next digest time of channel ``name`` (the earliest of its digest routes), None without one."""
+        times = [
+            next_digest_at(route.digest, self._settings.scheduler.timezone, now)
+            for route in self._settings.routes
+            if route.mode == "digest" and route.digest and name in route.channels
+        ]
+        return min(times, default=None)
+
+    def _postpone(
+        self, name: str, rows: list[DeliveryRecord], window: datetime, later: datetime, now: datetime
+    ) -> SendReport:
+        """Rows due in a window that went out already (they committed after it was sent): into the next one."""
+        outcomes = [DeliveryOutcome(r.id, "pending", r.attempts, later, r.last_error, None) for r in rows]
+        moved = self._store.record_outcomes(outcomes, worker=self._worker, now=now)
+        _log.info(
+            "digest rows late for a window already sent channel=%s window=%s deliveries=%d next=%s",
+            name,
+            window.isoformat(),
+            moved,
+            later.isoformat(),
+        )
+        return SendReport()
+
+    def _digest_window(
+        self,
+        channel: ChannelSettings,
+        name: str,
+        rows: list[DeliveryRecord],
+        window: tuple[str, datetime],
+        now: datetime,
+    ) -> SendReport:
         stories: dict[int, list[DeliveryRecord]] = {}
         for row in rows:
             stories.setdefault(row.story_id, []).append(row)
@@ -246,10 +297,14 @@ class Notifier:
             now,
             SendReport(),
         )
-        if not groups:
+        if not groups:  # every story failed alone (recorded): the window waits for their retry
+            self._store.record_outcomes(
+                [], worker=self._worker, now=now, window=DigestWindowClose(name, window[1], "failed")
+            )
             return report
-        sent = message if isinstance(message, Failure) else self._send(channel, message)
-        return report + self._recorded([row for group in groups for row in group], now, sent)
+        kept = [row for group in groups for row in group]
+        sent = message if isinstance(message, Failure) else self._send(channel, message, kept, now, window)
+        return report + self._recorded(kept, now, sent, window=window)
 
     def _isolated(
         self,
@@ -277,10 +332,12 @@ class Notifier:
             return message, kept, report
         return self._attempt(partial(make, kept)), kept, report
 
-    def _deliver(self, channel: ChannelSettings, make: Callable[[], Message]) -> Failure | None:
+    def _deliver(
+        self, channel: ChannelSettings, make: Callable[[], Message], rows: Sequence[DeliveryRecord], now: datetime
+    ) -> Failure | None:
         """Compose, render and send one message: None when sent, else why not. Never raises."""
         message = self._attempt(make)
-        return message if isinstance(message, Failure) else self._send(channel, message)
+        return message if isinstance(message, Failure) else self._send(channel, message, rows, now)
 
     def _attempt(self, make: Callable[[], _T]) -> _T | Failure:
         """``make()``, or the failure it raised: the boundary of one message's composing and rendering."""
@@ -304,10 +361,32 @@ class Notifier:
     def _alert(self, rows: Sequence[DeliveryRecord]) -> StoryAlert:
         return story_alert(rows, self._rules, self._store.story_articles)
 
-    def _send(self, channel: ChannelSettings, message: Message) -> Failure | None:
-        """Send to every URL of the channel; None on success, else the errors (redacted)."""
+    def _send(
+        self,
+        channel: ChannelSettings,
+        message: Message,
+        rows: Sequence[DeliveryRecord],
+        now: datetime,
+        window: tuple[str, datetime] | None = None,
+    ) -> Failure | None:
+        """Send to every URL of the channel; None on success, else the errors (redacted).
+
+        Just before each URL the lease on ``rows`` (and on the digest ``window``) is renewed; when that fails the
+        worker stalled past its lease and another may be sending them: nothing more is sent, nothing recorded."""
+        results: list[UrlResult] = []
         try:
-            failures = [r for r in (self._send_url(url, message) for url in channel.urls) if not r.ok]
+            for url in channel.urls:
+                if not self._renew(rows, now, window):
+                    _log.warning(
+                        "alert not sent: the lease ran out channel=%s deliveries=%d sent_to=%d of %d URLs",
+                        rows[0].channel if rows else "-",
+                        len(rows),
+                        len(results),
+                        len(channel.urls),
+                    )
+                    return Failure("the lease on these deliveries ran out before the send", lost=True)
+                results.append(self._send_url(url, message))
+            failures = [r for r in results if not r.ok]
         except Exception as e:  # send_to_url reports failures as values; anything else is a bug: this message only
             _log.warning("alert not sent error_class=%s error=%s", type(e).__name__, self.redact(e))
             return Failure(self.redact(f"{type(e).__name__}: {e}"))
@@ -316,6 +395,17 @@ class Notifier:
         return Failure(
             "; ".join(f"{r.url}: {r.error}" for r in failures), channel_wide=any(r.channel_wide for r in failures)
         )
+
+    def _renew(self, rows: Sequence[DeliveryRecord], now: datetime, window: tuple[str, datetime] | None) -> bool:
+        """Renew this worker's lease on ``rows`` (and ``window``); False when any is no longer its own."""
+        try:
+            renewed = self._store.renew_deliveries([row.id for row in rows], self._worker, self.lease, now)
+            if renewed and window is not None:
+                renewed = self._store.renew_digest_window(*window, self._worker, self.lease, now)
+        except StoreError as e:  # the database is away: not sent; the rows come back when the lease ends
+            _log.warning("delivery lease not renewed error=%s", self.redact(e))
+            return False
+        return renewed
 
     def _send_url(self, url: str, message: Message) -> UrlResult:
         return send_to_url(
@@ -330,7 +420,10 @@ class Notifier:
         *,
         status: str = "sent",
         story: int | None = None,
+        window: tuple[str, datetime] | None = None,
     ) -> SendReport:
+        if failure is not None and failure.lost:  # another worker has these rows now: write nothing
+            return SendReport(lost=len(rows))
         return self._record(
             rows,
             now,
@@ -338,6 +431,7 @@ class Notifier:
             status=status,
             retry=failure.retry if failure else True,
             story=story,
+            window=window,
         )
 
     def _record(
@@ -349,9 +443,13 @@ class Notifier:
         status: str = "sent",
         retry: bool = True,
         story: int | None = None,
+        window: tuple[str, datetime] | None = None,
     ) -> SendReport:
         outcomes = [self._outcome(row, now, error, status, retry) for row in rows]
-        self._store.record_outcomes(outcomes)
+        closed = None
+        if window is not None:
+            closed = DigestWindowClose(window[0], window[1], "sent" if error is None else "failed", now)
+        self._store.record_outcomes(outcomes, worker=self._worker, now=now, window=closed)  # fenced: logs a refusal
         counts = {s: sum(o.status == s for o in outcomes) for s in ("sent", "suppressed", "pending", "failed")}
         channel = rows[0].channel if rows else ""
         if error is None:

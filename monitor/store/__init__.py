@@ -23,7 +23,13 @@ from monitor.store.articles import ArticleStore, DeliveryPlan
 from monitor.store.base import DEFAULT_BUSY_TIMEOUT, create_store_engine
 from monitor.store.browse import BrowseStore, InvalidCursorError, MatchDetail, MatchFilter, MatchPage, StoryInfo
 from monitor.store.corpus import CorpusArticle, CorpusStore, RuleActivity
-from monitor.store.deliveries import DeliveryOutcome, DeliveryRecord, DeliveryStore
+from monitor.store.deliveries import (
+    DeliveryOutcome,
+    DeliveryRecord,
+    DeliveryStore,
+    DigestWindowClose,
+    DigestWindowRecord,
+)
 from monitor.store.feedback import FeedbackStore, JudgedMatch, Judgement
 from monitor.store.feeds import FeedStore
 from monitor.store.health import FeedActivity, HealthStore, StoreCounts
@@ -51,6 +57,8 @@ __all__ = [
     "DeliveryOutcome",
     "DeliveryPlan",
     "DeliveryRecord",
+    "DigestWindowClose",
+    "DigestWindowRecord",
     "FeedActivity",
     "FeedRecord",
     "FeedState",

@@ -14,22 +14,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import DateTime, Integer, String, Table, and_, cast, exists, func, literal, or_, select, tuple_
 
-from monitor.clock import iso_utc
-from monitor.store.base import StoreBase
+from monitor.clock import as_utc, iso_utc, now_utc
+from monitor.store.base import StoreBase, chunked
 from monitor.store.records import MatchHit
-from monitor.store.tables import Article, Delivery, Match, metadata
+from monitor.store.tables import Article, Delivery, DigestWindow, Match, metadata
 
-__all__ = ["DeliveryOutcome", "DeliveryRecord", "DeliveryStore"]
+__all__ = [
+    "CLAIM_LOCK_SPACE",
+    "DeliveryOutcome",
+    "DeliveryRecord",
+    "DeliveryStore",
+    "DigestWindowClose",
+    "DigestWindowRecord",
+]
 
 _log = logging.getLogger(__name__)
 _deliveries: Table = metadata.tables[Delivery.__tablename__]
 _matches: Table = metadata.tables[Match.__tablename__]
 _articles: Table = metadata.tables[Article.__tablename__]
+_windows: Table = metadata.tables[DigestWindow.__tablename__]
+#: The first key of the transaction-level advisory locks on (channel, story) groups while they are claimed; the
+#: two-key form keeps them apart from the one-key locks the store takes on story keys.
+CLAIM_LOCK_SPACE = 0x6D6F6E01
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,27 @@ class DeliveryRecord:
 
 
 @dataclass(frozen=True)
+class DigestWindowClose:
+    """What ``record_outcomes`` writes to the digest window its rows went out in."""
+
+    channel: str
+    window_at: datetime
+    status: str  # "sent" | "failed"
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DigestWindowRecord:
+    """A recorded digest window of a channel (``list_digest_windows``)."""
+
+    channel: str
+    window_at: datetime
+    status: str
+    deliveries: int
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
 class DeliveryOutcome:
     """What became of one claimed delivery: ``status`` sent | suppressed | failed | pending (retry later)."""
 
@@ -101,51 +133,132 @@ class DeliveryOutcome:
 class DeliveryStore(StoreBase):
     """The outbox methods of ``Store``."""
 
+    def _lease_clock(self, now: datetime) -> Any:
+        """The clock leases are read and written on: the database's on PostgreSQL (workers on several hosts, whose
+        clocks may disagree, share it), ``now`` on SQLite (one daemon, whose tests pass their own clock)."""
+        if self._dialect == "postgresql":
+            return func.timezone("UTC", func.now(), type_=DateTime)  # the columns hold UTC without an offset
+        return literal(_naive(now), DateTime)
+
+    def _lease_until(self, now: datetime, lease: float) -> Any:
+        """When a lease taken or renewed now ends, on the clock of ``_lease_clock``."""
+        if self._dialect == "postgresql":
+            return self._lease_clock(now) + timedelta(seconds=lease)
+        return _naive(now) + timedelta(seconds=lease)  # SQLite has no interval arithmetic
+
     def claim_deliveries(
         self, now: datetime, *, worker: str, lease: float, mode: str = "immediate", limit: int = 500
     ) -> list[DeliveryRecord]:
-        """Take pending deliveries of ``mode`` that are due at ``now`` for ``lease`` seconds.
+        """Take pending deliveries of ``mode`` that are due at ``now`` for ``lease`` seconds, whole stories at a time.
 
-        Due: ``next_attempt_at`` unset or not after ``now``, and no live lease (``claimed_until`` unset or past).
-        Returns them oldest first. The update re-checks the lease, so two workers never hold one row.
+        Due: ``next_attempt_at`` unset or not after ``now``, and no live lease (``claimed_until`` unset or past, on
+        the database's clock). A story's due rows to one channel are claimed together by one worker (one message
+        per story per channel): the ``limit`` oldest (channel, story) groups with a due row, every due row of each,
+        unless another worker holds a live lease on one of its rows (it is sending that story). On PostgreSQL each
+        group is taken under a transaction-level advisory lock tried, not waited for, so two workers claiming at
+        once never split a group and never wait on each other. Returns them oldest first.
         """
-        until = now + timedelta(seconds=lease)
+        clock = self._lease_clock(now)
         with self._write("claim deliveries") as conn:
-            query = (
-                select(_deliveries.c.id)
-                .where(*_claimable(now, mode))
-                .order_by(_deliveries.c.created_at, _deliveries.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            ids = list(conn.execute(query).scalars())
-            if not ids:
-                return []
-            conn.execute(
-                _deliveries.update()
-                .where(_deliveries.c.id.in_(ids), *_claimable(now, mode))
-                .values(claimed_until=until, claimed_by=worker)
-            )
-            claimed = self._select_deliveries(
-                conn,
-                _deliveries.c.id.in_(ids),
-                _deliveries.c.claimed_by == worker,
-                _deliveries.c.claimed_until == until,
-            )
+            groups = [
+                (row.channel, int(row.story_id)) for row in conn.execute(self._free_groups(now, mode, clock, limit))
+            ]
+            ids: list[int] = []
+            for chunk in chunked(groups):
+                ids += self._claim_groups(conn, chunk, now, mode, clock, worker, self._lease_until(now, lease))
+            claimed = self._select_deliveries(conn, _deliveries.c.id.in_(ids)) if ids else []
         _log.debug("deliveries claimed worker=%s mode=%s count=%d", worker, mode, len(claimed))
         return claimed
 
-    def record_outcomes(self, outcomes: Sequence[DeliveryOutcome]) -> int:
+    def _free_groups(self, now: datetime, mode: str, clock: Any, limit: int) -> Any:
+        """The oldest (channel, story) groups with a claimable row, at most ``limit``. On PostgreSQL only those whose
+        advisory lock this transaction gets: groups another worker is claiming right now are passed over (it takes
+        them whole), and the scan goes on to the next ones, so workers claiming at once take disjoint stories."""
+        scan = (
+            select(_deliveries.c.channel, _deliveries.c.story_id)
+            .where(*_claimable(now, mode, clock))
+            .group_by(_deliveries.c.channel, _deliveries.c.story_id)
+            .order_by(func.min(_deliveries.c.created_at), func.min(_deliveries.c.id))
+        )
+        if self._dialect != "postgresql":
+            return scan.limit(limit)
+        oldest = scan.limit(4 * limit).subquery()  # a LIMIT subquery is not flattened: the lock is tried row by row
+        key = func.hashtext(oldest.c.channel + "/" + cast(oldest.c.story_id, String))
+        locked = func.pg_try_advisory_xact_lock(cast(literal(CLAIM_LOCK_SPACE), Integer), key)
+        return select(oldest.c.channel, oldest.c.story_id).where(locked).limit(limit)
+
+    @staticmethod
+    def _claim_groups(
+        conn: Any,
+        groups: Sequence[tuple[str, int]],
+        now: datetime,
+        mode: str,
+        clock: Any,
+        worker: str,
+        until: Any,
+    ) -> list[int]:
+        other = _deliveries.alias("other")
+        held_elsewhere = exists().where(
+            other.c.channel == _deliveries.c.channel,
+            other.c.story_id == _deliveries.c.story_id,
+            other.c.mode == mode,
+            other.c.status == "pending",
+            other.c.claimed_by != worker,
+            other.c.claimed_until >= clock,
+        )
+        return list(
+            conn.execute(
+                _deliveries.update()
+                .where(
+                    tuple_(_deliveries.c.channel, _deliveries.c.story_id).in_(list(groups)),
+                    *_claimable(now, mode, clock),
+                    ~held_elsewhere,
+                )
+                .values(claimed_until=until, claimed_by=worker)
+                .returning(_deliveries.c.id)
+            ).scalars()
+        )
+
+    def renew_deliveries(self, ids: Sequence[int], worker: str, lease: float, now: datetime) -> bool:
+        """Extend ``worker``'s lease on ``ids`` by ``lease`` seconds, just before a send; False: not all of them are
+        still its own (its lease ran out and another worker may have them), so the send must not happen."""
+        wanted = set(ids)
+        if not wanted:
+            return True
+        clock = self._lease_clock(now)
+        with self._write("renew delivery claims") as conn:
+            renewed = conn.execute(
+                _deliveries.update()
+                .where(_deliveries.c.id.in_(list(wanted)), *_own(worker, clock))
+                .values(claimed_until=self._lease_until(now, lease))
+            ).rowcount
+        if renewed != len(wanted):
+            _log.warning("delivery claim lost worker=%s deliveries=%d still_own=%d", worker, len(wanted), renewed)
+        return bool(renewed == len(wanted))
+
+    def record_outcomes(
+        self,
+        outcomes: Sequence[DeliveryOutcome],
+        *,
+        worker: str | None = None,
+        now: datetime | None = None,
+        window: DigestWindowClose | None = None,
+    ) -> int:
         """Store the outcome of claimed deliveries and release their lease; returns the rows updated.
 
-        A row another worker already finished (status no longer pending) is left alone.
+        With ``worker`` (what a sender passes) the writes are fenced: a row is written only while it is still that
+        worker's claim (``claimed_by = worker AND claimed_until > now()``), so a worker that stalled past its lease
+        writes nothing over the worker that took the row over. Without it (tools, tests), any row still pending.
+        ``window``: the digest these rows went out in, recorded in the same transaction (``open_digest_window``).
         """
         updated = 0
+        clock = self._lease_clock(now or now_utc())
         with self._write("record delivery outcomes") as conn:
             for outcome in outcomes:
+                fence = _own(worker, clock) if worker is not None else (_deliveries.c.status == "pending",)
                 updated += conn.execute(
                     _deliveries.update()
-                    .where(_deliveries.c.id == outcome.id, _deliveries.c.status == "pending")
+                    .where(_deliveries.c.id == outcome.id, *fence)
                     .values(
                         status=outcome.status,
                         attempts=outcome.attempts,
@@ -156,7 +269,91 @@ class DeliveryStore(StoreBase):
                         claimed_by=None,
                     )
                 ).rowcount
+            if window is not None and worker is not None:
+                conn.execute(
+                    _windows.update()
+                    .where(*_window_key(window.channel, window.window_at), *_own_window(worker, clock))
+                    .values(
+                        status=window.status,
+                        deliveries=updated,
+                        sent_at=window.sent_at,
+                        claimed_by=None,
+                        claimed_until=None,
+                    )
+                )
+        if worker is not None and updated != len(outcomes):
+            _log.warning(
+                "delivery outcomes refused worker=%s refused=%d (the lease ran out: another worker has them)",
+                worker,
+                len(outcomes) - updated,
+            )
         return updated
+
+    def open_digest_window(self, channel: str, window_at: datetime, *, worker: str, lease: float, now: datetime) -> str:
+        """Take the digest of ``channel`` for ``window_at`` before sending it: "open" (ours to send), "sent" (it went
+        out already: rows due in it now are late), or "busy" (another worker is sending it under a live lease).
+
+        A window left "sending" by a worker whose lease ended (it died mid-send) is taken over; one left "failed"
+        is sent again (its rows came back from their retry wait).
+        """
+        clock = self._lease_clock(now)
+        until = self._lease_until(now, lease)
+        with self._write("open digest window") as conn:
+            conn.execute(
+                self._insert(_windows)
+                .values(channel=channel, window_at=window_at, status="sending", deliveries=0)
+                .on_conflict_do_nothing()
+            )
+            taken = conn.execute(
+                _windows.update()
+                .where(
+                    *_window_key(channel, window_at),
+                    or_(
+                        _windows.c.status == "failed",
+                        and_(
+                            _windows.c.status == "sending",
+                            or_(
+                                _windows.c.claimed_until.is_(None),
+                                _windows.c.claimed_until < clock,
+                                _windows.c.claimed_by == worker,
+                            ),
+                        ),
+                    ),
+                )
+                .values(status="sending", claimed_by=worker, claimed_until=until)
+            ).rowcount
+            if taken:
+                return "open"
+            status = conn.execute(select(_windows.c.status).where(*_window_key(channel, window_at))).scalar_one()
+        return "sent" if status == "sent" else "busy"
+
+    def renew_digest_window(self, channel: str, window_at: datetime, worker: str, lease: float, now: datetime) -> bool:
+        """Extend ``worker``'s lease on the window, with its rows' (``renew_deliveries``); False: it is not its own."""
+        clock = self._lease_clock(now)
+        with self._write("renew digest window") as conn:
+            return bool(
+                conn.execute(
+                    _windows.update()
+                    .where(*_window_key(channel, window_at), *_own_window(worker, clock))
+                    .values(claimed_until=self._lease_until(now, lease))
+                ).rowcount
+            )
+
+    def list_digest_windows(self, channel: str | None = None) -> list[DigestWindowRecord]:
+        """Every digest window recorded (of one ``channel``), oldest first."""
+        where = () if channel is None else (_windows.c.channel == channel,)
+        with self._read("list digest windows") as conn:
+            rows = conn.execute(select(_windows).where(*where).order_by(_windows.c.window_at, _windows.c.id))
+            return [
+                DigestWindowRecord(
+                    channel=row.channel,
+                    window_at=as_utc(row.window_at),
+                    status=row.status,
+                    deliveries=row.deliveries,
+                    sent_at=None if row.sent_at is None else as_utc(row.sent_at),
+                )
+                for row in rows
+            ]
 
     def release_deliveries(self, ids: Sequence[int], worker: str) -> None:
         """Give back claimed rows unchanged (for example rows held back by the hourly limit)."""
@@ -171,12 +368,13 @@ class DeliveryStore(StoreBase):
 
     def list_claimants(self, now: datetime) -> list[str]:
         """The workers holding a live lease on some delivery at ``now``."""
+        clock = self._lease_clock(now)
         with self._read("list delivery claimants") as conn:
             return sorted(
                 conn.execute(
                     select(_deliveries.c.claimed_by)
                     .distinct()
-                    .where(_deliveries.c.claimed_by.is_not(None), _deliveries.c.claimed_until >= now)
+                    .where(_deliveries.c.claimed_by.is_not(None), _deliveries.c.claimed_until >= clock)
                 ).scalars()
             )
 
@@ -248,13 +446,36 @@ class DeliveryStore(StoreBase):
         return [_delivery_record(row._mapping) for row in conn.execute(query.order_by(order).limit(limit))]
 
 
-def _claimable(now: datetime, mode: str) -> tuple[Any, ...]:
+def _naive(when: datetime) -> datetime:
+    """``when`` as the columns hold it: UTC without an offset."""
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+
+
+def _claimable(now: datetime, mode: str, clock: Any) -> tuple[Any, ...]:
+    """Pending, of ``mode``, due at ``now`` (the schedule is the senders' clock) and with no live lease (``clock``)."""
     return (
         _deliveries.c.status == "pending",
         _deliveries.c.mode == mode,
         or_(_deliveries.c.next_attempt_at.is_(None), _deliveries.c.next_attempt_at <= now),
-        or_(_deliveries.c.claimed_until.is_(None), _deliveries.c.claimed_until < now),
+        or_(_deliveries.c.claimed_until.is_(None), _deliveries.c.claimed_until < clock),
     )
+
+
+def _own(worker: str, clock: Any) -> tuple[Any, ...]:
+    """The fence: the row is still pending and ``worker``'s live claim."""
+    return (
+        _deliveries.c.status == "pending",
+        _deliveries.c.claimed_by == worker,
+        _deliveries.c.claimed_until > clock,
+    )
+
+
+def _window_key(channel: str, window_at: datetime) -> tuple[Any, ...]:
+    return (_windows.c.channel == channel, _windows.c.window_at == window_at)
+
+
+def _own_window(worker: str, clock: Any) -> tuple[Any, ...]:
+    return (_windows.c.status == "sending", _windows.c.claimed_by == worker, _windows.c.claimed_until > clock)
 
 
 def _delivery_record(row: Any) -> DeliveryRecord:

@@ -19,7 +19,17 @@ from monitor.store.schema import alembic_config, current_revision, head_revision
 from monitor.store.search import is_search_object
 from monitor.store.tables import metadata
 
-TABLES = {"feeds", "entries", "stories", "story_keys", "articles", "matches", "deliveries", "feedback"}
+TABLES = {
+    "feeds",
+    "entries",
+    "stories",
+    "story_keys",
+    "articles",
+    "matches",
+    "deliveries",
+    "feedback",
+    "digest_windows",
+}
 
 
 def _revision(url: str) -> str | None:
@@ -39,7 +49,7 @@ def test_open_creates_the_schema_at_head(store_url: str) -> None:
         assert TABLES <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert _revision(store_url) == head_revision() == "0007"
+    assert _revision(store_url) == head_revision() == "0009"
 
 
 def test_tables_and_migrations_agree(store_url: str) -> None:
