@@ -29,12 +29,13 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.api import Monitor
-from monitor.clock import now_utc
+from monitor.clock import now_utc, worker_id
 from monitor.config import Settings
 from monitor.errors import MonitorError
 from monitor.extractpool import ExtractorPool
 from monitor.feedstate import summary
 from monitor.fetch import Resolver
+from monitor.leader import Leader
 from monitor.notify import Notifier
 from monitor.notify.redact import redact_credentials
 from monitor.pipeline import Context, FeedResult, due_feeds, parallel_polls, poll_feed
@@ -101,6 +102,7 @@ class Daemon:
         self._polls: dict[int, asyncio.Task[FeedResult]] = {}  # feed id -> its running poll: one at a time
         self._sending = asyncio.Lock()
         self._notifier: Notifier | None = None
+        self._leader: Leader | None = None  # whether this worker sends digests (``_deliver``); made at its first run
         self._background: set[asyncio.Task[None]] = set()  # cycle summaries and deliveries a poll started
         self._last_tick = time.monotonic()  # when the poll job last ran (``readiness``); the start counts as one
         self._running: tuple[asyncio.AbstractEventLoop, Context] | None = None  # for ``poll_now`` from other threads
@@ -176,6 +178,8 @@ class Daemon:
                 async with self._sending:  # let a running delivery run record its outcomes
                     pass
                 scheduler.shutdown(wait=False)  # last: it cancels running jobs (a Traceback for a delivery run)
+                if self._leader is not None:  # a clean stop hands the one-off jobs over at once
+                    await asyncio.to_thread(self._leader.close)
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
         _log.info("daemon stopped")
@@ -269,9 +273,15 @@ class Daemon:
                 _log.error("cancelled feeds not released error=%r", str(e))
 
     async def _deliver(self, notifier: Notifier) -> None:
+        """Send the due alerts (every worker: claims share them out), then the due digests, in the one worker that
+        holds the jobs' lock (``monitor.leader``): checked at every run, so another takes over within a tick."""
         if self._stop.is_set():
             return
         async with self._sending:
             now = self._clock()
             await asyncio.to_thread(notifier.send_due, now)
-            await asyncio.to_thread(notifier.send_digests, now)
+            if self._leader is None:
+                tick = self.settings.scheduler.tick
+                self._leader = Leader(self.settings.database.url, worker=worker_id(unique=True), idle_timeout=4 * tick)
+            if await asyncio.to_thread(self._leader.holds):
+                await asyncio.to_thread(notifier.send_digests, now)

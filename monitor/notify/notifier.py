@@ -102,7 +102,7 @@ class Notifier:
     def lease(self) -> float:
         """Seconds a claim lasts (``[notify] lease``): it is renewed just before each send, so it must outlast one
         send (``notify.timeout`` and some) and no more: a dead worker's deliveries go out after it."""
-        return max(self._settings.notify.lease, self._settings.notify.timeout + 10.0)
+        return max(self._settings.notify.lease, self._settings.notify.timeout + 5.0)
 
     def set_rules(self, rules: _Rules) -> None:
         """Use these rules' titles and severities from now on (a ``RuleSet`` or rules)."""

@@ -183,7 +183,8 @@ class DeliveryStore(StoreBase):
         if self._dialect != "postgresql":
             return scan.limit(limit)
         oldest = scan.limit(4 * limit).subquery()  # a LIMIT subquery is not flattened: the lock is tried row by row
-        key = func.hashtext(oldest.c.channel + "/" + cast(oldest.c.story_id, String))
+        # The schema is in the key: deployments sharing one database (a schema each) never skip each other's groups.
+        key = func.hashtext(func.current_schema() + "/" + oldest.c.channel + "/" + cast(oldest.c.story_id, String))
         locked = func.pg_try_advisory_xact_lock(cast(literal(CLAIM_LOCK_SPACE), Integer), key)
         return select(oldest.c.channel, oldest.c.story_id).where(locked).limit(limit)
 
