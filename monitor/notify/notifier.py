@@ -30,21 +30,20 @@ from monitor.clock import now_utc, worker_id
 from monitor.config import ChannelSettings, Settings
 from monitor.errors import NotifyError, StoreError
 from monitor.notify.compose import RuleInfo, build_digest, group_by_story, story_alert
+from monitor.notify.outcomes import Outcomes
 from monitor.notify.redact import redact, url_secrets
 from monitor.notify.render import Message, Renderer, StoryAlert
 from monitor.notify.report import Failure, SendReport, pid_alive, test_alert
-from monitor.notify.routing import next_digest_at
+from monitor.notify.routing import next_channel_digest
 from monitor.notify.send import (
     AppriseFactory,
     UrlResult,
-    first_attempt_estimate,
     install_log_redaction,
     load_apprise,
-    next_retry,
     send_to_url,
     split_for_throttle,
 )
-from monitor.store import DeliveryOutcome, DeliveryRecord, DigestWindowClose, Store
+from monitor.store import DeliveryRecord, Store
 
 __all__ = ["Notifier", "SendReport"]
 
@@ -95,6 +94,7 @@ class Notifier:
         self._rules: Mapping[str, RuleInfo] = {}
         if not callable(rules):
             self.set_rules(rules)
+        self._outcomes = Outcomes(store, self._worker, self.redact)
         install_log_redaction(self._secrets)
         load_apprise()  # here, before any sending thread (see load_apprise)
 
@@ -201,7 +201,7 @@ class Notifier:
     def _send_channel(self, name: str, rows: list[DeliveryRecord], now: datetime) -> SendReport:
         channel = self._settings.channels.get(name)
         if channel is None:
-            return self._record(rows, now, f"channel {name!r} is no longer configured", retry=False)
+            return self._outcomes.record(rows, now, f"channel {name!r} is no longer configured", retry=False)
         limit = self._settings.notify.max_per_hour
         budget = limit - self._store.count_recent_messages(name, now - _HOUR)
         alerts, summarised, held = split_for_throttle(group_by_story(rows), budget)
@@ -216,10 +216,10 @@ class Notifier:
                 # not back off the whole channel at every run, so a second failure in a row confirms the channel.
                 wide = bool(failure and failure.channel_wide)
                 down, suspect = (failure if wide and suspect else None), wide
-            report += self._recorded(group, now, failure, story=group[0].story_id)
+            report += self._outcomes.recorded(group, now, failure, story=group[0].story_id)
         if summarised:
             if down:
-                return report + self._recorded(
+                return report + self._outcomes.recorded(
                     [row for group in summarised for row in group], now, down, status="suppressed"
                 )
             message, summarised, report = self._isolated(
@@ -233,21 +233,21 @@ class Notifier:
             if summarised:
                 rows = [row for group in summarised for row in group]
                 sent = message if isinstance(message, Failure) else self._send(channel, message, rows, now)
-                report += self._recorded(rows, now, sent, status="suppressed")
+                report += self._outcomes.recorded(rows, now, sent, status="suppressed")
         return report
 
     def _send_digest(self, name: str, rows: list[DeliveryRecord], now: datetime) -> SendReport:
         channel = self._settings.channels.get(name)
         if channel is None:
-            return self._record(rows, now, f"channel {name!r} is no longer configured", retry=False)
+            return self._outcomes.record(rows, now, f"channel {name!r} is no longer configured", retry=False)
         # The window: when the rows were due (the route's cron time, or a retry's). Recorded before the send and
         # closed with the rows' outcomes, so a worker taking over never sends it again.
         window = max(row.next_attempt_at or row.created_at for row in rows)
         state = self._store.open_digest_window(name, window, worker=self._worker, lease=self.lease, now=now)
         if state == "sent":
-            later = self._next_window(name, now)
+            later = next_channel_digest(self._settings, name, now)
             if later is not None:
-                return self._postpone(name, rows, window, later, now)
+                return self._outcomes.postpone(name, rows, window, later, now)
             window = now  # no digest route for the channel any more: its rows go out now, on their own
             state = self._store.open_digest_window(name, window, worker=self._worker, lease=self.lease, now=now)
         if state != "open":
@@ -255,30 +255,6 @@ class Notifier:
             self._store.release_deliveries([row.id for row in rows], self._worker)
             return SendReport()
         return self._digest_window(channel, name, rows, (name, window), now)
-
-    def _next_window(self, name: str, now: datetime) -> datetime | None:
-        """The next digest time of channel ``name`` (the earliest of its digest routes), None without one."""
-        times = [
-            next_digest_at(route.digest, self._settings.scheduler.timezone, now)
-            for route in self._settings.routes
-            if route.mode == "digest" and route.digest and name in route.channels
-        ]
-        return min(times, default=None)
-
-    def _postpone(
-        self, name: str, rows: list[DeliveryRecord], window: datetime, later: datetime, now: datetime
-    ) -> SendReport:
-        """Rows due in a window that went out already (they committed after it was sent): into the next one."""
-        outcomes = [DeliveryOutcome(r.id, "pending", r.attempts, later, r.last_error, None) for r in rows]
-        moved = self._store.record_outcomes(outcomes, worker=self._worker, now=now)
-        _log.info(
-            "digest rows late for a window already sent channel=%s window=%s deliveries=%d next=%s",
-            name,
-            window.isoformat(),
-            moved,
-            later.isoformat(),
-        )
-        return SendReport()
 
     def _digest_window(
         self,
@@ -298,13 +274,11 @@ class Notifier:
             SendReport(),
         )
         if not groups:  # every story failed alone (recorded): the window waits for their retry
-            self._store.record_outcomes(
-                [], worker=self._worker, now=now, window=DigestWindowClose(name, window[1], "failed")
-            )
+            self._outcomes.close_window(window, now)
             return report
         kept = [row for group in groups for row in group]
         sent = message if isinstance(message, Failure) else self._send(channel, message, kept, now, window)
-        return report + self._recorded(kept, now, sent, window=window)
+        return report + self._outcomes.recorded(kept, now, sent, window=window)
 
     def _isolated(
         self,
@@ -325,7 +299,7 @@ class Notifier:
         for group in groups:
             alone = self._attempt(partial(make, [group]))
             if isinstance(alone, Failure):
-                report += self._recorded(group, now, alone, story=group[0].story_id)
+                report += self._outcomes.recorded(group, now, alone, story=group[0].story_id)
             else:
                 kept.append(group)
         if not kept or len(kept) == len(groups):  # all failed alone (recorded), or only together: fail them all
@@ -410,84 +384,4 @@ class Notifier:
     def _send_url(self, url: str, message: Message) -> UrlResult:
         return send_to_url(
             url, message, timeout=self._settings.notify.timeout, factory=self._factory, secrets=self._secrets
-        )
-
-    def _recorded(
-        self,
-        rows: Sequence[DeliveryRecord],
-        now: datetime,
-        failure: Failure | None,
-        *,
-        status: str = "sent",
-        story: int | None = None,
-        window: tuple[str, datetime] | None = None,
-    ) -> SendReport:
-        if failure is not None and failure.lost:  # another worker has these rows now: write nothing
-            return SendReport(lost=len(rows))
-        return self._record(
-            rows,
-            now,
-            failure.error if failure else None,
-            status=status,
-            retry=failure.retry if failure else True,
-            story=story,
-            window=window,
-        )
-
-    def _record(
-        self,
-        rows: Sequence[DeliveryRecord],
-        now: datetime,
-        error: str | None,
-        *,
-        status: str = "sent",
-        retry: bool = True,
-        story: int | None = None,
-        window: tuple[str, datetime] | None = None,
-    ) -> SendReport:
-        outcomes = [self._outcome(row, now, error, status, retry) for row in rows]
-        closed = None
-        if window is not None:
-            closed = DigestWindowClose(window[0], window[1], "sent" if error is None else "failed", now)
-        self._store.record_outcomes(outcomes, worker=self._worker, now=now, window=closed)  # fenced: logs a refusal
-        counts = {s: sum(o.status == s for o in outcomes) for s in ("sent", "suppressed", "pending", "failed")}
-        channel = rows[0].channel if rows else ""
-        if error is None:
-            _log.info(
-                "alert sent channel=%s mode=%s story=%s status=%s deliveries=%d",
-                channel,
-                rows[0].mode,
-                story if story is not None else "-",
-                status,
-                len(rows),
-            )
-        else:
-            _log.warning(
-                "alert failed channel=%s mode=%s story=%s retry=%d failed=%d error=%s",
-                channel,
-                rows[0].mode if rows else "-",
-                story if story is not None else "-",
-                counts["pending"],
-                counts["failed"],
-                self.redact(error),
-            )
-        return SendReport(
-            messages=1 if error is None and rows else 0,
-            sent=counts["sent"],
-            suppressed=counts["suppressed"],
-            retried=counts["pending"],
-            failed=counts["failed"],
-            errors=(f"{channel}: {self.redact(error)}",) if error else (),
-        )
-
-    def _outcome(
-        self, row: DeliveryRecord, now: datetime, error: str | None, status: str, retry: bool
-    ) -> DeliveryOutcome:
-        attempts = row.attempts + 1
-        if error is None:
-            return DeliveryOutcome(row.id, status, attempts, row.next_attempt_at, None, now)
-        first = first_attempt_estimate(row.attempts, row.next_attempt_at, now)
-        again = next_retry(attempts, first, now) if retry else None
-        return DeliveryOutcome(
-            row.id, "pending" if again else "failed", attempts, again, self.redact(error)[:2000], None
         )

@@ -23,13 +23,8 @@ from monitor.store.articles import ArticleStore, DeliveryPlan
 from monitor.store.base import DEFAULT_BUSY_TIMEOUT, create_store_engine
 from monitor.store.browse import BrowseStore, InvalidCursorError, MatchDetail, MatchFilter, MatchPage, StoryInfo
 from monitor.store.corpus import CorpusArticle, CorpusStore, RuleActivity
-from monitor.store.deliveries import (
-    DeliveryOutcome,
-    DeliveryRecord,
-    DeliveryStore,
-    DigestWindowClose,
-    DigestWindowRecord,
-)
+from monitor.store.deliveries import DeliveryOutcome, DeliveryRecord, DeliveryStore
+from monitor.store.digests import DigestWindowClose, DigestWindowRecord, DigestWindowStore
 from monitor.store.feedback import FeedbackStore, JudgedMatch, Judgement
 from monitor.store.feeds import FeedStore
 from monitor.store.health import FeedActivity, HealthStore, StoreCounts
@@ -82,7 +77,17 @@ __all__ = [
 ]
 
 
-class Store(FeedStore, ArticleStore, MatchStore, BrowseStore, HealthStore, DeliveryStore, FeedbackStore, CorpusStore):
+class Store(
+    FeedStore,
+    ArticleStore,
+    MatchStore,
+    BrowseStore,
+    HealthStore,
+    DeliveryStore,
+    DigestWindowStore,
+    FeedbackStore,
+    CorpusStore,
+):
     """monitor's database. Open with ``Store.open(url)``; close with ``close()`` or ``with``."""
 
     @classmethod

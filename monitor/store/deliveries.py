@@ -14,30 +14,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Table, and_, cast, exists, func, literal, or_, select, tuple_
+from sqlalchemy import Integer, String, Table, cast, exists, func, literal, or_, select, tuple_
 
-from monitor.clock import as_utc, iso_utc, now_utc
+from monitor.clock import iso_utc, now_utc
 from monitor.store.base import StoreBase, chunked
+from monitor.store.digests import DigestWindowClose, close_window, lease_clock, lease_until
 from monitor.store.records import MatchHit
-from monitor.store.tables import Article, Delivery, DigestWindow, Match, metadata
+from monitor.store.tables import Article, Delivery, Match, metadata
 
 __all__ = [
     "CLAIM_LOCK_SPACE",
     "DeliveryOutcome",
     "DeliveryRecord",
     "DeliveryStore",
-    "DigestWindowClose",
-    "DigestWindowRecord",
 ]
 
 _log = logging.getLogger(__name__)
 _deliveries: Table = metadata.tables[Delivery.__tablename__]
 _matches: Table = metadata.tables[Match.__tablename__]
 _articles: Table = metadata.tables[Article.__tablename__]
-_windows: Table = metadata.tables[DigestWindow.__tablename__]
 #: The first key of the transaction-level advisory locks on (channel, story) groups while they are claimed; the
 #: two-key form keeps them apart from the one-key locks the store takes on story keys.
 CLAIM_LOCK_SPACE = 0x6D6F6E01
@@ -98,27 +96,6 @@ class DeliveryRecord:
 
 
 @dataclass(frozen=True)
-class DigestWindowClose:
-    """What ``record_outcomes`` writes to the digest window its rows went out in."""
-
-    channel: str
-    window_at: datetime
-    status: str  # "sent" | "failed"
-    sent_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class DigestWindowRecord:
-    """A recorded digest window of a channel (``list_digest_windows``)."""
-
-    channel: str
-    window_at: datetime
-    status: str
-    deliveries: int
-    sent_at: datetime | None
-
-
-@dataclass(frozen=True)
 class DeliveryOutcome:
     """What became of one claimed delivery: ``status`` sent | suppressed | failed | pending (retry later)."""
 
@@ -133,19 +110,6 @@ class DeliveryOutcome:
 class DeliveryStore(StoreBase):
     """The outbox methods of ``Store``."""
 
-    def _lease_clock(self, now: datetime) -> Any:
-        """The clock leases are read and written on: the database's on PostgreSQL (workers on several hosts, whose
-        clocks may disagree, share it), ``now`` on SQLite (one daemon, whose tests pass their own clock)."""
-        if self._dialect == "postgresql":
-            return func.timezone("UTC", func.now(), type_=DateTime)  # the columns hold UTC without an offset
-        return literal(_naive(now), DateTime)
-
-    def _lease_until(self, now: datetime, lease: float) -> Any:
-        """When a lease taken or renewed now ends, on the clock of ``_lease_clock``."""
-        if self._dialect == "postgresql":
-            return self._lease_clock(now) + timedelta(seconds=lease)
-        return _naive(now) + timedelta(seconds=lease)  # SQLite has no interval arithmetic
-
     def claim_deliveries(
         self, now: datetime, *, worker: str, lease: float, mode: str = "immediate", limit: int = 500
     ) -> list[DeliveryRecord]:
@@ -158,14 +122,14 @@ class DeliveryStore(StoreBase):
         group is taken under a transaction-level advisory lock tried, not waited for, so two workers claiming at
         once never split a group and never wait on each other. Returns them oldest first.
         """
-        clock = self._lease_clock(now)
+        clock = lease_clock(self._dialect, now)
         with self._write("claim deliveries") as conn:
             groups = [
                 (row.channel, int(row.story_id)) for row in conn.execute(self._free_groups(now, mode, clock, limit))
             ]
             ids: list[int] = []
             for chunk in chunked(groups):
-                ids += self._claim_groups(conn, chunk, now, mode, clock, worker, self._lease_until(now, lease))
+                ids += self._claim_groups(conn, chunk, now, mode, clock, worker, lease_until(self._dialect, now, lease))
             claimed = self._select_deliveries(conn, _deliveries.c.id.in_(ids)) if ids else []
         _log.debug("deliveries claimed worker=%s mode=%s count=%d", worker, mode, len(claimed))
         return claimed
@@ -226,12 +190,12 @@ class DeliveryStore(StoreBase):
         wanted = set(ids)
         if not wanted:
             return True
-        clock = self._lease_clock(now)
+        clock = lease_clock(self._dialect, now)
         with self._write("renew delivery claims") as conn:
             renewed = conn.execute(
                 _deliveries.update()
                 .where(_deliveries.c.id.in_(list(wanted)), *_own(worker, clock))
-                .values(claimed_until=self._lease_until(now, lease))
+                .values(claimed_until=lease_until(self._dialect, now, lease))
             ).rowcount
         if renewed != len(wanted):
             _log.warning("delivery claim lost worker=%s deliveries=%d still_own=%d", worker, len(wanted), renewed)
@@ -253,7 +217,7 @@ class DeliveryStore(StoreBase):
         ``window``: the digest these rows went out in, recorded in the same transaction (``open_digest_window``).
         """
         updated = 0
-        clock = self._lease_clock(now or now_utc())
+        clock = lease_clock(self._dialect, now or now_utc())
         with self._write("record delivery outcomes") as conn:
             for outcome in outcomes:
                 fence = _own(worker, clock) if worker is not None else (_deliveries.c.status == "pending",)
@@ -271,17 +235,7 @@ class DeliveryStore(StoreBase):
                     )
                 ).rowcount
             if window is not None and worker is not None:
-                conn.execute(
-                    _windows.update()
-                    .where(*_window_key(window.channel, window.window_at), *_own_window(worker, clock))
-                    .values(
-                        status=window.status,
-                        deliveries=updated,
-                        sent_at=window.sent_at,
-                        claimed_by=None,
-                        claimed_until=None,
-                    )
-                )
+                close_window(conn, window, worker, clock, updated)
         if worker is not None and updated != len(outcomes):
             _log.warning(
                 "delivery outcomes refused worker=%s refused=%d (the lease ran out: another worker has them)",
@@ -289,72 +243,6 @@ class DeliveryStore(StoreBase):
                 len(outcomes) - updated,
             )
         return updated
-
-    def open_digest_window(self, channel: str, window_at: datetime, *, worker: str, lease: float, now: datetime) -> str:
-        """Take the digest of ``channel`` for ``window_at`` before sending it: "open" (ours to send), "sent" (it went
-        out already: rows due in it now are late), or "busy" (another worker is sending it under a live lease).
-
-        A window left "sending" by a worker whose lease ended (it died mid-send) is taken over; one left "failed"
-        is sent again (its rows came back from their retry wait).
-        """
-        clock = self._lease_clock(now)
-        until = self._lease_until(now, lease)
-        with self._write("open digest window") as conn:
-            conn.execute(
-                self._insert(_windows)
-                .values(channel=channel, window_at=window_at, status="sending", deliveries=0)
-                .on_conflict_do_nothing()
-            )
-            taken = conn.execute(
-                _windows.update()
-                .where(
-                    *_window_key(channel, window_at),
-                    or_(
-                        _windows.c.status == "failed",
-                        and_(
-                            _windows.c.status == "sending",
-                            or_(
-                                _windows.c.claimed_until.is_(None),
-                                _windows.c.claimed_until < clock,
-                                _windows.c.claimed_by == worker,
-                            ),
-                        ),
-                    ),
-                )
-                .values(status="sending", claimed_by=worker, claimed_until=until)
-            ).rowcount
-            if taken:
-                return "open"
-            status = conn.execute(select(_windows.c.status).where(*_window_key(channel, window_at))).scalar_one()
-        return "sent" if status == "sent" else "busy"
-
-    def renew_digest_window(self, channel: str, window_at: datetime, worker: str, lease: float, now: datetime) -> bool:
-        """Extend ``worker``'s lease on the window, with its rows' (``renew_deliveries``); False: it is not its own."""
-        clock = self._lease_clock(now)
-        with self._write("renew digest window") as conn:
-            return bool(
-                conn.execute(
-                    _windows.update()
-                    .where(*_window_key(channel, window_at), *_own_window(worker, clock))
-                    .values(claimed_until=self._lease_until(now, lease))
-                ).rowcount
-            )
-
-    def list_digest_windows(self, channel: str | None = None) -> list[DigestWindowRecord]:
-        """Every digest window recorded (of one ``channel``), oldest first."""
-        where = () if channel is None else (_windows.c.channel == channel,)
-        with self._read("list digest windows") as conn:
-            rows = conn.execute(select(_windows).where(*where).order_by(_windows.c.window_at, _windows.c.id))
-            return [
-                DigestWindowRecord(
-                    channel=row.channel,
-                    window_at=as_utc(row.window_at),
-                    status=row.status,
-                    deliveries=row.deliveries,
-                    sent_at=None if row.sent_at is None else as_utc(row.sent_at),
-                )
-                for row in rows
-            ]
 
     def release_deliveries(self, ids: Sequence[int], worker: str) -> None:
         """Give back claimed rows unchanged (for example rows held back by the hourly limit)."""
@@ -369,7 +257,7 @@ class DeliveryStore(StoreBase):
 
     def list_claimants(self, now: datetime) -> list[str]:
         """The workers holding a live lease on some delivery at ``now``."""
-        clock = self._lease_clock(now)
+        clock = lease_clock(self._dialect, now)
         with self._read("list delivery claimants") as conn:
             return sorted(
                 conn.execute(
@@ -447,11 +335,6 @@ class DeliveryStore(StoreBase):
         return [_delivery_record(row._mapping) for row in conn.execute(query.order_by(order).limit(limit))]
 
 
-def _naive(when: datetime) -> datetime:
-    """``when`` as the columns hold it: UTC without an offset."""
-    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
-
-
 def _claimable(now: datetime, mode: str, clock: Any) -> tuple[Any, ...]:
     """Pending, of ``mode``, due at ``now`` (the schedule is the senders' clock) and with no live lease (``clock``)."""
     return (
@@ -469,14 +352,6 @@ def _own(worker: str, clock: Any) -> tuple[Any, ...]:
         _deliveries.c.claimed_by == worker,
         _deliveries.c.claimed_until > clock,
     )
-
-
-def _window_key(channel: str, window_at: datetime) -> tuple[Any, ...]:
-    return (_windows.c.channel == channel, _windows.c.window_at == window_at)
-
-
-def _own_window(worker: str, clock: Any) -> tuple[Any, ...]:
-    return (_windows.c.status == "sending", _windows.c.claimed_by == worker, _windows.c.claimed_until > clock)
 
 
 def _delivery_record(row: Any) -> DeliveryRecord:
