@@ -280,8 +280,14 @@ class Daemon:
         async with self._sending:
             now = self._clock()
             await asyncio.to_thread(notifier.send_due, now)
-            if self._leader is None:
-                tick = self.settings.scheduler.tick
-                self._leader = Leader(self.settings.database.url, worker=worker_id(unique=True), idle_timeout=4 * tick)
-            if await asyncio.to_thread(self._leader.holds):
+            if await asyncio.to_thread(self.jobs_leader().holds):
                 await asyncio.to_thread(notifier.send_digests, now)
+
+    def jobs_leader(self) -> Leader:
+        """Whether this worker runs the one-off jobs (digests, retention): ``await asyncio.to_thread(
+        daemon.jobs_leader().holds)`` before each run of one (a round trip; thread-safe). Made at first use;
+        a stopped leader's session ends after four ticks idle."""
+        if self._leader is None:
+            tick = self.settings.scheduler.tick
+            self._leader = Leader(self.settings.database.url, worker=worker_id(unique=True), idle_timeout=4 * tick)
+        return self._leader
