@@ -6,7 +6,10 @@ Outputs: ``DeliveryRecord`` values (a delivery joined with its match and article
 Rows are written by ``add_article_with_matches`` in the match's transaction; this mixin only moves them from
 ``pending`` to ``sent``/``suppressed``/``failed``. A claim sets ``claimed_until``: a worker killed mid-send leaves
 rows that become claimable again when the lease ends (at-least-once: only a send finished but not yet recorded
-can repeat). On PostgreSQL claims read ``FOR UPDATE SKIP LOCKED`` so concurrent workers take disjoint rows.
+can repeat). On PostgreSQL (several workers, issue 17) leases are on the database's clock, a story's rows to one
+channel are claimed whole under a tried transaction-level advisory lock (workers claiming at once take disjoint
+stories, never parts of one), a sender renews its lease before each send (``renew_deliveries``), and outcomes are
+fenced: written only while the claim is still the writer's.
 """
 
 from __future__ import annotations
