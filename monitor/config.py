@@ -218,6 +218,9 @@ class NotifySettings(_Section):
     templates: Path | None = None
     timeout: Duration = 30.0
     digest_max_items: int = Field(default=200, ge=1)
+    # How long a worker's claim on deliveries lasts; renewed just before each send, so it only has to outlast one
+    # send (at least ``timeout`` + 5 s is used). A dead worker's deliveries are sent by another after this.
+    lease: Duration = Field(default=60.0, gt=0)
 
 
 class WebSettings(_Section):

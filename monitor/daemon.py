@@ -32,12 +32,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import claims
 from monitor.api import Monitor
-from monitor.clock import now_utc
+from monitor.clock import now_utc, worker_id
 from monitor.config import Settings
 from monitor.errors import MonitorError
 from monitor.extractpool import ExtractorPool
 from monitor.feedstate import summary
 from monitor.fetch import Resolver
+from monitor.leader import Leader
 from monitor.notify import Notifier
 from monitor.notify.redact import redact_credentials
 from monitor.pipeline import Context, FeedResult, due_feeds, parallel_polls, poll_feed
@@ -105,6 +106,7 @@ class Daemon:
         self._polls: dict[int, asyncio.Task[FeedResult]] = {}  # feed id -> its running poll: one at a time
         self._sending = asyncio.Lock()
         self._notifier: Notifier | None = None
+        self._leader: Leader | None = None  # whether this worker sends digests (``_deliver``); made at its first run
         self._background: set[asyncio.Task[None]] = set()  # cycle summaries and deliveries a poll started
         self._last_tick = time.monotonic()  # when the poll job last ran (``readiness``); the start counts as one
         self._running: tuple[asyncio.AbstractEventLoop, Context] | None = None  # for ``poll_now`` from other threads
@@ -203,6 +205,8 @@ class Daemon:
                 async with self._sending:  # let a running delivery run record its outcomes
                     pass
                 scheduler.shutdown(wait=False)  # last: it cancels running jobs (a Traceback for a delivery run)
+                if self._leader is not None:  # a clean stop hands the one-off jobs over at once
+                    await asyncio.to_thread(self._leader.close)
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
                 await claims.off_loop(claims.retire, self.store)
@@ -312,9 +316,21 @@ class Daemon:
             _log.error("retention stopped error=%r", str(e))
 
     async def _deliver(self, notifier: Notifier) -> None:
+        """Send the due alerts (every worker: claims share them out), then the due digests, in the one worker that
+        holds the jobs' lock (``monitor.leader``): checked at every run, so another takes over within a tick."""
         if self._stop.is_set():
             return
         async with self._sending:
             now = self._clock()
             await asyncio.to_thread(notifier.send_due, now)
-            await asyncio.to_thread(notifier.send_digests, now)
+            if await asyncio.to_thread(self.jobs_leader().holds):
+                await asyncio.to_thread(notifier.send_digests, now)
+
+    def jobs_leader(self) -> Leader:
+        """Whether this worker runs the one-off jobs (digests, retention): ``await asyncio.to_thread(
+        daemon.jobs_leader().holds)`` before each run of one (a round trip; thread-safe). Made at first use;
+        a stopped leader's session ends after four ticks idle."""
+        if self._leader is None:
+            tick = self.settings.scheduler.tick
+            self._leader = Leader(self.settings.database.url, worker=worker_id(unique=True), idle_timeout=4 * tick)
+        return self._leader

@@ -30,20 +30,20 @@ from monitor.clock import now_utc, worker_id
 from monitor.config import ChannelSettings, Settings
 from monitor.errors import NotifyError, StoreError
 from monitor.notify.compose import RuleInfo, build_digest, group_by_story, story_alert
+from monitor.notify.outcomes import Outcomes
 from monitor.notify.redact import redact, url_secrets
 from monitor.notify.render import Message, Renderer, StoryAlert
 from monitor.notify.report import Failure, SendReport, pid_alive, test_alert
+from monitor.notify.routing import next_channel_digest
 from monitor.notify.send import (
     AppriseFactory,
     UrlResult,
-    first_attempt_estimate,
     install_log_redaction,
     load_apprise,
-    next_retry,
     send_to_url,
     split_for_throttle,
 )
-from monitor.store import DeliveryOutcome, DeliveryRecord, Store
+from monitor.store import DeliveryRecord, Store
 
 __all__ = ["Notifier", "SendReport"]
 
@@ -94,13 +94,15 @@ class Notifier:
         self._rules: Mapping[str, RuleInfo] = {}
         if not callable(rules):
             self.set_rules(rules)
+        self._outcomes = Outcomes(store, self._worker, self.redact)
         install_log_redaction(self._secrets)
         load_apprise()  # here, before any sending thread (see load_apprise)
 
     @property
     def lease(self) -> float:
-        """Seconds a claim lasts: long enough for a run of sends, short enough to recover after a crash."""
-        return max(300.0, 10 * self._settings.notify.timeout)
+        """Seconds a claim lasts (``[notify] lease``): it is renewed just before each send, so it must outlast one
+        send (``notify.timeout`` and some) and no more: a dead worker's deliveries go out after it."""
+        return max(self._settings.notify.lease, self._settings.notify.timeout + 5.0)
 
     def set_rules(self, rules: _Rules) -> None:
         """Use these rules' titles and severities from now on (a ``RuleSet`` or rules)."""
@@ -199,7 +201,7 @@ class Notifier:
     def _send_channel(self, name: str, rows: list[DeliveryRecord], now: datetime) -> SendReport:
         channel = self._settings.channels.get(name)
         if channel is None:
-            return self._record(rows, now, f"channel {name!r} is no longer configured", retry=False)
+            return self._outcomes.record(rows, now, f"channel {name!r} is no longer configured", retry=False)
         limit = self._settings.notify.max_per_hour
         budget = limit - self._store.count_recent_messages(name, now - _HOUR)
         alerts, summarised, held = split_for_throttle(group_by_story(rows), budget)
@@ -208,16 +210,16 @@ class Notifier:
         down: Failure | None = None  # a channel-wide failure in this run: the rest back off with it
         suspect = False  # the last message failed channel-wide: the next one tells the channel from the message
         for group in alerts:
-            failure = down or self._deliver(channel, partial(self._alert_message, group, channel))
+            failure = down or self._deliver(channel, partial(self._alert_message, group, channel), group, now)
             if down is None:
                 # A server may hang up on or stall at one message only (its size, its content): that message must
                 # not back off the whole channel at every run, so a second failure in a row confirms the channel.
                 wide = bool(failure and failure.channel_wide)
                 down, suspect = (failure if wide and suspect else None), wide
-            report += self._recorded(group, now, failure, story=group[0].story_id)
+            report += self._outcomes.recorded(group, now, failure, story=group[0].story_id)
         if summarised:
             if down:
-                return report + self._recorded(
+                return report + self._outcomes.recorded(
                     [row for group in summarised for row in group], now, down, status="suppressed"
                 )
             message, summarised, report = self._isolated(
@@ -229,14 +231,39 @@ class Notifier:
                 report,
             )
             if summarised:
-                sent = message if isinstance(message, Failure) else self._send(channel, message)
-                report += self._recorded([row for group in summarised for row in group], now, sent, status="suppressed")
+                rows = [row for group in summarised for row in group]
+                sent = message if isinstance(message, Failure) else self._send(channel, message, rows, now)
+                report += self._outcomes.recorded(rows, now, sent, status="suppressed")
         return report
 
     def _send_digest(self, name: str, rows: list[DeliveryRecord], now: datetime) -> SendReport:
         channel = self._settings.channels.get(name)
         if channel is None:
-            return self._record(rows, now, f"channel {name!r} is no longer configured", retry=False)
+            return self._outcomes.record(rows, now, f"channel {name!r} is no longer configured", retry=False)
+        # The window: when the rows were due (the route's cron time, or a retry's). Recorded before the send and
+        # closed with the rows' outcomes, so a worker taking over never sends it again.
+        window = max(row.next_attempt_at or row.created_at for row in rows)
+        state = self._store.open_digest_window(name, window, worker=self._worker, lease=self.lease, now=now)
+        if state == "sent":
+            later = next_channel_digest(self._settings, name, now)
+            if later is not None:
+                return self._outcomes.postpone(name, rows, window, later, now)
+            window = now  # no digest route for the channel any more: its rows go out now, on their own
+            state = self._store.open_digest_window(name, window, worker=self._worker, lease=self.lease, now=now)
+        if state != "open":
+            _log.info("digest window busy channel=%s window=%s: another worker sends it", name, window.isoformat())
+            self._store.release_deliveries([row.id for row in rows], self._worker)
+            return SendReport()
+        return self._digest_window(channel, name, rows, (name, window), now)
+
+    def _digest_window(
+        self,
+        channel: ChannelSettings,
+        name: str,
+        rows: list[DeliveryRecord],
+        window: tuple[str, datetime],
+        now: datetime,
+    ) -> SendReport:
         stories: dict[int, list[DeliveryRecord]] = {}
         for row in rows:
             stories.setdefault(row.story_id, []).append(row)
@@ -246,10 +273,12 @@ class Notifier:
             now,
             SendReport(),
         )
-        if not groups:
+        if not groups:  # every story failed alone (recorded): the window waits for their retry
+            self._outcomes.close_window(window, now)
             return report
-        sent = message if isinstance(message, Failure) else self._send(channel, message)
-        return report + self._recorded([row for group in groups for row in group], now, sent)
+        kept = [row for group in groups for row in group]
+        sent = message if isinstance(message, Failure) else self._send(channel, message, kept, now, window)
+        return report + self._outcomes.recorded(kept, now, sent, window=window)
 
     def _isolated(
         self,
@@ -270,17 +299,19 @@ class Notifier:
         for group in groups:
             alone = self._attempt(partial(make, [group]))
             if isinstance(alone, Failure):
-                report += self._recorded(group, now, alone, story=group[0].story_id)
+                report += self._outcomes.recorded(group, now, alone, story=group[0].story_id)
             else:
                 kept.append(group)
         if not kept or len(kept) == len(groups):  # all failed alone (recorded), or only together: fail them all
             return message, kept, report
         return self._attempt(partial(make, kept)), kept, report
 
-    def _deliver(self, channel: ChannelSettings, make: Callable[[], Message]) -> Failure | None:
+    def _deliver(
+        self, channel: ChannelSettings, make: Callable[[], Message], rows: Sequence[DeliveryRecord], now: datetime
+    ) -> Failure | None:
         """Compose, render and send one message: None when sent, else why not. Never raises."""
         message = self._attempt(make)
-        return message if isinstance(message, Failure) else self._send(channel, message)
+        return message if isinstance(message, Failure) else self._send(channel, message, rows, now)
 
     def _attempt(self, make: Callable[[], _T]) -> _T | Failure:
         """``make()``, or the failure it raised: the boundary of one message's composing and rendering."""
@@ -304,10 +335,32 @@ class Notifier:
     def _alert(self, rows: Sequence[DeliveryRecord]) -> StoryAlert:
         return story_alert(rows, self._rules, self._store.story_articles)
 
-    def _send(self, channel: ChannelSettings, message: Message) -> Failure | None:
-        """Send to every URL of the channel; None on success, else the errors (redacted)."""
+    def _send(
+        self,
+        channel: ChannelSettings,
+        message: Message,
+        rows: Sequence[DeliveryRecord],
+        now: datetime,
+        window: tuple[str, datetime] | None = None,
+    ) -> Failure | None:
+        """Send to every URL of the channel; None on success, else the errors (redacted).
+
+        Just before each URL the lease on ``rows`` (and on the digest ``window``) is renewed; when that fails the
+        worker stalled past its lease and another may be sending them: nothing more is sent, nothing recorded."""
+        results: list[UrlResult] = []
         try:
-            failures = [r for r in (self._send_url(url, message) for url in channel.urls) if not r.ok]
+            for url in channel.urls:
+                if not self._renew(rows, now, window):
+                    _log.warning(
+                        "alert not sent: the lease ran out channel=%s deliveries=%d sent_to=%d of %d URLs",
+                        rows[0].channel if rows else "-",
+                        len(rows),
+                        len(results),
+                        len(channel.urls),
+                    )
+                    return Failure("the lease on these deliveries ran out before the send", lost=True)
+                results.append(self._send_url(url, message))
+            failures = [r for r in results if not r.ok]
         except Exception as e:  # send_to_url reports failures as values; anything else is a bug: this message only
             _log.warning("alert not sent error_class=%s error=%s", type(e).__name__, self.redact(e))
             return Failure(self.redact(f"{type(e).__name__}: {e}"))
@@ -317,79 +370,18 @@ class Notifier:
             "; ".join(f"{r.url}: {r.error}" for r in failures), channel_wide=any(r.channel_wide for r in failures)
         )
 
+    def _renew(self, rows: Sequence[DeliveryRecord], now: datetime, window: tuple[str, datetime] | None) -> bool:
+        """Renew this worker's lease on ``rows`` (and ``window``); False when any is no longer its own."""
+        try:
+            renewed = self._store.renew_deliveries([row.id for row in rows], self._worker, self.lease, now)
+            if renewed and window is not None:
+                renewed = self._store.renew_digest_window(*window, self._worker, self.lease, now)
+        except StoreError as e:  # the database is away: not sent; the rows come back when the lease ends
+            _log.warning("delivery lease not renewed error=%s", self.redact(e))
+            return False
+        return renewed
+
     def _send_url(self, url: str, message: Message) -> UrlResult:
         return send_to_url(
             url, message, timeout=self._settings.notify.timeout, factory=self._factory, secrets=self._secrets
-        )
-
-    def _recorded(
-        self,
-        rows: Sequence[DeliveryRecord],
-        now: datetime,
-        failure: Failure | None,
-        *,
-        status: str = "sent",
-        story: int | None = None,
-    ) -> SendReport:
-        return self._record(
-            rows,
-            now,
-            failure.error if failure else None,
-            status=status,
-            retry=failure.retry if failure else True,
-            story=story,
-        )
-
-    def _record(
-        self,
-        rows: Sequence[DeliveryRecord],
-        now: datetime,
-        error: str | None,
-        *,
-        status: str = "sent",
-        retry: bool = True,
-        story: int | None = None,
-    ) -> SendReport:
-        outcomes = [self._outcome(row, now, error, status, retry) for row in rows]
-        self._store.record_outcomes(outcomes)
-        counts = {s: sum(o.status == s for o in outcomes) for s in ("sent", "suppressed", "pending", "failed")}
-        channel = rows[0].channel if rows else ""
-        if error is None:
-            _log.info(
-                "alert sent channel=%s mode=%s story=%s status=%s deliveries=%d",
-                channel,
-                rows[0].mode,
-                story if story is not None else "-",
-                status,
-                len(rows),
-            )
-        else:
-            _log.warning(
-                "alert failed channel=%s mode=%s story=%s retry=%d failed=%d error=%s",
-                channel,
-                rows[0].mode if rows else "-",
-                story if story is not None else "-",
-                counts["pending"],
-                counts["failed"],
-                self.redact(error),
-            )
-        return SendReport(
-            messages=1 if error is None and rows else 0,
-            sent=counts["sent"],
-            suppressed=counts["suppressed"],
-            retried=counts["pending"],
-            failed=counts["failed"],
-            errors=(f"{channel}: {self.redact(error)}",) if error else (),
-        )
-
-    def _outcome(
-        self, row: DeliveryRecord, now: datetime, error: str | None, status: str, retry: bool
-    ) -> DeliveryOutcome:
-        attempts = row.attempts + 1
-        if error is None:
-            return DeliveryOutcome(row.id, status, attempts, row.next_attempt_at, None, now)
-        first = first_attempt_estimate(row.attempts, row.next_attempt_at, now)
-        again = next_retry(attempts, first, now) if retry else None
-        return DeliveryOutcome(
-            row.id, "pending" if again else "failed", attempts, again, self.redact(error)[:2000], None
         )

@@ -19,6 +19,7 @@ class Failure:
     error: str
     retry: bool = True
     channel_wide: bool = False
+    lost: bool = False  # the worker's lease on the rows ran out before the send: not sent, nothing to record
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,14 @@ class SendReport:
     failed: int = 0
     held: int = 0
     errors: tuple[str, ...] = field(default=())
+    lost: int = 0  # deliveries not sent because this worker's lease on them ran out (another worker has them)
 
     def __str__(self) -> str:
         text = (
             f"{self.messages} messages sent ({self.sent} sent, {self.suppressed} summarised), "
             f"{self.retried} to retry, {self.failed} failed, {self.held} held by the hourly limit"
         )
+        text += f", {self.lost} left to another worker (lease lost)" if self.lost else ""
         return text + (f"; errors: {'; '.join(self.errors)}" if self.errors else "")
 
     def __add__(self, other: SendReport) -> SendReport:
@@ -49,6 +52,7 @@ class SendReport:
             self.failed + other.failed,
             self.held + other.held,
             self.errors + other.errors,
+            self.lost + other.lost,
         )
 
 

@@ -31,6 +31,7 @@ from monitor.severity import severity_rank
 from monitor.store import PlannedDelivery
 
 __all__ = [
+    "next_channel_digest",
     "next_digest_at",
     "plan_deliveries",
     "route_applies",
@@ -86,6 +87,16 @@ def next_digest_at(cron: str, tz: str, after: datetime) -> datetime:
         raise ValueError(f"cron expression {cron!r} never fires after {after.isoformat()}")
     utc: datetime = fire.astimezone(UTC)
     return utc
+
+
+def next_channel_digest(settings: Settings, channel: str, after: datetime) -> datetime | None:
+    """The next digest time of ``channel`` after ``after`` (the earliest of its digest routes); None without one."""
+    times = [
+        next_digest_at(route.digest, settings.scheduler.timezone, after)
+        for route in settings.routes
+        if route.mode == "digest" and route.digest and channel in route.channels
+    ]
+    return min(times, default=None)
 
 
 def plan_deliveries(

@@ -25,6 +25,7 @@ from monitor.store.base import DEFAULT_BUSY_TIMEOUT, create_store_engine
 from monitor.store.browse import BrowseStore, InvalidCursorError, MatchDetail, MatchFilter, MatchPage, StoryInfo
 from monitor.store.corpus import CorpusArticle, CorpusStore, RuleActivity
 from monitor.store.deliveries import DeliveryOutcome, DeliveryRecord, DeliveryStore
+from monitor.store.digests import DigestWindowClose, DigestWindowRecord, DigestWindowStore
 from monitor.store.feedback import FeedbackStore, JudgedMatch, Judgement
 from monitor.store.feeds import FeedStore
 from monitor.store.health import FeedActivity, HealthStore, StoreCounts
@@ -53,6 +54,8 @@ __all__ = [
     "DeliveryOutcome",
     "DeliveryPlan",
     "DeliveryRecord",
+    "DigestWindowClose",
+    "DigestWindowRecord",
     "FeedActivity",
     "FeedRecord",
     "FeedState",
@@ -84,6 +87,7 @@ class Store(
     BrowseStore,
     HealthStore,
     DeliveryStore,
+    DigestWindowStore,
     FeedbackStore,
     CorpusStore,
     RetentionStore,

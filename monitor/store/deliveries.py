@@ -6,7 +6,10 @@ Outputs: ``DeliveryRecord`` values (a delivery joined with its match and article
 Rows are written by ``add_article_with_matches`` in the match's transaction; this mixin only moves them from
 ``pending`` to ``sent``/``suppressed``/``failed``. A claim sets ``claimed_until``: a worker killed mid-send leaves
 rows that become claimable again when the lease ends (at-least-once: only a send finished but not yet recorded
-can repeat). On PostgreSQL claims read ``FOR UPDATE SKIP LOCKED`` so concurrent workers take disjoint rows.
+can repeat). On PostgreSQL (several workers, issue 17) leases are on the database's clock, a story's rows to one
+channel are claimed whole under a tried transaction-level advisory lock (workers claiming at once take disjoint
+stories, never parts of one), a sender renews its lease before each send (``renew_deliveries``), and outcomes are
+fenced: written only while the claim is still the writer's.
 """
 
 from __future__ import annotations
@@ -14,22 +17,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Integer, String, Table, cast, exists, func, literal, or_, select, tuple_
 
-from monitor.clock import iso_utc
-from monitor.store.base import StoreBase
+from monitor.clock import iso_utc, now_utc
+from monitor.store.base import StoreBase, chunked
+from monitor.store.digests import DigestWindowClose, close_window, lease_clock, lease_until
 from monitor.store.records import MatchHit
 from monitor.store.tables import Article, Delivery, Match, metadata
 
-__all__ = ["DeliveryOutcome", "DeliveryRecord", "DeliveryStore"]
+__all__ = [
+    "CLAIM_LOCK_SPACE",
+    "DeliveryOutcome",
+    "DeliveryRecord",
+    "DeliveryStore",
+]
 
 _log = logging.getLogger(__name__)
 _deliveries: Table = metadata.tables[Delivery.__tablename__]
 _matches: Table = metadata.tables[Match.__tablename__]
 _articles: Table = metadata.tables[Article.__tablename__]
+#: The first key of the transaction-level advisory locks on (channel, story) groups while they are claimed; the
+#: two-key form keeps them apart from the one-key locks the store takes on story keys.
+CLAIM_LOCK_SPACE = 0x6D6F6E01
 
 
 @dataclass(frozen=True)
@@ -104,48 +116,117 @@ class DeliveryStore(StoreBase):
     def claim_deliveries(
         self, now: datetime, *, worker: str, lease: float, mode: str = "immediate", limit: int = 500
     ) -> list[DeliveryRecord]:
-        """Take pending deliveries of ``mode`` that are due at ``now`` for ``lease`` seconds.
+        """Take pending deliveries of ``mode`` that are due at ``now`` for ``lease`` seconds, whole stories at a time.
 
-        Due: ``next_attempt_at`` unset or not after ``now``, and no live lease (``claimed_until`` unset or past).
-        Returns them oldest first. The update re-checks the lease, so two workers never hold one row.
+        Due: ``next_attempt_at`` unset or not after ``now``, and no live lease (``claimed_until`` unset or past, on
+        the database's clock). A story's due rows to one channel are claimed together by one worker (one message
+        per story per channel): the ``limit`` oldest (channel, story) groups with a due row, every due row of each,
+        unless another worker holds a live lease on one of its rows (it is sending that story). On PostgreSQL each
+        group is taken under a transaction-level advisory lock tried, not waited for, so two workers claiming at
+        once never split a group and never wait on each other. Returns them oldest first.
         """
-        until = now + timedelta(seconds=lease)
+        clock = lease_clock(self._dialect, now)
         with self._write("claim deliveries") as conn:
-            query = (
-                select(_deliveries.c.id)
-                .where(*_claimable(now, mode))
-                .order_by(_deliveries.c.created_at, _deliveries.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            ids = list(conn.execute(query).scalars())
-            if not ids:
-                return []
-            conn.execute(
-                _deliveries.update()
-                .where(_deliveries.c.id.in_(ids), *_claimable(now, mode))
-                .values(claimed_until=until, claimed_by=worker)
-            )
-            claimed = self._select_deliveries(
-                conn,
-                _deliveries.c.id.in_(ids),
-                _deliveries.c.claimed_by == worker,
-                _deliveries.c.claimed_until == until,
-            )
+            groups = [
+                (row.channel, int(row.story_id)) for row in conn.execute(self._free_groups(now, mode, clock, limit))
+            ]
+            ids: list[int] = []
+            for chunk in chunked(groups):
+                ids += self._claim_groups(conn, chunk, now, mode, clock, worker, lease_until(self._dialect, now, lease))
+            claimed = self._select_deliveries(conn, _deliveries.c.id.in_(ids)) if ids else []
         _log.debug("deliveries claimed worker=%s mode=%s count=%d", worker, mode, len(claimed))
         return claimed
 
-    def record_outcomes(self, outcomes: Sequence[DeliveryOutcome]) -> int:
+    def _free_groups(self, now: datetime, mode: str, clock: Any, limit: int) -> Any:
+        """The oldest (channel, story) groups with a claimable row, at most ``limit``. On PostgreSQL only those whose
+        advisory lock this transaction gets: groups another worker is claiming right now are passed over (it takes
+        them whole), and the scan goes on to the next ones, so workers claiming at once take disjoint stories."""
+        scan = (
+            select(_deliveries.c.channel, _deliveries.c.story_id)
+            .where(*_claimable(now, mode, clock))
+            .group_by(_deliveries.c.channel, _deliveries.c.story_id)
+            .order_by(func.min(_deliveries.c.created_at), func.min(_deliveries.c.id))
+        )
+        if self._dialect != "postgresql":
+            return scan.limit(limit)
+        oldest = scan.limit(4 * limit).subquery()  # a LIMIT subquery is not flattened: the lock is tried row by row
+        # The schema is in the key: deployments sharing one database (a schema each) never skip each other's groups.
+        key = func.hashtext(func.current_schema() + "/" + oldest.c.channel + "/" + cast(oldest.c.story_id, String))
+        locked = func.pg_try_advisory_xact_lock(cast(literal(CLAIM_LOCK_SPACE), Integer), key)
+        return select(oldest.c.channel, oldest.c.story_id).where(locked).limit(limit)
+
+    @staticmethod
+    def _claim_groups(
+        conn: Any,
+        groups: Sequence[tuple[str, int]],
+        now: datetime,
+        mode: str,
+        clock: Any,
+        worker: str,
+        until: Any,
+    ) -> list[int]:
+        other = _deliveries.alias("other")
+        held_elsewhere = exists().where(
+            other.c.channel == _deliveries.c.channel,
+            other.c.story_id == _deliveries.c.story_id,
+            other.c.mode == mode,
+            other.c.status == "pending",
+            other.c.claimed_by != worker,
+            other.c.claimed_until >= clock,
+        )
+        return list(
+            conn.execute(
+                _deliveries.update()
+                .where(
+                    tuple_(_deliveries.c.channel, _deliveries.c.story_id).in_(list(groups)),
+                    *_claimable(now, mode, clock),
+                    ~held_elsewhere,
+                )
+                .values(claimed_until=until, claimed_by=worker)
+                .returning(_deliveries.c.id)
+            ).scalars()
+        )
+
+    def renew_deliveries(self, ids: Sequence[int], worker: str, lease: float, now: datetime) -> bool:
+        """Extend ``worker``'s lease on ``ids`` by ``lease`` seconds, just before a send; False: not all of them are
+        still its own (its lease ran out and another worker may have them), so the send must not happen."""
+        wanted = set(ids)
+        if not wanted:
+            return True
+        clock = lease_clock(self._dialect, now)
+        with self._write("renew delivery claims") as conn:
+            renewed = conn.execute(
+                _deliveries.update()
+                .where(_deliveries.c.id.in_(list(wanted)), *_own(worker, clock))
+                .values(claimed_until=lease_until(self._dialect, now, lease))
+            ).rowcount
+        if renewed != len(wanted):
+            _log.warning("delivery claim lost worker=%s deliveries=%d still_own=%d", worker, len(wanted), renewed)
+        return bool(renewed == len(wanted))
+
+    def record_outcomes(
+        self,
+        outcomes: Sequence[DeliveryOutcome],
+        *,
+        worker: str | None = None,
+        now: datetime | None = None,
+        window: DigestWindowClose | None = None,
+    ) -> int:
         """Store the outcome of claimed deliveries and release their lease; returns the rows updated.
 
-        A row another worker already finished (status no longer pending) is left alone.
+        With ``worker`` (what a sender passes) the writes are fenced: a row is written only while it is still that
+        worker's claim (``claimed_by = worker AND claimed_until > now()``), so a worker that stalled past its lease
+        writes nothing over the worker that took the row over. Without it (tools, tests), any row still pending.
+        ``window``: the digest these rows went out in, recorded in the same transaction (``open_digest_window``).
         """
         updated = 0
+        clock = lease_clock(self._dialect, now or now_utc())
         with self._write("record delivery outcomes") as conn:
             for outcome in outcomes:
+                fence = _own(worker, clock) if worker is not None else (_deliveries.c.status == "pending",)
                 updated += conn.execute(
                     _deliveries.update()
-                    .where(_deliveries.c.id == outcome.id, _deliveries.c.status == "pending")
+                    .where(_deliveries.c.id == outcome.id, *fence)
                     .values(
                         status=outcome.status,
                         attempts=outcome.attempts,
@@ -156,6 +237,14 @@ class DeliveryStore(StoreBase):
                         claimed_by=None,
                     )
                 ).rowcount
+            if window is not None and worker is not None:
+                close_window(conn, window, worker, clock, updated)
+        if worker is not None and updated != len(outcomes):
+            _log.warning(
+                "delivery outcomes refused worker=%s refused=%d (the lease ran out: another worker has them)",
+                worker,
+                len(outcomes) - updated,
+            )
         return updated
 
     def release_deliveries(self, ids: Sequence[int], worker: str) -> None:
@@ -171,12 +260,13 @@ class DeliveryStore(StoreBase):
 
     def list_claimants(self, now: datetime) -> list[str]:
         """The workers holding a live lease on some delivery at ``now``."""
+        clock = lease_clock(self._dialect, now)
         with self._read("list delivery claimants") as conn:
             return sorted(
                 conn.execute(
                     select(_deliveries.c.claimed_by)
                     .distinct()
-                    .where(_deliveries.c.claimed_by.is_not(None), _deliveries.c.claimed_until >= now)
+                    .where(_deliveries.c.claimed_by.is_not(None), _deliveries.c.claimed_until >= clock)
                 ).scalars()
             )
 
@@ -248,12 +338,22 @@ class DeliveryStore(StoreBase):
         return [_delivery_record(row._mapping) for row in conn.execute(query.order_by(order).limit(limit))]
 
 
-def _claimable(now: datetime, mode: str) -> tuple[Any, ...]:
+def _claimable(now: datetime, mode: str, clock: Any) -> tuple[Any, ...]:
+    """Pending, of ``mode``, due at ``now`` (the schedule is the senders' clock) and with no live lease (``clock``)."""
     return (
         _deliveries.c.status == "pending",
         _deliveries.c.mode == mode,
         or_(_deliveries.c.next_attempt_at.is_(None), _deliveries.c.next_attempt_at <= now),
-        or_(_deliveries.c.claimed_until.is_(None), _deliveries.c.claimed_until < now),
+        or_(_deliveries.c.claimed_until.is_(None), _deliveries.c.claimed_until < clock),
+    )
+
+
+def _own(worker: str, clock: Any) -> tuple[Any, ...]:
+    """The fence: the row is still pending and ``worker``'s live claim."""
+    return (
+        _deliveries.c.status == "pending",
+        _deliveries.c.claimed_by == worker,
+        _deliveries.c.claimed_until > clock,
     )
 
 

@@ -21,6 +21,7 @@ from monitor.clock import as_utc
 __all__ = [
     "Article",
     "Delivery",
+    "DigestWindow",
     "Entry",
     "Feed",
     "Feedback",
@@ -179,6 +180,26 @@ class Delivery(SQLModel, table=True):
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     claimed_by: str | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DigestWindow(SQLModel, table=True):
+    """One digest of one channel: the window (when its rows were due) and who sends it; "sent" is final.
+
+    Written in the transaction that records the digest's deliveries, so a worker taking over never sends a window
+    again: rows that reach a sent window late go into the channel's next one.
+    """
+
+    __tablename__ = "digest_windows"
+    __table_args__ = (UniqueConstraint("channel", "window_at", name="uq_digest_windows_channel_window_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    window_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = "sending"  # "sending" | "sent" | "failed" (its rows wait for a retry, under a new window)
+    claimed_by: str | None = None
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)  # on the database's clock
+    deliveries: int = 0
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 

@@ -19,7 +19,17 @@ from monitor.store.schema import alembic_config, current_revision, head_revision
 from monitor.store.search import is_search_object
 from monitor.store.tables import metadata
 
-TABLES = {"feeds", "entries", "stories", "story_keys", "articles", "matches", "deliveries", "feedback"}
+TABLES = {
+    "feeds",
+    "entries",
+    "stories",
+    "story_keys",
+    "articles",
+    "matches",
+    "deliveries",
+    "feedback",
+    "digest_windows",
+}
 
 
 def _revision(url: str) -> str | None:

@@ -467,6 +467,11 @@ CALLS.update(  # the health and outbox views of store/health.py
         "get_delivery": lambda s: s.get_delivery(1),
         "requeue_delivery": lambda s: s.requeue_delivery(1, NOW),
         "store_counts": lambda s: s.store_counts(),
+        # issue 17: fenced leases and digest windows
+        "renew_deliveries": lambda s: s.renew_deliveries([1], "w", 60, NOW),
+        "open_digest_window": lambda s: s.open_digest_window("c", NOW, worker="w", lease=60, now=NOW),
+        "renew_digest_window": lambda s: s.renew_digest_window("c", NOW, "w", 60, NOW),
+        "list_digest_windows": lambda s: s.list_digest_windows(),
     }
 )
 CALLS["prune_articles"] = lambda s: s.prune_articles(NOW)  # retention (store/retention.py)
@@ -500,7 +505,17 @@ def test_broken_database_raises_store_error(tmp_path: Path, name: str) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     with Store.open(url, busy_timeout=0.1) as db:
         with db._write("break") as conn:  # a schema gone wrong under a running process
-            for table in ("feedback", "deliveries", "matches", "story_keys", "articles", "entries", "stories", "feeds"):
+            for table in (
+                "digest_windows",
+                "feedback",
+                "deliveries",
+                "matches",
+                "story_keys",
+                "articles",
+                "entries",
+                "stories",
+                "feeds",
+            ):
                 conn.exec_driver_sql(f"DROP TABLE {table}")
         with pytest.raises(StoreError) as caught:
             CALLS[name](db)

@@ -3,7 +3,10 @@
 ``chat_server`` yields a ``ChatServer``: ``url(path)`` gives ``json://127.0.0.1:PORT/path``, ``posts`` the decoded
 JSON bodies received (with their path), ``status`` the HTTP status to answer (set 500 to simulate a broken
 receiver), ``refuse`` (a function of a post giving the status to answer it with, or None) a receiver that refuses
-particular messages, and ``delay`` seconds to wait before answering (a slow receiver). Import with
+particular messages, and ``delay`` seconds to wait before answering (a slow receiver). ``hold`` (a function of a
+post giving True to hold it) keeps a request unanswered, listed in ``held``, until ``release`` is set; it then
+answers ``held_status``, and a 2xx answer records the post (the server took it, even if its sender died meanwhile),
+any other answer records nothing: a sender killed or stopped mid-send, seen from the receiver. Import with
 ``from tests.support.chat import chat_server``.
 """
 
@@ -29,6 +32,10 @@ class ChatServer:
         self.status = 200
         self.delay = 0.0
         self.refuse: Callable[[dict[str, Any]], int | None] | None = None
+        self.hold: Callable[[dict[str, Any]], bool] | None = None
+        self.held: list[dict[str, Any]] = []
+        self.release = threading.Event()
+        self.held_status = 200
         self.lock = threading.Lock()
         owner = self
 
@@ -42,7 +49,19 @@ class ChatServer:
                     data = json.loads(body)
                 except ValueError:
                     data = {"raw": body.decode("utf-8", "replace")}
-                refused = owner.refuse({"path": self.path, **data}) if owner.refuse else None
+                post = {"path": self.path, **data}
+                if owner.hold is not None and owner.hold(post):
+                    with owner.lock:
+                        owner.held.append(post)
+                    owner.release.wait()
+                    if 200 <= owner.held_status < 300:
+                        with owner.lock:
+                            owner.posts.append(post)
+                    self.send_response(owner.held_status)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
+                refused = owner.refuse(post) if owner.refuse else None
                 if not refused:
                     with owner.lock:
                         owner.posts.append({"path": self.path, **data})
@@ -69,6 +88,7 @@ class ChatServer:
         self._thread.start()
 
     def stop(self) -> None:
+        self.release.set()
         self._server.shutdown()
         self._server.server_close()
 

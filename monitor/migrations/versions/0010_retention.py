@@ -5,7 +5,7 @@ each batch walks ``articles`` by ``fetched_at``, the keys of a story left withou
 ``story_id`` (the primary key of ``story_keys`` starts with ``key``), and such stories by ``created_at``.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-06 03:30:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 __all__ = ["branch_labels", "depends_on", "down_revision", "downgrade", "revision", "upgrade"]
 
 revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0008"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
