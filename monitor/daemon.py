@@ -306,11 +306,14 @@ class Daemon:
             await claims.off_loop(claims.release, ctx.store, cancelled)  # the other workers may take them at once
 
     async def _retain(self) -> None:
-        """``[store] keep_articles``: prune old unmatched articles in small batches, off the loop. On PostgreSQL only
-        one worker may run it (the leader): the gate belongs around the ``run_retention`` call below."""
+        """``[store] keep_articles``: prune old unmatched articles in small batches, off the loop, in the one worker
+        that holds the jobs' lock (``monitor.leader``; every worker schedules it hourly, so a dead leader's next
+        run is at most an hour late: retention is not urgent)."""
         if self._stop.is_set():
             return
         try:
+            if not await asyncio.to_thread(self.jobs_leader().holds):
+                return
             await asyncio.to_thread(run_retention, self.store, self.settings, self._clock(), self._stop.is_set)
         except MonitorError as e:  # the database is down or a batch failed: the rest waits for the next run
             _log.error("retention stopped error=%r", str(e))
