@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from sqlalchemy import create_engine, text
 from monitor.leader import JOBS_LOCK_SPACE
 from tests.daemon.test_daemon import wait_for
 from tests.support.chat import ChatServer
-from tests.support.dbfixtures import TEST_DATABASE_URL, pg_schema_url
+from tests.support.dbfixtures import TEST_DATABASE_URL, pg_schema
 from tests.support.newssite import NewsSite
 
 pytestmark = [
@@ -43,16 +42,8 @@ LEASE = TIMEOUT + 5.0  # the lease the workers use ([notify] lease = "5s" is rai
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A schema of its own on the test PostgreSQL."""
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield pg_schema_url(TEST_DATABASE_URL, schema)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    with pg_schema() as url:
+        yield url
 
 
 @dataclass

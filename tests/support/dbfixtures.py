@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from monitor.store import Store
 
-__all__ = ["BACKENDS", "TEST_DATABASE_URL", "pg_schema_url"]
+__all__ = ["BACKENDS", "TEST_DATABASE_URL", "pg_schema", "pg_schema_url"]
 
 # Read at import: the autouse fixture of conftest.py clears MONITOR_* before each test.
 TEST_DATABASE_URL = os.environ.get("MONITOR_TEST_DATABASE_URL", "")
@@ -35,12 +36,9 @@ def pg_schema_url(base: str, schema: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty database (not yet migrated)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'monitor.db'}"
-        return
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """The URL of an empty schema of its own on the test PostgreSQL while the block runs, dropped afterwards."""
     schema = f"test_{uuid.uuid4().hex[:16]}"
     admin = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -51,6 +49,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     finally:
         admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database (not yet migrated)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'monitor.db'}"
+        return
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture

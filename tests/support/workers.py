@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support.dbfixtures import TEST_DATABASE_URL, pg_schema_url
+from tests.support.dbfixtures import TEST_DATABASE_URL, pg_schema
 
 __all__ = ["FeedFarm", "Hit", "Workers", "pg_url", "rows"]
 
@@ -126,16 +125,8 @@ def pg_url() -> Iterator[str]:
     """An empty schema of this test's own on the test PostgreSQL (not migrated); skipped without one."""
     if not TEST_DATABASE_URL:
         pytest.skip("several workers share a PostgreSQL: set MONITOR_TEST_DATABASE_URL")
-    schema = f"test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        yield pg_schema_url(TEST_DATABASE_URL, schema)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    with pg_schema() as url:
+        yield url
 
 
 def rows(db_url: str, query: str, **params: object) -> list[tuple[object, ...]]:
