@@ -129,8 +129,7 @@ def due_feeds(ctx: Context, now: datetime, limit: int | None = None, busy: Colle
 
 @dataclass
 class _Tally:
-    """What one poll counts on its feed (SSRF refusals of the feed URL or article links, entries that failed), and
-    its share of the fetcher: the pages it may fetch and extract at once (``pages_per_feed``)."""
+    """What one poll counts on its feed (SSRF refusals, failed entries) and its pages at once (``pages_per_feed``)."""
 
     pages: asyncio.Semaphore
     blocked: list[str] = field(default_factory=list)

@@ -37,7 +37,7 @@ from monitor.store.records import (
 from monitor.store.statements import statements
 from monitor.store.tables import Article, Delivery, Entry, Match, Story, StoryKey, metadata
 
-__all__ = ["ArticleStore", "DeliveryPlan", "MIN_HASH_WORDS", "story_lock_keys", "storage_key"]
+__all__ = ["ArticleStore", "DeliveryPlan", "MIN_HASH_WORDS", "storage_key", "story_lock_keys"]
 
 _log = logging.getLogger(__name__)
 

@@ -21,9 +21,10 @@ __all__ = ["NewsSite"]
 
 
 class NewsSite:
-    """A threaded HTTP server on 127.0.0.1 serving feeds and article pages from memory."""
+    """A threaded HTTP server on a loopback address (127.0.0.1 unless given) serving feeds and article pages from
+    memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.feeds: dict[str, list[DemoArticle]] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.broken: set[str] = set()  # paths that answer 500
@@ -32,9 +33,9 @@ class NewsSite:
         self.raw: dict[str, str | bytes] = {}  # path -> a body served as is (hand-written feeds, hostile bytes)
         self.content_types: dict[str, str] = {}  # path -> its Content-Type header, when not the default
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer((host, 0), self._handler())
         self._server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.base = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
