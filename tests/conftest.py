@@ -181,8 +181,10 @@ from tests.support.smtp import smtp_server  # noqa: E402, F401
 from tests.support.webapp import (  # noqa: E402, F401
     browser_page,
     chromium_browser,
+    client,
     live_server,
     live_server_factory,
+    locked,
     web_deployment,
     web_monitor,
 )

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 
 import monitor
 from monitor.api import Monitor
@@ -37,15 +38,19 @@ from tests.support.chat import ChatServer
 from tests.support.newssite import NewsSite
 
 __all__ = [
+    "BEARER",
     "CHROMIUM",
     "HOSTILE_TITLE",
     "PAGER_PASSWORD",
+    "TOKEN",
     "LiveServer",
     "WebDeployment",
     "browser_page",
     "chromium_browser",
+    "client",
     "live_server",
     "live_server_factory",
+    "locked",
     "web_deployment",
     "web_monitor",
     "with_token",
@@ -54,6 +59,8 @@ __all__ = [
 CHROMIUM = Path("/usr/bin/chromium")
 HOSTILE_TITLE = "<img src=x onerror=alert(1)>"
 PAGER_PASSWORD = "s3cret-pager-password"
+TOKEN = "web-t0ken"  # the ``[web] token`` of ``locked`` (and of tests that set one with ``with_token``)
+BEARER = {"authorization": f"Bearer {TOKEN}"}
 _CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -162,6 +169,20 @@ def web_monitor(web_deployment: WebDeployment, tmp_path: Path) -> Iterator[Monit
     shutil.copytree(web_deployment.root, root)
     with monitor.open(root / "config.toml") as m:
         yield m
+
+
+@pytest.fixture
+def client(web_monitor: Monitor) -> Iterator[TestClient]:
+    """The app without a token (read-only)."""
+    with TestClient(create_app(web_monitor), follow_redirects=False) as c:
+        yield c
+
+
+@pytest.fixture
+def locked(web_monitor: Monitor) -> Iterator[TestClient]:
+    """The app with ``[web] token = TOKEN``."""
+    with TestClient(create_app(with_token(web_monitor, TOKEN)), follow_redirects=False) as c:
+        yield c
 
 
 def with_token(base: Monitor, token: str) -> Monitor:

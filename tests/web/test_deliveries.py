@@ -15,25 +15,10 @@ from typer.testing import CliRunner
 from monitor.api import Monitor
 from monitor.cli import app as cli
 from monitor.store import DeliveryOutcome
-from monitor.web import create_app
 from tests.support.chat import ChatServer
-from tests.support.webapp import PAGER_PASSWORD, LiveServer, WebDeployment, with_token
+from tests.support.webapp import BEARER, PAGER_PASSWORD, TOKEN, LiveServer, WebDeployment
 
-TOKEN = "deliveries-t0ken"
-BEARER = {"authorization": f"Bearer {TOKEN}"}
 HTML = {"accept": "text/html"}
-
-
-@pytest.fixture
-def client(web_monitor: Monitor) -> Iterator[TestClient]:
-    with TestClient(create_app(web_monitor), follow_redirects=False) as c:
-        yield c
-
-
-@pytest.fixture
-def locked(web_monitor: Monitor) -> Iterator[TestClient]:
-    with TestClient(create_app(with_token(web_monitor, TOKEN)), follow_redirects=False) as c:
-        yield c
 
 
 @pytest.fixture

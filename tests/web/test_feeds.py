@@ -6,10 +6,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 from typer.testing import CliRunner
@@ -20,23 +19,9 @@ from monitor.cli import app as cli
 from monitor.store import NewArticle
 from monitor.web import create_app
 from monitor.web.auth import SESSION_COOKIE
-from tests.support.webapp import LiveServer, WebDeployment, with_token
+from tests.support.webapp import BEARER, TOKEN, LiveServer, WebDeployment
 
-TOKEN = "feeds-t0ken"
-BEARER = {"authorization": f"Bearer {TOKEN}"}
 HTML = {"accept": "text/html"}
-
-
-@pytest.fixture
-def client(web_monitor: Monitor) -> Iterator[TestClient]:
-    with TestClient(create_app(web_monitor), follow_redirects=False) as c:
-        yield c
-
-
-@pytest.fixture
-def locked(web_monitor: Monitor) -> Iterator[TestClient]:
-    with TestClient(create_app(with_token(web_monitor, TOKEN)), follow_redirects=False) as c:
-        yield c
 
 
 def test_api_items_are_the_lines_of_feeds_list_json(client: TestClient, web_monitor: Monitor) -> None:
