@@ -212,8 +212,9 @@ async def _renew(
         ids = set(held()) - _RECORDING
         try:  # in a thread of its own, not the store writer's queue: a long batch must not delay a renewal
             kept = await off_loop(functools.partial(store.renew_feed_claims, lease=lease, worker=WORKER), ids)
-        except MonitorError as e:  # the database is away: the claims hold until their lease ends, try again
-            _log.warning("feed claims not renewed feeds=%d error=%r", len(ids), str(e))
+        except Exception as e:  # the database is away (or a bug): the claims hold until their lease ends; try again,
+            # as a renewal loop that died would let every later poll's claim lapse unseen
+            _log.warning("feed claims not renewed feeds=%d error=%s: %s", len(ids), type(e).__name__, e)
             continue
         if gone := (ids - kept) & (set(held()) - _RECORDING):  # a poll that ended its claim meanwhile is done
             _log.warning(
