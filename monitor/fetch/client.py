@@ -112,8 +112,10 @@ class Fetcher:
         resolver: Resolver | None = None,
     ) -> None:
         self._settings = settings
-        # Two lanes (feeds, pages), each with ``concurrency`` slots: the pool must hold both.
-        limits = httpx.Limits(max_connections=2 * settings.concurrency, max_keepalive_connections=settings.concurrency)
+        # Two lanes (feeds, pages), each with ``concurrency`` slots: the pool must hold both. Every open connection
+        # may stay idle (for its keep-alive expiry): a cycle's polls come back to a host after the others' turns.
+        connections = 2 * settings.concurrency
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         if transport is not None:
             self._strict = self._open = self._client(transport)
         else:

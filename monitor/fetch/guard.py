@@ -1,9 +1,9 @@
 """The SSRF guard: which addresses a request may reach, checked on the resolved IP at connect time.
 
 Inputs: a host name (or IP literal in any spelling) and port. Outputs: the vetted IP addresses to connect to, or
-``AddressBlocked`` with a readable reason. ``GuardedTransport`` is an httpx transport whose network backend
-resolves the name itself, vets every address and connects to the vetted IP, so DNS rebinding between the check
-and the connection is impossible. The Host header and TLS SNI stay the name (httpcore takes them from the URL).
+``AddressBlocked`` with a readable reason. ``GuardedTransport`` is the fetcher's httpx transport: it resolves the
+name itself, vets every address and connects to the vetted IP, so DNS rebinding between the check and the
+connection is impossible. The Host header and TLS SNI stay the name (taken from the URL).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import ipaddress
 import socket
 import ssl
 import threading
-from collections.abc import Iterable
 from typing import Protocol
 
-import httpcore
 import httpx
+
+from monitor.fetch.wire import WireTransport
 
 __all__ = [
     "AddressBlocked",
@@ -194,61 +194,19 @@ async def vet_host(host: str, port: int, resolver: Resolver, *, allow_private: b
         try:
             addresses = await resolver.resolve(host, port)
         except (OSError, UnicodeError) as e:  # UnicodeError: the IDNA codec refuses over-long labels
-            raise httpcore.ConnectError(f"cannot resolve {host}: {e}") from e
+            raise httpx.ConnectError(f"cannot resolve {host}: {e}") from e
         if not addresses:
-            raise httpcore.ConnectError(f"cannot resolve {host}: no addresses")
+            raise httpx.ConnectError(f"cannot resolve {host}: no addresses")
     for address in addresses:
         try:
             ip = ipaddress.ip_address(address.split("%")[0])
         except ValueError as e:
-            raise httpcore.ConnectError(f"cannot resolve {host}: not an address in the answer") from e
+            raise httpx.ConnectError(f"cannot resolve {host}: not an address in the answer") from e
         reason = blocked_reason(ip, allow_private=allow_private)
         if reason is not None:
             verb = "is" if literal is not None else "resolves to"
             raise AddressBlocked(f"{host} {verb} {reason}", private=blocked_reason(ip, allow_private=True) is None)
     return addresses
-
-
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """A network backend that vets the resolved addresses and connects to the vetted IP only."""
-
-    def __init__(self, resolver: Resolver, *, allow_private: bool) -> None:
-        self._inner = httpcore.AnyIOBackend()
-        self._resolver = resolver
-        self._allow_private = allow_private
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                addresses = await vet_host(host, port, self._resolver, allow_private=self._allow_private)
-        except TimeoutError as e:
-            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from e
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as e:  # try the next vetted address, as a resolver-using client would
-                last = e
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise AddressBlocked("unix sockets are never fetched")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
 
 
 class _Trust:
@@ -275,8 +233,8 @@ def _trust() -> _Trust:
     return _Trust()
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport with the guarded network backend underneath; proxies are never used."""
+class GuardedTransport(WireTransport):
+    """The fetcher's transport (``monitor.fetch.wire``) connecting only to vetted addresses; never via a proxy."""
 
     def __init__(
         self,
@@ -287,16 +245,12 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._trust = None if ssl_context is not None else _trust()
-        ssl_context = ssl_context or _trust().context
-        super().__init__(verify=ssl_context, trust_env=False, limits=limits)
-        # httpx has no public hook for a network backend; swap the pool it built for one that uses ours.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_GuardedBackend(resolver, allow_private=allow_private),
-        )
+        super().__init__(limits=limits, ssl_context=ssl_context or _trust().context)
+        self._resolver = resolver
+        self._allow_private = allow_private
+
+    async def addresses(self, host: str, port: int) -> list[str]:
+        return await vet_host(host, port, self._resolver, allow_private=self._allow_private)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._trust is not None and not self._trust.loaded and request.url.scheme == "https":
