@@ -32,6 +32,7 @@ __all__ = [
     "later",
     "offline",
     "offline_state",
+    "opened_feeds",
     "pages_per_feed",
     "parallel_polls",
     "select_feeds",
@@ -112,6 +113,13 @@ def parallel_polls(settings: Settings) -> int:
     """How many feeds are polled at once: enough to keep the fetcher's connections busy, few enough that a poll
     does not spend its time budget queueing behind hundreds of others for a connection."""
     return max(4, settings.fetch.concurrency)
+
+
+def opened_feeds(settings: Settings) -> frozenset[tuple[str, str]]:
+    """(feed name, ``"allow_private"`` or ``"allow_private_links"``) for each ``[[feeds]]`` entry that sets it: read
+    at every poll, so looked up rather than searched for among the feeds (a scan per poll is quadratic in them)."""
+    keys = ("allow_private", "allow_private_links")
+    return frozenset((feed.name, key) for feed in settings.feeds for key in keys if getattr(feed, key))
 
 
 def pages_per_feed(settings: Settings) -> int:

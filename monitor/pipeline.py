@@ -34,6 +34,7 @@ from monitor.feedstate import (
     failed_state,
     follow_permanent,
     later,
+    opened_feeds,
     pages_per_feed,
     parallel_polls,
     select_feeds,
@@ -90,6 +91,10 @@ class Context:
     extractor: ExtractorPool | None = None
     clock: Callable[[], datetime] = now_utc
     writer: StoreWriter | None = None  # None: each store write is its own transaction (in the store thread)
+    opened: frozenset[tuple[str, str]] = field(init=False)  # (feed name, "allow_private[_links]") set in config
+
+    def __post_init__(self) -> None:
+        self.opened = opened_feeds(self.settings)
 
 
 async def poll_due(
@@ -180,11 +185,6 @@ async def poll_feed(feed: FeedRecord, ctx: Context) -> FeedResult:
     return FeedResult(result.feed, result.status, result.new, result.matched, result.error, seconds)
 
 
-def _opens(feed: FeedRecord, ctx: Context, key: Literal["allow_private", "allow_private_links"]) -> bool:
-    """Whether the feed's ``[[feeds]]`` entry opens private addresses (CLI-added feeds have none: never)."""
-    return any(getattr(f, key) for f in ctx.settings.feeds if f.name == feed.name)
-
-
 def _interval(feed: FeedRecord, ctx: Context) -> float:
     return float(feed.interval or ctx.settings.scheduler.poll_interval)
 
@@ -199,7 +199,7 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) ->
             feed.url,
             etag=feed.etag,
             last_modified=feed.last_modified,
-            allow_private=_opens(feed, ctx, "allow_private"),
+            allow_private=(feed.name, "allow_private") in ctx.opened,
             lane="feed",
         )
     url, redirect_pending = follow_permanent(feed, response.permanent_url)
@@ -361,7 +361,7 @@ async def _article_text(
 
 async def _fetch_page(feed: FeedRecord, url: str, ctx: Context, blocked: list[str]) -> FetchResult | None:
     try:
-        return await ctx.fetcher.fetch(url, allow_private=_opens(feed, ctx, "allow_private_links"))
+        return await ctx.fetcher.fetch(url, allow_private=(feed.name, "allow_private_links") in ctx.opened)
     except BlockedAddressError as e:
         blocked.append(url)
         _log.warning("page refused feed=%s url=%s reason=%r", feed.name, url, e.reason or str(e))

@@ -44,8 +44,7 @@ from monitor.fetch.guard import (
     GuardedTransport,
     Resolver,
     SystemResolver,
-    blocked_reason,
-    literal_ip,
+    literal_refusal,
 )
 
 if TYPE_CHECKING:
@@ -201,13 +200,14 @@ class Fetcher:
         budget = s.timeout  # the total limit covers time on the wire across all hops, not queueing for a host
         current = url
         for hops in range(s.max_redirects + 1):
-            target = self._vet_url(current, previous=url if hops else None, allow_private=allow_private)
+            parsed = self._vet_url(current, previous=url if hops else None, allow_private=allow_private)
+            target = str(parsed)
             if target in seen:
                 raise TooManyRedirectsError(f"redirect loop at {safe_url(target)}", url=url)
             seen.add(target)
             started = time.monotonic()
             client = self._open if allow_private else self._strict
-            hop = await self._hop(client, target, headers, budget, original=url, lane=lane)
+            hop = await self._hop(client, parsed, headers, budget, original=url, lane=lane)
             budget -= time.monotonic() - started
             if hop.result is not None:
                 if hops == 0 or not permanent:
@@ -229,8 +229,9 @@ class Fetcher:
             current = next_url
         raise TooManyRedirectsError(f"more than {s.max_redirects} redirects", url=url)
 
-    def _vet_url(self, url: str, *, previous: str | None, allow_private: bool) -> str:
-        """Scheme and IP-literal checks before any connection; returns the URL as httpx will send it."""
+    def _vet_url(self, url: str, *, previous: str | None, allow_private: bool) -> httpx.URL:
+        """Scheme and IP-literal checks before any connection; returns the URL as httpx will send it (parsed once:
+        the request is made from it)."""
         if len(url) > MAX_URL:
             raise FetchError(f"invalid URL: {len(url):,} characters (at most {MAX_URL:,})", url=url)
         try:
@@ -247,13 +248,10 @@ class Fetcher:
             raise FetchError(f"invalid URL: no host in {safe_url(url)}", url=url)
         # Checked on the raw host before httpx parses it: odd spellings (0177.0.0.1) must be refused, not just
         # rejected as invalid. Also vetted at connect time; this covers custom transports too.
-        literal = literal_ip(host)
-        if literal is not None:
-            why = blocked_reason(literal, allow_private=allow_private)
-            if why is not None:
-                reason = why  # "loopback address 127.0.0.1": the address is named once
-                hint = _PRIVATE_HINT if blocked_reason(literal, allow_private=True) is None else ""
-                raise BlockedAddressError(f"blocked: {reason}{hint}", url=url, reason=reason)
+        refused = literal_refusal(host, allow_private=allow_private)
+        if refused is not None:
+            reason, opened = refused  # "loopback address 127.0.0.1": the address is named once
+            raise BlockedAddressError(f"blocked: {reason}{_PRIVATE_HINT if opened else ''}", url=url, reason=reason)
         try:
             target = httpx.URL(url).copy_with(fragment=None)
         except (httpx.InvalidURL, TypeError, ValueError) as e:
@@ -264,7 +262,7 @@ class Fetcher:
             raise FetchError(
                 f"invalid URL: host {url_host(target)!r} is not valid IDNA: {clip(str(e), 60)}", url=url
             ) from e
-        return str(target)
+        return target
 
     def _check_downgrade(self, current: str, next_url: str, original: str) -> None:
         if (
@@ -277,14 +275,14 @@ class Fetcher:
     async def _hop(
         self,
         client: httpx.AsyncClient,
-        url: str,
+        url: httpx.URL,
         headers: dict[str, str],
         budget: float,
         *,
         original: str,
         lane: Lane,
     ) -> _Hop:
-        gate = self._gates.get(httpx.URL(url).host, lane)
+        gate = self._gates.get(url.host, lane)
         gate.users += 1
         try:
             # Host slot (and delay) first, global slot second: fetches queued behind a busy host hold no global
@@ -297,7 +295,7 @@ class Fetcher:
             gate.users -= 1
 
     async def _timed_exchange(
-        self, client: httpx.AsyncClient, url: str, headers: dict[str, str], budget: float, *, original: str
+        self, client: httpx.AsyncClient, url: httpx.URL, headers: dict[str, str], budget: float, *, original: str
     ) -> _Hop:
         """One exchange under the remaining total budget, with httpx's errors mapped to FetchError."""
         try:
@@ -318,8 +316,11 @@ class Fetcher:
                 f"{type(e).__name__} fetching {safe_url(url)}: {clip(str(e)) or 'connection failed'}", url=original
             ) from e
 
-    async def _exchange(self, client: httpx.AsyncClient, url: str, headers: dict[str, str], *, original: str) -> _Hop:
-        async with client.stream("GET", url, headers=headers) as response:
+    async def _exchange(
+        self, client: httpx.AsyncClient, parsed: httpx.URL, headers: dict[str, str], *, original: str
+    ) -> _Hop:
+        url = str(parsed)
+        async with client.stream("GET", parsed, headers=headers) as response:
             status = response.status_code
             if status in _REDIRECTS and "location" in response.headers:
                 return _Hop(location=response.headers["location"], status=status)
@@ -327,7 +328,8 @@ class Fetcher:
                 k.lower(): v[:MAX_HEADER] for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS
             }
             if status == 304:
-                _log.debug("fetch not modified url=%s", safe_url(url))
+                if _log.isEnabledFor(logging.DEBUG):  # safe_url parses the URL: not for a log line nobody sees
+                    _log.debug("fetch not modified url=%s", safe_url(url))
                 return _Hop(result=self._result(original, url, status, result_headers, b"", not_modified=True))
             if not 200 <= status < 300:
                 retry_after = parse_retry_after(response.headers.get("retry-after"))

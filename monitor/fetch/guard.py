@@ -27,6 +27,7 @@ __all__ = [
     "SystemResolver",
     "blocked_reason",
     "literal_ip",
+    "literal_refusal",
     "vet_host",
 ]
 
@@ -106,6 +107,9 @@ class SystemResolver:
         return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+_LITERAL_CHARS = frozenset("0123456789abcdefxABCDEFX.")  # what an IPv4 literal is written with, in any spelling
+
+
 def literal_ip(host: str) -> _IP | None:
     """The IP a host string denotes by itself, in any spelling a C resolver accepts, else None.
 
@@ -113,11 +117,13 @@ def literal_ip(host: str) -> _IP | None:
     system resolver would: checking them here means no resolver can be talked past them.
     """
     host = host.strip("[]")
+    if ":" not in host and not _LITERAL_CHARS.issuperset(host):  # a name (IPv6 has colons): spare the parses
+        return None
     try:
         return ipaddress.ip_address(host)
     except ValueError:
         pass
-    if host and all(c in "0123456789abcdefxABCDEFX." for c in host):
+    if host:
         try:
             return ipaddress.IPv4Address(socket.inet_aton(host))
         except OSError:
@@ -180,6 +186,22 @@ def blocked_reason(ip: _IP, *, allow_private: bool) -> str | None:
     if category is None or (allow_private and category in _OPENED_BY_ALLOW_PRIVATE):
         return None
     return f"{category} address {ip}"
+
+
+def literal_refusal(host: str, *, allow_private: bool) -> tuple[str, bool] | None:
+    """(why, whether ``allow_private`` opens it) when ``host`` is an IP literal this policy refuses; None for a
+    name or an allowed address. Checked before every request: the answers for literals are kept (few hosts)."""
+    bare = host.strip("[]")
+    return None if ":" not in bare and not _LITERAL_CHARS.issuperset(bare) else _literal_refusal(host, allow_private)
+
+
+@functools.lru_cache(maxsize=256)
+def _literal_refusal(host: str, allow_private: bool) -> tuple[str, bool] | None:
+    literal = literal_ip(host)
+    if literal is None:
+        return None
+    why = blocked_reason(literal, allow_private=allow_private)
+    return None if why is None else (why, blocked_reason(literal, allow_private=True) is None)
 
 
 async def vet_host(host: str, port: int, resolver: Resolver, *, allow_private: bool) -> list[str]:

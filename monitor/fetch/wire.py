@@ -24,7 +24,7 @@ import httpx
 
 __all__ = ["WireTransport"]
 
-MAX_HEAD = 100 * 1024  # bytes of a response head at most (httpcore's bound, so hostile servers meet the same limit)
+_MAX_HEAD = 100 * 1024  # bytes of a response head at most (httpcore's bound, so hostile servers meet the same limit)
 _HIGH_WATER = 256 * 1024  # bytes buffered unread before the socket stops being read
 _Origin = tuple[bytes, bytes, int]  # scheme, host, port
 
@@ -117,7 +117,7 @@ class _Connection:
         self.origin = origin
         self.transport = transport
         self.reader = reader
-        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
         self.expires = 0.0
         self._answered = False  # a byte of this request's response has arrived
 
@@ -314,6 +314,9 @@ class WireTransport(httpx.AsyncBaseTransport):
         tls = self._ssl if scheme == b"https" else None
         loop = asyncio.get_running_loop()
         last: OSError | None = None
+        # A turn for the loop first: connects refused at once (a vetted name's private address) must neither hold
+        # it for a feed's thousands of links nor pile up their cancelled timers until it next runs.
+        await asyncio.sleep(0)
         try:
             async with asyncio.timeout(timeout):
                 for address in await self.addresses(host, port):

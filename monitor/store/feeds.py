@@ -6,32 +6,21 @@ Outputs: ``FeedRecord`` values (with each feed's article count).
 
 from __future__ import annotations
 
-import functools
 import logging
 import urllib.parse
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    Connection,
-    DateTime,
-    Table,
-    bindparam,
-    func,
-    literal,
-    nulls_first,
-    or_,
-    select,
-    text,
-    type_coerce,
-)
+from sqlalchemy import Connection, Table, func, literal, nulls_first, or_, select, text
 from sqlalchemy.dialects import postgresql
 
 from monitor.clock import MIN_TIME, now_utc
 from monitor.errors import FeedExistsError
 from monitor.store.base import StoreBase
 from monitor.store.records import FeedRecord, FeedState
+from monitor.store.statements import STATE_FIELDS, statements
+from monitor.store.statements import db_now as _db_now  # the database clock of leases (PostgreSQL)
 from monitor.store.tables import Article, Feed, Worker, metadata
 
 if TYPE_CHECKING:
@@ -43,7 +32,6 @@ _log = logging.getLogger(__name__)
 _feeds: Table = metadata.tables[Feed.__tablename__]
 _articles: Table = metadata.tables[Article.__tablename__]
 _workers: Table = metadata.tables[Worker.__tablename__]
-_STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
 # The advisory lock that makes feed claims take turns (PostgreSQL): one per schema, so deployments (or tests)
 # sharing a database in schemas of their own never wait for each other.
 _CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('monitor feed claims'), hashtext(current_schema()))")
@@ -246,13 +234,13 @@ class FeedStore(StoreBase):
         the write was refused because ``worker`` no longer holds a live claim on it (fencing: a worker that
         stalled past its lease writes nothing over the poll of the worker that took the feed). The write ends
         the claim. Without ``worker`` (offline settling, tests) it applies unconditionally."""
-        values: dict[str, Any] = {f"s_{name}": getattr(state, name) for name in _STATE_FIELDS}
+        values: dict[str, Any] = {f"s_{name}": getattr(state, name) for name in STATE_FIELDS}
         values["w_id"] = feed_id
-        fenced = worker is not None and self.dialect == "postgresql"
-        if fenced:
-            values["w_worker"] = worker
+        statement = statements(self.dialect).feed_state  # built once: per call it cost more than the database
+        if worker is not None and self.dialect == "postgresql":
+            statement, values["w_worker"] = statements(self.dialect).fenced_feed_state, worker
         with self._write("update feed state") as conn:
-            count = conn.execute(_state_update(fenced), values).rowcount
+            count = conn.execute(statement, values).rowcount
         return bool(count)
 
     def release_feeds(self, feed_ids: Collection[int], worker: str) -> None:
@@ -361,26 +349,6 @@ def _url_owners(conn: Connection) -> dict[str, str]:
 
 def _due(now: datetime) -> tuple[Any, ...]:
     return (_feeds.c.enabled.is_(True), or_(_feeds.c.next_poll.is_(None), _feeds.c.next_poll <= now))
-
-
-@functools.cache
-def _state_update(fenced: bool) -> Any:
-    """The feed-state write, built once with bound parameters (``w_id``, ``w_worker``, ``s_`` + a state field): one
-    built per call cost SQLAlchemy more CPU than the database's own work, at every poll of every feed. ``fenced``:
-    only while ``w_worker`` holds a live claim, which the write ends (PostgreSQL)."""
-    stmt = _feeds.update().where(_feeds.c.id == bindparam("w_id"))
-    values: dict[str, Any] = {name: bindparam(f"s_{name}") for name in _STATE_FIELDS}
-    if fenced:
-        stmt = stmt.where(_feeds.c.claimed_by == bindparam("w_worker"), _feeds.c.claimed_until > _db_now())
-        values.update(claimed_by=None, claimed_until=None)
-    return stmt.values(values)
-
-
-def _db_now() -> Any:
-    """The database's clock (PostgreSQL), as UTC without an offset like every stored time: the one clock leases
-    are measured on, so clock skew between worker hosts cannot make two workers own a feed. ``clock_timestamp``,
-    not ``now()``: the time of the statement, not of its transaction's start (a writer's batch lasts seconds)."""
-    return type_coerce(func.timezone("UTC", func.clock_timestamp()), DateTime())
 
 
 def _unclaimed() -> Any:
