@@ -253,7 +253,8 @@ class Fetcher:
             reason, opened = refused  # "loopback address 127.0.0.1": the address is named once
             raise BlockedAddressError(f"blocked: {reason}{_PRIVATE_HINT if opened else ''}", url=url, reason=reason)
         try:
-            target = httpx.URL(url).copy_with(fragment=None)
+            target = httpx.URL(url)
+            target = target.copy_with(fragment=None) if "#" in url else target  # no fragment: the same URL
         except (httpx.InvalidURL, TypeError, ValueError) as e:
             raise FetchError(f"invalid URL: {clip(str(e))}", url=url) from e
         try:
