@@ -6,7 +6,13 @@ matches, and alerts by email or chat. See README.md and docs/.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
+
+# httpx imports its command-line client with itself (click, pygments, rich's progress bars and syntax colouring:
+# ~140 ms of CPU at every start of a command that fetches), and monitor never runs it: with the module marked
+# absent, httpx skips it and its ``httpx.main`` only says that the CLI is not installed.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 if TYPE_CHECKING:
     from monitor.api import Monitor, open

@@ -19,15 +19,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 import regex
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from monitor.errors import NotifyError
+
+if TYPE_CHECKING:  # Jinja2 is imported by the first Renderer: a poll that sends nothing never loads it (~50 ms)
+    from jinja2 import ChoiceLoader
+    from jinja2.sandbox import SandboxedEnvironment
 
 __all__ = [
     "ALSO_REPORTED_MAX",
@@ -237,6 +239,8 @@ class Renderer:
     """
 
     def __init__(self, templates: Path | None = None, tz: str = "UTC") -> None:
+        from jinja2 import ChoiceLoader, FileSystemLoader
+
         folders = [str(templates)] if templates else []
         loader = ChoiceLoader([FileSystemLoader([*folders, str(_SHIPPED)])])
         zone = ZoneInfo(tz)
@@ -255,6 +259,8 @@ class Renderer:
         return self._render("summary", fmt, alerts=list(alerts), limit=limit)
 
     def _render(self, kind: str, fmt: Format, **context: Any) -> Message:
+        from jinja2 import TemplateError
+
         try:
             title_env = self._envs["markdown" if fmt == "markdown" else "text"]
             title = title_env.get_template(f"{kind}.title.j2").render(**context)
@@ -271,6 +277,9 @@ def _clean(text: str) -> str:
 
 
 def _environment(loader: ChoiceLoader, fmt: Format, zone: ZoneInfo) -> SandboxedEnvironment:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
     env = SandboxedEnvironment(
         loader=loader,
         autoescape=fmt == "html",

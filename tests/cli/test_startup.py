@@ -39,9 +39,17 @@ HEAVY = (
 #: What ``monitor poll`` must not import before it fetches, on a deployment whose database is at the newest schema:
 #: extraction runs in worker processes, alerts are sent after polling, and the web app is another command. numpy
 #: (story keys, language) is imported by the first entry that needs it: a poll that finds nothing new never does.
+#: Jinja2 renders alerts (none here: nothing new, --no-deliver); httpx's command line (click, pygments) and httpcore
+#: and anyio (httpx's own transport: the fetcher has its own) are never used.
 NOT_FOR_POLL = (
     "alembic",
+    "anyio",
     "apprise",
+    "click",
+    "httpcore",
+    "httpx._main",
+    "jinja2",
+    "pygments",
     "datasketch",
     "fastapi",
     "numpy",
@@ -60,7 +68,7 @@ try:
     main()
 finally:
     with open({out!r}, "w") as f:
-        json.dump(sorted(sys.modules), f)
+        json.dump(sorted(name for name, module in sys.modules.items() if module is not None), f)  # None: barred
 """
 
 
