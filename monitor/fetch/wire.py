@@ -30,7 +30,12 @@ _Origin = tuple[bytes, bytes, int]  # scheme, host, port
 
 
 class _Stale(Exception):
-    """A kept connection was closed by the server before it answered: the request may go again on a new one."""
+    """The connection closed before a byte of the answer came (``error``): on a kept connection, the server closed it
+    while it was idle, and the request may go again on a new one."""
+
+    def __init__(self, error: httpx.TransportError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Reader(asyncio.Protocol):
@@ -129,7 +134,9 @@ class _Connection:
         return now < self.expires and self.alive()
 
     def close(self) -> None:
-        self.transport.close()
+        """At once, without TLS's closing handshake (as httpcore did): a kept connection has nothing left to say,
+        and a graceful close could outlive the event loop with its socket open."""
+        self.transport.abort()
 
     async def exchange(self, request: httpx.Request, timeouts: dict[str, float | None]) -> h11.Response:
         """Send ``request`` and read the head of its response."""
@@ -144,7 +151,7 @@ class _Connection:
                 out += self.h11.send(h11.Data(data=chunk)) or b""
         out += self.h11.send(h11.EndOfMessage()) or b""
         if self.transport.is_closing():
-            raise _Stale
+            raise _Stale(httpx.WriteError("the connection is closed"))
         self.transport.write(bytes(out))
         await self.reader.drain(timeouts.get("write"))
         while True:
@@ -163,11 +170,16 @@ class _Connection:
             if event is not h11.NEED_DATA:
                 assert isinstance(event, h11.Event)
                 return event
-            data = await self.reader.read(timeout)
+            unanswered = not self._answered and self.h11.their_state is h11.SEND_RESPONSE
+            try:
+                data = await self.reader.read(timeout)
+            except httpx.ReadError as e:  # reset: on a kept connection, as stale as a closed one
+                if unanswered:
+                    raise _Stale(e) from e
+                raise
             if not data and self.h11.their_state is h11.SEND_RESPONSE:
-                if not self._answered:
-                    raise _Stale
-                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+                gone = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+                raise _Stale(gone) if unanswered else gone
             self._answered = True
             self.h11.receive_data(data)
 
@@ -206,8 +218,8 @@ class _Body(httpx.AsyncByteStream):
                     yield bytes(event.data)
                 elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
                     return
-        except _Stale as e:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.") from e
+        except _Stale as e:  # only before a response's head: never here
+            raise e.error from e
 
     async def aclose(self) -> None:
         if self._connection is not None:
@@ -245,12 +257,12 @@ class WireTransport(httpx.AsyncBaseTransport):
             connection, kept = await self._connection(origin, timeouts)
             try:
                 head = await connection.exchange(request, timeouts)
-            except _Stale:
+            except _Stale as stale:
                 self._drop(connection)
                 if kept and retry:  # the server closed a kept connection meanwhile: once more on a new one
                     retry = False
                     continue
-                raise httpx.RemoteProtocolError("Server disconnected without sending a response.") from None
+                raise stale.error from stale.error.__cause__
             except BaseException:
                 self._drop(connection)
                 raise
@@ -359,3 +371,4 @@ class WireTransport(httpx.AsyncBaseTransport):
         self._closed = True
         while self._oldest:
             self._drop(self._take_oldest())
+        await asyncio.sleep(0)  # their sockets close at the loop's next turn
