@@ -276,10 +276,14 @@ class WireTransport(httpx.AsyncBaseTransport):
     async def _connection(self, origin: _Origin, timeouts: dict[str, float | None]) -> tuple[_Connection, bool]:
         """An idle connection to ``origin`` (True), or a new one (False)."""
         now = time.monotonic()
+        while self._oldest and not next(iter(self._oldest)).usable(now):  # expired first: they are the oldest
+            self._drop(self._take_oldest())
         idle = self._idle.get(origin)
         while idle:
             connection = idle.pop()
             del self._oldest[connection]
+            if not idle:  # no empty lists: pages on endless new hosts must not grow the pool's memory
+                del self._idle[origin]
             if connection.usable(now):
                 return connection, True
             self._drop(connection)
@@ -360,7 +364,10 @@ class WireTransport(httpx.AsyncBaseTransport):
     def _take_oldest(self) -> _Connection:
         connection = next(iter(self._oldest))
         del self._oldest[connection]
-        self._idle[connection.origin].remove(connection)
+        idle = self._idle[connection.origin]
+        idle.remove(connection)
+        if not idle:
+            del self._idle[connection.origin]
         return connection
 
     def _drop(self, connection: _Connection) -> None:

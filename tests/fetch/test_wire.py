@@ -39,6 +39,8 @@ async def _serve(answer: Answer, client: Callable[[str], Awaitable[None]]) -> in
                     break
                 writer.write(reply)
                 await writer.drain()
+                if reply.startswith(b"HTTP/1.0"):  # its body ends where the connection does
+                    break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -92,3 +94,20 @@ def test_a_new_connection_dropped_without_an_answer_fails_once() -> None:
                 await fetcher.fetch(url)
 
     assert asyncio.run(_serve(lambda connection, request: None, client)) == 1
+
+
+def test_chunked_and_close_delimited_bodies_arrive_whole_and_the_chunked_connection_is_kept() -> None:
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    old = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello, 1996"
+
+    async def client(url: str) -> None:
+        async with _fetcher() as fetcher:
+            assert (await fetcher.fetch(url)).body == b"hello world"
+            assert (await fetcher.fetch(url)).body == b"hello world"
+            assert (await fetcher.fetch(url)).body == b"hello, 1996"
+            assert (await fetcher.fetch(url)).body == b"hello world"  # on a new connection: the last one closed
+
+    def answer(connection: int, request: int) -> bytes:
+        return old if (connection, request) == (1, 3) else chunked
+
+    assert asyncio.run(_serve(answer, client)) == 2
