@@ -23,11 +23,9 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
-import feedparser
 import lxml.etree
 import lxml.html
 
-from monitor import feedbytes
 from monitor.clean import (
     LIMITS,
     MAX_URL_CHARS,
@@ -53,7 +51,6 @@ _MAX_MARKUP_FACTOR = 4  # markup beyond 4x the text cap is cut before parsing, t
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "section")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-_HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.S)  # a string, or a bracket outside one
 _MAX_JSON_DEPTH = 100  # deeper arrays/objects are junk to us (we read depth 4 at most); json gives up near 1,000
 _MAX_JSON_DIGITS = 4_000  # int() refuses more than 4,300 digits (CVE-2020-10735): a longer integer is read as float
@@ -92,6 +89,10 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     Raises:
         FeedParseError: empty body, declared XML entities, JSON that is not a JSON Feed, or nothing feed-like.
     """
+    import feedparser  # with feedbytes' bounds on it: ~50 ms, paid by the first parse (in its thread), not at start-up
+
+    from monitor import feedbytes
+
     if not body.strip():
         raise FeedParseError("empty body", url=url)
     ctype = headers.get("content-type", "").lower()
@@ -110,7 +111,8 @@ def parse_feed(body: bytes, url: str, headers: Mapping[str, str]) -> ParsedFeed:
     except Exception as e:  # feedparser's failures are not a documented set; any is this feed's fault
         raise FeedParseError(f"feedparser failed: {type(e).__name__}: {e}", url=url) from e
     entries = [_entry_from_feedparser(e, url) for e in parsed.get("entries", [])]
-    fatal = parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), _HARMLESS_BOZO)
+    harmless = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+    fatal = parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), harmless)
     if not entries and (fatal or not parsed.get("version")):
         raise FeedParseError(f"not a readable feed: {_bozo_reason(parsed, ctype)}", url=url)
     feed = parsed.get("feed", {})
