@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -39,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-__all__ = ["main", "side_by_side"]
+__all__ = ["full_text_report", "main", "side_by_side"]
 
 READER_VENV = HERE / ".reader-venv"
 WORKERS = 16
@@ -142,24 +143,26 @@ def monitor_side(urls_file: Path, db: Path, full_text: bool) -> None:
         await _lag_probe(lags, stop)
         return lags
 
-    async def cycle(probe: bool) -> tuple[float, float, float, list[Any], list[float]]:
+    async def cycle(probe: bool) -> tuple[float, float, tuple[float, float], list[Any], list[float]]:
         lags: list[float] = []
         stop = asyncio.Event()
         task = asyncio.create_task(_lag_probe(lags, stop)) if probe else None
         started, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
+        workers_cpu = _workers_cpu(extractor)
         results = await run_cycle(settings, store, watcher.current, due_only=False, extractor=extractor)
         elapsed, cpu, loop_cpu = (
             time.perf_counter() - started,
             time.process_time() - cpu,
             time.thread_time() - loop_cpu,  # the event loop's own thread (the probe's wake-ups included)
         )
+        workers_cpu = _workers_cpu(extractor) - workers_cpu
         stop.set()
         if task is not None:
             await task
-        return elapsed, cpu, loop_cpu, results, lags
+        return elapsed, cpu, (loop_cpu, workers_cpu), results, lags
 
     idle = asyncio.run(idle_lag())
-    first, first_cpu, first_loop_cpu, results, lags = asyncio.run(cycle(True))
+    first, first_cpu, (first_loop_cpu, workers_cpu), results, lags = asyncio.run(cycle(True))
     second, second_cpu, _, results2, _ = asyncio.run(cycle(False))
     statuses = sorted({r.status for r in results2})
     out = {
@@ -168,6 +171,7 @@ def monitor_side(urls_file: Path, db: Path, full_text: bool) -> None:
         "first_cpu": first_cpu,
         "second_cpu": second_cpu,
         "first_loop_cpu": first_loop_cpu,
+        "workers_cpu": workers_cpu,  # the extraction workers' during the first poll (full text)
         "idle_lag_p99_ms": 1000 * _percentile(idle, 0.99),
         "entries": sum(r.new for r in results),
         "errors": [sum(r.status == "error" for r in rs) for rs in (results, results2)],
@@ -204,10 +208,23 @@ def pool_side(urls_file: Path) -> None:
     pages = _pages(json.loads(urls_file.read_text()))
     with ExtractorPool() as pool:
         pool.map(pages[:4])  # start the workers (imports, language model) before the clock
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _workers_cpu(pool)
         pool.map(pages)
-        elapsed = time.perf_counter() - started
-    print(json.dumps({"pages": len(pages), "seconds": elapsed}))
+        elapsed, cpu = time.perf_counter() - started, _workers_cpu(pool) - cpu
+    print(json.dumps({"pages": len(pages), "seconds": elapsed, "workers_cpu": cpu}))
+
+
+def _workers_cpu(pool: Any) -> float:
+    """CPU seconds the extraction pool's worker processes have used so far (Linux's /proc; 0 elsewhere): the
+    extraction's own CPU, which the machine's other load does not change as it changes wall times."""
+    total = 0.0
+    for pid in getattr(getattr(pool, "_executor", None), "_processes", None) or {}:
+        try:  # the fields after the command's closing parenthesis: utime and stime are the 12th and 13th
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 # ---- the driver ----
@@ -312,18 +329,29 @@ def main() -> None:
             from poll_site import page_source
 
             ft = full_text(args.full_text_feeds, 20, hosts=args.hosts, folder=Path(tmp), runs=args.runs)
-            mon, pool = ft["monitor"], ft["pool"]
-            rate = _median(mon, "entries") / _median(mon, "first")
-            floor = _median(pool, "pages") / _median(pool, "seconds")
-            print(
-                f"| full text, {args.full_text_feeds}x20, {page_source()} pages | monitor first "
-                f"{_median(mon, 'first'):.2f} s, "
-                f"{rate:.1f} entries/s (CPU {_median(mon, 'first_cpu'):.1f} s, event-loop thread "
-                f"{_median(mon, 'first_loop_cpu'):.1f} s, loop lag p99 {_median(mon, 'lag_p99_ms'):.0f} ms) | "
-                f"extraction pool alone {floor:.1f} pages/s | {rate / floor:.0%} of the pool "
-                f"| runs: {json.dumps(ft)}",
-                flush=True,
-            )
+            print(full_text_report(f"{args.full_text_feeds}x20, {page_source()} pages", ft), flush=True)
+
+
+def full_text_report(size: str, ft: dict[str, list[dict[str, Any]]]) -> str:
+    """The full-text line: throughputs, the ratio of each round (monitor / the pool alone, run back to back, so
+    the machine's load changes less between them) and its median; CPU per page of the extraction workers (in the
+    poll and alone) and of monitor's own process."""
+    mon, pool = ft["monitor"], ft["pool"]
+    rate = _median(mon, "entries") / _median(mon, "first")
+    floor = _median(pool, "pages") / _median(pool, "seconds")
+    ratios = [(m["entries"] / m["first"]) / (p["pages"] / p["seconds"]) for m, p in zip(mon, pool, strict=True)]
+    per_page = {  # ms of CPU per page or entry
+        "workers, in the poll": 1000 * _median(mon, "workers_cpu") / _median(mon, "entries"),
+        "workers, alone": 1000 * _median(pool, "workers_cpu") / _median(pool, "pages"),
+        "monitor's process": 1000 * _median(mon, "first_cpu") / _median(mon, "entries"),
+    }
+    return (
+        f"| full text, {size} | monitor first {_median(mon, 'first'):.2f} s, {rate:.1f} entries/s (CPU "
+        f"{_median(mon, 'first_cpu'):.1f} s, event-loop thread {_median(mon, 'first_loop_cpu'):.1f} s, loop lag p99 "
+        f"{_median(mon, 'lag_p99_ms'):.0f} ms) | extraction pool alone {floor:.1f} pages/s | "
+        f"{statistics.median(ratios):.0%} of the pool (rounds: {', '.join(f'{r:.0%}' for r in ratios)}) | CPU ms per "
+        f"page: {', '.join(f'{k} {v:.1f}' for k, v in per_page.items())} | runs: {json.dumps(ft)}"
+    )
 
 
 if __name__ == "__main__":
