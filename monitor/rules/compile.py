@@ -185,6 +185,10 @@ class TermTable:
         # Per group of term ids (a set, a NEAR operand), by its identity: see :meth:`present`.
         self._groups: dict[int, _Group] = {}
         self._canonical: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self._nodes: dict[CNode, CNode] = {}
+        #: Ids of the compiled nodes with a regex inside: their results are never reused between rules, since
+        #: each search spends the article's regex time (:func:`monitor.rules.evaluate.evaluate`).
+        self.volatile: set[int] = set()
 
     def set_ids(self, terms: tuple[Term, ...]) -> tuple[int, ...]:
         """The ids of a set's terms, one shared tuple per set."""
@@ -219,6 +223,14 @@ class TermTable:
         """One tuple for equal groups of term ids (NEAR operands): the matcher's per-document caches key them by
         identity, and rules with the same operand share what one of them computed."""
         return self._canonical.setdefault(tids, tids)
+
+    def node(self, c: CNode, *children: CNode) -> CNode:
+        """One tuple for equal compiled nodes (``children``: those ``c`` holds), so that a subquery several rules
+        share (a place NEAR a topic) is evaluated once per article: the matcher's caches key nodes by identity."""
+        c = self._nodes.setdefault(c, c)
+        if c[0] == REGEX or any(id(x) in self.volatile for x in children):
+            self.volatile.add(id(c))
+        return c
 
     def present(
         self, tids: tuple[int, ...], fired: AbstractSet[int], cache: dict[tuple[int, str], tuple[int, ...]], field: str
@@ -276,28 +288,30 @@ def compile_node(node: Node, table: TermTable) -> CNode:
     Layouts: (TERM, term_id), (SET, term_ids), (REGEX, pattern, source), (META, kind, value),
     (FIELD, field, child), (NOT, child), (AND, children), (OR, children),
     (NEAR, left_term_ids, right_term_ids, n, ordered): a NEAR operand (a term, a set or an OR of those)
-    is flattened to the sorted ids of its terms, whose merged occurrences are cached per document.
+    is flattened to the sorted ids of its terms, whose merged occurrences are cached per document. Equal nodes
+    are one tuple (:meth:`TermTable.node`).
     """
     if isinstance(node, Term):
-        return (TERM, table.add(node).id)
+        return table.node((TERM, table.add(node).id))
     if isinstance(node, SetRef):
-        return (SET, table.set_ids(node.terms))
+        return table.node((SET, table.set_ids(node.terms)))
     if isinstance(node, Regex):
         flags = regex.IGNORECASE if node.ignore_case else 0
-        return (REGEX, regex.compile(node.pattern, flags), str(node))
+        return table.node((REGEX, regex.compile(node.pattern, flags), str(node)))
     if isinstance(node, Meta):
-        return (META, node.kind, node.value.casefold())
+        return table.node((META, node.kind, node.value.casefold()))
     if isinstance(node, FieldScope):
-        return (FIELD, node.field, compile_node(node.child, table))
+        child = compile_node(node.child, table)
+        return table.node((FIELD, node.field, child), child)
     if isinstance(node, Not):
-        return (NOT, compile_node(node.child, table))
-    if isinstance(node, And):
-        return (AND, tuple(compile_node(c, table) for c in node.children))
-    if isinstance(node, Or):
-        return (OR, tuple(compile_node(c, table) for c in node.children))
+        child = compile_node(node.child, table)
+        return table.node((NOT, child), child)
+    if isinstance(node, (And, Or)):
+        children = tuple(compile_node(c, table) for c in node.children)
+        return table.node((AND if isinstance(node, And) else OR, children), *children)
     if isinstance(node, Near):
         left, right = _operand_terms(node.left, table), _operand_terms(node.right, table)
-        return (NEAR, table.canonical(left), table.canonical(right), node.distance, node.ordered)
+        return table.node((NEAR, table.canonical(left), table.canonical(right), node.distance, node.ordered))
     raise TypeError(f"unknown node {node!r}")  # pragma: no cover
 
 

@@ -37,6 +37,8 @@ _TRIES = 32
 _BACK = 64
 _Target = tuple[str, int, int]
 _Witness = list[SpanHit]
+#: Not in the cache.
+_UNKNOWN: _Witness = []
 
 
 def witness(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> list[SpanHit]:
@@ -81,12 +83,18 @@ def _target(hits: _Witness) -> _Target | None:
 
 
 class _Finder:
-    """One witness search over one document: caches NEAR pairs and regex matches between the tries."""
+    """The witness searches over one document: caches NEAR pairs and witnesses between the tries and between the
+    rules (their compiled nodes are shared: :meth:`~monitor.rules.compile.TermTable.node`)."""
 
     def __init__(self, st: DocState) -> None:
         self.st = st
-        self._canonical: dict[tuple[int, tuple[str, ...]], _Witness | None] = {}
-        self._near_spans: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        if st.witnesses is None:  # the article's first witness
+            st.witnesses = ({}, {}, {})
+        self._canonical: dict[tuple[int, tuple[str, ...]], _Witness | None] = st.witnesses[0]
+        self._near_spans: dict[tuple[int, str], list[tuple[int, int]]] = st.witnesses[1]
+        self._counts: dict[tuple[int, tuple[str, ...]], int] = st.witnesses[2]
+        #: The witnesses of nodes with a regex inside, for this rule only.
+        self.volatile: dict[tuple[int, tuple[str, ...]], _Witness | None] = {}
 
     def find(self, c: CNode, scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
         """The witness of ``c`` (None: false), near ``target`` if given."""
@@ -94,9 +102,16 @@ class _Finder:
             return self._term((c[1],), scope, target)
         if target is None:
             key = (id(c), scope)
-            if key not in self._canonical:
-                self._canonical[key] = self._find(c, scope, None)
-            return self._canonical[key]
+            # A node with a regex inside is searched once per rule: each rule's search spends regex time.
+            cache = self.volatile if id(c) in self.st.table.volatile else self._canonical
+            if key not in cache:
+                cache[key] = self._find(c, scope, None)
+            return cache[key]
+        known = self._canonical.get((id(c), scope), _UNKNOWN)
+        if known is None:
+            return None  # false, near the target or not
+        if known is not _UNKNOWN and c[0] in (SET, NEAR) and target[0] not in scope:
+            return known  # a term or NEAR looks for the target in its field only
         return self._find(c, scope, target)
 
     def _find(self, c: CNode, scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
@@ -160,7 +175,7 @@ class _Finder:
         shown = [i for i, w in enumerate(found) if w]
         if len(shown) <= 1:
             return [h for w in found for h in w]
-        counts = {i: self._count(kids[i], scope) for i in shown}
+        counts = {i: self.count(kids[i], scope) for i in shown}
         anchors = sorted(shown, key=counts.__getitem__)[:_ANCHORS]
         if counts[anchors[0]] == 1 and _target(found[anchors[0]]):  # every witness holds that one occurrence
             anchors = anchors[:1]
@@ -251,20 +266,30 @@ class _Finder:
             return [u]
         return sorted([u, min(found)[1]])
 
+    def count(self, c: CNode, scope: tuple[str, ...]) -> int:
+        """About how many places ``c`` could be witnessed at (fewer: a better anchor); cached."""
+        key = (id(c), scope)
+        got = self._counts.get(key)
+        if got is None:
+            got = self._counts[key] = self._count(c, scope)
+        return got
+
     def _count(self, c: CNode, scope: tuple[str, ...]) -> int:
-        """About how many places ``c`` could be witnessed at (fewer: a better anchor)."""
         kind = c[0]
+        got = self.st.memo.get((id(c), scope)) if kind == SET or kind == NEAR else None
+        if got is not None:  # evaluated: its hits are its occurrences (a NEAR's: those with a partner)
+            return sum(len(spans) for _, spans in got[1])
         if kind == TERM or kind == SET:
             tids = (c[1],) if kind == TERM else c[1]
             return sum(len(self.st.term_spans(t, f)) for f in scope for t in self.st.live(tids, f))
         if kind == NEAR:
             return sum(len(near_used(self.st, c, f)) for f in scope)
         if kind == FIELD:
-            return self._count(c[2], (c[1],))
+            return self.count(c[2], (c[1],))
         if kind == OR:
-            return sum(self._count(x, scope) for x in c[1])
+            return sum(self.count(x, scope) for x in c[1])
         if kind == AND:
-            return min((self._count(x, scope) for x in c[1]), default=_FAR)
+            return min((self.count(x, scope) for x in c[1]), default=_FAR)
         return _FAR  # a regex, NOT or META: never the anchor
 
 
