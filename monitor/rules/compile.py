@@ -232,26 +232,14 @@ class TermTable:
             self.volatile.add(id(c))
         return c
 
-    def present(
-        self, tids: tuple[int, ...], fired: AbstractSet[int], cache: dict[tuple[int, str], tuple[int, ...]], field: str
-    ) -> tuple[int, ...]:
-        """The terms of ``tids`` (a set's, a NEAR operand's) that can occur in ``field``, whose fired keys are
-        ``fired``: those whose key fired and those without a key, in the order of ``tids``; kept in ``cache`` (a
-        document's).
+    def present(self, tids: tuple[int, ...], fired: AbstractSet[int]) -> tuple[int, ...]:
+        """The terms of ``tids`` (a set's, a NEAR operand's, two terms or more) that can occur in a field whose
+        fired keys are ``fired``: those whose key fired and those without a key, in the order of ``tids``.
 
         The others have no occurrence there (every path checks the key first), so skipping them changes no
-        result; a shipped set has hundreds of terms, of which an article holds a handful. Keyed by identity:
-        ``tids`` of two terms or more are a compiled node's, alive as long as the rule set; a single term (callers
-        build such tuples on the fly) is returned as it is.
+        result; a shipped set has hundreds of terms, of which an article holds a handful. ``tids`` is a compiled
+        node's, alive as long as the rule set: its index is kept by the tuple's identity.
         """
-        if len(tids) < 2:
-            return tids
-        got = cache.get((id(tids), field))
-        if got is None:
-            got = cache[(id(tids), field)] = self._present(tids, fired)
-        return got
-
-    def _present(self, tids: tuple[int, ...], fired: AbstractSet[int]) -> tuple[int, ...]:
         group = self._groups.get(id(tids))
         if group is None or group[0] is not tids:
             group = self._groups[id(tids)] = self._group(tids)

@@ -136,9 +136,15 @@ class DocState:
         return self._lang
 
     def live(self, tids: tuple[int, ...], field: str) -> tuple[int, ...]:
-        """The terms of ``tids`` (a set, a NEAR operand) that can occur in ``field``, cached per document (see
-        :meth:`TermTable.present`, which keys the cache by the tuple's identity)."""
-        return self.table.present(tids, self.fired[field], self._live, field)
+        """The terms of ``tids`` (a set, a NEAR operand) that can occur in ``field`` (:meth:`TermTable.present`),
+        cached per document by the tuple's identity: one of two terms or more is a compiled node's, alive as long
+        as the rule set; a single term (callers build such tuples on the fly) is returned as it is."""
+        if len(tids) < 2:
+            return tids
+        got = self._live.get((id(tids), field))
+        if got is None:
+            got = self._live[(id(tids), field)] = self.table.present(tids, self.fired[field])
+        return got
 
     def has(self, tid: int, field: str) -> bool:
         """Whether term ``tid`` occurs in ``field``: one set look-up when its key did not occur, or when the key
@@ -159,14 +165,17 @@ class DocState:
         A one-word term in a field on the ASCII path is found straight in the text; other terms through their
         word occurrences and the field's word offsets.
         """
-        ct = self.table.terms[tid]
-        if ct.kid is not None and ct.kid not in self.fired[field]:
-            return _NO_SPANS
         cache = self._spans[field]
         cached = cache.get(tid)
         if cached is None:
+            ct = self.table.terms[tid]
             f = self.fields[field]
-            cached = ct.text_spans(f) if ct.piece is not None and f.plain else f.spans(self.term_occ(tid, field))
+            if ct.kid is not None and ct.kid not in self.fired[field]:
+                cached = _NO_SPANS
+            elif ct.piece is not None and f.plain:
+                cached = ct.text_spans(f)
+            else:
+                cached = f.spans(self.term_occ(tid, field))
             cache[tid] = cached
         return cached
 

@@ -139,19 +139,24 @@ class Field:
         self._runs = _WORD_SPLIT_RE.split(nfkc.translate(_APOSTROPHE) if "\u02bc" in nfkc else nfkc)
         # Runs cut into several words: (index of the run, its words' (start, end, ...) within it, which tile it).
         self._cut: list[tuple[int, tuple[tuple[int, int, str, str, bool], ...]]] = []
+        runs = self._runs[1::2]
         words: list[str] = []
         cased: list[str] = []
-        for k, w in enumerate(self._runs[1::2]):
-            if w.isascii():
-                words.append(w.lower())
-                cased.append(w)
-            else:
-                pieces = split_run(w)
-                if len(pieces) > 1:
-                    self._cut.append((k, pieces))
-                for piece in pieces:
-                    words.append(piece[2])
-                    cased.append(piece[3])
+        done = 0
+        for k in [k for k, w in enumerate(runs) if not w.isascii()]:
+            if k > done:  # the ASCII runs before it, lower-cased together (in C)
+                cased += runs[done:k]
+                words += " ".join(runs[done:k]).lower().split(" ")
+            pieces = split_run(runs[k])
+            if len(pieces) > 1:
+                self._cut.append((k, pieces))
+            for piece in pieces:
+                words.append(piece[2])
+                cased.append(piece[3])
+            done = k + 1
+        if done < len(runs):
+            cased += runs[done:]
+            words += " ".join(runs[done:]).lower().split(" ")
         self.words = words
         self.cased = cased
         self.norm = " " + " ".join(words) + " " if words else " "

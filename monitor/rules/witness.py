@@ -15,10 +15,11 @@ searches: a term occurring 100,000 times costs a bisect, an OR of 5,000 branches
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterable
 from functools import lru_cache
 
 from monitor.rules.compile import AND, FIELD, NEAR, OR, REGEX, SET, TERM, CNode
-from monitor.rules.evaluate import DocState, RegexTimeout, SpanHit, is_true, near_used, regex_first
+from monitor.rules.evaluate import Chunk, DocState, RegexTimeout, SpanHit, is_true, near_used, regex_first
 from monitor.rules.snippet import SNIPPET_CHARS
 
 __all__ = ["witness"]
@@ -89,10 +90,11 @@ class _Finder:
     def __init__(self, st: DocState) -> None:
         self.st = st
         if st.witnesses is None:  # the article's first witness
-            st.witnesses = ({}, {}, {})
+            st.witnesses = ({}, {}, {}, {})
         self._canonical: dict[tuple[int, tuple[str, ...]], _Witness | None] = st.witnesses[0]
         self._near_spans: dict[tuple[int, str], list[tuple[int, int]]] = st.witnesses[1]
         self._counts: dict[tuple[int, tuple[str, ...]], int] = st.witnesses[2]
+        self._pairs: dict[tuple[int, str, tuple[int, int]], _Witness] = st.witnesses[3]
         #: The witnesses of nodes with a regex inside, for this rule only.
         self.volatile: dict[tuple[int, tuple[str, ...]], _Witness | None] = {}
 
@@ -117,7 +119,8 @@ class _Finder:
     def _find(self, c: CNode, scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
         kind = c[0]
         if kind == TERM or kind == SET:
-            return self._term((c[1],) if kind == TERM else c[1], scope, target)
+            got = self.st.memo.get((id(c), scope)) if kind == SET else None  # evaluated: its spans are there
+            return self._term((c[1],) if kind == TERM else c[1], scope, target, got[1] if got else None)
         if kind == AND:
             return self._and(c[1], scope, target)
         if kind == OR:
@@ -134,7 +137,10 @@ class _Finder:
         except RegexTimeout:  # decided already when the rule was evaluated; here it only costs a mark
             return None
 
-    def _term(self, tids: tuple[int, ...], scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
+    def _term(
+        self, tids: tuple[int, ...], scope: tuple[str, ...], target: _Target | None, chunks: list[Chunk] | None = None
+    ) -> _Witness | None:
+        """The occurrence of a term or set, its spans read from ``chunks`` (the set's evaluation) if given."""
         best: SpanHit | None = None
         best_key = (_FAR, _FAR, _FAR)
         # The text first: an occurrence there (near the target, which is in the text, or not) beats any other.
@@ -142,8 +148,13 @@ class _Finder:
             if best is not None:
                 break
             near = target is not None and target[0] == field
-            for t in self.st.live(tids, field):
-                spans = self.st.term_spans(t, field)
+            if chunks is None:
+                found: Iterable[list[tuple[int, int]]] = (
+                    self.st.term_spans(t, field) for t in self.st.live(tids, field)
+                )
+            else:
+                found = [spans for f, spans in chunks if f == field]
+            for spans in found:
                 if not spans:
                     continue
                 if near:
@@ -203,8 +214,7 @@ class _Finder:
         if "text" not in scope or kind not in (TERM, SET, NEAR):
             return []
         if kind == NEAR:
-            pairs = [self._pair(c, "text", u) for u in near_used(self.st, c, "text")[:_TRIES]]
-            return [[("text", s, e) for s, e in self.st.fields["text"].spans(p)] for p in pairs]
+            return [self._pair_hits(c, "text", u) for u in near_used(self.st, c, "text")[:_TRIES]]
         tids = (c[1],) if kind == TERM else c[1]
         live = self.st.live(tids, "text")
         spans = sorted({span for t in live for span in self.st.term_spans(t, "text")[:_TRIES]})[:_TRIES]
@@ -239,8 +249,7 @@ class _Finder:
                 assert target is not None
                 spans = self._spans(c, field, used)
                 k = bisect_left(spans, _nearest(spans, target[1], target[2]))
-            pair = self._pair(c, field, used[k])
-            w = [(field, s, e) for s, e in self.st.fields[field].spans(pair)]
+            w = self._pair_hits(c, field, used[k])
             if near or best is None or _FIELD_RANK.get(field, 4) < _FIELD_RANK.get(best[0][0], 4):
                 best = w
             if near:
@@ -252,6 +261,14 @@ class _Finder:
         if key not in self._near_spans:
             self._near_spans[key] = self.st.fields[field].spans(used)
         return self._near_spans[key]
+
+    def _pair_hits(self, c: CNode, field: str, u: tuple[int, int]) -> _Witness:
+        """The hits of ``u`` and its nearest partner (:meth:`_pair`); cached."""
+        key = (id(c), field, u)
+        got = self._pairs.get(key)
+        if got is None:
+            got = self._pairs[key] = [(field, s, e) for s, e in self.st.fields[field].spans(self._pair(c, field, u))]
+        return got
 
     def _pair(self, c: CNode, field: str, u: tuple[int, int]) -> list[tuple[int, int]]:
         """``u`` (an occurrence with a partner) and its nearest partner, in words."""
