@@ -110,6 +110,8 @@ class CompiledTerm:
             return []
         shift = 0 if self.infix else 1  # a key that starts a word starts with the space before it
         starts = f.words_at([pos + shift for pos in found] if shift else found)
+        if not self.verify:  # the key is the whole term, its words between spaces: one occurrence per start
+            return [(s, s + n - 1) for s in starts]
         elem, verify = self.key_elem, self.verify
         seen: set[int] = set()
         for first in starts:

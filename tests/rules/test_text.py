@@ -100,6 +100,11 @@ def test_the_fast_path_for_ascii_words_agrees_with_the_general_path(text: str) -
     assert [fast.nfkc_span(s, e) for s, e in spans] == [general.nfkc_span(s, e) for s, e in spans]
 
 
+@pytest.mark.parametrize("text", ["Cambodia’s SCAM… centre", "Poipet \ud800 RAID", "ÀB… cd"])
+def test_a_field_lower_cased_changes_its_ascii_letters_only(text: str) -> None:
+    assert Field(text).lowered() == "".join(c.lower() if c.isascii() else c for c in text)
+
+
 def test_english_news_punctuation_takes_the_fast_path() -> None:
     text = "Cambodia’s “scam compounds” — raided\u00a0today"
     f = Field(text)
