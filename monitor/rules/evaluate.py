@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from collections.abc import Set as AbstractSet
-from operator import itemgetter
 from time import perf_counter
 from typing import Any
 
@@ -23,13 +22,13 @@ from monitor.rules.snippet import SNIPPET_CHARS, make_snippet
 from monitor.rules.text import Field
 
 __all__ = [
+    "Chunk",
     "DocState",
     "EXAMPLES_REGEX_TIMEOUT",
     "MAX_FIELD_CHARS",
     "REGEX_TIMEOUT",
     "RegexBudget",
     "RegexTimeout",
-    "Chunk",
     "SNIPPET_CHARS",
     "SpanHit",
     "evaluate",
@@ -63,8 +62,6 @@ Chunk = tuple[str, list[tuple[int, int]]]
 _Occ = tuple[int, int]
 _NO_OCC: list[_Occ] = []
 _NO_SPANS: list[tuple[int, int]] = []
-_NONE: frozenset[int] = frozenset()
-_THIRD = itemgetter(2)  # (start, end, pattern id)
 
 
 class RegexBudget:
@@ -390,8 +387,8 @@ def evaluate(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) ->
 
 
 def evaluate_chunks(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> tuple[bool, list[Chunk]]:
-    """:func:`evaluate` with the hits as they are kept: (field, spans) chunks, which may repeat and overlap
-    (see :func:`ordered_hits`); their lists are the article's caches, not to be changed.
+    """:func:`evaluate` with the hits as they are kept: (field, spans) chunks, which may repeat and overlap; their
+    lists are the article's caches, not to be changed.
 
     Raises:
         RegexTimeout: a regex of the query ran too long.

@@ -59,18 +59,23 @@ def _default_detect(text: str) -> str | None:
     return detect_language(text)
 
 
-def ordered_hits(chunks: list[Chunk], limit: int) -> list[SpanHit]:
+def _ordered_hits(chunks: list[Chunk], limit: int) -> list[SpanHit]:
     """The distinct hits of ``chunks`` in reading order (title, text, url, author; by offsets), the first
     ``limit``."""
+    if len(chunks) == 1:  # one term or NEAR
+        field, spans = chunks[0]
+        return [(field, start, end) for start, end in sorted(set(spans))[:limit]]
+    by_field: dict[str, dict[int, list[tuple[int, int]]]] = {}
+    for field, spans in chunks:
+        by_field.setdefault(field, {})[id(spans)] = spans  # a term shared by branches: once
     out: list[SpanHit] = []
     for field in _FIELDS:
-        lists = {id(spans): spans for f, spans in chunks if f == field}  # a term shared by branches: once
-        if not lists:
-            continue
-        merged = sorted(set().union(*lists.values()))
-        out += [(field, start, end) for start, end in merged[: limit - len(out)]]
-        if len(out) >= limit:
-            break
+        lists = by_field.get(field)
+        if lists:
+            merged = sorted(set().union(*lists.values()))
+            out += [(field, start, end) for start, end in merged[: limit - len(out)]]
+            if len(out) >= limit:
+                break
     return out
 
 
@@ -290,7 +295,7 @@ class RuleSet:
         ok, chunks = self._holds(i, st, timed_out)
         if not ok:
             return None
-        ordered = ordered_hits(chunks, MAX_HITS)
+        ordered = _ordered_hits(chunks, MAX_HITS)
         decisive = witness(st, self._compiled[i])
         snippet, marks = make_snippet(st.doc, ordered, decisive)
         return Match(rule, st.hits(ordered), snippet, marks, st.hits(decisive))

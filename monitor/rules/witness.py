@@ -15,7 +15,6 @@ searches: a term occurring 100,000 times costs a bisect, an OR of 5,000 branches
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable
 from functools import lru_cache
 
 from monitor.rules.compile import AND, FIELD, NEAR, OR, REGEX, SET, TERM, CNode
@@ -97,6 +96,7 @@ class _Finder:
         self._pairs: dict[tuple[int, str, tuple[int, int]], _Witness] = st.witnesses[3]
         #: The witnesses of nodes with a regex inside, for this rule only.
         self.volatile: dict[tuple[int, tuple[str, ...]], _Witness | None] = {}
+        self._regex_nodes = st.table.volatile
 
     def find(self, c: CNode, scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
         """The witness of ``c`` (None: false), near ``target`` if given."""
@@ -105,7 +105,7 @@ class _Finder:
         if target is None:
             key = (id(c), scope)
             # A node with a regex inside is searched once per rule: each rule's search spends regex time.
-            cache = self.volatile if id(c) in self.st.table.volatile else self._canonical
+            cache = self.volatile if id(c) in self._regex_nodes else self._canonical
             if key not in cache:
                 cache[key] = self._find(c, scope, None)
             return cache[key]
@@ -149,9 +149,7 @@ class _Finder:
                 break
             near = target is not None and target[0] == field
             if chunks is None:
-                found: Iterable[list[tuple[int, int]]] = (
-                    self.st.term_spans(t, field) for t in self.st.live(tids, field)
-                )
+                found = [self.st.term_spans(t, field) for t in self.st.live(tids, field)]
             else:
                 found = [spans for f, spans in chunks if f == field]
             for spans in found:
