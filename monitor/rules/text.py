@@ -127,11 +127,9 @@ class Field:
         if fast and text.isascii():
             self._init_ascii(text, text)
             return
-        if fast:
-            kind = _ascii_words(text)
-            if kind:
-                self._init_ascii(text, unicodedata.normalize("NFKC", text) if kind == _ONE_FOR_ONE else None)
-                return
+        if fast and _ascii_words(text):
+            self._init_ascii(text, None)
+            return
         nfkc, starts, ends = nfkc_with_map(text)
         self._nfkc: str | None = nfkc
         self._maps = (starts, ends)
@@ -163,9 +161,9 @@ class Field:
 
     def _init_ascii(self, text: str, nfkc: str | None) -> None:
         # The words are the [A-Za-z0-9] runs of ``text`` and ``nfkc`` differs from it at most in separators (see
-        # :func:`_ascii_words`; None: some expand, and the NFKC text is mapped when a regex first needs it): one
-        # C-level split gives the words and the separators between them, whose lengths give the spans later
-        # without another pass.
+        # :func:`_ascii_words`; None: the NFKC text is made, and mapped, when a regex first needs it): one C-level
+        # split gives the words and the separators between them, whose lengths give the spans later without
+        # another pass.
         self._nfkc = nfkc
         self._maps = (None, None)
         parts = _ASCII_SPLIT_RE.split(text)
@@ -332,9 +330,8 @@ def _ascii_words(text: str) -> int:
 
     True for most English news text, whose only non-ASCII characters are curly quotes, dashes, no-break spaces
     and ellipses: each is a separator that NFKC maps to separators, so the words and their offsets are those of
-    the ASCII runs and the field takes the fast path of ASCII text. When NFKC maps each to one character, the text
-    the regexes see (NFKC) lines up with it character for character; an ellipsis expands, and their offsets are
-    mapped (:meth:`Field.nfkc`).
+    the ASCII runs and the field takes the fast path of ASCII text. The text the regexes see (NFKC, where an
+    ellipsis is three characters) is made and mapped only when one needs it (:meth:`Field.nfkc`).
     """
     first = _NON_ASCII_RE.search(text)
     if first is None or not _separator_kind(first.group()):
