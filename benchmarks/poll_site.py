@@ -6,14 +6,22 @@ the feed URLs, serves until its standard input closes. Each entry is one of the 
 distractor) behind a lede of everyday words, its feed item carries the lede and the seed's first lines (the
 summary a news feed gives, 500-700 characters), its page (for the first PAGE_FEEDS feeds) the whole article with
 400-900 more words. Every response has an ETag and answers ``If-None-Match`` with a 304, as a well-kept site does.
+
+The first PAGE_FEEDS feeds (the full-text part) list real article pages instead when the evaluation data is there
+(``page_source()``: the 181 pages of the extraction benchmark, ``$MONITOR_EVAL_DIR`` or ``../shared/eval``, taken
+in turn), each item with its page's title and the first lines of its human-written body: those pages take tens of
+ms each to extract, as the web's do, where the synthetic ones take 2 ms. Without the data, the synthetic pages.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import html
 import json
+import os
 import random
+import re
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
@@ -26,7 +34,11 @@ sys.path.insert(0, str(ROOT))
 
 from monitor.demo import DemoArticle, article_page, demo_articles  # noqa: E402
 
-__all__ = ["build_pages", "main"]
+__all__ = ["EVAL_PAGES", "build_pages", "main", "page_source", "real_pages"]
+
+#: The extraction benchmark's real article pages (docs/benchmarks.md, "Evaluation data"), when present.
+EVAL_PAGES = Path(os.environ.get("MONITOR_EVAL_DIR") or ROOT.parent / "shared" / "eval") / "extraction-benchmark"
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 # Everyday news words, none of them a rule term, so each article carries its seed's matches once.
 _WORDS = (
@@ -56,14 +68,39 @@ def _feed(items: list[str], base: str, number: int) -> str:
 </channel></rss>"""
 
 
+def page_source() -> str:
+    """Which pages the full-text feeds list: ``"real"`` (the extraction benchmark's) or ``"synthetic"``."""
+    return "real" if (EVAL_PAGES / "ground-truth.json").exists() else "synthetic"
+
+
+def real_pages() -> list[tuple[str, str, bytes]]:
+    """(title, summary, HTML) of each page of the extraction benchmark, in the order of their ids; the summary is
+    the first 500-odd characters of the page's human-written body. Empty without the data."""
+    if page_source() != "real":
+        return []
+    truth = json.loads((EVAL_PAGES / "ground-truth.json").read_text(encoding="utf-8"))
+    out = []
+    for n, (page_id, item) in enumerate(sorted(truth.items())):
+        body = gzip.decompress((EVAL_PAGES / "html_gz" / f"{page_id}.html.gz").read_bytes())
+        found = _TITLE.search(body)
+        title = " ".join(html.unescape(found.group(1).decode("utf-8", "replace")).split()) if found else ""
+        summary = " ".join(item["articleBody"][:600].split()).rsplit(" ", 1)[0] + " …"
+        out.append((title or f"Article {n}", summary, body))
+    return out
+
+
 def build_pages(feeds: int, entries: int, bases: list[str], page_feeds: int) -> list[str]:
     """Fill the page table; returns the feed URLs (feed ``f`` on ``bases[f % len(bases)]``)."""
     rng = random.Random(7)
     seeds = demo_articles()
     now = datetime.now(UTC).replace(microsecond=0)
+    real = real_pages() if page_feeds else []
     urls = []
     for f in range(feeds):
         base = bases[f % len(bases)]
+        if f < page_feeds and real:
+            urls.append(_real_feed(f, entries, base, real, now))
+            continue
         items, articles = [], []
         for i in range(entries):
             seed = seeds[rng.randrange(len(seeds))]
@@ -80,6 +117,19 @@ def build_pages(feeds: int, entries: int, bases: list[str], page_feeds: int) -> 
                 _put(f"/news/{a.slug}.html", article_page(a, articles[:4]).encode(), "text/html; charset=utf-8")
         urls.append(f"{base}/feeds/{f}.xml")
     return urls
+
+
+def _real_feed(f: int, entries: int, base: str, real: list[tuple[str, str, bytes]], now: datetime) -> str:
+    """Feed ``f`` of real pages: the benchmark's pages in turn, from where feed ``f - 1`` stopped."""
+    items = []
+    for i in range(entries):
+        title, summary, page = real[(f * entries + i) % len(real)]
+        slug = hashlib.sha1(f"{f}-{i}".encode()).hexdigest()[:12]
+        article = DemoArticle(slug, f"{title} ({f}-{i})", "", now - timedelta(minutes=i))
+        items.append(_item(article, summary, base))
+        _put(f"/news/{slug}.html", page, "text/html")  # no charset: each page says its own
+    _put(f"/feeds/{f}.xml", _feed(items, base, f).encode(), "application/rss+xml; charset=utf-8")
+    return f"{base}/feeds/{f}.xml"
 
 
 def _put(path: str, body: bytes, kind: str) -> None:

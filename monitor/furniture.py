@@ -385,7 +385,10 @@ def choose_article(extracted: Extracted | None, feed_title: str, feed_summary: s
     """
     title = (feed_title or "").strip() or (extracted.title if extracted is not None else "")
     page = (extracted.text, extracted.furniture) if extracted is not None else ("", "")
-    feed = (split_text((text or "").strip(), title) for text in (feed_content, feed_summary))
+    raw = [(text or "").strip() for text in (feed_content, feed_summary)]
+    if page[0] and len(page[0]) >= max(map(len, raw)):  # a feed text's body is never longer than the text itself
+        return Chosen(title, page[0], page[1], from_page=True)
+    feed = (split_text(text, title) for text in raw)
     text, furniture = max((page, *feed), key=lambda pair: len(pair[0]))
     return Chosen(title, text, furniture, from_page=bool(page[0]) and (text, furniture) == page)
 

@@ -7,7 +7,9 @@ matches and planned deliveries in one transaction -> record the feed's polling s
 Each unit has one boundary where any exception becomes a recorded failure of that unit alone: ``_guarded_entry``
 for an entry (logged with its class, counted on the feed, its keys marked seen; the feed's other entries go on)
 and ``poll_feed`` for a feed (recorded with back-off, and cancelled past ``scheduler.feed_timeout``). Parsing
-and per-entry CPU work run in threads, so a huge feed never holds the event loop and the other feeds' polls.
+and per-entry CPU work (``analysis``) run in threads, so a huge feed never holds the event loop and the other
+feeds' polls: a feed's entries without pages are analysed in one CPU-thread call, an entry with a page when its
+extraction is in.
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 from monitor import claims, dedup, metrics
+from monitor.analysis import Analysis, Prepared, feed_sites, prepare, prepare_all
 from monitor.clock import now_utc
 from monitor.config import Settings
 from monitor.errors import BlockedAddressError, FetchError, FetchTimeout, MonitorError
-from monitor.extract import Chosen, Extracted, charset_from_headers, choose_article, extract_html
+from monitor.extract import Extracted, charset_from_headers, extract_html
 from monitor.extractpool import ExtractorPool
 from monitor.feeds import FeedEntry
 from monitor.feedstate import (
@@ -40,12 +43,10 @@ from monitor.feedstate import (
     select_feeds,
 )
 from monitor.fetch import Fetcher, FetchResult
-from monitor.lang import detect_language
-from monitor.notify import plan_deliveries
-from monitor.offloop import in_thread, language_ready, stored
+from monitor.offloop import in_thread, stored
 from monitor.parsethread import parse_in_thread
-from monitor.rules import Document, Match, RuleSet
-from monitor.store import FeedRecord, FeedState, NewArticle, NewMatch, PlannedDelivery, Store, is_transient
+from monitor.rules import RuleSet
+from monitor.store import FeedRecord, FeedState, PlannedDelivery, Store, is_transient
 from monitor.store.writer import StoreWriter
 
 __all__ = [
@@ -220,36 +221,57 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) ->
     if response.not_modified:
         return 0, 0, ok
     parsed = await parse_in_thread((ctx.store, feed.id), response.body, response.final_url, response.headers)
-    entries = await _new_entries(feed, parsed.entries, ctx)
+    entries, sites = await _new_entries(feed, parsed.entries, ctx)
     if len(entries) > MAX_ENTRIES_PER_POLL:
         # Take the rest on the next tick: forget the validators, or a 304 would hide the entries left over.
         entries = entries[:MAX_ENTRIES_PER_POLL]
         ok = replace(ok, etag=None, last_modified=None, next_poll=now)
-    sites = frozenset(filter(None, (dedup.site(feed.url), dedup.site(feed.config_url or ""))))
-    results = await asyncio.gather(*(_guarded_entry(feed, entry, ctx, sites, tally) for entry in entries))
+    analysis = Analysis(feed, sites, ctx.settings, ctx.clock)
+    if _full_text(feed, ctx):  # each entry analysed as its page comes in
+        work = [_process_entry(feed, entry, keys, ctx, analysis, tally) for entry, keys in entries]
+    else:  # every entry's text is in the feed: the feed's entries analysed in one CPU-thread call
+        work = [_store(ctx, prepared) for prepared in await _prepare_all(analysis, ctx, entries)]
+    keys = [k for _, k in entries]
+    results = await asyncio.gather(*(_guarded_entry(feed, k, ctx, tally, w) for k, w in zip(keys, work, strict=True)))
     if tally.unstored:  # the database was gone for a moment: forget the validators, or a 304 hides those entries
         ok = replace(ok, etag=None, last_modified=None)
     return len(entries), sum(results), ok
 
 
-async def _new_entries(feed: FeedRecord, entries: Sequence[FeedEntry], ctx: Context) -> list[FeedEntry]:
-    """Entries whose GUID and canonical URL this feed has never shown (each feed's first poll: all of them).
+async def _new_entries(
+    feed: FeedRecord, entries: Sequence[FeedEntry], ctx: Context
+) -> tuple[list[tuple[FeedEntry, tuple[str, ...]]], frozenset[str]]:
+    """Entries whose GUID and canonical URL this feed has never shown (each feed's first poll: all of them), with
+    their keys; and the sites the feed owns.
 
     Keys are made in a CPU thread and looked up in the store's (in chunks): a feed of 95k items must not stall
     every other feed's poll."""
-    keyed = await in_thread(lambda: [(entry, dedup.entry_keys(entry.guid, entry.url)) for entry in entries])
+    keyed, sites = await in_thread(
+        lambda: ([(entry, dedup.entry_keys(entry.guid, entry.url)) for entry in entries], feed_sites(feed))
+    )
     new = await stored(ctx.writer, ctx.store.unseen_entries, feed.id, [k for _, ks in keyed for k in ks])
-    return [e for e, ks in keyed if ks and all(k in new for k in ks)]
+    return [(e, ks) for e, ks in keyed if ks and all(k in new for k in ks)], sites
 
 
-async def _guarded_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, sites: frozenset[str], tally: _Tally) -> int:
-    """The entry boundary: any exception while processing one entry (page, extraction, matching, storing) fails
-    that entry alone. It is logged with its class, counted on the feed and its keys are marked seen, so it is
-    not retried at every poll; the feed's other entries are stored and the feed's poll succeeds."""
+async def _prepare_all(
+    analysis: Analysis, ctx: Context, entries: Sequence[tuple[FeedEntry, tuple[str, ...]]]
+) -> list[Prepared | Exception]:
+    """``analysis.prepare_all`` in a CPU thread; were that call itself to fail, each entry fails with its error."""
     try:
-        return await _process_entry(feed, entry, ctx, sites, tally)
+        return await in_thread(prepare_all, analysis, ctx.rules(), entries)
+    except Exception as e:  # cancellation passes, as it would each entry's own hop
+        return [e] * len(entries)
+
+
+async def _guarded_entry(
+    feed: FeedRecord, keys: tuple[str, ...], ctx: Context, tally: _Tally, work: Awaitable[int]
+) -> int:
+    """The entry boundary: any exception while processing one entry (``work``: page, extraction, matching,
+    storing) fails that entry alone. It is logged with its class, counted on the feed and its ``keys`` are marked
+    seen, so it is not retried at every poll; the feed's other entries are stored and the feed's poll succeeds."""
+    try:
+        return await work
     except Exception as e:  # cancellation (BaseException) passes: the feed's budget or shutdown
-        keys = dedup.entry_keys(entry.guid, entry.url)
         if is_transient(e):  # the database is locked or gone for a moment: nothing lost, retried next poll
             tally.unstored += 1
             _log.warning(
@@ -274,53 +296,25 @@ async def _guarded_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, sites
         return 0
 
 
-async def _process_entry(feed: FeedRecord, entry: FeedEntry, ctx: Context, sites: frozenset[str], tally: _Tally) -> int:
-    """Fetch, extract, match and store one new entry; returns the number of rules it matched."""
-    chosen, author, published, lang = await _article_text(feed, entry, ctx, tally)
-    title, text = chosen.title, chosen.text  # the body: the furniture is stored apart, never matched
+async def _process_entry(
+    feed: FeedRecord, entry: FeedEntry, keys: tuple[str, ...], ctx: Context, analysis: Analysis, tally: _Tally
+) -> int:
+    """Fetch and extract one new entry's page, analyse it in a CPU thread and store it; returns the number of
+    rules it matched."""
+    extracted = await _page_text(feed, entry, ctx, tally)
     rules = ctx.rules()
-    document = Document(
-        title=title, text=text, url=entry.url, author=author, lang=lang, feed=feed.name, feed_tags=tuple(feed.tags)
-    )
+    return await _store(ctx, await in_thread(prepare, analysis, rules, entry, keys, extracted))
 
-    def analyse() -> tuple[list[Match], NewArticle]:  # CPU work (regexes, MinHash, language): off the loop
-        canonical = dedup.canonical_url(entry.url) if entry.url else ""
-        owned = not canonical or dedup.site(canonical) in sites  # judged on the key itself, so they agree
-        link = dedup.storable_key(canonical or f"guid:{feed.id}:{entry.guid}")
-        return list(rules.match(document)), NewArticle(
-            feed_id=feed.id,
-            feed_name=feed.name,
-            url=entry.url,
-            canonical_url=link,
-            title=title,
-            text=text,
-            author=author,
-            published=published,
-            lang=lang or _detect_language(f"{title}\n{text}"),
-            content_hash=dedup.content_hash(f"{title}\n{text}"),
-            # A copy of another site's article also joins the story of other copies of its link.
-            story_keys=dedup.story_keys(text) + (() if owned else (dedup.link_story_key(link),)),
-            entry_keys=dedup.entry_keys(entry.guid, entry.url),
-            extracted=chosen.from_page,
-            owned=owned,
-            furniture=chosen.furniture,
-        )
 
-    def prepare() -> tuple[NewArticle, list[NewMatch], Sequence[PlannedDelivery]]:
-        matches, article = analyse()
-        # Routing reads only the matches, rules and settings: planned here, so the writer thread only writes.
-        planned = plan_deliveries(matches, rules, ctx.settings, published, ctx.clock())
-        return article, [_new_match(m) for m in matches], planned
-
-    article, new_matches, planned = await in_thread(prepare)
+async def _store(ctx: Context, prepared: Prepared | Exception) -> int:
+    """Store an analysed entry: its article, matches and planned deliveries in one transaction; returns the number
+    of its matches. An entry whose analysis failed raises its exception here, at its own boundary."""
+    if isinstance(prepared, Exception):
+        raise prepared
+    article, new_matches, planned = prepared
     plan = functools.partial(_planned, planned)
     await stored(ctx.writer, ctx.store.add_article_with_matches, article, new_matches, plan, now=ctx.clock())
     return len(new_matches)
-
-
-def _detect_language(text: str) -> str | None:
-    language_ready()  # the model is loaded once, and only in a process that detects (pages come with theirs)
-    return detect_language(text)
 
 
 def _planned(planned: Sequence[PlannedDelivery], story_id: int, new_story: bool) -> Sequence[PlannedDelivery]:
@@ -328,35 +322,18 @@ def _planned(planned: Sequence[PlannedDelivery], story_id: int, new_story: bool)
     return planned
 
 
-def _new_match(match: Match) -> NewMatch:
-    rule = match.rule
-    return NewMatch(
-        rule_id=rule.id,
-        rule_version=rule.version,
-        severity=rule.severity,
-        tags=tuple(rule.tags),
-        hits=match.hits,
-        snippet=match.snippet,
-    )
+def _full_text(feed: FeedRecord, ctx: Context) -> bool:
+    return feed.full_text if feed.full_text is not None else ctx.settings.fetch.full_text
 
 
-async def _article_text(
-    feed: FeedRecord, entry: FeedEntry, ctx: Context, tally: _Tally
-) -> tuple[Chosen, str, datetime | None, str | None]:
-    """The article's title, body and furniture (``Chosen``), author, date and language; the feed's own content
-    when the page cannot be fetched, is refused, or yields nothing."""
-    extracted = None
-    full_text = feed.full_text if feed.full_text is not None else ctx.settings.fetch.full_text
-    if full_text and entry.url:
-        async with tally.pages:  # a feed whose pages drip on many hosts must not hold every connection
-            page = await _fetch_page(feed, entry.url, ctx, tally.blocked)
-            extracted = await _extract(page, ctx) if page is not None else None
-    chosen = choose_article(extracted, entry.title, entry.summary, entry.content)
-    used_page = extracted is not None and chosen.from_page
-    author = (extracted.author if extracted and used_page else "") or entry.author
-    published = entry.published or (extracted.date if extracted else None)
-    lang = extracted.lang if extracted and used_page else None
-    return chosen, author or "", published, lang
+async def _page_text(feed: FeedRecord, entry: FeedEntry, ctx: Context, tally: _Tally) -> Extracted | None:
+    """The entry's page, fetched and extracted; None when full text is off, or the page cannot be fetched, is
+    refused or yields nothing (the entry's analysis then takes the feed's own content)."""
+    if not (_full_text(feed, ctx) and entry.url):
+        return None
+    async with tally.pages:  # a feed whose pages drip on many hosts must not hold every connection
+        page = await _fetch_page(feed, entry.url, ctx, tally.blocked)
+        return await _extract(page, ctx) if page is not None else None
 
 
 async def _fetch_page(feed: FeedRecord, url: str, ctx: Context, blocked: list[str]) -> FetchResult | None:

@@ -65,6 +65,16 @@ def test_the_fast_walk_gives_py3langids_language_and_confidence(reference: objec
     _same_as_py3langid(reference, texts)
 
 
+def test_a_model_whose_table_is_not_all_negative_is_scored_by_py3langid(
+    reference: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = np.array([[-1.5, -0.0], [-2.0, 0.5]], dtype=np.float16)
+    assert lang._negative_normal_halves(table) is None  # noqa: SLF001 - a zero or a positive: no bit widening
+    assert lang._negative_normal_halves(-np.abs(table) - 1) is not None  # noqa: SLF001
+    monkeypatch.setattr(lang._identifier(), "_halves", None)  # noqa: SLF001
+    _same_as_py3langid(reference, labelled_texts()[:50])
+
+
 @pytest.mark.slow
 @needs_eval(TRUTH)
 @needs_eval(NEWS)

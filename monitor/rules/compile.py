@@ -110,6 +110,8 @@ class CompiledTerm:
             return []
         shift = 0 if self.infix else 1  # a key that starts a word starts with the space before it
         starts = f.words_at([pos + shift for pos in found] if shift else found)
+        if not self.verify:  # the key is the whole term, its words between spaces: one occurrence per start
+            return [(s, s + n - 1) for s in starts]
         elem, verify = self.key_elem, self.verify
         seen: set[int] = set()
         for first in starts:
@@ -185,6 +187,10 @@ class TermTable:
         # Per group of term ids (a set, a NEAR operand), by its identity: see :meth:`present`.
         self._groups: dict[int, _Group] = {}
         self._canonical: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self._nodes: dict[CNode, CNode] = {}
+        #: Ids of the compiled nodes with a regex inside: their results are never reused between rules, since
+        #: each search spends the article's regex time (:func:`monitor.rules.evaluate.evaluate`).
+        self.volatile: set[int] = set()
 
     def set_ids(self, terms: tuple[Term, ...]) -> tuple[int, ...]:
         """The ids of a set's terms, one shared tuple per set."""
@@ -220,26 +226,22 @@ class TermTable:
         identity, and rules with the same operand share what one of them computed."""
         return self._canonical.setdefault(tids, tids)
 
-    def present(
-        self, tids: tuple[int, ...], fired: AbstractSet[int], cache: dict[tuple[int, str], tuple[int, ...]], field: str
-    ) -> tuple[int, ...]:
-        """The terms of ``tids`` (a set's, a NEAR operand's) that can occur in ``field``, whose fired keys are
-        ``fired``: those whose key fired and those without a key, in the order of ``tids``; kept in ``cache`` (a
-        document's).
+    def node(self, c: CNode, *children: CNode) -> CNode:
+        """One tuple for equal compiled nodes (``children``: those ``c`` holds), so that a subquery several rules
+        share (a place NEAR a topic) is evaluated once per article: the matcher's caches key nodes by identity."""
+        c = self._nodes.setdefault(c, c)
+        if c[0] == REGEX or any(id(x) in self.volatile for x in children):
+            self.volatile.add(id(c))
+        return c
+
+    def present(self, tids: tuple[int, ...], fired: AbstractSet[int]) -> tuple[int, ...]:
+        """The terms of ``tids`` (a set's, a NEAR operand's, two terms or more) that can occur in a field whose
+        fired keys are ``fired``: those whose key fired and those without a key, in the order of ``tids``.
 
         The others have no occurrence there (every path checks the key first), so skipping them changes no
-        result; a shipped set has hundreds of terms, of which an article holds a handful. Keyed by identity:
-        ``tids`` of two terms or more are a compiled node's, alive as long as the rule set; a single term (callers
-        build such tuples on the fly) is returned as it is.
+        result; a shipped set has hundreds of terms, of which an article holds a handful. ``tids`` is a compiled
+        node's, alive as long as the rule set: its index is kept by the tuple's identity.
         """
-        if len(tids) < 2:
-            return tids
-        got = cache.get((id(tids), field))
-        if got is None:
-            got = cache[(id(tids), field)] = self._present(tids, fired)
-        return got
-
-    def _present(self, tids: tuple[int, ...], fired: AbstractSet[int]) -> tuple[int, ...]:
         group = self._groups.get(id(tids))
         if group is None or group[0] is not tids:
             group = self._groups[id(tids)] = self._group(tids)
@@ -276,28 +278,30 @@ def compile_node(node: Node, table: TermTable) -> CNode:
     Layouts: (TERM, term_id), (SET, term_ids), (REGEX, pattern, source), (META, kind, value),
     (FIELD, field, child), (NOT, child), (AND, children), (OR, children),
     (NEAR, left_term_ids, right_term_ids, n, ordered): a NEAR operand (a term, a set or an OR of those)
-    is flattened to the sorted ids of its terms, whose merged occurrences are cached per document.
+    is flattened to the sorted ids of its terms, whose merged occurrences are cached per document. Equal nodes
+    are one tuple (:meth:`TermTable.node`).
     """
     if isinstance(node, Term):
-        return (TERM, table.add(node).id)
+        return table.node((TERM, table.add(node).id))
     if isinstance(node, SetRef):
-        return (SET, table.set_ids(node.terms))
+        return table.node((SET, table.set_ids(node.terms)))
     if isinstance(node, Regex):
         flags = regex.IGNORECASE if node.ignore_case else 0
-        return (REGEX, regex.compile(node.pattern, flags), str(node))
+        return table.node((REGEX, regex.compile(node.pattern, flags), str(node)))
     if isinstance(node, Meta):
-        return (META, node.kind, node.value.casefold())
+        return table.node((META, node.kind, node.value.casefold()))
     if isinstance(node, FieldScope):
-        return (FIELD, node.field, compile_node(node.child, table))
+        child = compile_node(node.child, table)
+        return table.node((FIELD, node.field, child), child)
     if isinstance(node, Not):
-        return (NOT, compile_node(node.child, table))
-    if isinstance(node, And):
-        return (AND, tuple(compile_node(c, table) for c in node.children))
-    if isinstance(node, Or):
-        return (OR, tuple(compile_node(c, table) for c in node.children))
+        child = compile_node(node.child, table)
+        return table.node((NOT, child), child)
+    if isinstance(node, (And, Or)):
+        children = tuple(compile_node(c, table) for c in node.children)
+        return table.node((AND if isinstance(node, And) else OR, children), *children)
     if isinstance(node, Near):
         left, right = _operand_terms(node.left, table), _operand_terms(node.right, table)
-        return (NEAR, table.canonical(left), table.canonical(right), node.distance, node.ordered)
+        return table.node((NEAR, table.canonical(left), table.canonical(right), node.distance, node.ordered))
     raise TypeError(f"unknown node {node!r}")  # pragma: no cover
 
 

@@ -1,27 +1,28 @@
 """Evaluating compiled queries over one document: truth, hits (docs/rule-language.md sections 4 and 6) and snippets.
 
-Truth is decided first, from per-document caches of term occurrences; hits and the snippet are built only
-for rules that matched. NEAR/ONEAR checks each occurrence against the other operand's sorted positions
-with a binary search, so it costs O((m + n) log n) in the operands' occurrence counts, not O(m * n).
+Truth and hits come from per-document caches of term occurrences (NEAR/ONEAR: :mod:`monitor.rules.near`); the
+witness and the snippet are built only for rules that matched.
 """
 
 from __future__ import annotations
 
 import logging
-from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
-from operator import itemgetter
 from time import perf_counter
+from typing import Any
 
 import daachorse
 
 from monitor.rules.compile import AND, FIELD, META, NEAR, NOT, OR, REGEX, SET, TERM, CNode, TermTable
-from monitor.rules.model import Document
+from monitor.rules.fields import Fields, Fired
+from monitor.rules.model import Document, Hit
+from monitor.rules.near import near_true, near_used
 from monitor.rules.snippet import SNIPPET_CHARS, make_snippet
-from monitor.rules.text import Field, normalise
+from monitor.rules.text import Field
 
 __all__ = [
+    "Chunk",
     "DocState",
     "EXAMPLES_REGEX_TIMEOUT",
     "MAX_FIELD_CHARS",
@@ -31,6 +32,7 @@ __all__ = [
     "SNIPPET_CHARS",
     "SpanHit",
     "evaluate",
+    "evaluate_chunks",
     "is_true",
     "make_snippet",
     "near_used",
@@ -55,11 +57,11 @@ _REGEX_CHECK_EVERY = 4096
 
 #: (field, start, end): a hit as offsets into the document's field text.
 SpanHit = tuple[str, int, int]
+#: Hits as evaluation keeps them: a field and the (start, end) of spans in it, sorted (a term's, a NEAR's...).
+Chunk = tuple[str, list[tuple[int, int]]]
 _Occ = tuple[int, int]
 _NO_OCC: list[_Occ] = []
 _NO_SPANS: list[tuple[int, int]] = []
-_NONE: frozenset[int] = frozenset()
-_THIRD = itemgetter(2)  # (start, end, pattern id)
 
 
 class RegexBudget:
@@ -101,14 +103,9 @@ class DocState:
         self.budget = RegexBudget(REGEX_TIMEOUT, budget)
         #: Fields longer than :data:`MAX_FIELD_CHARS`, which only the start of is read.
         self.cut = tuple(name for name in _ALL_FIELDS if len(getattr(doc, name)) > MAX_FIELD_CHARS)
-        self.fields: dict[str, Field] = {
-            name: normalise(getattr(doc, name)[:MAX_FIELD_CHARS] if name in self.cut else getattr(doc, name))
-            for name in _ALL_FIELDS
-        }
+        self.fields: dict[str, Field] = Fields(doc, MAX_FIELD_CHARS)
         # Per field, the ids of the keys that occur; where they occur is found only for terms evaluated.
-        self.fired: dict[str, AbstractSet[int]] = {}
-        for name, f in self.fields.items():
-            self.fired[name] = _scan(automaton, f.norm) if automaton is not None and len(f.norm) > 1 else _NONE
+        self.fired: dict[str, AbstractSet[int]] = Fired(self.fields, automaton)
         # Per field: term id -> occurrences, and NEAR operand (term ids) -> merged occurrences.
         self._occ: dict[str, dict[int, list[_Occ]]] = {name: {} for name in _ALL_FIELDS}
         # Per field: term id -> spans of its occurrences in the field's text.
@@ -116,8 +113,13 @@ class DocState:
         # Keyed by the operand's identity (one tuple per distinct operand: TermTable.canonical).
         self._operands: dict[tuple[str, int], list[_Occ]] = {}
         self._live: dict[tuple[int, str], tuple[int, ...]] = {}
-        # Per (NEAR node's operands, distance, order, field): the occurrences with a partner (``near_used``).
-        self.near: dict[tuple[object, ...], list[_Occ]] = {}
+        # Per (NEAR node, field): the occurrences with a partner (``near_used``).
+        self.near: dict[tuple[int, str], list[_Occ]] = {}
+        #: Per (compiled node, scope): its truth and hits (:func:`_collect`).
+        self.memo: dict[tuple[int, tuple[str, ...]], tuple[bool, list[Chunk]]] = {}
+        self._hits: dict[SpanHit, Hit] = {}
+        #: The caches of this article's witness searches (:mod:`monitor.rules.witness`), kept for the next rule.
+        self.witnesses: Any = None
         self._detect = detect
         self._lang: str | None = doc.lang or None  # an empty language is an absent one: detected
         self._lang_done = self._lang is not None
@@ -131,9 +133,15 @@ class DocState:
         return self._lang
 
     def live(self, tids: tuple[int, ...], field: str) -> tuple[int, ...]:
-        """The terms of ``tids`` (a set, a NEAR operand) that can occur in ``field``, cached per document (see
-        :meth:`TermTable.present`, which keys the cache by the tuple's identity)."""
-        return self.table.present(tids, self.fired[field], self._live, field)
+        """The terms of ``tids`` (a set, a NEAR operand) that can occur in ``field`` (:meth:`TermTable.present`),
+        cached per document by the tuple's identity: one of two terms or more is a compiled node's, alive as long
+        as the rule set; a single term (callers build such tuples on the fly) is returned as it is."""
+        if len(tids) < 2:
+            return tids
+        got = self._live.get((id(tids), field))
+        if got is None:
+            got = self._live[(id(tids), field)] = self.table.present(tids, self.fired[field])
+        return got
 
     def has(self, tid: int, field: str) -> bool:
         """Whether term ``tid`` occurs in ``field``: one set look-up when its key did not occur, or when the key
@@ -154,14 +162,17 @@ class DocState:
         A one-word term in a field on the ASCII path is found straight in the text; other terms through their
         word occurrences and the field's word offsets.
         """
-        ct = self.table.terms[tid]
-        if ct.kid is not None and ct.kid not in self.fired[field]:
-            return _NO_SPANS
         cache = self._spans[field]
         cached = cache.get(tid)
         if cached is None:
+            ct = self.table.terms[tid]
             f = self.fields[field]
-            cached = ct.text_spans(f) if ct.piece is not None and f.plain else f.spans(self.term_occ(tid, field))
+            if ct.kid is not None and ct.kid not in self.fired[field]:
+                cached = _NO_SPANS
+            elif ct.piece is not None and f.plain:
+                cached = ct.text_spans(f)
+            else:
+                cached = f.spans(self.term_occ(tid, field))
             cache[tid] = cached
         return cached
 
@@ -185,75 +196,28 @@ class DocState:
             return self.term_occ(tids[0], field)
         cached = self._operands.get((field, id(tids)))
         if cached is None:
-            merged: set[_Occ] = set()
-            for t in self.live(tids, field):
-                merged.update(self.term_occ(t, field))
-            cached = sorted(merged)
+            live = self.live(tids, field)
+            if len(live) < 2:  # the commonest: none of a set's terms is in the field, or one is
+                cached = self.term_occ(live[0], field) if live else _NO_OCC
+            else:
+                merged: set[_Occ] = set()
+                for t in live:
+                    merged.update(self.term_occ(t, field))
+                cached = sorted(merged)
             self._operands[(field, id(tids))] = cached
         return cached
 
-    def spans(self, field: str, occs: Iterable[_Occ]) -> list[SpanHit]:
-        return [(field, start, end) for start, end in self.fields[field].spans(occs)]
-
-
-def _scan(automaton: daachorse.DoubleArrayAhoCorasick, norm: str) -> set[int]:
-    return set(map(_THIRD, automaton.find_overlapping(norm.encode())))  # the key ids, collected in C
-
-
-def _within(sorted_pos: list[int], lo: int, hi: int) -> bool:
-    """Whether some value of ``sorted_pos`` lies in ``[lo, hi]``."""
-    i = bisect_left(sorted_pos, lo)
-    return i < len(sorted_pos) and sorted_pos[i] <= hi
-
-
-def _near_true(st: DocState, c: CNode, field: str) -> bool:
-    """Whether some left occurrence has a right one within the distance (after it, or either side)."""
-    _, left, right, dist, ordered = c
-    a_occ = st.operand_occ(left, field)
-    if not a_occ:
-        return False
-    b_occ = st.operand_occ(right, field)
-    if not b_occ:
-        return False
-    b_first = [b[0] for b in b_occ]  # sorted: occurrences are sorted by first word
-    if ordered:
-        return any(_within(b_first, a1 + 1, a1 + 1 + dist) for _, a1 in a_occ)
-    # One term's occurrences all have the same length, so their last words are sorted too.
-    b_last = [b[1] for b in b_occ] if len(right) == 1 else sorted(b[1] for b in b_occ)
-    for a0, a1 in a_occ:
-        if _within(b_first, a1 + 1, a1 + 1 + dist) or _within(b_last, a0 - 1 - dist, a0 - 1):
-            return True
-    return False
-
-
-def near_used(st: DocState, c: CNode, field: str) -> list[_Occ]:
-    """Sorted occurrences of either operand that have a partner within the distance (docs/rule-language.md: both operands);
-    cached per document (the snippet's witness asks again)."""
-    key = (id(c[1]), id(c[2]), c[3], c[4], field)  # equal operands are one tuple (TermTable.canonical)
-    cached = st.near.get(key)
-    if cached is None:
-        cached = st.near[key] = _near_used(st, c, field)
-    return cached
-
-
-def _near_used(st: DocState, c: CNode, field: str) -> list[_Occ]:
-    _, left, right, dist, ordered = c
-    a_occ = st.operand_occ(left, field)
-    b_occ = st.operand_occ(right, field)
-    if not a_occ or not b_occ:
-        return []
-    a_first = [a[0] for a in a_occ]
-    a_last = sorted(a[1] for a in a_occ)
-    b_first = [b[0] for b in b_occ]
-    b_last = sorted(b[1] for b in b_occ)
-    used: set[_Occ] = set()
-    for a in a_occ:
-        if _within(b_first, a[1] + 1, a[1] + 1 + dist) or (not ordered and _within(b_last, a[0] - 1 - dist, a[0] - 1)):
-            used.add(a)
-    for b in b_occ:
-        if _within(a_last, b[0] - 1 - dist, b[0] - 1) or (not ordered and _within(a_first, b[1] + 1, b[1] + 1 + dist)):
-            used.add(b)
-    return sorted(used)
+    def hits(self, spans: list[SpanHit]) -> tuple[Hit, ...]:
+        """The :class:`Hit` of each span, made once per article (the rules that match it share most of them)."""
+        made = self._hits
+        out = []
+        for span in spans:
+            hit = made.get(span)
+            if hit is None:
+                field, start, end = span
+                hit = made[span] = Hit(field, start, end, getattr(self.doc, field)[start:end])
+            out.append(hit)
+        return tuple(out)
 
 
 def _regex(st: DocState, c: CNode, scope: tuple[str, ...], first_only: bool) -> list[SpanHit]:
@@ -328,7 +292,7 @@ def is_true(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> 
         return is_true(st, c[2], (c[1],))
     if kind == NEAR:
         for field in scope:
-            if _near_true(st, c, field):
+            if near_true(st, c, field):
                 return True
         return False
     if kind == REGEX:
@@ -341,27 +305,50 @@ def is_true(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> 
     raise TypeError(f"unknown compiled node {kind}")  # pragma: no cover
 
 
-def _collect(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit]) -> bool:
-    """Truth of ``c``, appending the hits of its true positive branches to ``out`` in the same walk.
+def _collect(st: DocState, c: CNode, scope: tuple[str, ...], out: list[Chunk]) -> bool:
+    """Truth of ``c``, appending the hits of its true positive branches to ``out`` in the same walk, as chunks.
 
     Nearly every rule evaluated matches (its keys occurred), so one walk that drops the hits of a false AND
-    costs less than deciding the truth first and walking again for the hits.
+    costs less than deciding the truth first and walking again for the hits. A node's result is kept for the
+    article (``st.memo``): the shipped rules share most of their subqueries (compiled nodes are shared,
+    :meth:`TermTable.node`), so each is evaluated once per article. Not a node with a regex inside
+    (``TermTable.volatile``): every rule's search spends the article's regex time, as it always did.
     """
-    kind = c[0]
-    if kind == TERM or kind == SET:
+    if c[0] == TERM:
         found = False
         for field in scope:
-            for t in (c[1],) if kind == TERM else st.live(c[1], field):
+            spans = st.term_spans(c[1], field)
+            if spans:
+                found = True
+                out.append((field, spans))
+        return found
+    key = (id(c), scope)
+    got = st.memo.get(key)
+    if got is None:
+        chunks: list[Chunk] = []
+        got = (_collect_node(st, c, scope, chunks), chunks)
+        if id(c) not in st.table.volatile:
+            st.memo[key] = got
+    if got[0]:
+        out += got[1]
+    return got[0]
+
+
+def _collect_node(st: DocState, c: CNode, scope: tuple[str, ...], out: list[Chunk]) -> bool:
+    kind = c[0]
+    if kind == SET:
+        found = False
+        for field in scope:
+            for t in st.live(c[1], field):
                 spans = st.term_spans(t, field)
                 if spans:
                     found = True
-                    out.extend([(field, start, end) for start, end in spans])
+                    out.append((field, spans))
         return found
     if kind == AND:
-        mark = len(out)
         for x in c[1]:
             if not _collect(st, x, scope, out):
-                del out[mark:]
+                out.clear()
                 return False
         return True
     if kind == OR:
@@ -377,11 +364,14 @@ def _collect(st: DocState, c: CNode, scope: tuple[str, ...], out: list[SpanHit])
             used = near_used(st, c, field)
             if used:
                 found = True
-                out.extend(st.spans(field, used))
+                out.append((field, st.fields[field].spans(used)))
         return found
     if kind == REGEX:
         hits = _regex(st, c, scope, False)
-        out.extend(hits)
+        for field in scope:
+            spans = [(s, e) for f, s, e in hits if f == field]
+            if spans:
+                out.append((field, spans))
         return bool(hits)
     return is_true(st, c, scope)  # NOT and META produce no hits
 
@@ -392,7 +382,18 @@ def evaluate(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) ->
     Raises:
         RegexTimeout: a regex of the query ran too long.
     """
-    out: list[SpanHit] = []
+    ok, chunks = evaluate_chunks(st, c, scope)
+    return ok, [(field, start, end) for field, spans in chunks for start, end in spans]
+
+
+def evaluate_chunks(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> tuple[bool, list[Chunk]]:
+    """:func:`evaluate` with the hits as they are kept: (field, spans) chunks, which may repeat and overlap; their
+    lists are the article's caches, not to be changed.
+
+    Raises:
+        RegexTimeout: a regex of the query ran too long.
+    """
+    out: list[Chunk] = []
     if not _collect(st, c, scope, out):
         return False, []
     return True, out

@@ -20,11 +20,13 @@ from monitor.rules.anchors import PLACES, best_group, group_cost, requirements, 
 from monitor.rules.compile import CNode, TermTable, compile_node
 from monitor.rules.evaluate import (
     MAX_FIELD_CHARS,
+    Chunk,
     DocState,
     RegexBudget,
     RegexTimeout,
     SpanHit,
     evaluate,
+    evaluate_chunks,
     make_snippet,
 )
 from monitor.rules.model import Document, Hit, Match, Rule
@@ -36,7 +38,8 @@ from monitor.rules.yamlpos import did_you_mean
 __all__ = ["Explanation", "MAX_HITS", "Matches", "RuleSet"]
 
 _log = logging.getLogger(__name__)
-_FIELD_ORDER = {"title": 0, "text": 1, "url": 2, "author": 3}
+#: Hits' reading order: by field, then by offsets.
+_FIELDS = ("title", "text", "url", "author")
 #: A match keeps at most this many hits, the first in reading order (an article repeating a word 100,000 times
 #: would otherwise store and send them all).
 MAX_HITS = 100_000
@@ -50,14 +53,30 @@ _ALWAYS = -1
 _Spec = tuple[int, int, int, int, int, tuple[frozenset[int], ...] | None]
 
 
-def _reading_order(hit: SpanHit) -> tuple[int, int, int]:
-    return _FIELD_ORDER[hit[0]], hit[1], hit[2]
-
-
 def _default_detect(text: str) -> str | None:
     from monitor.lang import detect_language
 
     return detect_language(text)
+
+
+def _ordered_hits(chunks: list[Chunk], limit: int) -> list[SpanHit]:
+    """The distinct hits of ``chunks`` in reading order (title, text, url, author; by offsets), the first
+    ``limit``."""
+    if len(chunks) == 1:  # one term or NEAR
+        field, spans = chunks[0]
+        return [(field, start, end) for start, end in sorted(set(spans))[:limit]]
+    by_field: dict[str, dict[int, list[tuple[int, int]]]] = {}
+    for field, spans in chunks:
+        by_field.setdefault(field, {})[id(spans)] = spans  # a term shared by branches: once
+    out: list[SpanHit] = []
+    for field in _FIELDS:
+        lists = by_field.get(field)
+        if lists:
+            merged = sorted(set().union(*lists.values()))
+            out += [(field, start, end) for start, end in merged[: limit - len(out)]]
+            if len(out) >= limit:
+                break
+    return out
 
 
 class Matches(list[Match]):
@@ -255,7 +274,7 @@ class RuleSet:
                 found.append(self.rules[i].id)
         return found
 
-    def _holds(self, i: int, st: DocState, timed_out: list[str] | None) -> tuple[bool, list[SpanHit]]:
+    def _holds(self, i: int, st: DocState, timed_out: list[str] | None) -> tuple[bool, list[Chunk]]:
         """Whether rule ``i`` matches (its filters, then its query), and the query's spans."""
         rule = self.rules[i]
         langs, feeds = self._langs[i], self._feeds[i]
@@ -264,7 +283,7 @@ class RuleSet:
         if feeds and feeds.isdisjoint(st.feeds):
             return False, []
         try:
-            return evaluate(st, self._compiled[i])
+            return evaluate_chunks(st, self._compiled[i])
         except RegexTimeout as e:
             _log.warning("rule regex timeout rule=%s article=%r error=%s", rule.id, _article_label(st.doc), e)
             if timed_out is not None:
@@ -273,14 +292,13 @@ class RuleSet:
 
     def _match_one(self, i: int, st: DocState, timed_out: list[str] | None = None) -> Match | None:
         rule = self.rules[i]
-        ok, spans = self._holds(i, st, timed_out)
+        ok, chunks = self._holds(i, st, timed_out)
         if not ok:
             return None
-        ordered = sorted(set(spans), key=_reading_order)[:MAX_HITS] if len(spans) > 1 else spans
-        hits = tuple(Hit(f, s, e, getattr(st.doc, f)[s:e]) for f, s, e in ordered)
+        ordered = _ordered_hits(chunks, MAX_HITS)
         decisive = witness(st, self._compiled[i])
         snippet, marks = make_snippet(st.doc, ordered, decisive)
-        return Match(rule, hits, snippet, marks, tuple(Hit(f, s, e, getattr(st.doc, f)[s:e]) for f, s, e in decisive))
+        return Match(rule, st.hits(ordered), snippet, marks, st.hits(decisive))
 
     def explain(self, rule_id: str, doc: Document) -> Explanation:
         """The rule's query as a tree, each node with its truth and hits on ``doc``.

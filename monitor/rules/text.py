@@ -106,7 +106,7 @@ class Field:
         "words",
         "cased",
         "norm",
-        "nfkc",
+        "_nfkc",
         "_maps",
         "_parts",
         "_runs",
@@ -128,37 +128,43 @@ class Field:
             self._init_ascii(text, text)
             return
         if fast and _ascii_words(text):
-            self._init_ascii(text, unicodedata.normalize("NFKC", text))
+            self._init_ascii(text, None)
             return
         nfkc, starts, ends = nfkc_with_map(text)
-        self.nfkc = nfkc
+        self._nfkc: str | None = nfkc
         self._maps = (starts, ends)
         # [sep, run, sep, run, ..., sep]: kept so that spans come from running lengths (see :meth:`_edges`).
         self._runs = _WORD_SPLIT_RE.split(nfkc.translate(_APOSTROPHE) if "\u02bc" in nfkc else nfkc)
         # Runs cut into several words: (index of the run, its words' (start, end, ...) within it, which tile it).
         self._cut: list[tuple[int, tuple[tuple[int, int, str, str, bool], ...]]] = []
+        runs = self._runs[1::2]
         words: list[str] = []
         cased: list[str] = []
-        for k, w in enumerate(self._runs[1::2]):
-            if w.isascii():
-                words.append(w.lower())
-                cased.append(w)
-            else:
-                pieces = split_run(w)
-                if len(pieces) > 1:
-                    self._cut.append((k, pieces))
-                for piece in pieces:
-                    words.append(piece[2])
-                    cased.append(piece[3])
+        done = 0
+        for k in [k for k, w in enumerate(runs) if not w.isascii()]:
+            if k > done:  # the ASCII runs before it, lower-cased together (in C)
+                cased += runs[done:k]
+                words += " ".join(runs[done:k]).lower().split(" ")
+            pieces = split_run(runs[k])
+            if len(pieces) > 1:
+                self._cut.append((k, pieces))
+            for piece in pieces:
+                words.append(piece[2])
+                cased.append(piece[3])
+            done = k + 1
+        if done < len(runs):
+            cased += runs[done:]
+            words += " ".join(runs[done:]).lower().split(" ")
         self.words = words
         self.cased = cased
         self.norm = " " + " ".join(words) + " " if words else " "
 
-    def _init_ascii(self, text: str, nfkc: str) -> None:
-        # The words are the [A-Za-z0-9] runs of ``text`` and ``nfkc`` differs from it at most in separators, one
-        # for one (see :func:`_ascii_words`): one C-level split gives the words and the separators between them,
-        # whose lengths give the spans later without another pass.
-        self.nfkc = nfkc
+    def _init_ascii(self, text: str, nfkc: str | None) -> None:
+        # The words are the [A-Za-z0-9] runs of ``text`` and ``nfkc`` differs from it at most in separators (see
+        # :func:`_ascii_words`; None: the NFKC text is made, and mapped, when a regex first needs it): one C-level
+        # split gives the words and the separators between them, whose lengths give the spans later without
+        # another pass.
+        self._nfkc = nfkc
         self._maps = (None, None)
         parts = _ASCII_SPLIT_RE.split(text)
         self._parts = parts
@@ -172,6 +178,14 @@ class Field:
             self.norm = " "
 
     @property
+    def nfkc(self) -> str:
+        """The text in NFKC, which regexes search (see :meth:`nfkc_span`)."""
+        if self._nfkc is None:
+            self._nfkc, *maps = nfkc_with_map(self.text)
+            self._maps = (maps[0], maps[1])
+        return self._nfkc
+
+    @property
     def plain(self) -> bool:
         """Whether the words are the ASCII letter/digit runs of :attr:`text`, where they stand (the fast path)."""
         return self._parts is not None
@@ -180,7 +194,12 @@ class Field:
         """:attr:`text` lower-cased, of the same length on the fast path (its letters are ASCII); cached."""
         if self._lower is None:
             text = self.text
-            self._lower = text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+            # bytes.lower() changes ASCII letters only: the other characters stay as they are (str.translate with
+            # a table of the 26 letters would too, at ~20 ns a character)
+            if text.isascii():
+                self._lower = text.lower()
+            else:  # a lone surrogate (a separator here) passes through too
+                self._lower = text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
         return self._lower
 
     def _edges(self) -> list[int]:
@@ -272,6 +291,8 @@ class Field:
 
     def nfkc_span(self, start: int, end: int) -> tuple[int, int]:
         """Map a span of :attr:`nfkc` back to the original text."""
+        if self._nfkc is None:
+            self.nfkc  # noqa: B018 - maps it
         ms, me = self._maps
         if ms is None or me is None:
             return start, end
@@ -283,33 +304,41 @@ class Field:
 
 _WORDISH = ("L", "M", "N")
 _NON_ASCII_RE = regex.compile(r"[^\x00-\x7F]")
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+#: What :func:`_separator_kind` tells: a word character (or one NFKC turns into one), a separator NFKC maps to one
+#: separator, a separator NFKC expands into several (``…``: ``...``).
+_WORDLIKE, _ONE_FOR_ONE, _EXPANDS = 0, 1, 2
 
 
 @lru_cache(maxsize=4096)
-def _separator_only(ch: str) -> bool:
-    """Whether ``ch`` and its NFKC form are one character that is not a letter, mark or digit."""
+def _separator_kind(ch: str) -> int:
+    """Whether ``ch`` and its NFKC form are separators (not letters, marks or digits), and NFKC's form's length."""
     if ch == "\u02bc":
-        return True  # an apostrophe (see _APOSTROPHE)
+        return _ONE_FOR_ONE  # an apostrophe (see _APOSTROPHE)
     nfkc = unicodedata.normalize("NFKC", ch)
-    return (
-        len(nfkc) == 1
-        and not unicodedata.category(ch).startswith(_WORDISH)
-        and not (unicodedata.category(nfkc).startswith(_WORDISH))
-    )
+    if unicodedata.category(ch).startswith(_WORDISH) or unicodedata.combining(ch):
+        return _WORDLIKE
+    if any(unicodedata.category(c).startswith(_WORDISH) for c in nfkc):
+        return _WORDLIKE
+    return _ONE_FOR_ONE if len(nfkc) == 1 else _EXPANDS
 
 
-def _ascii_words(text: str) -> bool:
-    """Whether ``text``'s words are its ASCII letter/digit runs, at their offsets, though it is not ASCII.
+def _ascii_words(text: str) -> int:
+    """Whether ``text``'s words are its ASCII letter/digit runs, at their offsets, though it is not ASCII: its
+    non-ASCII characters' worst :func:`_separator_kind` (``_WORDLIKE``: no).
 
-    True for most English news text, whose only non-ASCII characters are curly quotes, dashes and no-break
-    spaces: each is a separator that NFKC maps to one separator, so words, offsets and the text the regexes see
-    (NFKC) line up character for character, and the field takes the fast path of ASCII text.
+    True for most English news text, whose only non-ASCII characters are curly quotes, dashes, no-break spaces
+    and ellipses: each is a separator that NFKC maps to separators, so the words and their offsets are those of
+    the ASCII runs and the field takes the fast path of ASCII text. The text the regexes see (NFKC, where an
+    ellipsis is three characters) is made and mapped only when one needs it (:meth:`Field.nfkc`).
     """
     first = _NON_ASCII_RE.search(text)
-    if first is None or not _separator_only(first.group()):
-        return False  # Khmer, Cyrillic...: decided by the first non-ASCII character
-    return all(map(_separator_only, set(_NON_ASCII_RE.findall(text, first.end()))))
+    if first is None or not _separator_kind(first.group()):
+        return _WORDLIKE  # Khmer, Cyrillic...: decided by the first non-ASCII character
+    kinds = set(map(_separator_kind, set(_NON_ASCII_RE.findall(text, first.end()))))
+    kinds.add(_separator_kind(first.group()))
+    return _WORDLIKE if _WORDLIKE in kinds else max(kinds)
 
 
 def normalise(text: str) -> Field:

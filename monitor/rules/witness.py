@@ -18,7 +18,7 @@ from bisect import bisect_left
 from functools import lru_cache
 
 from monitor.rules.compile import AND, FIELD, NEAR, OR, REGEX, SET, TERM, CNode
-from monitor.rules.evaluate import DocState, RegexTimeout, SpanHit, is_true, near_used, regex_first
+from monitor.rules.evaluate import Chunk, DocState, RegexTimeout, SpanHit, is_true, near_used, regex_first
 from monitor.rules.snippet import SNIPPET_CHARS
 
 __all__ = ["witness"]
@@ -37,6 +37,8 @@ _TRIES = 32
 _BACK = 64
 _Target = tuple[str, int, int]
 _Witness = list[SpanHit]
+#: Not in the cache.
+_UNKNOWN: _Witness = []
 
 
 def witness(st: DocState, c: CNode, scope: tuple[str, ...] = _DEFAULT_SCOPE) -> list[SpanHit]:
@@ -81,12 +83,20 @@ def _target(hits: _Witness) -> _Target | None:
 
 
 class _Finder:
-    """One witness search over one document: caches NEAR pairs and regex matches between the tries."""
+    """The witness searches over one document: caches NEAR pairs and witnesses between the tries and between the
+    rules (their compiled nodes are shared: :meth:`~monitor.rules.compile.TermTable.node`)."""
 
     def __init__(self, st: DocState) -> None:
         self.st = st
-        self._canonical: dict[tuple[int, tuple[str, ...]], _Witness | None] = {}
-        self._near_spans: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        if st.witnesses is None:  # the article's first witness
+            st.witnesses = ({}, {}, {}, {})
+        self._canonical: dict[tuple[int, tuple[str, ...]], _Witness | None] = st.witnesses[0]
+        self._near_spans: dict[tuple[int, str], list[tuple[int, int]]] = st.witnesses[1]
+        self._counts: dict[tuple[int, tuple[str, ...]], int] = st.witnesses[2]
+        self._pairs: dict[tuple[int, str, tuple[int, int]], _Witness] = st.witnesses[3]
+        #: The witnesses of nodes with a regex inside, for this rule only.
+        self.volatile: dict[tuple[int, tuple[str, ...]], _Witness | None] = {}
+        self._regex_nodes = st.table.volatile
 
     def find(self, c: CNode, scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
         """The witness of ``c`` (None: false), near ``target`` if given."""
@@ -94,15 +104,23 @@ class _Finder:
             return self._term((c[1],), scope, target)
         if target is None:
             key = (id(c), scope)
-            if key not in self._canonical:
-                self._canonical[key] = self._find(c, scope, None)
-            return self._canonical[key]
+            # A node with a regex inside is searched once per rule: each rule's search spends regex time.
+            cache = self.volatile if id(c) in self._regex_nodes else self._canonical
+            if key not in cache:
+                cache[key] = self._find(c, scope, None)
+            return cache[key]
+        known = self._canonical.get((id(c), scope), _UNKNOWN)
+        if known is None:
+            return None  # false, near the target or not
+        if known is not _UNKNOWN and c[0] in (SET, NEAR) and target[0] not in scope:
+            return known  # a term or NEAR looks for the target in its field only
         return self._find(c, scope, target)
 
     def _find(self, c: CNode, scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
         kind = c[0]
         if kind == TERM or kind == SET:
-            return self._term((c[1],) if kind == TERM else c[1], scope, target)
+            got = self.st.memo.get((id(c), scope)) if kind == SET else None  # evaluated: its spans are there
+            return self._term((c[1],) if kind == TERM else c[1], scope, target, got[1] if got else None)
         if kind == AND:
             return self._and(c[1], scope, target)
         if kind == OR:
@@ -119,7 +137,10 @@ class _Finder:
         except RegexTimeout:  # decided already when the rule was evaluated; here it only costs a mark
             return None
 
-    def _term(self, tids: tuple[int, ...], scope: tuple[str, ...], target: _Target | None) -> _Witness | None:
+    def _term(
+        self, tids: tuple[int, ...], scope: tuple[str, ...], target: _Target | None, chunks: list[Chunk] | None = None
+    ) -> _Witness | None:
+        """The occurrence of a term or set, its spans read from ``chunks`` (the set's evaluation) if given."""
         best: SpanHit | None = None
         best_key = (_FAR, _FAR, _FAR)
         # The text first: an occurrence there (near the target, which is in the text, or not) beats any other.
@@ -127,8 +148,11 @@ class _Finder:
             if best is not None:
                 break
             near = target is not None and target[0] == field
-            for t in self.st.live(tids, field):
-                spans = self.st.term_spans(t, field)
+            if chunks is None:
+                found = [self.st.term_spans(t, field) for t in self.st.live(tids, field)]
+            else:
+                found = [spans for f, spans in chunks if f == field]
+            for spans in found:
                 if not spans:
                     continue
                 if near:
@@ -160,7 +184,7 @@ class _Finder:
         shown = [i for i, w in enumerate(found) if w]
         if len(shown) <= 1:
             return [h for w in found for h in w]
-        counts = {i: self._count(kids[i], scope) for i in shown}
+        counts = {i: self.count(kids[i], scope) for i in shown}
         anchors = sorted(shown, key=counts.__getitem__)[:_ANCHORS]
         if counts[anchors[0]] == 1 and _target(found[anchors[0]]):  # every witness holds that one occurrence
             anchors = anchors[:1]
@@ -188,8 +212,7 @@ class _Finder:
         if "text" not in scope or kind not in (TERM, SET, NEAR):
             return []
         if kind == NEAR:
-            pairs = [self._pair(c, "text", u) for u in near_used(self.st, c, "text")[:_TRIES]]
-            return [[("text", s, e) for s, e in self.st.fields["text"].spans(p)] for p in pairs]
+            return [self._pair_hits(c, "text", u) for u in near_used(self.st, c, "text")[:_TRIES]]
         tids = (c[1],) if kind == TERM else c[1]
         live = self.st.live(tids, "text")
         spans = sorted({span for t in live for span in self.st.term_spans(t, "text")[:_TRIES]})[:_TRIES]
@@ -224,8 +247,7 @@ class _Finder:
                 assert target is not None
                 spans = self._spans(c, field, used)
                 k = bisect_left(spans, _nearest(spans, target[1], target[2]))
-            pair = self._pair(c, field, used[k])
-            w = [(field, s, e) for s, e in self.st.fields[field].spans(pair)]
+            w = self._pair_hits(c, field, used[k])
             if near or best is None or _FIELD_RANK.get(field, 4) < _FIELD_RANK.get(best[0][0], 4):
                 best = w
             if near:
@@ -237,6 +259,14 @@ class _Finder:
         if key not in self._near_spans:
             self._near_spans[key] = self.st.fields[field].spans(used)
         return self._near_spans[key]
+
+    def _pair_hits(self, c: CNode, field: str, u: tuple[int, int]) -> _Witness:
+        """The hits of ``u`` and its nearest partner (:meth:`_pair`); cached."""
+        key = (id(c), field, u)
+        got = self._pairs.get(key)
+        if got is None:
+            got = self._pairs[key] = [(field, s, e) for s, e in self.st.fields[field].spans(self._pair(c, field, u))]
+        return got
 
     def _pair(self, c: CNode, field: str, u: tuple[int, int]) -> list[tuple[int, int]]:
         """``u`` (an occurrence with a partner) and its nearest partner, in words."""
@@ -251,20 +281,30 @@ class _Finder:
             return [u]
         return sorted([u, min(found)[1]])
 
+    def count(self, c: CNode, scope: tuple[str, ...]) -> int:
+        """About how many places ``c`` could be witnessed at (fewer: a better anchor); cached."""
+        key = (id(c), scope)
+        got = self._counts.get(key)
+        if got is None:
+            got = self._counts[key] = self._count(c, scope)
+        return got
+
     def _count(self, c: CNode, scope: tuple[str, ...]) -> int:
-        """About how many places ``c`` could be witnessed at (fewer: a better anchor)."""
         kind = c[0]
+        got = self.st.memo.get((id(c), scope)) if kind == SET or kind == NEAR else None
+        if got is not None:  # evaluated: its hits are its occurrences (a NEAR's: those with a partner)
+            return sum(len(spans) for _, spans in got[1])
         if kind == TERM or kind == SET:
             tids = (c[1],) if kind == TERM else c[1]
             return sum(len(self.st.term_spans(t, f)) for f in scope for t in self.st.live(tids, f))
         if kind == NEAR:
             return sum(len(near_used(self.st, c, f)) for f in scope)
         if kind == FIELD:
-            return self._count(c[2], (c[1],))
+            return self.count(c[2], (c[1],))
         if kind == OR:
-            return sum(self._count(x, scope) for x in c[1])
+            return sum(self.count(x, scope) for x in c[1])
         if kind == AND:
-            return min((self._count(x, scope) for x in c[1]), default=_FAR)
+            return min((self.count(x, scope) for x in c[1]), default=_FAR)
         return _FAR  # a regex, NOT or META: never the anchor
 
 

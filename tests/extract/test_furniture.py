@@ -647,3 +647,17 @@ def test_more_related_headings_and_newsletter_copy(lines: list[str]) -> None:
 def test_long_thai_and_khmer_headlines_under_a_list_heading_are_furniture(heading: str, items: list[str]) -> None:
     body, furniture = split_text("\n".join([*THAI_STORY, heading, *items]))
     assert all(p in body for p in THAI_STORY) and all(i in furniture and i not in body for i in items)
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+def test_a_page_as_long_as_the_feeds_text_wins_and_a_shorter_one_loses_to_the_feeds_body(extra: int) -> None:
+    # choose_article takes the page without splitting the feed's text when the page is at least as long: what the
+    # longest of page, content body and summary body would give (a body is never longer than its text).
+    content = "\n".join([*STORY, "Related posts", *BAIT])
+    page_text = (content * 2)[: len(content) + extra]
+    page = Extracted("Page title", page_text, "", None, "en", "", "page furniture")
+    chosen = choose_article(page, "Durian harvest starts early", "A summary.", content)
+    body, furniture = split_text(content, "Durian harvest starts early")
+    longest = max([(page_text, "page furniture"), (body, furniture)], key=lambda pair: len(pair[0]))
+    assert (chosen.text, chosen.furniture, chosen.from_page) == (*longest, longest[0] == page_text)
+    assert chosen.from_page == (extra >= 0 or len(page_text) > len(body))

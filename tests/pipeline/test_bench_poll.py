@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT
+from tests.conftest import EVAL, PROJECT
 
 BENCH = PROJECT / "benchmarks" / "bench_poll.py"
 
@@ -29,6 +29,9 @@ def test_the_poll_benchmark_runs_at_a_tiny_size() -> None:
     assert (run["entries"], run["articles"], run["errors"]) == (12, 12, [0, 0])
     assert run["second_statuses"] == ["not_modified"] and run["lag_p99_ms"] >= 0
     assert full["monitor"][0]["entries"] == 20 and full["pool"][0]["pages"] == 20  # one feed of 20 pages
+    # the full-text part says which pages it served: the extraction benchmark's real ones when they are there
+    pages = "real" if (EVAL / "extraction-benchmark" / "ground-truth.json").exists() else "synthetic"
+    assert f", {pages} pages |" in lines[1]
 
 
 def test_the_reader_side_never_imports_monitor() -> None:

@@ -183,13 +183,14 @@ class BuggyRules:
 # --- the entry boundary ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("full_text", [True, False])  # each entry analysed alone, or the feed's entries at once
 def test_an_entry_that_raises_fails_alone_is_recorded_and_not_retried(
-    make_harness: Any, news_site: NewsSite, caplog: pytest.LogCaptureFixture
+    make_harness: Any, news_site: NewsSite, caplog: pytest.LogCaptureFixture, full_text: bool
 ) -> None:  # noqa: F811
     news_site.add("mekong", *RAID)
     news_site.add("mekong", "BOOM: an item that breaks matching", TOURISM[1])
     news_site.add("mekong", *TOURISM)
-    h = make_harness([FeedSettings(name="mekong", url=news_site.feed_url("mekong"))])
+    h = make_harness([FeedSettings(name="mekong", url=news_site.feed_url("mekong"), full_text=full_text)])
     buggy = BuggyRules(h.rules())
     with caplog.at_level(logging.WARNING, logger="monitor.pipeline"):
         result = h.poll(rules=lambda: buggy)["mekong"]

@@ -96,6 +96,13 @@ def test_the_fast_path_for_ascii_words_agrees_with_the_general_path(text: str) -
     assert (fast.words, fast.cased, fast.norm, fast.nfkc) == (general.words, general.cased, general.norm, general.nfkc)
     assert (fast.starts, fast.ends) == (general.starts, general.ends)
     assert [fast.joined(i) for i in range(len(fast.words))] == [general.joined(i) for i in range(len(general.words))]
+    spans = [(s, e) for s in range(len(general.nfkc) + 1) for e in (s, s + 1, s + 3) if e <= len(general.nfkc)]
+    assert [fast.nfkc_span(s, e) for s, e in spans] == [general.nfkc_span(s, e) for s, e in spans]
+
+
+@pytest.mark.parametrize("text", ["Cambodia’s SCAM… centre", "Poipet \ud800 RAID", "ÀB… cd"])
+def test_a_field_lower_cased_changes_its_ascii_letters_only(text: str) -> None:
+    assert Field(text).lowered() == "".join(c.lower() if c.isascii() else c for c in text)
 
 
 def test_english_news_punctuation_takes_the_fast_path() -> None:
@@ -111,7 +118,11 @@ def test_english_news_punctuation_takes_the_fast_path() -> None:
         "raided",
         "today",
     ]
-    assert Field("Cambodia… today")._parts is None  # noqa: SLF001 - NFKC expands '…' to three characters
+    # NFKC expands '…' to three characters: the words are still the ASCII runs, the regexes' text is mapped.
+    ellipsis = Field("Cambodia… scam")
+    assert ellipsis._parts is not None  # noqa: SLF001
+    assert (ellipsis.words, ellipsis.starts, ellipsis.nfkc) == (["cambodia", "scam"], [0, 10], "Cambodia... scam")
+    assert [ellipsis.nfkc_span(s, s + 4) for s in (8, 12)] == [(8, 10), (10, 14)]
 
 
 @given(st.text(alphabet="ab é\u0301\u0300\u0323\u031bﬁ…\u00a0ａ가\u1161\u11a8ᄀ柬ⓒ\u0340’กำัี\u0e48", max_size=40))
