@@ -45,10 +45,10 @@ _T = TypeVar("_T")
 _CHUNK = 500  # bound parameters per IN (...) list, well under SQLite's limit
 
 
-def chunked(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
-    """``items`` in slices of at most 500, for ``IN (...)`` lists and batch inserts."""
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+def chunked(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
+    """``items`` in slices of at most ``size`` (500), for ``IN (...)`` lists and batch inserts."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def create_store_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:

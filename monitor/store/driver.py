@@ -1,0 +1,103 @@
+"""Statements compiled once and run on the DB-API cursor of a SQLAlchemy connection's transaction.
+
+Inputs: a SQLAlchemy statement and the engine's dialect (``Compiled``); a ``Connection`` inside a transaction or
+savepoint (``DriverCursor``). Outputs: the rows a statement returns, as tuples.
+
+Why: the article write path runs about ten statements per article, and SQLAlchemy's work per execution (execution
+context, parameter processing, result wrapping, events) cost the writer thread three times the driver's own call
+(measured on one INSERT: 16 µs against 5 µs on SQLite, 52 against 14 µs on PostgreSQL). A ``Compiled`` statement
+is the SQL SQLAlchemy itself would send, with its parameters converted by the same type processors SQLAlchemy
+applies (UTC datetimes, JSON, booleans), so what is stored is the same. ``DriverCursor`` raises a driver error
+as SQLAlchemy's ``DBAPIError`` (with ``orig``), as ``Connection.execute`` would, so the store maps it the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Dialect
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.sql import ClauseElement
+
+__all__ = ["Compiled", "DriverCursor"]
+
+_Processor = Callable[[Any], Any] | None
+_REQUIRED = object()  # a parameter the caller must give
+
+
+class Compiled:
+    """``statement`` compiled for ``dialect`` (an INSERT with these ``columns`` as its parameters); ``params``
+    turns a mapping of parameter names to values into what the driver takes."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect, columns: Sequence[str] | None = None) -> None:
+        compiled: Any = statement.compile(dialect=dialect, column_keys=list(columns) if columns else None)
+        if compiled.insert_prefetch or compiled.update_prefetch:  # Python-side defaults: not filled in here
+            raise ValueError("a compiled statement must not need column defaults computed in Python")
+        self.sql: str = compiled.string
+        self._positional = bool(compiled.positional)
+        named = dict.fromkeys(compiled.bind_names.values())  # a bind listed twice in ``binds`` is one in the SQL
+        names: Sequence[str] = compiled.positiontup if self._positional else list(named)
+        escaped: dict[str, str] = compiled.escaped_bind_names or {}
+        #: per parameter: its name in the SQL, its key in ``values``, SQLAlchemy's processor, its bound value
+        self._binds: list[tuple[str, str, _Processor, Any]] = []
+        for name in names:
+            bind = compiled.binds[name]
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            self._binds.append(
+                (escaped.get(name, name), bind.key, processor, _REQUIRED if bind.required else bind.effective_value)
+            )
+
+    def params(self, values: Mapping[str, Any]) -> Any:
+        """The driver's parameters (a tuple, or a dict for a named paramstyle); missing names take the value the
+        statement bound, as SQLAlchemy does."""
+        converted: list[tuple[str, Any]] = []
+        for name, key, processor, bound in self._binds:
+            value = values[key] if key in values or bound is _REQUIRED else bound
+            converted.append((name, value if processor is None else processor(value)))
+        if self._positional:
+            return tuple(value for _, value in converted)
+        return dict(converted)
+
+
+class DriverCursor:
+    """A DB-API cursor of ``conn``'s current transaction (use it as a context manager: it is closed after)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._dialect = conn.dialect
+        self._cursor: Any = conn.connection.cursor()
+
+    def __enter__(self) -> DriverCursor:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._cursor.close()
+
+    def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run ``compiled`` once; the rows it returns (none for a statement without results)."""
+        params = compiled.params(values)
+        try:
+            self._cursor.execute(compiled.sql, params)
+            return [tuple(row) for row in self._cursor.fetchall()] if self._cursor.description else []
+        except self._dialect.loaded_dbapi.Error as e:
+            raise self._wrapped(e, compiled, params) from e
+
+    def scalar(self, compiled: Compiled, values: Mapping[str, Any]) -> Any:
+        """The first column of the first row ``compiled`` returns, or None."""
+        found = self.rows(compiled, values)
+        return found[0][0] if found else None
+
+    def many(self, compiled: Compiled, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Run ``compiled`` (a statement without results) once per row, in one driver call."""
+        params = [compiled.params(row) for row in rows]
+        if not params:
+            return
+        try:
+            self._cursor.executemany(compiled.sql, params)
+        except self._dialect.loaded_dbapi.Error as e:
+            raise self._wrapped(e, compiled, params) from e
+
+    def _wrapped(self, error: Exception, compiled: Compiled, params: Any) -> StatementError:
+        dbapi: Any = self._dialect.loaded_dbapi
+        return DBAPIError.instance(compiled.sql, params, error, dbapi.Error, dialect=self._dialect)
