@@ -162,11 +162,6 @@ class ArticleStore(StoreBase):
             conn.execute(statements(self._dialect).story_locks, {"keys": wanted})
             held.update(wanted)
 
-    @functools.cached_property
-    def _prepared(self) -> Prepared:
-        """The write path's statements compiled for this store's engine."""
-        return Prepared(self._live_engine().dialect)
-
     def _lock_story_keys(self, conn: Connection, article: NewArticle) -> None:
         # Transaction-level locks, held until the transaction (a writer's whole batch) ends; one statement with
         # the keys sorted, so every transaction takes its keys in one global order and two of them cannot each

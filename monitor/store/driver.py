@@ -13,7 +13,9 @@ as SQLAlchemy's ``DBAPIError`` (with ``orig``), as ``Connection.execute`` would,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -21,10 +23,11 @@ from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql import ClauseElement
 
-__all__ = ["Compiled", "DriverCursor"]
+__all__ = ["Compiled", "DriverCursor", "savepoint"]
 
 _Processor = Callable[[Any], Any] | None
 _REQUIRED = object()  # a parameter the caller must give
+_SAVEPOINTS = itertools.count(1)
 
 
 class Compiled:
@@ -74,6 +77,13 @@ class DriverCursor:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self._cursor.close()
 
+    def command(self, sql: str) -> None:
+        """Run ``sql``, a statement without parameters or results."""
+        try:
+            self._cursor.execute(sql)
+        except self._dialect.loaded_dbapi.Error as e:
+            raise self._wrapped(e, sql, ()) from e
+
     def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run ``compiled`` once; the rows it returns (none for a statement without results)."""
         params = compiled.params(values)
@@ -81,7 +91,12 @@ class DriverCursor:
             self._cursor.execute(compiled.sql, params)
             return [tuple(row) for row in self._cursor.fetchall()] if self._cursor.description else []
         except self._dialect.loaded_dbapi.Error as e:
-            raise self._wrapped(e, compiled, params) from e
+            raise self._wrapped(e, compiled.sql, params) from e
+
+    def count(self, compiled: Compiled, values: Mapping[str, Any]) -> int:
+        """Run ``prepared`` once; the number of rows it changed."""
+        self.rows(compiled, values)
+        return int(self._cursor.rowcount)
 
     def scalar(self, compiled: Compiled, values: Mapping[str, Any]) -> Any:
         """The first column of the first row ``compiled`` returns, or None."""
@@ -96,8 +111,32 @@ class DriverCursor:
         try:
             self._cursor.executemany(compiled.sql, params)
         except self._dialect.loaded_dbapi.Error as e:
-            raise self._wrapped(e, compiled, params) from e
+            raise self._wrapped(e, compiled.sql, params) from e
 
-    def _wrapped(self, error: Exception, compiled: Compiled, params: Any) -> StatementError:
+    def _wrapped(self, error: Exception, sql: str, params: Any) -> StatementError:
         dbapi: Any = self._dialect.loaded_dbapi
-        return DBAPIError.instance(compiled.sql, params, error, dbapi.Error, dialect=self._dialect)
+        return DBAPIError.instance(sql, params, error, dbapi.Error, dialect=self._dialect)
+
+
+@contextmanager
+def savepoint(conn: Connection) -> Iterator[None]:
+    """A savepoint of ``conn``'s transaction while the block runs: released when it ends, rolled back when it
+    raises (as ``Connection.begin_nested``, whose three statements per write went through SQLAlchemy's execution
+    machinery: a fifth of the writer's CPU). A rollback that fails invalidates the connection, so its transaction
+    can never commit what the block wrote."""
+    name = f"monitor_{next(_SAVEPOINTS)}"
+    with DriverCursor(conn) as cursor:
+        cursor.command(f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        try:
+            with DriverCursor(conn) as cursor:
+                cursor.command(f"ROLLBACK TO SAVEPOINT {name}")
+                cursor.command(f"RELEASE SAVEPOINT {name}")
+        except Exception:
+            conn.invalidate()
+            raise
+        raise
+    with DriverCursor(conn) as cursor:
+        cursor.command(f"RELEASE SAVEPOINT {name}")

@@ -12,13 +12,15 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, DateTime, Table, func, literal, nulls_first, or_, select, text, type_coerce
+from sqlalchemy import Connection, Table, func, literal, nulls_first, or_, select, text
 from sqlalchemy.dialects import postgresql
 
 from monitor.clock import MIN_TIME, now_utc
 from monitor.errors import FeedExistsError
 from monitor.store.base import StoreBase
+from monitor.store.driver import DriverCursor
 from monitor.store.records import FeedRecord, FeedState
+from monitor.store.statements import db_now as _db_now
 from monitor.store.tables import Article, Feed, Worker, metadata
 
 if TYPE_CHECKING:
@@ -30,7 +32,6 @@ _log = logging.getLogger(__name__)
 _feeds: Table = metadata.tables[Feed.__tablename__]
 _articles: Table = metadata.tables[Article.__tablename__]
 _workers: Table = metadata.tables[Worker.__tablename__]
-_STATE_FIELDS = tuple(FeedState.__dataclass_fields__)
 # The advisory lock that makes feed claims take turns (PostgreSQL): one per schema, so deployments (or tests)
 # sharing a database in schemas of their own never wait for each other.
 _CLAIM_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('monitor feed claims'), hashtext(current_schema()))")
@@ -233,13 +234,11 @@ class FeedStore(StoreBase):
         the write was refused because ``worker`` no longer holds a live claim on it (fencing: a worker that
         stalled past its lease writes nothing over the poll of the worker that took the feed). The write ends
         the claim. Without ``worker`` (offline settling, tests) it applies unconditionally."""
-        values: dict[str, Any] = {name: getattr(state, name) for name in _STATE_FIELDS}
-        stmt = _feeds.update().where(_feeds.c.id == feed_id)
-        if worker is not None and self.dialect == "postgresql":
-            stmt = stmt.where(_feeds.c.claimed_by == worker, _feeds.c.claimed_until > _db_now())
-            values.update(claimed_by=None, claimed_until=None)
-        with self._write("update feed state") as conn:
-            count = conn.execute(stmt.values(values)).rowcount
+        values: dict[str, Any] = {**vars(state), "w_feed": feed_id, "w_worker": worker}
+        fenced = worker is not None and self.dialect == "postgresql"
+        statement = self._prepared.fenced_feed_state if fenced else self._prepared.feed_state
+        with self._write("update feed state") as conn, DriverCursor(conn) as cursor:
+            count = cursor.count(statement, {**values, "claimed_by": None, "claimed_until": None})
         return bool(count)
 
     def release_feeds(self, feed_ids: Collection[int], worker: str) -> None:
@@ -348,13 +347,6 @@ def _url_owners(conn: Connection) -> dict[str, str]:
 
 def _due(now: datetime) -> tuple[Any, ...]:
     return (_feeds.c.enabled.is_(True), or_(_feeds.c.next_poll.is_(None), _feeds.c.next_poll <= now))
-
-
-def _db_now() -> Any:
-    """The database's clock (PostgreSQL), as UTC without an offset like every stored time: the one clock leases
-    are measured on, so clock skew between worker hosts cannot make two workers own a feed. ``clock_timestamp``,
-    not ``now()``: the time of the statement, not of its transaction's start (a writer's batch lasts seconds)."""
-    return type_coerce(func.timezone("UTC", func.clock_timestamp()), DateTime())
 
 
 def _unclaimed() -> Any:

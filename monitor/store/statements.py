@@ -14,11 +14,12 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Dialect, Table, bindparam, func, select, text
+from sqlalchemy import DateTime, Dialect, Table, bindparam, func, select, text, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.store.driver import Compiled
-from monitor.store.tables import Article, Delivery, Entry, Match, Story, StoryKey, metadata
+from monitor.store.records import FeedState
+from monitor.store.tables import Article, Delivery, Entry, Feed, Match, Story, StoryKey, metadata
 
 __all__ = [
     "ARTICLE_COLUMNS",
@@ -26,6 +27,7 @@ __all__ = [
     "MATCH_COLUMNS",
     "Prepared",
     "Statements",
+    "db_now",
     "numbered",
     "statements",
 ]
@@ -36,6 +38,7 @@ _stories: Table = metadata.tables[Story.__tablename__]
 _story_keys: Table = metadata.tables[StoryKey.__tablename__]
 _matches: Table = metadata.tables[Match.__tablename__]
 _deliveries: Table = metadata.tables[Delivery.__tablename__]
+_feeds: Table = metadata.tables[Feed.__tablename__]
 
 #: The columns an article, a match and a delivery are inserted with (every one of them, always given).
 ARTICLE_COLUMNS = (
@@ -55,6 +58,7 @@ ARTICLE_COLUMNS = (
     "story_id",
     "fetched_at",
 )
+_STATE_COLUMNS = tuple(FeedState.__dataclass_fields__)
 MATCH_COLUMNS = (
     "article_id",
     "rule_id",
@@ -153,6 +157,12 @@ class Prepared:
         self.new_article = Compiled(sql.new_article, dialect, ARTICLE_COLUMNS)
         self.story_keys = Compiled(sql.story_keys, dialect, ("key", "story_id"))
         self.take_over = Compiled(sql.take_over, dialect)
+        #: a poll's ``FeedState`` of the feed ``w_feed``; fenced (PostgreSQL): only while ``w_worker`` holds it,
+        #: and its claim ends (``claimed_by`` and ``claimed_until`` given as None)
+        state = _feeds.update().where(_feeds.c.id == bindparam("w_feed"))
+        self.feed_state = Compiled(state, dialect, _STATE_COLUMNS)
+        fenced = state.where(_feeds.c.claimed_by == bindparam("w_worker"), _feeds.c.claimed_until > db_now())
+        self.fenced_feed_state = Compiled(fenced, dialect, (*_STATE_COLUMNS, "claimed_by", "claimed_until"))
         self._lists: dict[tuple[str, int], Compiled] = {}
 
     def existing(self, count: int) -> Compiled:
@@ -193,6 +203,13 @@ class Prepared:
         rows = [{c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in names} for i in range(count)]
         insert = self._insert(table).values(rows).on_conflict_do_nothing()
         return insert.returning(*(table.c[c] for c in returned))
+
+
+def db_now() -> Any:
+    """The database's clock (PostgreSQL), as UTC without an offset like every stored time: the one clock leases
+    are measured on, so clock skew between worker hosts cannot make two workers own a feed. ``clock_timestamp``,
+    not ``now()``: the time of the statement, not of its transaction's start (a writer's batch lasts seconds)."""
+    return type_coerce(func.timezone("UTC", func.clock_timestamp()), DateTime())
 
 
 def numbered(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
