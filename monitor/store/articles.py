@@ -241,7 +241,7 @@ class ArticleStore(StoreBase):
                 "rule_version": str(match.rule_version),
                 "severity": match.severity,
                 "tags": list(match.tags),
-                "hits": [MatchHit.coerce(hit).as_json() for hit in match.hits],
+                "hits": [MatchHit.json_of(hit) for hit in match.hits],
                 "snippet": match.snippet,
                 "story_id": story_id,
                 "matched_at": now,

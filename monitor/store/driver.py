@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import Connection, DateTime, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql import ClauseElement
 
@@ -48,20 +48,42 @@ class Compiled:
         for name in names:
             bind = compiled.binds[name]
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            self._binds.append(
-                (escaped.get(name, name), bind.key, processor, _REQUIRED if bind.required else bind.effective_value)
-            )
+            if processor is not None and isinstance(getattr(bind.type, "impl", bind.type), DateTime):
+                processor = _last_one(processor)  # an article's rows share one time
+            bound = _REQUIRED if bind.required else bind.effective_value
+            self._binds.append((escaped.get(name, name), bind.key, processor, bound))
+        self._names = [name for name, _, _, _ in self._binds]
+        self._given = [(key, processor) for _, key, processor, _ in self._binds]
 
     def params(self, values: Mapping[str, Any]) -> Any:
         """The driver's parameters (a tuple, or a dict for a named paramstyle); missing names take the value the
         statement bound, as SQLAlchemy does."""
-        converted: list[tuple[str, Any]] = []
-        for name, key, processor, bound in self._binds:
-            value = values[key] if key in values or bound is _REQUIRED else bound
-            converted.append((name, value if processor is None else processor(value)))
-        if self._positional:
-            return tuple(value for _, value in converted)
-        return dict(converted)
+        try:  # the common case first: the caller gives every parameter
+            converted = [values[key] if processor is None else processor(values[key]) for key, processor in self._given]
+        except KeyError:
+            converted = [
+                processor(value) if processor is not None else value
+                for _, key, processor, bound in self._binds
+                for value in (values[key] if key in values or bound is _REQUIRED else bound,)
+            ]
+        return tuple(converted) if self._positional else dict(zip(self._names, converted, strict=True))
+
+
+def _last_one(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``processor`` remembering its last value and result (a datetime is immutable, so the same object gives the
+    same result)."""
+    last: tuple[Any, Any] = (_REQUIRED, None)
+
+    def process(value: Any) -> Any:
+        nonlocal last
+        seen = last  # one read: another thread may replace it meanwhile
+        if seen[0] is value:
+            return seen[1]
+        result = processor(value)
+        last = (value, result)
+        return result
+
+    return process
 
 
 class DriverCursor:
@@ -94,7 +116,7 @@ class DriverCursor:
             raise self._wrapped(e, compiled.sql, params) from e
 
     def count(self, compiled: Compiled, values: Mapping[str, Any]) -> int:
-        """Run ``prepared`` once; the number of rows it changed."""
+        """Run ``compiled`` once; the number of rows it changed."""
         self.rows(compiled, values)
         return int(self._cursor.rowcount)
 
