@@ -35,7 +35,7 @@ from monitor.store.records import (
     NewMatch,
     PlannedDelivery,
 )
-from monitor.store.statements import ARTICLE_COLUMNS, Prepared, numbered, statements
+from monitor.store.statements import ARTICLE_COLUMNS, Prepared, statements
 from monitor.store.tables import Article, Delivery, Entry, Match, Story, StoryKey, metadata
 
 __all__ = ["ArticleStore", "DeliveryPlan", "MIN_HASH_WORDS", "storage_key", "story_lock_keys"]
@@ -219,7 +219,7 @@ class ArticleStore(StoreBase):
             story_id = cursor.scalar(sql.story_by_hash, {"hash": article.content_hash})
         keys = list(dict.fromkeys(article.story_keys))
         if story_id is None and keys:
-            story_id = cursor.scalar(sql.story_by_keys(len(keys)), numbered([{"key": key} for key in keys]))
+            story_id = cursor.scalar(sql.story_by_keys(len(keys)), [{"key": key} for key in keys])
         if story_id is not None:
             return story_id, False
         return int(cursor.scalar(sql.new_story, {"created_at": now, "title": article.title})), True
@@ -250,7 +250,7 @@ class ArticleStore(StoreBase):
         ]
         inserted: dict[tuple[str, str], int] = {}
         for chunk in chunked(rows, _ROWS):
-            for new_id, rule_id, version in cursor.rows(self._prepared.new_matches(len(chunk)), numbered(chunk)):
+            for new_id, rule_id, version in cursor.rows(self._prepared.new_matches(len(chunk)), chunk):
                 inserted[rule_id, version] = int(new_id)
         # A (rule, version) listed twice: the first row is the one inserted, the second conflicted.
         found = [(m.rule_id, inserted.pop((m.rule_id, str(m.rule_version)), None)) for m in matches]
@@ -286,7 +286,7 @@ class ArticleStore(StoreBase):
         ]
         inserted: set[tuple[str, str, str]] = set()
         for chunk in chunked(rows, _ROWS):
-            inserted.update(row[1:] for row in cursor.rows(sql.new_deliveries(len(chunk)), numbered(chunk)))
+            inserted.update(row[1:] for row in cursor.rows(sql.new_deliveries(len(chunk)), chunk))
         created = 0
         for row in rows:
             key = (row["channel"], row["rule_id"], row["mode"])
@@ -330,7 +330,7 @@ def _lookup_keys(article: NewArticle) -> list[str]:
 
 
 def _existing(cursor: DriverCursor, sql: Prepared, keys: Sequence[str]) -> tuple[int, int] | None:
-    rows = cursor.rows(sql.existing(len(keys)), numbered([{"key": key} for key in keys]))
+    rows = cursor.rows(sql.existing(len(keys)), [{"key": key} for key in keys])
     found = {row[0]: (int(row[1]), int(row[2])) for row in rows}
     return next((found[key] for key in keys if key in found), None)
 

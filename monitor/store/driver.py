@@ -32,10 +32,14 @@ _SAVEPOINTS = itertools.count(1)
 
 class Compiled:
     """``statement`` compiled for ``dialect`` (an INSERT with these ``columns`` as its parameters); ``params``
-    turns a mapping of parameter names to values into what the driver takes."""
+    turns a mapping of parameter names to values into what the driver takes. ``rows``: a multi-row statement of
+    that many rows of ``columns``, its parameters named ``<column>_<row>`` (``row_params`` takes the rows)."""
 
-    def __init__(self, statement: ClauseElement, dialect: Dialect, columns: Sequence[str] | None = None) -> None:
-        compiled: Any = statement.compile(dialect=dialect, column_keys=list(columns) if columns else None)
+    def __init__(
+        self, statement: ClauseElement, dialect: Dialect, columns: Sequence[str] | None = None, rows: int = 0
+    ) -> None:
+        keys = list(columns) if columns and not rows else None
+        compiled: Any = statement.compile(dialect=dialect, column_keys=keys)
         if compiled.insert_prefetch or compiled.update_prefetch:  # Python-side defaults: not filled in here
             raise ValueError("a compiled statement must not need column defaults computed in Python")
         self.sql: str = compiled.string
@@ -43,17 +47,20 @@ class Compiled:
         named = dict.fromkeys(compiled.bind_names.values())  # a bind listed twice in ``binds`` is one in the SQL
         names: Sequence[str] = compiled.positiontup if self._positional else list(named)
         escaped: dict[str, str] = compiled.escaped_bind_names or {}
+        times: dict[str, Callable[[Any], Any]] = {}  # one remembering processor per time type: rows share a time
         #: per parameter: its name in the SQL, its key in ``values``, SQLAlchemy's processor, its bound value
         self._binds: list[tuple[str, str, _Processor, Any]] = []
         for name in names:
             bind = compiled.binds[name]
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None and isinstance(getattr(bind.type, "impl", bind.type), DateTime):
-                processor = _last_one(processor)  # an article's rows share one time
+                processor = times.setdefault(repr(bind.type), _last_one(processor))
             bound = _REQUIRED if bind.required else bind.effective_value
             self._binds.append((escaped.get(name, name), bind.key, processor, bound))
         self._names = [name for name, _, _, _ in self._binds]
         self._given = [(key, processor) for _, key, processor, _ in self._binds]
+        cells = {f"{column}_{row}": (row, column) for row in range(rows) for column in columns or ()}
+        self._cells = [(*cells[key], processor) for key, processor in self._given] if rows else []
 
     def params(self, values: Mapping[str, Any]) -> Any:
         """The driver's parameters (a tuple, or a dict for a named paramstyle); missing names take the value the
@@ -66,6 +73,17 @@ class Compiled:
                 for _, key, processor, bound in self._binds
                 for value in (values[key] if key in values or bound is _REQUIRED else bound,)
             ]
+        return self._driver(converted)
+
+    def row_params(self, rows: Sequence[Mapping[str, Any]]) -> Any:
+        """The driver's parameters of a multi-row statement, from its rows (each with every column)."""
+        converted = [
+            rows[row][column] if processor is None else processor(rows[row][column])
+            for row, column, processor in self._cells
+        ]
+        return self._driver(converted)
+
+    def _driver(self, converted: list[Any]) -> Any:
         return tuple(converted) if self._positional else dict(zip(self._names, converted, strict=True))
 
 
@@ -106,9 +124,12 @@ class DriverCursor:
         except self._dialect.loaded_dbapi.Error as e:
             raise self._wrapped(e, sql, ()) from e
 
-    def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Run ``compiled`` once; the rows it returns (none for a statement without results)."""
-        params = compiled.params(values)
+    def rows(
+        self, compiled: Compiled, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+    ) -> list[tuple[Any, ...]]:
+        """Run ``compiled`` once (a multi-row statement: ``values`` are its rows); the rows it returns (none for a
+        statement without results)."""
+        params = compiled.params(values) if isinstance(values, Mapping) else compiled.row_params(values)
         try:
             self._cursor.execute(compiled.sql, params)
             return [tuple(row) for row in self._cursor.fetchall()] if self._cursor.description else []
@@ -120,7 +141,7 @@ class DriverCursor:
         self.rows(compiled, values)
         return int(self._cursor.rowcount)
 
-    def scalar(self, compiled: Compiled, values: Mapping[str, Any]) -> Any:
+    def scalar(self, compiled: Compiled, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Any:
         """The first column of the first row ``compiled`` returns, or None."""
         found = self.rows(compiled, values)
         return found[0][0] if found else None

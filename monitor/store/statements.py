@@ -11,7 +11,6 @@ the order of the rows RETURNING gives is not promised.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Table, bindparam, func, select, text, type_coerce
@@ -28,7 +27,6 @@ __all__ = [
     "Prepared",
     "Statements",
     "db_now",
-    "numbered",
     "statements",
 ]
 
@@ -166,35 +164,36 @@ class Prepared:
         self._lists: dict[tuple[str, int], Compiled] = {}
 
     def existing(self, count: int) -> Compiled:
-        """Canonical URL, id and story id of the stored articles with ``key_0`` … ``key_<count-1>``."""
+        """Canonical URL, id and story id of the stored articles with one of ``count`` keys (rows of ``key``)."""
         return self._list("existing", count)
 
     def story_by_keys(self, count: int) -> Compiled:
-        """The oldest story sharing one of the story keys ``key_0`` … ``key_<count-1>``."""
+        """The oldest story sharing one of ``count`` story keys (rows of ``key``)."""
         return self._list("story_by_keys", count)
 
     def new_matches(self, count: int) -> Compiled:
-        """``count`` matches (``<column>_<row>``); returns id, rule id and rule version of those inserted."""
+        """``count`` matches (rows of ``MATCH_COLUMNS``); returns id, rule id and rule version of those inserted."""
         return self._list("new_matches", count)
 
     def new_deliveries(self, count: int) -> Compiled:
-        """``count`` deliveries (``<column>_<row>``); returns id, channel, rule id and mode of those inserted."""
+        """``count`` deliveries (rows of ``DELIVERY_COLUMNS``); returns id, channel, rule id and mode of those inserted."""
         return self._list("new_deliveries", count)
 
     def _list(self, name: str, count: int) -> Compiled:
         found = self._lists.get((name, count))
         if found is None:
-            found = self._lists[name, count] = Compiled(self._build(name, count), self._dialect)
+            found = self._lists[name, count] = self._build(name, count)
         return found
 
-    def _build(self, name: str, count: int) -> Any:
+    def _build(self, name: str, count: int) -> Compiled:
         if name == "existing":
             columns = (_articles.c.canonical_url, _articles.c.id, _articles.c.story_id)
-            return select(*columns).where(_articles.c.canonical_url.in_(_numbered(_articles.c.canonical_url, count)))
+            keys = _numbered(_articles.c.canonical_url, count)
+            return Compiled(select(*columns).where(_articles.c.canonical_url.in_(keys)), self._dialect, ("key",), count)
         if name == "story_by_keys":
-            return select(func.min(_story_keys.c.story_id)).where(
-                _story_keys.c.key.in_(_numbered(_story_keys.c.key, count))
-            )
+            keys = _numbered(_story_keys.c.key, count)
+            oldest = select(func.min(_story_keys.c.story_id)).where(_story_keys.c.key.in_(keys))
+            return Compiled(oldest, self._dialect, ("key",), count)
         table, names, returned = (
             (_matches, MATCH_COLUMNS, ("id", "rule_id", "rule_version"))
             if name == "new_matches"
@@ -202,7 +201,7 @@ class Prepared:
         )
         rows = [{c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in names} for i in range(count)]
         insert = self._insert(table).values(rows).on_conflict_do_nothing()
-        return insert.returning(*(table.c[c] for c in returned))
+        return Compiled(insert.returning(*(table.c[c] for c in returned)), self._dialect, names, rows=count)
 
 
 def db_now() -> Any:
@@ -210,11 +209,6 @@ def db_now() -> Any:
     are measured on, so clock skew between worker hosts cannot make two workers own a feed. ``clock_timestamp``,
     not ``now()``: the time of the statement, not of its transaction's start (a writer's batch lasts seconds)."""
     return type_coerce(func.timezone("UTC", func.clock_timestamp()), DateTime())
-
-
-def numbered(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The parameters of a multi-row statement of ``Prepared``: row ``i``'s ``name`` as ``name_i``."""
-    return {f"{name}_{i}": value for i, row in enumerate(rows) for name, value in row.items()}
 
 
 def _numbered(column: Any, count: int) -> list[Any]:
