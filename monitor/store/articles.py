@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Table, func, select
 
 from monitor.clock import now_utc
 from monitor.store.base import StoreBase, chunked
-from monitor.store.driver import DriverCursor
+from monitor.store.driver import Compiled, DriverCursor
 from monitor.store.records import (
     AddResult,
     ArticleRecord,
@@ -35,7 +35,7 @@ from monitor.store.records import (
     NewMatch,
     PlannedDelivery,
 )
-from monitor.store.statements import ARTICLE_COLUMNS, Prepared, statements
+from monitor.store.statements import ARTICLE_COLUMNS, MAX_ROWS, Prepared, statements
 from monitor.store.tables import Article, Delivery, Entry, Match, Story, StoryKey, metadata
 
 __all__ = ["ArticleStore", "DeliveryPlan", "MIN_HASH_WORDS", "storage_key", "story_lock_keys"]
@@ -57,7 +57,6 @@ _deliveries: Table = metadata.tables[Delivery.__tablename__]
 MIN_HASH_WORDS = 8
 
 _ARTICLE_FIELDS = ARTICLE_COLUMNS[:-3]  # the columns NewArticle gives (then canonical URL, story and time)
-_ROWS = 50  # rows per multi-row INSERT
 
 
 class ArticleStore(StoreBase):
@@ -114,7 +113,7 @@ class ArticleStore(StoreBase):
                 assert found is not None  # it conflicted, so it exists
                 return AddResult(found[0], found[1], new_story=False, duplicate=True)
             keys = [{"key": key, "story_id": story_id} for key in dict.fromkeys(article.story_keys)]
-            cursor.many(sql.story_keys, keys)
+            _insert(cursor, sql.story_keys, keys)
             match_ids = self._insert_matches(cursor, article_id, story_id, matches, now)
             created = self._insert_deliveries(
                 cursor, story_id, match_ids, plan(story_id, new_story), now, owned=article.owned
@@ -209,8 +208,7 @@ class ArticleStore(StoreBase):
         rows = [{"feed_id": feed_id, "key": key} for key in dict.fromkeys(keys) if key]
         if feed_id is None or not rows:
             return
-        for chunk in chunked(rows):
-            cursor.many(self._prepared.mark_seen, chunk)
+        _insert(cursor, self._prepared.mark_seen, rows)
 
     def _find_or_create_story(self, cursor: DriverCursor, article: NewArticle, now: datetime) -> tuple[int, bool]:
         sql = self._prepared
@@ -248,10 +246,10 @@ class ArticleStore(StoreBase):
             }
             for match in matches
         ]
-        inserted: dict[tuple[str, str], int] = {}
-        for chunk in chunked(rows, _ROWS):
-            for new_id, rule_id, version in cursor.rows(self._prepared.new_matches(len(chunk)), chunk):
-                inserted[rule_id, version] = int(new_id)
+        inserted = {
+            (rule_id, version): int(new_id)
+            for new_id, rule_id, version in _insert(cursor, self._prepared.new_matches, rows)
+        }
         # A (rule, version) listed twice: the first row is the one inserted, the second conflicted.
         found = [(m.rule_id, inserted.pop((m.rule_id, str(m.rule_version)), None)) for m in matches]
         return [(rule_id, new_id) for rule_id, new_id in found if new_id is not None]
@@ -284,9 +282,7 @@ class ArticleStore(StoreBase):
             }
             for item in planned
         ]
-        inserted: set[tuple[str, str, str]] = set()
-        for chunk in chunked(rows, _ROWS):
-            inserted.update(row[1:] for row in cursor.rows(sql.new_deliveries(len(chunk)), chunk))
+        inserted = {row[1:] for row in _insert(cursor, sql.new_deliveries, rows)}
         created = 0
         for row in rows:
             key = (row["channel"], row["rule_id"], row["mode"])
@@ -327,6 +323,13 @@ def _lock_key(name: str) -> int:
 def _lookup_keys(article: NewArticle) -> list[str]:
     # A foreign copy is a duplicate of the owner's copy (stored first) or of its feed's earlier copy.
     return [storage_key(article)] if article.owned else [article.canonical_url, storage_key(article)]
+
+
+def _insert(
+    cursor: DriverCursor, statement: Callable[[int], Compiled], rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` with ``statement(rows)``, a multi-row INSERT, ``MAX_ROWS`` at a time; the rows it returned."""
+    return [row for chunk in chunked(rows, MAX_ROWS) for row in cursor.rows(statement(len(chunk)), chunk)]
 
 
 def _existing(cursor: DriverCursor, sql: Prepared, keys: Sequence[str]) -> tuple[int, int] | None:

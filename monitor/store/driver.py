@@ -14,7 +14,7 @@ as SQLAlchemy's ``DBAPIError`` (with ``orig``), as ``Connection.execute`` would,
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
@@ -43,6 +43,7 @@ class Compiled:
         if compiled.insert_prefetch or compiled.update_prefetch:  # Python-side defaults: not filled in here
             raise ValueError("a compiled statement must not need column defaults computed in Python")
         self.sql: str = compiled.string
+        self.returns_rows = bool(getattr(statement, "is_select", False) or compiled.effective_returning)
         self._positional = bool(compiled.positional)
         named = dict.fromkeys(compiled.bind_names.values())  # a bind listed twice in ``binds`` is one in the SQL
         names: Sequence[str] = compiled.positiontup if self._positional else list(named)
@@ -132,7 +133,7 @@ class DriverCursor:
         params = compiled.params(values) if isinstance(values, Mapping) else compiled.row_params(values)
         try:
             self._cursor.execute(compiled.sql, params)
-            return [tuple(row) for row in self._cursor.fetchall()] if self._cursor.description else []
+            return [tuple(row) for row in self._cursor.fetchall()] if compiled.returns_rows else []
         except self._dialect.loaded_dbapi.Error as e:
             raise self._wrapped(e, compiled.sql, params) from e
 
@@ -145,16 +146,6 @@ class DriverCursor:
         """The first column of the first row ``compiled`` returns, or None."""
         found = self.rows(compiled, values)
         return found[0][0] if found else None
-
-    def many(self, compiled: Compiled, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Run ``compiled`` (a statement without results) once per row, in one driver call."""
-        params = [compiled.params(row) for row in rows]
-        if not params:
-            return
-        try:
-            self._cursor.executemany(compiled.sql, params)
-        except self._dialect.loaded_dbapi.Error as e:
-            raise self._wrapped(e, compiled.sql, params) from e
 
     def _wrapped(self, error: Exception, sql: str, params: Any) -> StatementError:
         dbapi: Any = self._dialect.loaded_dbapi

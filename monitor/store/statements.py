@@ -24,6 +24,7 @@ __all__ = [
     "ARTICLE_COLUMNS",
     "DELIVERY_COLUMNS",
     "MATCH_COLUMNS",
+    "MAX_ROWS",
     "Prepared",
     "Statements",
     "db_now",
@@ -57,6 +58,8 @@ ARTICLE_COLUMNS = (
     "fetched_at",
 )
 _STATE_COLUMNS = tuple(FeedState.__dataclass_fields__)
+#: Rows of one multi-row statement of ``Prepared`` at most (each length is compiled once, so they stay few).
+MAX_ROWS = 50
 MATCH_COLUMNS = (
     "article_id",
     "rule_id",
@@ -148,12 +151,10 @@ class Prepared:
         sql = statements(dialect.name)
         self._dialect = dialect
         self._insert: Any = sql.insert
-        self.mark_seen = Compiled(sql.mark_seen, dialect, ("feed_id", "key"))
         #: ``hash``: the story of the oldest article with this content hash
         self.story_by_hash = Compiled(sql.story_by_hash, dialect)
         self.new_story = Compiled(sql.new_story, dialect, ("created_at", "title"))
         self.new_article = Compiled(sql.new_article, dialect, ARTICLE_COLUMNS)
-        self.story_keys = Compiled(sql.story_keys, dialect, ("key", "story_id"))
         self.take_over = Compiled(sql.take_over, dialect)
         #: a poll's ``FeedState`` of the feed ``w_feed``; fenced (PostgreSQL): only while ``w_worker`` holds it,
         #: and its claim ends (``claimed_by`` and ``claimed_until`` given as None)
@@ -171,37 +172,56 @@ class Prepared:
         """The oldest story sharing one of ``count`` story keys (rows of ``key``)."""
         return self._list("story_by_keys", count)
 
+    def mark_seen(self, count: int) -> Compiled:
+        """``count`` entries (rows of ``feed_id``, ``key``), those already seen left as they are."""
+        return self._list("mark_seen", count)
+
+    def story_keys(self, count: int) -> Compiled:
+        """``count`` story keys (rows of ``key``, ``story_id``), those already stored left as they are."""
+        return self._list("story_keys", count)
+
     def new_matches(self, count: int) -> Compiled:
         """``count`` matches (rows of ``MATCH_COLUMNS``); returns id, rule id and rule version of those inserted."""
         return self._list("new_matches", count)
 
     def new_deliveries(self, count: int) -> Compiled:
-        """``count`` deliveries (rows of ``DELIVERY_COLUMNS``); returns id, channel, rule id and mode of those inserted."""
+        """``count`` deliveries (rows of ``DELIVERY_COLUMNS``); returns id, channel, rule id and mode of those
+        inserted."""
         return self._list("new_deliveries", count)
 
     def _list(self, name: str, count: int) -> Compiled:
+        if not 0 < count <= MAX_ROWS:
+            raise ValueError(f"{count} rows in one statement (1 to {MAX_ROWS})")
         found = self._lists.get((name, count))
         if found is None:
             found = self._lists[name, count] = self._build(name, count)
         return found
 
     def _build(self, name: str, count: int) -> Compiled:
-        if name == "existing":
-            columns = (_articles.c.canonical_url, _articles.c.id, _articles.c.story_id)
-            keys = _numbered(_articles.c.canonical_url, count)
-            return Compiled(select(*columns).where(_articles.c.canonical_url.in_(keys)), self._dialect, ("key",), count)
-        if name == "story_by_keys":
-            keys = _numbered(_story_keys.c.key, count)
-            oldest = select(func.min(_story_keys.c.story_id)).where(_story_keys.c.key.in_(keys))
-            return Compiled(oldest, self._dialect, ("key",), count)
-        table, names, returned = (
-            (_matches, MATCH_COLUMNS, ("id", "rule_id", "rule_version"))
-            if name == "new_matches"
-            else (_deliveries, DELIVERY_COLUMNS, ("id", "channel", "rule_id", "mode"))
-        )
+        if name in ("existing", "story_by_keys"):
+            column = _articles.c.canonical_url if name == "existing" else _story_keys.c.key
+            keys = [bindparam(f"key_{i}", type_=column.type) for i in range(count)]
+            found = (
+                select(_articles.c.canonical_url, _articles.c.id, _articles.c.story_id)
+                if name == "existing"
+                else select(func.min(_story_keys.c.story_id))
+            )
+            return Compiled(found.where(column.in_(keys)), self._dialect, ("key",), count)
+        table, names, returned = _INSERTS[name]
         rows = [{c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in names} for i in range(count)]
         insert = self._insert(table).values(rows).on_conflict_do_nothing()
-        return Compiled(insert.returning(*(table.c[c] for c in returned)), self._dialect, names, rows=count)
+        if returned:
+            insert = insert.returning(*(table.c[c] for c in returned))
+        return Compiled(insert, self._dialect, names, rows=count)
+
+
+#: The multi-row INSERTs of ``Prepared``: table, columns of a row, columns returned.
+_INSERTS: dict[str, tuple[Table, tuple[str, ...], tuple[str, ...]]] = {
+    "mark_seen": (_entries, ("feed_id", "key"), ()),
+    "story_keys": (_story_keys, ("key", "story_id"), ()),
+    "new_matches": (_matches, MATCH_COLUMNS, ("id", "rule_id", "rule_version")),
+    "new_deliveries": (_deliveries, DELIVERY_COLUMNS, ("id", "channel", "rule_id", "mode")),
+}
 
 
 def db_now() -> Any:
@@ -209,7 +229,3 @@ def db_now() -> Any:
     are measured on, so clock skew between worker hosts cannot make two workers own a feed. ``clock_timestamp``,
     not ``now()``: the time of the statement, not of its transaction's start (a writer's batch lasts seconds)."""
     return type_coerce(func.timezone("UTC", func.clock_timestamp()), DateTime())
-
-
-def _numbered(column: Any, count: int) -> list[Any]:
-    return [bindparam(f"key_{i}", type_=column.type) for i in range(count)]
