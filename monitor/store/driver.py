@@ -122,7 +122,7 @@ class DriverCursor:
         """Run ``sql``, a statement without parameters or results."""
         try:
             self._cursor.execute(sql)
-        except self._dialect.loaded_dbapi.Error as e:
+        except Exception as e:
             raise self._wrapped(e, sql, ()) from e
 
     def rows(
@@ -130,11 +130,12 @@ class DriverCursor:
     ) -> list[tuple[Any, ...]]:
         """Run ``compiled`` once (a multi-row statement: ``values`` are its rows); the rows it returns (none for a
         statement without results)."""
-        params = compiled.params(values) if isinstance(values, Mapping) else compiled.row_params(values)
+        params: Any = None
         try:
+            params = compiled.params(values) if isinstance(values, Mapping) else compiled.row_params(values)
             self._cursor.execute(compiled.sql, params)
             return [tuple(row) for row in self._cursor.fetchall()] if compiled.returns_rows else []
-        except self._dialect.loaded_dbapi.Error as e:
+        except Exception as e:  # a value no processor or driver takes, or the database's refusal
             raise self._wrapped(e, compiled.sql, params) from e
 
     def count(self, compiled: Compiled, values: Mapping[str, Any]) -> int:
@@ -148,6 +149,8 @@ class DriverCursor:
         return found[0][0] if found else None
 
     def _wrapped(self, error: Exception, sql: str, params: Any) -> StatementError:
+        """``error`` as ``Connection.execute`` raises it: a driver's error as ``DBAPIError`` (its subclass by the
+        driver's class), any other (a value a type processor refused) as ``StatementError``."""
         dbapi: Any = self._dialect.loaded_dbapi
         return DBAPIError.instance(sql, params, error, dbapi.Error, dialect=self._dialect)
 
