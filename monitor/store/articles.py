@@ -212,12 +212,15 @@ class ArticleStore(StoreBase):
 
     def _find_or_create_story(self, cursor: DriverCursor, article: NewArticle, now: datetime) -> tuple[int, bool]:
         sql = self._prepared
+        grouped = article.content_hash and len(article.text.split()) >= MIN_HASH_WORDS
+        by_hash = {"hash": article.content_hash if grouped else None}  # None: no article has it
+        keys = [{"key": key} for key in dict.fromkeys(article.story_keys)]
         story_id: int | None = None
-        if article.content_hash and len(article.text.split()) >= MIN_HASH_WORDS:
-            story_id = cursor.scalar(sql.story_by_hash, {"hash": article.content_hash})
-        keys = list(dict.fromkeys(article.story_keys))
-        if story_id is None and keys:
-            story_id = cursor.scalar(sql.story_by_keys(len(keys)), [{"key": key} for key in keys])
+        if keys:  # the hash's story, else the keys' oldest (min over chunks: the hash's is in each when found)
+            found = [cursor.scalar(sql.story_of(len(chunk)), chunk, by_hash) for chunk in chunked(keys, MAX_ROWS)]
+            story_id = min((story for story in found if story is not None), default=None)
+        elif grouped:
+            story_id = cursor.scalar(sql.story_by_hash, by_hash)
         if story_id is not None:
             return story_id, False
         return int(cursor.scalar(sql.new_story, {"created_at": now, "title": article.title})), True

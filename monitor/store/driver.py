@@ -60,8 +60,10 @@ class Compiled:
             self._binds.append((escaped.get(name, name), bind.key, processor, bound))
         self._names = [name for name, _, _, _ in self._binds]
         self._given = [(key, processor) for _, key, processor, _ in self._binds]
-        cells = {f"{column}_{row}": (row, column) for row in range(rows) for column in columns or ()}
-        self._cells = [(*cells[key], processor) for key, processor in self._given] if rows else []
+        cells: dict[str, tuple[int | None, str]] = {
+            f"{c}_{row}": (row, c) for row in range(rows) for c in columns or ()
+        }
+        self._cells = [(*cells.get(key, (None, key)), p, bound) for _, key, p, bound in self._binds] if rows else []
 
     def params(self, values: Mapping[str, Any]) -> Any:
         """The driver's parameters (a tuple, or a dict for a named paramstyle); missing names take the value the
@@ -76,11 +78,16 @@ class Compiled:
             ]
         return self._driver(converted)
 
-    def row_params(self, rows: Sequence[Mapping[str, Any]]) -> Any:
-        """The driver's parameters of a multi-row statement, from its rows (each with every column)."""
+    def row_params(self, rows: Sequence[Mapping[str, Any]], extra: Mapping[str, Any] | None = None) -> Any:
+        """The driver's parameters of a multi-row statement, from its rows (each with every column) and ``extra``,
+        its parameters outside the rows (missing ones take the value the statement bound)."""
+        extra = extra or {}
         converted = [
-            rows[row][column] if processor is None else processor(rows[row][column])
-            for row, column, processor in self._cells
+            value if processor is None else processor(value)
+            for row, key, processor, bound in self._cells
+            for value in (
+                rows[row][key] if row is not None else extra[key] if key in extra or bound is _REQUIRED else bound,
+            )
         ]
         return self._driver(converted)
 
@@ -126,13 +133,16 @@ class DriverCursor:
             raise self._wrapped(e, sql, ()) from e
 
     def rows(
-        self, compiled: Compiled, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+        self,
+        compiled: Compiled,
+        values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        extra: Mapping[str, Any] | None = None,
     ) -> list[tuple[Any, ...]]:
-        """Run ``compiled`` once (a multi-row statement: ``values`` are its rows); the rows it returns (none for a
-        statement without results)."""
+        """Run ``compiled`` once (a multi-row statement: ``values`` are its rows, ``extra`` its other parameters);
+        the rows it returns (none for a statement without results)."""
         params: Any = None
         try:
-            params = compiled.params(values) if isinstance(values, Mapping) else compiled.row_params(values)
+            params = compiled.params(values) if isinstance(values, Mapping) else compiled.row_params(values, extra)
             self._cursor.execute(compiled.sql, params)
             return [tuple(row) for row in self._cursor.fetchall()] if compiled.returns_rows else []
         except Exception as e:  # a value no processor or driver takes, or the database's refusal
@@ -143,9 +153,14 @@ class DriverCursor:
         self.rows(compiled, values)
         return int(self._cursor.rowcount)
 
-    def scalar(self, compiled: Compiled, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Any:
+    def scalar(
+        self,
+        compiled: Compiled,
+        values: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+        extra: Mapping[str, Any] | None = None,
+    ) -> Any:
         """The first column of the first row ``compiled`` returns, or None."""
-        found = self.rows(compiled, values)
+        found = self.rows(compiled, values, extra)
         return found[0][0] if found else None
 
     def _wrapped(self, error: Exception, sql: str, params: Any) -> StatementError:

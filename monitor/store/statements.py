@@ -153,6 +153,7 @@ class Prepared:
         self._insert: Any = sql.insert
         #: ``hash``: the story of the oldest article with this content hash
         self.story_by_hash = Compiled(sql.story_by_hash, dialect)
+        self._story_by_hash = sql.story_by_hash
         self.new_story = Compiled(sql.new_story, dialect, ("created_at", "title"))
         self.new_article = Compiled(sql.new_article, dialect, ARTICLE_COLUMNS)
         self.take_over = Compiled(sql.take_over, dialect)
@@ -168,9 +169,10 @@ class Prepared:
         """Canonical URL, id and story id of the stored articles with one of ``count`` keys (rows of ``key``)."""
         return self._list("existing", count)
 
-    def story_by_keys(self, count: int) -> Compiled:
-        """The oldest story sharing one of ``count`` story keys (rows of ``key``)."""
-        return self._list("story_by_keys", count)
+    def story_of(self, count: int) -> Compiled:
+        """The story of the oldest article with the content hash ``hash`` (None: no such article), else the oldest
+        story sharing one of ``count`` story keys (rows of ``key``): one statement for what took two."""
+        return self._list("story_of", count)
 
     def mark_seen(self, count: int) -> Compiled:
         """``count`` entries (rows of ``feed_id``, ``key``), those already seen left as they are."""
@@ -198,15 +200,15 @@ class Prepared:
         return found
 
     def _build(self, name: str, count: int) -> Compiled:
-        if name in ("existing", "story_by_keys"):
-            column = _articles.c.canonical_url if name == "existing" else _story_keys.c.key
-            keys = [bindparam(f"key_{i}", type_=column.type) for i in range(count)]
-            found = (
-                select(_articles.c.canonical_url, _articles.c.id, _articles.c.story_id)
-                if name == "existing"
-                else select(func.min(_story_keys.c.story_id))
-            )
-            return Compiled(found.where(column.in_(keys)), self._dialect, ("key",), count)
+        if name == "existing":
+            keys = [bindparam(f"key_{i}", type_=_articles.c.canonical_url.type) for i in range(count)]
+            found = select(_articles.c.canonical_url, _articles.c.id, _articles.c.story_id)
+            return Compiled(found.where(_articles.c.canonical_url.in_(keys)), self._dialect, ("key",), count)
+        if name == "story_of":
+            keys = [bindparam(f"key_{i}", type_=_story_keys.c.key.type) for i in range(count)]
+            by_keys = select(func.min(_story_keys.c.story_id)).where(_story_keys.c.key.in_(keys)).scalar_subquery()
+            by_hash = self._story_by_hash.scalar_subquery()
+            return Compiled(select(func.coalesce(by_hash, by_keys)), self._dialect, ("key",), count)
         table, names, returned = _INSERTS[name]
         rows = [{c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in names} for i in range(count)]
         insert = self._insert(table).values(rows).on_conflict_do_nothing()

@@ -19,7 +19,7 @@ from monitor.config import FeedSettings
 from monitor.errors import StoreError
 from monitor.store import NewArticle, NewMatch, PlannedDelivery, Store
 from monitor.store.driver import DriverCursor
-from monitor.store.statements import Prepared, statements
+from monitor.store.statements import MAX_ROWS, Prepared, statements
 from monitor.store.tables import metadata
 
 NOW = datetime(2026, 12, 6, 7, 30, 1, 123456, tzinfo=timezone(timedelta(hours=7)))  # not UTC: stored as UTC
@@ -192,3 +192,23 @@ def test_match_ids_follow_the_matches_listed(store: Store) -> None:
     assert result.deliveries_created == 3  # a, c and zz (no match of its own); the second a conflicts
     by_rule = {d.rule_id: d.match_id for d in store.list_deliveries()}
     assert by_rule == {"a": result.match_ids[1], "c": result.match_ids[3], "zz": None}
+
+
+def test_story_lookup_in_chunks_keeps_the_hash_first(store: Store) -> None:
+    """More story keys than one statement takes: found in any chunk, and a content hash still wins over keys."""
+    text = " ".join(f"word{i}" for i in range(20))  # enough words to be grouped by hash
+
+    def article(n: int, content_hash: str, keys: tuple[int, ...]) -> NewArticle:
+        url = f"https://news.example/{n}"
+        return NewArticle(
+            feed_id=None, feed_name="f", url=url, canonical_url=url, title=str(n), text=text, author=None,
+            published=None, lang="en", content_hash=content_hash, story_keys=keys,
+        )  # fmt: skip
+
+    none: list[PlannedDelivery] = []
+    by_key = store.add_article_with_matches(article(1, "h1", (10_000,)), [], lambda s, n: none)
+    by_hash = store.add_article_with_matches(article(2, "h2", ()), [], lambda s, n: none)
+    keys = (*range(MAX_ROWS + 5), 10_000)  # the shared key in the second chunk
+    assert store.add_article_with_matches(article(3, "h3", keys), [], lambda s, n: none).story_id == by_key.story_id
+    both = store.add_article_with_matches(article(4, "h2", keys), [], lambda s, n: none)
+    assert both.story_id == by_hash.story_id != by_key.story_id
