@@ -88,16 +88,11 @@ class Statements:
     """One dialect's statements (attributes); parameters by column name unless noted."""
 
     def __init__(self, dialect: str) -> None:
+        #: the dialect's INSERT (with ``on_conflict_do_nothing``)
         self.insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        insert = self.insert
         #: ``keys`` (a sorted list of bigints): PostgreSQL's transaction-level advisory locks, taken in the
         #: list's order (``unnest`` yields an array's elements in order, one lock call per row)
         self.story_locks = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
-        self.mark_seen = insert(_entries).on_conflict_do_nothing()
-        #: ``keys`` (expanding): canonical URL, id, story id of the stored articles with those keys
-        self.existing = select(_articles.c.canonical_url, _articles.c.id, _articles.c.story_id).where(
-            _articles.c.canonical_url.in_(bindparam("keys", expanding=True))
-        )
         #: ``hash``: the story of the oldest article with this content hash
         self.story_by_hash = (
             select(_articles.c.story_id)
@@ -105,15 +100,8 @@ class Statements:
             .order_by(_articles.c.id)
             .limit(1)
         )
-        #: ``keys`` (expanding): the oldest story sharing one of these story keys
-        self.story_by_keys = select(func.min(_story_keys.c.story_id)).where(
-            _story_keys.c.key.in_(bindparam("keys", expanding=True))
-        )
         self.new_story = _stories.insert().returning(_stories.c.id)
-        self.new_article = insert(_articles).on_conflict_do_nothing().returning(_articles.c.id)
-        self.story_keys = insert(_story_keys).on_conflict_do_nothing()
-        self.new_match = insert(_matches).on_conflict_do_nothing().returning(_matches.c.id)
-        self.new_delivery = insert(_deliveries).on_conflict_do_nothing().returning(_deliveries.c.id)
+        self.new_article = self.insert(_articles).on_conflict_do_nothing().returning(_articles.c.id)
         #: ``match_id``, ``channel``, ``story_id``, ``rule_id``, ``mode`` (prefixed ``w_``): a pending alert of a
         #: foreign copy passes to the owned copy's match. Correlated to the one delivery the unique key finds: a
         #: subquery listing every foreign match would be read whole for each copy of a story (quadratic).

@@ -108,16 +108,23 @@ def _stored(store: Store, write: Callable[[Connection, Any, Any], None]) -> dict
 
 
 def _by_sqlalchemy(conn: Connection, sql: Any, _: Any) -> None:
-    conn.execute(sql.mark_seen, [{"feed_id": 1, "key": "guid-1"}, {"feed_id": 1, "key": "guid-1"}])
+    matches = metadata.tables["matches"]
+    conn.execute(
+        sql.insert(metadata.tables["entries"]).on_conflict_do_nothing(),
+        [{"feed_id": 1, "key": "guid-1"}, {"feed_id": 1, "key": "guid-1"}],
+    )
     story = conn.execute(sql.new_story, {"created_at": NOW, "title": ARTICLE["title"]}).scalar_one()
-    conn.execute(sql.story_keys, [{"key": key, "story_id": story} for key in (-(2**63), 2**63 - 1, 7)])
+    conn.execute(
+        sql.insert(metadata.tables["story_keys"]).on_conflict_do_nothing(),
+        [{"key": key, "story_id": story} for key in (-(2**63), 2**63 - 1, 7)],
+    )
     article = conn.execute(sql.new_article, {**ARTICLE, "feed_id": 1, "feed_name": "f", "story_id": story}).scalar()
     for row in MATCHES:
-        conn.execute(sql.new_match, {**row, "article_id": article, "story_id": story})
-    match = conn.execute(select(metadata.tables["matches"].c.id).limit(1)).scalar()
+        conn.execute(sql.insert(matches).on_conflict_do_nothing(), {**row, "article_id": article, "story_id": story})
+    match = conn.execute(select(matches.c.id).limit(1)).scalar()
     for row in DELIVERIES:
         values = {**row, "match_id": match, "story_id": story, "status": "pending", "attempts": 0, "created_at": NOW}
-        conn.execute(sql.new_delivery, values)
+        conn.execute(sql.insert(metadata.tables["deliveries"]).on_conflict_do_nothing(), values)
 
 
 def _on_the_driver(conn: Connection, _: Any, sql: Prepared) -> None:
