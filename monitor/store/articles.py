@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Table, func, select
 
 from monitor.clock import now_utc
 from monitor.store.base import StoreBase, chunked
+from monitor.store.driver import Compiled, DriverCursor
 from monitor.store.records import (
     AddResult,
     ArticleRecord,
@@ -34,7 +35,7 @@ from monitor.store.records import (
     NewMatch,
     PlannedDelivery,
 )
-from monitor.store.statements import statements
+from monitor.store.statements import ARTICLE_COLUMNS, MAX_ROWS, Prepared, statements
 from monitor.store.tables import Article, Delivery, Entry, Match, Story, StoryKey, metadata
 
 __all__ = ["ArticleStore", "DeliveryPlan", "MIN_HASH_WORDS", "storage_key", "story_lock_keys"]
@@ -55,20 +56,7 @@ _deliveries: Table = metadata.tables[Delivery.__tablename__]
 #: whose feeds give only an empty or one-line summary would otherwise become one story.
 MIN_HASH_WORDS = 8
 
-_ARTICLE_FIELDS = (
-    "url",
-    "content_hash",
-    "title",
-    "text",
-    "author",
-    "published",
-    "lang",
-    "feed_id",
-    "feed_name",
-    "extracted",
-    "owned",
-    "furniture",
-)
+_ARTICLE_FIELDS = ARTICLE_COLUMNS[:-3]  # the columns NewArticle gives (then canonical URL, story and time)
 
 
 class ArticleStore(StoreBase):
@@ -89,8 +77,8 @@ class ArticleStore(StoreBase):
 
     def mark_entries_seen(self, feed_id: int, keys: Sequence[str]) -> None:
         """Remember ``keys`` as seen in this feed (entries with no article worth storing)."""
-        with self._write("mark entries seen") as conn:
-            self._mark_seen(conn, feed_id, keys)
+        with self._write("mark entries seen") as conn, DriverCursor(conn) as cursor:
+            self._mark_seen(cursor, feed_id, keys)
 
     def add_article_with_matches(
         self,
@@ -107,26 +95,28 @@ class ArticleStore(StoreBase):
         An exception from ``plan`` rolls everything back and propagates unchanged.
         """
         now = now or now_utc()
-        with self._write("add article") as conn:
+        sql = self._prepared
+        with self._write("add article") as conn, DriverCursor(conn) as cursor:
             # Two copies of one story written at once by two processes must not found two stories (the second
             # would alert again): lock what story assignment looks at (SQLite's BEGIN IMMEDIATE already does).
-            self._lock_story_keys(conn, story_lock_keys(article))
-            self._mark_seen(conn, article.feed_id, article.entry_keys)
-            existing = _existing(conn, _lookup_keys(article), self._dialect)
+            self._lock_story_keys(conn, article)
+            self._mark_seen(cursor, article.feed_id, article.entry_keys)
+            existing = _existing(cursor, sql, _lookup_keys(article))
             if existing is not None:
                 return AddResult(existing[0], existing[1], new_story=False, duplicate=True)
-            story_id, new_story = self._find_or_create_story(conn, article, now)
-            article_id = self._insert_article(conn, article, story_id, now)
+            story_id, new_story = self._find_or_create_story(cursor, article, now)
+            article_id = self._insert_article(cursor, article, story_id, now)
             if article_id is None:  # another process stored this URL since we looked
                 if new_story:
                     conn.execute(_stories.delete().where(_stories.c.id == story_id))
-                found = _existing(conn, [storage_key(article)], self._dialect)
+                found = _existing(cursor, sql, [storage_key(article)])
                 assert found is not None  # it conflicted, so it exists
                 return AddResult(found[0], found[1], new_story=False, duplicate=True)
-            self._insert_story_keys(conn, story_id, article.story_keys)
-            match_ids = self._insert_matches(conn, article_id, story_id, matches, now)
+            keys = [{"key": key, "story_id": story_id} for key in dict.fromkeys(article.story_keys)]
+            _insert(cursor, sql.story_keys, keys)
+            match_ids = self._insert_matches(cursor, article_id, story_id, matches, now)
             created = self._insert_deliveries(
-                conn, story_id, match_ids, plan(story_id, new_story), now, owned=article.owned
+                cursor, story_id, match_ids, plan(story_id, new_story), now, owned=article.owned
             )
         _log.debug(
             "article stored id=%d story=%d new_story=%s matches=%d deliveries=%d",
@@ -171,14 +161,14 @@ class ArticleStore(StoreBase):
             conn.execute(statements(self._dialect).story_locks, {"keys": wanted})
             held.update(wanted)
 
-    def _lock_story_keys(self, conn: Connection, keys: Iterable[int]) -> None:
+    def _lock_story_keys(self, conn: Connection, article: NewArticle) -> None:
         # Transaction-level locks, held until the transaction (a writer's whole batch) ends; one statement with
         # the keys sorted, so every transaction takes its keys in one global order and two of them cannot each
         # hold a key the other waits for. Keys taken here, maybe in a savepoint, are not remembered: a savepoint
         # rolled back releases them.
         if self._dialect != "postgresql":
             return
-        wanted = sorted(set(keys) - self._held_story_locks(conn))
+        wanted = sorted(set(story_lock_keys(article)) - self._held_story_locks(conn))
         if wanted:
             conn.execute(statements(self._dialect).story_locks, {"keys": wanted})
 
@@ -214,62 +204,62 @@ class ArticleStore(StoreBase):
         with self._read("count articles") as conn:
             return int(conn.execute(select(func.count()).select_from(_articles)).scalar_one())
 
-    def _mark_seen(self, conn: Connection, feed_id: int | None, keys: Sequence[str]) -> None:
+    def _mark_seen(self, cursor: DriverCursor, feed_id: int | None, keys: Sequence[str]) -> None:
         rows = [{"feed_id": feed_id, "key": key} for key in dict.fromkeys(keys) if key]
         if feed_id is None or not rows:
             return
-        for chunk in chunked(rows):
-            conn.execute(statements(self._dialect).mark_seen, list(chunk))
+        _insert(cursor, self._prepared.mark_seen, rows)
 
-    def _find_or_create_story(self, conn: Connection, article: NewArticle, now: datetime) -> tuple[int, bool]:
-        sql = statements(self._dialect)
+    def _find_or_create_story(self, cursor: DriverCursor, article: NewArticle, now: datetime) -> tuple[int, bool]:
+        sql = self._prepared
+        grouped = article.content_hash and len(article.text.split()) >= MIN_HASH_WORDS
+        by_hash = {"hash": article.content_hash if grouped else None}  # None: no article has it
+        keys = [{"key": key} for key in dict.fromkeys(article.story_keys)]
         story_id: int | None = None
-        if article.content_hash and len(article.text.split()) >= MIN_HASH_WORDS:
-            story_id = conn.execute(sql.story_by_hash, {"hash": article.content_hash}).scalar()
-        keys = list(dict.fromkeys(article.story_keys))
-        if story_id is None and keys:
-            story_id = conn.execute(sql.story_by_keys, {"keys": keys}).scalar()
+        if keys:  # the hash's story, else the keys' oldest (min over chunks: the hash's is in each when found)
+            found = [cursor.scalar(sql.story_of(len(chunk)), chunk, by_hash) for chunk in chunked(keys, MAX_ROWS)]
+            story_id = min((story for story in found if story is not None), default=None)
+        elif grouped:
+            story_id = cursor.scalar(sql.story_by_hash, by_hash)
         if story_id is not None:
             return story_id, False
-        new_id = conn.execute(sql.new_story, {"created_at": now, "title": article.title}).scalar_one()
-        return int(new_id), True
+        return int(cursor.scalar(sql.new_story, {"created_at": now, "title": article.title})), True
 
-    def _insert_article(self, conn: Connection, article: NewArticle, story_id: int, now: datetime) -> int | None:
+    def _insert_article(self, cursor: DriverCursor, article: NewArticle, story_id: int, now: datetime) -> int | None:
         values = {name: getattr(article, name) for name in _ARTICLE_FIELDS}
         values.update(canonical_url=storage_key(article), story_id=story_id, fetched_at=now)
-        new_id = conn.execute(statements(self._dialect).new_article, values).scalar()
+        new_id = cursor.scalar(self._prepared.new_article, values)
         return int(new_id) if new_id is not None else None
 
-    def _insert_story_keys(self, conn: Connection, story_id: int, keys: Sequence[int]) -> None:
-        rows = [{"key": key, "story_id": story_id} for key in dict.fromkeys(keys)]
-        if rows:
-            conn.execute(statements(self._dialect).story_keys, rows)
-
     def _insert_matches(
-        self, conn: Connection, article_id: int, story_id: int, matches: Sequence[NewMatch], now: datetime
+        self, cursor: DriverCursor, article_id: int, story_id: int, matches: Sequence[NewMatch], now: datetime
     ) -> list[tuple[str, int]]:
-        ids: list[tuple[str, int]] = []
-        insert = statements(self._dialect).new_match
-        for match in matches:
-            values = {
+        """Insert ``matches`` (a few statements of many rows); (rule id, match id) of those inserted, in order."""
+        rows = [
+            {
                 "article_id": article_id,
                 "rule_id": match.rule_id,
                 "rule_version": str(match.rule_version),
                 "severity": match.severity,
                 "tags": list(match.tags),
-                "hits": [MatchHit.coerce(hit).as_json() for hit in match.hits],
+                "hits": [MatchHit.json_of(hit) for hit in match.hits],
                 "snippet": match.snippet,
                 "story_id": story_id,
                 "matched_at": now,
             }
-            new_id = conn.execute(insert, values).scalar()
-            if new_id is not None:
-                ids.append((match.rule_id, int(new_id)))
-        return ids
+            for match in matches
+        ]
+        inserted = {
+            (rule_id, version): int(new_id)
+            for new_id, rule_id, version in _insert(cursor, self._prepared.new_matches, rows)
+        }
+        # A (rule, version) listed twice: the first row is the one inserted, the second conflicted.
+        found = [(m.rule_id, inserted.pop((m.rule_id, str(m.rule_version)), None)) for m in matches]
+        return [(rule_id, new_id) for rule_id, new_id in found if new_id is not None]
 
     def _insert_deliveries(
         self,
-        conn: Connection,
+        cursor: DriverCursor,
         story_id: int,
         match_ids: Sequence[tuple[str, int]],
         planned: Sequence[PlannedDelivery],
@@ -277,15 +267,13 @@ class ArticleStore(StoreBase):
         *,
         owned: bool = True,
     ) -> int:
-        sql = statements(self._dialect)
-        created = 0
+        sql = self._prepared
         by_rule: dict[str, int] = {}
         for rule_id, match_id in match_ids:
             by_rule.setdefault(rule_id, match_id)  # the first version listed
-        for item in planned:
-            rule_match = by_rule.get(item.rule_id)
-            values = {
-                "match_id": rule_match,
+        rows = [
+            {
+                "match_id": by_rule.get(item.rule_id),
                 "channel": item.channel,
                 "story_id": story_id,
                 "rule_id": item.rule_id,
@@ -295,13 +283,20 @@ class ArticleStore(StoreBase):
                 "next_attempt_at": item.not_before or now,
                 "created_at": now,
             }
-            new_id = conn.execute(sql.new_delivery, values).scalar()
-            created += new_id is not None
-            if new_id is None and owned and rule_match is not None:
+            for item in planned
+        ]
+        inserted = {row[1:] for row in _insert(cursor, sql.new_deliveries, rows)}
+        created = 0
+        for row in rows:
+            key = (row["channel"], row["rule_id"], row["mode"])
+            if key in inserted:
+                inserted.discard(key)  # a (channel, rule, mode) planned twice: its second row conflicted
+                created += 1
+            elif owned and row["match_id"] is not None:
                 # An owned copy joining a story takes over its pending alert from a foreign copy (the alert then
                 # shows the outlet's own title and link); an alert already sent stays as it was.
-                taken = {"w_channel": item.channel, "w_story_id": story_id, "w_rule_id": item.rule_id}
-                conn.execute(sql.take_over, {**taken, "w_mode": item.mode, "w_match_id": rule_match})
+                taken = {"w_channel": key[0], "w_story_id": story_id, "w_rule_id": key[1], "w_mode": key[2]}
+                cursor.rows(sql.take_over, {**taken, "w_match_id": row["match_id"]})
         return created
 
 
@@ -333,8 +328,15 @@ def _lookup_keys(article: NewArticle) -> list[str]:
     return [storage_key(article)] if article.owned else [article.canonical_url, storage_key(article)]
 
 
-def _existing(conn: Connection, keys: Sequence[str], dialect: str) -> tuple[int, int] | None:
-    rows = conn.execute(statements(dialect).existing, {"keys": list(keys)}).all()
+def _insert(
+    cursor: DriverCursor, statement: Callable[[int], Compiled], rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` with ``statement(rows)``, a multi-row INSERT, ``MAX_ROWS`` at a time; the rows it returned."""
+    return [row for chunk in chunked(rows, MAX_ROWS) for row in cursor.rows(statement(len(chunk)), chunk)]
+
+
+def _existing(cursor: DriverCursor, sql: Prepared, keys: Sequence[str]) -> tuple[int, int] | None:
+    rows = cursor.rows(sql.existing(len(keys)), [{"key": key} for key in keys])
     found = {row[0]: (int(row[1]), int(row[2])) for row in rows}
     return next((found[key] for key in keys if key in found), None)
 

@@ -16,6 +16,7 @@ which SQLite creates with the file's mode), and so are the folders it creates (0
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -32,7 +33,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from monitor.errors import StoreError
+from monitor.store.driver import savepoint
 from monitor.store.search import PG_SEARCH_FUNCTION, search_text
+from monitor.store.statements import Prepared
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "IDLE_IN_TRANSACTION", "StoreBase", "chunked", "create_store_engine"]
 
@@ -45,10 +48,10 @@ _T = TypeVar("_T")
 _CHUNK = 500  # bound parameters per IN (...) list, well under SQLite's limit
 
 
-def chunked(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
-    """``items`` in slices of at most 500, for ``IN (...)`` lists and batch inserts."""
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+def chunked(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
+    """``items`` in slices of at most ``size`` (500), for ``IN (...)`` lists and batch inserts."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def create_store_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
@@ -197,6 +200,11 @@ class StoreBase:
         with self._read("ping") as conn:
             conn.execute(text("SELECT 1 FROM feeds LIMIT 1"))
 
+    @functools.cached_property
+    def _prepared(self) -> Prepared:
+        """The writer's statements compiled for this store's engine (``monitor.store.driver``)."""
+        return Prepared(self._live_engine().dialect)
+
     def _live_engine(self) -> Engine:
         if self._engine is None:
             raise StoreError("the store is closed")
@@ -241,7 +249,7 @@ class StoreBase:
         batch: Connection | None = getattr(self._batch, "conn", None)
         if batch is not None:
             try:
-                with batch.begin_nested():
+                with savepoint(batch):
                     yield batch
             except _DB_ERRORS as e:
                 raise StoreError(f"{op} failed: {_describe(e)}") from e

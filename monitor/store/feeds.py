@@ -18,9 +18,9 @@ from sqlalchemy.dialects import postgresql
 from monitor.clock import MIN_TIME, now_utc
 from monitor.errors import FeedExistsError
 from monitor.store.base import StoreBase
+from monitor.store.driver import DriverCursor
 from monitor.store.records import FeedRecord, FeedState
-from monitor.store.statements import STATE_FIELDS, statements
-from monitor.store.statements import db_now as _db_now  # the database clock of leases (PostgreSQL)
+from monitor.store.statements import db_now as _db_now
 from monitor.store.tables import Article, Feed, Worker, metadata
 
 if TYPE_CHECKING:
@@ -234,13 +234,11 @@ class FeedStore(StoreBase):
         the write was refused because ``worker`` no longer holds a live claim on it (fencing: a worker that
         stalled past its lease writes nothing over the poll of the worker that took the feed). The write ends
         the claim. Without ``worker`` (offline settling, tests) it applies unconditionally."""
-        values: dict[str, Any] = {f"s_{name}": getattr(state, name) for name in STATE_FIELDS}
-        values["w_id"] = feed_id
-        statement = statements(self.dialect).feed_state  # built once: per call it cost more than the database
-        if worker is not None and self.dialect == "postgresql":
-            statement, values["w_worker"] = statements(self.dialect).fenced_feed_state, worker
-        with self._write("update feed state") as conn:
-            count = conn.execute(statement, values).rowcount
+        values: dict[str, Any] = {**vars(state), "w_feed": feed_id, "w_worker": worker}
+        fenced = worker is not None and self.dialect == "postgresql"
+        statement = self._prepared.fenced_feed_state if fenced else self._prepared.feed_state
+        with self._write("update feed state") as conn, DriverCursor(conn) as cursor:
+            count = cursor.count(statement, {**values, "claimed_by": None, "claimed_until": None})
         return bool(count)
 
     def release_feeds(self, feed_ids: Collection[int], worker: str) -> None:

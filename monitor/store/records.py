@@ -261,6 +261,14 @@ class MatchHit:
         """``{"field", "start", "end", "text"}``."""
         return {"field": self.field, "start": self.start, "end": self.end, "text": self.text}
 
+    @classmethod
+    def json_of(cls, hit: Any) -> dict[str, Any]:
+        """``coerce(hit).as_json()``; a hit with the four attributes (the matcher's) goes straight to its JSON
+        (the writer stores about ten per match)."""
+        if isinstance(hit, (cls, Mapping, tuple, list)):
+            return cls.coerce(hit).as_json()
+        return {"field": str(hit.field), "start": int(hit.start), "end": int(hit.end), "text": str(hit.text)}
+
 
 @dataclass(frozen=True)
 class MatchDelivery:

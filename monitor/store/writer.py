@@ -2,7 +2,8 @@
 
 Inputs: store calls (a bound method and its arguments) from coroutines. Output: each call's result or exception,
 as the awaited value. One thread runs them in order; the calls queued while one batch ran form the next batch,
-which runs inside ``Store.batch``: one transaction, each call a savepoint of it. So a poll of 500 feeds commits a
+which runs inside ``Store.batch``: one transaction, each call a savepoint of it (a batch of one call is its own
+transaction, without the savepoint: the feed-state writes of an all-304 cycle mostly come one at a time). So a poll of 500 feeds commits a
 few dozen times, not once per article and feed, and the event loop never waits for the database.
 
 What it keeps: each call commits whole or not at all (an article, its matches and deliveries together); a call
@@ -138,6 +139,8 @@ class StoreWriter:
     def _transaction(self, calls: list[_Call], *, retry: bool) -> list[tuple[bool, Any]]:
         """The calls in one transaction; with ``retry``, a call that deadlocked rolls the whole batch back (its
         error raised) so that it runs again with every lock released in between."""
+        if len(calls) == 1:  # alone, its write is its own transaction: no savepoint (on PostgreSQL two round trips)
+            return [self._alone(calls[0], retry=retry)]
         outcomes: list[tuple[bool, Any]] = []
         with self._store.batch():
             self._lock(calls)
@@ -150,6 +153,17 @@ class StoreWriter:
             if retry and deadlock is not None:
                 raise deadlock
         return outcomes
+
+    @staticmethod
+    def _alone(call: _Call, *, retry: bool) -> tuple[bool, Any]:
+        """A batch of one call, outside ``Store.batch``: the call's write commits (or fails) by itself, as a batch
+        of it would; a deadlock is raised with ``retry``, for ``_execute`` to run it again."""
+        try:
+            return True, call.function(*call.args)
+        except Exception as e:
+            if retry and deadlocked(e):
+                raise
+            return False, e
 
     def _lock(self, calls: list[_Call]) -> None:
         """Take the story locks of every call of the batch first, in one sorted statement (PostgreSQL): locks
