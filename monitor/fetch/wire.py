@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import select
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -26,6 +28,7 @@ __all__ = ["WireTransport"]
 
 _MAX_HEAD = 100 * 1024  # bytes of a response head at most (httpcore's bound, so hostile servers meet the same limit)
 _HIGH_WATER = 256 * 1024  # bytes buffered unread before the socket stops being read
+_MAX_INFORMATIONAL = 100  # 1xx heads before a response at most: an endless stream of them is an attack
 _Origin = tuple[bytes, bytes, int]  # scheme, host, port
 
 
@@ -125,13 +128,20 @@ class _Connection:
         self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD)
         self.expires = 0.0
         self._answered = False  # a byte of this request's response has arrived
+        self._doubt = False  # the response had Content-Length beside Transfer-Encoding: never reused
 
     def alive(self) -> bool:
         """Open, and the server has sent nothing since its last response (a stray byte would corrupt the next)."""
         return not self.reader.eof and not self.reader.buffer and not self.transport.is_closing()
 
     def usable(self, now: float) -> bool:
-        return now < self.expires and self.alive()
+        """Unexpired, alive, and nothing in its socket either: bytes the loop has not read yet (it was busy) are as
+        stray as buffered ones (httpcore polls the socket the same way before reusing a connection)."""
+        if not (now < self.expires and self.alive()):
+            return False
+        poll = select.poll()
+        poll.register(self.transport.get_extra_info("socket").fileno(), select.POLLIN)
+        return not poll.poll(0)
 
     def close(self) -> None:
         """At once, without TLS's closing handshake (as httpcore did): a kept connection has nothing left to say,
@@ -154,11 +164,15 @@ class _Connection:
             raise _Stale(httpx.WriteError("the connection is closed"))
         self.transport.write(bytes(out))
         await self.reader.drain(timeouts.get("write"))
-        while True:
+        for _ in range(_MAX_INFORMATIONAL + 1):
             event = await self.event(timeouts.get("read"))
             if isinstance(event, h11.Response):
+                # Both framings: the body is read by its chunks (RFC 9112 6.3), but what follows it is in doubt
+                names = {name for name, _ in event.headers}
+                self._doubt = b"content-length" in names and b"transfer-encoding" in names
                 return event
-            # 1xx heads are skipped (a 101 is never asked for); anything else cannot come before a response
+            # 1xx heads are skipped (a 101 is never asked for, h11 refuses it); nothing else comes before a response
+        raise httpx.RemoteProtocolError(f"more than {_MAX_INFORMATIONAL} informational (1xx) responses")
 
     async def event(self, timeout: float | None) -> h11.Event:
         """The next h11 event of the response, reading as needed."""
@@ -187,6 +201,8 @@ class _Connection:
         """Whether both messages ended, reading nothing more (a 304's or a short answer's end has arrived with
         its head); then the connection is ready for the next request."""
         h = self.h11
+        if self._doubt:
+            return False
         try:
             while h.our_state is h11.DONE and h.their_state is h11.SEND_BODY:
                 if h.next_event() is h11.NEED_DATA:
@@ -310,6 +326,9 @@ class WireTransport(httpx.AsyncBaseTransport):
         except BaseException as e:
             if waiter.done() and not waiter.cancelled():  # the room came as this request gave up: pass it on
                 self._release()
+            else:  # no longer waiting: a connection given back is kept, not closed for this request
+                with contextlib.suppress(ValueError):
+                    self._waiting.remove(waiter)
             waiter.cancel()
             if isinstance(e, TimeoutError):
                 raise httpx.PoolTimeout("timed out waiting for a connection") from e
