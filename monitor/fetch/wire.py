@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import select
 import ssl
 import time
@@ -28,6 +27,8 @@ __all__ = ["WireTransport"]
 
 _MAX_HEAD = 100 * 1024  # bytes of a response head at most (httpcore's bound, so hostile servers meet the same limit)
 _HIGH_WATER = 256 * 1024  # bytes buffered unread before the socket stops being read
+# h11 bounds a head only while it is incomplete: one that arrived whole (a busy loop) would pass; read in slices
+_HEAD_READ = 8 * 1024  # it passes the bound by one slice at most
 _MAX_INFORMATIONAL = 100  # 1xx heads before a response at most: an endless stream of them is an attack
 _Origin = tuple[bytes, bytes, int]  # scheme, host, port
 
@@ -86,8 +87,8 @@ class _Reader(asyncio.Protocol):
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def read(self, timeout: float | None) -> bytes:
-        """What has arrived (waiting up to ``timeout`` for something); b"" at the end of the stream."""
+    async def read(self, timeout: float | None, limit: int | None = None) -> bytes:
+        """What has arrived, at most ``limit`` bytes (waiting up to ``timeout`` for something); b"" at the end."""
         if not self.buffer and not self.eof:
             self._waiter = asyncio.get_running_loop().create_future()
             try:
@@ -98,9 +99,9 @@ class _Reader(asyncio.Protocol):
             finally:
                 self._waiter = None
         if self.buffer:
-            data = bytes(self.buffer)
-            self.buffer.clear()
-            if self._paused and self.transport is not None:
+            data = bytes(self.buffer[:limit])
+            del self.buffer[:limit]
+            if self._paused and not self.buffer and self.transport is not None:
                 self._paused = False
                 self.transport.resume_reading()
             return data
@@ -184,14 +185,15 @@ class _Connection:
             if event is not h11.NEED_DATA:
                 assert isinstance(event, h11.Event)
                 return event
-            unanswered = not self._answered and self.h11.their_state is h11.SEND_RESPONSE
+            head = self.h11.their_state is h11.SEND_RESPONSE
+            unanswered = head and not self._answered
             try:
-                data = await self.reader.read(timeout)
+                data = await self.reader.read(timeout, _HEAD_READ if head else None)
             except httpx.ReadError as e:  # reset: on a kept connection, as stale as a closed one
                 if unanswered:
                     raise _Stale(e) from e
                 raise
-            if not data and self.h11.their_state is h11.SEND_RESPONSE:
+            if not data and head:
                 gone = httpx.RemoteProtocolError("Server disconnected without sending a response.")
                 raise _Stale(gone) if unanswered else gone
             self._answered = True
@@ -201,15 +203,13 @@ class _Connection:
         """Whether both messages ended, reading nothing more (a 304's or a short answer's end has arrived with
         its head); then the connection is ready for the next request."""
         h = self.h11
-        if self._doubt:
-            return False
         try:
             while h.our_state is h11.DONE and h.their_state is h11.SEND_BODY:
                 if h.next_event() is h11.NEED_DATA:
                     return False
         except h11.RemoteProtocolError:
             return False
-        if h.our_state is not h11.DONE or h.their_state is not h11.DONE or h.trailing_data[0]:
+        if self._doubt or h.our_state is not h11.DONE or h.their_state is not h11.DONE or h.trailing_data[0]:
             return False
         h.start_next_cycle()
         return True
@@ -326,9 +326,8 @@ class WireTransport(httpx.AsyncBaseTransport):
         except BaseException as e:
             if waiter.done() and not waiter.cancelled():  # the room came as this request gave up: pass it on
                 self._release()
-            else:  # no longer waiting: a connection given back is kept, not closed for this request
-                with contextlib.suppress(ValueError):
-                    self._waiting.remove(waiter)
+            elif waiter in self._waiting:  # no longer waiting: a connection given back is kept, not closed for it
+                self._waiting.remove(waiter)
             waiter.cancel()
             if isinstance(e, TimeoutError):
                 raise httpx.PoolTimeout("timed out waiting for a connection") from e

@@ -7,7 +7,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -62,13 +62,23 @@ def _fetcher(**overrides: Any) -> Fetcher:
     return Fetcher(FetchSettings(**{"allow_private": True, "timeout": 5.0, **overrides}))
 
 
-def test_bytes_sent_after_a_304_never_answer_the_next_request_though_the_loop_was_busy() -> None:
-    # A server in its own thread: its stray bytes arrive while the client's loop is blocked
+def _in_thread(serve: Callable[[socket.socket], None], client: Callable[[str], Coroutine[Any, Any, None]]) -> None:
+    """Run ``client`` against ``serve`` (given the listening socket) in a thread of its own: its bytes arrive while
+    the client's loop is blocked."""
     listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
+    thread = threading.Thread(target=serve, args=(listener,), daemon=True)
+    thread.start()
+    try:
+        asyncio.run(client(f"http://127.0.0.1:{listener.getsockname()[1]}/feed.xml"))
+    finally:
+        listener.close()
+        thread.join(2)
+
+
+def test_bytes_sent_after_a_304_never_answer_the_next_request_though_the_loop_was_busy() -> None:
     accepted: list[socket.socket] = []
 
-    def serve() -> None:
+    def serve(listener: socket.socket) -> None:
         for n in (1, 2):
             sock, _ = listener.accept()
             accepted.append(sock)
@@ -86,15 +96,31 @@ def test_bytes_sent_after_a_304_never_answer_the_next_request_though_the_loop_wa
             time.sleep(0.3)  # the loop is busy elsewhere: the stray bytes wait in the socket, unread
             assert (await fetcher.fetch(url)).body == b"hello"
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
     try:
-        asyncio.run(client(f"http://127.0.0.1:{port}/feed.xml"))
+        _in_thread(serve, client)
     finally:
-        thread.join(2)
-        for sock in (*accepted, listener):
+        for sock in accepted:
             sock.close()
     assert len(accepted) == 2
+
+
+def test_a_head_past_the_bound_is_refused_though_it_arrived_whole_while_the_loop_was_busy() -> None:
+    def serve(listener: socket.socket) -> None:
+        sock, _ = listener.accept()
+        with sock:
+            sock.recv(65536)
+            sock.sendall(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 120_000 + b"\r\nContent-Length: 5\r\n\r\nhello")
+            time.sleep(0.5)
+
+    async def client(url: str) -> None:
+        async with _fetcher() as fetcher:
+            fetch = asyncio.create_task(fetcher.fetch(url))
+            await asyncio.sleep(0.05)  # the request is sent
+            time.sleep(0.2)  # and the whole head waits in the socket
+            with pytest.raises(FetchError, match="Receive buffer too long"):
+                await fetch
+
+    _in_thread(serve, client)
 
 
 def test_bytes_after_a_complete_response_close_its_connection() -> None:
