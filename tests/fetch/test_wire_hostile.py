@@ -345,3 +345,49 @@ def test_a_request_that_gave_up_waiting_for_the_pool_costs_no_kept_connection() 
                 assert (await http.get(url)).content == b"hello"
 
     assert asyncio.run(_serve(handler, client)) == 1
+
+
+def test_no_failure_or_cancellation_leaks_the_pools_room() -> None:
+    answers = {
+        "/reset": b"",  # closed without an answer
+        "/garbage": b"SSH-2.0-OpenSSH\r\n\r\n",
+        "/short": b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhalf",
+        "/ok": _OK,
+    }
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b" ")[1].decode()
+            if path == "/stall":
+                await asyncio.sleep(5)
+            writer.write(answers["/short" if path == "/half" else path])
+            await writer.drain()
+            if path == "/half":
+                await asyncio.sleep(5)  # the rest of the body never comes
+            if path != "/ok":
+                return
+
+    async def client(url: str) -> None:
+        base = url.removesuffix("/feed.xml")
+        transport = WireTransport(
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            ssl_context=httpx.create_ssl_context(),
+        )
+        async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(0.3, pool=0.3)) as http:
+            for path in ("/reset", "/garbage", "/short", "/stall"):
+                with pytest.raises(httpx.HTTPError):
+                    await (await http.get(base + path)).aread()
+            with pytest.raises(httpx.ConnectError):  # nothing listens there
+                await http.get("http://127.0.0.1:1/")
+            with pytest.raises(httpx.ConnectTimeout):  # TLS to a plain HTTP server: the handshake never ends
+                await http.get(base.replace("http:", "https:") + "/ok")
+            for path in ("/stall", "/half"):  # cancelled waiting for the head, and mid-body
+                task = asyncio.create_task(http.get(base + path))
+                await asyncio.sleep(0.1)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            assert (await http.get(base + "/ok")).content == b"hello"
+
+    asyncio.run(_serve(handler, client))
