@@ -3,6 +3,7 @@ readable ``StoreError``, or is stored intact; the batch's other articles commit 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from monitor.config import FeedSettings
 from monitor.errors import StoreError
 from monitor.store import NewArticle, NewMatch, PlannedDelivery, Store
+from monitor.store.writer import StoreWriter
 from tests.support.dbfixtures import store, store_url  # noqa: F401
 
 _MATCH = NewMatch(rule_id="r", rule_version="1", severity="high", tags=("t",), hits=(("title", 0, 1, "t"),))
@@ -76,3 +78,31 @@ def test_a_hostile_value_fails_only_its_article_inside_a_batch(store: Store, cas
                 assert article.published == value.replace(tzinfo=value.tzinfo or UTC)
             elif name != "story_keys":
                 assert getattr(article, name) == value
+
+
+def test_refused_values_in_one_writer_batch_fail_only_their_articles(store: Store) -> None:  # noqa: F811
+    store.sync_feeds([FeedSettings(url="https://news.example/feed", name="f")])
+    feed = store.list_feeds()[0].id
+
+    def plan(story_id: int, new_story: bool) -> list[PlannedDelivery]:
+        return [PlannedDelivery("r", "chat", "immediate")]
+
+    hostile = [
+        _article(feed, 2, story_keys=(2**63,)),  # PostgreSQL refuses it on the server: the transaction aborts
+        _article(feed, 4),
+    ]
+
+    async def main() -> list[Any]:
+        with StoreWriter(store) as writer:
+            calls = [writer.call(store.add_article_with_matches, _article(feed, 1), [_MATCH], plan)]
+            calls.append(writer.call(store.add_article_with_matches, hostile[0], [_MATCH], plan))
+            calls.append(writer.call(store.add_article_with_matches, _article(feed, 3), [_MATCH], plan))
+            bad_match = replace(_MATCH, snippet="a\udc80b")  # no driver encodes a lone surrogate
+            calls.append(writer.call(store.add_article_with_matches, hostile[1], [bad_match], plan))
+            calls.append(writer.call(store.add_article_with_matches, _article(feed, 5), [_MATCH], plan))
+            return await asyncio.gather(*calls, return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+    assert [type(o).__name__ for o in outcomes] == ["AddResult", "StoreError", "AddResult", "StoreError", "AddResult"]
+    assert sorted(m.article.url for m in store.list_matches()) == [f"https://news.example/{n}" for n in (1, 3, 5)]
+    assert store.count_articles() == len(store.list_deliveries()) == 3
