@@ -837,3 +837,25 @@ def test_the_hint_is_given_only_when_allow_private_would_help() -> None:
     with pytest.raises(BlockedAddressError) as caught:
         fetch("http://meta.test/", resolver=resolver, allow_private=False)
     assert "allow_private" not in str(caught.value)
+
+
+@_needs_openssl
+def test_tls_conditional_gets_share_one_connection(tls_server: tuple[HostileServer, Path, list[str]]) -> None:
+    """A kept TLS connection passes the idle check (nothing unread in its socket: TLS 1.3's session tickets came
+    before the first answer) and is reused."""
+    server, cert, _ = tls_server
+    transport = GuardedTransport(
+        _AnyNameResolver(),
+        allow_private=True,
+        limits=httpx.Limits(max_connections=4),
+        ssl_context=ssl.create_default_context(cafile=str(cert)),
+    )
+
+    async def go() -> None:
+        async with Fetcher(settings(), transport=transport) as fetcher:
+            for _ in range(4):
+                assert (await fetcher.fetch(f"https://news.test:{server.port}/feed.xml", etag='"v1"')).not_modified
+
+    before = server.connections
+    asyncio.run(go())
+    assert server.connections - before == 1
