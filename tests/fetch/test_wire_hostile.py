@@ -123,15 +123,27 @@ def test_a_head_past_the_bound_is_refused_though_it_arrived_whole_while_the_loop
     _in_thread(serve, client)
 
 
-def test_bytes_after_a_complete_response_close_its_connection() -> None:
+@pytest.mark.parametrize(
+    "first",
+    [
+        _OK + _EVIL,
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 4\r\n\r\nevil",  # a 304 has no body: these bytes are stray
+        b"HTTP/1.1 204 No Content\r\n\r\n" + _EVIL,
+    ],
+    ids=["after a 200", "a 304 with a body", "after a 204"],
+)
+def test_bytes_after_a_complete_response_close_its_connection(first: bytes) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        requests = 0
         while True:
             await _requests(reader)
-            writer.write(_OK + _EVIL if n == 1 else _OK)
+            requests += 1
+            writer.write(first if (n, requests) == (1, 1) else _OK)
             await writer.drain()
 
     async def client(url: str) -> None:
         async with _fetcher() as fetcher:
+            assert (await fetcher.fetch(url, etag='"v1"')).body in (b"hello", b"")
             for _ in range(3):
                 assert (await fetcher.fetch(url)).body == b"hello"
 
