@@ -330,10 +330,18 @@ def test_the_same_origin_in_other_casing_shares_its_connection() -> None:
 
     async def client(url: str) -> None:
         async with _fetcher() as fetcher:
-            for variant in (url, url.replace("http://", "HTTP://"), url.replace("/feed.xml", "/other")):
+            named = url.replace("127.0.0.1", "LocalHost")
+            variants = (
+                url,
+                url.replace("http://", "HTTP://"),
+                url.replace("/feed.xml", "/other"),
+                named,
+                named.lower(),
+            )
+            for variant in variants:
                 assert (await fetcher.fetch(variant)).body == b"hello"
 
-    assert asyncio.run(_serve(handler, client)) == 1
+    assert asyncio.run(_serve(handler, client)) == 2  # the address, and the name (however spelt)
 
 
 def test_a_request_that_gave_up_waiting_for_the_pool_costs_no_kept_connection() -> None:
