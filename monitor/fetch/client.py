@@ -359,8 +359,12 @@ class Fetcher:
         except UnsupportedEncoding as e:
             raise FetchError(f"unsupported Content-Encoding from {safe_url(url)}: {clip(str(e))}", url=original) from e
         body = bytearray()
+        wire = 0  # an encoding never doubles a real body: an endless stream that decodes to nothing stops too
         try:
             async for raw in response.aiter_raw():
+                wire += len(raw)
+                if wire > 2 * cap:
+                    raise too_large
                 for chunk in decoder.feed(raw):
                     body += chunk
                     if len(body) > cap:

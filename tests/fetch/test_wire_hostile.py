@@ -7,6 +7,7 @@ import asyncio
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -409,5 +410,24 @@ def test_no_failure_or_cancellation_leaks_the_pools_room() -> None:
                 with pytest.raises(asyncio.CancelledError):
                     await task
             assert (await http.get(base + "/ok")).content == b"hello"
+
+    asyncio.run(_serve(handler, client))
+
+
+def test_an_endless_compressed_body_that_decodes_to_nothing_stops_at_twice_the_cap() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        await _requests(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n")
+        compressor = zlib.compressobj(wbits=31)
+        block = compressor.compress(b"") + compressor.flush(zlib.Z_SYNC_FLUSH)  # the gzip header, an empty block
+        while True:
+            writer.write(b"%x\r\n%s\r\n" % (len(block), block))
+            await writer.drain()
+            block = b"\x00\x00\x00\xff\xff" * 10_000  # empty stored deflate blocks: no output at all
+
+    async def client(url: str) -> None:
+        async with _fetcher(max_bytes=100_000, timeout=30.0) as fetcher:
+            with pytest.raises(ResponseTooLargeError):
+                await fetcher.fetch(url)
 
     asyncio.run(_serve(handler, client))
