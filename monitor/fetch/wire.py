@@ -27,8 +27,7 @@ __all__ = ["WireTransport"]
 
 _MAX_HEAD = 100 * 1024  # bytes of a response head at most (httpcore's bound, so hostile servers meet the same limit)
 _HIGH_WATER = 256 * 1024  # bytes buffered unread before the socket stops being read
-# h11 bounds a head only while it is incomplete: one that arrived whole (a busy loop) would pass; read in slices
-_HEAD_READ = 8 * 1024  # it passes the bound by one slice at most
+_HEAD_READ = 8 * 1024  # a head goes to h11 in slices: h11 bounds it only while incomplete, not one that came whole
 _MAX_INFORMATIONAL = 100  # 1xx heads before a response at most: an endless stream of them is an attack
 _Origin = tuple[bytes, bytes, int]  # scheme, host, port
 
@@ -51,9 +50,8 @@ class _Reader(asyncio.Protocol):
         self.error: BaseException | None = None
         self.transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[None] | None = None
-        self._paused = False
         self._drained: asyncio.Future[None] | None = None
-        self.writing_paused = False
+        self._paused = self.writing_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -99,15 +97,18 @@ class _Reader(asyncio.Protocol):
             finally:
                 self._waiter = None
         if self.buffer:
-            data = bytes(self.buffer[:limit])
-            del self.buffer[:limit]
-            if self._paused and not self.buffer and self.transport is not None:
-                self._paused = False
-                self.transport.resume_reading()
-            return data
+            return self.take(limit)
         if self.error is not None:
             raise httpx.ReadError(str(self.error) or type(self.error).__name__)
         return b""
+
+    def take(self, limit: int | None = None) -> bytes:  # what is buffered, at most ``limit`` bytes, at once
+        data = bytes(self.buffer[:limit])
+        del self.buffer[:limit]
+        if self._paused and not self.buffer and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return data
 
     async def drain(self, timeout: float | None) -> None:
         if self.writing_paused:
@@ -136,8 +137,7 @@ class _Connection:
         return not self.reader.eof and not self.reader.buffer and not self.transport.is_closing()
 
     def usable(self, now: float) -> bool:
-        """Unexpired, alive, and nothing in its socket either: bytes the loop has not read yet (it was busy) are as
-        stray as buffered ones (httpcore polls the socket the same way before reusing a connection)."""
+        """Unexpired, alive, and nothing unread in its socket either (a busy loop's): httpcore checks it so too."""
         if not (now < self.expires and self.alive()):
             return False
         poll = select.poll()
@@ -169,8 +169,7 @@ class _Connection:
             event = await self.event(timeouts.get("read"))
             if isinstance(event, h11.Response):
                 # Both framings: the body is read by its chunks (RFC 9112 6.3), but what follows it is in doubt
-                names = {name for name, _ in event.headers}
-                self._doubt = b"content-length" in names and b"transfer-encoding" in names
+                self._doubt = {b"content-length", b"transfer-encoding"} <= {name for name, _ in event.headers}
                 return event
             # 1xx heads are skipped (a 101 is never asked for, h11 refuses it); nothing else comes before a response
         raise httpx.RemoteProtocolError(f"more than {_MAX_INFORMATIONAL} informational (1xx) responses")
@@ -203,6 +202,8 @@ class _Connection:
         """Whether both messages ended, reading nothing more (a 304's or a short answer's end has arrived with
         its head); then the connection is ready for the next request."""
         h = self.h11
+        if h.their_state is h11.SEND_BODY and self.reader.buffer:  # a short body's rest, come with its head
+            h.receive_data(self.reader.take())
         try:
             while h.our_state is h11.DONE and h.their_state is h11.SEND_BODY:
                 if h.next_event() is h11.NEED_DATA:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from monitor.config import FetchSettings
-from monitor.errors import FetchError, FetchTimeout, ResponseTooLargeError
+from monitor.errors import FetchError, FetchStatusError, FetchTimeout, ResponseTooLargeError
 from monitor.fetch import Fetcher
 from monitor.fetch.wire import WireTransport
 
@@ -431,3 +431,24 @@ def test_an_endless_compressed_body_that_decodes_to_nothing_stops_at_twice_the_c
                 await fetcher.fetch(url)
 
     asyncio.run(_serve(handler, client))
+
+
+def test_an_error_page_that_came_whole_with_its_head_keeps_its_connection() -> None:
+    page = b"<html>" + b"x" * 30_000 + b"</html>"
+    not_found = b"HTTP/1.1 404 Not Found\r\nContent-Length: %d\r\n\r\n%s" % (len(page), page)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        requests = 0
+        while True:
+            await _requests(reader)
+            requests += 1
+            writer.write(not_found if requests == 1 else _OK)
+            await writer.drain()
+
+    async def client(url: str) -> None:
+        async with _fetcher() as fetcher:
+            with pytest.raises(FetchStatusError):  # its body is never read: it arrived whole, the connection is kept
+                await fetcher.fetch(url)
+            assert (await fetcher.fetch(url)).body == b"hello"
+
+    assert asyncio.run(_serve(handler, client)) == 1
