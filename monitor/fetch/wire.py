@@ -6,10 +6,9 @@ httpcore and anyio, which cost ~0.5 ms of CPU per conditional GET (cancel scopes
 connection at each request and closes a response's connection unless its body was read); this one parses with
 h11 (as httpcore does, with the same 100 KiB bound on a response head), finds an idle connection by its origin in
 O(1), and keeps the connection of a response whose end has arrived (a 304's, a redirect's) even when its empty
-body was not read. Per request: connect, read and write timeouts as httpx passes them; at most
-``max_connections`` open (an idle one of another origin is closed to make room, else the request waits up to the
-pool timeout), at most ``max_keepalive_connections`` idle, each for ``keepalive_expiry`` seconds.
-"""
+body was not read. Per request: httpx's connect, read and write timeouts; at most ``max_connections`` open (an
+idle one of another origin closed to make room, else a wait up to the pool timeout), at most
+``max_keepalive_connections`` idle, each for ``keepalive_expiry`` seconds."""
 
 from __future__ import annotations
 
@@ -39,6 +38,14 @@ class _Stale(Exception):
     def __init__(self, error: httpx.TransportError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+async def _wait(waiter: asyncio.Future[None], timeout: float | None, error: httpx.TimeoutException) -> None:
+    try:
+        async with asyncio.timeout(timeout):
+            await waiter
+    except TimeoutError as e:
+        raise error from e
 
 
 class _Reader(asyncio.Protocol):
@@ -90,10 +97,7 @@ class _Reader(asyncio.Protocol):
         if not self.buffer and not self.eof:
             self._waiter = asyncio.get_running_loop().create_future()
             try:
-                async with asyncio.timeout(timeout):
-                    await self._waiter
-            except TimeoutError as e:
-                raise httpx.ReadTimeout("timed out reading the response") from e
+                await _wait(self._waiter, timeout, httpx.ReadTimeout("timed out reading the response"))
             finally:
                 self._waiter = None
         if self.buffer:
@@ -113,11 +117,7 @@ class _Reader(asyncio.Protocol):
     async def drain(self, timeout: float | None) -> None:
         if self.writing_paused:
             self._drained = asyncio.get_running_loop().create_future()
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._drained
-            except TimeoutError as e:
-                raise httpx.WriteTimeout("timed out sending the request") from e
+            await _wait(self._drained, timeout, httpx.WriteTimeout("timed out sending the request"))
 
 
 class _Connection:
