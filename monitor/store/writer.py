@@ -114,7 +114,10 @@ class StoreWriter:
 
     def _with_locks(self, call: _Call) -> _Call:
         if isinstance(self._store, ArticleStore) and not call.locks:
-            call.locks = frozenset(self._store._batch_story_keys(call.function, call.args))
+            try:
+                call.locks = frozenset(self._store._batch_story_keys(call.function, call.args))
+            except Exception:  # this call's keys alone: it takes its own locks in its write, and fails there
+                _log.debug("story lock keys not taken up front", exc_info=True)
         return call
 
     def _execute(self, calls: list[_Call]) -> None:
