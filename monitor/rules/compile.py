@@ -112,11 +112,11 @@ class CompiledTerm:
         starts = f.words_at([pos + shift for pos in found] if shift else found)
         if not self.verify:  # the key is the whole term, its words between spaces: one occurrence per start
             return [(s, s + n - 1) for s in starts]
-        elem, verify = self.key_elem, self.verify
+        elem = self.key_elem
         seen: set[int] = set()
         for first in starts:
             start = first - elem
-            if start not in seen and (not verify or self.check(f, start)):
+            if start not in seen and self.check(f, start):
                 seen.add(start)
         return [(s, s + n - 1) for s in sorted(seen)]
 
@@ -229,7 +229,9 @@ class TermTable:
     def node(self, c: CNode, *children: CNode) -> CNode:
         """One tuple for equal compiled nodes (``children``: those ``c`` holds), so that a subquery several rules
         share (a place NEAR a topic) is evaluated once per article: the matcher's caches key nodes by identity."""
-        c = self._nodes.setdefault(c, c)
+        # A regex node by its source: compiled patterns compare equal only while ``regex``'s cache holds them, and
+        # ``explain`` compiles again at every call (the table would grow by a node each time).
+        c = self._nodes.setdefault((REGEX, c[2]) if c[0] == REGEX else c, c)
         if c[0] == REGEX or any(id(x) in self.volatile for x in children):
             self.volatile.add(id(c))
         return c

@@ -30,7 +30,7 @@ from monitor.rules.evaluate import (
     make_snippet,
 )
 from monitor.rules.model import Document, Hit, Match, Rule
-from monitor.rules.nodes import And, FieldScope, Near, Node, Not, Or, SetRef, Term
+from monitor.rules.nodes import TEXT_FIELDS, And, FieldScope, Near, Node, Not, Or, SetRef, Term
 from monitor.rules.syntax import parse_query
 from monitor.rules.witness import witness
 from monitor.rules.yamlpos import did_you_mean
@@ -39,7 +39,6 @@ __all__ = ["Explanation", "MAX_HITS", "Matches", "RuleSet"]
 
 _log = logging.getLogger(__name__)
 #: Hits' reading order: by field, then by offsets.
-_FIELDS = ("title", "text", "url", "author")
 #: A match keeps at most this many hits, the first in reading order (an article repeating a word 100,000 times
 #: would otherwise store and send them all).
 MAX_HITS = 100_000
@@ -69,7 +68,7 @@ def _ordered_hits(chunks: list[Chunk], limit: int) -> list[SpanHit]:
     for field, spans in chunks:
         by_field.setdefault(field, {})[id(spans)] = spans  # a term shared by branches: once
     out: list[SpanHit] = []
-    for field in _FIELDS:
+    for field in TEXT_FIELDS:
         lists = by_field.get(field)
         if lists:
             merged = sorted(set().union(*lists.values()))
