@@ -19,6 +19,7 @@ from monitor.clock import now_utc
 from monitor.config import MIN_KEEP_ARTICLES, parse_duration
 from monitor.errors import ConfigError, StoreError
 from monitor.store import PruneReport, Store
+from monitor.store.base import _describe, _redacted, create_store_engine
 
 __all__ = ["db_app"]
 
@@ -28,18 +29,11 @@ db_app = typer.Typer(
 )
 
 
-def _redacted(url: str) -> str:
-    from monitor.store.base import _redacted as redacted
-
-    return redacted(url)
-
-
 @db_app.command("current")
 def _current(ctx: typer.Context, format: TextOrJson = typer.Option(TextOrJson.text, "--format", "-f")) -> None:
     """The schema revision of the database and the newest this monitor knows. Changes nothing.
 
     Exit 0 at the newest revision, 1 when behind (or no schema yet: run `monitor db upgrade`)."""
-    from monitor.store.base import _describe, create_store_engine
     from monitor.store.schema import current_revision, head_revision
 
     url = settings_from(ctx).database.url
@@ -82,7 +76,6 @@ def _known_revisions() -> set[str]:
 def _upgrade(ctx: typer.Context) -> None:
     """Migrate the database to the newest schema revision (every command does it when it opens the database; this
     does only that, e.g. before starting several workers). Safe to run while workers run: one migrates, once."""
-    from monitor.store.base import _describe, create_store_engine
     from monitor.store.schema import UnknownRevisionError, current_revision, upgrade_to_head
 
     url = settings_from(ctx).database.url

@@ -136,7 +136,7 @@ def copy_store(
         source.dispose()
         raise
     try:
-        if not _held(source):
+        if not _held(source, counted=False):
             raise CopyRefusedError(
                 f"the source database {_redacted(source_url)} holds nothing to copy (is it the right one?)"
             )
@@ -184,12 +184,15 @@ def _refuse_a_missing_file(url: str) -> None:
             raise CopyRefusedError(f"the source database {_redacted(url)} does not exist")
 
 
-def _held(engine: Engine) -> list[str]:
-    """The tables that hold rows, with their counts: ``feeds (2 rows)``."""
+def _held(engine: Engine, *, counted: bool = True) -> list[str]:
+    """The tables that hold rows, with their counts (``feeds (2 rows)``) or, not ``counted``, their names only (a
+    count reads a whole table: a large source's, only to know it is not empty)."""
     try:
         with engine.connect() as conn:
             return [
                 _rows_of(table.name, int(conn.execute(select(func.count()).select_from(table)).scalar_one()))
+                if counted
+                else table.name
                 for table in metadata.sorted_tables
                 if conn.execute(select(1).select_from(table).limit(1)).first() is not None
             ]

@@ -221,9 +221,9 @@ class DeliveryStore(StoreBase):
         """
         updated = 0
         clock = lease_clock(self._dialect, now or now_utc())
+        fence = _own(worker, clock) if worker is not None else (_deliveries.c.status == "pending",)
         with self._write("record delivery outcomes") as conn:
             for outcome in outcomes:
-                fence = _own(worker, clock) if worker is not None else (_deliveries.c.status == "pending",)
                 updated += conn.execute(
                     _deliveries.update()
                     .where(_deliveries.c.id == outcome.id, *fence)

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Table, and_, func, literal, or_, select
+from sqlalchemy import DateTime, Table, and_, literal, or_, select
 
 from monitor.clock import as_utc
 from monitor.store.base import StoreBase
+from monitor.store.statements import db_now
 from monitor.store.tables import DigestWindow, metadata
 
 __all__ = ["DigestWindowClose", "DigestWindowRecord", "DigestWindowStore", "close_window", "lease_clock", "lease_until"]
@@ -27,7 +28,7 @@ def lease_clock(dialect: str, now: datetime) -> Any:
     """The clock leases are read and written on: the database's on PostgreSQL (workers on several hosts, whose
     clocks may disagree, share it), ``now`` on SQLite (one daemon, whose tests pass their own clock)."""
     if dialect == "postgresql":
-        return func.timezone("UTC", func.now(), type_=DateTime)  # the columns hold UTC without an offset
+        return db_now()  # the feeds' leases' clock: the statement's time, UTC without an offset
     return literal(_naive(now), DateTime)
 
 
