@@ -138,8 +138,20 @@ async def poll_all(
     polls = {feed.id: asyncio.ensure_future(gated(feed)) for feed in feeds}
     if polls:
         async with holding(store, settings, unfinished(polls), canceller(polls)):
-            await asyncio.wait(polls.values())
+            try:
+                await asyncio.wait(polls.values())
+            except BaseException:
+                await _stop(polls.values())
+                raise
     return [(feed, polls[feed.id]) for feed in feeds]
+
+
+async def _stop(polls: Collection[asyncio.Future[Any]]) -> None:
+    """Cancel ``polls`` and wait for them to end: ``asyncio.wait``, unlike ``gather``, leaves its futures running
+    when it is cancelled (shutdown, the caller's time limit), and they would outlive the session they use."""
+    for poll in polls:
+        poll.cancel()
+    await asyncio.gather(*polls, return_exceptions=True)
 
 
 async def poll_in_batches(
@@ -166,7 +178,11 @@ async def poll_in_batches(
             running = [p for p in polls.values() if not p.done()]
             if not running:
                 break
-            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            except BaseException:
+                await _stop(running)
+                raise
     await off_loop(retire, store)
     return [(feeds[feed_id], done) for feed_id, done in polls.items()]
 
