@@ -138,6 +138,15 @@ class Leader:
             if value is not None:
                 params[key] = value
         params.setdefault("connect_timeout", 10)
+        # This side's keepalives too: a query on a connection whose network died would block (holding the lock
+        # that the send loop and shutdown wait on) for the kernel's retransmissions, about 15 minutes.
+        for key, value in (
+            ("keepalives", 1),
+            ("keepalives_idle", 30),
+            ("keepalives_interval", 10),
+            ("keepalives_count", 3),
+        ):
+            params.setdefault(key, value)
         self._conn = psycopg.connect(autocommit=True, application_name=self._app("monitor jobs"), **params)
         timeout_ms = int(self._idle_timeout * 1000)
         try:  # PostgreSQL 14+: a stopped leader's session ends, and its lock with it
