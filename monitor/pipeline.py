@@ -229,9 +229,8 @@ async def _poll(feed: FeedRecord, ctx: Context, now: datetime, tally: _Tally) ->
     analysis = Analysis(feed, sites, ctx.settings, ctx.clock)
     if _full_text(feed, ctx):  # each entry analysed as its page comes in
         work = [_process_entry(feed, entry, keys, ctx, analysis, tally) for entry, keys in entries]
-    else:  # every entry's text is in the feed: the feed's entries analysed in one CPU-thread call (a failure of
-        # the call itself fails the feed's poll, so its entries come again, none of them marked seen)
-        work = [_store(ctx, prepared) for prepared in await in_thread(prepare_all, analysis, ctx.rules(), entries)]
+    else:  # every entry's text is in the feed: the feed's entries analysed in one CPU-thread call
+        work = [_store(ctx, prepared) for prepared in await _prepare_all(analysis, ctx, entries)]
     keys = [k for _, k in entries]
     results = await asyncio.gather(*(_guarded_entry(feed, k, ctx, tally, w) for k, w in zip(keys, work, strict=True)))
     if tally.unstored:  # the database was gone for a moment: forget the validators, or a 304 hides those entries
@@ -252,6 +251,16 @@ async def _new_entries(
     )
     new = await stored(ctx.writer, ctx.store.unseen_entries, feed.id, [k for _, ks in keyed for k in ks])
     return [(e, ks) for e, ks in keyed if ks and all(k in new for k in ks)], sites
+
+
+async def _prepare_all(
+    analysis: Analysis, ctx: Context, entries: Sequence[tuple[FeedEntry, tuple[str, ...]]]
+) -> list[Prepared | Exception]:
+    """``analysis.prepare_all`` in a CPU thread; were that call itself to fail, each entry fails with its error."""
+    try:
+        return await in_thread(prepare_all, analysis, ctx.rules(), entries)
+    except Exception as e:  # cancellation passes, as it would each entry's own hop
+        return [e] * len(entries)
 
 
 async def _guarded_entry(
